@@ -1,0 +1,165 @@
+#include "protocol/agent_message.hpp"
+
+#include "protocol/json_fields.hpp"
+
+namespace callpop::protocol {
+
+using nlohmann::json;
+
+namespace {
+
+std::string line_of(const json& message) {
+    return message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+Parsed<AgentMessage> finish(FieldReader& fields, AgentMessage message) {
+    if (fields.error()) return *fields.error();
+    return message;
+}
+
+}  // namespace
+
+bool TailFilter::matches(const CallLogRecord& record) const {
+    return (queue.empty() || record.queue == queue) && (agent.empty() || record.agent == agent) &&
+           (outcome.empty() || record.outcome == outcome);
+}
+
+Parsed<AgentMessage> parse_agent_message(std::string_view line) {
+    auto parsed = parse_json_object(line);
+    if (auto* error = std::get_if<ProtocolError>(&parsed)) return *error;
+    const auto& object = std::get<json>(parsed);
+
+    FieldReader type_field(object, "message");
+    const std::string type = type_field.required_string("type");
+    if (type_field.error()) return *type_field.error();
+    FieldReader fields(object, type);
+
+    if (type == "login") {
+        Login login;
+        login.agent = fields.required_string("agent");
+        login.token = fields.required_string("token");
+        login.extensions = fields.string_list("extensions", false);
+        if (auto resume = fields.optional_integer("resume_after")) {
+            if (!fields.error() && *resume < 0) return ProtocolError{"bad_field", "login: resume_after must be >= 0"};
+            login.resume_after = static_cast<std::uint64_t>(*resume);
+        }
+        return finish(fields, std::move(login));
+    }
+    if (type == "ack") {
+        const auto seq = fields.required_integer("seq");
+        if (!fields.error() && seq < 0) return ProtocolError{"bad_field", "ack: seq must be >= 0"};
+        return finish(fields, Ack{static_cast<std::uint64_t>(seq)});
+    }
+    if (type == "outcome") {
+        Outcome outcome;
+        outcome.call = fields.required_string("call");
+        outcome.code = fields.required_string("code");
+        outcome.notes = fields.optional_string("notes");
+        outcome.satisfaction_call = fields.optional_bool("satisfaction_call");
+        return finish(fields, std::move(outcome));
+    }
+    if (type == "note") {
+        AddNote note;
+        note.customer = fields.required_integer("customer");
+        note.kind = fields.optional_string("kind");
+        if (note.kind.empty()) note.kind = "note";
+        note.text = fields.required_string("text");
+        note.call = fields.optional_string("call");
+        if (!fields.error() && note.kind != "note" && note.kind != "preference")
+            return ProtocolError{"bad_field", "note: kind must be \"note\" or \"preference\""};
+        return finish(fields, std::move(note));
+    }
+    if (type == "tail") {
+        Tail tail;
+        const auto backlog = fields.optional_integer("backlog").value_or(0);
+        if (backlog < 0) return ProtocolError{"bad_field", "tail: backlog must be >= 0"};
+        tail.backlog = static_cast<std::size_t>(backlog);
+        tail.follow = fields.optional_bool("follow").value_or(true);
+        const json filter = fields.optional_object("filter");
+        FieldReader filter_fields(filter, "tail filter");
+        tail.filter.queue = filter_fields.optional_string("queue");
+        tail.filter.agent = filter_fields.optional_string("agent");
+        tail.filter.outcome = filter_fields.optional_string("outcome");
+        if (!fields.error() && filter_fields.error()) return *filter_fields.error();
+        return finish(fields, std::move(tail));
+    }
+    if (type == "ping") return Ping{};
+    if (type == "logout") return Logout{};
+    return ProtocolError{"unknown_type",
+                         "unknown message type \"" + type +
+                             "\" (expected login, ack, outcome, note, tail, ping or logout)"};
+}
+
+std::string encode_welcome(std::string_view agent, std::string_view role, int heartbeat_s,
+                           std::uint64_t last_seq) {
+    return line_of({{"type", "welcome"},
+                    {"agent", agent},
+                    {"role", role},
+                    {"heartbeat_s", heartbeat_s},
+                    {"last_seq", last_seq}});
+}
+
+std::string encode_pop(const Pop& pop) {
+    json caller = {{"number", pop.caller.withheld ? json(nullptr) : json(pop.caller.number)},
+                   {"raw", pop.caller.raw},
+                   {"name", pop.caller.name},
+                   {"withheld", pop.caller.withheld}};
+    json message = {{"type", "pop"},     {"seq", pop.seq},        {"call", pop.call},
+                    {"caller", caller},  {"dialed", pop.dialed},  {"line", pop.line},
+                    {"queue", pop.queue}, {"data", pop.data},
+                    {"match", pop.match}};
+    if (pop.customer) {
+        json card = to_json(*pop.customer);
+        // Assets, history and follow-ups sit at the top level of a pop, as agents read them.
+        message["assets"] = std::move(card["assets"]);
+        message["history"] = std::move(card["history"]);
+        message["followups"] = std::move(card["followups"]);
+        card.erase("assets");
+        card.erase("history");
+        card.erase("followups");
+        message["customer"] = std::move(card);
+    } else {
+        message["customer"] = nullptr;
+        message["assets"] = json::array();
+        message["history"] = json::array();
+        message["followups"] = json::array();
+    }
+    json candidates = json::array();
+    for (const auto& candidate : pop.other_candidates) candidates.push_back(to_json(candidate));
+    message["candidates"] = std::move(candidates);
+    return line_of(message);
+}
+
+std::string encode_call_state(std::string_view call, std::string_view state, std::string_view by,
+                              std::string_view cause) {
+    json message = {{"type", "call"}, {"call", call}, {"state", state}};
+    if (!by.empty()) message["by"] = by;
+    if (!cause.empty()) message["cause"] = cause;
+    return line_of(message);
+}
+
+std::string encode_outcome_saved(std::string_view call) {
+    return line_of({{"type", "outcome_saved"}, {"call", call}, {"followup", nullptr}});
+}
+
+std::string encode_note_saved(std::int64_t customer, std::int64_t note_id) {
+    return line_of({{"type", "note_saved"}, {"customer", customer}, {"id", note_id}});
+}
+
+std::string encode_log(const CallLogRecord& record) {
+    json message = to_json(record);
+    message["type"] = "log";
+    return line_of(message);
+}
+
+std::string encode_backlog_end(std::size_t count) {
+    return line_of({{"type", "backlog_end"}, {"count", count}});
+}
+
+std::string encode_pong() { return line_of({{"type", "pong"}}); }
+
+std::string encode_bye(std::string_view code, std::string_view message) {
+    return line_of({{"type", "bye"}, {"code", code}, {"message", message}});
+}
+
+}  // namespace callpop::protocol

@@ -1,0 +1,89 @@
+#pragma once
+// Messages between callpop and agents or supervisors (port 7701): docs/protocol-agent.md.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/error.hpp"
+#include "protocol/records.hpp"
+
+namespace callpop::protocol {
+
+// Client → callpop.
+struct Login {
+    std::string agent;
+    std::string token;
+    std::vector<std::string> extensions;
+    std::optional<std::uint64_t> resume_after;
+};
+struct Ack {
+    std::uint64_t seq = 0;
+};
+struct Outcome {
+    std::string call;
+    std::string code;
+    std::string notes;
+    std::optional<bool> satisfaction_call;
+};
+struct AddNote {
+    std::int64_t customer = 0;
+    std::string kind;  // note or preference
+    std::string text;
+    std::string call;
+};
+struct TailFilter {
+    std::string queue;
+    std::string agent;
+    std::string outcome;
+    bool matches(const CallLogRecord& record) const;
+};
+struct Tail {
+    std::size_t backlog = 0;
+    bool follow = true;
+    TailFilter filter;
+};
+struct Ping {};
+struct Logout {};
+
+using AgentMessage = std::variant<Login, Ack, Outcome, AddNote, Tail, Ping, Logout>;
+
+Parsed<AgentMessage> parse_agent_message(std::string_view line);
+
+// callpop → client. Each returns one JSON line, newline included.
+struct Caller {
+    std::string number;  // E.164 where parseable, else as sent; empty when withheld
+    std::string raw;
+    std::string name;
+    bool withheld = false;
+};
+struct Pop {
+    std::uint64_t seq = 0;
+    std::string call;
+    Caller caller;
+    std::string dialed;
+    std::string line;
+    std::string queue;
+    nlohmann::json data = nlohmann::json::object();
+    std::string match;  // asset, account, number, none, withheld
+    std::optional<CustomerCard> customer;
+    std::vector<Customer> other_candidates;  // further customers on the number, best first
+};
+
+std::string encode_welcome(std::string_view agent, std::string_view role, int heartbeat_s,
+                           std::uint64_t last_seq);
+std::string encode_pop(const Pop& pop);
+std::string encode_call_state(std::string_view call, std::string_view state, std::string_view by,
+                              std::string_view cause);
+std::string encode_outcome_saved(std::string_view call);
+std::string encode_note_saved(std::int64_t customer, std::int64_t note_id);
+std::string encode_log(const CallLogRecord& record);
+std::string encode_backlog_end(std::size_t count);
+std::string encode_pong();
+std::string encode_bye(std::string_view code, std::string_view message);
+
+}  // namespace callpop::protocol

@@ -1,0 +1,177 @@
+#include "protocol/json_fields.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <string_view>
+
+namespace callpop::protocol {
+
+using nlohmann::json;
+
+namespace {
+
+// Copying and printing a parsed value recurse once per level, so a line of 32,000 "[" would
+// overflow the stack; no message of ours nests anywhere near this deep.
+constexpr std::size_t max_json_depth = 64;
+
+// The deepest nesting of objects and arrays, counting brackets outside strings only.
+std::size_t nesting_depth(std::string_view text) {
+    std::size_t depth = 0;
+    std::size_t deepest = 0;
+    bool in_string = false;
+    bool escaped = false;
+    for (const char c : text) {
+        if (in_string) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            deepest = std::max(deepest, ++depth);
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+}  // namespace
+
+std::string encode_error(const ProtocolError& error) {
+    json message = {{"type", "error"}, {"code", error.code}, {"message", error.message}};
+    return message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+Parsed<json> parse_json_object(std::string_view line) {
+    if (nesting_depth(line) > max_json_depth)
+        return ProtocolError{
+            "bad_json", "JSON nested deeper than " + std::to_string(max_json_depth) + " levels"};
+    json value;
+    try {
+        value = json::parse(line);
+    } catch (const json::parse_error& error) {
+        return ProtocolError{"bad_json",
+                             "not JSON at byte " + std::to_string(error.byte) + " of the line"};
+    }
+    if (!value.is_object()) return ProtocolError{"bad_json", "expected a JSON object"};
+    return value;
+}
+
+const json* FieldReader::find(const char* key) const {
+    const auto found = object_.find(key);
+    if (found == object_.end() || found->is_null()) return nullptr;
+    return &*found;
+}
+
+void FieldReader::fail(const char* code, const std::string& message) {
+    if (!error_) error_ = ProtocolError{code, context_ + ": " + message};
+}
+
+std::string FieldReader::required_string(const char* key) {
+    const json* value = find(key);
+    if (value == nullptr) {
+        fail("missing_field", std::string("missing field \"") + key + "\"");
+        return {};
+    }
+    if (!value->is_string()) {
+        fail("bad_field", std::string("field \"") + key + "\" must be a string");
+        return {};
+    }
+    auto text = value->get<std::string>();
+    if (text.empty()) fail("missing_field", std::string("field \"") + key + "\" is empty");
+    return text;
+}
+
+std::string FieldReader::optional_string(const char* key) {
+    const json* value = find(key);
+    if (value == nullptr) return {};
+    if (value->is_number_unsigned()) return std::to_string(value->get<std::uint64_t>());
+    if (value->is_number_integer()) return std::to_string(value->get<std::int64_t>());
+    if (!value->is_string()) {
+        fail("bad_field", std::string("field \"") + key + "\" must be a string");
+        return {};
+    }
+    return value->get<std::string>();
+}
+
+std::optional<std::int64_t> FieldReader::optional_integer(const char* key) {
+    const json* value = find(key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_number_integer()) {
+        fail("bad_field", std::string("field \"") + key + "\" must be an integer");
+        return std::nullopt;
+    }
+    if (value->is_number_unsigned() &&
+        value->get<std::uint64_t>() >
+            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        fail("bad_field", std::string("field \"") + key + "\" is out of range");
+        return std::nullopt;
+    }
+    return value->get<std::int64_t>();
+}
+
+std::int64_t FieldReader::required_integer(const char* key) {
+    if (find(key) == nullptr) {
+        fail("missing_field", std::string("missing field \"") + key + "\"");
+        return 0;
+    }
+    return optional_integer(key).value_or(0);
+}
+
+std::optional<bool> FieldReader::optional_bool(const char* key) {
+    const json* value = find(key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_boolean()) {
+        fail("bad_field", std::string("field \"") + key + "\" must be true or false");
+        return std::nullopt;
+    }
+    return value->get<bool>();
+}
+
+std::vector<std::string> FieldReader::string_list(const char* key, bool required) {
+    const json* value = find(key);
+    if (value == nullptr) {
+        if (required) fail("missing_field", std::string("missing field \"") + key + "\"");
+        return {};
+    }
+    // "" means no extension at all, as [] does; never an extension named "".
+    if (value->is_string() && value->get_ref<const std::string&>().empty()) {
+        if (required) fail("missing_field", std::string("field \"") + key + "\" is empty");
+        return {};
+    }
+    if (value->is_string()) return {value->get<std::string>()};
+    std::vector<std::string> items;
+    if (value->is_array()) {
+        for (const auto& item : *value) {
+            if (!item.is_string() || item.get_ref<const std::string&>().empty()) {
+                items.clear();
+                break;
+            }
+            items.push_back(item.get<std::string>());
+        }
+        if (!items.empty() || value->empty()) {
+            if (required && items.empty())
+                fail("missing_field", std::string("field \"") + key + "\" is empty");
+            return items;
+        }
+    }
+    fail("bad_field", std::string("field \"") + key + "\" must be a string or a list of strings");
+    return {};
+}
+
+json FieldReader::optional_object(const char* key) {
+    const json* value = find(key);
+    if (value == nullptr) return json::object();
+    if (!value->is_object()) {
+        fail("bad_field", std::string("field \"") + key + "\" must be an object");
+        return json::object();
+    }
+    return *value;
+}
+
+}  // namespace callpop::protocol

@@ -1,0 +1,43 @@
+#pragma once
+// Reads fields of one JSON object, keeping the first problem as a ProtocolError that names
+// the field. Internal to protocol/.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/error.hpp"
+
+namespace callpop::protocol {
+
+// Parses a line that must hold one JSON object.
+Parsed<nlohmann::json> parse_json_object(std::string_view line);
+
+class FieldReader {
+public:
+    FieldReader(const nlohmann::json& object, std::string context)
+        : object_(object), context_(std::move(context)) {}
+
+    std::string required_string(const char* key);
+    std::string optional_string(const char* key);
+    std::optional<std::int64_t> optional_integer(const char* key);
+    std::int64_t required_integer(const char* key);
+    std::optional<bool> optional_bool(const char* key);
+    // A string or an array of strings.
+    std::vector<std::string> string_list(const char* key, bool required);
+    nlohmann::json optional_object(const char* key);
+
+    const std::optional<ProtocolError>& error() const { return error_; }
+
+private:
+    void fail(const char* code, const std::string& message);
+    const nlohmann::json* find(const char* key) const;
+
+    const nlohmann::json& object_;
+    std::string context_;
+    std::optional<ProtocolError> error_;
+};
+
+}  // namespace callpop::protocol

@@ -1,0 +1,36 @@
+#pragma once
+// Splits a byte stream into newline-terminated lines, incrementally: bytes may arrive split
+// anywhere and many lines may arrive in one read. No I/O.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace callpop::protocol {
+
+inline constexpr std::size_t max_line_bytes = 64 * 1024;
+
+struct DecodedLine {
+    std::string text;       // without the trailing "\n" or "\r\n"
+    bool too_long = false;  // the line passed the limit; text is empty and the rest was skipped
+};
+
+class LineDecoder {
+public:
+    explicit LineDecoder(std::size_t max_line = max_line_bytes) : max_line_(max_line) {}
+
+    void feed(std::string_view bytes);
+    // The next complete line, or nullopt when more bytes are needed. Empty lines are skipped.
+    std::optional<DecodedLine> next();
+    // Bytes held for a line not yet complete (a stalled half line).
+    std::size_t pending_bytes() const { return buffer_.size() - start_; }
+
+private:
+    std::size_t max_line_;
+    std::string buffer_;
+    std::size_t start_ = 0;     // first byte of the current line
+    std::size_t scanned_ = 0;   // bytes from start_ already known to hold no newline
+    bool discarding_ = false;   // inside an over-long line, skipping to its newline
+};
+
+}  // namespace callpop::protocol

@@ -1,0 +1,97 @@
+#pragma once
+// The records callpop keeps and sends: customer cards, call-log records. Shared by storage
+// (which fills them) and the daemon (which sends them); their JSON form is in
+// docs/protocol-agent.md.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace callpop::protocol {
+
+struct Customer {
+    std::int64_t id = 0;
+    std::string external_id;
+    std::string name;
+    std::string company;
+    std::string tier;
+    std::string segment;
+    std::string language;
+    std::string timezone;
+    std::string email;
+    std::string address;
+    bool do_not_call = false;
+    std::vector<std::string> phones;  // E.164 where parseable
+};
+
+struct Note {
+    std::int64_t id = 0;
+    std::string kind;  // "note" or "preference"
+    std::string text;
+    std::string author;
+    std::string created_at;
+};
+
+struct Asset {
+    std::string product;
+    std::string serial;
+    std::string purchased;     // YYYY-MM-DD
+    std::string warranty_end;  // YYYY-MM-DD or empty
+};
+
+struct HistoryEntry {
+    std::string call;
+    std::string at;  // when the call started
+    std::string line;
+    std::string state;  // answered, abandoned, missed, timeout
+    std::string agent;
+    std::string outcome;
+    std::string notes;
+};
+
+struct FollowupSummary {
+    std::int64_t id = 0;
+    std::string kind;  // satisfaction, callback
+    std::string due;
+    std::string status;
+    std::string reason;
+};
+
+struct CustomerCard {
+    Customer customer;
+    std::vector<Note> notes;
+    std::vector<Note> preferences;
+    std::vector<Asset> assets;
+    std::vector<HistoryEntry> history;
+    std::vector<FollowupSummary> followups;
+};
+
+// One line of the call log: a call event, an outcome or a note.
+struct CallLogRecord {
+    std::int64_t id = 0;
+    std::string at;    // UTC, ISO 8601 with milliseconds
+    std::string kind;  // ring, answer, hangup, timeout, outcome, note
+    std::string call;
+    std::string switch_name;
+    std::string from;
+    std::string caller_name;
+    std::string to;
+    std::string line;
+    std::string queue;
+    std::string extension;
+    std::string agent;
+    std::optional<std::int64_t> customer_id;
+    std::string customer_name;
+    std::string outcome;
+    std::string cause;
+    std::string notes;
+};
+
+nlohmann::json to_json(const Customer& customer);
+nlohmann::json to_json(const CustomerCard& card);
+nlohmann::json to_json(const CallLogRecord& record);  // without "type"
+CallLogRecord call_log_record_from_json(const nlohmann::json& object);
+
+}  // namespace callpop::protocol

@@ -1,0 +1,50 @@
+#include "protocol/switch_event.hpp"
+
+#include "protocol/json_fields.hpp"
+
+namespace callpop::protocol {
+
+std::string_view to_string(SwitchEventKind kind) {
+    switch (kind) {
+        case SwitchEventKind::ring: return "ring";
+        case SwitchEventKind::answer: return "answer";
+        case SwitchEventKind::hangup: return "hangup";
+    }
+    return "unknown";
+}
+
+Parsed<SwitchEvent> parse_switch_event(std::string_view line) {
+    auto parsed = parse_json_object(line);
+    if (auto* error = std::get_if<ProtocolError>(&parsed)) return *error;
+    const auto& object = std::get<nlohmann::json>(parsed);
+
+    SwitchEvent event;
+    FieldReader event_name(object, "event");
+    const std::string name = event_name.required_string("event");
+    if (event_name.error()) return *event_name.error();
+    if (name == "ring") {
+        event.kind = SwitchEventKind::ring;
+    } else if (name == "answer") {
+        event.kind = SwitchEventKind::answer;
+    } else if (name == "hangup") {
+        event.kind = SwitchEventKind::hangup;
+    } else {
+        return ProtocolError{"unknown_event",
+                             "unknown event \"" + name + "\" (expected ring, answer or hangup)"};
+    }
+
+    FieldReader fields(object, name + " event");
+    event.call = fields.required_string("call");
+    event.from = fields.optional_string("from");
+    event.name = fields.optional_string("name");
+    event.to = fields.optional_string("to");
+    event.extensions = fields.string_list("ext", false);
+    event.queue = fields.optional_string("queue");
+    event.agent = fields.optional_string("agent");
+    event.cause = fields.optional_string("cause");
+    event.data = fields.optional_object("data");
+    if (fields.error()) return *fields.error();
+    return event;
+}
+
+}  // namespace callpop::protocol

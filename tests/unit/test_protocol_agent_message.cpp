@@ -1,0 +1,501 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "protocol/agent_message.hpp"
+#include "protocol/line_decoder.hpp"
+#include "protocol/records.hpp"
+
+namespace protocol = callpop::protocol;
+using nlohmann::json;
+
+namespace {
+
+template <typename Message>
+Message message_of(std::string_view line) {
+    auto parsed = protocol::parse_agent_message(line);
+    if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
+        FAIL_CHECK("unexpected error for " << line << ": " << error->code << ": "
+                                           << error->message);
+        return {};
+    }
+    const auto& message = std::get<protocol::AgentMessage>(parsed);
+    if (!std::holds_alternative<Message>(message)) {
+        FAIL_CHECK("wrong message type for " << line);
+        return {};
+    }
+    return std::get<Message>(message);
+}
+
+void check_error(std::string_view line, const std::string& code, const std::string& message) {
+    INFO("line: " << line);
+    auto parsed = protocol::parse_agent_message(line);
+    REQUIRE(std::holds_alternative<protocol::ProtocolError>(parsed));
+    const auto& error = std::get<protocol::ProtocolError>(parsed);
+    CHECK(error.code == code);
+    CHECK(error.message == message);
+}
+
+// Every encoder returns exactly one line: JSON, then one "\n", and no other newline.
+json parse_line(const std::string& line) {
+    REQUIRE_FALSE(line.empty());
+    CHECK(line.back() == '\n');
+    CHECK(std::count(line.begin(), line.end(), '\n') == 1);
+    const json value = json::parse(line);
+    REQUIRE(value.is_object());
+    return value;
+}
+
+protocol::CustomerCard sample_card() {
+    protocol::CustomerCard card;
+    card.customer.id = 17;
+    card.customer.external_id = "CRM-0017";
+    card.customer.name = "Pat Doe";
+    card.customer.company = "Doe Plumbing";
+    card.customer.tier = "gold";
+    card.customer.segment = "smb";
+    card.customer.language = "en";
+    card.customer.timezone = "America/New_York";
+    card.customer.email = "pat@example.com";
+    card.customer.address = "1 Main St";
+    card.customer.do_not_call = false;
+    card.customer.phones = {"+15550102000", "+15550102001"};
+    card.notes = {{3, "note", "Prefers email", "1001", "2026-10-01T09:00:00.000Z"}};
+    card.preferences = {{4, "preference", "Call after 5pm", "1002", "2026-10-02T09:00:00.000Z"}};
+    card.assets = {{"Laptop X1", "7XK2Q1", "2025-03-04", "2027-03-04"},
+                   {"Dock D2", "D2-991", "2025-03-04", ""}};
+    card.history = {{"c-0", "2026-11-01T15:00:00.000Z", "Support hotline", "answered", "1001",
+                     "repaired", "replaced the fan"}};
+    card.followups = {{9, "satisfaction", "2026-11-29T15:00:00.000Z", "pending", "repaired"}};
+    return card;
+}
+
+}  // namespace
+
+// ---- client → callpop ------------------------------------------------------------------
+
+TEST_CASE("agent message: login") {
+    const auto login = message_of<protocol::Login>(
+        R"({"type":"login","agent":"1001","token":"s3cret","extensions":["1001","2001"],"resume_after":41})");
+    CHECK(login.agent == "1001");
+    CHECK(login.token == "s3cret");
+    CHECK(login.extensions == std::vector<std::string>{"1001", "2001"});
+    REQUIRE(login.resume_after);
+    CHECK(*login.resume_after == 41);
+
+    const auto minimal = message_of<protocol::Login>(R"({"type":"login","agent":"a","token":"t"})");
+    CHECK(minimal.extensions.empty());
+    CHECK_FALSE(minimal.resume_after);
+
+    CHECK(message_of<protocol::Login>(
+              R"({"type":"login","agent":"a","token":"t","extensions":"1001"})")
+              .extensions == std::vector<std::string>{"1001"});
+    CHECK(message_of<protocol::Login>(R"({"type":"login","agent":"a","token":"t","extensions":""})")
+              .extensions.empty());
+    CHECK(
+        *message_of<protocol::Login>(R"({"type":"login","agent":"a","token":"t","resume_after":0})")
+             .resume_after == 0);
+    CHECK(*message_of<protocol::Login>(
+               R"({"type":"login","agent":"a","token":"t","resume_after":9223372036854775807})")
+               .resume_after == 9223372036854775807ULL);
+
+    check_error(R"({"type":"login","token":"t"})", "missing_field",
+                "login: missing field \"agent\"");
+    check_error(R"({"type":"login","agent":"","token":"t"})", "missing_field",
+                "login: field \"agent\" is empty");
+    check_error(R"({"type":"login","agent":"a"})", "missing_field",
+                "login: missing field \"token\"");
+    check_error(R"({"type":"login","agent":1001,"token":"t"})", "bad_field",
+                "login: field \"agent\" must be a string");
+    check_error(R"({"type":"login","agent":"a","token":"t","extensions":[1001]})", "bad_field",
+                "login: field \"extensions\" must be a string or a list of strings");
+    check_error(R"({"type":"login","agent":"a","token":"t","resume_after":-1})", "bad_field",
+                "login: resume_after must be >= 0");
+    check_error(R"({"type":"login","agent":"a","token":"t","resume_after":"41"})", "bad_field",
+                "login: field \"resume_after\" must be an integer");
+    check_error(R"({"type":"login","agent":"a","token":"t","resume_after":41.5})", "bad_field",
+                "login: field \"resume_after\" must be an integer");
+    check_error(R"({"type":"login","agent":"a","token":"t","resume_after":18446744073709551615})",
+                "bad_field", "login: field \"resume_after\" is out of range");
+    // The first problem is reported, whichever check finds it.
+    check_error(R"({"type":"login","token":"t","resume_after":-1})", "missing_field",
+                "login: missing field \"agent\"");
+}
+
+TEST_CASE("agent message: ack") {
+    CHECK(message_of<protocol::Ack>(R"({"type":"ack","seq":42})").seq == 42);
+    CHECK(message_of<protocol::Ack>(R"({"type":"ack","seq":0})").seq == 0);
+    check_error(R"({"type":"ack"})", "missing_field", "ack: missing field \"seq\"");
+    check_error(R"({"type":"ack","seq":null})", "missing_field", "ack: missing field \"seq\"");
+    check_error(R"({"type":"ack","seq":-3})", "bad_field", "ack: seq must be >= 0");
+    check_error(R"({"type":"ack","seq":"42"})", "bad_field",
+                "ack: field \"seq\" must be an integer");
+}
+
+TEST_CASE("agent message: outcome") {
+    const auto outcome = message_of<protocol::Outcome>(
+        R"({"type":"outcome","call":"c-1","code":"repaired","notes":"new fan","satisfaction_call":true})");
+    CHECK(outcome.call == "c-1");
+    CHECK(outcome.code == "repaired");
+    CHECK(outcome.notes == "new fan");
+    REQUIRE(outcome.satisfaction_call);
+    CHECK(*outcome.satisfaction_call);
+
+    const auto minimal =
+        message_of<protocol::Outcome>(R"({"type":"outcome","call":"c-1","code":"sale"})");
+    CHECK(minimal.notes.empty());
+    CHECK_FALSE(minimal.satisfaction_call);
+
+    check_error(R"({"type":"outcome","code":"sale"})", "missing_field",
+                "outcome: missing field \"call\"");
+    check_error(R"({"type":"outcome","call":"c-1"})", "missing_field",
+                "outcome: missing field \"code\"");
+    check_error(R"({"type":"outcome","call":"c-1","code":"sale","notes":{}})", "bad_field",
+                "outcome: field \"notes\" must be a string");
+    check_error(R"({"type":"outcome","call":"c-1","code":"sale","satisfaction_call":"yes"})",
+                "bad_field", "outcome: field \"satisfaction_call\" must be true or false");
+}
+
+TEST_CASE("agent message: note") {
+    const auto note = message_of<protocol::AddNote>(
+        R"({"type":"note","customer":17,"kind":"preference","text":"Call after 5pm","call":"c-1"})");
+    CHECK(note.customer == 17);
+    CHECK(note.kind == "preference");
+    CHECK(note.text == "Call after 5pm");
+    CHECK(note.call == "c-1");
+
+    const auto plain =
+        message_of<protocol::AddNote>(R"({"type":"note","customer":17,"text":"hi"})");
+    CHECK(plain.kind == "note");
+    CHECK(plain.call.empty());
+
+    check_error(R"({"type":"note","text":"hi"})", "missing_field",
+                "note: missing field \"customer\"");
+    check_error(R"({"type":"note","customer":"17","text":"hi"})", "bad_field",
+                "note: field \"customer\" must be an integer");
+    check_error(R"({"type":"note","customer":17})", "missing_field",
+                "note: missing field \"text\"");
+    check_error(R"({"type":"note","customer":17,"text":""})", "missing_field",
+                "note: field \"text\" is empty");
+    check_error(R"({"type":"note","customer":17,"text":"hi","kind":"warning"})", "bad_field",
+                "note: kind must be \"note\" or \"preference\"");
+}
+
+TEST_CASE("agent message: tail") {
+    const auto defaults = message_of<protocol::Tail>(R"({"type":"tail"})");
+    CHECK(defaults.backlog == 0);
+    CHECK(defaults.follow);
+    CHECK(defaults.filter.queue.empty());
+    CHECK(defaults.filter.agent.empty());
+    CHECK(defaults.filter.outcome.empty());
+
+    const auto tail = message_of<protocol::Tail>(
+        R"({"type":"tail","backlog":100,"follow":false,"filter":{"queue":"support","agent":"1001","outcome":"repaired"}})");
+    CHECK(tail.backlog == 100);
+    CHECK_FALSE(tail.follow);
+    CHECK(tail.filter.queue == "support");
+    CHECK(tail.filter.agent == "1001");
+    CHECK(tail.filter.outcome == "repaired");
+
+    check_error(R"({"type":"tail","backlog":-1})", "bad_field", "tail: backlog must be >= 0");
+    check_error(R"({"type":"tail","backlog":"all"})", "bad_field",
+                "tail: field \"backlog\" must be an integer");
+    check_error(R"({"type":"tail","follow":1})", "bad_field",
+                "tail: field \"follow\" must be true or false");
+    check_error(R"({"type":"tail","filter":"support"})", "bad_field",
+                "tail: field \"filter\" must be an object");
+    check_error(R"({"type":"tail","filter":{"queue":true}})", "bad_field",
+                "tail filter: field \"queue\" must be a string");
+    check_error(R"({"type":"tail","follow":"yes","filter":{"agent":[]}})", "bad_field",
+                "tail: field \"follow\" must be true or false");
+}
+
+TEST_CASE("agent message: tail filter matching") {
+    protocol::CallLogRecord record;
+    record.queue = "support";
+    record.agent = "1001";
+    record.outcome = "repaired";
+    CHECK(protocol::TailFilter{}.matches(record));
+    CHECK(protocol::TailFilter{"support", "", ""}.matches(record));
+    CHECK(protocol::TailFilter{"support", "1001", "repaired"}.matches(record));
+    CHECK_FALSE(protocol::TailFilter{"sales", "", ""}.matches(record));
+    CHECK_FALSE(protocol::TailFilter{"", "1002", ""}.matches(record));
+    CHECK_FALSE(protocol::TailFilter{"", "", "sale"}.matches(record));
+}
+
+TEST_CASE("agent message: ping and logout") {
+    auto ping = protocol::parse_agent_message(R"({"type":"ping"})");
+    REQUIRE(std::holds_alternative<protocol::AgentMessage>(ping));
+    CHECK(std::holds_alternative<protocol::Ping>(std::get<protocol::AgentMessage>(ping)));
+    auto logout = protocol::parse_agent_message(R"({"type":"logout","reason":"end of shift"})");
+    REQUIRE(std::holds_alternative<protocol::AgentMessage>(logout));
+    CHECK(std::holds_alternative<protocol::Logout>(std::get<protocol::AgentMessage>(logout)));
+}
+
+TEST_CASE("agent message: errors common to every message") {
+    check_error("hello", "bad_json", "not JSON at byte 1 of the line");
+    check_error(R"({"type":"ping")", "bad_json", "not JSON at byte 15 of the line");
+    check_error(R"(["ping"])", "bad_json", "expected a JSON object");
+    check_error(R"({"type":"ping","x":)" + std::string(70, '[') + std::string(70, ']') + "}",
+                "bad_json", "JSON nested deeper than 64 levels");
+    check_error(R"({"agent":"1001"})", "missing_field", "message: missing field \"type\"");
+    check_error(R"({"type":""})", "missing_field", "message: field \"type\" is empty");
+    check_error(R"({"type":7})", "bad_field", "message: field \"type\" must be a string");
+    check_error(R"({"type":"hello"})", "unknown_type",
+                "unknown message type \"hello\" (expected login, ack, outcome, note, tail, ping "
+                "or logout)");
+}
+
+// ---- callpop → client ------------------------------------------------------------------
+
+TEST_CASE("encode: welcome") {
+    const json welcome =
+        parse_line(protocol::encode_welcome("1001", "agent", 15, 1732370000000042ULL));
+    CHECK(welcome == json{{"type", "welcome"},
+                          {"agent", "1001"},
+                          {"role", "agent"},
+                          {"heartbeat_s", 15},
+                          {"last_seq", 1732370000000042ULL}});
+}
+
+TEST_CASE("encode: pop with a customer") {
+    protocol::Pop pop;
+    pop.seq = 42;
+    pop.call = "c-1";
+    pop.caller = {"+15550102000", "+1 (555) 010-2000", "PAT DOE", false};
+    pop.dialed = "8005551000";
+    pop.line = "Support hotline";
+    pop.queue = "support";
+    pop.data = {{"service_tag", "7XK2Q1"}};
+    pop.match = "asset";
+    pop.customer = sample_card();
+    protocol::Customer other;
+    other.id = 18;
+    other.name = "Sam Doe";
+    other.phones = {"+15550102000"};
+    pop.other_candidates = {other};
+
+    json message = parse_line(protocol::encode_pop(pop));
+    CHECK(message["type"] == "pop");
+    CHECK(message["seq"] == 42);
+    CHECK(message["call"] == "c-1");
+    CHECK(message["caller"] == json{{"number", "+15550102000"},
+                                    {"raw", "+1 (555) 010-2000"},
+                                    {"name", "PAT DOE"},
+                                    {"withheld", false}});
+    CHECK(message["dialed"] == "8005551000");
+    CHECK(message["line"] == "Support hotline");
+    CHECK(message["queue"] == "support");
+    CHECK(message["data"] == json{{"service_tag", "7XK2Q1"}});
+    CHECK(message["match"] == "asset");
+
+    const json& customer = message["customer"];
+    REQUIRE(customer.is_object());
+    CHECK(customer["id"] == 17);
+    CHECK(customer["external_id"] == "CRM-0017");
+    CHECK(customer["name"] == "Pat Doe");
+    CHECK(customer["company"] == "Doe Plumbing");
+    CHECK(customer["tier"] == "gold");
+    CHECK(customer["segment"] == "smb");
+    CHECK(customer["language"] == "en");
+    CHECK(customer["timezone"] == "America/New_York");
+    CHECK(customer["email"] == "pat@example.com");
+    CHECK(customer["address"] == "1 Main St");
+    CHECK(customer["do_not_call"] == false);
+    CHECK(customer["phones"] == json{"+15550102000", "+15550102001"});
+    CHECK(customer["notes"] == json::array({{{"id", 3},
+                                             {"text", "Prefers email"},
+                                             {"by", "1001"},
+                                             {"at", "2026-10-01T09:00:00.000Z"}}}));
+    CHECK(customer["preferences"] == json::array({{{"id", 4},
+                                                   {"text", "Call after 5pm"},
+                                                   {"by", "1002"},
+                                                   {"at", "2026-10-02T09:00:00.000Z"}}}));
+    // Assets, history and follow-ups are at the top level, not inside the customer.
+    CHECK_FALSE(customer.contains("assets"));
+    CHECK_FALSE(customer.contains("history"));
+    CHECK_FALSE(customer.contains("followups"));
+
+    REQUIRE(message["assets"].size() == 2);
+    CHECK(message["assets"][0] == json{{"product", "Laptop X1"},
+                                       {"serial", "7XK2Q1"},
+                                       {"purchased", "2025-03-04"},
+                                       {"warranty_end", "2027-03-04"}});
+    // No warranty end: the key is left out.
+    CHECK(message["assets"][1] ==
+          json{{"product", "Dock D2"}, {"serial", "D2-991"}, {"purchased", "2025-03-04"}});
+    CHECK(message["history"] == json::array({{{"call", "c-0"},
+                                              {"at", "2026-11-01T15:00:00.000Z"},
+                                              {"line", "Support hotline"},
+                                              {"state", "answered"},
+                                              {"agent", "1001"},
+                                              {"outcome", "repaired"},
+                                              {"notes", "replaced the fan"}}}));
+    CHECK(message["followups"] == json::array({{{"id", 9},
+                                                {"kind", "satisfaction"},
+                                                {"due", "2026-11-29T15:00:00.000Z"},
+                                                {"status", "pending"},
+                                                {"reason", "repaired"}}}));
+    REQUIRE(message["candidates"].size() == 1);
+    CHECK(message["candidates"][0]["id"] == 18);
+    CHECK(message["candidates"][0]["name"] == "Sam Doe");
+    CHECK_FALSE(message["candidates"][0].contains("notes"));
+
+    const std::vector<std::string> keys{"type",   "seq",     "call",      "caller",    "dialed",
+                                        "line",   "queue",   "data",      "match",     "customer",
+                                        "assets", "history", "followups", "candidates"};
+    CHECK(message.size() == keys.size());
+    for (const auto& key : keys) CHECK_MESSAGE(message.contains(key), key);
+}
+
+TEST_CASE("encode: pop without a customer, and from a withheld number") {
+    protocol::Pop pop;
+    pop.seq = 43;
+    pop.call = "c-2";
+    pop.caller = {"+15550109999", "5550109999", "", false};
+    pop.match = "none";
+    json unknown = parse_line(protocol::encode_pop(pop));
+    CHECK(unknown["customer"].is_null());
+    CHECK(unknown["assets"] == json::array());
+    CHECK(unknown["history"] == json::array());
+    CHECK(unknown["followups"] == json::array());
+    CHECK(unknown["candidates"] == json::array());
+    CHECK(unknown["caller"]["number"] == "+15550109999");
+    CHECK(unknown["data"] == json::object());
+    CHECK(unknown["match"] == "none");
+
+    protocol::Pop withheld;
+    withheld.seq = 44;
+    withheld.call = "c-3";
+    withheld.caller = {"", "anonymous", "", true};
+    withheld.match = "withheld";
+    json anonymous = parse_line(protocol::encode_pop(withheld));
+    CHECK(anonymous["caller"]["number"].is_null());
+    CHECK(anonymous["caller"]["raw"] == "anonymous");
+    CHECK(anonymous["caller"]["withheld"] == true);
+    CHECK(anonymous["customer"].is_null());
+    CHECK(anonymous["match"] == "withheld");
+}
+
+TEST_CASE("encode: text that is not UTF-8 is replaced, never thrown on") {
+    protocol::Pop pop;
+    pop.call = "c-4";
+    pop.caller = {"+15550102000", "+15550102000", "M\xfcller", false};
+    std::string line;
+    CHECK_NOTHROW(line = protocol::encode_pop(pop));
+    json message = parse_line(line);
+    CHECK(message["caller"]["name"] == "M\xef\xbf\xbdller");  // U+FFFD
+    // Newlines inside strings are escaped: the message is still one line.
+    CHECK(parse_line(protocol::encode_bye("shutdown", "two\nlines"))["message"] == "two\nlines");
+}
+
+TEST_CASE("encode: call state") {
+    CHECK(parse_line(protocol::encode_call_state("c-1", "answered", "1002", "")) ==
+          json{{"type", "call"}, {"call", "c-1"}, {"state", "answered"}, {"by", "1002"}});
+    CHECK(parse_line(protocol::encode_call_state("c-1", "ended", "", "abandoned")) ==
+          json{{"type", "call"}, {"call", "c-1"}, {"state", "ended"}, {"cause", "abandoned"}});
+    CHECK(parse_line(protocol::encode_call_state("c-1", "ended", "", "")) ==
+          json{{"type", "call"}, {"call", "c-1"}, {"state", "ended"}});
+}
+
+TEST_CASE("encode: outcome_saved, note_saved, backlog_end, pong, bye, error") {
+    CHECK(parse_line(protocol::encode_outcome_saved("c-1")) ==
+          json{{"type", "outcome_saved"}, {"call", "c-1"}, {"followup", nullptr}});
+    CHECK(parse_line(protocol::encode_note_saved(17, 5)) ==
+          json{{"type", "note_saved"}, {"customer", 17}, {"id", 5}});
+    CHECK(parse_line(protocol::encode_backlog_end(3)) ==
+          json{{"type", "backlog_end"}, {"count", 3}});
+    CHECK(parse_line(protocol::encode_pong()) == json{{"type", "pong"}});
+    CHECK(parse_line(protocol::encode_bye("slow_consumer", "too slow")) ==
+          json{{"type", "bye"}, {"code", "slow_consumer"}, {"message", "too slow"}});
+    CHECK(parse_line(protocol::encode_error({"not_logged_in", "log in first"})) ==
+          json{{"type", "error"}, {"code", "not_logged_in"}, {"message", "log in first"}});
+}
+
+TEST_CASE("encode: log records, and the call-log JSON round trip") {
+    protocol::CallLogRecord record;
+    record.id = 1234;
+    record.at = "2026-11-22T15:04:05.123Z";
+    record.kind = "outcome";
+    record.call = "c-1";
+    record.switch_name = "native";
+    record.from = "+15550102000";
+    record.caller_name = "PAT DOE";
+    record.to = "8005551000";
+    record.line = "Support hotline";
+    record.queue = "support";
+    record.extension = "1001";
+    record.agent = "1001";
+    record.customer_id = 17;
+    record.customer_name = "Pat Doe";
+    record.outcome = "repaired";
+    record.cause = "normal";
+    record.notes = "new fan";
+
+    const json full = protocol::to_json(record);
+    CHECK(full == json{{"id", 1234},
+                       {"at", "2026-11-22T15:04:05.123Z"},
+                       {"kind", "outcome"},
+                       {"call", "c-1"},
+                       {"switch", "native"},
+                       {"from", "+15550102000"},
+                       {"caller_name", "PAT DOE"},
+                       {"to", "8005551000"},
+                       {"line", "Support hotline"},
+                       {"queue", "support"},
+                       {"ext", "1001"},
+                       {"agent", "1001"},
+                       {"customer", 17},
+                       {"customer_name", "Pat Doe"},
+                       {"outcome", "repaired"},
+                       {"cause", "normal"},
+                       {"notes", "new fan"}});
+    json with_type = full;
+    with_type["type"] = "log";
+    CHECK(parse_line(protocol::encode_log(record)) == with_type);
+
+    const auto back = protocol::call_log_record_from_json(full);
+    CHECK(protocol::to_json(back) == full);
+    CHECK(back.extension == "1001");
+    CHECK(back.switch_name == "native");
+    REQUIRE(back.customer_id);
+    CHECK(*back.customer_id == 17);
+
+    // Empty fields and an unset customer are left out; id, at, kind and call are always there.
+    protocol::CallLogRecord ring;
+    ring.id = 1;
+    ring.at = "2026-11-22T15:00:00.000Z";
+    ring.kind = "ring";
+    CHECK(protocol::to_json(ring) ==
+          json{{"id", 1}, {"at", "2026-11-22T15:00:00.000Z"}, {"kind", "ring"}, {"call", ""}});
+    CHECK_FALSE(protocol::call_log_record_from_json(protocol::to_json(ring)).customer_id);
+    // Reading tolerates missing and mistyped fields.
+    const auto odd = protocol::call_log_record_from_json(json{{"id", "x"}, {"agent", 5}});
+    CHECK(odd.id == 0);
+    CHECK(odd.agent.empty());
+}
+
+TEST_CASE("encode: every encoded line passes through the line decoder unchanged") {
+    protocol::Pop pop;
+    pop.seq = 1;
+    pop.call = "c-1";
+    pop.caller = {"+15550102000", "+15550102000", "Line\nBreak", false};
+    pop.customer = sample_card();
+    const std::string stream = protocol::encode_welcome("1001", "agent", 15, 0) +
+                               protocol::encode_pop(pop) +
+                               protocol::encode_call_state("c-1", "answered", "1002", "");
+    protocol::LineDecoder decoder;
+    std::vector<json> messages;
+    for (char byte : stream) {
+        decoder.feed(std::string_view(&byte, 1));
+        while (auto line = decoder.next()) messages.push_back(json::parse(line->text));
+    }
+    REQUIRE(messages.size() == 3);
+    CHECK(messages[0]["type"] == "welcome");
+    CHECK(messages[1]["type"] == "pop");
+    CHECK(messages[1]["caller"]["name"] == "Line\nBreak");
+    CHECK(messages[2]["type"] == "call");
+}

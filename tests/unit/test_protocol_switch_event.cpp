@@ -1,0 +1,259 @@
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "protocol/line_decoder.hpp"
+#include "protocol/switch_event.hpp"
+
+using callpop::protocol::LineDecoder;
+using callpop::protocol::parse_switch_event;
+using callpop::protocol::ProtocolError;
+using callpop::protocol::SwitchEvent;
+using callpop::protocol::SwitchEventKind;
+using nlohmann::json;
+
+namespace {
+
+SwitchEvent event_of(std::string_view line) {
+    auto parsed = parse_switch_event(line);
+    if (auto* error = std::get_if<ProtocolError>(&parsed)) {
+        FAIL_CHECK("unexpected error for " << line << ": " << error->code << ": "
+                                           << error->message);
+        return {};
+    }
+    return std::get<SwitchEvent>(parsed);
+}
+
+ProtocolError error_of(std::string_view line) {
+    auto parsed = parse_switch_event(line);
+    if (!std::holds_alternative<ProtocolError>(parsed)) {
+        FAIL_CHECK("expected an error for " << line);
+        return {};
+    }
+    return std::get<ProtocolError>(parsed);
+}
+
+void check_error(std::string_view line, const std::string& code, const std::string& message) {
+    INFO("line: " << line);
+    const auto error = error_of(line);
+    CHECK(error.code == code);
+    CHECK(error.message == message);
+}
+
+std::string nested_arrays(std::size_t depth) {
+    return std::string(depth, '[') + std::string(depth, ']');
+}
+
+}  // namespace
+
+TEST_CASE("switch event: ring with every field") {
+    const auto event =
+        event_of(R"({"event":"ring","call":"c-1","from":"+1 (555) 010-2000","name":"PAT DOE",)"
+                 R"("to":"8005551000","ext":"1001","queue":"support","agent":"a-7",)"
+                 R"("data":{"service_tag":"7XK2Q1","menu":[1,2]}})");
+    CHECK(event.kind == SwitchEventKind::ring);
+    CHECK(event.call == "c-1");
+    CHECK(event.from == "+1 (555) 010-2000");
+    CHECK(event.name == "PAT DOE");
+    CHECK(event.to == "8005551000");
+    CHECK(event.extensions == std::vector<std::string>{"1001"});
+    CHECK(event.queue == "support");
+    CHECK(event.agent == "a-7");
+    CHECK(event.cause.empty());
+    CHECK(event.data == json{{"service_tag", "7XK2Q1"}, {"menu", {1, 2}}});
+}
+
+TEST_CASE("switch event: the smallest ring; absent and null fields are empty") {
+    const auto event = event_of(R"({"event":"ring","call":"c-1"})");
+    CHECK(event.kind == SwitchEventKind::ring);
+    CHECK(event.from.empty());
+    CHECK(event.name.empty());
+    CHECK(event.to.empty());
+    CHECK(event.extensions.empty());
+    CHECK(event.queue.empty());
+    CHECK(event.agent.empty());
+    CHECK(event.data == json::object());
+
+    const auto nulls = event_of(
+        R"({"event":"ring","call":"c-1","from":null,"ext":null,"data":null,"queue":null})");
+    CHECK(nulls.from.empty());
+    CHECK(nulls.extensions.empty());
+    CHECK(nulls.queue.empty());
+    CHECK(nulls.data == json::object());
+}
+
+TEST_CASE("switch event: answer and hangup") {
+    const auto answer = event_of(R"({"event":"answer","call":"c-1","ext":"1001"})");
+    CHECK(answer.kind == SwitchEventKind::answer);
+    CHECK(answer.call == "c-1");
+    CHECK(answer.extensions == std::vector<std::string>{"1001"});
+
+    const auto hangup = event_of(R"({"event":"hangup","call":"c-1","cause":"normal"})");
+    CHECK(hangup.kind == SwitchEventKind::hangup);
+    CHECK(hangup.cause == "normal");
+    CHECK(hangup.extensions.empty());
+
+    CHECK(callpop::protocol::to_string(SwitchEventKind::ring) == "ring");
+    CHECK(callpop::protocol::to_string(SwitchEventKind::answer) == "answer");
+    CHECK(callpop::protocol::to_string(SwitchEventKind::hangup) == "hangup");
+}
+
+TEST_CASE("switch event: ext as a string or a list") {
+    CHECK(event_of(R"({"event":"ring","call":"c","ext":"1001"})").extensions ==
+          std::vector<std::string>{"1001"});
+    CHECK(event_of(R"({"event":"ring","call":"c","ext":["1001","1002","1003"]})").extensions ==
+          std::vector<std::string>{"1001", "1002", "1003"});
+    CHECK(event_of(R"({"event":"ring","call":"c","ext":[]})").extensions.empty());
+    // "" is no extension, never an extension named "".
+    CHECK(event_of(R"({"event":"ring","call":"c","ext":""})").extensions.empty());
+
+    const std::string message = "ring event: field \"ext\" must be a string or a list of strings";
+    check_error(R"({"event":"ring","call":"c","ext":1001})", "bad_field", message);
+    check_error(R"({"event":"ring","call":"c","ext":["1001",1002]})", "bad_field", message);
+    check_error(R"({"event":"ring","call":"c","ext":["1001",""]})", "bad_field", message);
+    check_error(R"({"event":"ring","call":"c","ext":{"a":"1001"}})", "bad_field", message);
+}
+
+TEST_CASE("switch event: numbers given as JSON integers become strings") {
+    const auto event =
+        event_of(R"({"event":"ring","call":"c","from":15550102000,"to":8005551000})");
+    CHECK(event.from == "15550102000");
+    CHECK(event.to == "8005551000");
+    CHECK(event_of(R"({"event":"ring","call":"c","from":18446744073709551615})").from ==
+          "18446744073709551615");
+    CHECK(event_of(R"({"event":"ring","call":"c","from":-1})").from == "-1");
+}
+
+TEST_CASE("switch event: unknown fields are ignored; a repeated key keeps its last value") {
+    const auto event = event_of(
+        R"({"event":"ring","call":"c-1","uniqueid":"1700000000.42","x":{"y":[]},"call":"c-2"})");
+    CHECK(event.call == "c-2");
+}
+
+TEST_CASE("switch event: errors, with their exact code and message") {
+    SUBCASE("not JSON") {
+        check_error("x", "bad_json", "not JSON at byte 1 of the line");
+        check_error("{", "bad_json", "not JSON at byte 2 of the line");
+        check_error(R"({"event":"ring","call":"c-1")", "bad_json",
+                    "not JSON at byte 29 of the line");
+        check_error(R"({"event":"ring","call":"c-1"}{})", "bad_json",
+                    "not JSON at byte 30 of the line");
+        check_error("{'event':'ring'}", "bad_json", "not JSON at byte 2 of the line");
+        // Invalid UTF-8 inside a string.
+        check_error("{\"event\":\"ring\",\"call\":\"\xff\"}", "bad_json",
+                    "not JSON at byte 25 of the line");
+    }
+    SUBCASE("not an object") {
+        check_error("[1,2]", "bad_json", "expected a JSON object");
+        check_error(R"("ring")", "bad_json", "expected a JSON object");
+        check_error("42", "bad_json", "expected a JSON object");
+        check_error("null", "bad_json", "expected a JSON object");
+    }
+    SUBCASE("nested too deep") {
+        check_error(R"({"event":"ring","call":"c","data":{"a":)" + nested_arrays(63) + "}}",
+                    "bad_json", "JSON nested deeper than 64 levels");
+        check_error(nested_arrays(100000), "bad_json", "JSON nested deeper than 64 levels");
+        // 64 levels, the outer object included, are fine; brackets inside strings do not count.
+        const auto deep = event_of(R"({"event":"ring","call":"c","data":{"a":)" +
+                                   nested_arrays(62) + R"(},"name":"[[[[\"[[[["})");
+        CHECK(deep.name == "[[[[\"[[[[");
+    }
+    SUBCASE("missing event") {
+        check_error(R"({"call":"c-1"})", "missing_field", "event: missing field \"event\"");
+        check_error(R"({"event":null,"call":"c-1"})", "missing_field",
+                    "event: missing field \"event\"");
+        check_error(R"({"event":"","call":"c-1"})", "missing_field",
+                    "event: field \"event\" is empty");
+        check_error(R"({"event":1,"call":"c-1"})", "bad_field",
+                    "event: field \"event\" must be a string");
+    }
+    SUBCASE("unknown event") {
+        check_error(R"({"event":"transfer","call":"c-1"})", "unknown_event",
+                    "unknown event \"transfer\" (expected ring, answer or hangup)");
+        check_error(R"({"event":"RING","call":"c-1"})", "unknown_event",
+                    "unknown event \"RING\" (expected ring, answer or hangup)");
+    }
+    SUBCASE("missing call") {
+        check_error(R"({"event":"ring"})", "missing_field", "ring event: missing field \"call\"");
+        check_error(R"({"event":"answer","call":null})", "missing_field",
+                    "answer event: missing field \"call\"");
+        check_error(R"({"event":"hangup","call":""})", "missing_field",
+                    "hangup event: field \"call\" is empty");
+    }
+    SUBCASE("wrong types") {
+        check_error(R"({"event":"ring","call":7})", "bad_field",
+                    "ring event: field \"call\" must be a string");
+        check_error(R"({"event":"ring","call":"c","from":true})", "bad_field",
+                    "ring event: field \"from\" must be a string");
+        check_error(R"({"event":"ring","call":"c","from":5.5})", "bad_field",
+                    "ring event: field \"from\" must be a string");
+        check_error(R"({"event":"ring","call":"c","name":["PAT"]})", "bad_field",
+                    "ring event: field \"name\" must be a string");
+        check_error(R"({"event":"ring","call":"c","to":{}})", "bad_field",
+                    "ring event: field \"to\" must be a string");
+        check_error(R"({"event":"ring","call":"c","queue":false})", "bad_field",
+                    "ring event: field \"queue\" must be a string");
+        check_error(R"({"event":"answer","call":"c","agent":{}})", "bad_field",
+                    "answer event: field \"agent\" must be a string");
+        check_error(R"({"event":"hangup","call":"c","cause":[]})", "bad_field",
+                    "hangup event: field \"cause\" must be a string");
+        check_error(R"({"event":"ring","call":"c","data":[]})", "bad_field",
+                    "ring event: field \"data\" must be an object");
+        check_error(R"({"event":"ring","call":"c","data":"7XK2Q1"})", "bad_field",
+                    "ring event: field \"data\" must be an object");
+    }
+    SUBCASE("the first problem, in field order, is the one reported") {
+        check_error(R"({"event":"ring","from":true,"data":[]})", "missing_field",
+                    "ring event: missing field \"call\"");
+        check_error(R"({"event":"ring","call":"c","data":[],"from":true})", "bad_field",
+                    "ring event: field \"from\" must be a string");
+    }
+}
+
+TEST_CASE("switch event: a stream of 3 events decodes the same in one read and byte by byte") {
+    const std::string stream =
+        R"({"event":"ring","call":"c-1","from":"+1 (555) 010-2000","name":"PAT DOE",)"
+        R"("to":"8005551000","ext":["1001","1002"],"queue":"support",)"
+        R"("data":{"service_tag":"7XK2Q1"}})"
+        "\r\n"
+        R"({"event":"answer","call":"c-1","ext":"1002"})"
+        "\n"
+        R"({"event":"hangup","call":"c-1","cause":"normal"})"
+        "\n";
+
+    auto decode = [](std::string_view bytes, std::size_t chunk) {
+        LineDecoder decoder;
+        std::vector<SwitchEvent> events;
+        for (std::size_t at = 0; at < bytes.size(); at += chunk) {
+            decoder.feed(bytes.substr(at, chunk));
+            while (auto line = decoder.next()) {
+                REQUIRE_FALSE(line->too_long);
+                events.push_back(event_of(line->text));
+            }
+        }
+        CHECK(decoder.pending_bytes() == 0);
+        return events;
+    };
+
+    for (std::size_t chunk : {stream.size(), std::size_t{1}, std::size_t{2}, std::size_t{13}}) {
+        INFO("reads of " << chunk << " bytes");
+        const auto events = decode(stream, chunk);
+        REQUIRE(events.size() == 3);
+        CHECK(events[0].kind == SwitchEventKind::ring);
+        CHECK(events[0].call == "c-1");
+        CHECK(events[0].from == "+1 (555) 010-2000");
+        CHECK(events[0].name == "PAT DOE");
+        CHECK(events[0].to == "8005551000");
+        CHECK(events[0].extensions == std::vector<std::string>{"1001", "1002"});
+        CHECK(events[0].queue == "support");
+        CHECK(events[0].data == json{{"service_tag", "7XK2Q1"}});
+        CHECK(events[1].kind == SwitchEventKind::answer);
+        CHECK(events[1].call == "c-1");
+        CHECK(events[1].extensions == std::vector<std::string>{"1002"});
+        CHECK(events[2].kind == SwitchEventKind::hangup);
+        CHECK(events[2].call == "c-1");
+        CHECK(events[2].cause == "normal");
+    }
+}
