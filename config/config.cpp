@@ -1,0 +1,542 @@
+// Loads callpop.yaml into the plain structs of config.hpp. Every error names the file, the
+// line and column of the offending node (yaml-cpp's marks are 0-based, editors count from 1)
+// and the dotted key path, so an administrator can go straight to the mistake.
+// docs/config.md is the exact list of keys; keep it in step with the readers below.
+#include "config/config.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+
+namespace callpop::config {
+namespace {
+
+// --- error reporting ------------------------------------------------------------------------
+
+std::string position(const YAML::Mark& mark) {
+    if (mark.is_null()) return "1:1";
+    return std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+// "<file>:<line>:<column>: <path>: <message>"; the path is left out only when the problem is
+// the document itself (not a mapping, several documents).
+[[noreturn]] void throw_at(const std::string& source, const YAML::Mark& mark, std::string_view path,
+                           std::string_view message) {
+    std::string text = source + ":" + position(mark) + ": ";
+    if (!path.empty()) text.append(path).append(": ");
+    text.append(message);
+    throw ConfigError(text);
+}
+
+std::string join_key(const std::string& parent, const std::string& key) {
+    return parent.empty() ? key : parent + "." + key;
+}
+
+template <typename Items, typename Name>
+std::string comma_separated(const Items& items, Name name_of) {
+    std::string text;
+    for (const auto& item : items) {
+        if (!text.empty()) text += ", ";
+        text += name_of(item);
+    }
+    return text;
+}
+
+// A YAML node together with what an error about it must say: the file and the key path.
+class Value {
+  public:
+    Value(YAML::Node yaml, std::string path, YAML::Mark fallback_mark, const std::string& source)
+        : yaml_(std::move(yaml)),
+          path_(std::move(path)),
+          fallback_mark_(fallback_mark),
+          source_(&source) {}
+
+    const YAML::Node& yaml() const { return yaml_; }
+    const std::string& path() const { return path_; }
+
+    // yaml-cpp marks an empty value ("port:" with nothing after it) at the next token, often a
+    // line further down, so errors about an empty value point at its key (or list) instead.
+    YAML::Mark mark() const { return yaml_.IsNull() ? fallback_mark_ : yaml_.Mark(); }
+
+    Value member(const YAML::Node& key, const YAML::Node& content) const {
+        return Value(content, join_key(path_, key.Scalar()), key.Mark(), *source_);
+    }
+
+    // The key node itself: unknown and repeated keys are reported where the key is written.
+    Value member_key(const YAML::Node& key) const {
+        const std::string path = key.IsScalar() ? join_key(path_, key.Scalar()) : path_;
+        return Value(key, path, key.Mark(), *source_);
+    }
+
+    Value element(std::size_t index, const YAML::Node& content) const {
+        return Value(content, path_ + "[" + std::to_string(index) + "]", mark(), *source_);
+    }
+
+    [[noreturn]] void fail(std::string_view message) const {
+        throw_at(*source_, mark(), path_, message);
+    }
+
+    // For a required key that is absent: names the key, points at this mapping.
+    [[noreturn]] void fail_missing(const std::string& key, std::string_view message) const {
+        throw_at(*source_, mark(), join_key(path_, key), message);
+    }
+
+  private:
+    YAML::Node yaml_;
+    std::string path_;
+    YAML::Mark fallback_mark_;
+    const std::string* source_;
+};
+
+// --- mappings and lists ---------------------------------------------------------------------
+
+// Remembers where each key or list value was first given, so a repeat can say where.
+class UniqueValues {
+  public:
+    explicit UniqueValues(std::string what) : what_(std::move(what)) {}
+
+    void add(const std::string& text, const Value& value) {
+        const auto first = std::find_if(first_lines_.begin(), first_lines_.end(),
+                                        [&](const auto& seen) { return seen.first == text; });
+        if (first != first_lines_.end()) {
+            value.fail("duplicate " + what_ + " \"" + text + "\" (first given at line " +
+                       std::to_string(first->second) + ")");
+        }
+        first_lines_.emplace_back(text, value.mark().line + 1);
+    }
+
+  private:
+    std::string what_;
+    std::vector<std::pair<std::string, int>> first_lines_;  // value, 1-based line
+};
+
+struct Member {
+    std::string_view key;
+    std::function<void(const Value&)> read;
+};
+
+// Reads a mapping whose keys must all be known; each known key present is handed to its
+// reader, absent keys keep their defaults. Unknown keys are refused so a typo ("hearbeat_s")
+// is not silently ignored, and repeated keys because yaml-cpp would quietly use one of them.
+void read_mapping(const Value& value, std::span<const Member> members) {
+    if (!value.yaml().IsMap()) value.fail("expected a mapping");
+    UniqueValues keys("key");
+    for (const auto& entry : value.yaml()) {
+        const Value key = value.member_key(entry.first);
+        const auto known = std::find_if(members.begin(), members.end(), [&](const Member& m) {
+            return entry.first.IsScalar() && m.key == entry.first.Scalar();
+        });
+        if (known == members.end()) {
+            const auto key_of = [](const Member& m) { return m.key; };
+            key.fail("unknown key (expected one of: " + comma_separated(members, key_of) + ")");
+        }
+        keys.add(entry.first.Scalar(), key);
+        known->read(value.member(entry.first, entry.second));
+    }
+}
+
+// A section written with nothing under it ("log:" with every key commented out) keeps all
+// its defaults, as if it were absent.
+void read_section(const Value& value, std::span<const Member> members) {
+    if (value.yaml().IsNull()) return;
+    read_mapping(value, members);
+}
+
+void read_list(const Value& value, const std::function<void(const Value&)>& read_element) {
+    if (!value.yaml().IsSequence()) value.fail("expected a list");
+    std::size_t index = 0;
+    for (const auto& element : value.yaml()) read_element(value.element(index++, element));
+}
+
+// --- scalars --------------------------------------------------------------------------------
+
+std::string read_string(const Value& value) {
+    if (!value.yaml().IsScalar()) value.fail("expected a string");
+    return value.yaml().Scalar();
+}
+
+std::string read_nonempty_string(const Value& value) {
+    std::string text = read_string(value);
+    if (text.empty()) value.fail("must not be empty");
+    return text;
+}
+
+// Large enough for every count in the file; a bigger number is a typo, not a setting.
+constexpr std::uint64_t largest_count = std::numeric_limits<std::uint32_t>::max();
+
+// The value of an unquoted decimal integer, or nothing if the value is not one. Quoted "7700"
+// is a string in YAML, and "-5", "1e3" or "0x1C" are not what anyone means here. Numbers too
+// big for 64 bits come back as the largest 64-bit number, which every caller refuses.
+std::optional<std::uint64_t> parse_unsigned(const Value& value) {
+    const YAML::Node& node = value.yaml();
+    if (!node.IsScalar() || node.Tag() != "?") return std::nullopt;
+    const std::string& text = node.Scalar();
+    const bool all_digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+        return c >= '0' && c <= '9';
+    });
+    if (!all_digits) return std::nullopt;
+    std::uint64_t number = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (error == std::errc::result_out_of_range) return std::numeric_limits<std::uint64_t>::max();
+    return number;
+}
+
+std::uint32_t read_positive(const Value& value) {
+    const std::optional<std::uint64_t> number = parse_unsigned(value);
+    if (!number || *number == 0) value.fail("expected a positive integer");
+    if (*number > largest_count) {
+        value.fail("too large (at most " + std::to_string(largest_count) + ")");
+    }
+    return static_cast<std::uint32_t>(*number);
+}
+
+// For settings where 0 has a meaning (no history shown, no waiting for a batch).
+std::uint32_t read_zero_or_more(const Value& value) {
+    const std::optional<std::uint64_t> number = parse_unsigned(value);
+    if (!number || *number > largest_count) {
+        value.fail("expected an integer from 0 to " + std::to_string(largest_count));
+    }
+    return static_cast<std::uint32_t>(*number);
+}
+
+// 0 lets the system pick a free port, which tests use.
+std::uint16_t read_port(const Value& value) {
+    const std::optional<std::uint64_t> number = parse_unsigned(value);
+    if (!number || *number > std::numeric_limits<std::uint16_t>::max()) {
+        value.fail("expected an integer from 0 to 65535");
+    }
+    return static_cast<std::uint16_t>(*number);
+}
+
+std::string read_one_of(const Value& value, std::initializer_list<std::string_view> choices) {
+    std::string text = read_string(value);
+    if (std::find(choices.begin(), choices.end(), text) == choices.end()) {
+        const auto itself = [](std::string_view choice) { return choice; };
+        value.fail("expected one of: " + comma_separated(choices, itself));
+    }
+    return text;
+}
+
+std::vector<std::string> read_string_list(const Value& value,
+                                          std::string (*read_element)(const Value&)) {
+    std::vector<std::string> texts;
+    read_list(value, [&](const Value& element) { texts.push_back(read_element(element)); });
+    return texts;
+}
+
+// Non-empty and made only of allowed characters.
+bool consists_of(std::string_view text, bool (*allowed)(char)) {
+    return !text.empty() && std::all_of(text.begin(), text.end(), allowed);
+}
+
+// --- site -----------------------------------------------------------------------------------
+
+std::string read_region(const Value& value) {
+    std::string region = read_string(value);
+    if (region.size() != 2 || !consists_of(region, [](char c) { return c >= 'A' && c <= 'Z'; })) {
+        value.fail("expected two uppercase letters (an ISO 3166 country code, like US)");
+    }
+    return region;
+}
+
+std::string read_international_prefix(const Value& value) {
+    std::string prefix = read_string(value);
+    if (!consists_of(prefix, [](char c) { return c >= '0' && c <= '9'; })) {
+        value.fail("expected digits only (like 00 or 011)");
+    }
+    return prefix;
+}
+
+void read_site(const Value& value, Site& site) {
+    const Member members[] = {
+        {"name", [&](const Value& v) { site.name = read_nonempty_string(v); }},
+        {"region", [&](const Value& v) { site.region = read_region(v); }},
+        {"international_prefixes",
+         [&](const Value& v) {
+             site.international_prefixes = read_string_list(v, read_international_prefix);
+         }},
+        {"timezone", [&](const Value& v) { site.timezone = read_nonempty_string(v); }},
+    };
+    read_section(value, members);
+}
+
+// --- listen ---------------------------------------------------------------------------------
+
+// Asio binds to an address literal, so a host name is refused here rather than at start.
+std::string read_ip_address(const Value& value) {
+    std::string address = read_string(value);
+    std::array<unsigned char, sizeof(in6_addr)> parsed{};
+    if (inet_pton(AF_INET, address.c_str(), parsed.data()) != 1 &&
+        inet_pton(AF_INET6, address.c_str(), parsed.data()) != 1) {
+        value.fail("expected an IPv4 or IPv6 address (like 127.0.0.1, 0.0.0.0 or ::1)");
+    }
+    return address;
+}
+
+void read_endpoint(const Value& value, Endpoint& endpoint) {
+    const Member members[] = {
+        {"address", [&](const Value& v) { endpoint.address = read_ip_address(v); }},
+        {"port", [&](const Value& v) { endpoint.port = read_port(v); }},
+    };
+    read_section(value, members);
+}
+
+void read_listen(const Value& value, Listen& listen) {
+    const Member members[] = {
+        {"switch", [&](const Value& v) { read_endpoint(v, listen.switch_port); }},
+        {"agent", [&](const Value& v) { read_endpoint(v, listen.agent_port); }},
+    };
+    read_section(value, members);
+}
+
+// --- storage, call log, calls, sessions, pop, log -------------------------------------------
+
+std::string read_backend(const Value& value) {
+    std::string backend = read_string(value);
+    if (backend == "postgresql") {
+        value.fail("postgresql is not built yet (expected one of: sqlite)");
+    }
+    if (backend != "sqlite") value.fail("expected one of: sqlite");
+    return backend;
+}
+
+void read_storage(const Value& value, Storage& storage) {
+    const Member members[] = {
+        {"backend", [&](const Value& v) { storage.backend = read_backend(v); }},
+        {"path", [&](const Value& v) { storage.path = read_nonempty_string(v); }},
+    };
+    read_section(value, members);
+}
+
+void read_call_log(const Value& value, CallLog& call_log) {
+    const Member members[] = {
+        // Empty is allowed: it turns the JSONL file off.
+        {"jsonl", [&](const Value& v) { call_log.jsonl_path = read_string(v); }},
+        {"batch_max", [&](const Value& v) { call_log.batch_max = read_positive(v); }},
+        {"flush_ms", [&](const Value& v) { call_log.flush_ms = read_zero_or_more(v); }},
+        {"tail_memory", [&](const Value& v) { call_log.tail_memory = read_zero_or_more(v); }},
+    };
+    read_section(value, members);
+}
+
+void read_calls(const Value& value, Calls& calls) {
+    const Member members[] = {
+        {"max_duration_s", [&](const Value& v) { calls.max_duration_s = read_positive(v); }},
+        {"ended_keep_s", [&](const Value& v) { calls.ended_keep_s = read_positive(v); }},
+    };
+    read_section(value, members);
+}
+
+// A client's queue must hold at least a pop, its withdraw and a few replies, or every
+// agent would be dropped as a slow consumer at the first burst.
+constexpr std::uint32_t smallest_queue_max = 8;
+
+std::uint32_t read_queue_max(const Value& value) {
+    const std::uint32_t queue_max = read_positive(value);
+    if (queue_max < smallest_queue_max) {
+        value.fail("must be at least " + std::to_string(smallest_queue_max));
+    }
+    return queue_max;
+}
+
+void read_sessions(const Value& value, Sessions& sessions) {
+    const Member members[] = {
+        {"login_timeout_s", [&](const Value& v) { sessions.login_timeout_s = read_positive(v); }},
+        {"heartbeat_s", [&](const Value& v) { sessions.heartbeat_s = read_positive(v); }},
+        {"queue_max", [&](const Value& v) { sessions.queue_max = read_queue_max(v); }},
+    };
+    read_section(value, members);
+}
+
+void read_pop(const Value& value, Pop& pop) {
+    const Member members[] = {
+        {"history", [&](const Value& v) { pop.history = read_zero_or_more(v); }},
+        {"candidates", [&](const Value& v) { pop.candidates = read_positive(v); }},
+        {"asset_keys",
+         [&](const Value& v) { pop.asset_keys = read_string_list(v, read_nonempty_string); }},
+        {"account_keys",
+         [&](const Value& v) { pop.account_keys = read_string_list(v, read_nonempty_string); }},
+    };
+    read_section(value, members);
+}
+
+void read_log(const Value& value, Log& log) {
+    const Member members[] = {
+        {"level",
+         [&](const Value& v) {
+             log.level =
+                 read_one_of(v, {"trace", "debug", "info", "warn", "error", "critical", "off"});
+         }},
+    };
+    read_section(value, members);
+}
+
+// --- lines and outcomes ---------------------------------------------------------------------
+
+Line read_line(const Value& element, UniqueValues& numbers) {
+    Line line;
+    bool has_number = false;
+    const Member members[] = {
+        {"number",
+         [&](const Value& v) {
+             line.number = read_nonempty_string(v);
+             numbers.add(line.number, v);
+             has_number = true;
+         }},
+        {"name", [&](const Value& v) { line.name = read_string(v); }},
+    };
+    read_mapping(element, members);
+    if (!has_number) element.fail_missing("number", "missing (the number callers dial)");
+    return line;
+}
+
+std::vector<Line> read_lines(const Value& value) {
+    std::vector<Line> lines;
+    UniqueValues numbers("line number");
+    read_list(value, [&](const Value& element) { lines.push_back(read_line(element, numbers)); });
+    return lines;
+}
+
+// Codes are stored with every call and sent by agents, so they are kept to one plain
+// spelling: lowercase letters, digits and underscores.
+std::string read_outcome_code(const Value& value) {
+    std::string code = read_string(value);
+    const auto allowed = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    };
+    if (!consists_of(code, allowed)) {
+        value.fail("expected lowercase letters, digits and _ only (like repair_booked)");
+    }
+    return code;
+}
+
+OutcomeCode read_outcome(const Value& element, UniqueValues& codes) {
+    OutcomeCode outcome;
+    bool has_code = false;
+    const Member members[] = {
+        {"code",
+         [&](const Value& v) {
+             outcome.code = read_outcome_code(v);
+             codes.add(outcome.code, v);
+             has_code = true;
+         }},
+        {"label", [&](const Value& v) { outcome.label = read_string(v); }},
+    };
+    read_mapping(element, members);
+    if (!has_code) element.fail_missing("code", "missing (what agents send and the log stores)");
+    return outcome;
+}
+
+constexpr std::string_view outcomes_required = "(at least one outcome code is required)";
+
+std::vector<OutcomeCode> read_outcomes(const Value& value) {
+    std::vector<OutcomeCode> outcomes;
+    UniqueValues codes("outcome code");
+    read_list(value,
+              [&](const Value& element) { outcomes.push_back(read_outcome(element, codes)); });
+    if (outcomes.empty()) value.fail("must not be empty " + std::string(outcomes_required));
+    return outcomes;
+}
+
+// --- the document ---------------------------------------------------------------------------
+
+Config read_config(const Value& root) {
+    Config config;
+    bool has_outcomes = false;
+    // A file with nothing in it reaches the "outcomes: missing" error below.
+    const Member members[] = {
+        {"site", [&](const Value& v) { read_site(v, config.site); }},
+        {"listen", [&](const Value& v) { read_listen(v, config.listen); }},
+        {"storage", [&](const Value& v) { read_storage(v, config.storage); }},
+        {"call_log", [&](const Value& v) { read_call_log(v, config.call_log); }},
+        {"calls", [&](const Value& v) { read_calls(v, config.calls); }},
+        {"sessions", [&](const Value& v) { read_sessions(v, config.sessions); }},
+        {"pop", [&](const Value& v) { read_pop(v, config.pop); }},
+        {"lines", [&](const Value& v) { config.lines = read_lines(v); }},
+        {"outcomes",
+         [&](const Value& v) {
+             config.outcomes = read_outcomes(v);
+             has_outcomes = true;
+         }},
+        {"log", [&](const Value& v) { read_log(v, config.log); }},
+    };
+    read_section(root, members);
+    if (!has_outcomes) root.fail_missing("outcomes", "missing " + std::string(outcomes_required));
+    return config;
+}
+
+// The one document of the file, or a null node when the file holds none (empty, comments).
+YAML::Node parse_document(const std::string& yaml_text, const std::string& source_name) {
+    std::vector<YAML::Node> documents;
+    try {
+        documents = YAML::LoadAll(yaml_text);
+    } catch (const YAML::ParserException& error) {
+        throw_at(source_name, error.mark, {}, "YAML syntax error: " + error.msg);
+    }
+    if (documents.empty()) return YAML::Node();
+    // yaml-cpp's Load() would silently drop everything after a second "---".
+    if (documents.size() > 1) {
+        throw_at(source_name, documents[1].Mark(), {},
+                 "expected a single YAML document (found a second one)");
+    }
+    return documents.front();
+}
+
+// The whole file, or ConfigError naming the system's reason.
+std::string read_file(const std::filesystem::path& path) {
+    const auto cannot_read = [&](int error) {
+        return ConfigError(path.string() + ": cannot read: " + std::strerror(error));
+    };
+    const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (descriptor < 0) throw cannot_read(errno);
+    std::string text;
+    std::array<char, 65536> buffer;
+    for (;;) {
+        const ssize_t count = ::read(descriptor, buffer.data(), buffer.size());
+        if (count == 0) break;
+        if (count < 0) {
+            if (errno == EINTR) continue;
+            const int error = errno;  // a directory fails here, with EISDIR
+            ::close(descriptor);
+            throw cannot_read(error);
+        }
+        text.append(buffer.data(), static_cast<std::size_t>(count));
+    }
+    ::close(descriptor);
+    return text;
+}
+
+}  // namespace
+
+bool Config::has_outcome(const std::string& code) const {
+    return std::any_of(outcomes.begin(), outcomes.end(),
+                       [&](const OutcomeCode& outcome) { return outcome.code == code; });
+}
+
+Config parse_config(const std::string& yaml_text, const std::string& source_name) {
+    const Value root(parse_document(yaml_text, source_name), "", YAML::Mark(), source_name);
+    Config config = read_config(root);
+    config.source = source_name;
+    return config;
+}
+
+Config load_config(const std::filesystem::path& path) {
+    return parse_config(read_file(path), path.string());
+}
+
+}  // namespace callpop::config

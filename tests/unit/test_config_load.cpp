@@ -1,0 +1,418 @@
+// config::load_config on real files: defaults, a full file, the shipped example, and the exact
+// text of the errors an administrator sees (style.md point 5).
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace {
+
+using callpop::config::Config;
+using callpop::config::ConfigError;
+using callpop::config::load_config;
+
+// A fresh directory under the system's temp dir, removed with everything in it at the end.
+class TempDir {
+  public:
+    TempDir() {
+        std::random_device random;
+        for (;;) {
+            path_ = std::filesystem::temp_directory_path() /
+                    ("callpop-config-test-" + std::to_string(random()));
+            if (std::filesystem::create_directory(path_)) break;
+        }
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+
+    std::filesystem::path write(const std::string& name, const std::string& text) const {
+        const std::filesystem::path file = path_ / name;
+        std::ofstream(file, std::ios::binary) << text;
+        return file;
+    }
+
+  private:
+    std::filesystem::path path_;
+};
+
+std::string error_of(const std::function<void()>& action) {
+    try {
+        action();
+    } catch (const ConfigError& error) {
+        return error.what();
+    }
+    return "(no error)";
+}
+
+// Each test writes its YAML to <temp dir>/callpop.yaml and loads it from there; `file` is
+// that path as errors print it.
+struct ConfigFile {
+    TempDir dir;
+    std::string file = (dir.path() / "callpop.yaml").string();
+
+    Config load(const std::string& yaml) const {
+        dir.write("callpop.yaml", yaml);
+        return load_config(file);
+    }
+
+    std::string load_error(const std::string& yaml) const {
+        return error_of([&] { load(yaml); });
+    }
+};
+
+constexpr const char* one_outcome = "outcomes:\n  - {code: resolved, label: Resolved}\n";
+
+const std::string top_level_keys =
+    "site, listen, storage, call_log, calls, sessions, pop, lines, outcomes, log";
+
+}  // namespace
+
+TEST_CASE_FIXTURE(ConfigFile, "a file with only outcomes gets every default") {
+    const Config config = load(one_outcome);
+    const Config defaults;
+
+    CHECK(config.source == file);
+    CHECK(config.site.name == "callpop");
+    CHECK(config.site.region == "US");
+    CHECK(config.site.international_prefixes == std::vector<std::string>{"00"});
+    CHECK(config.site.timezone == "UTC");
+    CHECK(config.listen.switch_port.address == "127.0.0.1");
+    CHECK(config.listen.switch_port.port == 7700);
+    CHECK(config.listen.agent_port.address == "127.0.0.1");
+    CHECK(config.listen.agent_port.port == 7701);
+    CHECK(config.storage.backend == "sqlite");
+    CHECK(config.storage.path == "var/callpop.db");
+    CHECK(config.call_log.jsonl_path == "var/calls.jsonl");
+    CHECK(config.call_log.batch_max == defaults.call_log.batch_max);
+    CHECK(config.call_log.flush_ms == defaults.call_log.flush_ms);
+    CHECK(config.call_log.tail_memory == defaults.call_log.tail_memory);
+    CHECK(config.calls.max_duration_s == defaults.calls.max_duration_s);
+    CHECK(config.calls.ended_keep_s == defaults.calls.ended_keep_s);
+    CHECK(config.sessions.login_timeout_s == defaults.sessions.login_timeout_s);
+    CHECK(config.sessions.heartbeat_s == defaults.sessions.heartbeat_s);
+    CHECK(config.sessions.queue_max == defaults.sessions.queue_max);
+    CHECK(config.pop.history == defaults.pop.history);
+    CHECK(config.pop.candidates == defaults.pop.candidates);
+    CHECK(config.pop.asset_keys == defaults.pop.asset_keys);
+    CHECK(config.pop.account_keys == defaults.pop.account_keys);
+    CHECK(config.lines.empty());
+    CHECK(config.log.level == "info");
+
+    REQUIRE(config.outcomes.size() == 1);
+    CHECK(config.outcomes[0].code == "resolved");
+    CHECK(config.outcomes[0].label == "Resolved");
+    CHECK(config.has_outcome("resolved"));
+    CHECK_FALSE(config.has_outcome("sale"));
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "sections left empty keep their defaults") {
+    const Config config = load("site:\nlisten:\n  switch:\nlog:\n" + std::string(one_outcome));
+    CHECK(config.site.name == "callpop");
+    CHECK(config.listen.switch_port.port == 7700);
+    CHECK(config.log.level == "info");
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "every key of a full file is read") {
+    const Config config = load(R"(site:
+  name: Lyon
+  region: FR
+  international_prefixes: ["00", "011"]
+  timezone: Europe/Paris
+listen:
+  switch: {address: 0.0.0.0, port: 17700}
+  agent: {address: "::1", port: 0}
+storage:
+  backend: sqlite
+  path: /var/lib/callpop/callpop.db
+call_log:
+  jsonl: ""
+  batch_max: 1
+  flush_ms: 0
+  tail_memory: 500
+calls:
+  max_duration_s: 7200
+  ended_keep_s: 600
+sessions:
+  login_timeout_s: 5
+  heartbeat_s: 30
+  queue_max: 8
+pop:
+  history: 0
+  candidates: 3
+  asset_keys: [imei]
+  account_keys: []
+lines:
+  - number: "0800123456"
+    name: Support
+  - {number: 0800654321, name: Ventes}
+outcomes:
+  - {code: resolu, label: Résolu}
+  - code: rappel_2
+log:
+  level: debug
+)");
+
+    CHECK(config.site.name == "Lyon");
+    CHECK(config.site.region == "FR");
+    CHECK(config.site.international_prefixes == std::vector<std::string>{"00", "011"});
+    CHECK(config.site.timezone == "Europe/Paris");
+    CHECK(config.listen.switch_port.address == "0.0.0.0");
+    CHECK(config.listen.switch_port.port == 17700);
+    CHECK(config.listen.agent_port.address == "::1");
+    CHECK(config.listen.agent_port.port == 0);
+    CHECK(config.storage.backend == "sqlite");
+    CHECK(config.storage.path == "/var/lib/callpop/callpop.db");
+    CHECK(config.call_log.jsonl_path.empty());
+    CHECK(config.call_log.batch_max == 1);
+    CHECK(config.call_log.flush_ms == 0);
+    CHECK(config.call_log.tail_memory == 500);
+    CHECK(config.calls.max_duration_s == 7200);
+    CHECK(config.calls.ended_keep_s == 600);
+    CHECK(config.sessions.login_timeout_s == 5);
+    CHECK(config.sessions.heartbeat_s == 30);
+    CHECK(config.sessions.queue_max == 8);
+    CHECK(config.pop.history == 0);
+    CHECK(config.pop.candidates == 3);
+    CHECK(config.pop.asset_keys == std::vector<std::string>{"imei"});
+    CHECK(config.pop.account_keys.empty());
+    REQUIRE(config.lines.size() == 2);
+    CHECK(config.lines[0].number == "0800123456");
+    CHECK(config.lines[0].name == "Support");
+    // Unquoted, the number is still kept as written: no leading zero lost to an integer.
+    CHECK(config.lines[1].number == "0800654321");
+    CHECK(config.lines[1].name == "Ventes");
+    REQUIRE(config.outcomes.size() == 2);
+    CHECK(config.outcomes[0].code == "resolu");
+    CHECK(config.outcomes[0].label == "Résolu");
+    CHECK(config.outcomes[1].code == "rappel_2");
+    CHECK(config.outcomes[1].label.empty());
+    CHECK(config.log.level == "debug");
+}
+
+TEST_CASE("the shipped example config/callpop.yaml loads") {
+    const auto path = std::filesystem::path(__FILE__).parent_path() / "../../config/callpop.yaml";
+    const Config config = load_config(path);
+
+    CHECK(config.source == path);
+    CHECK(config.site.region == "US");
+    CHECK(config.site.timezone == "America/New_York");
+    CHECK(config.listen.switch_port.address == "127.0.0.1");
+    CHECK(config.listen.switch_port.port == 7700);
+    CHECK(config.listen.agent_port.address == "127.0.0.1");
+    CHECK(config.listen.agent_port.port == 7701);
+    CHECK(config.storage.backend == "sqlite");
+    CHECK(config.storage.path == "var/callpop.db");
+    CHECK(config.call_log.jsonl_path == "var/calls.jsonl");
+
+    REQUIRE(config.lines.size() == 5);
+    CHECK(config.lines[0].number == "8005551000");
+    CHECK(config.lines[0].name == "Support hotline");
+    CHECK(config.lines[1].number == "8005552000");
+    CHECK(config.lines[1].name == "Sales");
+    CHECK(config.lines[2].number == "8005551002");
+    CHECK(config.lines[2].name == "Billing");
+    CHECK(config.lines[3].number == "8005551003");
+    CHECK(config.lines[3].name == "Repairs");
+    CHECK(config.lines[4].number == "8005551005");
+    CHECK(config.lines[4].name == "Returns");
+
+    for (const char* code : {"resolved", "repaired", "repair_booked", "callback_requested",
+                             "complaint", "sale", "no_sale", "wrong_number", "voicemail"}) {
+        CAPTURE(code);
+        CHECK(config.has_outcome(code));
+    }
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "unknown keys are refused where they are written") {
+    SUBCASE("at the top level") {
+        CHECK(load_error("sotrage:\n  path: x.db\n") ==
+              file + ":1:1: sotrage: unknown key (expected one of: " + top_level_keys + ")");
+    }
+    SUBCASE("nested") {
+        CHECK(load_error("listen:\n  switch:\n    address: 127.0.0.1\n    prot: 7700\n") ==
+              file + ":4:5: listen.switch.prot: unknown key (expected one of: address, port)");
+    }
+    SUBCASE("in a list element") {
+        CHECK(load_error("outcomes:\n  - {code: sale, lable: Sale}\n") ==
+              file + ":2:18: outcomes[0].lable: unknown key (expected one of: code, label)");
+    }
+    SUBCASE("twice the same key") {
+        CHECK(load_error("log:\n  level: info\n  level: debug\n") ==
+              file + ":3:3: log.level: duplicate key \"level\" (first given at line 2)");
+    }
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "values of the wrong type") {
+    SUBCASE("a word for a number") {
+        CHECK(load_error("sessions:\n  heartbeat_s: soon\n") ==
+              file + ":2:16: sessions.heartbeat_s: expected a positive integer");
+    }
+    SUBCASE("zero where a positive integer is needed") {
+        CHECK(load_error("call_log:\n  batch_max: 0\n") ==
+              file + ":2:14: call_log.batch_max: expected a positive integer");
+    }
+    SUBCASE("a quoted number is a string") {
+        CHECK(load_error("calls:\n  ended_keep_s: \"600\"\n") ==
+              file + ":2:17: calls.ended_keep_s: expected a positive integer");
+    }
+    SUBCASE("a number beyond 32 bits") {
+        CHECK(load_error("calls:\n  max_duration_s: 99999999999999999999999\n") ==
+              file + ":2:19: calls.max_duration_s: too large (at most 4294967295)");
+    }
+    SUBCASE("a negative count") {
+        CHECK(load_error("pop:\n  history: -1\n") ==
+              file + ":2:12: pop.history: expected an integer from 0 to 4294967295");
+    }
+    SUBCASE("a list for a string") {
+        CHECK(load_error("site:\n  name: [a, b]\n") == file + ":2:9: site.name: expected a string");
+    }
+    SUBCASE("a mapping for a list") {
+        CHECK(load_error("lines: {number: 1}\n") == file + ":1:8: lines: expected a list");
+    }
+    SUBCASE("a scalar for a section") {
+        CHECK(load_error("listen: 7700\n") == file + ":1:9: listen: expected a mapping");
+    }
+    SUBCASE("an empty value points at its key, not at the next line") {
+        CHECK(load_error("site:\n  name:\n  region: US\n") ==
+              file + ":2:3: site.name: expected a string");
+    }
+    SUBCASE("a document that is not a mapping") {
+        CHECK(load_error("- outcomes\n") == file + ":1:1: expected a mapping");
+    }
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "ports must fit in 16 bits") {
+    CHECK(load_error("listen:\n  agent:\n    port: 70000\n") ==
+          file + ":3:11: listen.agent.port: expected an integer from 0 to 65535");
+    CHECK(load_error("listen:\n  switch: {port: -1}\n") ==
+          file + ":2:18: listen.switch.port: expected an integer from 0 to 65535");
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "values checked beyond their type") {
+    SUBCASE("region") {
+        CHECK(load_error("site:\n  region: us\n") ==
+              file +
+                  ":2:11: site.region: expected two uppercase letters (an ISO 3166 country "
+                  "code, like US)");
+    }
+    SUBCASE("international prefix") {
+        CHECK(load_error("site:\n  international_prefixes: [\"00\", \"+\"]\n") ==
+              file +
+                  ":2:34: site.international_prefixes[1]: expected digits only (like 00 or 011)");
+    }
+    SUBCASE("listen address") {
+        CHECK(load_error("listen:\n  agent: {address: localhost}\n") ==
+              file +
+                  ":2:20: listen.agent.address: expected an IPv4 or IPv6 address (like "
+                  "127.0.0.1, 0.0.0.0 or ::1)");
+    }
+    SUBCASE("log level") {
+        CHECK(load_error("log:\n  level: verbose\n") ==
+              file +
+                  ":2:10: log.level: expected one of: trace, debug, info, warn, error, "
+                  "critical, off");
+    }
+    SUBCASE("storage backend") {
+        CHECK(load_error("storage:\n  backend: postgresql\n") ==
+              file +
+                  ":2:12: storage.backend: postgresql is not built yet (expected one of: sqlite)");
+        CHECK(load_error("storage:\n  backend: mysql\n") ==
+              file + ":2:12: storage.backend: expected one of: sqlite");
+    }
+    SUBCASE("storage path") {
+        CHECK(load_error("storage:\n  path: \"\"\n") ==
+              file + ":2:9: storage.path: must not be empty");
+    }
+    SUBCASE("session queue") {
+        CHECK(load_error("sessions:\n  queue_max: 7\n") ==
+              file + ":2:14: sessions.queue_max: must be at least 8");
+    }
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "lines") {
+    SUBCASE("duplicate number") {
+        CHECK(load_error("lines:\n  - {number: \"8005551000\", name: A}\n"
+                         "  - {number: \"8005551000\", name: B}\n") ==
+              file +
+                  ":3:14: lines[1].number: duplicate line number \"8005551000\" (first given at "
+                  "line 2)");
+    }
+    SUBCASE("empty number") {
+        CHECK(load_error("lines:\n  - {number: \"\", name: A}\n") ==
+              file + ":2:14: lines[0].number: must not be empty");
+    }
+    SUBCASE("missing number") {
+        CHECK(load_error("lines:\n  - number: \"1\"\n  - name: Sales\n") ==
+              file + ":3:5: lines[1].number: missing (the number callers dial)");
+    }
+    SUBCASE("an element that is not a mapping") {
+        CHECK(load_error("lines:\n  - \"8005551000\"\n") ==
+              file + ":2:5: lines[0]: expected a mapping");
+    }
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "outcomes") {
+    SUBCASE("duplicate code") {
+        CHECK(load_error("outcomes:\n  - code: resolved\n  - code: sale\n  - code: resolved\n") ==
+              file +
+                  ":4:11: outcomes[2].code: duplicate outcome code \"resolved\" (first given "
+                  "at line 2)");
+    }
+    SUBCASE("code with capitals") {
+        CHECK(load_error("outcomes:\n  - code: Resolved\n") ==
+              file +
+                  ":2:11: outcomes[0].code: expected lowercase letters, digits and _ only (like "
+                  "repair_booked)");
+    }
+    SUBCASE("missing code") {
+        CHECK(load_error("outcomes:\n  - label: Resolved\n") ==
+              file + ":2:5: outcomes[0].code: missing (what agents send and the log stores)");
+    }
+    SUBCASE("missing from the file") {
+        CHECK(load_error("site:\n  region: US\n") ==
+              file + ":1:1: outcomes: missing (at least one outcome code is required)");
+    }
+    SUBCASE("an empty file") {
+        CHECK(load_error("") ==
+              file + ":1:1: outcomes: missing (at least one outcome code is required)");
+    }
+    SUBCASE("a file of comments only") {
+        CHECK(load_error("# nothing yet\n\n") ==
+              file + ":1:1: outcomes: missing (at least one outcome code is required)");
+    }
+    SUBCASE("an empty list") {
+        CHECK(load_error("outcomes: []\n") ==
+              file + ":1:11: outcomes: must not be empty (at least one outcome code is required)");
+    }
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "YAML syntax errors keep yaml-cpp's message and position") {
+    CHECK(load_error("outcomes: [resolved, sale\nlog: {}\n") ==
+          file + ":2:4: YAML syntax error: end of sequence flow not found");
+    CHECK(load_error("site:\n  name: a\n region: US\n") ==
+          file + ":3:2: YAML syntax error: end of map not found");
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "a second YAML document is refused, not ignored") {
+    CHECK(load_error(std::string(one_outcome) + "---\nlog: {level: debug}\n") ==
+          file + ":4:1: expected a single YAML document (found a second one)");
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "a file that cannot be read") {
+    const std::string missing = (dir.path() / "missing.yaml").string();
+    CHECK(error_of([&] { load_config(missing); }) ==
+          missing + ": cannot read: No such file or directory");
+    CHECK(error_of([&] { load_config(dir.path()); }) ==
+          dir.path().string() + ": cannot read: Is a directory");
+}
