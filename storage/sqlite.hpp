@@ -1,0 +1,75 @@
+#pragma once
+// A thin RAII layer over the SQLite C API: every return code checked, errors carry
+// sqlite3_errstr and the statement.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace callpop::storage {
+
+class StorageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Statement {
+public:
+    Statement(sqlite3* db, std::string_view sql);
+    ~Statement();
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    // Binds by 1-based index. Empty optional/null binds NULL.
+    Statement& bind(int index, std::int64_t value);
+    Statement& bind(int index, std::string_view text);
+    Statement& bind_null(int index);
+    Statement& bind_text_or_null(int index, std::string_view text);  // empty text → NULL
+
+    bool step();  // true while a row is available
+    void run();   // step to completion, then reset
+    void reset();
+
+    std::int64_t column_int(int index) const;
+    std::string column_text(int index) const;  // NULL → ""
+    bool column_is_null(int index) const;
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* statement_ = nullptr;
+    std::string sql_;
+};
+
+class Database {
+public:
+    explicit Database(const std::filesystem::path& path, bool read_only = false);
+    ~Database();
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+
+    void exec(std::string_view sql);
+    std::int64_t last_insert_id() const;
+    int changes() const;
+    sqlite3* handle() const { return db_; }
+
+private:
+    sqlite3* db_ = nullptr;
+};
+
+class Transaction {
+public:
+    explicit Transaction(Database& db);
+    ~Transaction();  // rolls back unless committed
+    void commit();
+
+private:
+    Database& db_;
+    bool done_ = false;
+};
+
+}  // namespace callpop::storage

@@ -1,0 +1,347 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "storage/demo_data.hpp"
+#include "storage/importer.hpp"
+#include "storage/token_hash.hpp"
+#include "storage_test_support.hpp"
+
+using namespace callpop;
+using storage::ImportError;
+using storage::ImportReport;
+using test::TempDir;
+using test::write_file;
+
+namespace {
+
+std::vector<std::string> described_errors(const ImportReport& report) {
+    std::vector<std::string> messages;
+    for (const auto& error : report.errors) messages.push_back(report.describe(error));
+    return messages;
+}
+
+std::vector<std::string> external_ids_on(storage::Store& store, const std::string& number) {
+    std::vector<std::string> ids;
+    for (const auto& customer : store.customers_by_number(number, 10))
+        ids.push_back(customer.external_id);
+    return ids;
+}
+
+using Strings = std::vector<std::string>;
+
+constexpr const char* pat_doe_csv =
+    "external_id,name,tier,phones\n"
+    "C-1000,Pat Doe,gold,+1 (555) 010-2000\n";
+
+}  // namespace
+
+TEST_CASE("import customers: good rows kept, bad rows reported as file:line: reason") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto normalizer = test::us_normalizer();
+    const auto path = write_file(
+        dir, "customers.csv",
+        "External ID,Name,Company,Tier,Phones,Email,Do Not Call,Favourite Colour\n"
+        "C-1,Pat Doe,\"Doe Print & Copy, Inc.\",gold,+1 (555) 010-2000; 555-010-2001,"
+        "pat@example.com,no,blue\n"
+        "C-2,Sam Roe,,silver,abc,,,red\n"
+        "C-3,Kim Poe,,,555 010 2003,,maybe,green\n"
+        ",Nobody,,,,,,\n"
+        "C-4,Short Row\n"
+        "C-5,\"Lee\nMultiline\",,,+999 1234567 | 5550102005,,TRUE,\n"
+        "C-6,No Phone,,,,,,\n"
+        "C-7,Unclosed,\"quote,,,,,\n");
+    const ImportReport report = storage::import_customers(*store, path, normalizer);
+
+    const std::string file = path.string();
+    CHECK(report.file == file);
+    CHECK(report.rows == 8);
+    CHECK(report.inserted_or_updated == 3);
+    CHECK(described_errors(report) ==
+          Strings{file + ":3: phones: \"abc\" is not a phone number",
+                  file + ":4: do_not_call: \"maybe\" is not true, false, yes, no, 1 or 0",
+                  file + ":5: external_id: required, but empty",
+                  file + ":6: has 2 fields, the header has 8",
+                  file + ":10: field 3: quote never closed"});
+    CHECK(report.warnings == Strings{"unknown column \"Favourite Colour\" (field 8) ignored"});
+    CHECK(report.summary() == file + ": 8 rows, 3 imported, 5 rejected");
+
+    const auto pat = store->customer_by_external_id("C-1");
+    REQUIRE(pat);
+    CHECK(pat->name == "Pat Doe");
+    CHECK(pat->company == "Doe Print & Copy, Inc.");
+    CHECK(pat->tier == "gold");
+    CHECK(pat->email == "pat@example.com");
+    CHECK_FALSE(pat->do_not_call);
+    CHECK(pat->phones == Strings{"+15550102000", "+15550102001"});
+
+    const auto lee = store->customer_by_external_id("C-5");
+    REQUIRE(lee);
+    CHECK(lee->name == "Lee\nMultiline");
+    CHECK(lee->do_not_call);
+    CHECK(lee->phones == Strings{"+999 1234567", "+15550102005"});
+    CHECK(store->customer_by_external_id("C-6")->phones.empty());
+    CHECK_FALSE(store->customer_by_external_id("C-2"));
+}
+
+TEST_CASE("import customers: every spelling of a number finds the customer") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto normalizer = test::us_normalizer();
+    const auto report =
+        storage::import_customers(*store, write_file(dir, "c.csv", pat_doe_csv), normalizer);
+    REQUIRE(report.errors.empty());
+
+    for (const std::string spelling : {"+1 (555) 010-2000", "15550102000", "0015550102000",
+                                       "5550102000", "011 1 555 010 2000"}) {
+        CAPTURE(spelling);
+        CHECK(external_ids_on(*store, normalizer.normalize(spelling)) == Strings{"C-1000"});
+    }
+    CHECK(external_ids_on(*store, normalizer.normalize("5550102001")).empty());
+}
+
+TEST_CASE("import customers: a number libphonenumber cannot parse is matched as given") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto normalizer = test::us_normalizer();
+    storage::import_customers(*store,
+                              write_file(dir, "c.csv",
+                                         "external_id,name,phones\n"
+                                         "C-9,Odd Number, +999 1234567 \n"),
+                              normalizer);
+    CHECK(normalizer.normalize(" +999 1234567") == "+999 1234567");
+    CHECK(external_ids_on(*store, normalizer.normalize(" +999 1234567")) == Strings{"C-9"});
+}
+
+TEST_CASE("import customers: a re-import updates by external id and replaces the phones") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto normalizer = test::us_normalizer();
+    storage::import_customers(*store, write_file(dir, "first.csv", pat_doe_csv), normalizer);
+    const auto before = store->customer_by_external_id("C-1000");
+    REQUIRE(before);
+
+    const auto report = storage::import_customers(
+        *store,
+        write_file(dir, "second.csv",
+                   "phones,name,external_id\n"
+                   "555-010-3000|555-010-3001,Pat Doe-Smith,C-1000\n"),
+        normalizer);
+    CHECK(report.inserted_or_updated == 1);
+
+    const auto after = store->customer_by_external_id("C-1000");
+    REQUIRE(after);
+    CHECK(after->id == before->id);
+    CHECK(after->name == "Pat Doe-Smith");
+    CHECK(after->tier.empty());  // the second file has no tier column: the value is cleared
+    CHECK(after->phones == Strings{"+15550103000", "+15550103001"});
+    CHECK(external_ids_on(*store, "+15550102000").empty());
+    CHECK(external_ids_on(*store, "+15550103001") == Strings{"C-1000"});
+}
+
+TEST_CASE("import: file-level errors name the file and stop the import") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto normalizer = test::us_normalizer();
+    const auto missing = write_file(dir, "missing.csv", "external_id,phones\nC-1,5550102000\n");
+    CHECK_THROWS_WITH_AS(storage::import_customers(*store, missing, normalizer),
+                         (missing.string() + ": missing column \"name\"").c_str(), ImportError);
+
+    const auto both_missing = write_file(dir, "notes.csv", "author\nme\n");
+    CHECK_THROWS_WITH_AS(storage::import_notes(*store, both_missing),
+                         (both_missing.string() + ": missing columns \"customer\", \"text\"").c_str(),
+                         ImportError);
+
+    const auto twice = write_file(dir, "twice.csv", "external_id,name,Name\n");
+    CHECK_THROWS_WITH_AS(storage::import_customers(*store, twice, normalizer),
+                         (twice.string() + ": column \"name\" appears twice in the header").c_str(),
+                         ImportError);
+
+    const auto empty = write_file(dir, "empty.csv", "\n");
+    CHECK_THROWS_WITH_AS(storage::import_assets(*store, empty),
+                         (empty.string() + ": empty file, expected a header row").c_str(),
+                         ImportError);
+
+    const auto absent = dir / "absent.csv";
+    CHECK_THROWS_AS(storage::import_assets(*store, absent), ImportError);
+    CHECK_FALSE(store->customer_by_external_id("C-1"));
+}
+
+TEST_CASE("import assets: dates checked, unknown customers reported, re-import updates") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    storage::import_customers(*store, write_file(dir, "c.csv", pat_doe_csv),
+                              test::us_normalizer());
+    const auto path = write_file(dir, "assets.csv",
+                                 "customer,product,serial,purchased,warranty_end\n"
+                                 "C-1000,LaserJet Pro M404,7XK2Q1,2025-03-14,2026-03-14\n"
+                                 "C-999,ThinkPad T14,PF1,2024-01-01,\n"
+                                 "C-1000,ThinkPad T14,PF2,2023-02-30,\n"
+                                 "C-1000,ThinkPad T14,PF3,2024-01-01,next year\n"
+                                 "C-1000,,PF4,2024-01-01,\n"
+                                 "C-1000,Router,,2024-02-29,\n"
+                                 "C-1000,Router,,,\n");
+    const auto report = storage::import_assets(*store, path);
+    const std::string file = path.string();
+    CHECK(described_errors(report) ==
+          Strings{file + ":3: customer \"C-999\" is not known",
+                  file + ":4: purchased: \"2023-02-30\" is not a date (YYYY-MM-DD)",
+                  file + ":5: warranty_end: \"next year\" is not a date (YYYY-MM-DD)",
+                  file + ":6: product: required, but empty"});
+    CHECK(report.inserted_or_updated == 3);
+
+    const auto pat = store->customer_by_external_id("C-1000");
+    REQUIRE(pat);
+    CHECK(store->card(*pat, 5).assets.size() == 3);
+    CHECK(store->customer_by_asset_serial("7XK2Q1")->external_id == "C-1000");
+
+    // Same serial again: the asset is updated, not duplicated.
+    storage::import_assets(*store, write_file(dir, "again.csv",
+                                              "customer,product,serial,purchased\n"
+                                              "C-1000,LaserJet Pro M404dn,7XK2Q1,2025-03-15\n"));
+    const auto assets = store->card(*pat, 5).assets;
+    CHECK(assets.size() == 3);
+    const auto laserjet = std::find_if(assets.begin(), assets.end(),
+                                       [](const auto& asset) { return asset.serial == "7XK2Q1"; });
+    REQUIRE(laserjet != assets.end());
+    CHECK(laserjet->product == "LaserJet Pro M404dn");
+    CHECK(laserjet->purchased == "2025-03-15");
+    CHECK(laserjet->warranty_end.empty());
+}
+
+TEST_CASE("import notes: kinds, times in UTC, unknown customers, no duplicates on re-import") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    storage::import_customers(*store, write_file(dir, "c.csv", pat_doe_csv),
+                              test::us_normalizer());
+    const std::string csv =
+        "Customer,Kind,Text,Author,Created At\n"
+        "C-1000,Preference,\"tea, not coffee\",1001,2025-03-20T15:00:00Z\n"
+        "C-1000,,owns a print shop,1002,2025-03-14 11:30:00.250-05:00\n"
+        "C-1000,note,call after 6 pm,,2025-03-01\n"
+        "C-1000,memo,what kind is this,,\n"
+        "C-1000,note,,,\n"
+        "C-404,note,who is this,,\n"
+        "C-1000,note,bad time,,2025-13-01T00:00Z\n"
+        "C-1000,note,no time given,,\n";
+    const auto path = write_file(dir, "notes.csv", csv);
+    const auto report = storage::import_notes(*store, path);
+    const std::string file = path.string();
+    CHECK(described_errors(report) ==
+          Strings{file + ":5: kind: \"memo\" is not note or preference",
+                  file + ":6: text: required, but empty",
+                  file + ":7: customer \"C-404\" is not known",
+                  file + ":8: created_at: \"2025-13-01T00:00Z\" is not an ISO 8601 time "
+                         "(2024-05-01T14:30:00Z)"});
+    CHECK(report.inserted_or_updated == 4);
+
+    const auto pat = store->customer_by_external_id("C-1000");
+    REQUIRE(pat);
+    auto card = store->card(*pat, 5);
+    REQUIRE(card.preferences.size() == 1);
+    CHECK(card.preferences[0].text == "tea, not coffee");
+    CHECK(card.preferences[0].author == "1001");
+    CHECK(card.preferences[0].created_at == "2025-03-20T15:00:00.000Z");
+    REQUIRE(card.notes.size() == 3);
+    CHECK(card.notes[0].text == "no time given");  // stamped with the import time: newest
+    CHECK(card.notes[1].text == "owns a print shop");
+    CHECK(card.notes[1].created_at == "2025-03-14T16:30:00.000Z");
+    CHECK(card.notes[2].created_at == "2025-03-01T00:00:00.000Z");
+
+    const auto again = storage::import_notes(*store, write_file(dir, "again.csv", csv));
+    CHECK(again.inserted_or_updated == 4);
+    card = store->card(*pat, 5);
+    CHECK(card.preferences.size() == 1);
+    CHECK(card.notes.size() == 3);
+}
+
+TEST_CASE("import: progress is reported every 100,000 rows") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    storage::import_customers(*store, write_file(dir, "c.csv", pat_doe_csv),
+                              test::us_normalizer());
+    std::string csv = "customer,product,purchased\n";
+    const std::string row = "C-1000,Router,2024-01-01\n";
+    for (std::size_t index = 0; index < storage::progress_interval + 10; ++index) csv += row;
+
+    std::vector<std::size_t> progress;
+    const auto report =
+        storage::import_assets(*store, write_file(dir, "assets.csv", csv),
+                               [&](std::size_t rows) { progress.push_back(rows); });
+    CHECK(progress == std::vector<std::size_t>{storage::progress_interval});
+    CHECK(report.rows == storage::progress_interval + 10);
+    CHECK(report.inserted_or_updated == report.rows);
+    CHECK(store->card(*store->customer_by_external_id("C-1000"), 5).assets.size() == 1);
+}
+
+TEST_CASE("demo data: the walkthrough customer, agents, calls; reproducible and re-runnable") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    storage::DemoOptions options;
+    options.customers = 300;
+    options.seed = 42;
+    options.csv_directory = dir / "demo-csv";
+    options.now = std::chrono::sys_days{std::chrono::year{2026} / 1 / 15};
+    options.token_iterations = 1;
+
+    const auto summary = storage::make_demo_data(*store, test::us_normalizer(), options);
+    CHECK(summary.customers.rows == 300);
+    CHECK(summary.customers.errors.empty());
+    CHECK(summary.assets.errors.empty());
+    CHECK(summary.notes.errors.empty());
+    CHECK(summary.customers.inserted_or_updated == 300);
+    CHECK(summary.calls > 1);
+    CHECK(summary.logins.size() == 21);
+
+    const auto pats = store->customers_by_number("+15550102000", 5);
+    REQUIRE(pats.size() == 1);
+    const auto& pat = pats.front();
+    CHECK(pat.external_id == "C-1000");
+    CHECK(pat.name == "Pat Doe");
+    CHECK(pat.tier == "gold");
+    const auto card = store->card(pat, 5);
+    REQUIRE(card.assets.size() == 1);
+    CHECK(card.assets[0].product == "LaserJet Pro M404");
+    CHECK(card.assets[0].serial == "7XK2Q1");
+    CHECK(card.assets[0].purchased == "2025-03-14");
+    REQUIRE(card.preferences.size() == 1);
+    CHECK(card.preferences[0].text == "tea, not coffee");
+    REQUIRE(card.history.size() == 1);
+    CHECK(card.history[0].call == "demo-1");
+    CHECK(card.history[0].state == "completed");
+    CHECK(card.history[0].agent == "1001");
+    CHECK(card.history[0].outcome == "repaired");
+    CHECK(store->customer_by_asset_serial("7XK2Q1")->id == pat.id);
+
+    const auto agent = store->agent("1001");
+    REQUIRE(agent);
+    CHECK(agent->role == "agent");
+    CHECK(storage::verify_token("demo-1001", agent->token_hash));
+    const auto supervisor = store->agent("super");
+    REQUIRE(supervisor);
+    CHECK(supervisor->role == "supervisor");
+    CHECK(storage::verify_token("demo-super", supervisor->token_hash));
+
+    CHECK(store->recent_log(summary.calls * 4).size() >= summary.calls * 2);  // ring, hangup, ...
+
+    const auto again = storage::make_demo_data(*store, test::us_normalizer(), options);
+    CHECK(again.calls == 0);
+    CHECK(store->card(pat, 5).history.size() == 1);
+
+    // Same seed and clock: byte for byte the same files.
+    options.csv_directory = dir / "demo-csv-2";
+    const auto files = storage::write_demo_csv(options);
+    const auto slurp = [](const std::filesystem::path& path) {
+        std::ifstream input(path, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(input), {});
+    };
+    CHECK(slurp(files.customers) == slurp(dir / "demo-csv" / "customers.csv"));
+    CHECK(slurp(files.assets) == slurp(dir / "demo-csv" / "assets.csv"));
+    CHECK(slurp(files.notes) == slurp(dir / "demo-csv" / "notes.csv"));
+}

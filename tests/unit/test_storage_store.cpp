@@ -1,0 +1,301 @@
+#include <doctest/doctest.h>
+
+#include <phonenumbers/phonenumberutil.h>
+
+#include <algorithm>
+#include <array>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/phone_number.hpp"
+#include "storage/token_hash.hpp"
+#include "storage_test_support.hpp"
+
+using namespace callpop;
+using storage::CallLogRecord;
+using storage::Customer;
+using storage::Note;
+using test::TempDir;
+
+namespace {
+
+Customer make_customer(std::string external_id, std::string name,
+                       std::vector<std::string> phones) {
+    Customer customer;
+    customer.external_id = std::move(external_id);
+    customer.name = std::move(name);
+    customer.phones = std::move(phones);
+    return customer;
+}
+
+std::int64_t add_customer(storage::Store& store, const Customer& customer) {
+    storage::StoreTransaction transaction(store);
+    const auto id = store.upsert_customer(customer);
+    transaction.commit();
+    return id;
+}
+
+CallLogRecord call_event(std::string kind, std::string call, std::string at) {
+    CallLogRecord record;
+    record.kind = std::move(kind);
+    record.call = std::move(call);
+    record.at = std::move(at);
+    return record;
+}
+
+// A ring, answer and hangup of one call, answered by agent 1001.
+std::array<CallLogRecord, 3> answered_call(const std::string& call, std::int64_t customer_id) {
+    auto ring = call_event("ring", call, "2026-01-10T15:00:00.000Z");
+    ring.from = "+15550102000";
+    ring.to = "8005551000";
+    ring.line = "Support hotline";
+    ring.extension = "1001";
+    ring.customer_id = customer_id;
+    auto answer = call_event("answer", call, "2026-01-10T15:00:07.000Z");
+    answer.extension = "1001";
+    answer.agent = "1001";
+    auto hangup = call_event("hangup", call, "2026-01-10T15:04:00.000Z");
+    hangup.cause = "normal";
+    return {ring, answer, hangup};
+}
+
+bool append(storage::Store& store, const CallLogRecord& record) {
+    storage::StoreTransaction transaction(store);
+    const bool appended = store.append_log(record);
+    transaction.commit();
+    return appended;
+}
+
+}  // namespace
+
+TEST_CASE("store: ring, answer and hangup fold into one call whatever their order") {
+    std::array<int, 3> order{0, 1, 2};
+    do {
+        CAPTURE(order[0]);
+        CAPTURE(order[1]);
+        CAPTURE(order[2]);
+        const TempDir dir;
+        auto store = test::open_test_store(dir);
+        const auto customer_id =
+            add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
+        const auto events = answered_call("c-1", customer_id);
+        for (const int index : order) CHECK(append(*store, events[static_cast<std::size_t>(index)]));
+
+        const auto card = store->card(*store->customer_by_id(customer_id), 5);
+        REQUIRE(card.history.size() == 1);
+        const auto& call = card.history[0];
+        CHECK(call.call == "c-1");
+        CHECK(call.at == "2026-01-10T15:00:00.000Z");  // the ring, even when it came last
+        CHECK(call.state == "completed");
+        CHECK(call.agent == "1001");
+        CHECK(call.line == "Support hotline");
+        CHECK(store->recent_log(10).size() == 3);
+    } while (std::next_permutation(order.begin(), order.end()));
+}
+
+TEST_CASE("store: a call that rings and hangs up unanswered is abandoned") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto customer_id = add_customer(*store, make_customer("C-1", "Pat Doe", {}));
+    auto ring = call_event("ring", "c-2", "2026-01-10T15:00:00.000Z");
+    ring.customer_id = customer_id;
+    append(*store, ring);
+    append(*store, call_event("hangup", "c-2", "2026-01-10T15:00:30.000Z"));
+    const auto card = store->card(*store->customer_by_id(customer_id), 5);
+    REQUIRE(card.history.size() == 1);
+    CHECK(card.history[0].state == "abandoned");
+}
+
+TEST_CASE("store: outcomes attach to known calls; for an unknown call nothing is written") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto customer_id = add_customer(*store, make_customer("C-1", "Pat Doe", {}));
+    for (const auto& event : answered_call("c-1", customer_id)) append(*store, event);
+
+    auto outcome = call_event("outcome", "c-404", "2026-01-10T15:05:00.000Z");
+    outcome.outcome = "repaired";
+    CHECK_FALSE(append(*store, outcome));
+    CHECK(store->recent_log(10).size() == 3);
+
+    outcome.call = "c-1";
+    outcome.notes = "replaced the roller";
+    outcome.agent = "1001";
+    CHECK(append(*store, outcome));
+    const auto log = store->recent_log(10);
+    REQUIRE(log.size() == 4);
+    CHECK(log.front().kind == "ring");  // oldest first
+    CHECK(log.back().kind == "outcome");
+    CHECK(log.back().id > log.front().id);  // ids assigned by the store
+    const auto card = store->card(*store->customer_by_id(customer_id), 5);
+    REQUIRE(card.history.size() == 1);
+    CHECK(card.history[0].outcome == "repaired");
+    CHECK(card.history[0].notes == "replaced the roller");
+}
+
+TEST_CASE("store: the card holds notes, preferences, assets and history") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto customer_id = add_customer(*store, make_customer("C-1", "Pat Doe", {}));
+    {
+        storage::StoreTransaction transaction(*store);
+        CHECK(store->upsert_asset("C-1", {"LaserJet Pro M404", "7XK2Q1", "2025-03-14", ""}));
+        CHECK_FALSE(store->upsert_asset("C-2", {"ThinkPad T14", "PF1", "2025-01-01", ""}));
+        CHECK(store->upsert_note("C-1", {0, "preference", "tea, not coffee", "1001",
+                                         "2025-03-20T15:00:00.000Z"}));
+        CHECK_FALSE(store->upsert_note("C-2", {0, "note", "x", "", "2025-03-20T15:00:00.000Z"}));
+        const auto note_id =
+            store->add_note(customer_id, {0, "note", "called about toner", "1002",
+                                          "2025-04-01T10:00:00.000Z"});
+        CHECK(note_id.has_value());
+        CHECK_FALSE(store->add_note(customer_id + 100, {0, "note", "nobody", "", "x"}));
+        transaction.commit();
+    }
+    for (const auto& event : answered_call("c-1", customer_id)) append(*store, event);
+
+    const auto card = store->card(*store->customer_by_id(customer_id), 5);
+    CHECK(card.customer.name == "Pat Doe");
+    REQUIRE(card.preferences.size() == 1);
+    CHECK(card.preferences[0].text == "tea, not coffee");
+    REQUIRE(card.notes.size() == 1);
+    CHECK(card.notes[0].text == "called about toner");
+    CHECK(card.notes[0].author == "1002");
+    REQUIRE(card.assets.size() == 1);
+    CHECK(card.assets[0].serial == "7XK2Q1");
+    REQUIRE(card.history.size() == 1);
+    CHECK(card.followups.empty());
+    CHECK(store->card(*store->customer_by_id(customer_id), 0).history.empty());
+}
+
+TEST_CASE("store: customers on a shared number come most recently called first") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    add_customer(*store, make_customer("C-1", "Older", {"+15550102000"}));
+    const auto newer = add_customer(*store, make_customer("C-2", "Newer", {"+15550102000"}));
+    CHECK(store->customers_by_number("+15550102000", 5).front().external_id == "C-1");
+
+    auto ring = call_event("ring", "c-1", "2026-01-10T15:00:00.000Z");
+    ring.customer_id = newer;
+    append(*store, ring);
+    const auto customers = store->customers_by_number("+15550102000", 5);
+    REQUIRE(customers.size() == 2);
+    CHECK(customers[0].external_id == "C-2");
+    CHECK(customers[1].external_id == "C-1");
+    CHECK(store->customers_by_number("+15550102000", 1).size() == 1);
+}
+
+TEST_CASE("store: data and schema survive reopening the file") {
+    const TempDir dir;
+    {
+        auto store = test::open_test_store(dir);
+        add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
+        storage::StoreTransaction transaction(*store);
+        store->put_agent({"1001", "Alex", "agent", storage::hash_token("secret", 1)});
+        transaction.commit();
+    }
+    auto store = test::open_test_store(dir);
+    CHECK(store->customer_by_external_id("C-1")->phones ==
+          std::vector<std::string>{"+15550102000"});
+    CHECK(store->agent("1001")->name == "Alex");
+    CHECK_FALSE(store->agent("1002"));
+}
+
+TEST_CASE("store: a transaction not committed leaves nothing behind") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    {
+        storage::StoreTransaction transaction(*store);
+        store->upsert_customer(make_customer("C-1", "Pat Doe", {}));
+    }
+    CHECK_FALSE(store->customer_by_external_id("C-1"));
+}
+
+TEST_CASE("token hash: the right token verifies, a wrong one or a broken hash does not") {
+    const auto hash = storage::hash_token("demo-1001", 1000);
+    CHECK(hash.starts_with("pbkdf2-sha256$1000$"));
+    CHECK(storage::verify_token("demo-1001", hash));
+    CHECK_FALSE(storage::verify_token("demo-1002", hash));
+    CHECK_FALSE(storage::verify_token("", hash));
+    CHECK(storage::hash_token("demo-1001", 1000) != hash);  // salted
+    CHECK_FALSE(storage::verify_token("demo-1001", "plain-text"));
+    CHECK_FALSE(storage::verify_token("demo-1001", "pbkdf2-sha256$1000$zz$00"));
+    CHECK_FALSE(storage::verify_token("demo-1001", "pbkdf2-sha256$0$00$00"));
+    std::string corrupted = hash;
+    corrupted.back() = corrupted.back() == '0' ? '1' : '0';
+    CHECK_FALSE(storage::verify_token("demo-1001", corrupted));
+}
+
+TEST_CASE("phone numbers: withheld callers are recognised") {
+    using storage::PhoneNormalizer;
+    for (const char* withheld : {"", "  ", "anonymous", "Anonymous", "WITHHELD", "private",
+                                 "restricted", "unavailable", "unknown"}) {
+        CAPTURE(withheld);
+        CHECK(PhoneNormalizer::is_withheld(withheld));
+    }
+    for (const char* number : {"+15550102000", "1001", "5550102000"}) {
+        CAPTURE(number);
+        CHECK_FALSE(PhoneNormalizer::is_withheld(number));
+    }
+}
+
+TEST_CASE("phone numbers: short extensions stay as given, an unknown region is refused") {
+    const auto normalizer = test::us_normalizer();
+    CHECK(normalizer.normalize(" 1001 ") == "1001");
+    CHECK(normalizer.normalize("+44 20 7946 0000") == "+442079460000");
+    CHECK_THROWS_AS(storage::PhoneNormalizer("XX", {}), std::invalid_argument);
+}
+
+namespace {
+
+// What libphonenumber alone makes of a number (PhoneNormalizer without its fast path), for
+// numbers without an international prefix.
+std::string libphonenumber_e164(const std::string& text, const std::string& region) {
+    using i18n::phonenumbers::PhoneNumberUtil;
+    const auto* util = PhoneNumberUtil::GetInstance();
+    i18n::phonenumbers::PhoneNumber number;
+    if (util->Parse(text, region, &number) != PhoneNumberUtil::NO_PARSING_ERROR) return text;
+    std::string formatted;
+    util->Format(number, PhoneNumberUtil::E164, &formatted);
+    return formatted;
+}
+
+// Digits as people write them: grouped by blanks, dashes, dots or brackets, maybe with "+".
+std::string spelt_randomly(const std::string& digits, std::mt19937& random) {
+    static constexpr std::string_view separators[] = {"", "", "", " ", "-", ".", "(", ") "};
+    std::string text = random() % 4 == 0 ? "+" : "";
+    for (const char digit : digits) {
+        text += separators[random() % std::size(separators)];
+        text += digit;
+    }
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("phone numbers: the North American fast path gives what libphonenumber gives") {
+    for (const std::string region : {"US", "CA"}) {
+        CAPTURE(region);
+        const storage::PhoneNormalizer normalizer(region, {"00"});
+        const auto check = [&](const std::string& text) {
+            CAPTURE(text);
+            REQUIRE(normalizer.normalize(text) == libphonenumber_e164(text, region));
+        };
+        // Every area code, with and without the country code.
+        for (int area = 100; area <= 999; ++area) {
+            const std::string national = std::to_string(area) + "5550123";
+            check(national);
+            check("1" + national);
+            check("+1 " + national);
+            check("(" + std::to_string(area) + ") 055-0123");
+        }
+        // Random lengths, digits and spellings; no leading 0, so no international prefix.
+        std::mt19937 random(20260115);
+        for (int sample = 0; sample < 10'000; ++sample) {
+            std::string digits(1, static_cast<char>('1' + random() % 9));
+            const auto length = 8 + random() % 5;
+            while (digits.size() < length) digits += static_cast<char>('0' + random() % 10);
+            check(spelt_randomly(digits, random));
+        }
+    }
+}
