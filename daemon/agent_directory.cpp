@@ -1,0 +1,91 @@
+#include "daemon/agent_directory.hpp"
+
+#include <algorithm>
+
+namespace callpop::daemon {
+
+std::shared_ptr<AgentSession> AgentDirectory::attach(const std::string& agent,
+                                                     const std::vector<std::string>& extensions,
+                                                     const std::shared_ptr<AgentSession>& session) {
+    Presence& presence = agents_[agent];
+    auto previous = presence.session.lock();
+    presence.session = session;
+    if (!extensions.empty() || presence.extensions.empty()) {
+        leave_extensions(agent, presence);
+        presence.extensions = extensions;
+        for (const auto& extension : extensions) agents_by_extension_[extension].push_back(agent);
+    }
+    return previous == session ? nullptr : previous;
+}
+
+void AgentDirectory::detach(const std::string& agent, const AgentSession* session) {
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return;
+    if (found->second.session.lock().get() == session) found->second.session.reset();
+}
+
+void AgentDirectory::remove(const std::string& agent) {
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return;
+    leave_extensions(agent, found->second);
+    agents_.erase(found);
+}
+
+void AgentDirectory::leave_extensions(const std::string& agent, Presence& presence) {
+    for (const auto& extension : presence.extensions) {
+        auto seated = agents_by_extension_.find(extension);
+        if (seated == agents_by_extension_.end()) continue;
+        std::erase(seated->second, agent);
+        if (seated->second.empty()) agents_by_extension_.erase(seated);
+    }
+    presence.extensions.clear();
+}
+
+std::shared_ptr<AgentSession> AgentDirectory::session(const std::string& agent) const {
+    auto found = agents_.find(agent);
+    return found == agents_.end() ? nullptr : found->second.session.lock();
+}
+
+const std::vector<std::string>& AgentDirectory::agents_at(const std::string& extension) const {
+    static const std::vector<std::string> nobody;
+    auto found = agents_by_extension_.find(extension);
+    return found == agents_by_extension_.end() ? nobody : found->second;
+}
+
+void AgentDirectory::add_pending(const std::string& agent, PendingPop pop) {
+    auto& pending = agents_[agent].pending;
+    pending.push_back(std::move(pop));
+    // Pops leave when acked or when their call ends; the cap only guards against an agent
+    // that never acks while calls never end.
+    while (pending.size() > pending_max_) pending.pop_front();
+}
+
+void AgentDirectory::ack(const std::string& agent, std::uint64_t seq) {
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return;
+    std::erase_if(found->second.pending, [seq](const PendingPop& pop) { return pop.seq == seq; });
+}
+
+void AgentDirectory::drop_call(const std::string& agent, const std::string& call) {
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return;
+    std::erase_if(found->second.pending, [&call](const PendingPop& pop) { return pop.call == call; });
+}
+
+std::vector<PendingPop> AgentDirectory::pending_after(const std::string& agent,
+                                                      std::uint64_t seq) const {
+    std::vector<PendingPop> result;
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return result;
+    for (const auto& pop : found->second.pending) {
+        if (pop.seq > seq) result.push_back(pop);
+    }
+    return result;
+}
+
+std::size_t AgentDirectory::online() const {
+    return static_cast<std::size_t>(std::count_if(
+        agents_.begin(), agents_.end(), [](const auto& entry) { return !entry.second.session.expired(); }));
+}
+
+}  // namespace callpop::daemon

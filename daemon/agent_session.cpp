@@ -1,0 +1,101 @@
+#include "daemon/agent_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/server.hpp"
+
+namespace callpop::daemon {
+
+namespace {
+constexpr std::size_t held_lines_max = 64;
+}  // namespace
+
+AgentSession::AgentSession(tcp::socket socket, Server& server)
+    : LineSession(std::move(socket), server.config().sessions.queue_max,
+                  std::chrono::seconds(server.config().sessions.login_timeout_s)),
+      server_(server) {}
+
+std::shared_ptr<AgentSession> AgentSession::self() {
+    return std::static_pointer_cast<AgentSession>(shared_from_this());
+}
+
+std::string AgentSession::describe() const {
+    return logged_in() ? (role_ + " " + agent_ + " (" + peer() + ")") : ("client " + peer());
+}
+
+void AgentSession::logged_in_as(std::string agent, std::string role) {
+    agent_ = std::move(agent);
+    role_ = std::move(role);
+    // After login, silence means a dead terminal: three missed heartbeats.
+    set_idle_timeout(std::chrono::seconds(3 * server_.config().sessions.heartbeat_s));
+}
+
+void AgentSession::send_error(const char* code, const std::string& message) {
+    ++server_.counters().bad_lines;
+    spdlog::debug("{}: {}: {}", describe(), code, message);
+    deliver(protocol::encode_error({code, message}));
+}
+
+void AgentSession::on_line_too_long() {
+    send_error("line_too_long",
+               "line longer than " + std::to_string(protocol::max_line_bytes) + " bytes skipped");
+}
+
+void AgentSession::login_finished() {
+    login_pending_ = false;
+    while (!held_lines_.empty() && !login_pending_ && open()) {
+        const std::string line = std::move(held_lines_.front());
+        held_lines_.pop_front();
+        on_line(line);
+    }
+}
+
+void AgentSession::on_line(std::string_view line) {
+    if (login_pending_) {
+        if (held_lines_.size() >= held_lines_max)
+            return send_error("busy", "wait for the login answer before sending more");
+        held_lines_.emplace_back(line);
+        return;
+    }
+    auto parsed = protocol::parse_agent_message(line);
+    if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
+        send_error(error->code.c_str(), error->message);
+        return;
+    }
+    auto& message = std::get<protocol::AgentMessage>(parsed);
+    if (auto* login = std::get_if<protocol::Login>(&message)) {
+        if (logged_in()) return send_error("bad_login", "already logged in as " + agent_);
+        server_.on_login(self(), std::move(*login));
+        return;
+    }
+    if (std::holds_alternative<protocol::Ping>(message)) {
+        deliver(protocol::encode_pong());
+        return;
+    }
+    if (!logged_in()) return send_error("not_logged_in", "log in first");
+    std::visit(
+        [this](auto& body) {
+            using Body = std::decay_t<decltype(body)>;
+            if constexpr (std::is_same_v<Body, protocol::Ack>) {
+                server_.on_ack(*this, body.seq);
+            } else if constexpr (std::is_same_v<Body, protocol::Outcome>) {
+                server_.on_outcome(self(), std::move(body));
+            } else if constexpr (std::is_same_v<Body, protocol::AddNote>) {
+                server_.on_note(self(), std::move(body));
+            } else if constexpr (std::is_same_v<Body, protocol::Tail>) {
+                if (role_ != "supervisor")
+                    return send_error("forbidden", "tail is for supervisors");
+                server_.on_tail(self(), body);
+            } else if constexpr (std::is_same_v<Body, protocol::Logout>) {
+                server_.on_logout(*this);
+            }
+        },
+        message);
+}
+
+void AgentSession::on_closed() {
+    spdlog::info("{}: disconnected", describe());
+    server_.on_agent_closed(*this);
+}
+
+}  // namespace callpop::daemon

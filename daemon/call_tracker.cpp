@@ -1,0 +1,129 @@
+#include "daemon/call_tracker.hpp"
+
+namespace callpop::daemon {
+
+using protocol::SwitchEventKind;
+
+namespace {
+
+// Fills what an earlier event did not know: events may arrive in any order.
+void merge_details(TrackedCall& call, const protocol::SwitchEvent& event) {
+    if (call.caller_raw.empty()) call.caller_raw = event.from;
+    if (call.caller_name.empty()) call.caller_name = event.name;
+    if (call.dialed.empty()) call.dialed = event.to;
+    if (call.queue.empty()) call.queue = event.queue;
+    for (const auto& [key, value] : event.data.items()) {
+        if (!call.data.contains(key)) call.data[key] = value;
+    }
+}
+
+}  // namespace
+
+TrackedCall& CallTracker::create(const protocol::SwitchEvent& event,
+                                 const std::string& switch_name, Clock::time_point now) {
+    TrackedCall& call = calls_[event.call];
+    call.id = event.call;
+    call.switch_name = switch_name;
+    call.started = now;
+    return call;
+}
+
+CallChange CallTracker::apply(const protocol::SwitchEvent& event, const std::string& switch_name,
+                              Clock::time_point now) {
+    CallChange change;
+    auto found = calls_.find(event.call);
+    change.created = found == calls_.end();
+    TrackedCall& call = change.created ? create(event, switch_name, now) : found->second;
+    change.call = &call;
+    const bool was_ended = call.state == CallState::ended && !change.created;
+    if (!was_ended) merge_details(call, event);
+
+    switch (event.kind) {
+        case SwitchEventKind::ring: {
+            if (was_ended) {
+                change.reason = "ring after the call ended";
+                return change;
+            }
+            if (call.state == CallState::answered) {
+                change.reason = "ring after the call was answered";
+                return change;
+            }
+            for (const auto& extension : event.extensions) {
+                if (call.rung_extensions.insert(extension).second)
+                    change.new_extensions.push_back(extension);
+            }
+            if (!change.created && change.new_extensions.empty()) {
+                change.reason = "duplicate ring";
+                return change;
+            }
+            change.kind = CallChange::Kind::rang;
+            return change;
+        }
+        case SwitchEventKind::answer: {
+            if (was_ended) {
+                if (!call.answered_extension.empty() || event.extensions.empty()) {
+                    change.reason = "answer after the call ended";
+                    return change;
+                }
+                call.answered_extension = event.extensions.front();
+                call.answered_agent = event.agent;
+                change.kind = CallChange::Kind::answered_after_end;
+                return change;
+            }
+            if (call.state == CallState::answered) {
+                change.reason = "duplicate answer";
+                return change;
+            }
+            call.state = CallState::answered;
+            if (!event.extensions.empty()) {
+                call.answered_extension = event.extensions.front();
+                call.rung_extensions.insert(call.answered_extension);
+            }
+            call.answered_agent = event.agent;
+            change.kind = CallChange::Kind::answered;
+            return change;
+        }
+        case SwitchEventKind::hangup: {
+            if (was_ended) {
+                change.reason = "duplicate hangup";
+                return change;
+            }
+            call.state = CallState::ended;
+            call.ended = now;
+            change.kind = CallChange::Kind::ended;
+            return change;
+        }
+    }
+    return change;
+}
+
+std::vector<TrackedCall*> CallTracker::expire(Clock::time_point now) {
+    std::vector<TrackedCall*> expired;
+    for (auto& [id, call] : calls_) {
+        if (call.state != CallState::ended && now - call.started >= max_duration_) {
+            call.state = CallState::ended;
+            call.ended = now;
+            expired.push_back(&call);
+        }
+    }
+    return expired;
+}
+
+void CallTracker::forget_ended(Clock::time_point now) {
+    std::erase_if(calls_, [&](const auto& entry) {
+        return entry.second.state == CallState::ended && now - entry.second.ended >= ended_keep_;
+    });
+}
+
+TrackedCall* CallTracker::find(const std::string& call_id) {
+    auto found = calls_.find(call_id);
+    return found == calls_.end() ? nullptr : &found->second;
+}
+
+std::size_t CallTracker::live_calls() const {
+    std::size_t live = 0;
+    for (const auto& [id, call] : calls_) live += call.state != CallState::ended;
+    return live;
+}
+
+}  // namespace callpop::daemon

@@ -1,0 +1,91 @@
+#pragma once
+// One record per live call, whatever order the switch's events arrive in: duplicates are
+// ignored, hangup before answer and answer without ring are tolerated, and calls that
+// never end are closed by a timeout. Pure state, no I/O: the server acts on what
+// apply() reports.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/shared_message.hpp"
+#include "protocol/switch_event.hpp"
+
+namespace callpop::daemon {
+
+using Clock = std::chrono::steady_clock;
+
+enum class CallState { ringing, answered, ended };
+
+struct TrackedCall {
+    std::string id;
+    std::string switch_name;
+    std::string caller_raw;
+    std::string caller_name;
+    std::string dialed;
+    std::string queue;
+    nlohmann::json data = nlohmann::json::object();
+    std::set<std::string> rung_extensions;
+    std::string answered_extension;
+    std::string answered_agent;
+    CallState state = CallState::ringing;
+    Clock::time_point started;
+    Clock::time_point ended;
+    // Filled by the server when it first looks the caller up.
+    bool looked_up = false;
+    std::string caller_number;  // E.164 where parseable
+    std::string line_name;
+    std::optional<std::int64_t> customer_id;
+    std::string customer_name;
+    std::uint64_t pop_seq = 0;
+    SharedMessage pop;                    // serialized once, queued to every agent
+    std::set<std::string> popped_agents;  // who was sent the pop, to withdraw it
+};
+
+struct CallChange {
+    enum class Kind {
+        ignored,    // duplicate or late: nothing to do, nothing to log
+        rang,       // new call, or the call now rings on more extensions
+        answered,
+        answered_after_end,  // the answer arrived after the hangup: log it, nothing to route
+        ended,
+    };
+    Kind kind = Kind::ignored;
+    TrackedCall* call = nullptr;
+    bool created = false;                         // the first event seen for this call
+    std::vector<std::string> new_extensions;      // rang: extensions that ring for the first time
+    std::string reason;                           // ignored: why (for the debug log)
+};
+
+class CallTracker {
+public:
+    CallTracker(std::chrono::seconds max_duration, std::chrono::seconds ended_keep)
+        : max_duration_(max_duration), ended_keep_(ended_keep) {}
+
+    CallChange apply(const protocol::SwitchEvent& event, const std::string& switch_name,
+                     Clock::time_point now);
+
+    // Calls that rang or talked past the maximum duration: now ended, returned for logging.
+    std::vector<TrackedCall*> expire(Clock::time_point now);
+    // Forgets ended calls older than the keep time.
+    void forget_ended(Clock::time_point now);
+
+    TrackedCall* find(const std::string& call_id);
+    std::size_t live_calls() const;
+    std::size_t known_calls() const { return calls_.size(); }
+
+private:
+    TrackedCall& create(const protocol::SwitchEvent& event, const std::string& switch_name,
+                        Clock::time_point now);
+
+    std::chrono::seconds max_duration_;
+    std::chrono::seconds ended_keep_;
+    std::unordered_map<std::string, TrackedCall> calls_;
+};
+
+}  // namespace callpop::daemon

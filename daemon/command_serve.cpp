@@ -1,0 +1,57 @@
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "daemon/command_options.hpp"
+#include "daemon/server.hpp"
+
+namespace callpop::daemon {
+
+namespace {
+
+// Written once both ports listen, so scripts and tests that asked for port 0 learn them.
+void write_ready_file(const std::string& path, const Server& server) {
+    const nlohmann::json ready = {{"pid", ::getpid()},
+                                  {"switch_port", server.switch_endpoint().port()},
+                                  {"agent_port", server.agent_endpoint().port()}};
+    const std::string temporary = path + ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::trunc);
+        out << ready.dump() << "\n";
+        if (!out) throw std::runtime_error("cannot write " + temporary);
+    }
+    std::filesystem::rename(temporary, path);
+}
+
+}  // namespace
+
+int command_serve(const Arguments& arguments) {
+    CommandLine command_line("callpop serve [--config FILE] [--ready-file FILE]");
+    command_line.options()("ready-file", program_options::value<std::string>(),
+                           "write {\"pid\",\"switch_port\",\"agent_port\"} here once listening");
+    if (!command_line.parse(arguments)) return 0;
+    config::Config config = command_line.load_config();
+    spdlog::set_level(spdlog::level::from_str(config.log.level));
+    spdlog::info("callpop starting with {}", config.source.string());
+
+    asio::io_context io;
+    Server server(io, std::move(config));
+    server.start();
+    if (command_line.has("ready-file"))
+        write_ready_file(command_line.get<std::string>("ready-file"), server);
+
+    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+    stop_signals.async_wait([&](const boost::system::error_code& error, int signal) {
+        if (error) return;
+        spdlog::info("signal {}: stopping", signal);
+        server.stop();
+    });
+    io.run();
+    spdlog::info("callpop stopped");
+    return 0;
+}
+
+}  // namespace callpop::daemon

@@ -1,0 +1,142 @@
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "daemon/asio.hpp"
+#include "daemon/command_options.hpp"
+#include "protocol/records.hpp"
+
+namespace callpop::daemon {
+
+namespace {
+
+std::string environment_or(const char* name, const std::string& fallback) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? value : fallback;
+}
+
+// "2026-11-23T13:45:56.123Z" → "2026-11-23 13:45:56"
+std::string readable_time(const std::string& iso) {
+    if (iso.size() < 19) return iso;
+    std::string text = iso.substr(0, 19);
+    text[10] = ' ';
+    return text;
+}
+
+std::string columns(const protocol::CallLogRecord& record) {
+    std::string customer = record.customer_name;
+    if (customer.empty() && record.customer_id) customer = "#" + std::to_string(*record.customer_id);
+    std::string result = record.outcome.empty() ? record.cause : record.outcome;
+    return fmt::format("{:<19}  {:<8} {:<14} {:<16} {:<22} {:<10} {:<8} {:<16} {}",
+                       readable_time(record.at), record.kind, record.call, record.from, customer,
+                       record.queue, record.agent, result, record.notes);
+}
+
+}  // namespace
+
+int command_tail(const Arguments& arguments) {
+    CommandLine command_line(
+        "callpop tail [-f] [-n N] [--json] [--queue Q] [--agent A] [--outcome O] "
+        "[--user ID --token TOKEN]");
+    command_line.options()("follow,f", "keep showing new records as they come")(
+        "lines,n", program_options::value<std::size_t>()->default_value(20),
+        "how many past records to show first")("json", "print the raw JSON records")(
+        "queue", program_options::value<std::string>()->default_value(""), "only this queue")(
+        "agent", program_options::value<std::string>()->default_value(""), "only this agent")(
+        "outcome", program_options::value<std::string>()->default_value(""),
+        "only this outcome code")("host", program_options::value<std::string>(),
+                                  "daemon address (default: listen.agent.address)")(
+        "port", program_options::value<unsigned short>(), "daemon port (default: listen.agent.port)")(
+        "user", program_options::value<std::string>(),
+        "supervisor login (default: $CALLPOP_USER)")("token", program_options::value<std::string>(),
+                                                     "its token (default: $CALLPOP_TOKEN)");
+    if (!command_line.parse(arguments)) return 0;
+    const config::Config config = command_line.load_config();
+
+    const std::string host = command_line.has("host") ? command_line.get<std::string>("host")
+                                                      : config.listen.agent_port.address;
+    const unsigned short port = command_line.has("port")
+                                    ? command_line.get<unsigned short>("port")
+                                    : config.listen.agent_port.port;
+    const std::string user = command_line.has("user") ? command_line.get<std::string>("user")
+                                                      : environment_or("CALLPOP_USER", "");
+    const std::string token = command_line.has("token") ? command_line.get<std::string>("token")
+                                                        : environment_or("CALLPOP_TOKEN", "");
+    if (user.empty() || token.empty()) {
+        std::cerr << "callpop tail: give a supervisor login with --user and --token "
+                     "(or CALLPOP_USER and CALLPOP_TOKEN)\n";
+        return 2;
+    }
+    const bool follow = command_line.has("follow");
+    const bool raw = command_line.has("json");
+
+    asio::io_context io;
+    tcp::socket socket(io);
+    asio::connect(socket, tcp::resolver(io).resolve(host, std::to_string(port)));
+    const nlohmann::json login = {{"type", "login"}, {"agent", user}, {"token", token}};
+    const nlohmann::json tail = {{"type", "tail"},
+                                 {"backlog", command_line.get<std::size_t>("lines")},
+                                 {"follow", follow},
+                                 {"filter",
+                                  {{"queue", command_line.get<std::string>("queue")},
+                                   {"agent", command_line.get<std::string>("agent")},
+                                   {"outcome", command_line.get<std::string>("outcome")}}}};
+    const std::string requests = login.dump() + "\n" + tail.dump() + "\n";
+    asio::write(socket, asio::buffer(requests));
+
+    int exit_code = 0;
+    std::string buffer;
+    // While the log is quiet, pings keep the session inside the daemon's heartbeat rule.
+    asio::steady_timer ping_timer(io);
+    const std::string ping = "{\"type\":\"ping\"}\n";
+    std::function<void()> schedule_ping = [&] {
+        ping_timer.expires_after(std::chrono::seconds(5));
+        ping_timer.async_wait([&](const boost::system::error_code& error) {
+            if (error) return;
+            asio::async_write(socket, asio::buffer(ping), [](auto, auto) {});
+            schedule_ping();
+        });
+    };
+    std::function<void()> read_next = [&] {
+        asio::async_read_until(
+            socket, asio::dynamic_buffer(buffer), '\n',
+            [&](const boost::system::error_code& error, std::size_t size) {
+                if (error) {
+                    std::cerr << "callpop tail: connection closed: " << error.message() << "\n";
+                    exit_code = 1;
+                    ping_timer.cancel();
+                    return;
+                }
+                const std::string line = buffer.substr(0, size - 1);
+                buffer.erase(0, size);
+                const auto message = nlohmann::json::parse(line, nullptr, false);
+                const std::string type =
+                    message.is_object() ? message.value("type", "") : std::string();
+                if (type == "error" || type == "bye") {
+                    std::cerr << "callpop tail: " << message.value("code", "") << ": "
+                              << message.value("message", "") << "\n";
+                    exit_code = 1;
+                    ping_timer.cancel();
+                    return;
+                }
+                if (type == "log") {
+                    std::cout << (raw ? line
+                                      : columns(protocol::call_log_record_from_json(message)))
+                              << std::endl;
+                } else if (type == "backlog_end" && !follow) {
+                    ping_timer.cancel();
+                    return;
+                }
+                read_next();
+            });
+    };
+    schedule_ping();
+    read_next();
+    io.run();
+    return exit_code;
+}
+
+}  // namespace callpop::daemon

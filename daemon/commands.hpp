@@ -1,0 +1,17 @@
+#pragma once
+// The verbs of the callpop binary; each returns the process exit code.
+#include <string>
+#include <vector>
+
+namespace callpop::daemon {
+
+using Arguments = std::vector<std::string>;  // after the verb
+
+int command_serve(const Arguments& arguments);
+int command_check_config(const Arguments& arguments);
+int command_import(const Arguments& arguments);
+int command_demo_data(const Arguments& arguments);
+int command_agent(const Arguments& arguments);
+int command_tail(const Arguments& arguments);
+
+}  // namespace callpop::daemon

@@ -1,0 +1,135 @@
+#include "daemon/log_writer.hpp"
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+namespace callpop::daemon {
+
+LogWriter::LogWriter(const config::Config& config, asio::any_io_executor loop)
+    : store_(storage::open_store(config.storage)),
+      batch_max_(config.call_log.batch_max),
+      flush_delay_(config.call_log.flush_ms),
+      loop_(std::move(loop)) {
+    if (!config.call_log.jsonl_path.empty()) {
+        const std::filesystem::path path(config.call_log.jsonl_path);
+        if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+        jsonl_.open(path, std::ios::app | std::ios::binary);
+        if (!jsonl_) throw std::runtime_error("cannot open call_log.jsonl " + path.string());
+    }
+    thread_ = std::thread([this] { run(); });
+}
+
+LogWriter::~LogWriter() { stop(); }
+
+void LogWriter::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+}
+
+void LogWriter::write(protocol::CallLogRecord record, WriteCompletion done) {
+    enqueue({std::move(record), std::move(done)});
+}
+
+void LogWriter::write(NoteWrite note, WriteCompletion done) {
+    enqueue({std::move(note), std::move(done)});
+}
+
+void LogWriter::enqueue(Pending pending) {
+    {
+        std::lock_guard lock(mutex_);
+        queue_.push_back(std::move(pending));
+    }
+    wake_.notify_one();
+}
+
+void LogWriter::run() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty() && stopping_) return;
+        // Let a burst gather so one transaction carries many records.
+        if (!stopping_ && queue_.size() < batch_max_)
+            wake_.wait_for(lock, flush_delay_,
+                           [this] { return stopping_ || queue_.size() >= batch_max_; });
+        std::deque<Pending> batch;
+        while (!queue_.empty() && batch.size() < batch_max_) {
+            batch.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+        }
+        lock.unlock();
+        write_batch(batch);
+        lock.lock();
+    }
+}
+
+bool LogWriter::try_write(std::deque<Pending>& batch, std::size_t first, std::size_t count,
+                          std::vector<WriteResult>& results) {
+    try {
+        storage::StoreTransaction transaction(*store_);
+        for (std::size_t index = first; index < first + count; ++index) {
+            auto& request = batch[index].request;
+            auto& result = results[index];
+            result = WriteResult{};
+            if (auto* record = std::get_if<protocol::CallLogRecord>(&request)) {
+                result.accepted = store_->append_log(*record);
+            } else {
+                auto& note = std::get<NoteWrite>(request);
+                result.new_id = store_->add_note(note.customer_id, note.note);
+                result.accepted = result.new_id.has_value();
+            }
+        }
+        transaction.commit();
+        return true;
+    } catch (const std::exception& error) {
+        for (std::size_t index = first; index < first + count; ++index)
+            results[index] = WriteResult{false, std::nullopt, error.what()};
+        spdlog::error("call log: writing {} record(s) failed: {}", count, error.what());
+        return false;
+    }
+}
+
+void LogWriter::write_batch(std::deque<Pending>& batch) {
+    std::vector<WriteResult> results(batch.size());
+    // A busy or full disk usually passes: retry the batch. If it keeps failing, one record
+    // may be at fault: write them one by one so the others still land, and report the
+    // failures to whoever is waiting instead of dropping them silently.
+    constexpr int attempts = 3;
+    bool written = false;
+    for (int attempt = 1; attempt <= attempts && !written; ++attempt) {
+        written = try_write(batch, 0, batch.size(), results);
+        if (!written) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    }
+    for (std::size_t index = 0; !written && index < batch.size(); ++index) {
+        for (int attempt = 1; attempt <= attempts; ++attempt) {
+            if (try_write(batch, index, 1, results)) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+        }
+    }
+    if (jsonl_.is_open()) {
+        for (std::size_t index = 0; index < batch.size(); ++index) {
+            const auto* record = std::get_if<protocol::CallLogRecord>(&batch[index].request);
+            if (record != nullptr && results[index].accepted && results[index].error.empty())
+                jsonl_ << protocol::to_json(*record).dump(-1, ' ', false,
+                                                          nlohmann::json::error_handler_t::replace)
+                       << '\n';
+        }
+        jsonl_.flush();
+        if (!jsonl_) {
+            spdlog::error("call log: writing the JSONL file failed");
+            jsonl_.clear();
+        }
+    }
+    for (std::size_t index = 0; index < batch.size(); ++index) {
+        if (!batch[index].done) continue;
+        asio::post(loop_, [done = std::move(batch[index].done), result = results[index]] {
+            done(result);
+        });
+    }
+}
+
+}  // namespace callpop::daemon

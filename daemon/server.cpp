@@ -1,0 +1,433 @@
+#include "daemon/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/agent_session.hpp"
+#include "daemon/switch_session.hpp"
+#include "protocol/timestamp.hpp"
+#include "storage/token_hash.hpp"
+
+namespace callpop::daemon {
+
+namespace {
+
+constexpr std::chrono::seconds sweep_interval{1};
+
+tcp::endpoint endpoint_of(const config::Endpoint& endpoint) {
+    return {asio::ip::make_address(endpoint.address), endpoint.port};
+}
+
+void open_acceptor(tcp::acceptor& acceptor, const config::Endpoint& where, const char* what) {
+    const auto endpoint = endpoint_of(where);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    boost::system::error_code error;
+    acceptor.bind(endpoint, error);
+    if (error)
+        throw std::runtime_error(fmt::format("cannot listen for {} on {}:{}: {}", what,
+                                             where.address, where.port, error.message()));
+    acceptor.listen(asio::socket_base::max_listen_connections);
+}
+
+// Pop seqs must keep rising across restarts, so that an agent resuming after a restart
+// still gets what rang since: start from the clock.
+std::uint64_t first_pop_seq() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+void log_failure(std::exception_ptr failure, const char* what) {
+    if (!failure) return;
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& error) {
+        spdlog::error("{} stopped: {}", what, error.what());
+    }
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string joined;
+    for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
+    return joined;
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& io, config::Config config)
+    : io_(io),
+      config_(std::move(config)),
+      store_(storage::open_store(config_.storage)),
+      writer_(config_, io_.get_executor()),
+      lookup_(*store_, config_),
+      tracker_(std::chrono::seconds(config_.calls.max_duration_s),
+               std::chrono::seconds(config_.calls.ended_keep_s)),
+      directory_(config_.sessions.queue_max),
+      switch_acceptor_(io_),
+      agent_acceptor_(io_),
+      sweep_timer_(io_),
+      next_pop_seq_(first_pop_seq()) {
+    for (auto& record : store_->recent_log(config_.call_log.tail_memory))
+        recent_log_.push_back(std::move(record));
+    if (!recent_log_.empty()) next_log_id_ = recent_log_.back().id + 1;
+}
+
+Server::~Server() {
+    token_checks_.join();
+    writer_.stop();
+}
+
+void Server::start() {
+    open_acceptor(switch_acceptor_, config_.listen.switch_port, "switches");
+    open_acceptor(agent_acceptor_, config_.listen.agent_port, "agents");
+    asio::co_spawn(io_, accept_switches(),
+                   [](std::exception_ptr failure) { log_failure(failure, "switch listener"); });
+    asio::co_spawn(io_, accept_agents(),
+                   [](std::exception_ptr failure) { log_failure(failure, "agent listener"); });
+    asio::co_spawn(io_, sweep_calls(),
+                   [](std::exception_ptr failure) { log_failure(failure, "call sweeper"); });
+    spdlog::info("listening for switches on {}:{}, agents on {}:{}",
+                 switch_endpoint().address().to_string(), switch_endpoint().port(),
+                 agent_endpoint().address().to_string(), agent_endpoint().port());
+}
+
+void Server::stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    boost::system::error_code ignored;
+    switch_acceptor_.close(ignored);
+    agent_acceptor_.close(ignored);
+    sweep_timer_.cancel();
+    auto sessions = sessions_;  // closing a session removes it from sessions_
+    for (const auto& session : sessions) session->close_with("shutdown", "callpop is stopping");
+}
+
+void Server::track(const std::shared_ptr<LineSession>& session) {
+    sessions_.insert(session);
+    session->start();
+}
+
+awaitable<void> Server::accept_switches() {
+    while (switch_acceptor_.is_open()) {
+        boost::system::error_code error;
+        tcp::socket socket = co_await switch_acceptor_.async_accept(
+            asio::redirect_error(use_awaitable, error));
+        if (error) {
+            if (error == asio::error::operation_aborted) break;
+            spdlog::warn("accepting a switch: {}", error.message());
+            continue;
+        }
+        auto session = std::make_shared<SwitchSession>(std::move(socket), *this);
+        spdlog::info("{}: connected", "switch " + session->peer());
+        track(session);
+    }
+}
+
+awaitable<void> Server::accept_agents() {
+    while (agent_acceptor_.is_open()) {
+        boost::system::error_code error;
+        tcp::socket socket = co_await agent_acceptor_.async_accept(
+            asio::redirect_error(use_awaitable, error));
+        if (error) {
+            if (error == asio::error::operation_aborted) break;
+            spdlog::warn("accepting an agent: {}", error.message());
+            continue;
+        }
+        track(std::make_shared<AgentSession>(std::move(socket), *this));
+    }
+}
+
+awaitable<void> Server::sweep_calls() {
+    while (!stopping_) {
+        sweep_timer_.expires_after(sweep_interval);
+        boost::system::error_code error;
+        co_await sweep_timer_.async_wait(asio::redirect_error(use_awaitable, error));
+        if (stopping_) break;
+        const auto now = Clock::now();
+        for (TrackedCall* call : tracker_.expire(now)) {
+            spdlog::warn("call {}: no hangup after {} s, closing it as timed out", call->id,
+                         config_.calls.max_duration_s);
+            auto record = make_record("timeout", *call);
+            record.cause = "timeout";
+            write_log(std::move(record));
+            tell_popped_agents(*call, "ended", "", "timeout", "");
+        }
+        tracker_.forget_ended(now);
+    }
+}
+
+void Server::on_session_closed(LineSession& session) {
+    // The session may be closing itself from inside its own handlers: keep it alive until
+    // they return.
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+        if (it->get() == &session) {
+            asio::post(io_, [keep = *it] {});
+            sessions_.erase(it);
+            break;
+        }
+    }
+}
+
+// ---- switch side ----------------------------------------------------------------------
+
+void Server::ensure_looked_up(TrackedCall& call) {
+    if (call.looked_up) return;
+    protocol::Pop pop = lookup_.look_up(call);
+    pop.seq = next_pop_seq_++;
+    call.pop_seq = pop.seq;
+    call.pop = std::make_shared<const std::string>(protocol::encode_pop(pop));
+}
+
+void Server::send_pop(TrackedCall& call, const std::string& agent) {
+    if (!call.popped_agents.insert(agent).second) return;
+    ++counters_.pops;
+    directory_.add_pending(agent, {call.pop_seq, call.id, call.pop});
+    if (auto session = directory_.session(agent)) session->deliver(call.pop);
+}
+
+void Server::tell_popped_agents(TrackedCall& call, const std::string& state, const std::string& by,
+                                const std::string& cause, const std::string& except_agent) {
+    if (call.popped_agents.empty()) return;
+    auto message = std::make_shared<const std::string>(
+        protocol::encode_call_state(call.id, state, by, cause));
+    for (const auto& agent : call.popped_agents) {
+        if (agent == except_agent) continue;
+        directory_.drop_call(agent, call.id);
+        if (auto session = directory_.session(agent)) session->deliver(message);
+    }
+}
+
+std::string Server::agent_at(const std::string& extension) const {
+    const auto& agents = directory_.agents_at(extension);
+    return agents.empty() ? std::string() : agents.front();
+}
+
+void Server::on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name) {
+    ++counters_.switch_events;
+    const CallChange change = tracker_.apply(event, switch_name, Clock::now());
+    TrackedCall& call = *change.call;
+    switch (change.kind) {
+        case CallChange::Kind::ignored:
+            ++counters_.ignored_events;
+            spdlog::debug("call {}: {} ignored: {}", event.call, protocol::to_string(event.kind),
+                          change.reason);
+            return;
+        case CallChange::Kind::rang: {
+            ensure_looked_up(call);
+            auto record = make_record("ring", call);
+            record.extension = join(change.new_extensions);
+            write_log(std::move(record));
+            for (const auto& extension : change.new_extensions) {
+                for (const auto& agent : directory_.agents_at(extension)) send_pop(call, agent);
+            }
+            return;
+        }
+        case CallChange::Kind::answered: {
+            ensure_looked_up(call);
+            if (call.answered_agent.empty()) call.answered_agent = agent_at(call.answered_extension);
+            write_log(make_record("answer", call));
+            const std::string by =
+                call.answered_agent.empty() ? call.answered_extension : call.answered_agent;
+            // The answering agent keeps the pop; an answer without a ring still pops.
+            if (!call.answered_agent.empty()) send_pop(call, call.answered_agent);
+            tell_popped_agents(call, "answered", by, "", call.answered_agent);
+            return;
+        }
+        case CallChange::Kind::answered_after_end:
+            if (call.answered_agent.empty()) call.answered_agent = agent_at(call.answered_extension);
+            write_log(make_record("answer", call));
+            return;
+        case CallChange::Kind::ended: {
+            auto record = make_record("hangup", call);
+            record.cause = event.cause.empty() ? "normal" : event.cause;
+            const std::string cause = record.cause;
+            write_log(std::move(record));
+            tell_popped_agents(call, "ended", "", cause, "");
+            return;
+        }
+    }
+}
+
+protocol::CallLogRecord Server::make_record(const char* kind, const TrackedCall& call) {
+    protocol::CallLogRecord record;
+    record.at = protocol::utc_now();
+    record.kind = kind;
+    record.call = call.id;
+    record.switch_name = call.switch_name;
+    record.from = call.looked_up ? (call.caller_number.empty() ? call.caller_raw : call.caller_number)
+                                 : lookup_.normalizer().normalize(call.caller_raw);
+    record.caller_name = call.caller_name;
+    record.to = call.dialed;
+    record.line = call.looked_up ? call.line_name : lookup_.line_name(call.dialed);
+    record.queue = call.queue;
+    record.extension = call.answered_extension;
+    record.agent = call.answered_agent;
+    record.customer_id = call.customer_id;
+    record.customer_name = call.customer_name;
+    return record;
+}
+
+void Server::write_log(protocol::CallLogRecord record, WriteCompletion done) {
+    record.id = next_log_id_++;
+    auto copy = record;
+    writer_.write(std::move(record), [this, copy = std::move(copy),
+                                      done = std::move(done)](const WriteResult& result) {
+        if (result.accepted && result.error.empty()) publish(copy);
+        if (done) done(result);
+    });
+}
+
+void Server::publish(const protocol::CallLogRecord& record) {
+    recent_log_.push_back(record);
+    while (recent_log_.size() > config_.call_log.tail_memory) recent_log_.pop_front();
+    if (tail_subscribers_.empty()) return;
+    auto message = std::make_shared<const std::string>(protocol::encode_log(record));
+    for (const auto& subscriber : tail_subscribers_) {
+        if (subscriber->tail_filter().matches(record)) subscriber->deliver(message);
+    }
+}
+
+// ---- agent side -----------------------------------------------------------------------
+
+void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login) {
+    auto account = store_->agent(login.agent);
+    if (!account) {
+        spdlog::warn("{}: login as unknown agent \"{}\"", "client " + session->peer(), login.agent);
+        session->deliver(protocol::encode_error({"bad_login", "unknown agent or wrong token"}));
+        return;
+    }
+    session->login_started();
+    // The hash is slow on purpose; check it on the pool and come back to the loop.
+    asio::post(token_checks_, [this, session, account = std::move(*account),
+                               login = std::move(login)]() mutable {
+        const bool valid = storage::verify_token(login.token, account.token_hash);
+        asio::post(io_, [this, session, valid, account = std::move(account),
+                         login = std::move(login)] {
+            if (!session->open() || stopping_) return;
+            if (valid) {
+                finish_login(session, account, login);
+            } else {
+                spdlog::warn("{}: wrong token for agent \"{}\"", "client " + session->peer(),
+                             login.agent);
+                session->deliver(
+                    protocol::encode_error({"bad_login", "unknown agent or wrong token"}));
+            }
+            session->login_finished();
+        });
+    });
+}
+
+void Server::finish_login(const std::shared_ptr<AgentSession>& session,
+                          const storage::AgentAccount& account, const protocol::Login& login) {
+    session->logged_in_as(account.id, account.role);
+    if (auto previous = directory_.attach(account.id, login.extensions, session)) {
+        previous->close_with("replaced", "logged in again from " + session->peer());
+    }
+    spdlog::info("{}: logged in at {}", "agent " + account.id + " (" + session->peer() + ")",
+                 login.extensions.empty() ? std::string("no extension") : join(login.extensions));
+    session->deliver(protocol::encode_welcome(account.id, account.role,
+                                              static_cast<int>(config_.sessions.heartbeat_s),
+                                              next_pop_seq_ - 1));
+    for (const auto& pop : directory_.pending_after(account.id, login.resume_after.value_or(0)))
+        session->deliver(pop.message);
+}
+
+void Server::on_ack(AgentSession& session, std::uint64_t seq) { directory_.ack(session.agent(), seq); }
+
+void Server::on_logout(AgentSession& session) {
+    directory_.remove(session.agent());
+    spdlog::info("agent {}: logged out", session.agent());
+    session.close_with("logged_out", "logged out");
+}
+
+void Server::on_agent_closed(AgentSession& session) {
+    for (auto it = tail_subscribers_.begin(); it != tail_subscribers_.end(); ++it) {
+        if (it->get() == &session) {
+            tail_subscribers_.erase(it);
+            break;
+        }
+    }
+    if (session.logged_in()) directory_.detach(session.agent(), &session);
+    on_session_closed(session);
+}
+
+void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::Outcome outcome) {
+    if (!config_.has_outcome(outcome.code)) {
+        std::string known;
+        for (const auto& code : config_.outcomes) known += (known.empty() ? "" : ", ") + code.code;
+        session->deliver(protocol::encode_error(
+            {"unknown_outcome", "outcome code \"" + outcome.code + "\" is not one of: " + known}));
+        return;
+    }
+    protocol::CallLogRecord record;
+    if (const TrackedCall* call = tracker_.find(outcome.call)) {
+        record = make_record("outcome", *call);
+    } else {
+        record.at = protocol::utc_now();
+        record.kind = "outcome";
+        record.call = outcome.call;
+    }
+    record.agent = session->agent();
+    record.outcome = outcome.code;
+    record.notes = outcome.notes;
+    write_log(std::move(record), [session, call = outcome.call](const WriteResult& result) {
+        if (!result.error.empty()) {
+            session->deliver(protocol::encode_error(
+                {"storage_error", "the outcome was not saved: " + result.error}));
+        } else if (!result.accepted) {
+            session->deliver(protocol::encode_error(
+                {"unknown_call", "no call \"" + call + "\" to record an outcome for"}));
+        } else {
+            session->deliver(protocol::encode_outcome_saved(call));
+        }
+    });
+}
+
+void Server::on_note(const std::shared_ptr<AgentSession>& session, protocol::AddNote note) {
+    NoteWrite write;
+    write.customer_id = note.customer;
+    write.note.kind = note.kind;
+    write.note.text = note.text;
+    write.note.author = session->agent();
+    write.note.created_at = protocol::utc_now();
+    writer_.write(std::move(write), [this, session, note = std::move(note)](const WriteResult& result) {
+        if (!result.accepted || !result.new_id) {
+            session->deliver(protocol::encode_error(
+                {result.error.empty() ? "unknown_customer" : "storage_error",
+                 result.error.empty() ? "no customer " + std::to_string(note.customer)
+                                      : "the note was not saved: " + result.error}));
+            return;
+        }
+        session->deliver(protocol::encode_note_saved(note.customer, *result.new_id));
+        protocol::CallLogRecord record;
+        record.at = protocol::utc_now();
+        record.kind = note.kind;
+        record.call = note.call;
+        record.agent = session->agent();
+        record.customer_id = note.customer;
+        record.notes = note.text;
+        write_log(std::move(record));
+    });
+}
+
+void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protocol::Tail& tail) {
+    session->set_tail_filter(tail.filter);
+    std::vector<const protocol::CallLogRecord*> backlog;
+    for (auto it = recent_log_.rbegin(); it != recent_log_.rend() && backlog.size() < tail.backlog;
+         ++it) {
+        if (tail.filter.matches(*it)) backlog.push_back(&*it);
+    }
+    // One message for the whole backlog: a long backlog must not count against the queue
+    // limit that protects the daemon from slow consumers.
+    std::string lines;
+    for (auto it = backlog.rbegin(); it != backlog.rend(); ++it) lines += protocol::encode_log(**it);
+    lines += protocol::encode_backlog_end(backlog.size());
+    session->deliver(std::move(lines));
+    if (tail.follow) {
+        tail_subscribers_.insert(session);
+    } else {
+        tail_subscribers_.erase(session);
+    }
+}
+
+}  // namespace callpop::daemon

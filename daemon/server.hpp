@@ -1,0 +1,101 @@
+#pragma once
+// The daemon: listeners, the call tracker, caller lookup, pop routing, the call log and
+// the supervisors' tail, all on one io_context thread.
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "config/config.hpp"
+#include "daemon/agent_directory.hpp"
+#include "daemon/asio.hpp"
+#include "daemon/call_tracker.hpp"
+#include "daemon/caller_lookup.hpp"
+#include "daemon/log_writer.hpp"
+#include "protocol/agent_message.hpp"
+#include "protocol/switch_event.hpp"
+#include "storage/store.hpp"
+
+namespace callpop::daemon {
+
+class AgentSession;
+class LineSession;
+
+struct ServerCounters {
+    std::uint64_t switch_events = 0;
+    std::uint64_t ignored_events = 0;
+    std::uint64_t bad_lines = 0;
+    std::uint64_t pops = 0;
+};
+
+class Server {
+public:
+    Server(asio::io_context& io, config::Config config);
+    ~Server();
+
+    // Binds both ports (port 0: the system picks) and starts accepting.
+    void start();
+    // Closes the listeners, says goodbye to every session, lets writes drain.
+    void stop();
+
+    tcp::endpoint switch_endpoint() const { return switch_acceptor_.local_endpoint(); }
+    tcp::endpoint agent_endpoint() const { return agent_acceptor_.local_endpoint(); }
+    const config::Config& config() const { return config_; }
+    ServerCounters& counters() { return counters_; }
+
+    // Switch side.
+    void on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name);
+
+    // Agent side.
+    void on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login);
+    void on_ack(AgentSession& session, std::uint64_t seq);
+    void on_outcome(const std::shared_ptr<AgentSession>& session, protocol::Outcome outcome);
+    void on_note(const std::shared_ptr<AgentSession>& session, protocol::AddNote note);
+    void on_tail(const std::shared_ptr<AgentSession>& session, const protocol::Tail& tail);
+    void on_logout(AgentSession& session);
+    void on_session_closed(LineSession& session);
+    void on_agent_closed(AgentSession& session);
+
+private:
+    awaitable<void> accept_switches();
+    awaitable<void> accept_agents();
+    awaitable<void> sweep_calls();
+    void track(const std::shared_ptr<LineSession>& session);
+
+    void ensure_looked_up(TrackedCall& call);
+    void send_pop(TrackedCall& call, const std::string& agent);
+    // Sends a call-state change to every agent the call popped for but `except_agent`,
+    // and forgets their pending pop.
+    void tell_popped_agents(TrackedCall& call, const std::string& state, const std::string& by,
+                            const std::string& cause, const std::string& except_agent);
+    std::string agent_at(const std::string& extension) const;
+
+    protocol::CallLogRecord make_record(const char* kind, const TrackedCall& call);
+    // Hands the record to the writer; once committed it joins the tail stream.
+    void write_log(protocol::CallLogRecord record, WriteCompletion done = {});
+    void publish(const protocol::CallLogRecord& record);
+    void finish_login(const std::shared_ptr<AgentSession>& session,
+                      const storage::AgentAccount& account, const protocol::Login& login);
+
+    asio::io_context& io_;
+    config::Config config_;
+    std::unique_ptr<storage::Store> store_;  // lookups, on this thread
+    LogWriter writer_;
+    CallerLookup lookup_;
+    CallTracker tracker_;
+    AgentDirectory directory_;
+    asio::thread_pool token_checks_{1};  // slow hashes stay off the loop
+    tcp::acceptor switch_acceptor_;
+    tcp::acceptor agent_acceptor_;
+    asio::steady_timer sweep_timer_;
+    std::set<std::shared_ptr<LineSession>> sessions_;
+    std::set<std::shared_ptr<AgentSession>> tail_subscribers_;
+    std::deque<protocol::CallLogRecord> recent_log_;
+    std::int64_t next_log_id_ = 1;
+    std::uint64_t next_pop_seq_ = 1;
+    bool stopping_ = false;
+    ServerCounters counters_;
+};
+
+}  // namespace callpop::daemon

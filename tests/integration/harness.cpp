@@ -1,0 +1,353 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+namespace callpop::test {
+
+namespace {
+
+std::string binary() {
+    const char* path = std::getenv("CALLPOP_BINARY");
+    REQUIRE_MESSAGE(path != nullptr, "CALLPOP_BINARY must name the callpop binary (ctest sets it)");
+    return path;
+}
+
+// doctest has no public "has this test failed" query; a listener watches the assertions.
+bool failed_in_current_test = false;
+
+struct FailureListener : doctest::IReporter {
+    explicit FailureListener(const doctest::ContextOptions&) {}
+    void report_query(const doctest::QueryData&) override {}
+    void test_run_start() override {}
+    void test_run_end(const doctest::TestRunStats&) override {}
+    void test_case_start(const doctest::TestCaseData&) override { failed_in_current_test = false; }
+    void test_case_reenter(const doctest::TestCaseData&) override {}
+    void test_case_end(const doctest::CurrentTestCaseStats&) override {}
+    void test_case_exception(const doctest::TestCaseException&) override {
+        failed_in_current_test = true;
+    }
+    void subcase_start(const doctest::SubcaseSignature&) override {}
+    void subcase_end() override {}
+    void log_assert(const doctest::AssertData& data) override {
+        if (data.m_failed) failed_in_current_test = true;
+    }
+    void log_message(const doctest::MessageData&) override {}
+    void test_case_skipped(const doctest::TestCaseData&) override {}
+};
+REGISTER_LISTENER("temp-dir-keeper", 1, FailureListener);
+
+bool current_test_failed() { return failed_in_current_test; }
+
+int spawn(const std::vector<std::string>& arguments, const std::filesystem::path& output,
+          const std::string& standard_input, bool wait_for_exit, int* exit_code) {
+    int input_pipe[2];
+    REQUIRE(::pipe(input_pipe) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::dup2(input_pipe[0], 0);
+        ::close(input_pipe[0]);
+        ::close(input_pipe[1]);
+        const int out = ::open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        ::dup2(out, 1);
+        ::dup2(out, 2);
+        std::vector<char*> argv;
+        std::string program = binary();
+        argv.push_back(program.data());
+        std::vector<std::string> copies = arguments;
+        for (auto& argument : copies) argv.push_back(argument.data());
+        argv.push_back(nullptr);
+        ::execv(program.c_str(), argv.data());
+        ::_exit(127);
+    }
+    ::close(input_pipe[0]);
+    if (!standard_input.empty()) {
+        [[maybe_unused]] auto written =
+            ::write(input_pipe[1], standard_input.data(), standard_input.size());
+    }
+    ::close(input_pipe[1]);
+    if (wait_for_exit) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return pid;
+}
+
+const char* customers_csv =
+    "external_id,name,company,tier,segment,language,timezone,phones,email,address,do_not_call\n"
+    "C-1000,Pat Doe,Doe Repairs,gold,smb,en,America/New_York,"
+    "\"+1 (555) 010-2000;+1 555 010 2001\",pat@example.com,\"1 Main St, Springfield\",no\n"
+    "C-1001,Sam Roe,,silver,consumer,en,,+1 555 010 4000,,,no\n"
+    "C-1002,Lee Poe,,bronze,consumer,es,,+1 555 010 4000,,,no\n"
+    "C-1003,Max Account,Acme,platinum,enterprise,de,Europe/Berlin,+49 30 1234567,,,yes\n";
+const char* assets_csv =
+    "customer,product,serial,purchased,warranty_end\n"
+    "C-1000,LaserJet Pro M404,7XK2Q1,2025-03-14,2027-03-14\n"
+    "C-1003,ThinkPad T14,SRV-1,2024-01-02,\n";
+const char* notes_csv =
+    "customer,kind,text,author,created_at\n"
+    "C-1000,preference,\"tea, not coffee\",import,2025-01-01T10:00:00Z\n"
+    "C-1000,note,VIP since 2019,import,2025-01-02T10:00:00Z\n";
+
+std::string config_text(const std::filesystem::path& dir, const Daemon::Options& options) {
+    std::ostringstream yaml;
+    yaml << "site:\n  region: US\n  timezone: America/New_York\n"
+         << "listen:\n  switch: {address: 127.0.0.1, port: 0}\n"
+         << "  agent: {address: 127.0.0.1, port: 0}\n"
+         << "storage:\n  path: " << (dir / "callpop.db").string() << "\n"
+         << "call_log:\n  jsonl: " << (dir / "calls.jsonl").string() << "\n  flush_ms: 5\n"
+         << "sessions:\n  login_timeout_s: " << options.login_timeout_s
+         << "\n  heartbeat_s: " << options.heartbeat_s << "\n  queue_max: " << options.queue_max
+         << "\n"
+         << "lines:\n  - {number: \"8005551000\", name: Support hotline}\n"
+         << "outcomes:\n  - {code: resolved, label: Resolved}\n"
+         << "  - {code: repaired, label: Repaired}\n  - {code: complaint, label: Complaint}\n"
+         << "log:\n  level: debug\n"
+         << options.extra_config;
+    return yaml.str();
+}
+
+// The store every daemon starts from: built once per test run, copied for each daemon.
+const std::filesystem::path& template_database() {
+    static TempDir dir;
+    static bool built = false;
+    if (!built) {
+        write_file(dir / "customers.csv", customers_csv);
+        write_file(dir / "assets.csv", assets_csv);
+        write_file(dir / "notes.csv", notes_csv);
+        write_file(dir / "callpop.yaml", config_text(dir.path(), {}));
+        const std::string config = (dir / "callpop.yaml").string();
+        auto imported = run_callpop({"import", "--config", config, "--customers",
+                                     (dir / "customers.csv").string(), "--assets",
+                                     (dir / "assets.csv").string(), "--notes",
+                                     (dir / "notes.csv").string()});
+        REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
+        for (const char* agent : {"1001", "1002", "1003"}) {
+            auto added = run_callpop({"agent", agent, "--config", config, "--token",
+                                      std::string("secret-") + agent});
+            REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+        }
+        auto supervisor = run_callpop(
+            {"agent", "super", "--role", "supervisor", "--config", config, "--token", "boss"});
+        REQUIRE_MESSAGE(supervisor.exit_code == 0, supervisor.output);
+        built = true;
+    }
+    static const std::filesystem::path database = dir / "callpop.db";
+    return database;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+    std::random_device random;
+    path_ = std::filesystem::temp_directory_path() /
+            ("callpop-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
+    std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+    if (current_test_failed()) {
+        MESSAGE("kept " << path_.string() << " for inspection");
+        return;
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    REQUIRE(out.good());
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+CommandResult run_callpop(const std::vector<std::string>& arguments,
+                          const std::string& standard_input) {
+    TempDir scratch;
+    CommandResult result;
+    spawn(arguments, scratch / "output", standard_input, true, &result.exit_code);
+    result.output = read_file(scratch / "output");
+    return result;
+}
+
+Daemon::Daemon() : Daemon(Options{}) {}
+
+Daemon::Daemon(Options options) : options_(std::move(options)) { prepare(); }
+
+Daemon::~Daemon() {
+    if (pid_ > 0) stop();
+}
+
+void Daemon::prepare() {
+    std::filesystem::copy_file(template_database(), database_path());
+    write_file(config_path(), config_text(dir_.path(), options_));
+}
+
+void Daemon::start() {
+    const auto ready = dir_ / "ready.json";
+    std::filesystem::remove(ready);
+    int unused = 0;
+    pid_ = spawn({"serve", "--config", config_path().string(), "--ready-file", ready.string()},
+                 dir_ / "daemon.log", "", false, &unused);
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!std::filesystem::exists(ready)) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            FAIL("callpop serve exited at start:\n" << log());
+        }
+        REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                        "callpop serve did not become ready:\n" << log());
+        std::this_thread::sleep_for(10ms);
+    }
+    const json ports = json::parse(read_file(ready));
+    switch_port_ = ports.at("switch_port").get<std::uint16_t>();
+    agent_port_ = ports.at("agent_port").get<std::uint16_t>();
+}
+
+void Daemon::stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, &status, 0);
+            pid_ = -1;
+            FAIL("callpop serve did not stop on SIGTERM:\n" << log());
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    pid_ = -1;
+    CHECK_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0),
+                  "callpop serve exit status " << status << ":\n" << log());
+}
+
+void Daemon::kill_hard() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+}
+
+std::string Daemon::log() const { return read_file(dir_ / "daemon.log"); }
+
+Client::Client(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+Client::~Client() { close(); }
+
+void Client::close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+void Client::send_raw(const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        const auto written = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        REQUIRE_MESSAGE(written > 0, "send failed");
+        sent += static_cast<std::size_t>(written);
+    }
+}
+
+void Client::send(const json& message) { send_raw(message.dump() + "\n"); }
+
+std::optional<std::string> Client::read_line(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        const auto newline = buffer_.find('\n');
+        if (newline != std::string::npos) {
+            std::string line = buffer_.substr(0, newline);
+            buffer_.erase(0, newline + 1);
+            return line;
+        }
+        if (peer_closed_) return std::nullopt;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd poll_fd{fd_, POLLIN, 0};
+        if (::poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) continue;
+        char chunk[65536];
+        const auto size = ::recv(fd_, chunk, sizeof chunk, 0);
+        if (size <= 0) {
+            peer_closed_ = true;
+            continue;
+        }
+        buffer_.append(chunk, static_cast<std::size_t>(size));
+    }
+}
+
+json Client::next(std::chrono::milliseconds timeout) {
+    auto line = read_line(timeout);
+    REQUIRE_MESSAGE(line.has_value(), "no message within " << timeout.count() << " ms");
+    return json::parse(*line);
+}
+
+json Client::expect(const std::string& type, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        auto line = read_line(std::max(left, 0ms));
+        REQUIRE_MESSAGE(line.has_value(), "no \"" << type << "\" message within "
+                                                  << timeout.count() << " ms");
+        json message = json::parse(*line);
+        if (message.value("type", "") == type) return message;
+        skipped_.push_back(std::move(message));
+    }
+}
+
+bool Client::quiet(std::chrono::milliseconds wait) { return !read_line(wait).has_value(); }
+
+bool Client::closed_by_peer(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (!read_line(100ms) && peer_closed_) return true;
+    }
+    return peer_closed_;
+}
+
+json login(Client& client, const std::string& agent, const std::string& token,
+           const std::vector<std::string>& extensions, std::optional<std::uint64_t> resume_after) {
+    json message = {{"type", "login"}, {"agent", agent}, {"token", token}};
+    if (!extensions.empty()) message["extensions"] = extensions;
+    if (resume_after) message["resume_after"] = *resume_after;
+    client.send(message);
+    return client.expect("welcome");
+}
+
+}  // namespace callpop::test

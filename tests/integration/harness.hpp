@@ -1,0 +1,112 @@
+#pragma once
+// Starts the real callpop binary on 127.0.0.1 with ports it picks, and talks to it over
+// real sockets as switches, agents and supervisors do.
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace callpop::test {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// A fresh directory, removed afterwards unless a test in it failed.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+    std::filesystem::path path_;
+};
+
+void write_file(const std::filesystem::path& path, const std::string& text);
+std::string read_file(const std::filesystem::path& path);
+
+struct CommandResult {
+    int exit_code = -1;
+    std::string output;  // stdout and stderr
+};
+// Runs `callpop <arguments>` to completion.
+CommandResult run_callpop(const std::vector<std::string>& arguments,
+                          const std::string& standard_input = "");
+
+// The daemon under test, with a store holding a few known customers and agents.
+class Daemon {
+public:
+    struct Options {
+        std::string extra_config;  // YAML appended to the generated config
+        std::uint32_t login_timeout_s = 2;
+        std::uint32_t heartbeat_s = 15;
+        std::size_t queue_max = 1024;
+    };
+    Daemon();
+    explicit Daemon(Options options);
+    ~Daemon();  // SIGTERM, then waits
+
+    void start();
+    void stop();  // graceful, waits for exit
+    void kill_hard();
+    std::uint16_t switch_port() const { return switch_port_; }
+    std::uint16_t agent_port() const { return agent_port_; }
+    const std::filesystem::path& dir() const { return dir_.path(); }
+    std::filesystem::path config_path() const { return dir_ / "callpop.yaml"; }
+    std::filesystem::path database_path() const { return dir_ / "callpop.db"; }
+    std::filesystem::path jsonl_path() const { return dir_ / "calls.jsonl"; }
+    std::string log() const;
+
+private:
+    void prepare();
+
+    Options options_;
+    TempDir dir_;
+    int pid_ = -1;
+    std::uint16_t switch_port_ = 0;
+    std::uint16_t agent_port_ = 0;
+};
+
+// A blocking line client with timeouts; every wait fails the test instead of hanging.
+class Client {
+public:
+    explicit Client(std::uint16_t port);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    void send_raw(const std::string& bytes);
+    void send(const json& message);
+    // The next line, or nullopt on timeout or when the peer closed.
+    std::optional<std::string> read_line(std::chrono::milliseconds timeout = 5s);
+    // The next message; fails the test on timeout.
+    json next(std::chrono::milliseconds timeout = 5s);
+    // Reads until a message of this type arrives (others are kept in skipped()).
+    json expect(const std::string& type, std::chrono::milliseconds timeout = 5s);
+    // True when nothing arrives within the wait.
+    bool quiet(std::chrono::milliseconds wait = 300ms);
+    // Waits for the peer to close the connection.
+    bool closed_by_peer(std::chrono::milliseconds timeout = 5s);
+    const std::vector<json>& skipped() const { return skipped_; }
+    void close();
+    int fd() const { return fd_; }
+
+private:
+    int fd_ = -1;
+    std::string buffer_;
+    std::vector<json> skipped_;
+    bool peer_closed_ = false;
+};
+
+// Logs in and returns the welcome.
+json login(Client& client, const std::string& agent, const std::string& token,
+           const std::vector<std::string>& extensions = {},
+           std::optional<std::uint64_t> resume_after = std::nullopt);
+
+}  // namespace callpop::test

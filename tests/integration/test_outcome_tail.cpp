@@ -1,0 +1,199 @@
+// Outcomes, notes, the call log (SQLite and JSONL) and the supervisors' tail.
+#include <sqlite3.h>
+
+#include <sstream>
+
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
+
+using namespace callpop::test;
+
+namespace {
+
+json ring(const std::string& call, const std::string& from, const std::string& ext,
+          const std::string& queue = "support") {
+    return {{"event", "ring"}, {"call", call}, {"from", from}, {"to", "8005551000"},
+            {"ext", ext},      {"queue", queue}};
+}
+
+// One SQL value from the daemon's database, read with SQLite itself.
+std::string query_one(const std::filesystem::path& database, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(database.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE_MESSAGE(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK,
+                    sqlite3_errmsg(db));
+    std::string value;
+    if (sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0) != nullptr)
+        value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return value;
+}
+
+}  // namespace
+
+TEST_CASE("an outcome is acknowledged once committed and shows in the next pop") {
+    Daemon daemon;
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("o-1", "+15550102000", "1001"));
+    agent.expect("pop");
+    pbx.send({{"event", "answer"}, {"call", "o-1"}, {"ext", "1001"}});
+    pbx.send({{"event", "hangup"}, {"call", "o-1"}, {"cause", "normal"}});
+    agent.expect("call");
+
+    agent.send({{"type", "outcome"}, {"call", "o-1"}, {"code", "bogus"}});
+    json error = agent.expect("error");
+    CHECK(error["code"] == "unknown_outcome");
+    CHECK(error["message"] ==
+          "outcome code \"bogus\" is not one of: resolved, repaired, complaint");
+
+    agent.send({{"type", "outcome"}, {"call", "never-seen"}, {"code", "resolved"}});
+    error = agent.expect("error");
+    CHECK(error["code"] == "unknown_call");
+
+    agent.send({{"type", "outcome"}, {"call", "o-1"}, {"code", "repaired"},
+                {"notes", "replaced the fuser"}});
+    CHECK(agent.expect("outcome_saved")["call"] == "o-1");
+    // Committed before the acknowledgement: visible to another reader right away.
+    CHECK(query_one(daemon.database_path(),
+                    "SELECT outcome || '|' || outcome_notes || '|' || state || '|' || agent "
+                    "FROM calls WHERE call_id = 'o-1'") == "repaired|replaced the fuser|completed|1001");
+
+    agent.send({{"type", "note"}, {"customer", 999999}, {"text", "nobody"}});
+    CHECK(agent.expect("error")["code"] == "unknown_customer");
+    const json pop_before = [&] {
+        pbx.send(ring("o-2", "+15550102000", "1001"));
+        return agent.expect("pop");
+    }();
+    const auto customer_id = pop_before["customer"]["id"].get<std::int64_t>();
+    agent.send({{"type", "note"}, {"customer", customer_id}, {"kind", "preference"},
+                {"text", "call after 6 pm"}, {"call", "o-2"}});
+    CHECK(agent.expect("note_saved")["customer"] == customer_id);
+    pbx.send({{"event", "hangup"}, {"call", "o-2"}});
+
+    pbx.send(ring("o-3", "+15550102000", "1001"));
+    const json pop = agent.expect("pop");
+    REQUIRE(pop["history"].size() >= 2);
+    const json& previous = pop["history"][1];  // o-2 is the newest, o-1 before it
+    CHECK(previous["call"] == "o-1");
+    CHECK(previous["outcome"] == "repaired");
+    CHECK(previous["notes"] == "replaced the fuser");
+    CHECK(previous["agent"] == "1001");
+    bool has_new_preference = false;
+    for (const auto& preference : pop["customer"]["preferences"])
+        has_new_preference |= preference["text"] == "call after 6 pm";
+    CHECK(has_new_preference);
+}
+
+TEST_CASE("supervisors tail the call log: backlog, then live, filtered") {
+    Daemon daemon;
+    daemon.start();
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("t-1", "+15550102000", "1001", "support"));
+    pbx.send(ring("t-2", "+15550104000", "1002", "sales"));
+    pbx.send({{"event", "hangup"}, {"call", "t-1"}, {"cause", "caller"}});
+
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    agent.send({{"type", "tail"}, {"backlog", 10}});
+    CHECK(agent.expect("error")["code"] == "forbidden");
+
+    Client supervisor(daemon.agent_port());
+    CHECK(login(supervisor, "super", "boss")["role"] == "supervisor");
+    // Records are published once committed; wait for all three.
+    std::vector<json> backlog;
+    for (int attempt = 0; attempt < 50 && backlog.size() < 3; ++attempt) {
+        supervisor.send({{"type", "tail"}, {"backlog", 10}, {"follow", false}});
+        backlog.clear();
+        while (true) {
+            json message = supervisor.next();
+            if (message["type"] == "backlog_end") break;
+            backlog.push_back(std::move(message));
+        }
+        if (backlog.size() < 3) std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE(backlog.size() == 3);
+    CHECK(backlog[0]["kind"] == "ring");
+    CHECK(backlog[0]["call"] == "t-1");
+    CHECK(backlog[0]["from"] == "+15550102000");
+    CHECK(backlog[0]["customer_name"] == "Pat Doe");
+    CHECK(backlog[0]["line"] == "Support hotline");
+    CHECK(backlog[2]["kind"] == "hangup");
+    CHECK(backlog[2]["cause"] == "caller");
+
+    Client filtered(daemon.agent_port());
+    login(filtered, "super", "boss");
+    filtered.send({{"type", "tail"}, {"backlog", 10}, {"filter", {{"queue", "sales"}}}});
+    const json only_sales = filtered.expect("log");
+    CHECK(only_sales["call"] == "t-2");
+    CHECK(filtered.expect("backlog_end")["count"] == 1);
+
+    pbx.send(ring("t-3", "+15550109999", "1003", "sales"));
+    pbx.send(ring("t-4", "+15550109999", "1003", "support"));
+    const json live = filtered.expect("log");
+    CHECK(live["call"] == "t-3");
+    CHECK(filtered.quiet());
+
+    // The JSONL file carries the same records, one per line.
+    std::this_thread::sleep_for(100ms);
+    std::istringstream lines(read_file(daemon.jsonl_path()));
+    std::string line;
+    std::vector<std::string> calls;
+    while (std::getline(lines, line)) calls.push_back(json::parse(line)["call"]);
+    CHECK(calls == std::vector<std::string>{"t-1", "t-2", "t-1", "t-3", "t-4"});
+}
+
+TEST_CASE("callpop tail prints the backlog as columns or JSON") {
+    Daemon daemon;
+    daemon.start();
+    {
+        Client supervisor(daemon.agent_port());
+        login(supervisor, "super", "boss");
+        supervisor.send({{"type", "tail"}, {"backlog", 0}});
+        supervisor.expect("backlog_end");
+        Client pbx(daemon.switch_port());
+        pbx.send(ring("cli-1", "+15550102000", "1001", "support"));
+        supervisor.expect("log");  // committed
+    }
+    const std::string port = std::to_string(daemon.agent_port());
+    auto table = run_callpop({"tail", "--config", daemon.config_path().string(), "--port", port,
+                              "--user", "super", "--token", "boss", "-n", "5"});
+    CHECK(table.exit_code == 0);
+    CHECK(table.output.find("ring") != std::string::npos);
+    CHECK(table.output.find("cli-1") != std::string::npos);
+    CHECK(table.output.find("Pat Doe") != std::string::npos);
+    CHECK(table.output.find("support") != std::string::npos);
+
+    auto raw = run_callpop({"tail", "--config", daemon.config_path().string(), "--port", port,
+                            "--user", "super", "--token", "boss", "--json"});
+    CHECK(raw.exit_code == 0);
+    CHECK(json::parse(raw.output.substr(0, raw.output.find('\n')))["call"] == "cli-1");
+
+    auto refused = run_callpop({"tail", "--config", daemon.config_path().string(), "--port", port,
+                                "--user", "super", "--token", "wrong"});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.output.find("bad_login") != std::string::npos);
+}
+
+TEST_CASE("calls that never end are closed by the timeout") {
+    Daemon::Options options;
+    options.extra_config = "calls:\n  max_duration_s: 1\n  ended_keep_s: 60\n";
+    Daemon daemon(options);
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("forever", "+15550102000", "1001"));
+    agent.expect("pop");
+    const json ended = agent.expect("call", 5s);
+    CHECK(ended["state"] == "ended");
+    CHECK(ended["cause"] == "timeout");
+    std::this_thread::sleep_for(200ms);
+    CHECK(query_one(daemon.database_path(), "SELECT state FROM calls WHERE call_id = 'forever'") ==
+          "timeout");
+}
