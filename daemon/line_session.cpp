@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/coroutine.hpp"
 #include "protocol/agent_message.hpp"
 
 namespace callpop::daemon {
@@ -25,15 +26,6 @@ std::string endpoint_text(const tcp::socket& socket) {
     return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
-void log_unexpected(std::exception_ptr failure, const char* what) {
-    if (!failure) return;
-    try {
-        std::rethrow_exception(failure);
-    } catch (const std::exception& error) {
-        spdlog::error("{} stopped: {}", what, error.what());
-    }
-}
-
 }  // namespace
 
 LineSession::LineSession(tcp::socket socket, std::size_t queue_max,
@@ -52,13 +44,10 @@ LineSession::LineSession(tcp::socket socket, std::size_t queue_max,
 void LineSession::start() {
     touch();
     auto self = shared_from_this();
-    asio::co_spawn(socket_.get_executor(), reader(),
-                   [self](std::exception_ptr failure) { log_unexpected(failure, "session reader"); });
-    asio::co_spawn(socket_.get_executor(), writer(),
-                   [self](std::exception_ptr failure) { log_unexpected(failure, "session writer"); });
-    asio::co_spawn(socket_.get_executor(), watchdog(), [self](std::exception_ptr failure) {
-        log_unexpected(failure, "session watchdog");
-    });
+    const auto executor = socket_.get_executor();
+    spawn_logged(executor, reader(), "session reader", self);
+    spawn_logged(executor, writer(), "session writer", self);
+    spawn_logged(executor, watchdog(), "session watchdog", self);
 }
 
 void LineSession::set_idle_timeout(std::chrono::seconds timeout) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/agent_session.hpp"
+#include "daemon/coroutine.hpp"
 #include "daemon/switch_session.hpp"
 #include "protocol/timestamp.hpp"
 #include "storage/token_hash.hpp"
@@ -35,15 +36,6 @@ std::uint64_t first_pop_seq() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
-}
-
-void log_failure(std::exception_ptr failure, const char* what) {
-    if (!failure) return;
-    try {
-        std::rethrow_exception(failure);
-    } catch (const std::exception& error) {
-        spdlog::error("{} stopped: {}", what, error.what());
-    }
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -80,12 +72,19 @@ Server::~Server() {
 void Server::start() {
     open_acceptor(switch_acceptor_, config_.listen.switch_port, "switches");
     open_acceptor(agent_acceptor_, config_.listen.agent_port, "agents");
-    asio::co_spawn(io_, accept_switches(),
-                   [](std::exception_ptr failure) { log_failure(failure, "switch listener"); });
-    asio::co_spawn(io_, accept_agents(),
-                   [](std::exception_ptr failure) { log_failure(failure, "agent listener"); });
-    asio::co_spawn(io_, sweep_calls(),
-                   [](std::exception_ptr failure) { log_failure(failure, "call sweeper"); });
+    spawn_logged(io_.get_executor(),
+                 accept_loop(switch_acceptor_, "switch",
+                             [this](tcp::socket socket) -> std::shared_ptr<LineSession> {
+                                 return std::make_shared<SwitchSession>(std::move(socket), *this);
+                             }),
+                 "switch listener");
+    spawn_logged(io_.get_executor(),
+                 accept_loop(agent_acceptor_, "agent",
+                             [this](tcp::socket socket) -> std::shared_ptr<LineSession> {
+                                 return std::make_shared<AgentSession>(std::move(socket), *this);
+                             }),
+                 "agent listener");
+    spawn_logged(io_.get_executor(), sweep_calls(), "call sweeper");
     spdlog::info("listening for switches on {}:{}, agents on {}:{}",
                  switch_endpoint().address().to_string(), switch_endpoint().port(),
                  agent_endpoint().address().to_string(), agent_endpoint().port());
@@ -107,33 +106,23 @@ void Server::track(const std::shared_ptr<LineSession>& session) {
     session->start();
 }
 
-awaitable<void> Server::accept_switches() {
-    while (switch_acceptor_.is_open()) {
+awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, const char* what,
+                                    std::function<std::shared_ptr<LineSession>(tcp::socket)> make) {
+    asio::steady_timer backoff(io_);
+    while (acceptor.is_open()) {
         boost::system::error_code error;
-        tcp::socket socket = co_await switch_acceptor_.async_accept(
-            asio::redirect_error(use_awaitable, error));
+        tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, error));
+        if (error == asio::error::operation_aborted) break;
         if (error) {
-            if (error == asio::error::operation_aborted) break;
-            spdlog::warn("accepting a switch: {}", error.message());
+            // Out of file descriptors, say: retrying at once would spin the loop.
+            spdlog::warn("accepting a {} connection: {}", what, error.message());
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(asio::redirect_error(use_awaitable, error));
             continue;
         }
-        auto session = std::make_shared<SwitchSession>(std::move(socket), *this);
-        spdlog::info("{}: connected", "switch " + session->peer());
+        auto session = make(std::move(socket));
+        spdlog::debug("{} {}: connected", what, session->peer());
         track(session);
-    }
-}
-
-awaitable<void> Server::accept_agents() {
-    while (agent_acceptor_.is_open()) {
-        boost::system::error_code error;
-        tcp::socket socket = co_await agent_acceptor_.async_accept(
-            asio::redirect_error(use_awaitable, error));
-        if (error) {
-            if (error == asio::error::operation_aborted) break;
-            spdlog::warn("accepting an agent: {}", error.message());
-            continue;
-        }
-        track(std::make_shared<AgentSession>(std::move(socket), *this));
     }
 }
 

@@ -3,6 +3,7 @@
 // the supervisors' tail, all on one io_context thread.
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -58,8 +59,8 @@ public:
     void on_agent_closed(AgentSession& session);
 
 private:
-    awaitable<void> accept_switches();
-    awaitable<void> accept_agents();
+    awaitable<void> accept_loop(tcp::acceptor& acceptor, const char* what,
+                                std::function<std::shared_ptr<LineSession>(tcp::socket)> make);
     awaitable<void> sweep_calls();
     void track(const std::shared_ptr<LineSession>& session);
 
