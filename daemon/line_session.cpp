@@ -39,6 +39,8 @@ LineSession::LineSession(tcp::socket socket, std::size_t queue_max,
     write_signal_.expires_at(std::chrono::steady_clock::time_point::max());
     boost::system::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
+    // Finds peers that vanished without a FIN (a switch quiet all night, a laptop asleep).
+    socket_.set_option(asio::socket_base::keep_alive(true), ignored);
 }
 
 void LineSession::start() {
