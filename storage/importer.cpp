@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <span>
@@ -18,9 +17,10 @@ namespace callpop::storage {
 
 namespace {
 
-// Big enough that commits cost nothing next to the rows, small enough that the daemon's
-// call-log writer never waits long for the write lock while a big file is imported.
-static const std::size_t rows_per_transaction = std::getenv("CP_CHUNK") ? std::stoul(std::getenv("CP_CHUNK")) : 20000;
+// Big enough that commits and the WAL checkpoints after them cost little next to the rows
+// (smaller chunks made a million-row import markedly slower), small enough that the
+// daemon's call-log writer waits about a second at most for the write lock.
+constexpr std::size_t rows_per_transaction = 100'000;
 
 using RejectReason = std::optional<std::string>;  // why a row was rejected; empty when kept
 
@@ -68,6 +68,11 @@ public:
     }
 
     std::size_t field_count() const { return field_count_; }
+    bool has(std::size_t column) const { return positions_[column].has_value(); }
+    bool has_every_column() const {
+        return std::all_of(positions_.begin(), positions_.end(),
+                           [](const auto& position) { return position.has_value(); });
+    }
 
     // The row's value in `column`, without surrounding blanks; empty when the file does not
     // have the column.
@@ -115,7 +120,11 @@ private:
 class Row {
 public:
     Row(const CsvRecord& record, const ColumnIndex& columns) : record_(record), columns_(columns) {}
-    std::string_view operator[](std::size_t column) const { return columns_.value(record_, column); }
+    std::string_view operator[](std::size_t column) const {
+        return columns_.value(record_, column);
+    }
+    bool has(std::size_t column) const { return columns_.has(column); }
+    bool has_every_column() const { return columns_.has_every_column(); }
 
 private:
     const CsvRecord& record_;
@@ -387,25 +396,41 @@ public:
         if (!flag)
             return "do_not_call: " + quoted(row[do_not_call]) +
                    " is not true, false, yes, no, 1 or 0";
-        if (auto reason = read_phones(row[phones], normalizer_, customer_.phones)) return reason;
-        customer_.external_id.assign(row[external_id]);
-        customer_.name.assign(row[name]);
-        customer_.company.assign(row[company]);
-        customer_.tier.assign(row[tier]);
-        customer_.segment.assign(row[segment]);
-        customer_.language.assign(row[language]);
-        customer_.timezone.assign(row[timezone]);
-        customer_.email.assign(row[email]);
-        customer_.address.assign(row[address]);
-        customer_.do_not_call = *flag;
+        if (auto reason = read_phones(row[phones], normalizer_, phones_)) return reason;
+        keep_stored_values_of_missing_columns(row);
+        assign(customer_.external_id, row, external_id);
+        assign(customer_.name, row, name);
+        assign(customer_.company, row, company);
+        assign(customer_.tier, row, tier);
+        assign(customer_.segment, row, segment);
+        assign(customer_.language, row, language);
+        assign(customer_.timezone, row, timezone);
+        assign(customer_.email, row, email);
+        assign(customer_.address, row, address);
+        if (row.has(phones)) customer_.phones.swap(phones_);
+        if (row.has(do_not_call)) customer_.do_not_call = *flag;
         store_.upsert_customer(customer_);
         return std::nullopt;
     }
 
 private:
+    // A file without some of the columns updates only the columns it has: a file of names
+    // and tiers must not wipe everyone's phone numbers. (With every column, each row sets
+    // every field, so the reused customer_ carries nothing over from the row before.)
+    void keep_stored_values_of_missing_columns(const Row& row) {
+        if (row.has_every_column()) return;
+        auto stored = store_.customer_by_external_id(row[customer_column::external_id]);
+        customer_ = stored ? std::move(*stored) : Customer{};
+    }
+
+    static void assign(std::string& field, const Row& row, std::size_t column) {
+        if (row.has(column)) field.assign(row[column]);
+    }
+
     Store& store_;
     const PhoneNormalizer& normalizer_;
     Customer customer_;
+    std::vector<std::string> phones_;  // the row's numbers, before they replace the stored ones
 };
 
 class AssetImporter {

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <map>
-#include <cstdlib>
 
 #include "storage/sqlite.hpp"
 
@@ -42,7 +41,6 @@ public:
         db_.exec("PRAGMA journal_mode = WAL");
         db_.exec("PRAGMA synchronous = NORMAL");
         db_.exec("PRAGMA foreign_keys = ON");
-        if (std::getenv("CP_CACHE")) db_.exec(std::string("PRAGMA cache_size = ") + std::getenv("CP_CACHE"));
         migrate(db_);
     }
 
@@ -237,8 +235,7 @@ public:
     std::int64_t upsert_customer(const Customer& customer) override {
         // Looked up first rather than with RETURNING, which costs SQLite a temporary table
         // per row, and so that a new customer skips deleting phones it cannot have.
-        static const bool noselect = std::getenv("CP_NOSELECT") != nullptr;
-        const auto existing = noselect ? std::optional<std::int64_t>() : id_of_external(customer.external_id);
+        const auto existing = id_of_external(customer.external_id);
         auto& upsert = statement(
             "INSERT INTO customers (external_id, name, company, tier, segment, language, "
             "timezone, email, address, do_not_call) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
@@ -260,8 +257,7 @@ public:
         auto& add = statement(
             "INSERT OR IGNORE INTO phones (customer_id, number, position) VALUES (?1, ?2, ?3)");
         std::int64_t position = 0;
-        static const bool skip = std::getenv("CP_NOPHONES") != nullptr;
-        if (!skip) for (const auto& phone : customer.phones) {
+        for (const auto& phone : customer.phones) {
             add.bind(1, id).bind(2, phone).bind(3, position++).run();
         }
         return id;

@@ -139,10 +139,23 @@ TEST_CASE("import customers: a re-import updates by external id and replaces the
     REQUIRE(after);
     CHECK(after->id == before->id);
     CHECK(after->name == "Pat Doe-Smith");
-    CHECK(after->tier.empty());  // the second file has no tier column: the value is cleared
+    CHECK(after->tier == "gold");  // not in the second file: kept
     CHECK(after->phones == Strings{"+15550103000", "+15550103001"});
     CHECK(external_ids_on(*store, "+15550102000").empty());
     CHECK(external_ids_on(*store, "+15550103001") == Strings{"C-1000"});
+
+    // A file without phones leaves them alone; an empty phones value removes them.
+    storage::import_customers(*store,
+                              write_file(dir, "third.csv", "external_id,name,tier\nC-1000,Pat,\n"),
+                              normalizer);
+    const auto third = store->customer_by_external_id("C-1000");
+    CHECK(third->name == "Pat");
+    CHECK(third->tier.empty());
+    CHECK(third->phones == Strings{"+15550103000", "+15550103001"});
+    storage::import_customers(
+        *store, write_file(dir, "fourth.csv", "external_id,name,phones\nC-1000,Pat,\n"),
+        normalizer);
+    CHECK(store->customer_by_external_id("C-1000")->phones.empty());
 }
 
 TEST_CASE("import: file-level errors name the file and stop the import") {
@@ -154,9 +167,9 @@ TEST_CASE("import: file-level errors name the file and stop the import") {
                          (missing.string() + ": missing column \"name\"").c_str(), ImportError);
 
     const auto both_missing = write_file(dir, "notes.csv", "author\nme\n");
-    CHECK_THROWS_WITH_AS(storage::import_notes(*store, both_missing),
-                         (both_missing.string() + ": missing columns \"customer\", \"text\"").c_str(),
-                         ImportError);
+    CHECK_THROWS_WITH_AS(
+        storage::import_notes(*store, both_missing),
+        (both_missing.string() + ": missing columns \"customer\", \"text\"").c_str(), ImportError);
 
     const auto twice = write_file(dir, "twice.csv", "external_id,name,Name\n");
     CHECK_THROWS_WITH_AS(storage::import_customers(*store, twice, normalizer),

@@ -81,7 +81,8 @@ TEST_CASE("store: ring, answer and hangup fold into one call whatever their orde
         const auto customer_id =
             add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
         const auto events = answered_call("c-1", customer_id);
-        for (const int index : order) CHECK(append(*store, events[static_cast<std::size_t>(index)]));
+        for (const int index : order)
+            CHECK(append(*store, events[static_cast<std::size_t>(index)]));
 
         const auto card = store->card(*store->customer_by_id(customer_id), 5);
         REQUIRE(card.history.size() == 1);
