@@ -12,7 +12,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <thread>
 
@@ -27,32 +26,6 @@ std::string binary() {
     REQUIRE_MESSAGE(path != nullptr, "CALLPOP_BINARY must name the callpop binary (ctest sets it)");
     return path;
 }
-
-// doctest has no public "has this test failed" query; a listener watches the assertions.
-bool failed_in_current_test = false;
-
-struct FailureListener : doctest::IReporter {
-    explicit FailureListener(const doctest::ContextOptions&) {}
-    void report_query(const doctest::QueryData&) override {}
-    void test_run_start() override {}
-    void test_run_end(const doctest::TestRunStats&) override {}
-    void test_case_start(const doctest::TestCaseData&) override { failed_in_current_test = false; }
-    void test_case_reenter(const doctest::TestCaseData&) override {}
-    void test_case_end(const doctest::CurrentTestCaseStats&) override {}
-    void test_case_exception(const doctest::TestCaseException&) override {
-        failed_in_current_test = true;
-    }
-    void subcase_start(const doctest::SubcaseSignature&) override {}
-    void subcase_end() override {}
-    void log_assert(const doctest::AssertData& data) override {
-        if (data.m_failed) failed_in_current_test = true;
-    }
-    void log_message(const doctest::MessageData&) override {}
-    void test_case_skipped(const doctest::TestCaseData&) override {}
-};
-REGISTER_LISTENER("temp-dir-keeper", 1, FailureListener);
-
-bool current_test_failed() { return failed_in_current_test; }
 
 int spawn(const std::vector<std::string>& arguments, const std::filesystem::path& output,
           const std::string& standard_input, bool wait_for_exit, int* exit_code) {
@@ -126,7 +99,7 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
 
 // The store every daemon starts from: built once per test run, copied for each daemon.
 const std::filesystem::path& template_database() {
-    static TempDir dir;
+    static TempDir dir(TempDir::Lifetime::test_run);
     static bool built = false;
     if (!built) {
         write_file(dir / "customers.csv", customers_csv);
@@ -154,22 +127,6 @@ const std::filesystem::path& template_database() {
 }
 
 }  // namespace
-
-TempDir::TempDir() {
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("callpop-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-    if (current_test_failed()) {
-        MESSAGE("kept " << path_.string() << " for inspection");
-        return;
-    }
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-}
 
 void write_file(const std::filesystem::path& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
