@@ -12,8 +12,18 @@ std::shared_ptr<AgentSession> AgentDirectory::attach(const std::string& agent,
     presence.session = session;
     if (!extensions.empty() || presence.extensions.empty()) {
         leave_extensions(agent, presence);
+        // One agent per phone: whoever sat here before (and left without logging out) is
+        // no longer rung or credited with the answer.
+        for (const auto& extension : extensions) {
+            auto& seated = agents_by_extension_[extension];
+            for (const auto& other : seated) {
+                auto other_presence = agents_.find(other);
+                if (other != agent && other_presence != agents_.end())
+                    std::erase(other_presence->second.extensions, extension);
+            }
+            seated.assign(1, agent);
+        }
         presence.extensions = extensions;
-        for (const auto& extension : extensions) agents_by_extension_[extension].push_back(agent);
     }
     return previous == session ? nullptr : previous;
 }
@@ -53,7 +63,10 @@ const std::vector<std::string>& AgentDirectory::agents_at(const std::string& ext
 }
 
 void AgentDirectory::add_pending(const std::string& agent, PendingPop pop) {
-    auto& pending = agents_[agent].pending;
+    // Only agents that logged in have a replay list; an id a switch names is not enough.
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return;
+    auto& pending = found->second.pending;
     pending.push_back(std::move(pop));
     // Pops leave when acked or when their call ends; the cap only guards against an agent
     // that never acks while calls never end.
@@ -83,9 +96,5 @@ std::vector<PendingPop> AgentDirectory::pending_after(const std::string& agent,
     return result;
 }
 
-std::size_t AgentDirectory::online() const {
-    return static_cast<std::size_t>(std::count_if(
-        agents_.begin(), agents_.end(), [](const auto& entry) { return !entry.second.session.expired(); }));
-}
 
 }  // namespace callpop::daemon

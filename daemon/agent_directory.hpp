@@ -1,7 +1,7 @@
 #pragma once
 // Who sits at which extension, which agent session is live, and the pops each agent has
 // not acked yet (replayed when it reconnects). An agent stays at its extensions while
-// disconnected, so what rings meanwhile waits for it.
+// disconnected, so what rings meanwhile waits for it, until another agent logs in there.
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -43,8 +43,6 @@ public:
     void drop_call(const std::string& agent, const std::string& call);
     std::vector<PendingPop> pending_after(const std::string& agent, std::uint64_t seq) const;
 
-    std::size_t agents() const { return agents_.size(); }
-    std::size_t online() const;
 
 private:
     struct Presence {

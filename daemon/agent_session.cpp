@@ -6,9 +6,6 @@
 
 namespace callpop::daemon {
 
-namespace {
-constexpr std::size_t held_lines_max = 64;
-}  // namespace
 
 AgentSession::AgentSession(tcp::socket socket, Server& server)
     : LineSession(std::move(socket), server.config().sessions.queue_max,
@@ -30,41 +27,15 @@ void AgentSession::logged_in_as(std::string agent, std::string role) {
     set_idle_timeout(std::chrono::seconds(3 * server_.config().sessions.heartbeat_s));
 }
 
-void AgentSession::send_error(const char* code, const std::string& message) {
-    ++server_.counters().bad_lines;
-    spdlog::debug("{}: {}: {}", describe(), code, message);
-    deliver(protocol::encode_error({code, message}));
-}
-
-void AgentSession::on_line_too_long() {
-    send_error("line_too_long",
-               "line longer than " + std::to_string(protocol::max_line_bytes) + " bytes skipped");
-}
-
-void AgentSession::login_finished() {
-    login_pending_ = false;
-    while (!held_lines_.empty() && !login_pending_ && open()) {
-        const std::string line = std::move(held_lines_.front());
-        held_lines_.pop_front();
-        on_line(line);
-    }
-}
-
 void AgentSession::on_line(std::string_view line) {
-    if (login_pending_) {
-        if (held_lines_.size() >= held_lines_max)
-            return send_error("busy", "wait for the login answer before sending more");
-        held_lines_.emplace_back(line);
-        return;
-    }
     auto parsed = protocol::parse_agent_message(line);
     if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
-        send_error(error->code.c_str(), error->message);
+        reject(error->code, error->message);
         return;
     }
     auto& message = std::get<protocol::AgentMessage>(parsed);
     if (auto* login = std::get_if<protocol::Login>(&message)) {
-        if (logged_in()) return send_error("bad_login", "already logged in as " + agent_);
+        if (logged_in()) return reject("bad_login", "already logged in as " + agent_);
         server_.on_login(self(), std::move(*login));
         return;
     }
@@ -72,7 +43,7 @@ void AgentSession::on_line(std::string_view line) {
         deliver(protocol::encode_pong());
         return;
     }
-    if (!logged_in()) return send_error("not_logged_in", "log in first");
+    if (!logged_in()) return reject("not_logged_in", "log in first");
     std::visit(
         [this](auto& body) {
             using Body = std::decay_t<decltype(body)>;
@@ -84,7 +55,7 @@ void AgentSession::on_line(std::string_view line) {
                 server_.on_note(self(), std::move(body));
             } else if constexpr (std::is_same_v<Body, protocol::Tail>) {
                 if (role_ != "supervisor")
-                    return send_error("forbidden", "tail is for supervisors");
+                    return reject("forbidden", "tail is for supervisors");
                 server_.on_tail(self(), body);
             } else if constexpr (std::is_same_v<Body, protocol::Logout>) {
                 server_.on_logout(*this);

@@ -25,6 +25,7 @@ TrackedCall& CallTracker::create(const protocol::SwitchEvent& event,
     call.id = event.call;
     call.switch_name = switch_name;
     call.started = now;
+    by_start_.emplace_back(now, call.id);
     return call;
 }
 
@@ -88,8 +89,7 @@ CallChange CallTracker::apply(const protocol::SwitchEvent& event, const std::str
                 change.reason = "duplicate hangup";
                 return change;
             }
-            call.state = CallState::ended;
-            call.ended = now;
+            mark_ended(call, now);
             change.kind = CallChange::Kind::ended;
             return change;
         }
@@ -97,22 +97,43 @@ CallChange CallTracker::apply(const protocol::SwitchEvent& event, const std::str
     return change;
 }
 
+void CallTracker::mark_ended(TrackedCall& call, Clock::time_point now) {
+    call.state = CallState::ended;
+    call.ended = now;
+    by_end_.emplace_back(now, call.id);
+}
+
 std::vector<TrackedCall*> CallTracker::expire(Clock::time_point now) {
     std::vector<TrackedCall*> expired;
-    for (auto& [id, call] : calls_) {
-        if (call.state != CallState::ended && now - call.started >= max_duration_) {
-            call.state = CallState::ended;
-            call.ended = now;
-            expired.push_back(&call);
-        }
+    // Calls leave by_start_ in the order they started: only the due ones are looked at.
+    while (!by_start_.empty() && now - by_start_.front().first >= max_duration_) {
+        const auto [started, id] = std::move(by_start_.front());
+        by_start_.pop_front();
+        TrackedCall* call = find(id);
+        if (call == nullptr || call->started != started || call->state == CallState::ended)
+            continue;
+        mark_ended(*call, now);
+        expired.push_back(call);
     }
     return expired;
 }
 
 void CallTracker::forget_ended(Clock::time_point now) {
-    std::erase_if(calls_, [&](const auto& entry) {
-        return entry.second.state == CallState::ended && now - entry.second.ended >= ended_keep_;
-    });
+    while (!by_end_.empty() && now - by_end_.front().first >= ended_keep_) {
+        const auto [ended, id] = std::move(by_end_.front());
+        by_end_.pop_front();
+        auto found = calls_.find(id);
+        if (found != calls_.end() && found->second.state == CallState::ended &&
+            found->second.ended == ended)
+            calls_.erase(found);
+    }
+}
+
+void CallTracker::shed_payload(TrackedCall& call) {
+    call.pop.reset();
+    call.data = nlohmann::json::object();
+    call.popped_agents.clear();
+    call.rung_extensions.clear();
 }
 
 TrackedCall* CallTracker::find(const std::string& call_id) {

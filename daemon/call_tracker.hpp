@@ -5,6 +5,7 @@
 // apply() reports.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <set>
 #include <string>
@@ -74,18 +75,24 @@ public:
     std::vector<TrackedCall*> expire(Clock::time_point now);
     // Forgets ended calls older than the keep time.
     void forget_ended(Clock::time_point now);
+    // An ended call is kept an hour for outcomes and late events: drop what it no longer
+    // needs (the pop, the IVR data, who was rung) once the server is done with it.
+    static void shed_payload(TrackedCall& call);
 
     TrackedCall* find(const std::string& call_id);
     std::size_t live_calls() const;
-    std::size_t known_calls() const { return calls_.size(); }
 
 private:
     TrackedCall& create(const protocol::SwitchEvent& event, const std::string& switch_name,
                         Clock::time_point now);
+    void mark_ended(TrackedCall& call, Clock::time_point now);
 
     std::chrono::seconds max_duration_;
     std::chrono::seconds ended_keep_;
     std::unordered_map<std::string, TrackedCall> calls_;
+    // (when, call id), oldest first; an entry whose call has changed since is skipped.
+    std::deque<std::pair<Clock::time_point, std::string>> by_start_;
+    std::deque<std::pair<Clock::time_point, std::string>> by_end_;
 };
 
 }  // namespace callpop::daemon

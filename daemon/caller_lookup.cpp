@@ -1,5 +1,7 @@
 #include "daemon/caller_lookup.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "daemon/call_tracker.hpp"
 
 namespace callpop::daemon {
@@ -57,24 +59,34 @@ protocol::Pop CallerLookup::look_up(TrackedCall& call) {
     pop.queue = call.queue;
     pop.data = call.data;
 
-    std::vector<storage::Customer> candidates;
     std::string match = "none";
-    if (auto customer = customer_from_data(call, match)) {
-        candidates.push_back(std::move(*customer));
-    } else if (pop.caller.withheld) {
-        match = "withheld";
-    } else {
-        candidates = store_.customers_by_number(pop.caller.number, config_.pop.candidates);
-        if (!candidates.empty()) match = "number";
+    // A store that fails (locked, I/O error) must not cost the agent the pop: it goes out
+    // with what the switch said and no customer.
+    try {
+        std::vector<storage::Customer> candidates;
+        if (auto customer = customer_from_data(call, match)) {
+            candidates.push_back(std::move(*customer));
+        } else if (pop.caller.withheld) {
+            match = "withheld";
+        } else {
+            candidates = store_.customers_by_number(pop.caller.number, config_.pop.candidates);
+            if (!candidates.empty()) match = "number";
+        }
+        if (!candidates.empty()) {
+            pop.customer = store_.card(candidates.front(), config_.pop.history);
+            pop.other_candidates.assign(std::make_move_iterator(candidates.begin() + 1),
+                                        std::make_move_iterator(candidates.end()));
+            call.customer_id = pop.customer->customer.id;
+            call.customer_name = pop.customer->customer.name;
+        }
+    } catch (const storage::StorageError& error) {
+        spdlog::error("call {}: customer lookup failed, popping without a customer: {}", call.id,
+                      error.what());
+        match = "lookup_failed";
+        pop.customer.reset();
+        pop.other_candidates.clear();
     }
     pop.match = match;
-    if (!candidates.empty()) {
-        pop.customer = store_.card(candidates.front(), config_.pop.history);
-        pop.other_candidates.assign(std::make_move_iterator(candidates.begin() + 1),
-                                    std::make_move_iterator(candidates.end()));
-        call.customer_id = pop.customer->customer.id;
-        call.customer_name = pop.customer->customer.name;
-    }
     call.looked_up = true;
     call.caller_number = pop.caller.number;
     call.line_name = pop.line;

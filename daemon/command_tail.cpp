@@ -92,8 +92,9 @@ int command_tail(const Arguments& arguments) {
     // While the log is quiet, pings keep the session inside the daemon's heartbeat rule.
     asio::steady_timer ping_timer(io);
     const std::string ping = "{\"type\":\"ping\"}\n";
+    std::chrono::seconds ping_every(5);  // until the welcome says the daemon's heartbeat
     std::function<void()> schedule_ping = [&] {
-        ping_timer.expires_after(std::chrono::seconds(5));
+        ping_timer.expires_after(ping_every);
         ping_timer.async_wait([&](const boost::system::error_code& error) {
             if (error) return;
             asio::async_write(socket, asio::buffer(ping), [](auto, auto) {});
@@ -122,7 +123,9 @@ int command_tail(const Arguments& arguments) {
                     ping_timer.cancel();
                     return;
                 }
-                if (type == "log") {
+                if (type == "welcome") {
+                    ping_every = std::chrono::seconds(std::max(1, message.value("heartbeat_s", 5)));
+                } else if (type == "log") {
                     std::cout << (raw ? line
                                       : columns(protocol::call_log_record_from_json(message)))
                               << std::endl;

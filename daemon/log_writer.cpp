@@ -67,8 +67,8 @@ void LogWriter::run() {
     }
 }
 
-bool LogWriter::try_write(std::deque<Pending>& batch, std::size_t first, std::size_t count,
-                          std::vector<WriteResult>& results) {
+LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t first,
+                                        std::size_t count, std::vector<WriteResult>& results) {
     try {
         storage::StoreTransaction transaction(*store_);
         for (std::size_t index = first; index < first + count; ++index) {
@@ -84,31 +84,35 @@ bool LogWriter::try_write(std::deque<Pending>& batch, std::size_t first, std::si
             }
         }
         transaction.commit();
-        return true;
-    } catch (const std::exception& error) {
+        return Attempt::committed;
+    } catch (const storage::StorageError& error) {
+        spdlog::error("call log: writing {} record(s) failed: {}", count, error.what());
+        if (error.transient()) return Attempt::retry_later;
         for (std::size_t index = first; index < first + count; ++index)
             results[index] = WriteResult{false, std::nullopt, error.what()};
+        return Attempt::refused;
+    } catch (const std::exception& error) {
         spdlog::error("call log: writing {} record(s) failed: {}", count, error.what());
-        return false;
+        for (std::size_t index = first; index < first + count; ++index)
+            results[index] = WriteResult{false, std::nullopt, error.what()};
+        return Attempt::refused;
     }
 }
 
 void LogWriter::write_batch(std::deque<Pending>& batch) {
     std::vector<WriteResult> results(batch.size());
-    // A busy or full disk usually passes: retry the batch. If it keeps failing, one record
-    // may be at fault: write them one by one so the others still land, and report the
-    // failures to whoever is waiting instead of dropping them silently.
-    constexpr int attempts = 3;
-    bool written = false;
-    for (int attempt = 1; attempt <= attempts && !written; ++attempt) {
-        written = try_write(batch, 0, batch.size(), results);
-        if (!written) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
-    }
-    for (std::size_t index = 0; !written && index < batch.size(); ++index) {
-        for (int attempt = 1; attempt <= attempts; ++attempt) {
-            if (try_write(batch, index, 1, results)) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    // A busy database or a full disk passes: retry until it does, so that nothing the loop
+    // handed over is lost (the loop itself never waits for this). A refusal is about the
+    // data: write the records one by one, so only the faulty one is refused and reported.
+    auto write_until_done = [&](std::size_t first, std::size_t count) {
+        for (int attempt = 1;; ++attempt) {
+            const Attempt outcome = try_write(batch, first, count, results);
+            if (outcome != Attempt::retry_later) return outcome;
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 * attempt, 5000)));
         }
+    };
+    if (write_until_done(0, batch.size()) == Attempt::refused) {
+        for (std::size_t index = 0; index < batch.size(); ++index) write_until_done(index, 1);
     }
     if (jsonl_.is_open()) {
         for (std::size_t index = 0; index < batch.size(); ++index) {

@@ -56,8 +56,9 @@ private:
     void enqueue(Pending pending);
     void run();
     void write_batch(std::deque<Pending>& batch);
-    bool try_write(std::deque<Pending>& batch, std::size_t first, std::size_t count,
-                   std::vector<WriteResult>& results);
+    enum class Attempt { committed, retry_later, refused };
+    Attempt try_write(std::deque<Pending>& batch, std::size_t first, std::size_t count,
+                      std::vector<WriteResult>& results);
 
     std::unique_ptr<storage::Store> store_;
     std::ofstream jsonl_;

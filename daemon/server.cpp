@@ -55,13 +55,16 @@ Server::Server(asio::io_context& io, config::Config config)
       tracker_(std::chrono::seconds(config_.calls.max_duration_s),
                std::chrono::seconds(config_.calls.ended_keep_s)),
       directory_(config_.sessions.queue_max),
+      // One core stays with the event loop.
+      token_checks_(std::max(2u, std::thread::hardware_concurrency()) - 1),
+      unknown_agent_hash_(storage::hash_token("no agent has this token")),
       switch_acceptor_(io_),
       agent_acceptor_(io_),
       sweep_timer_(io_),
       next_pop_seq_(first_pop_seq()) {
     for (auto& record : store_->recent_log(config_.call_log.tail_memory))
         recent_log_.push_back(std::move(record));
-    if (!recent_log_.empty()) next_log_id_ = recent_log_.back().id + 1;
+    next_log_id_ = store_->last_log_id() + 1;
 }
 
 Server::~Server() {
@@ -140,22 +143,13 @@ awaitable<void> Server::sweep_calls() {
             record.cause = "timeout";
             write_log(std::move(record));
             tell_popped_agents(*call, "ended", "", "timeout", "");
+            CallTracker::shed_payload(*call);
         }
         tracker_.forget_ended(now);
     }
 }
 
-void Server::on_session_closed(LineSession& session) {
-    // The session may be closing itself from inside its own handlers: keep it alive until
-    // they return.
-    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
-        if (it->get() == &session) {
-            asio::post(io_, [keep = *it] {});
-            sessions_.erase(it);
-            break;
-        }
-    }
-}
+void Server::on_session_closed(LineSession& session) { sessions_.erase(session.shared_from_this()); }
 
 // ---- switch side ----------------------------------------------------------------------
 
@@ -169,7 +163,6 @@ void Server::ensure_looked_up(TrackedCall& call) {
 
 void Server::send_pop(TrackedCall& call, const std::string& agent) {
     if (!call.popped_agents.insert(agent).second) return;
-    ++counters_.pops;
     directory_.add_pending(agent, {call.pop_seq, call.id, call.pop});
     if (auto session = directory_.session(agent)) session->deliver(call.pop);
 }
@@ -192,12 +185,10 @@ std::string Server::agent_at(const std::string& extension) const {
 }
 
 void Server::on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name) {
-    ++counters_.switch_events;
     const CallChange change = tracker_.apply(event, switch_name, Clock::now());
     TrackedCall& call = *change.call;
     switch (change.kind) {
         case CallChange::Kind::ignored:
-            ++counters_.ignored_events;
             spdlog::debug("call {}: {} ignored: {}", event.call, protocol::to_string(event.kind),
                           change.reason);
             return;
@@ -232,6 +223,7 @@ void Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             const std::string cause = record.cause;
             write_log(std::move(record));
             tell_popped_agents(call, "ended", "", cause, "");
+            CallTracker::shed_payload(call);
             return;
         }
     }
@@ -279,17 +271,19 @@ void Server::publish(const protocol::CallLogRecord& record) {
 // ---- agent side -----------------------------------------------------------------------
 
 void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login) {
-    auto account = store_->agent(login.agent);
-    if (!account) {
-        spdlog::warn("{}: login as unknown agent \"{}\"", "client " + session->peer(), login.agent);
-        session->deliver(protocol::encode_error({"bad_login", "unknown agent or wrong token"}));
-        return;
-    }
+    auto found = store_->agent(login.agent);
+    const bool known = found.has_value();
+    // An unknown id is checked against a stand-in hash, so the answer takes as long as for
+    // a wrong token and does not tell which ids exist.
+    storage::AgentAccount account = known ? std::move(*found) : storage::AgentAccount{};
+    if (!known) account.token_hash = unknown_agent_hash_;
     session->login_started();
     // The hash is slow on purpose; check it on the pool and come back to the loop.
-    asio::post(token_checks_, [this, session, account = std::move(*account),
+    asio::post(token_checks_, [this, session, known, account = std::move(account),
                                login = std::move(login)]() mutable {
-        const bool valid = storage::verify_token(login.token, account.token_hash);
+        // Clients that gave up while queued (a reconnect storm) cost no hash.
+        const bool valid = !session->finished() &&
+                           storage::verify_token(login.token, account.token_hash) && known;
         asio::post(io_, [this, session, valid, account = std::move(account),
                          login = std::move(login)] {
             if (!session->open() || stopping_) return;
@@ -314,11 +308,13 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session,
     }
     spdlog::info("{}: logged in at {}", "agent " + account.id + " (" + session->peer() + ")",
                  login.extensions.empty() ? std::string("no extension") : join(login.extensions));
-    session->deliver(protocol::encode_welcome(account.id, account.role,
-                                              static_cast<int>(config_.sessions.heartbeat_s),
-                                              next_pop_seq_ - 1));
+    // The welcome and every missed pop as one message: a replay as long as the queue limit
+    // must not count as a slow consumer.
+    std::string welcome = protocol::encode_welcome(
+        account.id, account.role, static_cast<int>(config_.sessions.heartbeat_s), next_pop_seq_ - 1);
     for (const auto& pop : directory_.pending_after(account.id, login.resume_after.value_or(0)))
-        session->deliver(pop.message);
+        welcome += *pop.message;
+    session->deliver(std::move(welcome));
 }
 
 void Server::on_ack(AgentSession& session, std::uint64_t seq) { directory_.ack(session.agent(), seq); }
@@ -330,12 +326,7 @@ void Server::on_logout(AgentSession& session) {
 }
 
 void Server::on_agent_closed(AgentSession& session) {
-    for (auto it = tail_subscribers_.begin(); it != tail_subscribers_.end(); ++it) {
-        if (it->get() == &session) {
-            tail_subscribers_.erase(it);
-            break;
-        }
-    }
+    tail_subscribers_.erase(std::static_pointer_cast<AgentSession>(session.shared_from_this()));
     if (session.logged_in()) directory_.detach(session.agent(), &session);
     on_session_closed(session);
 }
@@ -412,7 +403,7 @@ void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protoco
     for (auto it = backlog.rbegin(); it != backlog.rend(); ++it) lines += protocol::encode_log(**it);
     lines += protocol::encode_backlog_end(backlog.size());
     session->deliver(std::move(lines));
-    if (tail.follow) {
+    if (tail.follow && session->open()) {
         tail_subscribers_.insert(session);
     } else {
         tail_subscribers_.erase(session);

@@ -23,13 +23,6 @@ namespace callpop::daemon {
 class AgentSession;
 class LineSession;
 
-struct ServerCounters {
-    std::uint64_t switch_events = 0;
-    std::uint64_t ignored_events = 0;
-    std::uint64_t bad_lines = 0;
-    std::uint64_t pops = 0;
-};
-
 class Server {
 public:
     Server(asio::io_context& io, config::Config config);
@@ -43,7 +36,6 @@ public:
     tcp::endpoint switch_endpoint() const { return switch_acceptor_.local_endpoint(); }
     tcp::endpoint agent_endpoint() const { return agent_acceptor_.local_endpoint(); }
     const config::Config& config() const { return config_; }
-    ServerCounters& counters() { return counters_; }
 
     // Switch side.
     void on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name);
@@ -86,7 +78,8 @@ private:
     CallerLookup lookup_;
     CallTracker tracker_;
     AgentDirectory directory_;
-    asio::thread_pool token_checks_{1};  // slow hashes stay off the loop
+    asio::thread_pool token_checks_;  // slow hashes stay off the loop
+    std::string unknown_agent_hash_;
     tcp::acceptor switch_acceptor_;
     tcp::acceptor agent_acceptor_;
     asio::steady_timer sweep_timer_;
@@ -96,7 +89,6 @@ private:
     std::int64_t next_log_id_ = 1;
     std::uint64_t next_pop_seq_ = 1;
     bool stopping_ = false;
-    ServerCounters counters_;
 };
 
 }  // namespace callpop::daemon

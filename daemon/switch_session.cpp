@@ -20,9 +20,8 @@ SwitchSession::SwitchSession(tcp::socket socket, Server& server)
 void SwitchSession::on_line(std::string_view line) {
     auto parsed = protocol::parse_switch_event(line);
     if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
-        ++server_.counters().bad_lines;
         spdlog::warn("{}: {}: {}", describe(), error->code, error->message);
-        deliver(protocol::encode_error(*error));
+        reject(error->code, error->message);
         return;
     }
     if (!heard_from_) {
@@ -30,14 +29,6 @@ void SwitchSession::on_line(std::string_view line) {
         set_idle_timeout(switch_quiet_allowed);
     }
     server_.on_switch_event(std::get<protocol::SwitchEvent>(parsed), "native");
-}
-
-void SwitchSession::on_line_too_long() {
-    ++server_.counters().bad_lines;
-    spdlog::warn("{}: line over {} bytes skipped", describe(), protocol::max_line_bytes);
-    deliver(protocol::encode_error({"line_too_long", "line longer than " +
-                                                         std::to_string(protocol::max_line_bytes) +
-                                                         " bytes skipped"}));
 }
 
 void SwitchSession::on_closed() {

@@ -12,7 +12,6 @@ public:
 
 protected:
     void on_line(std::string_view line) override;
-    void on_line_too_long() override;
     void on_closed() override;
     std::string describe() const override { return "switch " + peer(); }
 

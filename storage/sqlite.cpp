@@ -6,12 +6,27 @@ namespace callpop::storage {
 
 namespace {
 
+bool is_transient(int code) {
+    switch (code & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+        case SQLITE_FULL:
+        case SQLITE_IOERR:
+        case SQLITE_CANTOPEN:
+        case SQLITE_PROTOCOL:
+        case SQLITE_NOMEM:
+            return true;
+        default:
+            return false;
+    }
+}
+
 [[noreturn]] void fail(sqlite3* db, int code, std::string_view what) {
     std::string message = std::string(what) + ": " + sqlite3_errstr(code);
     if (db != nullptr && sqlite3_errmsg(db) != nullptr &&
         std::string_view(sqlite3_errmsg(db)) != sqlite3_errstr(code))
         message += " (" + std::string(sqlite3_errmsg(db)) + ")";
-    throw StorageError(message);
+    throw StorageError(message, is_transient(code));
 }
 
 }  // namespace
@@ -106,7 +121,7 @@ void Database::exec(std::string_view sql) {
         std::string message = "running \"" + text.substr(0, 80) + "\": " + sqlite3_errstr(code);
         if (error != nullptr) message += " (" + std::string(error) + ")";
         sqlite3_free(error);
-        throw StorageError(message);
+        throw StorageError(message, is_transient(code));
     }
 }
 

@@ -8,15 +8,12 @@
 #include <string>
 #include <string_view>
 
+#include "storage/storage_error.hpp"
+
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace callpop::storage {
-
-class StorageError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
 
 class Statement {
 public:

@@ -176,6 +176,14 @@ public:
         return {records.rbegin(), records.rend()};
     }
 
+    std::int64_t last_log_id() override {
+        auto& query = statement("SELECT coalesce(max(id), 0) FROM call_log");
+        query.step();
+        const std::int64_t id = query.column_int(0);
+        query.reset();
+        return id;
+    }
+
     void begin() override { db_.exec("BEGIN IMMEDIATE"); }
     void commit() override { db_.exec("COMMIT"); }
     void rollback() override {

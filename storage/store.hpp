@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "protocol/records.hpp"
+#include "storage/storage_error.hpp"
 
 namespace callpop::storage {
 
@@ -44,6 +45,8 @@ public:
     virtual std::optional<AgentAccount> agent(std::string_view id) = 0;
     // The last `count` call-log records, oldest first.
     virtual std::vector<CallLogRecord> recent_log(std::size_t count) = 0;
+    // The highest call-log id so far (0 for an empty log): new records continue from it.
+    virtual std::int64_t last_log_id() = 0;
 
     // Writes run inside begin()/commit(); rollback() on failure.
     virtual void begin() = 0;

@@ -86,6 +86,7 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
          << "  agent: {address: 127.0.0.1, port: 0}\n"
          << "storage:\n  path: " << (dir / "callpop.db").string() << "\n"
          << "call_log:\n  jsonl: " << (dir / "calls.jsonl").string() << "\n  flush_ms: 5\n"
+         << "  tail_memory: " << options.tail_memory << "\n"
          << "sessions:\n  login_timeout_s: " << options.login_timeout_s
          << "\n  heartbeat_s: " << options.heartbeat_s << "\n  queue_max: " << options.queue_max
          << "\n"
@@ -231,6 +232,8 @@ void Client::close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
 }
+
+void Client::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
 
 void Client::send_raw(const std::string& bytes) {
     std::size_t sent = 0;

@@ -37,6 +37,7 @@ public:
         std::uint32_t login_timeout_s = 2;
         std::uint32_t heartbeat_s = 15;
         std::size_t queue_max = 1024;
+        std::size_t tail_memory = 10000;
     };
     Daemon();
     explicit Daemon(Options options);
@@ -85,6 +86,8 @@ public:
     bool closed_by_peer(std::chrono::milliseconds timeout = 5s);
     const std::vector<json>& skipped() const { return skipped_; }
     void close();
+    // Half-closes: the daemon sees the end of input, the client can still read.
+    void shutdown_write();
     int fd() const { return fd_; }
 
 private:

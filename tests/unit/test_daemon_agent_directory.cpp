@@ -5,16 +5,18 @@
 using callpop::daemon::AgentDirectory;
 using callpop::daemon::PendingPop;
 
-TEST_CASE("agents sit at extensions until they log out, also while disconnected") {
+TEST_CASE("agents sit at extensions until they log out or someone else sits there") {
     AgentDirectory directory(8);
     directory.attach("a1", {"1001", "1002"}, nullptr);
-    directory.attach("a2", {"1002"}, nullptr);
+    CHECK(directory.agents_at("1002") == std::vector<std::string>{"a1"});
+    directory.detach("a1", nullptr);  // disconnected, still seated
     CHECK(directory.agents_at("1001") == std::vector<std::string>{"a1"});
-    CHECK(directory.agents_at("1002") == std::vector<std::string>{"a1", "a2"});
-    directory.detach("a1", nullptr);
+    directory.attach("a2", {"1002"}, nullptr);  // hot-desking: a2 takes 1002 over
+    CHECK(directory.agents_at("1002") == std::vector<std::string>{"a2"});
     CHECK(directory.agents_at("1001") == std::vector<std::string>{"a1"});
-    directory.attach("a1", {"1003"}, nullptr);  // moved desks
+    directory.attach("a1", {"1003"}, nullptr);  // a1 moved desks
     CHECK(directory.agents_at("1001").empty());
+    CHECK(directory.agents_at("1002") == std::vector<std::string>{"a2"});
     CHECK(directory.agents_at("1003") == std::vector<std::string>{"a1"});
     directory.remove("a2");
     CHECK(directory.agents_at("1002").empty());
@@ -22,6 +24,9 @@ TEST_CASE("agents sit at extensions until they log out, also while disconnected"
 
 TEST_CASE("pending pops are replayed after a seq until acked or their call is dropped") {
     AgentDirectory directory(3);
+    directory.add_pending("never-logged-in", PendingPop{1, "call-1", nullptr});
+    CHECK(directory.pending_after("never-logged-in", 0).empty());
+    directory.attach("a1", {}, nullptr);
     for (std::uint64_t seq = 1; seq <= 3; ++seq)
         directory.add_pending("a1", PendingPop{seq, "call-" + std::to_string(seq), nullptr});
     CHECK(directory.pending_after("a1", 0).size() == 3);

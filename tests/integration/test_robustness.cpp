@@ -1,0 +1,119 @@
+// Misbehaving clients and awkward settings that once broke the daemon.
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
+
+using namespace callpop::test;
+
+namespace {
+
+json ring(const std::string& call, const std::string& ext, json data = json::object()) {
+    return {{"event", "ring"}, {"call", call}, {"from", "+15550102000"}, {"ext", ext},
+            {"queue", "support"}, {"data", std::move(data)}};
+}
+
+}  // namespace
+
+TEST_CASE("supervisors that stop reading a busy tail are dropped, the daemon carries on") {
+    Daemon::Options options;
+    options.queue_max = 16;
+    Daemon daemon(options);
+    daemon.start();
+    Client stalled_a(daemon.agent_port());
+    Client stalled_b(daemon.agent_port());
+    for (Client* supervisor : {&stalled_a, &stalled_b}) {
+        login(*supervisor, "super", "boss");
+        supervisor->send({{"type", "tail"}, {"backlog", 0}});
+        supervisor->expect("backlog_end");
+    }
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    const std::string padding(32 * 1024, 'p');
+    for (int call = 0; call < 300; ++call) {
+        pbx.send(ring("tail-flood-" + std::to_string(call), "1002", {{"padding", padding}}));
+        pbx.send({{"event", "hangup"}, {"call", "tail-flood-" + std::to_string(call)}});
+    }
+    pbx.send(ring("still-alive", "1001"));
+    CHECK(agent.expect("pop", 20s)["call"] == "still-alive");
+}
+
+TEST_CASE("an agent with a full replay list can still log in and gets all of it") {
+    Daemon::Options options;
+    options.queue_max = 8;
+    Daemon daemon(options);
+    daemon.start();
+    {
+        Client agent(daemon.agent_port());
+        login(agent, "1001", "secret-1001", {"1001"});
+    }
+    Client pbx(daemon.switch_port());
+    for (int call = 0; call < 8; ++call) pbx.send(ring("waiting-" + std::to_string(call), "1001"));
+    pbx.send(ring("sync", "1002"));
+    std::this_thread::sleep_for(200ms);
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"}, 0);
+    for (int call = 0; call < 8; ++call)
+        CHECK(agent.expect("pop")["call"] == "waiting-" + std::to_string(call));
+    agent.send({{"type", "ping"}});
+    agent.expect("pong");
+}
+
+TEST_CASE("an agent who left without logging out is not credited with a colleague's answer") {
+    Daemon daemon;
+    daemon.start();
+    {
+        Client leaver(daemon.agent_port());
+        login(leaver, "1001", "secret-1001", {"200"});
+    }
+    Client newcomer(daemon.agent_port());
+    login(newcomer, "1002", "secret-1002", {"200"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("desk", "200"));
+    CHECK(newcomer.expect("pop")["call"] == "desk");
+    pbx.send({{"event", "answer"}, {"call", "desk"}, {"ext", "200"}});
+    CHECK(newcomer.quiet());  // not withdrawn: 1002 answered it
+    Client leaver(daemon.agent_port());
+    const json welcome = login(leaver, "1001", "secret-1001", {}, 0);
+    CHECK(leaver.quiet());  // nothing rang for 1001 since it left
+    (void)welcome;
+}
+
+TEST_CASE("a client that sends and half-closes still gets its answers") {
+    Daemon daemon;
+    daemon.start();
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("half", "1001"));
+    pbx.send({{"event", "hangup"}, {"call", "half"}});
+    std::this_thread::sleep_for(100ms);
+    Client agent(daemon.agent_port());
+    agent.send_raw(json({{"type", "login"}, {"agent", "1001"}, {"token", "secret-1001"}}).dump() +
+                   "\n" +
+                   json({{"type", "outcome"}, {"call", "half"}, {"code", "resolved"}}).dump() +
+                   "\n");
+    agent.shutdown_write();
+    agent.expect("welcome");
+    CHECK(agent.expect("outcome_saved")["call"] == "half");
+    CHECK(agent.closed_by_peer());
+}
+
+TEST_CASE("with no tail memory, call-log ids still continue after a restart") {
+    Daemon::Options options;
+    options.tail_memory = 0;
+    Daemon daemon(options);
+    for (int run = 0; run < 2; ++run) {
+        daemon.start();
+        Client agent(daemon.agent_port());
+        login(agent, "1001", "secret-1001", {"1001"});
+        Client pbx(daemon.switch_port());
+        const std::string call = "restart-" + std::to_string(run);
+        pbx.send(ring(call, "1001"));
+        agent.expect("pop");
+        pbx.send({{"event", "hangup"}, {"call", call}});
+        agent.expect("call");
+        agent.send({{"type", "outcome"}, {"call", call}, {"code", "resolved"}});
+        CHECK(agent.expect("outcome_saved")["call"] == call);
+        daemon.stop();
+    }
+    CHECK(daemon.log().find("UNIQUE constraint") == std::string::npos);
+}
