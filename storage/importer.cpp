@@ -12,6 +12,7 @@
 
 #include "protocol/timestamp.hpp"
 #include "storage/csv_reader.hpp"
+#include "storage/text.hpp"
 
 namespace callpop::storage {
 
@@ -23,20 +24,6 @@ namespace {
 constexpr std::size_t rows_per_transaction = 100'000;
 
 using RejectReason = std::optional<std::string>;  // why a row was rejected; empty when kept
-
-std::string_view trim(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t");
-    if (first == std::string_view::npos) return {};
-    const auto last = text.find_last_not_of(" \t");
-    return text.substr(first, last - first + 1);
-}
-
-std::string lowercase(std::string_view text) {
-    std::string result(text);
-    std::transform(result.begin(), result.end(), result.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return result;
-}
 
 std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
 

@@ -1,4 +1,5 @@
 #include "storage/phone_number.hpp"
+#include "storage/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -13,20 +14,6 @@ using i18n::phonenumbers::PhoneNumber;
 using i18n::phonenumbers::PhoneNumberUtil;
 
 namespace {
-
-std::string_view trim(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    const auto last = text.find_last_not_of(" \t\r\n");
-    return text.substr(first, last - first + 1);
-}
-
-std::string lowercase(std::string_view text) {
-    std::string result(text);
-    std::transform(result.begin(), result.end(), result.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return result;
-}
 
 // libphonenumber spends about 30 µs a number in ICU regular expressions: too slow for an
 // import of a million customers or for 50,000 events a second. For a US or Canadian site,

@@ -1,6 +1,7 @@
 #include "harness.hpp"
 
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,8 +15,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <doctest/doctest.h>
 
 namespace callpop::test {
 
@@ -108,14 +107,13 @@ const std::filesystem::path& template_database() {
         write_file(dir / "notes.csv", notes_csv);
         write_file(dir / "callpop.yaml", config_text(dir.path(), {}));
         const std::string config = (dir / "callpop.yaml").string();
-        auto imported = run_callpop({"import", "--config", config, "--customers",
-                                     (dir / "customers.csv").string(), "--assets",
-                                     (dir / "assets.csv").string(), "--notes",
-                                     (dir / "notes.csv").string()});
+        auto imported = run_callpop(
+            {"import", "--config", config, "--customers", (dir / "customers.csv").string(),
+             "--assets", (dir / "assets.csv").string(), "--notes", (dir / "notes.csv").string()});
         REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
         for (const char* agent : {"1001", "1002", "1003"}) {
-            auto added = run_callpop({"agent", agent, "--config", config, "--token",
-                                      std::string("secret-") + agent});
+            auto added = run_callpop(
+                {"agent", agent, "--config", config, "--token", std::string("secret-") + agent});
             REQUIRE_MESSAGE(added.exit_code == 0, added.output);
         }
         auto supervisor = run_callpop(
@@ -178,7 +176,8 @@ void Daemon::start() {
             FAIL("callpop serve exited at start:\n" << log());
         }
         REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
-                        "callpop serve did not become ready:\n" << log());
+                        "callpop serve did not become ready:\n"
+                            << log());
         std::this_thread::sleep_for(10ms);
     }
     const json ports = json::parse(read_file(ready));
@@ -201,8 +200,9 @@ void Daemon::stop() {
         std::this_thread::sleep_for(10ms);
     }
     pid_ = -1;
-    CHECK_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0),
-                  "callpop serve exit status " << status << ":\n" << log());
+    CHECK_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0), "callpop serve exit status "
+                                                                       << status << ":\n"
+                                                                       << log());
 }
 
 void Daemon::kill_hard() {
@@ -283,8 +283,8 @@ json Client::expect(const std::string& type, std::chrono::milliseconds timeout) 
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         auto line = read_line(std::max(left, 0ms));
-        REQUIRE_MESSAGE(line.has_value(), "no \"" << type << "\" message within "
-                                                  << timeout.count() << " ms");
+        REQUIRE_MESSAGE(line.has_value(),
+                        "no \"" << type << "\" message within " << timeout.count() << " ms");
         json message = json::parse(*line);
         if (message.value("type", "") == type) return message;
         skipped_.push_back(std::move(message));
@@ -299,6 +299,12 @@ bool Client::closed_by_peer(std::chrono::milliseconds timeout) {
         if (!read_line(100ms) && peer_closed_) return true;
     }
     return peer_closed_;
+}
+
+json ring(const std::string& call, const std::string& from, const std::string& ext, json data,
+          const std::string& queue) {
+    return {{"event", "ring"},    {"call", call}, {"from", from},   {"name", "CALLER"},
+            {"to", "8005551000"}, {"ext", ext},   {"queue", queue}, {"data", std::move(data)}};
 }
 
 json login(Client& client, const std::string& agent, const std::string& token,

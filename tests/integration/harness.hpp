@@ -3,13 +3,12 @@
 // real sockets as switches, agents and supervisors do.
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "support/temp_dir.hpp"
 
@@ -31,7 +30,7 @@ CommandResult run_callpop(const std::vector<std::string>& arguments,
 
 // The daemon under test, with a store holding a few known customers and agents.
 class Daemon {
-public:
+  public:
     struct Options {
         std::string extra_config;  // YAML appended to the generated config
         std::uint32_t login_timeout_s = 2;
@@ -54,7 +53,7 @@ public:
     std::filesystem::path jsonl_path() const { return dir_ / "calls.jsonl"; }
     std::string log() const;
 
-private:
+  private:
     void prepare();
 
     Options options_;
@@ -66,7 +65,7 @@ private:
 
 // A blocking line client with timeouts; every wait fails the test instead of hanging.
 class Client {
-public:
+  public:
     explicit Client(std::uint16_t port);
     ~Client();
     Client(const Client&) = delete;
@@ -90,12 +89,16 @@ public:
     void shutdown_write();
     int fd() const { return fd_; }
 
-private:
+  private:
     int fd_ = -1;
     std::string buffer_;
     std::vector<json> skipped_;
     bool peer_closed_ = false;
 };
+
+// A native ring event to the support hotline (8005551000), as the tests' switch sends it.
+json ring(const std::string& call, const std::string& from, const std::string& ext,
+          json data = json::object(), const std::string& queue = "support");
 
 // Logs in and returns the welcome.
 json login(Client& client, const std::string& agent, const std::string& token,

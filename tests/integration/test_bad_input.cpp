@@ -6,21 +6,13 @@
 
 using namespace callpop::test;
 
-namespace {
-
-json ring(const std::string& call, const std::string& ext) {
-    return {{"event", "ring"}, {"call", call}, {"from", "+15550102000"}, {"ext", ext}};
-}
-
-}  // namespace
-
 TEST_CASE("the switch port answers each bad line with an error and keeps the connection") {
     Daemon daemon;
     daemon.start();
     Client agent(daemon.agent_port());
     login(agent, "1001", "secret-1001", {"1001"});
     Client pbx(daemon.switch_port());
-    pbx.send(ring("good-1", "1001"));
+    pbx.send(ring("good-1", "+15550102000", "1001"));
 
     struct Case {
         std::string line;
@@ -34,7 +26,8 @@ TEST_CASE("the switch port answers each bad line with an error and keeps the con
         {R"({"event":"transfer","call":"x"})", "unknown_event",
          "unknown event \"transfer\" (expected ring, answer or hangup)"},
         {R"({"event":"ring"})", "missing_field", "ring event: missing field \"call\""},
-        {R"({"event":"ring","call":7})", "bad_field", "ring event: field \"call\" must be a string"},
+        {R"({"event":"ring","call":7})", "bad_field",
+         "ring event: field \"call\" must be a string"},
         {R"({"event":"ring","call":"x","data":"nope"})", "bad_field",
          "ring event: field \"data\" must be an object"},
     };
@@ -49,7 +42,7 @@ TEST_CASE("the switch port answers each bad line with an error and keeps the con
     const json too_long = pbx.expect("error");
     CHECK(too_long["code"] == "line_too_long");
 
-    pbx.send(ring("good-2", "1001"));
+    pbx.send(ring("good-2", "+15550102000", "1001"));
     CHECK(agent.expect("pop")["call"] == "good-1");
     CHECK(agent.expect("pop")["call"] == "good-2");
 }
@@ -61,9 +54,10 @@ TEST_CASE("events split at every byte, and many in one write, are all decoded") 
     login(agent, "1001", "secret-1001", {"1001"});
     Client pbx(daemon.switch_port());
     std::string burst;
-    for (int call = 0; call < 20; ++call) burst += ring("burst-" + std::to_string(call), "1001").dump() + "\r\n";
+    for (int call = 0; call < 20; ++call)
+        burst += ring("burst-" + std::to_string(call), "+15550102000", "1001").dump() + "\r\n";
     pbx.send_raw(burst);
-    const std::string split = ring("split", "1001").dump() + "\n";
+    const std::string split = ring("split", "+15550102000", "1001").dump() + "\n";
     for (char byte : split) {
         pbx.send_raw(std::string(1, byte));
         std::this_thread::sleep_for(1ms);
@@ -133,11 +127,11 @@ TEST_CASE("an agent that stops reading is dropped without slowing the others") {
     const std::string padding(48 * 1024, 'p');
     constexpr int calls = 300;
     for (int call = 0; call < calls; ++call) {
-        json event = ring("flood-" + std::to_string(call), "1001");
+        json event = ring("flood-" + std::to_string(call), "+15550102000", "1001");
         event["data"] = {{"padding", padding}};
         pbx.send(event);
         if (call % 50 == 0) {
-            pbx.send(ring("healthy-" + std::to_string(call), "1002"));
+            pbx.send(ring("healthy-" + std::to_string(call), "+15550102000", "1002"));
             CHECK(healthy.expect("pop")["call"] == "healthy-" + std::to_string(call));
         }
     }
@@ -146,7 +140,7 @@ TEST_CASE("an agent that stops reading is dropped without slowing the others") {
     while (auto line = stalled.read_line(10s)) last = json::parse(*line);
     CHECK(last["type"] == "bye");
     CHECK(last["code"] == "slow_consumer");
-    pbx.send(ring("after", "1002"));
+    pbx.send(ring("after", "+15550102000", "1002"));
     CHECK(healthy.expect("pop")["call"] == "after");
 }
 
@@ -159,7 +153,7 @@ TEST_CASE("a switch that disconnects mid-call loses nothing already accepted") {
     supervisor.expect("backlog_end");
     {
         Client pbx(daemon.switch_port());
-        pbx.send(ring("kept", "1001"));
+        pbx.send(ring("kept", "+15550102000", "1001"));
         pbx.send_raw("{\"event\":\"hangup\",\"call\":\"ke");  // cut off mid-line
     }
     CHECK(supervisor.expect("log")["call"] == "kept");

@@ -1,21 +1,14 @@
 // Outcomes, notes, the call log (SQLite and JSONL) and the supervisors' tail.
+#include <doctest/doctest.h>
 #include <sqlite3.h>
 
 #include <sstream>
-
-#include <doctest/doctest.h>
 
 #include "harness.hpp"
 
 using namespace callpop::test;
 
 namespace {
-
-json ring(const std::string& call, const std::string& from, const std::string& ext,
-          const std::string& queue = "support") {
-    return {{"event", "ring"}, {"call", call}, {"from", from}, {"to", "8005551000"},
-            {"ext", ext},      {"queue", queue}};
-}
 
 // One SQL value from the daemon's database, read with SQLite itself.
 std::string query_one(const std::filesystem::path& database, const std::string& sql) {
@@ -56,13 +49,16 @@ TEST_CASE("an outcome is acknowledged once committed and shows in the next pop")
     error = agent.expect("error");
     CHECK(error["code"] == "unknown_call");
 
-    agent.send({{"type", "outcome"}, {"call", "o-1"}, {"code", "repaired"},
+    agent.send({{"type", "outcome"},
+                {"call", "o-1"},
+                {"code", "repaired"},
                 {"notes", "replaced the fuser"}});
     CHECK(agent.expect("outcome_saved")["call"] == "o-1");
     // Committed before the acknowledgement: visible to another reader right away.
     CHECK(query_one(daemon.database_path(),
                     "SELECT outcome || '|' || outcome_notes || '|' || state || '|' || agent "
-                    "FROM calls WHERE call_id = 'o-1'") == "repaired|replaced the fuser|completed|1001");
+                    "FROM calls WHERE call_id = 'o-1'") ==
+          "repaired|replaced the fuser|completed|1001");
 
     agent.send({{"type", "note"}, {"customer", 999999}, {"text", "nobody"}});
     CHECK(agent.expect("error")["code"] == "unknown_customer");
@@ -71,8 +67,11 @@ TEST_CASE("an outcome is acknowledged once committed and shows in the next pop")
         return agent.expect("pop");
     }();
     const auto customer_id = pop_before["customer"]["id"].get<std::int64_t>();
-    agent.send({{"type", "note"}, {"customer", customer_id}, {"kind", "preference"},
-                {"text", "call after 6 pm"}, {"call", "o-2"}});
+    agent.send({{"type", "note"},
+                {"customer", customer_id},
+                {"kind", "preference"},
+                {"text", "call after 6 pm"},
+                {"call", "o-2"}});
     CHECK(agent.expect("note_saved")["customer"] == customer_id);
     pbx.send({{"event", "hangup"}, {"call", "o-2"}});
 
@@ -94,8 +93,8 @@ TEST_CASE("supervisors tail the call log: backlog, then live, filtered") {
     Daemon daemon;
     daemon.start();
     Client pbx(daemon.switch_port());
-    pbx.send(ring("t-1", "+15550102000", "1001", "support"));
-    pbx.send(ring("t-2", "+15550104000", "1002", "sales"));
+    pbx.send(ring("t-1", "+15550102000", "1001", json::object(), "support"));
+    pbx.send(ring("t-2", "+15550104000", "1002", json::object(), "sales"));
     pbx.send({{"event", "hangup"}, {"call", "t-1"}, {"cause", "caller"}});
 
     Client agent(daemon.agent_port());
@@ -133,8 +132,8 @@ TEST_CASE("supervisors tail the call log: backlog, then live, filtered") {
     CHECK(only_sales["call"] == "t-2");
     CHECK(filtered.expect("backlog_end")["count"] == 1);
 
-    pbx.send(ring("t-3", "+15550109999", "1003", "sales"));
-    pbx.send(ring("t-4", "+15550109999", "1003", "support"));
+    pbx.send(ring("t-3", "+15550109999", "1003", json::object(), "sales"));
+    pbx.send(ring("t-4", "+15550109999", "1003", json::object(), "support"));
     const json live = filtered.expect("log");
     CHECK(live["call"] == "t-3");
     CHECK(filtered.quiet());
@@ -157,7 +156,7 @@ TEST_CASE("callpop tail prints the backlog as columns or JSON") {
         supervisor.send({{"type", "tail"}, {"backlog", 0}});
         supervisor.expect("backlog_end");
         Client pbx(daemon.switch_port());
-        pbx.send(ring("cli-1", "+15550102000", "1001", "support"));
+        pbx.send(ring("cli-1", "+15550102000", "1001", json::object(), "support"));
         supervisor.expect("log");  // committed
     }
     const std::string port = std::to_string(daemon.agent_port());

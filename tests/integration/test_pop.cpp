@@ -5,16 +5,6 @@
 
 using namespace callpop::test;
 
-namespace {
-
-json ring(const std::string& call, const std::string& from, const std::string& ext,
-          json data = json::object()) {
-    return {{"event", "ring"}, {"call", call}, {"from", from}, {"name", "CALLER"},
-            {"to", "8005551000"}, {"ext", ext}, {"queue", "support"}, {"data", std::move(data)}};
-}
-
-}  // namespace
-
 TEST_CASE("a ring pops the known customer to the agent at the ringing extension only") {
     Daemon daemon;
     daemon.start();
@@ -61,8 +51,8 @@ TEST_CASE("every spelling of a number finds the same customer") {
     login(agent, "1001", "secret-1001", {"1001"});
     Client pbx(daemon.switch_port());
     int call = 0;
-    for (const char* spelling : {"+1 (555) 010-2000", "15550102000", "0015550102000",
-                                 "5550102000", "011 1 555 010 2000", "+1 555 010 2001"}) {
+    for (const char* spelling : {"+1 (555) 010-2000", "15550102000", "0015550102000", "5550102000",
+                                 "011 1 555 010 2000", "+1 555 010 2001"}) {
         CAPTURE(spelling);
         pbx.send(ring("spell-" + std::to_string(++call), spelling, "1001"));
         const json pop = agent.expect("pop");
@@ -216,9 +206,11 @@ TEST_CASE("out of order and duplicate switch events keep one record per call") {
     std::vector<std::string> kinds;
     while (kinds.size() < 4) {
         const json record = supervisor.expect("log");
-        kinds.push_back(record["call"].get<std::string>() + ":" + record["kind"].get<std::string>());
+        kinds.push_back(record["call"].get<std::string>() + ":" +
+                        record["kind"].get<std::string>());
     }
-    CHECK(kinds == std::vector<std::string>{"o-1:answer", "o-1:hangup", "o-2:hangup", "o-2:answer"});
+    CHECK(kinds ==
+          std::vector<std::string>{"o-1:answer", "o-1:hangup", "o-2:hangup", "o-2:answer"});
     CHECK(supervisor.quiet());
     CHECK(agent.expect("call")["state"] == "ended");
     CHECK(agent.quiet());

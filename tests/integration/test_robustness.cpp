@@ -5,15 +5,6 @@
 
 using namespace callpop::test;
 
-namespace {
-
-json ring(const std::string& call, const std::string& ext, json data = json::object()) {
-    return {{"event", "ring"}, {"call", call}, {"from", "+15550102000"}, {"ext", ext},
-            {"queue", "support"}, {"data", std::move(data)}};
-}
-
-}  // namespace
-
 TEST_CASE("supervisors that stop reading a busy tail are dropped, the daemon carries on") {
     Daemon::Options options;
     options.queue_max = 16;
@@ -31,10 +22,11 @@ TEST_CASE("supervisors that stop reading a busy tail are dropped, the daemon car
     Client pbx(daemon.switch_port());
     const std::string padding(32 * 1024, 'p');
     for (int call = 0; call < 300; ++call) {
-        pbx.send(ring("tail-flood-" + std::to_string(call), "1002", {{"padding", padding}}));
+        pbx.send(ring("tail-flood-" + std::to_string(call), "+15550102000", "1002",
+                      {{"padding", padding}}));
         pbx.send({{"event", "hangup"}, {"call", "tail-flood-" + std::to_string(call)}});
     }
-    pbx.send(ring("still-alive", "1001"));
+    pbx.send(ring("still-alive", "+15550102000", "1001"));
     CHECK(agent.expect("pop", 20s)["call"] == "still-alive");
 }
 
@@ -48,8 +40,9 @@ TEST_CASE("an agent with a full replay list can still log in and gets all of it"
         login(agent, "1001", "secret-1001", {"1001"});
     }
     Client pbx(daemon.switch_port());
-    for (int call = 0; call < 8; ++call) pbx.send(ring("waiting-" + std::to_string(call), "1001"));
-    pbx.send(ring("sync", "1002"));
+    for (int call = 0; call < 8; ++call)
+        pbx.send(ring("waiting-" + std::to_string(call), "+15550102000", "1001"));
+    pbx.send(ring("sync", "+15550102000", "1002"));
     std::this_thread::sleep_for(200ms);
     Client agent(daemon.agent_port());
     login(agent, "1001", "secret-1001", {"1001"}, 0);
@@ -69,7 +62,7 @@ TEST_CASE("an agent who left without logging out is not credited with a colleagu
     Client newcomer(daemon.agent_port());
     login(newcomer, "1002", "secret-1002", {"200"});
     Client pbx(daemon.switch_port());
-    pbx.send(ring("desk", "200"));
+    pbx.send(ring("desk", "+15550102000", "200"));
     CHECK(newcomer.expect("pop")["call"] == "desk");
     pbx.send({{"event", "answer"}, {"call", "desk"}, {"ext", "200"}});
     CHECK(newcomer.quiet());  // not withdrawn: 1002 answered it
@@ -83,14 +76,13 @@ TEST_CASE("a client that sends and half-closes still gets its answers") {
     Daemon daemon;
     daemon.start();
     Client pbx(daemon.switch_port());
-    pbx.send(ring("half", "1001"));
+    pbx.send(ring("half", "+15550102000", "1001"));
     pbx.send({{"event", "hangup"}, {"call", "half"}});
     std::this_thread::sleep_for(100ms);
     Client agent(daemon.agent_port());
-    agent.send_raw(json({{"type", "login"}, {"agent", "1001"}, {"token", "secret-1001"}}).dump() +
-                   "\n" +
-                   json({{"type", "outcome"}, {"call", "half"}, {"code", "resolved"}}).dump() +
-                   "\n");
+    agent.send_raw(
+        json({{"type", "login"}, {"agent", "1001"}, {"token", "secret-1001"}}).dump() + "\n" +
+        json({{"type", "outcome"}, {"call", "half"}, {"code", "resolved"}}).dump() + "\n");
     agent.shutdown_write();
     agent.expect("welcome");
     CHECK(agent.expect("outcome_saved")["call"] == "half");
@@ -107,7 +99,7 @@ TEST_CASE("with no tail memory, call-log ids still continue after a restart") {
         login(agent, "1001", "secret-1001", {"1001"});
         Client pbx(daemon.switch_port());
         const std::string call = "restart-" + std::to_string(run);
-        pbx.send(ring(call, "1001"));
+        pbx.send(ring(call, "+15550102000", "1001"));
         agent.expect("pop");
         pbx.send({{"event", "hangup"}, {"call", call}});
         agent.expect("call");
