@@ -26,13 +26,20 @@ std::string readable_time(const std::string& iso) {
     return text;
 }
 
+constexpr const char* column_layout = "{:<19}  {:<10} {:<14} {:<16} {:<22} {:<10} {:<8} {:<16} {}";
+
+std::string column_header() {
+    return fmt::format(fmt::runtime(column_layout), "TIME (UTC)", "KIND", "CALL", "FROM", "CUSTOMER",
+                       "QUEUE", "AGENT", "OUTCOME/CAUSE", "NOTES");
+}
+
 std::string columns(const protocol::CallLogRecord& record) {
     std::string customer = record.customer_name;
     if (customer.empty() && record.customer_id) customer = "#" + std::to_string(*record.customer_id);
     std::string result = record.outcome.empty() ? record.cause : record.outcome;
-    return fmt::format("{:<19}  {:<8} {:<14} {:<16} {:<22} {:<10} {:<8} {:<16} {}",
-                       readable_time(record.at), record.kind, record.call, record.from, customer,
-                       record.queue, record.agent, result, record.notes);
+    return fmt::format(fmt::runtime(column_layout), readable_time(record.at), record.kind,
+                       record.call, record.from, customer, record.queue, record.agent, result,
+                       record.notes);
 }
 
 }  // namespace
@@ -136,6 +143,7 @@ int command_tail(const Arguments& arguments) {
                 read_next();
             });
     };
+    if (!raw) std::cout << column_header() << std::endl;
     schedule_ping();
     read_next();
     io.run();
