@@ -2,6 +2,7 @@
 // text of the errors an administrator sees (style.md point 5).
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -201,7 +202,10 @@ log:
 }
 
 TEST_CASE("the shipped example config/callpop.yaml loads") {
-    const auto path = std::filesystem::path(__FILE__).parent_path() / "../../config/callpop.yaml";
+    // ctest names the source tree (__FILE__ is relative under ccache's base dir).
+    const char* source_dir = std::getenv("CALLPOP_SOURCE_DIR");
+    REQUIRE_MESSAGE(source_dir != nullptr, "CALLPOP_SOURCE_DIR must name the source tree");
+    const auto path = std::filesystem::path(source_dir) / "config/callpop.yaml";
     const Config config = load_config(path);
 
     CHECK(config.source == path);
