@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Usage: bench/run.sh [--customers N] [--agents A] [--fresh] [--keep] [callpop_bench options...]
+#
+# Builds callpop and callpop_bench (RelWithDebInfo, like `scripts/build release`) if needed,
+# prepares a store with N demo customers (default 100,000) and A agents (default 100; ids
+# 1001.., token demo-<id>), starts `callpop serve` on 127.0.0.1 with ports the system picks,
+# runs callpop_bench against it, prints its figures, the daemon's CPU time and peak RSS,
+# and checks the call log got every record; then stops the daemon with SIGTERM.
+#
+# The daemon and the bench are pinned to different cores when taskset and 2+ cores exist
+# (DAEMON_CPUS, default 0, and BENCH_CPUS, default 1; set either to "" not to pin).
+# Everything else is passed to callpop_bench, e.g.:
+#   bench/run.sh                          # 20,000 calls at 2,000 calls/s, 100 agents
+#   bench/run.sh --rate 0 --calls 200000  # as fast as possible
+#   bench/run.sh --callers ''             # callers the customer base does not know
+# Environment: CALLPOP_BUILD_DIR (default build-bench), CALLPOP_BENCH_CACHE (where prepared
+# stores are kept between runs; default $CALLPOP_BUILD_DIR/bench-data).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${CALLPOP_BUILD_DIR:-$root/build-bench}
+customers=100000
+agents=100
+fresh=0
+keep=0
+bench_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --customers) customers=$2; shift 2 ;;
+    --agents) agents=$2; bench_args+=(--agents "$2"); shift 2 ;;
+    --fresh) fresh=1; shift ;;
+    --keep) keep=1; shift ;;
+    -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
+    *) bench_args+=("$1"); shift ;;
+  esac
+done
+
+# ---- build ----------------------------------------------------------------------------
+if [ ! -f "$build/build.ninja" ]; then
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+fi
+{ cmake --build "$build" -j "$(nproc)" --target callpop callpop_bench | grep -v "^ninja: no work" || true; } >&2
+callpop=$build/callpop  # where the README has it; older trees built it in daemon/
+[ -x "$callpop" ] || callpop=$build/daemon/callpop
+bench=$build/bench/callpop_bench
+[ -x "$callpop" ] && [ -x "$bench" ] || { echo "run.sh: build failed" >&2; exit 1; }
+
+pin_daemon=()
+pin_bench=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  [ -n "${DAEMON_CPUS-0}" ] && pin_daemon=(taskset -c "${DAEMON_CPUS-0}")
+  [ -n "${BENCH_CPUS-1}" ] && pin_bench=(taskset -c "${BENCH_CPUS-1}")
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/callpop-bench.XXXXXX")
+daemon_pid=
+cleanup() {
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then kill -KILL "$daemon_pid" 2>/dev/null || true; fi
+  if [ "$keep" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
+
+# The structure of config/callpop.yaml, on loopback, everything in the temp dir.
+write_config() {  # $1: directory holding the store
+  cat <<EOF
+site:
+  name: callpop bench
+  region: US
+  international_prefixes: ["00"]
+  timezone: America/New_York
+listen:
+  switch: {address: 127.0.0.1, port: 0}
+  agent: {address: 127.0.0.1, port: 0}
+storage:
+  backend: sqlite
+  path: $1/callpop.db
+call_log:
+  jsonl: $1/calls.jsonl
+  batch_max: 1000
+  flush_ms: 20
+  tail_memory: 10000
+calls:
+  max_duration_s: 14400
+  ended_keep_s: 3600
+sessions:
+  login_timeout_s: 10
+  heartbeat_s: 15
+  queue_max: 1024
+pop:
+  history: 5
+  candidates: 5
+  asset_keys: [serial, service_tag, asset]
+  account_keys: [account, account_number, customer_id]
+lines:
+  - {number: "8005551000", name: Support hotline}
+  - {number: "8005552000", name: Sales}
+outcomes:
+  - {code: resolved, label: Resolved on the call}
+  - {code: repaired, label: Repaired}
+  - {code: callback_requested, label: Customer asked to be called back}
+log:
+  level: warn
+EOF
+}
+
+# ---- the store: demo customers and agents, kept between runs --------------------------
+cache_root=${CALLPOP_BENCH_CACHE:-$build/bench-data}
+# A rebuilt callpop may have a new schema or generator: prepare again.
+stamp=$(stat -c %Y "$callpop")
+cache=$cache_root/c$customers-a$agents-$stamp
+if [ "$fresh" = 1 ] || [ ! -f "$cache/ready" ]; then
+  # Stores for older binaries are ~1 KiB a customer: keep one per size.
+  rm -rf "$cache" "$cache_root/c$customers-a$agents-"*
+  mkdir -p "$cache"
+  write_config "$cache" >"$cache/callpop.yaml"
+  start=$(date +%s.%N)
+  have_demo=0
+  if "$callpop" demo-data --help >/dev/null 2>&1; then
+    echo "preparing $customers demo customers (callpop demo-data) ..." >&2
+    if "$callpop" demo-data --config "$cache/callpop.yaml" --customers "$customers" >"$cache/demo-data.log" 2>&1; then
+      have_demo=1
+    else
+      echo "run.sh: callpop demo-data failed (see below); going on without customers" >&2
+      tail -n 5 "$cache/demo-data.log" >&2
+    fi
+  fi
+  # demo-data makes 1001..1020; the rest one process each (~20 ms: the token hash).
+  first_missing=1001
+  [ "$have_demo" = 1 ] && first_missing=1021
+  last=$((1000 + agents))
+  if [ "$first_missing" -le "$last" ]; then
+    echo "adding agents $first_missing..$last (callpop agent) ..." >&2
+    # One at a time: SQLite allows one writer, and each is quick.
+    for id in $(seq "$first_missing" "$last"); do
+      "$callpop" agent "$id" --config "$cache/callpop.yaml" --token "demo-$id" >/dev/null
+    done
+  fi
+  # Callers the customer base knows: the first phone of each customer, in a shuffled order.
+  if [ "$have_demo" = 1 ] && [ -f "$cache/demo-csv/customers.csv" ] && command -v python3 >/dev/null; then
+    python3 - "$cache/demo-csv/customers.csv" "$cache/callers.txt" <<'PY'
+import csv, random, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    phones = [row["phones"].split(";")[0].strip() for row in csv.DictReader(f)]
+phones = [p for p in phones if p]
+random.Random(1).shuffle(phones)
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    out.write("\n".join(phones) + "\n")
+PY
+  fi
+  rm -f "$cache/calls.jsonl"
+  echo "$have_demo" >"$cache/ready"
+  echo "store prepared in $(calc "$(date +%s.%N) - $start") s" >&2
+fi
+have_demo=$(cat "$cache/ready")
+
+cp "$cache/callpop.db" "$work/callpop.db"
+[ -f "$cache/callers.txt" ] && cp "$cache/callers.txt" "$work/callers.txt"
+write_config "$work" >"$work/callpop.yaml"
+
+# ---- serve --------------------------------------------------------------------------
+"${pin_daemon[@]}" "$callpop" serve --config "$work/callpop.yaml" --ready-file "$work/ready.json" \
+  2>"$work/daemon.log" &
+daemon_pid=$!
+for _ in $(seq 1 2000); do
+  [ -f "$work/ready.json" ] && break
+  kill -0 "$daemon_pid" 2>/dev/null || { echo "run.sh: callpop serve exited:" >&2; cat "$work/daemon.log" >&2; exit 1; }
+  sleep 0.01
+done
+[ -f "$work/ready.json" ] || { echo "run.sh: callpop serve did not become ready" >&2; exit 1; }
+ready=$(cat "$work/ready.json")
+switch_port=$(echo "$ready" | grep -o '"switch_port":[0-9]*' | cut -d: -f2)
+agent_port=$(echo "$ready" | grep -o '"agent_port":[0-9]*' | cut -d: -f2)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$daemon_pid/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
+rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status")
+callers_arg=()
+[ -f "$work/callers.txt" ] && callers_arg=(--callers "$work/callers.txt")
+
+echo "daemon pid $daemon_pid (${pin_daemon[*]:-not pinned}), switch port $switch_port, agent port $agent_port;" \
+  "bench ${pin_bench[*]:-not pinned}; $([ "$have_demo" = 1 ] && echo "$customers customers" || echo "no customers")," \
+  "RelWithDebInfo" >&2
+ticks_start=$(cpu_ticks)
+set +e
+"${pin_bench[@]}" "$bench" --switch-port "$switch_port" --agent-port "$agent_port" \
+  "${callers_arg[@]}" "${bench_args[@]}"
+bench_status=$?
+set -e
+ticks_end=$(cpu_ticks)
+vm_hwm=$(awk '/VmHWM/ {print $2}' "/proc/$daemon_pid/status")
+vm_rss=$(awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status")
+threads=$(awk '/Threads/ {print $2}' "/proc/$daemon_pid/status")
+
+# ---- stop -----------------------------------------------------------------------------
+kill -TERM "$daemon_pid"
+for _ in $(seq 1 3000); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.01; done
+if kill -0 "$daemon_pid" 2>/dev/null; then
+  echo "run.sh: callpop serve did not stop within 30 s of SIGTERM; killing it" >&2
+  kill -KILL "$daemon_pid"
+fi
+wait "$daemon_pid" 2>/dev/null
+daemon_status=$?
+daemon_pid=
+
+records=0
+[ -f "$work/calls.jsonl" ] && records=$(wc -l <"$work/calls.jsonl")
+warnings=$(grep -c -E '\] \[(warning|error|critical)\]' "$work/daemon.log" || true)
+# With --json, stdout carries the bench's JSON object alone.
+summary_fd=1
+for arg in "${bench_args[@]}"; do [ "$arg" = --json ] && summary_fd=2; done
+{
+  echo "daemon CPU          $(calc "($ticks_end - $ticks_start) / $ticks_per_s") s (user+sys) during the bench"
+  echo "daemon memory       peak RSS (VmHWM) $(calc "$vm_hwm / 1024") MiB;" \
+    "RSS $(calc "$rss_before / 1024") MiB at start, $(calc "$vm_rss / 1024") MiB at the end; $threads threads"
+  echo "call log            $records records in calls.jsonl after SIGTERM (a ring and a hangup per call sent)"
+  echo "daemon              exit status $daemon_status; $warnings warning/error lines in its log"
+} >&"$summary_fd"
+if [ "$warnings" -gt 0 ]; then grep -E '\] \[(warning|error|critical)\]' "$work/daemon.log" | head -n 5 >&2; fi
+exit "$bench_status"
