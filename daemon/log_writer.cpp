@@ -40,11 +40,15 @@ void LogWriter::write(NoteWrite note, WriteCompletion done) {
 }
 
 void LogWriter::enqueue(Pending pending) {
+    bool wake = false;
     {
         std::lock_guard lock(mutex_);
         queue_.push_back(std::move(pending));
+        // The thread waits for the first record, then for a full batch or the flush delay:
+        // waking it for every record would cost the loop a futex call each.
+        wake = queue_.size() == 1 || queue_.size() == batch_max_;
     }
-    wake_.notify_one();
+    if (wake) wake_.notify_one();
 }
 
 void LogWriter::run() {

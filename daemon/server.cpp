@@ -115,7 +115,8 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, const char* what,
     while (acceptor.is_open()) {
         boost::system::error_code error;
         tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, error));
-        if (error == asio::error::operation_aborted) break;
+        // A connection accepted as the stop began would miss stop()'s goodbyes: drop it.
+        if (error == asio::error::operation_aborted || stopping_) break;
         if (error) {
             // Out of file descriptors, say: retrying at once would spin the loop.
             spdlog::warn("accepting a {} connection: {}", what, error.message());
@@ -286,7 +287,11 @@ void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Lo
                            storage::verify_token(login.token, account.token_hash) && known;
         asio::post(io_, [this, session, valid, account = std::move(account),
                          login = std::move(login)] {
-            if (!session->open() || stopping_) return;
+            if (!session->open()) return;
+            if (stopping_) {
+                session->close_with("shutdown", "callpop is stopping");
+                return;
+            }
             if (valid) {
                 finish_login(session, account, login);
             } else {

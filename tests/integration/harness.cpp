@@ -301,6 +301,12 @@ bool Client::closed_by_peer(std::chrono::milliseconds timeout) {
     return peer_closed_;
 }
 
+void follow_call_log(Client& supervisor) {
+    login(supervisor, "super", "boss");
+    supervisor.send({{"type", "tail"}, {"backlog", 0}});
+    supervisor.expect("backlog_end");
+}
+
 json ring(const std::string& call, const std::string& from, const std::string& ext, json data,
           const std::string& queue) {
     return {{"event", "ring"},    {"call", call}, {"from", from},   {"name", "CALLER"},

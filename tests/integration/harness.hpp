@@ -100,6 +100,9 @@ class Client {
 json ring(const std::string& call, const std::string& from, const std::string& ext,
           json data = json::object(), const std::string& queue = "support");
 
+// Logs in as the tests' supervisor and follows the call log from now on (no backlog).
+void follow_call_log(Client& supervisor);
+
 // Logs in and returns the welcome.
 json login(Client& client, const std::string& agent, const std::string& token,
            const std::vector<std::string>& extensions = {},

@@ -148,9 +148,7 @@ TEST_CASE("a switch that disconnects mid-call loses nothing already accepted") {
     Daemon daemon;
     daemon.start();
     Client supervisor(daemon.agent_port());
-    login(supervisor, "super", "boss");
-    supervisor.send({{"type", "tail"}, {"backlog", 0}});
-    supervisor.expect("backlog_end");
+    follow_call_log(supervisor);
     {
         Client pbx(daemon.switch_port());
         pbx.send(ring("kept", "+15550102000", "1001"));

@@ -152,9 +152,7 @@ TEST_CASE("callpop tail prints the backlog as columns or JSON") {
     daemon.start();
     {
         Client supervisor(daemon.agent_port());
-        login(supervisor, "super", "boss");
-        supervisor.send({{"type", "tail"}, {"backlog", 0}});
-        supervisor.expect("backlog_end");
+        follow_call_log(supervisor);
         Client pbx(daemon.switch_port());
         pbx.send(ring("cli-1", "+15550102000", "1001", json::object(), "support"));
         supervisor.expect("log");  // committed

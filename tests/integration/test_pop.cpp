@@ -186,9 +186,7 @@ TEST_CASE("out of order and duplicate switch events keep one record per call") {
     Client agent(daemon.agent_port());
     login(agent, "1003", "secret-1003", {"1003"});
     Client supervisor(daemon.agent_port());
-    login(supervisor, "super", "boss");
-    supervisor.send({{"type", "tail"}, {"backlog", 0}});
-    supervisor.expect("backlog_end");
+    follow_call_log(supervisor);
     Client pbx(daemon.switch_port());
 
     // Answer without ring: the answering agent still gets the pop.

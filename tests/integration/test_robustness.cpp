@@ -12,11 +12,8 @@ TEST_CASE("supervisors that stop reading a busy tail are dropped, the daemon car
     daemon.start();
     Client stalled_a(daemon.agent_port());
     Client stalled_b(daemon.agent_port());
-    for (Client* supervisor : {&stalled_a, &stalled_b}) {
-        login(*supervisor, "super", "boss");
-        supervisor->send({{"type", "tail"}, {"backlog", 0}});
-        supervisor->expect("backlog_end");
-    }
+    follow_call_log(stalled_a);
+    follow_call_log(stalled_b);
     Client agent(daemon.agent_port());
     login(agent, "1001", "secret-1001", {"1001"});
     Client pbx(daemon.switch_port());
