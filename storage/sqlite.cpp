@@ -58,10 +58,6 @@ Statement& Statement::bind_null(int index) {
     return *this;
 }
 
-Statement& Statement::bind_text_or_null(int index, std::string_view text) {
-    return text.empty() ? bind_null(index) : bind(index, text);
-}
-
 bool Statement::step() {
     const int code = sqlite3_step(statement_);
     if (code == SQLITE_ROW) return true;

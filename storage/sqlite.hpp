@@ -22,11 +22,10 @@ public:
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
 
-    // Binds by 1-based index. Empty optional/null binds NULL.
+    // Binds by 1-based index; bind_null() for NULL.
     Statement& bind(int index, std::int64_t value);
     Statement& bind(int index, std::string_view text);
     Statement& bind_null(int index);
-    Statement& bind_text_or_null(int index, std::string_view text);  // empty text → NULL
 
     bool step();  // true while a row is available
     void run();   // step to completion, then reset

@@ -47,8 +47,7 @@ public:
     std::vector<Customer> customers_by_number(std::string_view number,
                                               std::size_t limit) override {
         auto& query = statement(
-            "SELECT c.id, c.external_id, c.name, c.company, c.tier, c.segment, c.language, "
-            "c.timezone, c.email, c.address, c.do_not_call FROM phones p "
+            std::string("SELECT ") + customer_columns + " FROM phones p "
             "JOIN customers c ON c.id = p.customer_id WHERE p.number = ?1 "
             "ORDER BY (SELECT max(started_at) FROM calls WHERE customer_id = c.id) DESC "
             "NULLS LAST, c.id LIMIT ?2");
@@ -61,27 +60,25 @@ public:
     }
 
     std::optional<Customer> customer_by_asset_serial(std::string_view serial) override {
-        return single_customer(std::string("SELECT ") + customer_columns +
-                                   " FROM assets a JOIN customers c ON c.id = a.customer_id "
-                                   "WHERE a.serial = ?1 AND a.serial <> '' LIMIT 1",
-                               serial);
+        auto& query = statement(std::string("SELECT ") + customer_columns +
+                                " FROM assets a JOIN customers c ON c.id = a.customer_id "
+                                "WHERE a.serial = ?1 AND a.serial <> '' LIMIT 1");
+        query.bind(1, serial);
+        return first_customer(query);
     }
 
     std::optional<Customer> customer_by_external_id(std::string_view external_id) override {
-        return single_customer(
-            std::string("SELECT ") + customer_columns + " FROM customers c WHERE external_id = ?1",
-            external_id);
+        auto& query = statement(std::string("SELECT ") + customer_columns +
+                                " FROM customers c WHERE external_id = ?1");
+        query.bind(1, external_id);
+        return first_customer(query);
     }
 
     std::optional<Customer> customer_by_id(std::int64_t id) override {
         auto& query =
             statement(std::string("SELECT ") + customer_columns + " FROM customers c WHERE id = ?1");
         query.bind(1, id);
-        std::optional<Customer> customer;
-        if (query.step()) customer = read_customer(query);
-        query.reset();
-        if (customer) customer->phones = phones_of(customer->id);
-        return customer;
+        return first_customer(query);
     }
 
     CustomerCard card(const Customer& customer, std::size_t history) override {
@@ -344,9 +341,8 @@ private:
         return phones;
     }
 
-    std::optional<Customer> single_customer(const std::string& sql, std::string_view key) {
-        auto& query = statement(sql);
-        query.bind(1, key);
+    // The first customer a bound query yields, with its phones.
+    std::optional<Customer> first_customer(Statement& query) {
         std::optional<Customer> customer;
         if (query.step()) customer = read_customer(query);
         query.reset();
