@@ -14,10 +14,12 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <map>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -133,7 +135,10 @@ struct Member {
 // Reads a mapping whose keys must all be known; each known key present is handed to its
 // reader, absent keys keep their defaults. Unknown keys are refused so a typo ("hearbeat_s")
 // is not silently ignored, and repeated keys because yaml-cpp would quietly use one of them.
-void read_mapping(const Value& value, std::span<const Member> members) {
+// `unknown` names what a key outside `members` is ("unknown outcome code" where the keys
+// are codes).
+void read_mapping(const Value& value, std::span<const Member> members,
+                  std::string_view unknown = "unknown key") {
     if (!value.yaml().IsMap()) value.fail("expected a mapping");
     UniqueValues keys("key");
     for (const auto& entry : value.yaml()) {
@@ -143,7 +148,8 @@ void read_mapping(const Value& value, std::span<const Member> members) {
         });
         if (known == members.end()) {
             const auto key_of = [](const Member& m) { return m.key; };
-            key.fail("unknown key (expected one of: " + comma_separated(members, key_of) + ")");
+            key.fail(std::string(unknown) +
+                     " (expected one of: " + comma_separated(members, key_of) + ")");
         }
         keys.add(entry.first.Scalar(), key);
         known->read(value.member(entry.first, entry.second));
@@ -152,9 +158,10 @@ void read_mapping(const Value& value, std::span<const Member> members) {
 
 // A section written with nothing under it ("log:" with every key commented out) keeps all
 // its defaults, as if it were absent.
-void read_section(const Value& value, std::span<const Member> members) {
+void read_section(const Value& value, std::span<const Member> members,
+                  std::string_view unknown = "unknown key") {
     if (value.yaml().IsNull()) return;
-    read_mapping(value, members);
+    read_mapping(value, members, unknown);
 }
 
 void read_list(const Value& value, const std::function<void(const Value&)>& read_element) {
@@ -176,32 +183,41 @@ std::string read_nonempty_string(const Value& value) {
     return text;
 }
 
+// Non-empty and made only of allowed characters.
+bool consists_of(std::string_view text, bool (*allowed)(char)) {
+    return !text.empty() && std::all_of(text.begin(), text.end(), allowed);
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
 // Large enough for every count in the file; a bigger number is a typo, not a setting.
 constexpr std::uint64_t largest_count = std::numeric_limits<std::uint32_t>::max();
 
-// The value of an unquoted decimal integer, or nothing if the value is not one. Quoted "7700"
-// is a string in YAML, and "-5", "1e3" or "0x1C" are not what anyone means here. Numbers too
-// big for 64 bits come back as the largest 64-bit number, which every caller refuses.
-std::optional<std::uint64_t> parse_unsigned(const Value& value) {
-    const YAML::Node& node = value.yaml();
-    if (!node.IsScalar() || node.Tag() != "?") return std::nullopt;
-    const std::string& text = node.Scalar();
-    const bool all_digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-        return c >= '0' && c <= '9';
-    });
-    if (!all_digits) return std::nullopt;
+// The value of a run of decimal digits, or nothing if the text is not one ("-5", "1e3" and
+// "0x1C" are not what anyone means here). Numbers too big for 64 bits come back as the
+// largest 64-bit number, which every caller refuses.
+std::optional<std::uint64_t> parse_digits(std::string_view text) {
+    if (!consists_of(text, is_digit)) return std::nullopt;
     std::uint64_t number = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
     if (error == std::errc::result_out_of_range) return std::numeric_limits<std::uint64_t>::max();
     return number;
 }
 
+// The value of an unquoted decimal integer, or nothing if the value is not one. Quoted "7700"
+// is a string in YAML.
+std::optional<std::uint64_t> parse_unsigned(const Value& value) {
+    const YAML::Node& node = value.yaml();
+    if (!node.IsScalar() || node.Tag() != "?") return std::nullopt;
+    return parse_digits(node.Scalar());
+}
+
+std::string too_large() { return "too large (at most " + std::to_string(largest_count) + ")"; }
+
 std::uint32_t read_positive(const Value& value) {
     const std::optional<std::uint64_t> number = parse_unsigned(value);
     if (!number || *number == 0) value.fail("expected a positive integer");
-    if (*number > largest_count) {
-        value.fail("too large (at most " + std::to_string(largest_count) + ")");
-    }
+    if (*number > largest_count) value.fail(too_large());
     return static_cast<std::uint32_t>(*number);
 }
 
@@ -239,11 +255,6 @@ std::vector<std::string> read_string_list(const Value& value,
     return texts;
 }
 
-// Non-empty and made only of allowed characters.
-bool consists_of(std::string_view text, bool (*allowed)(char)) {
-    return !text.empty() && std::all_of(text.begin(), text.end(), allowed);
-}
-
 // --- site -----------------------------------------------------------------------------------
 
 std::string read_region(const Value& value) {
@@ -256,7 +267,7 @@ std::string read_region(const Value& value) {
 
 std::string read_international_prefix(const Value& value) {
     std::string prefix = read_string(value);
-    if (!consists_of(prefix, [](char c) { return c >= '0' && c <= '9'; })) {
+    if (!consists_of(prefix, is_digit)) {
         value.fail("expected digits only (like 00 or 011)");
     }
     return prefix;
@@ -453,11 +464,218 @@ std::vector<OutcomeCode> read_outcomes(const Value& value) {
     return outcomes;
 }
 
+// --- followups ------------------------------------------------------------------------------
+
+constexpr std::string_view duration_expected = "expected a duration such as 30s, 15m, 2h or 7d";
+
+// "90s", "15m", "2h", "7d", or a bare "0"; nothing when the value is not written like that.
+std::optional<std::chrono::seconds> parse_duration(const Value& value) {
+    if (!value.yaml().IsScalar()) return std::nullopt;
+    const std::string_view text = value.yaml().Scalar();
+    if (text == "0") return std::chrono::seconds{0};
+    if (text.empty()) return std::nullopt;
+    constexpr std::pair<char, std::int64_t> units[] = {
+        {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    const auto unit = std::find_if(std::begin(units), std::end(units),
+                                   [&](const auto& u) { return u.first == text.back(); });
+    const std::optional<std::uint64_t> number = parse_digits(text.substr(0, text.size() - 1));
+    if (unit == std::end(units) || !number) return std::nullopt;
+    if (*number > largest_count) value.fail(too_large());
+    return std::chrono::seconds{static_cast<std::int64_t>(*number) * unit->second};
+}
+
+std::chrono::seconds read_duration(const Value& value) {
+    const std::optional<std::chrono::seconds> duration = parse_duration(value);
+    if (!duration) value.fail(duration_expected);
+    return *duration;
+}
+
+// "08:00" as minutes after midnight; 00:00 to 23:59, so 24:00 is refused.
+int read_time_of_day(const Value& value) {
+    const std::string_view text =
+        value.yaml().IsScalar() ? std::string_view(value.yaml().Scalar()) : std::string_view();
+    const std::optional<std::uint64_t> hours = parse_digits(text.substr(0, 2));
+    const std::optional<std::uint64_t> minutes =
+        text.size() == 5 ? parse_digits(text.substr(3, 2)) : std::nullopt;
+    if (text.size() != 5 || text[2] != ':' || !hours || !minutes || *hours > 23 || *minutes > 59) {
+        value.fail("expected a time of day HH:MM");
+    }
+    return static_cast<int>(*hours * 60 + *minutes);
+}
+
+// Monday first, as CallingWindow::days.
+const std::initializer_list<std::string_view> day_names = {"mon", "tue", "wed", "thu",
+                                                           "fri", "sat", "sun"};
+
+std::array<bool, 7> read_days(const Value& value) {
+    std::array<bool, 7> days{};
+    UniqueValues seen("day");
+    bool any = false;
+    read_list(value, [&](const Value& element) {
+        const std::string day = read_one_of(element, day_names);
+        seen.add(day, element);
+        const auto index = std::find(day_names.begin(), day_names.end(), day) - day_names.begin();
+        days[static_cast<std::size_t>(index)] = true;
+        any = true;
+    });
+    if (!any) value.fail("must not be empty (at least one day is required)");
+    return days;
+}
+
+// Keys not given keep what `window` holds already: a policy's partial window overrides the
+// defaults' one key by key.
+void read_window(const Value& value, CallingWindow& window) {
+    const Member members[] = {
+        {"from", [&](const Value& v) { window.start_minute = read_time_of_day(v); }},
+        {"to", [&](const Value& v) { window.end_minute = read_time_of_day(v); }},
+        {"days", [&](const Value& v) { window.days = read_days(v); }},
+    };
+    read_section(value, members);
+    // Checked on the result, so that a "from" given alone may meet the defaults' "to".
+    if (window.start_minute == window.end_minute) {
+        value.fail("the window is empty: from and to are the same");
+    }
+}
+
+// Like the window, key by key over what `survey` holds.
+void read_survey(const Value& value, Survey& survey) {
+    const Member members[] = {
+        {"scale",
+         [&](const Value& v) {
+             survey.scale = read_one_of(v, {"csat", "nps"});
+         }},
+        {"question", [&](const Value& v) { survey.question = read_nonempty_string(v); }},
+        {"comment_question",
+         [&](const Value& v) { survey.comment_question = read_nonempty_string(v); }},
+    };
+    read_section(value, members);
+}
+
+// More attempts than this is a typo, and would keep calling someone who does not answer.
+constexpr std::uint32_t most_attempts = 20;
+
+std::uint32_t read_attempts(const Value& value) {
+    const std::uint32_t attempts = read_positive(value);
+    if (attempts > most_attempts) value.fail("must be at most " + std::to_string(most_attempts));
+    return attempts;
+}
+
+// The keys followups.defaults and every policy share.
+std::vector<Member> shared_policy_members(FollowupPolicy& policy) {
+    return {
+        {"window", [&](const Value& v) { read_window(v, policy.window); }},
+        {"attempts", [&](const Value& v) { policy.attempts = read_attempts(v); }},
+        {"retry_after", [&](const Value& v) { policy.retry_after = read_duration(v); }},
+        {"survey", [&](const Value& v) { read_survey(v, policy.survey); }},
+    };
+}
+
+void read_policy_defaults(const Value& value, FollowupPolicy& defaults) {
+    read_section(value, shared_policy_members(defaults));
+}
+
+void read_delay(const Value& value, FollowupPolicy& policy) {
+    policy.next_morning = value.yaml().IsScalar() && value.yaml().Scalar() == "next_morning";
+    if (policy.next_morning) {
+        policy.delay = std::chrono::seconds{0};
+        return;
+    }
+    const std::optional<std::chrono::seconds> delay = parse_duration(value);
+    if (!delay) value.fail(std::string(duration_expected) + ", or next_morning");
+    policy.delay = *delay;
+}
+
+const std::initializer_list<std::string_view> followup_kinds = {"satisfaction", "callback", "none"};
+// A missed call is called back or not; nobody is asked how a call they never had went.
+const std::initializer_list<std::string_view> missed_call_kinds = {"callback", "none"};
+
+// A copy of the defaults with the keys given replaced; `kind` is required.
+FollowupPolicy read_policy(const Value& value, const FollowupPolicy& defaults,
+                           std::initializer_list<std::string_view> kinds) {
+    FollowupPolicy policy = defaults;
+    bool has_kind = false;
+    std::vector<Member> members = {
+        {"kind",
+         [&](const Value& v) {
+             policy.kind = read_one_of(v, kinds);
+             has_kind = true;
+         }},
+        {"delay", [&](const Value& v) { read_delay(v, policy); }},
+    };
+    for (Member& member : shared_policy_members(policy)) members.push_back(std::move(member));
+    read_mapping(value, members);
+    if (!has_kind) {
+        const auto itself = [](std::string_view kind) { return kind; };
+        value.fail_missing("kind",
+                           "missing (expected one of: " + comma_separated(kinds, itself) + ")");
+    }
+    return policy;
+}
+
+// Keyed by outcome code; only the codes of the top-level `outcomes` are accepted.
+std::map<std::string, FollowupPolicy> read_outcome_policies(
+    const Value& value, const std::vector<OutcomeCode>& outcomes, const FollowupPolicy& defaults) {
+    std::map<std::string, FollowupPolicy> policies;
+    std::vector<Member> members;
+    for (const OutcomeCode& outcome : outcomes) {
+        members.push_back({outcome.code, [&](const Value& v) {
+                               policies[outcome.code] = read_policy(v, defaults, followup_kinds);
+                           }});
+    }
+    read_section(value, members, "unknown outcome code");
+    return policies;
+}
+
+// A policy the file leaves out: its built-in kind and delay over the file's defaults.
+FollowupPolicy built_in_policy(const FollowupPolicy& defaults, const FollowupPolicy& built_in) {
+    FollowupPolicy policy = defaults;
+    policy.kind = built_in.kind;
+    policy.delay = built_in.delay;
+    policy.next_morning = built_in.next_morning;
+    return policy;
+}
+
+std::chrono::seconds read_lease(const Value& value) {
+    const std::chrono::seconds lease = read_duration(value);
+    if (lease.count() == 0) {
+        value.fail("must be longer than 0s (an offer would be withdrawn at once)");
+    }
+    return lease;
+}
+
+// Read once the whole file has been: outcome codes are checked against `outcomes`, and every
+// policy starts from followups.defaults, wherever these are written.
+void read_followups(const Value& value, const std::vector<OutcomeCode>& outcomes,
+                    Followups& followups) {
+    std::optional<Value> by_outcome;
+    std::optional<Value> on_request;
+    std::optional<Value> missed_calls;
+    const Member members[] = {
+        {"survey_period", [&](const Value& v) { followups.survey_period = read_duration(v); }},
+        {"lease", [&](const Value& v) { followups.lease = read_lease(v); }},
+        {"overdue_after", [&](const Value& v) { followups.overdue_after = read_duration(v); }},
+        {"defaults", [&](const Value& v) { read_policy_defaults(v, followups.defaults); }},
+        {"outcomes", [&](const Value& v) { by_outcome.emplace(v); }},
+        {"on_request", [&](const Value& v) { on_request.emplace(v); }},
+        {"missed_calls", [&](const Value& v) { missed_calls.emplace(v); }},
+    };
+    read_section(value, members);
+
+    const FollowupPolicy& defaults = followups.defaults;
+    const Followups built_in;
+    if (by_outcome) followups.by_outcome = read_outcome_policies(*by_outcome, outcomes, defaults);
+    followups.on_request = on_request ? read_policy(*on_request, defaults, followup_kinds)
+                                      : built_in_policy(defaults, built_in.on_request);
+    followups.missed_calls = missed_calls ? read_policy(*missed_calls, defaults, missed_call_kinds)
+                                          : built_in_policy(defaults, built_in.missed_calls);
+}
+
 // --- the document ---------------------------------------------------------------------------
 
 Config read_config(const Value& root) {
     Config config;
     bool has_outcomes = false;
+    std::optional<Value> followups;  // read last: it refers to `outcomes`
     // A file with nothing in it reaches the "outcomes: missing" error below.
     const Member members[] = {
         {"site", [&](const Value& v) { read_site(v, config.site); }},
@@ -473,10 +691,12 @@ Config read_config(const Value& root) {
              config.outcomes = read_outcomes(v);
              has_outcomes = true;
          }},
+        {"followups", [&](const Value& v) { followups.emplace(v); }},
         {"log", [&](const Value& v) { read_log(v, config.log); }},
     };
     read_section(root, members);
     if (!has_outcomes) root.fail_missing("outcomes", "missing " + std::string(outcomes_required));
+    if (followups) read_followups(*followups, config.outcomes, config.followups);
     return config;
 }
 

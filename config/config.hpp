@@ -1,5 +1,7 @@
 #pragma once
 // callpop.yaml as plain structs (docs/config.md is the exact list of keys).
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -67,6 +69,54 @@ struct OutcomeCode {
     std::string label;
 };
 
+// When a follow-up call may be placed, on the customer's local clock.
+struct CallingWindow {
+    int start_minute = 8 * 60;  // minutes after local midnight: 08:00
+    int end_minute = 21 * 60;   // 21:00; end < start: the window runs past midnight (the
+                                // loader refuses end == start)
+    // Days the window opens on, Monday first. A window past midnight belongs to the day it
+    // opened on: a Friday 18:00–02:00 window includes Saturday 01:00.
+    std::array<bool, 7> days{true, true, true, true, true, true, true};
+};
+
+struct Survey {
+    std::string scale = "csat";  // csat: satisfaction 1–5; nps: would recommend 0–10
+    std::string question = "How satisfied are you with how we handled your call?";
+    std::string comment_question = "Is there anything we could have done better?";
+};
+
+struct FollowupPolicy {
+    std::string kind = "none";  // satisfaction, callback or none
+    std::chrono::seconds delay{0};
+    // Instead of a delay: the window's start on the first window day after the call's day.
+    bool next_morning = false;
+    CallingWindow window;
+    std::uint32_t attempts = 3;                      // calls at most, then "unreachable"
+    std::chrono::seconds retry_after{2 * 3600};      // between failed attempts
+    Survey survey;                                   // used by satisfaction follow-ups
+};
+
+struct Followups {
+    // Policies start from these defaults (followups.defaults in the file).
+    FollowupPolicy defaults;
+    // Outcome code → policy. Kind none is kept too, so that "this outcome schedules nothing"
+    // is explicit (checked, listed) rather than an outcome someone forgot.
+    std::map<std::string, FollowupPolicy> by_outcome;
+    // What an agent's "satisfaction_call": true asks for when the outcome's policy schedules
+    // nothing (not listed in by_outcome, or kind none).
+    // Built in (no followups.on_request in the file): satisfaction after 7 days.
+    FollowupPolicy on_request{.kind = "satisfaction",
+                              .delay = std::chrono::seconds{7 * 86400},
+                              .window = {},
+                              .survey = {}};
+    // Abandoned and unanswered calls: callback or none (none turns them off). Built in:
+    // callback at once.
+    FollowupPolicy missed_calls{.kind = "callback", .window = {}, .survey = {}};
+    std::chrono::seconds survey_period{7 * 86400};  // one survey per customer per period at most
+    std::chrono::seconds lease{300};                // an offered follow-up is held this long
+    std::chrono::seconds overdue_after{1800};       // a callback this late is flagged overdue
+};
+
 struct Log {
     std::string level = "info";
 };
@@ -82,6 +132,7 @@ struct Config {
     Pop pop;
     std::vector<Line> lines;
     std::vector<OutcomeCode> outcomes;
+    Followups followups;
     Log log;
 
     bool has_outcome(const std::string& code) const;

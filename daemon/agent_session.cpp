@@ -59,6 +59,14 @@ void AgentSession::on_line(std::string_view line) {
                 server_.on_tail(self(), body);
             } else if constexpr (std::is_same_v<Body, protocol::Logout>) {
                 server_.on_logout(*this);
+            } else if constexpr (std::is_same_v<Body, protocol::NextFollowup>) {
+                server_.on_next_followup(self());
+            } else if constexpr (std::is_same_v<Body, protocol::FollowupResult>) {
+                server_.on_followup_result(self(), std::move(body));
+            } else if constexpr (std::is_same_v<Body, protocol::FollowupClose>) {
+                if (role_ != "supervisor")
+                    return reject("forbidden", "closing follow-ups is for supervisors");
+                server_.on_followup_close(self(), std::move(body));
             }
         },
         message);

@@ -7,16 +7,12 @@
 
 #include "daemon/asio.hpp"
 #include "daemon/command_options.hpp"
+#include "daemon/daemon_client.hpp"
 #include "protocol/records.hpp"
 
 namespace callpop::daemon {
 
 namespace {
-
-std::string environment_or(const char* name, const std::string& fallback) {
-    const char* value = std::getenv(name);
-    return value != nullptr ? value : fallback;
-}
 
 // "2026-11-23T13:45:56.123Z" → "2026-11-23 13:45:56"
 std::string readable_time(const std::string& iso) {
@@ -26,7 +22,7 @@ std::string readable_time(const std::string& iso) {
     return text;
 }
 
-constexpr const char* column_layout = "{:<19}  {:<10} {:<14} {:<16} {:<22} {:<10} {:<8} {:<16} {}";
+constexpr const char* column_layout = "{:<19}  {:<18} {:<14} {:<16} {:<22} {:<10} {:<8} {:<16} {}";
 
 std::string column_header() {
     return fmt::format(fmt::runtime(column_layout), "TIME (UTC)", "KIND", "CALL", "FROM", "CUSTOMER",
@@ -54,36 +50,22 @@ int command_tail(const Arguments& arguments) {
         "queue", program_options::value<std::string>()->default_value(""), "only this queue")(
         "agent", program_options::value<std::string>()->default_value(""), "only this agent")(
         "outcome", program_options::value<std::string>()->default_value(""),
-        "only this outcome code")("host", program_options::value<std::string>(),
-                                  "daemon address (default: listen.agent.address)")(
-        "port", program_options::value<unsigned short>(), "daemon port (default: listen.agent.port)")(
-        "user", program_options::value<std::string>(),
-        "supervisor login (default: $CALLPOP_USER)")("token", program_options::value<std::string>(),
-                                                     "its token (default: $CALLPOP_TOKEN)");
+        "only this outcome code");
+    add_daemon_login_options(command_line);
     if (!command_line.parse(arguments)) return 0;
     const config::Config config = command_line.load_config();
 
-    const std::string host = command_line.has("host") ? command_line.get<std::string>("host")
-                                                      : config.listen.agent_port.address;
-    const unsigned short port = command_line.has("port")
-                                    ? command_line.get<unsigned short>("port")
-                                    : config.listen.agent_port.port;
-    const std::string user = command_line.has("user") ? command_line.get<std::string>("user")
-                                                      : environment_or("CALLPOP_USER", "");
-    const std::string token = command_line.has("token") ? command_line.get<std::string>("token")
-                                                        : environment_or("CALLPOP_TOKEN", "");
-    if (user.empty() || token.empty()) {
-        std::cerr << "callpop tail: give a supervisor login with --user and --token "
-                     "(or CALLPOP_USER and CALLPOP_TOKEN)\n";
-        return 2;
-    }
+    const auto login_as = daemon_login(command_line, config, "tail");
+    if (!login_as) return 2;
     const bool follow = command_line.has("follow");
     const bool raw = command_line.has("json");
 
     asio::io_context io;
     tcp::socket socket(io);
-    asio::connect(socket, tcp::resolver(io).resolve(host, std::to_string(port)));
-    const nlohmann::json login = {{"type", "login"}, {"agent", user}, {"token", token}};
+    asio::connect(socket,
+                  tcp::resolver(io).resolve(login_as->host, std::to_string(login_as->port)));
+    const nlohmann::json login = {{"type", "login"}, {"agent", login_as->user},
+                                  {"token", login_as->token}};
     const nlohmann::json tail = {{"type", "tail"},
                                  {"backlog", command_line.get<std::size_t>("lines")},
                                  {"follow", follow},

@@ -13,5 +13,7 @@ int command_import(const Arguments& arguments);
 int command_demo_data(const Arguments& arguments);
 int command_agent(const Arguments& arguments);
 int command_tail(const Arguments& arguments);
+int command_followups(const Arguments& arguments);  // list, export, complete, cancel
+int command_report(const Arguments& arguments);     // csat, feedback
 
 }  // namespace callpop::daemon

@@ -19,6 +19,8 @@ constexpr Verb verbs[] = {
     {"demo-data", callpop::daemon::command_demo_data, "fill the store with generated demo data"},
     {"agent", callpop::daemon::command_agent, "add or update an agent or supervisor login"},
     {"tail", callpop::daemon::command_tail, "show the call log (-f: live)"},
+    {"followups", callpop::daemon::command_followups, "list or export follow-up calls"},
+    {"report", callpop::daemon::command_report, "satisfaction scores (csat) and feedback"},
 };
 
 void usage(std::FILE* out) {

@@ -50,7 +50,9 @@ Server::Server(asio::io_context& io, config::Config config)
     : io_(io),
       config_(std::move(config)),
       store_(storage::open_store(config_.storage)),
-      writer_(config_, io_.get_executor()),
+      followup_desk_(config_),
+      writer_(config_, io_.get_executor(),
+              [this](const protocol::CallLogRecord& record) { publish(record); }),
       lookup_(*store_, config_),
       tracker_(std::chrono::seconds(config_.calls.max_duration_s),
                std::chrono::seconds(config_.calls.ended_keep_s)),
@@ -64,7 +66,6 @@ Server::Server(asio::io_context& io, config::Config config)
       next_pop_seq_(first_pop_seq()) {
     for (auto& record : store_->recent_log(config_.call_log.tail_memory))
         recent_log_.push_back(std::move(record));
-    next_log_id_ = store_->last_log_id() + 1;
 }
 
 Server::~Server() {
@@ -131,7 +132,7 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, const char* what,
 }
 
 awaitable<void> Server::sweep_calls() {
-    while (!stopping_) {
+    for (std::uint64_t sweep = 1; !stopping_; ++sweep) {
         sweep_timer_.expires_after(sweep_interval);
         boost::system::error_code error;
         co_await sweep_timer_.async_wait(asio::redirect_error(use_awaitable, error));
@@ -147,6 +148,7 @@ awaitable<void> Server::sweep_calls() {
             CallTracker::shed_payload(*call);
         }
         tracker_.forget_ended(now);
+        tend_followups(sweep);
     }
 }
 
@@ -222,7 +224,16 @@ void Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             auto record = make_record("hangup", call);
             record.cause = event.cause.empty() ? "normal" : event.cause;
             const std::string cause = record.cause;
+            // Nobody took it: the caller is owed a call back.
+            const bool missed = call.answered_extension.empty() && cause != "transferred";
+            std::optional<protocol::CallLogRecord> missed_call;
+            if (missed) missed_call = record;
             write_log(std::move(record));
+            if (missed_call) {
+                writer_.write(Job([this, hangup = std::move(*missed_call)](JobContext& context) {
+                    return std::any(followup_desk_.after_missed_call(context, hangup, now_seconds()));
+                }));
+            }
             tell_popped_agents(call, "ended", "", cause, "");
             CallTracker::shed_payload(call);
             return;
@@ -250,13 +261,7 @@ protocol::CallLogRecord Server::make_record(const char* kind, const TrackedCall&
 }
 
 void Server::write_log(protocol::CallLogRecord record, WriteCompletion done) {
-    record.id = next_log_id_++;
-    auto copy = record;
-    writer_.write(std::move(record), [this, copy = std::move(copy),
-                                      done = std::move(done)](const WriteResult& result) {
-        if (result.accepted && result.error.empty()) publish(copy);
-        if (done) done(result);
-    });
+    writer_.write(std::move(record), std::move(done));
 }
 
 void Server::publish(const protocol::CallLogRecord& record) {
@@ -308,8 +313,12 @@ void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Lo
 void Server::finish_login(const std::shared_ptr<AgentSession>& session,
                           const storage::AgentAccount& account, const protocol::Login& login) {
     session->logged_in_as(account.id, account.role);
-    if (auto previous = directory_.attach(account.id, login.extensions, session)) {
-        previous->close_with("replaced", "logged in again from " + session->peer());
+    // A supervisor who takes no calls may watch from several terminals at once (tail -f,
+    // the followups CLI); anyone at a phone has one live session, the latest.
+    const bool takes_calls = account.role != "supervisor" || !login.extensions.empty();
+    if (takes_calls) {
+        if (auto previous = directory_.attach(account.id, login.extensions, session))
+            previous->close_with("replaced", "logged in again from " + session->peer());
     }
     spdlog::info("{}: logged in at {}", "agent " + account.id + " (" + session->peer() + ")",
                  login.extensions.empty() ? std::string("no extension") : join(login.extensions));
@@ -332,7 +341,17 @@ void Server::on_logout(AgentSession& session) {
 
 void Server::on_agent_closed(AgentSession& session) {
     tail_subscribers_.erase(std::static_pointer_cast<AgentSession>(session.shared_from_this()));
-    if (session.logged_in()) directory_.detach(session.agent(), &session);
+    if (session.logged_in()) {
+        directory_.detach(session.agent(), &session);
+        // Logged in again elsewhere (hot-desking): the new session keeps the work.
+        const std::string& agent = session.agent();
+        const bool has_followup_work =
+            std::find(followup_waiters_.begin(), followup_waiters_.end(), agent) !=
+                followup_waiters_.end() ||
+            std::any_of(held_followups_.begin(), held_followups_.end(),
+                        [&](const auto& held) { return held.second == agent; });
+        if (has_followup_work && !directory_.session(agent)) release_followups_of(agent);
+    }
     on_session_closed(session);
 }
 
@@ -355,16 +374,33 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
     record.agent = session->agent();
     record.outcome = outcome.code;
     record.notes = outcome.notes;
-    write_log(std::move(record), [session, call = outcome.call](const WriteResult& result) {
+    // The outcome and the follow-up it schedules commit together, before the agent is told.
+    struct Saved {
+        bool accepted = false;
+        FollowupDecision followup;
+    };
+    Job save = [this, record = std::move(record),
+                requested = outcome.satisfaction_call](JobContext& context) {
+        Saved saved;
+        saved.accepted = context.log(record);
+        if (saved.accepted)
+            saved.followup = followup_desk_.after_outcome(context, record, requested, now_seconds());
+        return std::any(std::move(saved));
+    };
+    writer_.write(std::move(save), [session, call = outcome.call](const WriteResult& result) {
         if (!result.error.empty()) {
             session->deliver(protocol::encode_error(
                 {"storage_error", "the outcome was not saved: " + result.error}));
-        } else if (!result.accepted) {
+            return;
+        }
+        const auto& saved = std::any_cast<const Saved&>(result.value);
+        if (!saved.accepted) {
             session->deliver(protocol::encode_error(
                 {"unknown_call", "no call \"" + call + "\" to record an outcome for"}));
-        } else {
-            session->deliver(protocol::encode_outcome_saved(call));
+            return;
         }
+        session->deliver(protocol::encode_outcome_saved(call, saved.followup.scheduled,
+                                                        saved.followup.no_followup_reason));
     });
 }
 
@@ -413,6 +449,112 @@ void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protoco
     } else {
         tail_subscribers_.erase(session);
     }
+}
+
+// ---- follow-ups ------------------------------------------------------------------------
+
+void Server::on_next_followup(const std::shared_ptr<AgentSession>& session) {
+    const std::string& agent = session->agent();
+    if (std::find(followup_waiters_.begin(), followup_waiters_.end(), agent) ==
+        followup_waiters_.end())
+        followup_waiters_.push_back(agent);
+    session->deliver(protocol::encode_followup_waiting(followup_waiters_.size()));
+    offer_followups();
+}
+
+void Server::offer_followups() {
+    if (offering_followups_ || followup_waiters_.empty() || stopping_) return;
+    offering_followups_ = true;
+    std::vector<std::string> agents(followup_waiters_.begin(), followup_waiters_.end());
+    Job offer = [this, agents = std::move(agents)](JobContext& context) {
+        return std::any(followup_desk_.offer_due(context, agents, now_seconds()));
+    };
+    writer_.write(std::move(offer), [this](const WriteResult& result) {
+        offering_followups_ = false;
+        if (!result.error.empty()) return;  // logged by the writer; the next sweep tries again
+        bool released = false;
+        for (const auto& offer : std::any_cast<const std::vector<FollowupOfferMade>&>(result.value)) {
+            std::erase(followup_waiters_, offer.agent);
+            auto session = directory_.session(offer.agent);
+            if (!session || !session->open()) {
+                released = true;
+                continue;
+            }
+            held_followups_[offer.followup_id] = offer.agent;
+            session->deliver(std::make_shared<const std::string>(offer.message));
+        }
+        if (released) spdlog::debug("follow-up offered to an agent who left; freed at once");
+    });
+}
+
+void Server::release_followups_of(const std::string& agent) {
+    std::erase(followup_waiters_, agent);
+    std::erase_if(held_followups_, [&](const auto& held) { return held.second == agent; });
+    writer_.write(Job([this, agent](JobContext& context) {
+        return std::any(followup_desk_.release(context, agent));
+    }));
+}
+
+void Server::tend_followups(std::uint64_t sweep) {
+    offer_followups();
+    // Leases run out only for agents that are gone; keep those of connected agents fresh.
+    const auto lease_s = static_cast<std::uint64_t>(config_.followups.lease.count());
+    if (!held_followups_.empty() && sweep % std::max<std::uint64_t>(1, lease_s / 3) == 0) {
+        std::vector<std::pair<std::int64_t, std::string>> held(held_followups_.begin(),
+                                                               held_followups_.end());
+        writer_.write(Job([this, held = std::move(held)](JobContext& context) {
+            followup_desk_.renew_leases(context, held, now_seconds());
+            return std::any();
+        }));
+    }
+    constexpr std::uint64_t overdue_check_every = 10;
+    if (sweep % overdue_check_every == 0) {
+        writer_.write(Job([this](JobContext& context) {
+            return std::any(followup_desk_.flag_overdue(context, now_seconds()));
+        }));
+    }
+}
+
+void Server::on_followup_result(const std::shared_ptr<AgentSession>& session,
+                                protocol::FollowupResult result) {
+    Job save = [this, agent = session->agent(), result](JobContext& context) {
+        return std::any(followup_desk_.record_attempt(context, agent, result, now_seconds()));
+    };
+    writer_.write(std::move(save), [this, session, id = result.followup](const WriteResult& written) {
+        if (!written.error.empty()) {
+            session->deliver(protocol::encode_error(
+                {"storage_error", "the attempt was not saved: " + written.error}));
+            return;
+        }
+        const auto& update = std::any_cast<const FollowupUpdate&>(written.value);
+        if (!update.error_code.empty()) {
+            session->deliver(protocol::encode_error({update.error_code, update.error}));
+            return;
+        }
+        held_followups_.erase(id);
+        session->deliver(protocol::encode_followup_saved(id, update.status, update.next_due));
+    });
+}
+
+void Server::on_followup_close(const std::shared_ptr<AgentSession>& session,
+                               protocol::FollowupClose request) {
+    Job close = [this, by = session->agent(), request](JobContext& context) {
+        return std::any(followup_desk_.close(context, by, request, now_seconds()));
+    };
+    writer_.write(std::move(close), [this, session, id = request.followup](const WriteResult& written) {
+        if (!written.error.empty()) {
+            session->deliver(protocol::encode_error(
+                {"storage_error", "the follow-up was not closed: " + written.error}));
+            return;
+        }
+        const auto& update = std::any_cast<const FollowupUpdate&>(written.value);
+        if (!update.error_code.empty()) {
+            session->deliver(protocol::encode_error({update.error_code, update.error}));
+            return;
+        }
+        held_followups_.erase(id);
+        session->deliver(protocol::encode_followup_saved(id, update.status, ""));
+    });
 }
 
 }  // namespace callpop::daemon

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -13,6 +14,7 @@
 #include "daemon/asio.hpp"
 #include "daemon/call_tracker.hpp"
 #include "daemon/caller_lookup.hpp"
+#include "daemon/followup_desk.hpp"
 #include "daemon/log_writer.hpp"
 #include "protocol/agent_message.hpp"
 #include "protocol/switch_event.hpp"
@@ -46,6 +48,11 @@ public:
     void on_outcome(const std::shared_ptr<AgentSession>& session, protocol::Outcome outcome);
     void on_note(const std::shared_ptr<AgentSession>& session, protocol::AddNote note);
     void on_tail(const std::shared_ptr<AgentSession>& session, const protocol::Tail& tail);
+    void on_next_followup(const std::shared_ptr<AgentSession>& session);
+    void on_followup_result(const std::shared_ptr<AgentSession>& session,
+                            protocol::FollowupResult result);
+    void on_followup_close(const std::shared_ptr<AgentSession>& session,
+                           protocol::FollowupClose request);
     void on_logout(AgentSession& session);
     void on_session_closed(LineSession& session);
     void on_agent_closed(AgentSession& session);
@@ -54,6 +61,9 @@ private:
     awaitable<void> accept_loop(tcp::acceptor& acceptor, const char* what,
                                 std::function<std::shared_ptr<LineSession>(tcp::socket)> make);
     awaitable<void> sweep_calls();
+    // Follow-up duties of each sweep: offers to waiting agents, lease renewal, overdue flags.
+    void tend_followups(std::uint64_t sweep);
+    void offer_followups();
     void track(const std::shared_ptr<LineSession>& session);
 
     void ensure_looked_up(TrackedCall& call);
@@ -68,12 +78,14 @@ private:
     // Hands the record to the writer; once committed it joins the tail stream.
     void write_log(protocol::CallLogRecord record, WriteCompletion done = {});
     void publish(const protocol::CallLogRecord& record);
+    void release_followups_of(const std::string& agent);
     void finish_login(const std::shared_ptr<AgentSession>& session,
                       const storage::AgentAccount& account, const protocol::Login& login);
 
     asio::io_context& io_;
     config::Config config_;
     std::unique_ptr<storage::Store> store_;  // lookups, on this thread
+    FollowupDesk followup_desk_;             // used by writer jobs only, on the writer thread
     LogWriter writer_;
     CallerLookup lookup_;
     CallTracker tracker_;
@@ -86,7 +98,9 @@ private:
     std::set<std::shared_ptr<LineSession>> sessions_;
     std::set<std::shared_ptr<AgentSession>> tail_subscribers_;
     std::deque<protocol::CallLogRecord> recent_log_;
-    std::int64_t next_log_id_ = 1;
+    std::deque<std::string> followup_waiters_;          // agents asking for work, first first
+    std::map<std::int64_t, std::string> held_followups_;  // offered follow-up → agent
+    bool offering_followups_ = false;                   // an offer job is with the writer
     std::uint64_t next_pop_seq_ = 1;
     bool stopping_ = false;
 };

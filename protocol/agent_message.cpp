@@ -1,5 +1,7 @@
 #include "protocol/agent_message.hpp"
 
+#include <algorithm>
+
 #include "protocol/json_fields.hpp"
 
 namespace callpop::protocol {
@@ -85,9 +87,45 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
     }
     if (type == "ping") return Ping{};
     if (type == "logout") return Logout{};
+    if (type == "next_followup") return NextFollowup{};
+    if (type == "followup_result") {
+        FollowupResult result;
+        result.followup = fields.required_integer("followup");
+        result.result = fields.required_string("result");
+        if (auto score = fields.optional_integer("score")) {
+            if (!fields.error() && (*score < 0 || *score > 10))
+                return ProtocolError{"bad_field", "followup_result: score must be from 0 to 10"};
+            result.score = static_cast<int>(*score);
+        }
+        result.comment = fields.optional_string("comment");
+        if (fields.error()) return *fields.error();
+        static constexpr std::string_view results[] = {"reached", "no_answer", "busy",
+                                                       "wrong_number", "refused"};
+        if (std::find(std::begin(results), std::end(results), result.result) == std::end(results))
+            return ProtocolError{"bad_field",
+                                 "followup_result: result \"" + result.result +
+                                     "\" is not one of reached, no_answer, busy, wrong_number, "
+                                     "refused"};
+        if (result.score && result.result != "reached")
+            return ProtocolError{"bad_field",
+                                 "followup_result: a score is only given when the customer was "
+                                 "reached"};
+        return result;
+    }
+    if (type == "followup_close") {
+        FollowupClose close;
+        close.followup = fields.required_integer("followup");
+        close.status = fields.required_string("status");
+        close.notes = fields.optional_string("notes");
+        if (!fields.error() && close.status != "completed" && close.status != "cancelled")
+            return ProtocolError{"bad_field",
+                                 "followup_close: status must be \"completed\" or \"cancelled\""};
+        return finish(fields, std::move(close));
+    }
     return ProtocolError{"unknown_type",
                          "unknown message type \"" + type +
-                             "\" (expected login, ack, outcome, note, tail, ping or logout)"};
+                             "\" (expected login, ack, outcome, note, tail, ping, logout, "
+                             "next_followup, followup_result or followup_close)"};
 }
 
 std::string encode_welcome(std::string_view agent, std::string_view role, int heartbeat_s,
@@ -138,8 +176,44 @@ std::string encode_call_state(std::string_view call, std::string_view state, std
     return line_of(message);
 }
 
-std::string encode_outcome_saved(std::string_view call) {
-    return line_of({{"type", "outcome_saved"}, {"call", call}, {"followup", nullptr}});
+std::string encode_outcome_saved(std::string_view call,
+                                 const std::optional<ScheduledFollowup>& followup,
+                                 std::string_view no_followup_reason) {
+    json message = {{"type", "outcome_saved"}, {"call", call}, {"followup", nullptr}};
+    if (followup) {
+        message["followup"] = {{"id", followup->id}, {"kind", followup->kind}, {"due", followup->due}};
+    } else if (!no_followup_reason.empty()) {
+        message["no_followup"] = no_followup_reason;
+    }
+    return line_of(message);
+}
+
+std::string encode_followup_offer(const FollowupOffer& offer) {
+    json followup = to_json(offer.followup);
+    followup["due_local"] = offer.due_local;
+    json message = {{"type", "followup"}, {"followup", std::move(followup)}};
+    message["customer"] = offer.customer ? to_json(*offer.customer) : json(nullptr);
+    if (offer.call) {
+        const auto& call = *offer.call;
+        message["call"] = {{"call", call.call},   {"at", call.at},           {"line", call.line},
+                           {"state", call.state}, {"agent", call.agent},     {"outcome", call.outcome},
+                           {"notes", call.notes}};
+    } else {
+        message["call"] = nullptr;
+    }
+    message["survey"] = offer.followup.survey.is_null() ? json(nullptr) : offer.followup.survey;
+    return line_of(message);
+}
+
+std::string encode_followup_waiting(std::size_t agents_waiting) {
+    return line_of({{"type", "followup_waiting"}, {"agents_waiting", agents_waiting}});
+}
+
+std::string encode_followup_saved(std::int64_t id, std::string_view status,
+                                  std::string_view next_due) {
+    json message = {{"type", "followup_saved"}, {"followup", id}, {"status", status}};
+    message["next_due"] = next_due.empty() ? json(nullptr) : json(next_due);
+    return line_of(message);
 }
 
 std::string encode_note_saved(std::int64_t customer, std::int64_t note_id) {

@@ -49,8 +49,23 @@ struct Tail {
 };
 struct Ping {};
 struct Logout {};
+// Follow-up work: the agent asks for the next due follow-up, and reports each attempt.
+struct NextFollowup {};
+struct FollowupResult {
+    std::int64_t followup = 0;
+    std::string result;  // reached, no_answer, busy, wrong_number, refused
+    std::optional<int> score;
+    std::string comment;
+};
+// Supervisors: close a follow-up by hand (`callpop followups complete|cancel`).
+struct FollowupClose {
+    std::int64_t followup = 0;
+    std::string status;  // completed, cancelled
+    std::string notes;
+};
 
-using AgentMessage = std::variant<Login, Ack, Outcome, AddNote, Tail, Ping, Logout>;
+using AgentMessage = std::variant<Login, Ack, Outcome, AddNote, Tail, Ping, Logout, NextFollowup,
+                                  FollowupResult, FollowupClose>;
 
 Parsed<AgentMessage> parse_agent_message(std::string_view line);
 
@@ -79,7 +94,26 @@ std::string encode_welcome(std::string_view agent, std::string_view role, int he
 std::string encode_pop(const Pop& pop);
 std::string encode_call_state(std::string_view call, std::string_view state, std::string_view by,
                               std::string_view cause);
-std::string encode_outcome_saved(std::string_view call);
+// A follow-up the outcome scheduled, or why none was (declined, do not call, ...).
+struct ScheduledFollowup {
+    std::int64_t id = 0;
+    std::string kind;
+    std::string due;  // on the customer's clock, with its offset
+};
+std::string encode_outcome_saved(std::string_view call,
+                                 const std::optional<ScheduledFollowup>& followup,
+                                 std::string_view no_followup_reason);
+// The outbound pop: what the agent needs to place a follow-up call.
+struct FollowupOffer {
+    Followup followup;
+    std::string due_local;
+    std::optional<CustomerCard> customer;
+    std::optional<HistoryEntry> call;  // the call that created it, with its outcome and notes
+};
+std::string encode_followup_offer(const FollowupOffer& offer);
+std::string encode_followup_waiting(std::size_t agents_waiting);
+std::string encode_followup_saved(std::int64_t id, std::string_view status,
+                                  std::string_view next_due);
 std::string encode_note_saved(std::int64_t customer, std::int64_t note_id);
 std::string encode_log(const CallLogRecord& record);
 std::string encode_backlog_end(std::size_t count);

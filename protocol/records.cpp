@@ -95,6 +95,34 @@ json to_json(const CallLogRecord& record) {
     put_if_set(object, "outcome", record.outcome);
     put_if_set(object, "cause", record.cause);
     put_if_set(object, "notes", record.notes);
+    if (record.followup_id) object["followup"] = *record.followup_id;
+    return object;
+}
+
+json to_json(const Followup& followup) {
+    json object = {{"id", followup.id}, {"kind", followup.kind}, {"status", followup.status}};
+    if (followup.customer_id) object["customer"] = *followup.customer_id;
+    put_if_set(object, "customer_name", followup.customer_name);
+    object["number"] = followup.number;
+    put_if_set(object, "call", followup.call);
+    object["reason"] = followup.reason;
+    object["due"] = followup.due_at;
+    object["timezone"] = followup.timezone;
+    put_if_set(object, "timezone_source", followup.timezone_source);
+    object["window"] = followup.window.is_null() ? json::object() : followup.window;
+    object["attempts_made"] = followup.attempts_made;
+    object["attempts_max"] = followup.attempts_max;
+    object["retry_after_s"] = followup.retry_after_s;
+    if (!followup.survey.is_null()) object["survey"] = followup.survey;
+    put_if_set(object, "leased_by", followup.leased_by);
+    put_if_set(object, "lease_until", followup.lease_until);
+    put_if_set(object, "last_result", followup.last_result);
+    if (followup.score) object["score"] = *followup.score;
+    put_if_set(object, "comment", followup.comment);
+    object["created_at"] = followup.created_at;
+    put_if_set(object, "closed_at", followup.closed_at);
+    put_if_set(object, "closed_by", followup.closed_by);
+    put_if_set(object, "overdue_at", followup.overdue_at);
     return object;
 }
 
@@ -120,6 +148,9 @@ CallLogRecord call_log_record_from_json(const json& object) {
     record.outcome = string_or_empty(object, "outcome");
     record.cause = string_or_empty(object, "cause");
     record.notes = string_or_empty(object, "notes");
+    if (auto followup = object.find("followup");
+        followup != object.end() && followup->is_number_integer())
+        record.followup_id = followup->get<std::int64_t>();
     return record;
 }
 

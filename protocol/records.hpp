@@ -68,6 +68,36 @@ struct CustomerCard {
     std::vector<FollowupSummary> followups;
 };
 
+// A follow-up call: a satisfaction survey or a callback, with the policy it was created
+// under (so that a later config change does not alter calls already promised).
+struct Followup {
+    std::int64_t id = 0;
+    std::string kind;    // satisfaction, callback
+    std::string status;  // open, completed, unreachable, cancelled
+    std::optional<std::int64_t> customer_id;
+    std::string customer_name;
+    std::string number;   // E.164 to call
+    std::string call;     // the call that created it
+    std::string reason;   // outcome code, or "abandoned" / "missed" / "requested"
+    std::string due_at;   // UTC ISO 8601 (ms, Z): the next attempt
+    std::string timezone; // IANA zone the window is read in
+    std::string timezone_source;  // customer, number, site
+    nlohmann::json window = nlohmann::json::object();  // {"from":"08:00","to":"21:00","days":[..]}
+    std::uint32_t attempts_made = 0;
+    std::uint32_t attempts_max = 3;
+    std::int64_t retry_after_s = 7200;
+    nlohmann::json survey;  // {"scale":..,"question":..,"comment_question":..} or null
+    std::string leased_by;  // agent holding it, empty when free
+    std::string lease_until;
+    std::string last_result;  // reached, no_answer, busy, wrong_number, refused
+    std::optional<int> score;
+    std::string comment;
+    std::string created_at;
+    std::string closed_at;
+    std::string closed_by;
+    std::string overdue_at;  // when it was flagged overdue
+};
+
 // One line of the call log: a call event, an outcome or a note.
 struct CallLogRecord {
     std::int64_t id = 0;
@@ -87,11 +117,13 @@ struct CallLogRecord {
     std::string outcome;
     std::string cause;
     std::string notes;
+    std::optional<std::int64_t> followup_id;  // follow-up events (kind followup_*)
 };
 
 nlohmann::json to_json(const Customer& customer);
 nlohmann::json to_json(const CustomerCard& card);
 nlohmann::json to_json(const CallLogRecord& record);  // without "type"
+nlohmann::json to_json(const Followup& followup);
 CallLogRecord call_log_record_from_json(const nlohmann::json& object);
 
 }  // namespace callpop::protocol

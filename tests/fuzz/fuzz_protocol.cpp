@@ -1,12 +1,15 @@
 // libFuzzer target for protocol/: the line decoder, the switch-event parser and the
-// agent-message parser, plus the encoders fed with whatever the parsers accepted.
+// agent-message parser, plus the encoders fed with whatever the parsers accepted (pops,
+// outcomes and follow-ups alike).
 // Build and run: tests/fuzz/README.md.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "protocol/agent_message.hpp"
@@ -29,6 +32,61 @@ void check_encoded(const std::string& line) {
     require(nlohmann::json::accept(std::string_view(line).substr(0, line.size() - 1)));
 }
 
+// An outbound pop made of whatever text the parsers let through, so that bytes that are
+// not UTF-8 reach every string of it (the follow-up, the survey, the customer, the call).
+void check_followup_offer(const std::string& number, const std::string& name,
+                          const std::string& call, const std::string& reason,
+                          const std::string& text, std::int64_t id) {
+    protocol::FollowupOffer offer;
+    offer.followup.id = id;
+    offer.followup.kind = text.size() % 2 == 0 ? "satisfaction" : "callback";
+    offer.followup.status = "open";
+    offer.followup.customer_name = name;
+    offer.followup.number = number;
+    offer.followup.call = call;
+    offer.followup.reason = reason;
+    offer.followup.timezone = text;
+    offer.followup.window = {{"from", text}, {"to", text}, {"days", nlohmann::json::array({text})}};
+    offer.followup.leased_by = name;
+    offer.followup.last_result = reason;
+    offer.followup.comment = text;
+    if (offer.followup.kind == "satisfaction") {
+        offer.followup.survey = {{"scale", "csat"}, {"question", text}, {"comment_question", name}};
+        offer.followup.score = static_cast<int>(id % 11);
+    }
+    offer.due_local = text;
+    protocol::CustomerCard card;
+    card.customer.name = name;
+    card.customer.phones = {number};
+    card.notes = {{1, "note", text, name, ""}};
+    card.history = {{call, "", text, "answered", name, reason, text}};
+    card.followups = {{id, offer.followup.kind, text, "open", reason}};
+    offer.customer = std::move(card);
+    offer.call = protocol::HistoryEntry{call, "", text, "answered", name, reason, text};
+    check_encoded(protocol::encode_followup_offer(offer));
+    // A callback from an unknown number: no customer, no call, no survey.
+    offer.followup.survey = nullptr;
+    offer.followup.score.reset();
+    offer.customer.reset();
+    offer.call.reset();
+    check_encoded(protocol::encode_followup_offer(offer));
+}
+
+// What callpop logs for a follow-up event, from parsed text.
+void check_followup_log(const char* kind, std::int64_t id, const std::string& agent,
+                        const std::string& outcome, const std::string& notes) {
+    protocol::CallLogRecord record;
+    record.kind = kind;
+    record.agent = agent;
+    record.outcome = outcome;
+    record.notes = notes;
+    record.followup_id = id;
+    check_encoded(protocol::encode_log(record));
+    // The JSONL file is read back by `callpop tail` and at start-up.
+    const auto back = protocol::call_log_record_from_json(protocol::to_json(record));
+    require(back.followup_id == record.followup_id);
+}
+
 void parse_line(const std::string& text) {
     auto event = protocol::parse_switch_event(text);
     if (auto* error = std::get_if<protocol::ProtocolError>(&event)) {
@@ -49,6 +107,8 @@ void parse_line(const std::string& text) {
         check_encoded(protocol::encode_pop(pop));
         check_encoded(
             protocol::encode_call_state(parsed.call, "ended", parsed.agent, parsed.cause));
+        // A missed call becomes a callback to the caller.
+        check_followup_offer(parsed.from, parsed.name, parsed.call, parsed.cause, parsed.to, 1);
     }
 
     auto message = protocol::parse_agent_message(text);
@@ -67,7 +127,39 @@ void parse_line(const std::string& text) {
         record.outcome = outcome->code;
         record.notes = outcome->notes;
         check_encoded(protocol::encode_log(record));
-        check_encoded(protocol::encode_outcome_saved(outcome->call));
+        check_encoded(protocol::encode_outcome_saved(outcome->call, std::nullopt, ""));
+        check_encoded(protocol::encode_outcome_saved(outcome->call, std::nullopt, outcome->notes));
+        check_encoded(protocol::encode_outcome_saved(
+            outcome->call,
+            protocol::ScheduledFollowup{static_cast<std::int64_t>(outcome->notes.size()),
+                                        outcome->code, outcome->notes},
+            outcome->notes));
+        check_followup_log("followup_created", 1, outcome->call, outcome->code, outcome->notes);
+    } else if (std::holds_alternative<protocol::NextFollowup>(
+                   std::get<protocol::AgentMessage>(message))) {
+        check_encoded(protocol::encode_followup_waiting(text.size()));
+    } else if (auto* result = std::get_if<protocol::FollowupResult>(
+                   &std::get<protocol::AgentMessage>(message))) {
+        // What the parser lets through: a known result, and a score of 0 to 10 only when the
+        // customer was reached.
+        require(result->result == "reached" || result->result == "no_answer" ||
+                result->result == "busy" || result->result == "wrong_number" ||
+                result->result == "refused");
+        require(!result->score || (*result->score >= 0 && *result->score <= 10));
+        require(!result->score || result->result == "reached");
+        check_encoded(protocol::encode_followup_saved(result->followup, "open", result->comment));
+        check_encoded(protocol::encode_followup_saved(result->followup, result->result, ""));
+        check_followup_log("followup_attempted", result->followup, result->comment,
+                           result->result, result->comment);
+        check_followup_offer(result->comment, result->comment, result->comment, result->result,
+                             result->comment, result->followup);
+    } else if (auto* close = std::get_if<protocol::FollowupClose>(
+                   &std::get<protocol::AgentMessage>(message))) {
+        require(close->status == "completed" || close->status == "cancelled");
+        check_encoded(protocol::encode_followup_saved(close->followup, close->status, ""));
+        check_followup_log(close->status == "completed" ? "followup_completed"
+                                                        : "followup_cancelled",
+                           close->followup, close->notes, close->status, close->notes);
     }
 }
 

@@ -63,6 +63,10 @@ class Daemon {
     std::uint16_t agent_port_ = 0;
 };
 
+// For tests that count call-log records: unanswered calls schedule no callback.
+inline const std::string without_missed_call_followups =
+    "followups:\n  missed_calls: {kind: none}\n";
+
 // A blocking line client with timeouts; every wait fails the test instead of hanging.
 class Client {
   public:

@@ -90,7 +90,7 @@ TEST_CASE("an outcome is acknowledged once committed and shows in the next pop")
 }
 
 TEST_CASE("supervisors tail the call log: backlog, then live, filtered") {
-    Daemon daemon;
+    Daemon daemon({.extra_config = without_missed_call_followups});
     daemon.start();
     Client pbx(daemon.switch_port());
     pbx.send(ring("t-1", "+15550102000", "1001", json::object(), "support"));

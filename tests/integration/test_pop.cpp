@@ -181,7 +181,7 @@ TEST_CASE("an agent that reconnects gets the pops it missed while the call is li
 }
 
 TEST_CASE("out of order and duplicate switch events keep one record per call") {
-    Daemon daemon;
+    Daemon daemon({.extra_config = without_missed_call_followups});
     daemon.start();
     Client agent(daemon.agent_port());
     login(agent, "1003", "secret-1003", {"1003"});

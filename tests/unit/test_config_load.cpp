@@ -2,6 +2,8 @@
 // text of the errors an administrator sees (style.md point 5).
 #include <doctest/doctest.h>
 
+#include <array>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,9 +15,12 @@
 
 namespace {
 
+using callpop::config::CallingWindow;
 using callpop::config::Config;
 using callpop::config::ConfigError;
+using callpop::config::FollowupPolicy;
 using callpop::config::load_config;
+using namespace std::chrono_literals;
 
 // A fresh directory under the system's temp dir, removed with everything in it at the end.
 class TempDir {
@@ -75,7 +80,7 @@ struct ConfigFile {
 constexpr const char* one_outcome = "outcomes:\n  - {code: resolved, label: Resolved}\n";
 
 const std::string top_level_keys =
-    "site, listen, storage, call_log, calls, sessions, pop, lines, outcomes, log";
+    "site, listen, storage, call_log, calls, sessions, pop, lines, outcomes, followups, log";
 
 }  // namespace
 
@@ -236,6 +241,21 @@ TEST_CASE("the shipped example config/callpop.yaml loads") {
         CAPTURE(code);
         CHECK(config.has_outcome(code));
     }
+
+    const auto& followups = config.followups;
+    REQUIRE(followups.by_outcome.count("repaired") == 1);
+    const FollowupPolicy& repaired = followups.by_outcome.at("repaired");
+    CHECK(repaired.kind == "satisfaction");
+    CHECK(repaired.delay == 7 * 24h);
+    CHECK_FALSE(repaired.next_morning);
+    REQUIRE(followups.by_outcome.count("repair_booked") == 1);
+    CHECK(followups.by_outcome.at("repair_booked").kind == "none");
+    REQUIRE(followups.by_outcome.count("complaint") == 1);
+    CHECK(followups.by_outcome.at("complaint").kind == "callback");
+    CHECK(followups.by_outcome.at("complaint").next_morning);
+    REQUIRE(followups.by_outcome.count("sale") == 1);
+    CHECK(followups.by_outcome.at("sale").survey.scale == "nps");
+    CHECK(followups.missed_calls.kind == "callback");
 }
 
 TEST_CASE_FIXTURE(ConfigFile, "unknown keys are refused where they are written") {
@@ -419,4 +439,322 @@ TEST_CASE_FIXTURE(ConfigFile, "a file that cannot be read") {
           missing + ": cannot read: No such file or directory");
     CHECK(error_of([&] { load_config(dir.path()); }) ==
           dir.path().string() + ": cannot read: Is a directory");
+}
+
+// --- followups --------------------------------------------------------------------------------
+
+namespace {
+
+// Monday first, as CallingWindow::days.
+constexpr std::array<bool, 7> weekdays{true, true, true, true, true, false, false};
+constexpr std::array<bool, 7> every_day{true, true, true, true, true, true, true};
+
+// `outcomes` for the follow-up tests, then `followups` as given.
+std::string with_followups(const std::string& followups) {
+    return "outcomes:\n  - code: resolved\n  - code: repaired\n  - code: complaint\n"
+           "followups:\n" +
+           followups;
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(ConfigFile, "followups: without the section, the built-in policies") {
+    const Config config = load(one_outcome);
+    const auto& followups = config.followups;
+    const FollowupPolicy policy_defaults;
+
+    CHECK(followups.survey_period == 7 * 24h);
+    CHECK(followups.lease == 5min);
+    CHECK(followups.overdue_after == 30min);
+    CHECK(followups.defaults.window.start_minute == 8 * 60);
+    CHECK(followups.defaults.window.end_minute == 21 * 60);
+    CHECK(followups.defaults.window.days == every_day);
+    CHECK(followups.defaults.attempts == 3);
+    CHECK(followups.defaults.retry_after == 2h);
+    CHECK(followups.defaults.survey.scale == "csat");
+    CHECK(followups.defaults.survey.question == policy_defaults.survey.question);
+    CHECK(followups.by_outcome.empty());
+    CHECK(followups.on_request.kind == "satisfaction");
+    CHECK(followups.on_request.delay == 7 * 24h);
+    CHECK_FALSE(followups.on_request.next_morning);
+    CHECK(followups.on_request.attempts == 3);
+    CHECK(followups.missed_calls.kind == "callback");
+    CHECK(followups.missed_calls.delay == 0s);
+    CHECK_FALSE(followups.missed_calls.next_morning);
+
+    // A default-constructed Config says the same, and so does an empty section.
+    const Config defaults;
+    CHECK(defaults.followups.on_request.kind == "satisfaction");
+    CHECK(defaults.followups.on_request.delay == 7 * 24h);
+    CHECK(defaults.followups.missed_calls.kind == "callback");
+    const Config empty = load(with_followups(""));
+    CHECK(empty.followups.on_request.kind == "satisfaction");
+    CHECK(empty.followups.missed_calls.kind == "callback");
+    CHECK(empty.followups.lease == 5min);
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "followups: a full section") {
+    const Config config = load(R"(outcomes:
+  - code: resolved
+  - code: repaired
+  - code: complaint
+  - code: callback_requested
+  - code: repair_booked
+followups:
+  survey_period: 14d
+  lease: 90s
+  overdue_after: 1h
+  defaults:
+    window: {from: "08:30", to: "20:00", days: [mon, tue, wed, thu, fri, sat]}
+    attempts: 4
+    retry_after: 3h
+    survey:
+      scale: nps
+      question: "Would you recommend us?"
+      comment_question: "Why?"
+  outcomes:
+    repaired: {kind: satisfaction, delay: 7d}
+    complaint: {kind: callback, delay: next_morning, window: {from: "09:00", to: "17:00", days: [mon, tue, wed, thu, fri]}}
+    callback_requested: {kind: callback, delay: 0s, attempts: 5, retry_after: 30m}
+    repair_booked: {kind: none}
+  on_request: {kind: satisfaction, delay: 2d}
+  missed_calls: {kind: none}
+)");
+    const auto& followups = config.followups;
+
+    CHECK(followups.survey_period == 14 * 24h);
+    CHECK(followups.lease == 90s);
+    CHECK(followups.overdue_after == 1h);
+    CHECK(followups.defaults.window.start_minute == 8 * 60 + 30);
+    CHECK(followups.defaults.window.end_minute == 20 * 60);
+    CHECK(followups.defaults.window.days ==
+          std::array<bool, 7>{true, true, true, true, true, true, false});
+    CHECK(followups.defaults.attempts == 4);
+    CHECK(followups.defaults.retry_after == 3h);
+    CHECK(followups.defaults.survey.scale == "nps");
+    CHECK(followups.defaults.survey.question == "Would you recommend us?");
+    CHECK(followups.defaults.survey.comment_question == "Why?");
+
+    REQUIRE(followups.by_outcome.size() == 4);
+    const FollowupPolicy& repaired = followups.by_outcome.at("repaired");
+    CHECK(repaired.kind == "satisfaction");
+    CHECK(repaired.delay == 7 * 24h);
+    CHECK_FALSE(repaired.next_morning);
+
+    const FollowupPolicy& complaint = followups.by_outcome.at("complaint");
+    CHECK(complaint.kind == "callback");
+    CHECK(complaint.next_morning);
+    CHECK(complaint.delay == 0s);
+    CHECK(complaint.window.start_minute == 9 * 60);
+    CHECK(complaint.window.end_minute == 17 * 60);
+    CHECK(complaint.window.days == weekdays);
+
+    const FollowupPolicy& callback = followups.by_outcome.at("callback_requested");
+    CHECK(callback.kind == "callback");
+    CHECK(callback.delay == 0s);
+    CHECK(callback.attempts == 5);
+    CHECK(callback.retry_after == 30min);
+
+    // Kind none is kept: explicitly nothing for this outcome.
+    CHECK(followups.by_outcome.at("repair_booked").kind == "none");
+    CHECK(followups.by_outcome.count("resolved") == 0);
+
+    CHECK(followups.on_request.kind == "satisfaction");
+    CHECK(followups.on_request.delay == 2 * 24h);
+    CHECK(followups.missed_calls.kind == "none");
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "followups: policies start from the file's defaults") {
+    // The defaults come after the policies in the file, and still apply to them.
+    const Config config = load(with_followups(R"(  outcomes:
+    repaired: {kind: satisfaction, delay: 3d, window: {from: "10:00"}, survey: {scale: nps}}
+    complaint: {kind: callback, attempts: 1}
+  defaults:
+    window: {from: "09:00", to: "18:00", days: [mon, wed, fri]}
+    attempts: 2
+    retry_after: 45m
+    survey: {question: "Happy?"}
+)"));
+    const auto& followups = config.followups;
+
+    const FollowupPolicy& repaired = followups.by_outcome.at("repaired");
+    CHECK(repaired.delay == 3 * 24h);
+    CHECK(repaired.window.start_minute == 10 * 60);  // given
+    CHECK(repaired.window.end_minute == 18 * 60);    // the defaults' to and days
+    CHECK(repaired.window.days ==
+          std::array<bool, 7>{true, false, true, false, true, false, false});
+    CHECK(repaired.attempts == 2);
+    CHECK(repaired.retry_after == 45min);
+    CHECK(repaired.survey.scale == "nps");        // given
+    CHECK(repaired.survey.question == "Happy?");  // the defaults'
+    CHECK(repaired.survey.comment_question == FollowupPolicy{}.survey.comment_question);
+
+    const FollowupPolicy& complaint = followups.by_outcome.at("complaint");
+    CHECK(complaint.delay == 0s);  // no delay given: at once
+    CHECK(complaint.attempts == 1);
+    CHECK(complaint.window.start_minute == 9 * 60);
+    CHECK(complaint.retry_after == 45min);
+
+    // Policies the file leaves out keep their built-in kind and delay, over the defaults.
+    CHECK(followups.on_request.kind == "satisfaction");
+    CHECK(followups.on_request.delay == 7 * 24h);
+    CHECK(followups.on_request.window.start_minute == 9 * 60);
+    CHECK(followups.on_request.attempts == 2);
+    CHECK(followups.missed_calls.kind == "callback");
+    CHECK(followups.missed_calls.retry_after == 45min);
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "followups: durations and times") {
+    SUBCASE("plain 0 is a duration") {
+        CHECK(load(with_followups("  overdue_after: 0\n")).followups.overdue_after == 0s);
+    }
+    SUBCASE("a window past midnight") {
+        const CallingWindow window =
+            load(with_followups("  defaults: {window: {from: \"18:00\", to: \"02:00\"}}\n"))
+                .followups.defaults.window;
+        CHECK(window.start_minute == 18 * 60);
+        CHECK(window.end_minute == 2 * 60);
+    }
+    SUBCASE("a duration without its unit") {
+        CHECK(load_error(with_followups("  survey_period: 7\n")) ==
+              file +
+                  ":6:18: followups.survey_period: expected a duration such as 30s, 15m, 2h or "
+                  "7d");
+    }
+    SUBCASE("a duration with an unknown unit") {
+        CHECK(load_error(with_followups("  defaults: {retry_after: 2w}\n")) ==
+              file +
+                  ":6:27: followups.defaults.retry_after: expected a duration such as 30s, 15m, "
+                  "2h or 7d");
+    }
+    SUBCASE("a negative duration") {
+        CHECK(load_error(with_followups("  overdue_after: -5m\n")) ==
+              file +
+                  ":6:18: followups.overdue_after: expected a duration such as 30s, 15m, 2h or "
+                  "7d");
+    }
+    SUBCASE("a delay that is neither") {
+        CHECK(load_error(with_followups("  on_request: {kind: satisfaction, delay: soon}\n")) ==
+              file +
+                  ":6:43: followups.on_request.delay: expected a duration such as 30s, 15m, 2h "
+                  "or 7d, or next_morning");
+    }
+    SUBCASE("a lease of 0") {
+        CHECK(load_error(with_followups("  lease: 0s\n")) ==
+              file +
+                  ":6:10: followups.lease: must be longer than 0s (an offer would be withdrawn "
+                  "at once)");
+    }
+    SUBCASE("a time that is not HH:MM") {
+        CHECK(load_error(with_followups("  defaults: {window: {from: \"8am\"}}\n")) ==
+              file + ":6:29: followups.defaults.window.from: expected a time of day HH:MM");
+        CHECK(load_error(with_followups("  defaults: {window: {to: \"9:00\"}}\n")) ==
+              file + ":6:27: followups.defaults.window.to: expected a time of day HH:MM");
+        CHECK(load_error(with_followups("  defaults: {window: {to: \"12:60\"}}\n")) ==
+              file + ":6:27: followups.defaults.window.to: expected a time of day HH:MM");
+    }
+    SUBCASE("24:00") {
+        CHECK(load_error(with_followups("  defaults: {window: {to: \"24:00\"}}\n")) ==
+              file + ":6:27: followups.defaults.window.to: expected a time of day HH:MM");
+    }
+    SUBCASE("an empty window") {
+        CHECK(load_error(
+                  with_followups("  defaults: {window: {from: \"09:00\", to: \"09:00\"}}\n")) ==
+              file +
+                  ":6:22: followups.defaults.window: the window is empty: from and to are the "
+                  "same");
+    }
+    SUBCASE("a window made empty by a partial override") {
+        CHECK(
+            load_error(with_followups(
+                "  outcomes:\n    repaired: {kind: satisfaction, window: {from: \"21:00\"}}\n")) ==
+            file +
+                ":7:44: followups.outcomes.repaired.window: the window is empty: from and to "
+                "are the same");
+    }
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "followups: days") {
+    SUBCASE("an unknown day") {
+        CHECK(load_error(with_followups("  defaults: {window: {days: [mon, tues]}}\n")) ==
+              file +
+                  ":6:35: followups.defaults.window.days[1]: expected one of: mon, tue, wed, thu, "
+                  "fri, sat, sun");
+    }
+    SUBCASE("a day given twice") {
+        CHECK(load_error(with_followups("  defaults: {window: {days: [mon, tue, mon]}}\n")) ==
+              file +
+                  ":6:40: followups.defaults.window.days[2]: duplicate day \"mon\" (first given "
+                  "at line 6)");
+    }
+    SUBCASE("no day") {
+        CHECK(load_error(with_followups("  defaults: {window: {days: []}}\n")) ==
+              file +
+                  ":6:29: followups.defaults.window.days: must not be empty (at least one day is "
+                  "required)");
+    }
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "followups: policies") {
+    SUBCASE("an outcome code not under outcomes") {
+        CHECK(load_error(with_followups("  outcomes:\n    repaird: {kind: satisfaction}\n")) ==
+              file +
+                  ":7:5: followups.outcomes.repaird: unknown outcome code (expected one of: "
+                  "resolved, repaired, complaint)");
+    }
+    SUBCASE("outcomes given after followups still count") {
+        const Config config = load(
+            "followups:\n  outcomes:\n    sale: {kind: satisfaction}\noutcomes:\n  - code: sale\n");
+        CHECK(config.followups.by_outcome.at("sale").kind == "satisfaction");
+    }
+    SUBCASE("an unknown key inside a policy") {
+        CHECK(load_error(
+                  with_followups("  outcomes:\n    repaired: {kind: satisfaction, dealy: 7d}\n")) ==
+              file +
+                  ":7:36: followups.outcomes.repaired.dealy: unknown key (expected one of: kind, "
+                  "delay, window, attempts, retry_after, survey)");
+    }
+    SUBCASE("kind and delay are not defaults") {
+        CHECK(load_error(with_followups("  defaults: {kind: callback}\n")) ==
+              file +
+                  ":6:14: followups.defaults.kind: unknown key (expected one of: window, "
+                  "attempts, retry_after, survey)");
+    }
+    SUBCASE("a policy without a kind") {
+        CHECK(load_error(with_followups("  outcomes:\n    repaired: {delay: 7d}\n")) ==
+              file +
+                  ":7:15: followups.outcomes.repaired.kind: missing (expected one of: "
+                  "satisfaction, callback, none)");
+    }
+    SUBCASE("an unknown kind") {
+        CHECK(load_error(with_followups("  outcomes:\n    repaired: {kind: survey}\n")) ==
+              file +
+                  ":7:22: followups.outcomes.repaired.kind: expected one of: satisfaction, "
+                  "callback, none");
+    }
+    SUBCASE("missed calls get no survey") {
+        CHECK(load_error(with_followups("  missed_calls: {kind: satisfaction}\n")) ==
+              file + ":6:24: followups.missed_calls.kind: expected one of: callback, none");
+    }
+    SUBCASE("no attempt at all") {
+        CHECK(load_error(with_followups("  defaults: {attempts: 0}\n")) ==
+              file + ":6:24: followups.defaults.attempts: expected a positive integer");
+        CHECK(load_error(with_followups("  defaults: {attempts: 21}\n")) ==
+              file + ":6:24: followups.defaults.attempts: must be at most 20");
+    }
+    SUBCASE("an unknown scale") {
+        CHECK(load_error(with_followups("  defaults: {survey: {scale: stars}}\n")) ==
+              file + ":6:30: followups.defaults.survey.scale: expected one of: csat, nps");
+    }
+    SUBCASE("an empty question") {
+        CHECK(load_error(with_followups("  defaults: {survey: {question: \"\"}}\n")) ==
+              file + ":6:33: followups.defaults.survey.question: must not be empty");
+    }
+    SUBCASE("a key given twice") {
+        CHECK(load_error(with_followups("  outcomes:\n    repaired: {kind: satisfaction}\n"
+                                        "    repaired: {kind: none}\n")) ==
+              file +
+                  ":8:5: followups.outcomes.repaired: duplicate key \"repaired\" (first given at "
+                  "line 7)");
+    }
 }

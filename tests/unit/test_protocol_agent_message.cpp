@@ -73,6 +73,60 @@ protocol::CustomerCard sample_card() {
     return card;
 }
 
+// A satisfaction survey as offered after one unanswered attempt.
+protocol::Followup sample_survey() {
+    protocol::Followup followup;
+    followup.id = 12;
+    followup.kind = "satisfaction";
+    followup.status = "open";
+    followup.customer_id = 17;
+    followup.customer_name = "Pat Doe";
+    followup.number = "+15550102000";
+    followup.call = "c-1";
+    followup.reason = "repaired";
+    followup.due_at = "2026-11-30T15:00:00.000Z";
+    followup.timezone = "America/New_York";
+    followup.timezone_source = "customer";
+    followup.window = {{"from", "08:00"},
+                       {"to", "21:00"},
+                       {"days", {"mon", "tue", "wed", "thu", "fri", "sat"}}};
+    followup.attempts_made = 1;
+    followup.attempts_max = 3;
+    followup.retry_after_s = 7200;
+    followup.survey = {{"scale", "csat"},
+                       {"question", "How satisfied are you with the repair?"},
+                       {"comment_question", "Anything we could have done better?"}};
+    followup.leased_by = "1001";
+    followup.lease_until = "2026-11-30T15:05:00.000Z";
+    followup.last_result = "no_answer";
+    followup.created_at = "2026-11-23T15:04:05.000Z";
+    return followup;
+}
+
+// A callback for an abandoned call from an unknown number, flagged overdue.
+protocol::Followup sample_callback() {
+    protocol::Followup followup;
+    followup.id = 13;
+    followup.kind = "callback";
+    followup.status = "open";
+    followup.number = "+13125550188";
+    followup.call = "c-7";
+    followup.reason = "abandoned";
+    followup.due_at = "2026-11-23T15:10:00.000Z";
+    followup.timezone = "America/Chicago";
+    followup.timezone_source = "number";
+    followup.window = {{"from", "09:00"},
+                       {"to", "17:00"},
+                       {"days", {"mon", "tue", "wed", "thu", "fri"}}};
+    followup.attempts_max = 3;
+    followup.retry_after_s = 3600;
+    followup.leased_by = "1002";
+    followup.lease_until = "2026-11-23T15:45:00.000Z";
+    followup.created_at = "2026-11-23T15:09:58.000Z";
+    followup.overdue_at = "2026-11-23T15:40:00.000Z";
+    return followup;
+}
+
 }  // namespace
 
 // ---- client → callpop ------------------------------------------------------------------
@@ -235,6 +289,165 @@ TEST_CASE("agent message: ping and logout") {
     CHECK(std::holds_alternative<protocol::Logout>(std::get<protocol::AgentMessage>(logout)));
 }
 
+TEST_CASE("agent message: next_followup") {
+    auto next = protocol::parse_agent_message(R"({"type":"next_followup"})");
+    REQUIRE(std::holds_alternative<protocol::AgentMessage>(next));
+    CHECK(std::holds_alternative<protocol::NextFollowup>(std::get<protocol::AgentMessage>(next)));
+    // It has no fields: others are ignored, whatever their type.
+    auto extra = protocol::parse_agent_message(
+        R"({"type":"next_followup","kind":"callback","followup":"x","count":[1]})");
+    REQUIRE(std::holds_alternative<protocol::AgentMessage>(extra));
+    CHECK(std::holds_alternative<protocol::NextFollowup>(std::get<protocol::AgentMessage>(extra)));
+}
+
+TEST_CASE("agent message: followup_result") {
+    const auto reached = message_of<protocol::FollowupResult>(
+        R"({"type":"followup_result","followup":9,"result":"reached","score":4,"comment":"the fan is loud again"})");
+    CHECK(reached.followup == 9);
+    CHECK(reached.result == "reached");
+    REQUIRE(reached.score);
+    CHECK(*reached.score == 4);
+    CHECK(reached.comment == "the fan is loud again");
+
+    const auto minimal = message_of<protocol::FollowupResult>(
+        R"({"type":"followup_result","followup":9,"result":"no_answer"})");
+    CHECK(minimal.followup == 9);
+    CHECK(minimal.result == "no_answer");
+    CHECK_FALSE(minimal.score);
+    CHECK(minimal.comment.empty());
+
+    for (const char* result : {"reached", "no_answer", "busy", "wrong_number", "refused"}) {
+        INFO("result: " << result);
+        CHECK(message_of<protocol::FollowupResult>(
+                  std::string(R"({"type":"followup_result","followup":9,"result":")") + result +
+                  R"(","comment":"x"})")
+                  .result == result);
+    }
+    // The score's bounds are those of the widest scale (nps, 0 to 10); the survey's own scale
+    // is checked by the daemon.
+    CHECK(*message_of<protocol::FollowupResult>(
+               R"({"type":"followup_result","followup":9,"result":"reached","score":0})")
+               .score == 0);
+    CHECK(*message_of<protocol::FollowupResult>(
+               R"({"type":"followup_result","followup":9,"result":"reached","score":10})")
+               .score == 10);
+    // A null score is no score, so any result takes it.
+    CHECK_FALSE(message_of<protocol::FollowupResult>(
+                    R"({"type":"followup_result","followup":9,"result":"busy","score":null})")
+                    .score);
+    // Reached without a score (a callback, or a customer who would not give one).
+    CHECK_FALSE(message_of<protocol::FollowupResult>(
+                    R"({"type":"followup_result","followup":9,"result":"reached"})")
+                    .score);
+    CHECK(message_of<protocol::FollowupResult>(
+              R"({"type":"followup_result","followup":9,"result":"refused","comment":1234})")
+              .comment == "1234");
+    // The parser takes any id; the daemon says whether it exists.
+    CHECK(message_of<protocol::FollowupResult>(
+              R"({"type":"followup_result","followup":0,"result":"busy"})")
+              .followup == 0);
+
+    check_error(R"({"type":"followup_result","result":"busy"})", "missing_field",
+                "followup_result: missing field \"followup\"");
+    check_error(R"({"type":"followup_result","followup":null,"result":"busy"})", "missing_field",
+                "followup_result: missing field \"followup\"");
+    check_error(R"({"type":"followup_result","followup":"9","result":"busy"})", "bad_field",
+                "followup_result: field \"followup\" must be an integer");
+    check_error(R"({"type":"followup_result","followup":9.5,"result":"busy"})", "bad_field",
+                "followup_result: field \"followup\" must be an integer");
+    check_error(
+        R"({"type":"followup_result","followup":18446744073709551615,"result":"busy"})",
+        "bad_field", "followup_result: field \"followup\" is out of range");
+    check_error(R"({"type":"followup_result","followup":9})", "missing_field",
+                "followup_result: missing field \"result\"");
+    check_error(R"({"type":"followup_result","followup":9,"result":""})", "missing_field",
+                "followup_result: field \"result\" is empty");
+    check_error(R"({"type":"followup_result","followup":9,"result":true})", "bad_field",
+                "followup_result: field \"result\" must be a string");
+    check_error(R"({"type":"followup_result","followup":9,"result":"answered"})", "bad_field",
+                "followup_result: result \"answered\" is not one of reached, no_answer, busy, "
+                "wrong_number, refused");
+    check_error(R"({"type":"followup_result","followup":9,"result":"Reached"})", "bad_field",
+                "followup_result: result \"Reached\" is not one of reached, no_answer, busy, "
+                "wrong_number, refused");
+    check_error(R"({"type":"followup_result","followup":9,"result":"reached","score":-1})",
+                "bad_field", "followup_result: score must be from 0 to 10");
+    check_error(R"({"type":"followup_result","followup":9,"result":"reached","score":11})",
+                "bad_field", "followup_result: score must be from 0 to 10");
+    check_error(R"({"type":"followup_result","followup":9,"result":"reached","score":"4"})",
+                "bad_field", "followup_result: field \"score\" must be an integer");
+    check_error(R"({"type":"followup_result","followup":9,"result":"reached","score":4.5})",
+                "bad_field", "followup_result: field \"score\" must be an integer");
+    check_error(R"({"type":"followup_result","followup":9,"result":"reached","comment":{}})",
+                "bad_field", "followup_result: field \"comment\" must be a string");
+    for (const char* result : {"no_answer", "busy", "wrong_number", "refused"}) {
+        INFO("result: " << result);
+        check_error(std::string(R"({"type":"followup_result","followup":9,"result":")") +
+                        result + R"(","score":0})",
+                    "bad_field",
+                    "followup_result: a score is only given when the customer was reached");
+    }
+
+    // One problem is reported. The fields' types come first, in the order followup, result,
+    // score, comment (a score outside 0..10 counts as a bad score); then the result's value;
+    // then whether a score may be given.
+    check_error(R"({"type":"followup_result","result":"maybe","score":99})", "missing_field",
+                "followup_result: missing field \"followup\"");
+    check_error(R"({"type":"followup_result","followup":9,"score":99})", "missing_field",
+                "followup_result: missing field \"result\"");
+    check_error(R"({"type":"followup_result","followup":9,"result":"maybe","score":99})",
+                "bad_field", "followup_result: score must be from 0 to 10");
+    check_error(R"({"type":"followup_result","followup":9,"result":"maybe","comment":[]})",
+                "bad_field", "followup_result: field \"comment\" must be a string");
+    check_error(R"({"type":"followup_result","followup":9,"result":"maybe","score":3})",
+                "bad_field",
+                "followup_result: result \"maybe\" is not one of reached, no_answer, busy, "
+                "wrong_number, refused");
+    check_error(R"({"type":"followup_result","followup":9,"result":"busy","score":3,"comment":5.5})",
+                "bad_field", "followup_result: field \"comment\" must be a string");
+}
+
+TEST_CASE("agent message: followup_close") {
+    const auto cancelled = message_of<protocol::FollowupClose>(
+        R"({"type":"followup_close","followup":9,"status":"cancelled","notes":"the customer moved abroad"})");
+    CHECK(cancelled.followup == 9);
+    CHECK(cancelled.status == "cancelled");
+    CHECK(cancelled.notes == "the customer moved abroad");
+
+    const auto completed = message_of<protocol::FollowupClose>(
+        R"({"type":"followup_close","followup":10,"status":"completed"})");
+    CHECK(completed.followup == 10);
+    CHECK(completed.status == "completed");
+    CHECK(completed.notes.empty());
+    CHECK(message_of<protocol::FollowupClose>(
+              R"({"type":"followup_close","followup":10,"status":"completed","notes":77})")
+              .notes == "77");
+
+    check_error(R"({"type":"followup_close","status":"cancelled"})", "missing_field",
+                "followup_close: missing field \"followup\"");
+    check_error(R"({"type":"followup_close","followup":"9","status":"cancelled"})", "bad_field",
+                "followup_close: field \"followup\" must be an integer");
+    check_error(R"({"type":"followup_close","followup":9})", "missing_field",
+                "followup_close: missing field \"status\"");
+    check_error(R"({"type":"followup_close","followup":9,"status":""})", "missing_field",
+                "followup_close: field \"status\" is empty");
+    check_error(R"({"type":"followup_close","followup":9,"status":1})", "bad_field",
+                "followup_close: field \"status\" must be a string");
+    for (const char* status : {"open", "unreachable", "Cancelled", "done"}) {
+        INFO("status: " << status);
+        check_error(std::string(R"({"type":"followup_close","followup":9,"status":")") + status +
+                        "\"}",
+                    "bad_field", "followup_close: status must be \"completed\" or \"cancelled\"");
+    }
+    check_error(R"({"type":"followup_close","followup":9,"status":"cancelled","notes":{}})",
+                "bad_field", "followup_close: field \"notes\" must be a string");
+    // The fields' types first, then the status's value.
+    check_error(R"({"type":"followup_close","status":"open"})", "missing_field",
+                "followup_close: missing field \"followup\"");
+    check_error(R"({"type":"followup_close","followup":9,"status":"open","notes":[]})", "bad_field",
+                "followup_close: field \"notes\" must be a string");
+}
+
 TEST_CASE("agent message: errors common to every message") {
     check_error("hello", "bad_json", "not JSON at byte 1 of the line");
     check_error(R"({"type":"ping")", "bad_json", "not JSON at byte 15 of the line");
@@ -245,8 +458,12 @@ TEST_CASE("agent message: errors common to every message") {
     check_error(R"({"type":""})", "missing_field", "message: field \"type\" is empty");
     check_error(R"({"type":7})", "bad_field", "message: field \"type\" must be a string");
     check_error(R"({"type":"hello"})", "unknown_type",
-                "unknown message type \"hello\" (expected login, ack, outcome, note, tail, ping "
-                "or logout)");
+                "unknown message type \"hello\" (expected login, ack, outcome, note, tail, ping, "
+                "logout, next_followup, followup_result or followup_close)");
+    // Types are matched exactly.
+    check_error(R"({"type":"Next_Followup"})", "unknown_type",
+                "unknown message type \"Next_Followup\" (expected login, ack, outcome, note, "
+                "tail, ping, logout, next_followup, followup_result or followup_close)");
 }
 
 // ---- callpop → client ------------------------------------------------------------------
@@ -402,7 +619,7 @@ TEST_CASE("encode: call state") {
 }
 
 TEST_CASE("encode: outcome_saved, note_saved, backlog_end, pong, bye, error") {
-    CHECK(parse_line(protocol::encode_outcome_saved("c-1")) ==
+    CHECK(parse_line(protocol::encode_outcome_saved("c-1", std::nullopt, "")) ==
           json{{"type", "outcome_saved"}, {"call", "c-1"}, {"followup", nullptr}});
     CHECK(parse_line(protocol::encode_note_saved(17, 5)) ==
           json{{"type", "note_saved"}, {"customer", 17}, {"id", 5}});
@@ -413,6 +630,161 @@ TEST_CASE("encode: outcome_saved, note_saved, backlog_end, pong, bye, error") {
           json{{"type", "bye"}, {"code", "slow_consumer"}, {"message", "too slow"}});
     CHECK(parse_line(protocol::encode_error({"not_logged_in", "log in first"})) ==
           json{{"type", "error"}, {"code", "not_logged_in"}, {"message", "log in first"}});
+}
+
+TEST_CASE("encode: outcome_saved with the follow-up it scheduled, or why none was") {
+    const json scheduled = parse_line(protocol::encode_outcome_saved(
+        "c-1", protocol::ScheduledFollowup{12, "satisfaction", "2026-11-30T10:00:00-05:00"}, ""));
+    CHECK(scheduled == json{{"type", "outcome_saved"},
+                            {"call", "c-1"},
+                            {"followup",
+                             {{"id", 12},
+                              {"kind", "satisfaction"},
+                              {"due", "2026-11-30T10:00:00-05:00"}}}});
+    // A scheduled follow-up leaves no room for a reason.
+    CHECK(parse_line(protocol::encode_outcome_saved(
+              "c-2", protocol::ScheduledFollowup{13, "callback", "2026-11-24T09:00:00-06:00"},
+              "declined by the agent")) ==
+          json{{"type", "outcome_saved"},
+               {"call", "c-2"},
+               {"followup",
+                {{"id", 13}, {"kind", "callback"}, {"due", "2026-11-24T09:00:00-06:00"}}}});
+    for (const char* reason :
+         {"declined by the agent", "the customer is on the do-not-call list",
+          "no number to call back", "surveyed on 2026-11-20 (one survey per 7 days)",
+          "an open callback for +15550102000 exists already",
+          "no follow-up is configured for requests"}) {
+        INFO("reason: " << reason);
+        CHECK(parse_line(protocol::encode_outcome_saved("c-3", std::nullopt, reason)) ==
+              json{{"type", "outcome_saved"},
+                   {"call", "c-3"},
+                   {"followup", nullptr},
+                   {"no_followup", reason}});
+    }
+    // Nothing was configured to happen: no reason.
+    const json nothing = parse_line(protocol::encode_outcome_saved("c-4", std::nullopt, ""));
+    CHECK(nothing == json{{"type", "outcome_saved"}, {"call", "c-4"}, {"followup", nullptr}});
+    CHECK_FALSE(nothing.contains("no_followup"));
+}
+
+TEST_CASE("encode: followup (the outbound pop) for a survey") {
+    protocol::FollowupOffer offer;
+    offer.followup = sample_survey();
+    offer.due_local = "2026-11-30T10:00:00-05:00";
+    offer.customer = sample_card();
+    offer.call = protocol::HistoryEntry{"c-1",      "2026-11-23T15:00:00.000Z", "Support hotline",
+                                        "answered", "1002",
+                                        "repaired", "replaced the fan"};
+    const json survey = {{"scale", "csat"},
+                         {"question", "How satisfied are you with the repair?"},
+                         {"comment_question", "Anything we could have done better?"}};
+
+    const json message = parse_line(protocol::encode_followup_offer(offer));
+    CHECK(message ==
+          json{{"type", "followup"},
+               {"followup",
+                {{"id", 12},
+                 {"kind", "satisfaction"},
+                 {"status", "open"},
+                 {"customer", 17},
+                 {"customer_name", "Pat Doe"},
+                 {"number", "+15550102000"},
+                 {"call", "c-1"},
+                 {"reason", "repaired"},
+                 {"due", "2026-11-30T15:00:00.000Z"},
+                 {"due_local", "2026-11-30T10:00:00-05:00"},
+                 {"timezone", "America/New_York"},
+                 {"timezone_source", "customer"},
+                 {"window",
+                  {{"from", "08:00"},
+                   {"to", "21:00"},
+                   {"days", {"mon", "tue", "wed", "thu", "fri", "sat"}}}},
+                 {"attempts_made", 1},
+                 {"attempts_max", 3},
+                 {"retry_after_s", 7200},
+                 {"survey", survey},
+                 {"leased_by", "1001"},
+                 {"lease_until", "2026-11-30T15:05:00.000Z"},
+                 {"last_result", "no_answer"},
+                 {"created_at", "2026-11-23T15:04:05.000Z"}}},
+               {"customer", protocol::to_json(sample_card())},
+               {"call",
+                {{"call", "c-1"},
+                 {"at", "2026-11-23T15:00:00.000Z"},
+                 {"line", "Support hotline"},
+                 {"state", "answered"},
+                 {"agent", "1002"},
+                 {"outcome", "repaired"},
+                 {"notes", "replaced the fan"}}},
+               {"survey", survey}});
+    // Unlike a pop's, the customer here is the whole card: assets, history and follow-ups
+    // sit inside it.
+    const json& customer = message["customer"];
+    CHECK(customer["id"] == 17);
+    CHECK(customer["notes"].size() == 1);
+    CHECK(customer["preferences"].size() == 1);
+    CHECK(customer["assets"].size() == 2);
+    CHECK(customer["history"][0]["call"] == "c-0");
+    CHECK(customer["followups"][0]["id"] == 9);
+}
+
+TEST_CASE("encode: followup (the outbound pop) for a callback from an unknown number") {
+    protocol::FollowupOffer offer;
+    offer.followup = sample_callback();
+    offer.due_local = "2026-11-23T09:10:00-06:00";
+    const json message = parse_line(protocol::encode_followup_offer(offer));
+    CHECK(message == json{{"type", "followup"},
+                          {"followup",
+                           {{"id", 13},
+                            {"kind", "callback"},
+                            {"status", "open"},
+                            {"number", "+13125550188"},
+                            {"call", "c-7"},
+                            {"reason", "abandoned"},
+                            {"due", "2026-11-23T15:10:00.000Z"},
+                            {"due_local", "2026-11-23T09:10:00-06:00"},
+                            {"timezone", "America/Chicago"},
+                            {"timezone_source", "number"},
+                            {"window",
+                             {{"from", "09:00"},
+                              {"to", "17:00"},
+                              {"days", {"mon", "tue", "wed", "thu", "fri"}}}},
+                            {"attempts_made", 0},
+                            {"attempts_max", 3},
+                            {"retry_after_s", 3600},
+                            {"leased_by", "1002"},
+                            {"lease_until", "2026-11-23T15:45:00.000Z"},
+                            {"created_at", "2026-11-23T15:09:58.000Z"},
+                            {"overdue_at", "2026-11-23T15:40:00.000Z"}}},
+                          {"customer", nullptr},
+                          {"call", nullptr},
+                          {"survey", nullptr}});
+    // No customer, no survey: those keys are left out of the follow-up, not null.
+    for (const char* key : {"customer", "customer_name", "survey", "last_result", "score",
+                            "comment", "closed_at", "closed_by"})
+        CHECK_FALSE_MESSAGE(message["followup"].contains(key), key);
+}
+
+TEST_CASE("encode: followup_waiting and followup_saved") {
+    CHECK(parse_line(protocol::encode_followup_waiting(1)) ==
+          json{{"type", "followup_waiting"}, {"agents_waiting", 1}});
+    CHECK(parse_line(protocol::encode_followup_waiting(3)) ==
+          json{{"type", "followup_waiting"}, {"agents_waiting", 3}});
+
+    // Still open: when the next attempt falls due, on the customer's clock.
+    CHECK(parse_line(protocol::encode_followup_saved(12, "open", "2026-11-30T12:00:00-05:00")) ==
+          json{{"type", "followup_saved"},
+               {"followup", 12},
+               {"status", "open"},
+               {"next_due", "2026-11-30T12:00:00-05:00"}});
+    for (const char* status : {"completed", "unreachable", "cancelled"}) {
+        INFO("status: " << status);
+        CHECK(parse_line(protocol::encode_followup_saved(12, status, "")) ==
+              json{{"type", "followup_saved"},
+                   {"followup", 12},
+                   {"status", status},
+                   {"next_due", nullptr}});
+    }
 }
 
 TEST_CASE("encode: log records, and the call-log JSON round trip") {
@@ -484,18 +856,30 @@ TEST_CASE("encode: every encoded line passes through the line decoder unchanged"
     pop.call = "c-1";
     pop.caller = {"+15550102000", "+15550102000", "Line\nBreak", false};
     pop.customer = sample_card();
+    protocol::FollowupOffer offer;
+    offer.followup = sample_survey();
+    offer.followup.comment = "two\nlines";
+    offer.due_local = "2026-11-30T10:00:00-05:00";
+    offer.customer = sample_card();
     const std::string stream = protocol::encode_welcome("1001", "agent", 15, 0) +
                                protocol::encode_pop(pop) +
-                               protocol::encode_call_state("c-1", "answered", "1002", "");
+                               protocol::encode_call_state("c-1", "answered", "1002", "") +
+                               protocol::encode_followup_waiting(1) +
+                               protocol::encode_followup_offer(offer) +
+                               protocol::encode_followup_saved(12, "open", "2026-11-30T12:00:00-05:00");
     protocol::LineDecoder decoder;
     std::vector<json> messages;
     for (char byte : stream) {
         decoder.feed(std::string_view(&byte, 1));
         while (auto line = decoder.next()) messages.push_back(json::parse(line->text));
     }
-    REQUIRE(messages.size() == 3);
+    REQUIRE(messages.size() == 6);
     CHECK(messages[0]["type"] == "welcome");
     CHECK(messages[1]["type"] == "pop");
     CHECK(messages[1]["caller"]["name"] == "Line\nBreak");
     CHECK(messages[2]["type"] == "call");
+    CHECK(messages[3]["type"] == "followup_waiting");
+    CHECK(messages[4]["type"] == "followup");
+    CHECK(messages[4]["followup"]["comment"] == "two\nlines");
+    CHECK(messages[5]["type"] == "followup_saved");
 }

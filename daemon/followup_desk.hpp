@@ -1,0 +1,74 @@
+#pragma once
+// The follow-up rules: what an outcome or a missed call schedules, handing due follow-ups
+// to agents under a lease, recording attempts, closing, flagging overdue callbacks.
+// Every method runs inside a writer job (one transaction, with its call-log records), on
+// the writer thread only, and takes the time as an argument so tests can set the clock.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+#include "daemon/followup_schedule.hpp"
+#include "daemon/log_writer.hpp"
+#include "protocol/agent_message.hpp"
+
+namespace callpop::daemon {
+
+struct FollowupDecision {
+    std::optional<protocol::ScheduledFollowup> scheduled;
+    std::string no_followup_reason;  // empty when nothing was configured to happen
+};
+
+struct FollowupOfferMade {
+    std::string agent;
+    std::int64_t followup_id = 0;
+    std::string message;  // the encoded outbound pop
+};
+
+struct FollowupUpdate {
+    std::string error_code;  // empty on success
+    std::string error;
+    std::string status;    // open, completed, unreachable, cancelled
+    std::string next_due;  // open: the next attempt on the customer's clock
+};
+
+class FollowupDesk {
+public:
+    explicit FollowupDesk(const config::Config& config);
+
+    // After the outcome record is logged: what the outcome's policy and the agent's wish
+    // (`requested`: true asks, false declines) call for.
+    FollowupDecision after_outcome(JobContext& context, const protocol::CallLogRecord& outcome,
+                                   std::optional<bool> requested, Instant now);
+    // An abandoned or unanswered call: a callback, one open per number.
+    FollowupDecision after_missed_call(JobContext& context, const protocol::CallLogRecord& hangup,
+                                       Instant now);
+    // Leases due follow-ups whose window is open now to `agents`, one each, in order.
+    std::vector<FollowupOfferMade> offer_due(JobContext& context,
+                                             const std::vector<std::string>& agents, Instant now);
+    FollowupUpdate record_attempt(JobContext& context, const std::string& agent,
+                                  const protocol::FollowupResult& result, Instant now);
+    FollowupUpdate close(JobContext& context, const std::string& by,
+                         const protocol::FollowupClose& request, Instant now);
+    // The agent dropped: its follow-ups are free for others at once.
+    std::vector<std::int64_t> release(JobContext& context, const std::string& agent);
+    // Agents still connected keep what they hold: push their leases forward.
+    void renew_leases(JobContext& context,
+                      const std::vector<std::pair<std::int64_t, std::string>>& held, Instant now);
+    std::size_t flag_overdue(JobContext& context, Instant now);
+
+private:
+    FollowupDecision schedule(JobContext& context, const config::FollowupPolicy& policy,
+                              const std::string& reason, const protocol::CallLogRecord& source,
+                              Instant now);
+    protocol::CallLogRecord event(const char* kind, const protocol::Followup& followup,
+                                  const std::string& agent, Instant now) const;
+
+    config::Followups policies_;
+    std::size_t history_;
+    FollowupSchedule schedule_;
+};
+
+}  // namespace callpop::daemon

@@ -1,0 +1,259 @@
+// The follow-up rules on a real SQLite store, with the clock set by the test.
+#include <doctest/doctest.h>
+
+#include "daemon/followup_desk.hpp"
+#include "protocol/timestamp.hpp"
+#include "storage_test_support.hpp"
+
+using callpop::daemon::FollowupDesk;
+using callpop::daemon::Instant;
+using callpop::daemon::JobContext;
+using callpop::protocol::CallLogRecord;
+using callpop::protocol::parse_utc;
+
+namespace {
+
+callpop::config::Config desk_config() {
+    callpop::config::Config config;
+    config.site.region = "US";
+    config.site.timezone = "America/New_York";
+    auto& followups = config.followups;
+    followups.defaults.attempts = 2;
+    followups.defaults.retry_after = std::chrono::hours(1);
+    auto repaired = followups.defaults;
+    repaired.kind = "satisfaction";
+    repaired.delay = std::chrono::days(7);
+    followups.by_outcome["repaired"] = repaired;
+    auto complaint = followups.defaults;
+    complaint.kind = "callback";
+    complaint.next_morning = true;
+    complaint.window.start_minute = 9 * 60;
+    complaint.window.end_minute = 17 * 60;
+    complaint.window.days = {true, true, true, true, true, false, false};
+    followups.by_outcome["complaint"] = complaint;
+    followups.missed_calls = followups.defaults;
+    followups.missed_calls.kind = "callback";
+    return config;
+}
+
+struct Desk {
+    callpop::test::TempDir dir;
+    std::unique_ptr<callpop::storage::Store> store = callpop::test::open_test_store(dir);
+    FollowupDesk desk{desk_config()};
+    std::int64_t next_log_id = 1;
+    std::vector<CallLogRecord> logged;
+
+    // Runs `work` as the writer thread does: in one transaction, with the call log.
+    template <typename Work>
+    auto run(Work work) {
+        callpop::storage::StoreTransaction transaction(*store);
+        JobContext context(*store, next_log_id, logged);
+        auto result = work(context);
+        transaction.commit();
+        return result;
+    }
+
+    std::int64_t customer(const std::string& external_id, const std::string& zone,
+                          const std::string& phone, bool do_not_call = false) {
+        callpop::protocol::Customer customer;
+        customer.external_id = external_id;
+        customer.name = "Customer " + external_id;
+        customer.timezone = zone;
+        customer.do_not_call = do_not_call;
+        customer.phones = {phone};
+        return run([&](JobContext& context) { return context.store.upsert_customer(customer); });
+    }
+
+    callpop::daemon::FollowupDecision outcome(const std::string& code, std::optional<std::int64_t> customer,
+                                              const std::string& from, Instant now,
+                                              std::optional<bool> requested = std::nullopt) {
+        CallLogRecord record;
+        record.kind = "outcome";
+        record.call = "call-" + std::to_string(next_log_id);
+        record.from = from;
+        record.agent = "1001";
+        record.customer_id = customer;
+        record.outcome = code;
+        return run([&](JobContext& context) {
+            return desk.after_outcome(context, record, requested, now);
+        });
+    }
+
+    callpop::daemon::FollowupDecision missed(const std::string& from, Instant now) {
+        CallLogRecord record;
+        record.kind = "hangup";
+        record.call = "missed-" + std::to_string(next_log_id);
+        record.from = from;
+        record.cause = "abandoned";
+        return run([&](JobContext& context) { return desk.after_missed_call(context, record, now); });
+    }
+
+    std::vector<callpop::daemon::FollowupOfferMade> offer(std::vector<std::string> agents, Instant now) {
+        return run([&](JobContext& context) { return desk.offer_due(context, agents, now); });
+    }
+
+    callpop::daemon::FollowupUpdate attempt(const std::string& agent, std::int64_t id,
+                                            const std::string& result, Instant now,
+                                            std::optional<int> score = std::nullopt) {
+        callpop::protocol::FollowupResult message{id, result, score, ""};
+        return run([&](JobContext& context) { return desk.record_attempt(context, agent, message, now); });
+    }
+};
+
+Instant at(const char* iso) { return parse_utc(iso); }
+
+}  // namespace
+
+TEST_CASE("a repair's survey falls due a week later inside the window, on the customer's clock") {
+    Desk desk;
+    const auto pat = desk.customer("C-1", "America/New_York", "+15550102000");
+    // Monday 10:00 in New York.
+    const auto decision = desk.outcome("repaired", pat, "+15550102000", at("2026-11-23T15:00:00Z"));
+    REQUIRE(decision.scheduled);
+    CHECK(decision.scheduled->kind == "satisfaction");
+    CHECK(decision.scheduled->due == "2026-11-30T10:00:00-05:00");
+    const auto followup = desk.store->followup(decision.scheduled->id);
+    REQUIRE(followup);
+    CHECK(followup->due_at == "2026-11-30T15:00:00.000Z");
+    CHECK(followup->timezone == "America/New_York");
+    CHECK(followup->timezone_source == "customer");
+    CHECK(followup->survey["scale"] == "csat");
+    REQUIRE(desk.logged.size() == 1);
+    CHECK(desk.logged[0].kind == "followup_created");
+    CHECK(desk.logged[0].followup_id == decision.scheduled->id);
+    CHECK(desk.logged[0].outcome == "repaired");
+}
+
+TEST_CASE("a customer in Shanghai called from a US site is called in Shanghai's window") {
+    Desk desk;
+    const auto li = desk.customer("C-2", "Asia/Shanghai", "+8613800138000");
+    // 10:00 in New York is 23:00 in Shanghai; a week later the window is shut until 08:00.
+    const auto decision = desk.outcome("repaired", li, "+8613800138000", at("2026-11-23T15:00:00Z"));
+    REQUIRE(decision.scheduled);
+    CHECK(decision.scheduled->due == "2026-12-01T08:00:00+08:00");
+    CHECK(desk.store->followup(decision.scheduled->id)->due_at == "2026-12-01T00:00:00.000Z");
+
+    // Without a zone on record the number tells: +86 is one zone.
+    const auto unknown_zone = desk.customer("C-3", "", "+8613800138001");
+    const auto by_number =
+        desk.outcome("repaired", unknown_zone, "+8613800138001", at("2026-11-23T15:00:00Z"));
+    REQUIRE(by_number.scheduled);
+    CHECK(desk.store->followup(by_number.scheduled->id)->timezone == "Asia/Shanghai");
+    CHECK(desk.store->followup(by_number.scheduled->id)->timezone_source == "number");
+}
+
+TEST_CASE("a complaint on Friday evening is called back Monday morning") {
+    Desk desk;
+    const auto pat = desk.customer("C-1", "America/New_York", "+15550102000");
+    // Friday 18:00 in New York.
+    const auto decision = desk.outcome("complaint", pat, "+15550102000", at("2026-11-27T23:00:00Z"));
+    REQUIRE(decision.scheduled);
+    CHECK(decision.scheduled->kind == "callback");
+    CHECK(decision.scheduled->due == "2026-11-30T09:00:00-05:00");
+}
+
+TEST_CASE("do-not-call, declined, throttled: no follow-up, and the reason says why") {
+    Desk desk;
+    const auto quiet = desk.customer("C-9", "Europe/Berlin", "+49301234567", true);
+    const auto pat = desk.customer("C-1", "America/New_York", "+15550102000");
+    const Instant monday = at("2026-11-23T15:00:00Z");
+    CHECK(desk.outcome("repaired", quiet, "+49301234567", monday).no_followup_reason ==
+          "the customer is on the do-not-call list");
+    CHECK(desk.outcome("repaired", pat, "+15550102000", monday, false).no_followup_reason ==
+          "declined by the agent");
+    REQUIRE(desk.outcome("repaired", pat, "+15550102000", monday).scheduled);
+    const auto again = desk.outcome("repaired", pat, "+15550102000", monday + std::chrono::days(6));
+    CHECK_FALSE(again.scheduled);
+    CHECK(again.no_followup_reason == "surveyed on 2026-11-23 (one survey per 7 days)");
+    CHECK(desk.outcome("repaired", pat, "+15550102000", monday + std::chrono::days(8)).scheduled);
+    // No policy for "resolved": nothing, and nothing to explain.
+    const auto resolved = desk.outcome("resolved", pat, "+15550102000", monday);
+    CHECK_FALSE(resolved.scheduled);
+    CHECK(resolved.no_followup_reason.empty());
+}
+
+TEST_CASE("missed calls: one open callback per number; withheld callers cannot be called back") {
+    Desk desk;
+    const Instant now = at("2026-11-23T15:00:00Z");
+    const auto first = desk.missed("+15550109999", now);
+    REQUIRE(first.scheduled);
+    CHECK(first.scheduled->due == "2026-11-23T10:00:00-05:00");
+    const auto second = desk.missed("+15550109999", now + std::chrono::minutes(1));
+    CHECK_FALSE(second.scheduled);
+    CHECK(second.no_followup_reason == "an open callback for +15550109999 exists already");
+    CHECK(desk.missed("anonymous", now).no_followup_reason == "no number to call back");
+}
+
+TEST_CASE("a due follow-up goes to one agent under a lease; attempts run out as unreachable") {
+    Desk desk;
+    const Instant now = at("2026-11-23T15:00:00Z");
+    const auto id = desk.missed("+15550109999", now).scheduled->id;
+    auto offers = desk.offer({"1002", "1003"}, now);
+    REQUIRE(offers.size() == 1);
+    CHECK(offers[0].agent == "1002");
+    CHECK(offers[0].followup_id == id);
+    CHECK(desk.offer({"1003"}, now + std::chrono::seconds(10)).empty());  // held by 1002
+    CHECK(desk.attempt("1003", id, "reached", now).error_code == "not_offered");
+
+    auto update = desk.attempt("1002", id, "no_answer", now + std::chrono::minutes(2));
+    CHECK(update.status == "open");
+    CHECK(update.next_due == "2026-11-23T11:02:00-05:00");  // retry_after: 1 h
+    CHECK(desk.offer({"1003"}, now + std::chrono::minutes(30)).empty());  // not due yet
+    offers = desk.offer({"1003"}, now + std::chrono::minutes(62));
+    REQUIRE(offers.size() == 1);
+    // The lease runs out when nobody renews it: the next agent gets it.
+    CHECK(desk.offer({"1002"}, now + std::chrono::minutes(62 + 6)).size() == 1);
+    update = desk.attempt("1002", id, "busy", now + std::chrono::minutes(70));
+    CHECK(update.status == "unreachable");
+    CHECK(desk.store->followup(id)->attempts_made == 2);
+    CHECK(desk.attempt("1002", id, "reached", now + std::chrono::minutes(71)).error_code ==
+          "followup_closed");
+    CHECK(desk.logged.back().kind == "followup_unreachable");
+}
+
+TEST_CASE("a follow-up whose window closed before anyone took it waits for the window") {
+    Desk desk;
+    // 20:59 in New York: due at once, inside the 08:00-21:00 window.
+    const auto id = desk.missed("+15550109999", at("2026-11-24T01:59:00Z")).scheduled->id;
+    // Nobody asked until 21:30.
+    CHECK(desk.offer({"1002"}, at("2026-11-24T02:30:00Z")).empty());
+    CHECK(desk.store->followup(id)->due_at == "2026-11-24T13:00:00.000Z");  // 08:00 New York
+    CHECK(desk.offer({"1002"}, at("2026-11-24T13:00:00Z")).size() == 1);
+}
+
+TEST_CASE("surveys take a score on their scale; callbacks take none") {
+    Desk desk;
+    const auto pat = desk.customer("C-1", "America/New_York", "+15550102000");
+    const Instant now = at("2026-11-23T15:00:00Z");
+    const auto survey = desk.outcome("repaired", pat, "+15550102000", now).scheduled->id;
+    const Instant due = now + std::chrono::days(7);
+    REQUIRE(desk.offer({"1002"}, due).size() == 1);
+    CHECK(desk.attempt("1002", survey, "reached", due, 6).error ==
+          "score 6 is outside the csat scale (1 to 5)");
+    const auto done = desk.attempt("1002", survey, "reached", due, 5);
+    CHECK(done.status == "completed");
+    CHECK(desk.store->followup(survey)->score == 5);
+
+    const auto callback = desk.missed("+15550109999", due).scheduled->id;
+    REQUIRE(desk.offer({"1002"}, due).size() == 1);
+    CHECK(desk.attempt("1002", callback, "reached", due, 3).error_code == "bad_field");
+}
+
+TEST_CASE("callbacks left past their due time are flagged overdue once") {
+    Desk desk;
+    const Instant now = at("2026-11-23T15:00:00Z");
+    const auto id = desk.missed("+15550109999", now).scheduled->id;
+    CHECK(desk.run([&](JobContext& context) {
+        return desk.desk.flag_overdue(context, now + std::chrono::minutes(29));
+    }) == 0);
+    CHECK(desk.run([&](JobContext& context) {
+        return desk.desk.flag_overdue(context, now + std::chrono::minutes(31));
+    }) == 1);
+    CHECK(desk.logged.back().kind == "followup_overdue");
+    CHECK(desk.logged.back().followup_id == id);
+    CHECK(desk.logged.back().notes == "callback due 2026-11-23T10:00:00-05:00 is 31 min late");
+    CHECK(desk.run([&](JobContext& context) {
+        return desk.desk.flag_overdue(context, now + std::chrono::minutes(40));
+    }) == 0);
+    CHECK_FALSE(desk.store->followup(id)->overdue_at.empty());
+}

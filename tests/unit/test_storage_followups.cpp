@@ -1,0 +1,580 @@
+// Follow-ups in the SQLite store: migration 2, the open-callback rule, leases, reports.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <string>
+#include <vector>
+
+#include "storage_test_support.hpp"
+
+using namespace callpop;
+using storage::CallLogRecord;
+using storage::Customer;
+using storage::Followup;
+using test::TempDir;
+
+namespace {
+
+constexpr const char* migrations[] = {
+#include "storage/schema.sql.inc"
+};
+
+// Runs SQL on a database file with SQLite itself, outside the store; "" or SQLite's error.
+std::string try_sql(const std::filesystem::path& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    std::string message = code == SQLITE_OK ? "" : error != nullptr ? error : sqlite3_errstr(code);
+    sqlite3_free(error);
+    sqlite3_close(db);
+    return message;
+}
+
+void exec_sql(const std::filesystem::path& path, const std::string& sql) {
+    const std::string error = try_sql(path, sql);
+    REQUIRE_MESSAGE(error.empty(), error);
+}
+
+// The first column of the first row, as text ("" for none or NULL).
+std::string query_one(const std::filesystem::path& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE_MESSAGE(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK,
+                    sqlite3_errmsg(db));
+    std::string value;
+    if (sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0) != nullptr)
+        value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return value;
+}
+
+std::int64_t add_customer(storage::Store& store, std::string external_id, std::string name) {
+    Customer customer;
+    customer.external_id = std::move(external_id);
+    customer.name = std::move(name);
+    storage::StoreTransaction transaction(store);
+    const auto id = store.upsert_customer(customer);
+    transaction.commit();
+    return id;
+}
+
+void add_asset(storage::Store& store, const std::string& external_id, std::string product,
+               std::string serial) {
+    storage::StoreTransaction transaction(store);
+    REQUIRE(store.upsert_asset(external_id, {std::move(product), std::move(serial), "2025-01-01", ""}));
+    transaction.commit();
+}
+
+void append(storage::Store& store, const CallLogRecord& record) {
+    storage::StoreTransaction transaction(store);
+    REQUIRE(store.append_log(record));
+    transaction.commit();
+}
+
+// A call on the support line answered by `agent`, with an outcome.
+void answered_call(storage::Store& store, const std::string& call, std::optional<std::int64_t> customer,
+                   const std::string& agent, const std::string& outcome,
+                   const std::string& notes = "", const std::string& outcome_at = "2026-01-10T15:05:00.000Z") {
+    CallLogRecord ring;
+    ring.kind = "ring";
+    ring.call = call;
+    ring.at = "2026-01-10T15:00:00.000Z";
+    ring.line = "Support hotline";
+    ring.customer_id = customer;
+    append(store, ring);
+    CallLogRecord answer = ring;
+    answer.kind = "answer";
+    answer.at = "2026-01-10T15:00:05.000Z";
+    answer.agent = agent;
+    append(store, answer);
+    CallLogRecord end = ring;
+    end.kind = "hangup";
+    end.at = "2026-01-10T15:04:00.000Z";
+    append(store, end);
+    CallLogRecord result;
+    result.kind = "outcome";
+    result.call = call;
+    result.at = outcome_at;
+    result.agent = agent;
+    result.outcome = outcome;
+    result.notes = notes;
+    append(store, result);
+}
+
+Followup make_followup(std::string kind, std::string number, std::string due_at) {
+    Followup followup;
+    followup.kind = std::move(kind);
+    followup.status = "open";
+    followup.number = std::move(number);
+    followup.due_at = std::move(due_at);
+    followup.reason = followup.kind == "callback" ? "abandoned" : "repaired";
+    followup.timezone = "America/New_York";
+    followup.timezone_source = "site";
+    followup.window = {{"from", "08:00"}, {"to", "21:00"}, {"days", {"mon", "tue", "wed", "thu", "fri"}}};
+    followup.created_at = "2026-01-10T15:05:00.000Z";
+    if (followup.kind == "satisfaction")
+        followup.survey = {{"scale", "csat"}, {"question", "How satisfied?"}, {"comment_question", "Better?"}};
+    return followup;
+}
+
+std::optional<std::int64_t> create(storage::Store& store, const Followup& followup) {
+    storage::StoreTransaction transaction(store);
+    auto id = store.create_followup(followup);
+    transaction.commit();
+    return id;
+}
+
+void update(storage::Store& store, const Followup& followup) {
+    storage::StoreTransaction transaction(store);
+    store.update_followup(followup);
+    transaction.commit();
+}
+
+// A satisfaction follow-up for `call`, completed with this answer.
+std::int64_t completed_survey(storage::Store& store, const std::string& call,
+                              std::optional<std::int64_t> customer, const std::string& scale,
+                              int score, const std::string& comment, const std::string& closed_at) {
+    auto followup = make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z");
+    followup.call = call;
+    followup.customer_id = customer;
+    followup.survey["scale"] = scale;
+    const auto id = create(store, followup);
+    REQUIRE(id);
+    followup.id = *id;
+    followup.status = "completed";
+    followup.score = score;
+    followup.comment = comment;
+    followup.closed_at = closed_at;
+    followup.closed_by = "2001";
+    followup.last_result = "reached";
+    update(store, followup);
+    return *id;
+}
+
+std::vector<std::int64_t> ids_of(const std::vector<Followup>& followups) {
+    std::vector<std::int64_t> ids;
+    for (const auto& followup : followups) ids.push_back(followup.id);
+    return ids;
+}
+
+}  // namespace
+
+TEST_CASE("followups: a step-1 database migrates to version 2 and keeps its data") {
+    const TempDir dir;
+    const auto path = dir / "callpop.db";
+    exec_sql(path, std::string(migrations[0]) +
+                       "PRAGMA user_version = 1;"
+                       "INSERT INTO customers (id, external_id, name) VALUES (7, 'C-7', 'Pat Doe');"
+                       "INSERT INTO phones VALUES (7, '+15550102000', 0);"
+                       "INSERT INTO assets (customer_id, product) VALUES (7, 'LaserJet');"
+                       "INSERT INTO calls (call_id, started_at, state, customer_id, outcome) "
+                       "VALUES ('c-1', '2026-01-10T15:00:00.000Z', 'completed', 7, 'repaired');"
+                       "INSERT INTO call_log (id, at, kind, call_id, customer_id) "
+                       "VALUES (41, '2026-01-10T15:00:00.000Z', 'ring', 'c-1', 7);"
+                       "INSERT INTO followups (id, customer_id, call_id, kind, due_at, reason, "
+                       "created_at) VALUES (3, 7, 'c-1', 'satisfaction', "
+                       "'2026-01-12T14:00:00.000Z', 'repaired', '2026-01-10T15:05:00.000Z');");
+    CHECK(query_one(path, "PRAGMA user_version") == "1");
+
+    auto store = test::open_test_store(dir);
+    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(migrations)));
+    CHECK(std::size(migrations) >= 2);
+    const auto customer = store->customer_by_id(7);
+    REQUIRE(customer);
+    CHECK(customer->name == "Pat Doe");
+    CHECK(customer->phones == std::vector<std::string>{"+15550102000"});
+    const auto log = store->recent_log(10);
+    REQUIRE(log.size() == 1);
+    CHECK(log[0].id == 41);
+    CHECK_FALSE(log[0].followup_id);
+    const auto card = store->card(*customer, 5);
+    CHECK(card.history.size() == 1);
+    CHECK(card.assets.size() == 1);
+    REQUIRE(card.followups.size() == 1);
+    CHECK(card.followups[0].id == 3);
+
+    const auto followup = store->followup(3);
+    REQUIRE(followup);
+    CHECK(followup->kind == "satisfaction");
+    CHECK(followup->status == "open");
+    CHECK(followup->customer_name == "Pat Doe");
+    CHECK(followup->call == "c-1");
+    CHECK(followup->due_at == "2026-01-12T14:00:00.000Z");
+    CHECK(followup->window == nlohmann::json::object());
+    CHECK(followup->survey.is_null());
+    CHECK(followup->attempts_made == 0);
+    CHECK(followup->attempts_max == 3);
+    // The new rules hold on the migrated table.
+    CHECK(try_sql(path, "UPDATE followups SET status = 'pending' WHERE id = 3") ==
+          "CHECK constraint failed: status IN ('open', 'completed', 'unreachable', 'cancelled')");
+    CHECK(query_one(path, "SELECT status FROM followups WHERE id = 3") == "open");
+}
+
+TEST_CASE("followups: create, read and update round trip every field") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto customer = add_customer(*store, "C-1", "Pat Doe");
+    auto followup = make_followup("satisfaction", "+15550102000", "2026-01-12T14:00:00.000Z");
+    followup.customer_id = customer;
+    followup.call = "c-1";
+    followup.attempts_max = 4;
+    followup.retry_after_s = 3600;
+    const auto id = create(*store, followup);
+    REQUIRE(id);
+
+    auto stored = store->followup(*id);
+    REQUIRE(stored);
+    CHECK(stored->id == *id);
+    CHECK(stored->kind == "satisfaction");
+    CHECK(stored->status == "open");
+    CHECK(stored->customer_id == customer);
+    CHECK(stored->customer_name == "Pat Doe");
+    CHECK(stored->number == "+15550102000");
+    CHECK(stored->call == "c-1");
+    CHECK(stored->reason == "repaired");
+    CHECK(stored->timezone == "America/New_York");
+    CHECK(stored->timezone_source == "site");
+    CHECK(stored->window == followup.window);
+    CHECK(stored->survey == followup.survey);
+    CHECK(stored->attempts_max == 4);
+    CHECK(stored->retry_after_s == 3600);
+    CHECK(stored->leased_by.empty());
+    CHECK(stored->lease_until.empty());
+    CHECK_FALSE(stored->score);
+    CHECK(stored->closed_at.empty());
+    CHECK(stored->created_at == "2026-01-10T15:05:00.000Z");
+    CHECK_FALSE(store->followup(*id + 100));
+
+    stored->status = "completed";
+    stored->due_at = "2026-01-12T16:00:00.000Z";
+    stored->attempts_made = 2;
+    stored->leased_by = "2001";
+    stored->lease_until = "2026-01-12T16:05:00.000Z";
+    stored->last_result = "reached";
+    stored->score = 4;
+    stored->comment = "quick, thanks";
+    stored->closed_at = "2026-01-12T16:02:00.000Z";
+    stored->closed_by = "2001";
+    stored->overdue_at = "2026-01-12T15:00:00.000Z";
+    update(*store, *stored);
+    {
+        storage::StoreTransaction transaction(*store);
+        store->add_followup_attempt(*id, {"2026-01-12T14:00:00.000Z", "2001", "no_answer", {}, ""});
+        store->add_followup_attempt(*id, {"2026-01-12T16:02:00.000Z", "2001", "reached", 4, "quick, thanks"});
+        transaction.commit();
+    }
+    const auto updated = store->followup(*id);
+    REQUIRE(updated);
+    CHECK(protocol::to_json(*updated) == protocol::to_json(*stored));
+    CHECK(query_one(dir / "callpop.db",
+                    "SELECT group_concat(result || ':' || coalesce(score, '-'), ',') FROM "
+                    "(SELECT * FROM followup_attempts ORDER BY at)") == "no_answer:-,reached:4");
+
+    Followup missing = *stored;
+    missing.id = *id + 100;
+    storage::StoreTransaction transaction(*store);
+    CHECK_THROWS_AS(store->update_followup(missing), storage::StorageError);
+}
+
+TEST_CASE("followups: one open callback per number") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto first = create(*store, make_followup("callback", "+15550102000", "2026-01-10T15:10:00.000Z"));
+    REQUIRE(first);
+    CHECK_FALSE(create(*store, make_followup("callback", "+15550102000", "2026-01-10T16:00:00.000Z")));
+    CHECK(query_one(dir / "callpop.db", "SELECT count(*) FROM followups") == "1");
+    // Other numbers, numberless callbacks and surveys on the same number are not limited.
+    CHECK(create(*store, make_followup("callback", "+15550102001", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup("callback", "", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup("callback", "", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup("satisfaction", "+15550102000", "2026-01-12T14:00:00.000Z")));
+
+    SUBCASE("refused inside a larger transaction, the transaction goes on") {
+        storage::StoreTransaction transaction(*store);
+        CHECK_FALSE(store->create_followup(make_followup("callback", "+15550102000", "2026-01-11T15:00:00.000Z")));
+        CHECK(store->create_followup(make_followup("callback", "+15550102002", "2026-01-11T15:00:00.000Z")));
+        transaction.commit();
+        CHECK(query_one(dir / "callpop.db", "SELECT count(*) FROM followups") == "6");
+    }
+    SUBCASE("after the first is completed, a new one is accepted") {
+        auto done = store->followup(*first);
+        REQUIRE(done);
+        done->status = "completed";
+        done->closed_at = "2026-01-10T15:20:00.000Z";
+        update(*store, *done);
+        const auto again = create(*store, make_followup("callback", "+15550102000", "2026-01-11T15:00:00.000Z"));
+        REQUIRE(again);
+        CHECK(*again != *first);
+        // Reopening the old one now would make two: the store refuses.
+        done->status = "open";
+        storage::StoreTransaction transaction(*store);
+        CHECK_THROWS_AS(store->update_followup(*done), storage::StorageError);
+    }
+}
+
+TEST_CASE("followups: due ones come earliest first, leased ones only once the lease ran out") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto late = *create(*store, make_followup("callback", "+15550100003", "2026-01-10T15:30:00.000Z"));
+    const auto early = *create(*store, make_followup("callback", "+15550100001", "2026-01-10T15:10:00.000Z"));
+    const auto middle = *create(*store, make_followup("satisfaction", "+15550100002", "2026-01-10T15:20:00.000Z"));
+    const auto future = *create(*store, make_followup("callback", "+15550100004", "2026-01-10T18:00:00.000Z"));
+    auto closed = make_followup("callback", "+15550100005", "2026-01-10T15:00:00.000Z");
+    closed.status = "cancelled";
+    REQUIRE(create(*store, closed));
+
+    const std::string now = "2026-01-10T16:00:00.000Z";
+    CHECK(ids_of(store->due_followups(now, 10)) == std::vector<std::int64_t>{early, middle, late});
+    CHECK(ids_of(store->due_followups(now, 2)) == std::vector<std::int64_t>{early, middle});
+    CHECK(ids_of(store->due_followups("2026-01-10T18:00:00.000Z", 10)) ==
+          std::vector<std::int64_t>{early, middle, late, future});
+
+    auto held = *store->followup(early);
+    held.leased_by = "2001";
+    held.lease_until = "2026-01-10T16:05:00.000Z";
+    update(*store, held);
+    CHECK(ids_of(store->due_followups(now, 10)) == std::vector<std::int64_t>{middle, late});
+    CHECK(ids_of(store->due_followups("2026-01-10T16:05:00.000Z", 10)) ==
+          std::vector<std::int64_t>{early, middle, late});
+}
+
+TEST_CASE("followups: an agent's leases are released, others' stay") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    std::vector<std::int64_t> ids;
+    for (const auto* number : {"+15550100001", "+15550100002", "+15550100003", "+15550100004"})
+        ids.push_back(*create(*store, make_followup("callback", number, "2026-01-10T15:10:00.000Z")));
+    auto lease = [&](std::int64_t id, const char* agent, const char* status) {
+        auto followup = *store->followup(id);
+        followup.leased_by = agent;
+        followup.lease_until = "2026-01-10T15:20:00.000Z";
+        followup.status = status;
+        update(*store, followup);
+    };
+    lease(ids[0], "2001", "open");
+    lease(ids[1], "2002", "open");
+    lease(ids[2], "2001", "open");
+    lease(ids[3], "2001", "completed");
+
+    std::vector<std::int64_t> freed;
+    {
+        storage::StoreTransaction transaction(*store);
+        freed = store->release_followup_leases("2001");
+        transaction.commit();
+    }
+    CHECK(freed == std::vector<std::int64_t>{ids[0], ids[2]});
+    CHECK(store->followup(ids[0])->leased_by.empty());
+    CHECK(store->followup(ids[0])->lease_until.empty());
+    CHECK(store->followup(ids[1])->leased_by == "2002");
+    CHECK(ids_of(store->due_followups("2026-01-10T15:15:00.000Z", 10)) ==
+          std::vector<std::int64_t>{ids[0], ids[2]});
+    storage::StoreTransaction transaction(*store);
+    CHECK(store->release_followup_leases("2001").empty());
+}
+
+TEST_CASE("followups: the last survey created ignores cancelled ones and callbacks") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto customer = add_customer(*store, "C-1", "Pat Doe");
+    const auto other = add_customer(*store, "C-2", "Sam Roe");
+    CHECK_FALSE(store->last_survey_created(customer));
+
+    auto survey = make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z");
+    survey.customer_id = customer;
+    survey.created_at = "2026-01-05T10:00:00.000Z";
+    survey.status = "completed";
+    REQUIRE(create(*store, survey));
+    survey.created_at = "2026-01-07T10:00:00.000Z";
+    survey.status = "cancelled";
+    REQUIRE(create(*store, survey));
+    auto callback = make_followup("callback", "+15550100001", "2026-01-12T14:00:00.000Z");
+    callback.customer_id = customer;
+    callback.created_at = "2026-01-08T10:00:00.000Z";
+    REQUIRE(create(*store, callback));
+    survey.customer_id = other;
+    survey.status = "open";
+    survey.created_at = "2026-01-09T10:00:00.000Z";
+    REQUIRE(create(*store, survey));
+
+    CHECK(store->last_survey_created(customer) == "2026-01-05T10:00:00.000Z");
+    CHECK(store->last_survey_created(other) == "2026-01-09T10:00:00.000Z");
+}
+
+TEST_CASE("followups: open callbacks late and not yet flagged") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto late = *create(*store, make_followup("callback", "+15550100001", "2026-01-10T15:00:00.000Z"));
+    const auto later = *create(*store, make_followup("callback", "+15550100002", "2026-01-10T15:10:00.000Z"));
+    REQUIRE(create(*store, make_followup("callback", "+15550100003", "2026-01-10T15:30:00.000Z")));
+    REQUIRE(create(*store, make_followup("satisfaction", "+15550100004", "2026-01-10T14:00:00.000Z")));
+    auto closed = make_followup("callback", "+15550100005", "2026-01-10T14:00:00.000Z");
+    closed.status = "unreachable";
+    REQUIRE(create(*store, closed));
+
+    const std::string cutoff = "2026-01-10T15:30:00.000Z";
+    CHECK(ids_of(store->unflagged_overdue_callbacks(cutoff)) == std::vector<std::int64_t>{late, later});
+    auto flagged = *store->followup(late);
+    flagged.overdue_at = "2026-01-10T15:31:00.000Z";
+    update(*store, flagged);
+    CHECK(ids_of(store->unflagged_overdue_callbacks(cutoff)) == std::vector<std::int64_t>{later});
+}
+
+TEST_CASE("followups: the list filters by status, kind, agent, reason, due and overdue") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    answered_call(*store, "c-1", std::nullopt, "1001", "repaired");
+    answered_call(*store, "c-2", std::nullopt, "1002", "complaint");
+    auto survey = make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z");
+    survey.call = "c-1";
+    const auto a = *create(*store, survey);
+    auto callback = make_followup("callback", "+15550100002", "2026-01-10T16:00:00.000Z");
+    callback.call = "c-2";
+    callback.reason = "complaint";
+    const auto b = *create(*store, callback);
+    auto missed = make_followup("callback", "+15550100003", "2026-01-10T15:30:00.000Z");
+    missed.reason = "missed";
+    missed.overdue_at = "2026-01-10T16:00:00.000Z";
+    missed.leased_by = "1003";
+    missed.lease_until = "2026-01-10T16:05:00.000Z";
+    const auto c = *create(*store, missed);
+    auto gone = make_followup("callback", "+15550100004", "2026-01-10T15:00:00.000Z");
+    gone.status = "cancelled";
+    gone.closed_by = "1001";
+    const auto d = *create(*store, gone);
+
+    storage::FollowupQuery query;
+    CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{c, b, a});
+    query.statuses = {};
+    CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{d, c, b, a});
+    query.statuses = {"cancelled", "completed"};
+    CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{d});
+    query = {};
+    query.kind = "callback";
+    CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{c, b});
+    query = {};
+    query.statuses = {};
+    query.agent = "1001";  // took c-1, cancelled d
+    CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{d, a});
+    query.agent = "1003";  // holds c
+    CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{c});
+    query = {};
+    query.reason = "complaint";
+    CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{b});
+    query = {};
+    query.due_by = "2026-01-10T16:00:00.000Z";
+    CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{c, b});
+    query = {};
+    query.overdue = "yes";
+    CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{c});
+    query = {};
+    query.limit = 1;
+    CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{c});
+}
+
+TEST_CASE("followups: survey results carry the call's agent, outcome, line and products") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto pat = add_customer(*store, "C-1", "Pat Doe");
+    add_asset(*store, "C-1", "LaserJet Pro", "S1");
+    add_asset(*store, "C-1", "Router AX", "S2");
+    add_asset(*store, "C-1", "LaserJet Pro", "S3");
+    answered_call(*store, "c-1", pat, "1001", "repaired");
+    answered_call(*store, "c-2", std::nullopt, "1002", "resolved");
+    const auto first = completed_survey(*store, "c-1", pat, "csat", 5, "", "2026-01-12T14:05:00.000Z");
+    const auto second = completed_survey(*store, "c-2", std::nullopt, "nps", 9, "great", "2026-01-13T14:05:00.000Z");
+    completed_survey(*store, "c-2", std::nullopt, "csat", 3, "", "2026-02-01T00:00:00.000Z");
+    // Not results: open, cancelled, and completed without a score.
+    REQUIRE(create(*store, make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z")));
+    auto refused = make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z");
+    refused.status = "completed";
+    refused.closed_at = "2026-01-12T14:00:00.000Z";
+    refused.last_result = "refused";
+    REQUIRE(create(*store, refused));
+
+    const auto results = store->survey_results("2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z");
+    REQUIRE(results.size() == 2);
+    CHECK(results[0].followup_id == first);
+    CHECK(results[0].completed_at == "2026-01-12T14:05:00.000Z");
+    CHECK(results[0].scale == "csat");
+    CHECK(results[0].score == 5);
+    CHECK(results[0].agent == "1001");
+    CHECK(results[0].outcome == "repaired");
+    CHECK(results[0].line == "Support hotline");
+    CHECK(results[0].customer_id == pat);
+    CHECK(results[0].customer_name == "Pat Doe");
+    CHECK(results[0].products == std::vector<std::string>{"LaserJet Pro", "Router AX"});
+    CHECK(results[1].followup_id == second);
+    CHECK(results[1].scale == "nps");
+    CHECK(results[1].comment == "great");
+    CHECK(results[1].agent == "1002");
+    CHECK_FALSE(results[1].customer_id);
+    CHECK(results[1].products.empty());
+    CHECK(store->survey_results("", "").size() == 3);
+    CHECK(store->survey_results("2026-01-13T00:00:00.000Z", "").size() == 2);
+}
+
+TEST_CASE("followups: feedback is low scores, comments and complaint outcomes, with products") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto pat = add_customer(*store, "C-1", "Pat Doe");
+    add_asset(*store, "C-1", "LaserJet Pro", "S1");
+    const auto sam = add_customer(*store, "C-2", "Sam Roe");
+    answered_call(*store, "c-1", pat, "1001", "repaired");
+    answered_call(*store, "c-2", sam, "1002", "complaint", "toner everywhere",
+                  "2026-01-11T09:00:00.000Z");
+    answered_call(*store, "c-3", sam, "1002", "resolved", "fine", "2026-01-11T10:00:00.000Z");
+    answered_call(*store, "c-4", pat, "1003", "refund", "wants money back", "2026-01-11T11:00:00.000Z");
+    completed_survey(*store, "c-1", pat, "csat", 2, "", "2026-01-12T10:00:00.000Z");         // low
+    completed_survey(*store, "c-1", pat, "csat", 3, "", "2026-01-12T11:00:00.000Z");         // not
+    completed_survey(*store, "c-1", pat, "csat", 5, "lovely", "2026-01-12T12:00:00.000Z");   // comment
+    completed_survey(*store, "c-3", sam, "nps", 6, "", "2026-01-12T13:00:00.000Z");          // low
+    completed_survey(*store, "c-3", sam, "nps", 7, "", "2026-01-12T14:00:00.000Z");          // not
+
+    const auto items = store->feedback("2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z",
+                                       {"complaint", "refund"});
+    REQUIRE(items.size() == 5);
+    CHECK(items[0].source == "outcome");
+    CHECK(items[0].at == "2026-01-11T09:00:00.000Z");
+    CHECK(items[0].outcome == "complaint");
+    CHECK(items[0].text == "toner everywhere");
+    CHECK(items[0].agent == "1002");
+    CHECK(items[0].call == "c-2");
+    CHECK(items[0].customer_name == "Sam Roe");
+    CHECK_FALSE(items[0].score);
+    CHECK(items[0].products.empty());
+    CHECK(items[1].outcome == "refund");
+    CHECK(items[1].products == std::vector<std::string>{"LaserJet Pro"});
+    CHECK(items[2].source == "survey");
+    CHECK(items[2].scale == "csat");
+    CHECK(items[2].score == 2);
+    CHECK(items[2].outcome == "repaired");
+    CHECK(items[2].agent == "1001");
+    CHECK(items[2].products == std::vector<std::string>{"LaserJet Pro"});
+    CHECK(items[3].text == "lovely");
+    CHECK(items[4].scale == "nps");
+    CHECK(items[4].score == 6);
+
+    CHECK(store->feedback("", "", {}).size() == 3);
+    CHECK(store->feedback("2026-01-12T11:00:00.000Z", "", {"complaint"}).size() == 2);
+}
+
+TEST_CASE("followups: call-log records keep the follow-up they are about") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto id = *create(*store, make_followup("callback", "+15550100001", "2026-01-10T15:00:00.000Z"));
+    CallLogRecord record;
+    record.kind = "followup_done";
+    record.at = "2026-01-10T15:10:00.000Z";
+    record.agent = "2001";
+    record.followup_id = id;
+    append(*store, record);
+    const auto log = store->recent_log(1);
+    REQUIRE(log.size() == 1);
+    CHECK(log[0].followup_id == id);
+    const auto json = protocol::to_json(log[0]);
+    CHECK(json["followup"] == id);
+    CHECK(protocol::call_log_record_from_json(json).followup_id == id);
+}
