@@ -20,11 +20,6 @@ namespace {
 
 constexpr int exit_usage = 2;
 
-class UsageError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
 const std::set<std::string> statuses{"open", "completed", "unreachable", "cancelled"};
 
 void add_filter_options(CommandLine& command_line) {
@@ -158,42 +153,25 @@ int followups_close(const std::string& action, const Arguments& arguments) {
     return 0;
 }
 
-void usage(std::ostream& out) {
-    out << "usage: callpop followups list [options]     the follow-up calls, as a table or JSON\n"
-           "       callpop followups export --format csv|json [options]   for an external dialer\n"
-           "       callpop followups complete|cancel ID [--notes TEXT] [--user ID --token TOKEN]\n"
-           "                                            close one by hand (supervisors)\n"
-           "(callpop followups list --help shows the options)\n";
-}
+constexpr std::string_view usage =
+    "usage: callpop followups list [options]     the follow-up calls, as a table or JSON\n"
+    "       callpop followups export --format csv|json [options]   for an external dialer\n"
+    "       callpop followups complete|cancel ID [--notes TEXT] [--user ID --token TOKEN]\n"
+    "                                            close one by hand (supervisors)\n"
+    "(callpop followups list --help shows the options)\n";
+
+int followups_complete(const Arguments& arguments) { return followups_close("complete", arguments); }
+int followups_cancel(const Arguments& arguments) { return followups_close("cancel", arguments); }
+
+constexpr Action actions[] = {{"list", followups_list},
+                              {"export", followups_export},
+                              {"complete", followups_complete},
+                              {"cancel", followups_cancel}};
 
 }  // namespace
 
 int command_followups(const Arguments& arguments) {
-    const std::string action = arguments.empty() ? "" : arguments.front();
-    if (action == "--help" || action == "-h" || action == "help") {
-        usage(std::cout);
-        return 0;
-    }
-    const Arguments rest(arguments.empty() ? arguments.end() : arguments.begin() + 1,
-                         arguments.end());
-    try {
-        if (action == "list") return followups_list(rest);
-        if (action == "export") return followups_export(rest);
-        if (action == "complete" || action == "cancel") return followups_close(action, rest);
-    } catch (const program_options::error& error) {
-        std::cerr << "callpop followups " << action << ": " << error.what() << "\n";
-        return exit_usage;
-    } catch (const UsageError& error) {
-        std::cerr << "callpop followups " << action << ": " << error.what() << "\n";
-        return exit_usage;
-    }
-    if (action.empty())
-        std::cerr << "callpop followups: give an action: list, export, complete or cancel\n";
-    else
-        std::cerr << "callpop followups: unknown action \"" << action
-                  << "\" (list, export, complete or cancel)\n";
-    usage(std::cerr);
-    return exit_usage;
+    return run_action("followups", arguments, actions, usage);
 }
 
 }  // namespace callpop::daemon

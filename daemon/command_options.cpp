@@ -33,4 +33,35 @@ std::string CommandLine::config_path() const {
 
 config::Config CommandLine::load_config() const { return config::load_config(config_path()); }
 
+int run_action(std::string_view verb, const Arguments& arguments, std::span<const Action> actions,
+               std::string_view usage) {
+    constexpr int exit_usage = 2;
+    const std::string name = arguments.empty() ? "" : arguments.front();
+    if (name == "--help" || name == "-h" || name == "help") {
+        std::cout << usage;
+        return 0;
+    }
+    std::string names;
+    for (const auto& action : actions) {
+        if (!names.empty()) names += action.name == actions.back().name ? " or " : ", ";
+        names += action.name;
+        if (action.name != name) continue;
+        try {
+            return action.run(Arguments(arguments.begin() + 1, arguments.end()));
+        } catch (const program_options::error& error) {
+            std::cerr << "callpop " << verb << " " << name << ": " << error.what() << "\n";
+            return exit_usage;
+        } catch (const UsageError& error) {
+            std::cerr << "callpop " << verb << " " << name << ": " << error.what() << "\n";
+            return exit_usage;
+        }
+    }
+    if (name.empty())
+        std::cerr << "callpop " << verb << ": give one of: " << names << "\n";
+    else
+        std::cerr << "callpop " << verb << ": unknown \"" << name << "\" (" << names << ")\n";
+    std::cerr << usage;
+    return exit_usage;
+}
+
 }  // namespace callpop::daemon

@@ -1,6 +1,9 @@
 #pragma once
 // Command-line parsing shared by the verbs: --help, --config, positional arguments.
+#include <span>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <boost/program_options.hpp>
 
@@ -36,5 +39,21 @@ private:
     program_options::positional_options_description positional_;
     program_options::variables_map values_;
 };
+
+// A bad option value, named in the message; the verb prints it and exits 2.
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Verbs with actions (callpop followups list, callpop report csat).
+struct Action {
+    std::string_view name;
+    int (*run)(const Arguments& arguments);
+};
+// Runs the action named by the first argument with the rest. Usage problems (an unknown
+// action, a bad option) are printed with `usage` and exit 2.
+int run_action(std::string_view verb, const Arguments& arguments, std::span<const Action> actions,
+               std::string_view usage);
 
 }  // namespace callpop::daemon

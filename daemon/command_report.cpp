@@ -11,13 +11,6 @@ namespace callpop::daemon {
 
 namespace {
 
-constexpr int exit_usage = 2;
-
-class UsageError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
 struct Range {
     std::string since;  // UTC ISO, inclusive; "" for open
     std::string until;  // UTC ISO, exclusive; "" for open
@@ -121,40 +114,18 @@ int report_feedback(const Arguments& arguments) {
     return 0;
 }
 
-void usage(std::ostream& out) {
-    out << "usage: callpop report csat [options]       satisfaction scores by agent, outcome, "
-           "line or period\n"
-           "       callpop report feedback [options]   what customers said, by product and "
-           "period\n"
-           "(callpop report csat --help shows the options)\n";
-}
+constexpr std::string_view usage =
+    "usage: callpop report csat [options]       satisfaction scores by agent, outcome, line or "
+    "period\n"
+    "       callpop report feedback [options]   what customers said, by product and period\n"
+    "(callpop report csat --help shows the options)\n";
+
+constexpr Action reports[] = {{"csat", report_csat}, {"feedback", report_feedback}};
 
 }  // namespace
 
 int command_report(const Arguments& arguments) {
-    const std::string which = arguments.empty() ? "" : arguments.front();
-    if (which == "--help" || which == "-h" || which == "help") {
-        usage(std::cout);
-        return 0;
-    }
-    const Arguments rest(arguments.empty() ? arguments.end() : arguments.begin() + 1,
-                         arguments.end());
-    try {
-        if (which == "csat") return report_csat(rest);
-        if (which == "feedback") return report_feedback(rest);
-    } catch (const program_options::error& error) {
-        std::cerr << "callpop report " << which << ": " << error.what() << "\n";
-        return exit_usage;
-    } catch (const UsageError& error) {
-        std::cerr << "callpop report " << which << ": " << error.what() << "\n";
-        return exit_usage;
-    }
-    if (which.empty())
-        std::cerr << "callpop report: give a report: csat or feedback\n";
-    else
-        std::cerr << "callpop report: unknown report \"" << which << "\" (csat or feedback)\n";
-    usage(std::cerr);
-    return exit_usage;
+    return run_action("report", arguments, reports, usage);
 }
 
 }  // namespace callpop::daemon

@@ -521,18 +521,7 @@ void Server::on_followup_result(const std::shared_ptr<AgentSession>& session,
         return std::any(followup_desk_.record_attempt(context, agent, result, now_seconds()));
     };
     writer_.write(std::move(save), [this, session, id = result.followup](const WriteResult& written) {
-        if (!written.error.empty()) {
-            session->deliver(protocol::encode_error(
-                {"storage_error", "the attempt was not saved: " + written.error}));
-            return;
-        }
-        const auto& update = std::any_cast<const FollowupUpdate&>(written.value);
-        if (!update.error_code.empty()) {
-            session->deliver(protocol::encode_error({update.error_code, update.error}));
-            return;
-        }
-        held_followups_.erase(id);
-        session->deliver(protocol::encode_followup_saved(id, update.status, update.next_due));
+        reply_to_followup_change(*session, id, written, "the attempt was not saved");
     });
 }
 
@@ -542,19 +531,24 @@ void Server::on_followup_close(const std::shared_ptr<AgentSession>& session,
         return std::any(followup_desk_.close(context, by, request, now_seconds()));
     };
     writer_.write(std::move(close), [this, session, id = request.followup](const WriteResult& written) {
-        if (!written.error.empty()) {
-            session->deliver(protocol::encode_error(
-                {"storage_error", "the follow-up was not closed: " + written.error}));
-            return;
-        }
-        const auto& update = std::any_cast<const FollowupUpdate&>(written.value);
-        if (!update.error_code.empty()) {
-            session->deliver(protocol::encode_error({update.error_code, update.error}));
-            return;
-        }
-        held_followups_.erase(id);
-        session->deliver(protocol::encode_followup_saved(id, update.status, ""));
+        reply_to_followup_change(*session, id, written, "the follow-up was not closed");
     });
+}
+
+void Server::reply_to_followup_change(AgentSession& session, std::int64_t id,
+                                      const WriteResult& written, const char* not_saved) {
+    if (!written.error.empty()) {
+        session.deliver(protocol::encode_error(
+            {"storage_error", std::string(not_saved) + ": " + written.error}));
+        return;
+    }
+    const auto& update = std::any_cast<const FollowupUpdate&>(written.value);
+    if (!update.error_code.empty()) {
+        session.deliver(protocol::encode_error({update.error_code, update.error}));
+        return;
+    }
+    held_followups_.erase(id);
+    session.deliver(protocol::encode_followup_saved(id, update.status, update.next_due));
 }
 
 }  // namespace callpop::daemon

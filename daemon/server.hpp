@@ -79,6 +79,9 @@ private:
     void write_log(protocol::CallLogRecord record, WriteCompletion done = {});
     void publish(const protocol::CallLogRecord& record);
     void release_followups_of(const std::string& agent);
+    // Tells the agent how its attempt or close went, once committed.
+    void reply_to_followup_change(AgentSession& session, std::int64_t id,
+                                  const WriteResult& written, const char* not_saved);
     void finish_login(const std::shared_ptr<AgentSession>& session,
                       const storage::AgentAccount& account, const protocol::Login& login);
 

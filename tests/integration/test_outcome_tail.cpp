@@ -4,28 +4,10 @@
 
 #include <sstream>
 
+#include "support/sqlite_query.hpp"
 #include "harness.hpp"
 
 using namespace callpop::test;
-
-namespace {
-
-// One SQL value from the daemon's database, read with SQLite itself.
-std::string query_one(const std::filesystem::path& database, const std::string& sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(database.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    sqlite3_stmt* statement = nullptr;
-    REQUIRE_MESSAGE(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK,
-                    sqlite3_errmsg(db));
-    std::string value;
-    if (sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0) != nullptr)
-        value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
-    sqlite3_finalize(statement);
-    sqlite3_close(db);
-    return value;
-}
-
-}  // namespace
 
 TEST_CASE("an outcome is acknowledged once committed and shows in the next pop") {
     Daemon daemon;

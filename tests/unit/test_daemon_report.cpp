@@ -352,7 +352,7 @@ TEST_CASE("callpop report csat on a real store: average 4.5 from 4 and 5, groups
     CHECK(result.exit_code == 2);
     result = run(daemon::command_report, {"nps"});
     CHECK(result.exit_code == 2);
-    CHECK(result.err.starts_with("callpop report: unknown report \"nps\" (csat or feedback)\n"));
+    CHECK(result.err.starts_with("callpop report: unknown \"nps\" (csat or feedback)\n"));
 }
 
 TEST_CASE("callpop report feedback on a real store: by product and month") {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "support/sqlite_query.hpp"
 #include "storage_test_support.hpp"
 
 using namespace callpop;
@@ -12,6 +13,7 @@ using storage::CallLogRecord;
 using storage::Customer;
 using storage::Followup;
 using test::TempDir;
+using test::query_one;
 
 namespace {
 
@@ -34,21 +36,6 @@ std::string try_sql(const std::filesystem::path& path, const std::string& sql) {
 void exec_sql(const std::filesystem::path& path, const std::string& sql) {
     const std::string error = try_sql(path, sql);
     REQUIRE_MESSAGE(error.empty(), error);
-}
-
-// The first column of the first row, as text ("" for none or NULL).
-std::string query_one(const std::filesystem::path& path, const std::string& sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    sqlite3_stmt* statement = nullptr;
-    REQUIRE_MESSAGE(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK,
-                    sqlite3_errmsg(db));
-    std::string value;
-    if (sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0) != nullptr)
-        value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
-    sqlite3_finalize(statement);
-    sqlite3_close(db);
-    return value;
 }
 
 std::int64_t add_customer(storage::Store& store, std::string external_id, std::string name) {
