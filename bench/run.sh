@@ -14,7 +14,9 @@
 #   bench/run.sh --rate 0 --calls 200000  # as fast as possible
 #   bench/run.sh --callers ''             # callers the customer base does not know
 # Environment: CALLPOP_BUILD_DIR (default build-bench), CALLPOP_BENCH_CACHE (where prepared
-# stores are kept between runs; default $CALLPOP_BUILD_DIR/bench-data).
+# stores are kept between runs; default $CALLPOP_BUILD_DIR/bench-data), MISSED_CALLS=callback
+# to have every (unanswered) bench call schedule a callback, as a real missed call does
+# (default none: the figures are then those of answered traffic).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${CALLPOP_BUILD_DIR:-$root/build-bench}
@@ -100,6 +102,9 @@ outcomes:
   - {code: resolved, label: Resolved on the call}
   - {code: repaired, label: Repaired}
   - {code: callback_requested, label: Customer asked to be called back}
+followups:
+  # The bench's calls ring and hang up unanswered: each would schedule a callback.
+  missed_calls: {kind: ${MISSED_CALLS:-none}}
 log:
   level: warn
 EOF
@@ -214,7 +219,7 @@ for arg in "${bench_args[@]}"; do [ "$arg" = --json ] && summary_fd=2; done
   echo "daemon CPU          $(calc "($ticks_end - $ticks_start) / $ticks_per_s") s (user+sys) during the bench"
   echo "daemon memory       peak RSS (VmHWM) $(calc "$vm_hwm / 1024") MiB;" \
     "RSS $(calc "$rss_before / 1024") MiB at start, $(calc "$vm_rss / 1024") MiB at the end; $threads threads"
-  echo "call log            $records records in calls.jsonl after SIGTERM (a ring and a hangup per call sent)"
+  echo "call log            $records records in calls.jsonl after SIGTERM (a ring and a hangup per call sent${MISSED_CALLS:+, and its callback}; callbacks are one per number)"
   echo "daemon              exit status $daemon_status; $warnings warning/error lines in its log"
 } >&"$summary_fd"
 if [ "$warnings" -gt 0 ]; then grep -E '\] \[(warning|error|critical)\]' "$work/daemon.log" | head -n 5 >&2; fi

@@ -60,6 +60,12 @@ int command_demo_data(const Arguments& arguments) {
         std::cout << summary.calls << " past calls added to " << config.storage.path << "\n";
     else
         std::cout << "past calls: already in " << config.storage.path << ", none added\n";
+    if (const auto& followups = summary.followups; followups.total() > 0)
+        std::cout << followups.total() << " follow-ups added (" << followups.surveys << " surveys, "
+                  << followups.callbacks << " callbacks): " << followups.open << " open, "
+                  << followups.completed << " completed (" << followups.scored << " with a score), "
+                  << followups.unreachable << " unreachable; " << followups.attempts
+                  << " attempts\n";
     print_logins(summary.logins);
     std::cout << "try: Pat Doe (C-1000) calling from +1 (555) 010-2000, LaserJet Pro M404 "
                  "serial 7XK2Q1\n";

@@ -150,36 +150,53 @@ std::vector<FollowupOfferMade> FollowupDesk::offer_due(JobContext& context,
     auto due = context.store.due_followups(protocol::format_utc(now), agents.size() * 4 + 16);
     for (auto& followup : due) {
         if (offers.size() == agents.size()) break;
-        const auto window = window_from_json(followup.window);
-        if (!schedule_.in_window(window, now, followup.timezone)) {
-            // Its window closed before anyone took it: due again when it reopens.
-            followup.due_at =
-                protocol::format_utc(schedule_.next_in_window(window, now, followup.timezone));
-            followup.leased_by.clear();
-            followup.lease_until.clear();
+        try {
+            if (auto offer = offer_one(context, followup, agents[offers.size()], now))
+                offers.push_back(std::move(*offer));
+        } catch (const storage::StorageError&) {
+            throw;  // the store's trouble, not the row's: the writer retries or reports it
+        } catch (const std::exception& error) {
+            spdlog::error("follow-up {}: cannot be offered ({}); set aside for a day", followup.id,
+                          error.what());
+            followup.due_at = protocol::format_utc(now + std::chrono::days(1));
             context.store.update_followup(followup);
-            continue;
         }
-        const std::string& agent = agents[offers.size()];
-        followup.leased_by = agent;
-        followup.lease_until = protocol::format_utc(now + policies_.lease);
-        context.store.update_followup(followup);
-        auto record = event("followup_offered", followup, agent, now);
-        record.notes = fmt::format("attempt {} of {}", followup.attempts_made + 1,
-                                   followup.attempts_max);
-        context.log(std::move(record));
-
-        protocol::FollowupOffer offer;
-        offer.due_local = format_local(protocol::parse_utc(followup.due_at), followup.timezone);
-        if (followup.customer_id) {
-            if (auto customer = context.store.customer_by_id(*followup.customer_id))
-                offer.customer = context.store.card(*customer, history_);
-        }
-        if (auto call = context.store.call_summary(followup.call)) offer.call = call->entry;
-        offer.followup = std::move(followup);
-        offers.push_back({agent, offer.followup.id, protocol::encode_followup_offer(offer)});
     }
     return offers;
+}
+
+std::optional<FollowupOfferMade> FollowupDesk::offer_one(JobContext& context,
+                                                         protocol::Followup& followup,
+                                                         const std::string& agent, Instant now) {
+    // What can fail on the row's own data fails here, before anything is written.
+    const auto window = window_from_json(followup.window);
+    const bool open_now = schedule_.in_window(window, now, followup.timezone);
+    protocol::FollowupOffer offer;
+    offer.due_local = format_local(protocol::parse_utc(followup.due_at), followup.timezone);
+    if (!open_now) {
+        // Its window closed before anyone took it: due again when it reopens.
+        followup.due_at =
+            protocol::format_utc(schedule_.next_in_window(window, now, followup.timezone));
+        followup.leased_by.clear();
+        followup.lease_until.clear();
+        context.store.update_followup(followup);
+        return std::nullopt;
+    }
+    followup.leased_by = agent;
+    followup.lease_until = protocol::format_utc(now + policies_.lease);
+    context.store.update_followup(followup);
+    auto record = event("followup_offered", followup, agent, now);
+    record.notes = fmt::format("attempt {} of {}", followup.attempts_made + 1, followup.attempts_max);
+    context.log(std::move(record));
+
+    if (followup.customer_id) {
+        if (auto customer = context.store.customer_by_id(*followup.customer_id))
+            offer.customer = context.store.card(*customer, history_);
+    }
+    if (auto call = context.store.call_summary(followup.call)) offer.call = call->entry;
+    offer.followup = followup;
+    return FollowupOfferMade{{followup.id, agent, followup.lease_until},
+                             protocol::encode_followup_offer(offer)};
 }
 
 FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::string& agent,
@@ -272,33 +289,59 @@ FollowupUpdate FollowupDesk::close(JobContext& context, const std::string& by,
     return {"", "", followup.status, ""};
 }
 
-std::vector<std::int64_t> FollowupDesk::release(JobContext& context, const std::string& agent) {
-    return context.store.release_followup_leases(agent);
+namespace {
+
+// The follow-up if `lease` still holds it: open, with that agent, not renewed since.
+std::optional<protocol::Followup> still_held(JobContext& context, const FollowupLease& lease) {
+    auto followup = context.store.followup(lease.followup_id);
+    if (!followup || followup->status != "open" || followup->leased_by != lease.agent)
+        return std::nullopt;
+    if (!lease.lease_until.empty() && followup->lease_until != lease.lease_until)
+        return std::nullopt;
+    return followup;
 }
 
-void FollowupDesk::renew_leases(JobContext& context,
-                                const std::vector<std::pair<std::int64_t, std::string>>& held,
+}  // namespace
+
+void FollowupDesk::release(JobContext& context, const std::vector<FollowupLease>& leases) {
+    for (const auto& lease : leases) {
+        if (auto followup = still_held(context, lease)) {
+            followup->leased_by.clear();
+            followup->lease_until.clear();
+            context.store.update_followup(*followup);
+        }
+    }
+}
+
+void FollowupDesk::renew_leases(JobContext& context, const std::vector<FollowupLease>& held,
                                 Instant now) {
-    for (const auto& [id, agent] : held) {
-        auto followup = context.store.followup(id);
-        if (!followup || followup->status != "open" || followup->leased_by != agent) continue;
-        followup->lease_until = protocol::format_utc(now + policies_.lease);
-        context.store.update_followup(*followup);
+    for (const auto& lease : held) {
+        if (auto followup = still_held(context, lease)) {
+            followup->lease_until = protocol::format_utc(now + policies_.lease);
+            context.store.update_followup(*followup);
+        }
     }
 }
 
 std::size_t FollowupDesk::flag_overdue(JobContext& context, Instant now) {
+    // A long backlog (the first sweep after an outage) is flagged a slice at a time, so one
+    // transaction does not hold the writer for long.
+    constexpr std::size_t slice = 500;
     auto late = context.store.unflagged_overdue_callbacks(
-        protocol::format_utc(now - policies_.overdue_after));
+        protocol::format_utc(now - policies_.overdue_after), slice);
     for (auto& followup : late) {
         followup.overdue_at = protocol::format_utc(now);
         context.store.update_followup(followup);
         auto record = event("followup_overdue", followup, followup.leased_by, now);
-        const auto late_by = std::chrono::duration_cast<std::chrono::minutes>(
-            now - protocol::parse_utc(followup.due_at));
-        record.notes = fmt::format("callback due {} is {} min late",
-                                   format_local(protocol::parse_utc(followup.due_at), followup.timezone),
-                                   late_by.count());
+        const Instant due = protocol::parse_utc(followup.due_at);
+        const auto late_by = std::chrono::duration_cast<std::chrono::minutes>(now - due);
+        std::string due_text = followup.due_at;
+        try {
+            due_text = format_local(due, followup.timezone);
+        } catch (const std::exception&) {
+            // A zone the tz database no longer has: the UTC time says the same.
+        }
+        record.notes = fmt::format("callback due {} is {} min late", due_text, late_by.count());
         context.log(std::move(record));
     }
     return late.size();

@@ -10,20 +10,34 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "daemon/followup_schedule.hpp"
+#include "storage/followup_schedule.hpp"
 #include "daemon/log_writer.hpp"
 #include "protocol/agent_message.hpp"
 
 namespace callpop::daemon {
+
+using storage::format_local;
+using storage::FollowupSchedule;
+using storage::Instant;
+using storage::now_seconds;
+using storage::window_from_json;
+using storage::window_to_json;
+using storage::ZoneChoice;
 
 struct FollowupDecision {
     std::optional<protocol::ScheduledFollowup> scheduled;
     std::string no_followup_reason;  // empty when nothing was configured to happen
 };
 
-struct FollowupOfferMade {
-    std::string agent;
+// A lease as the daemon handed it out; an empty lease_until matches whatever renewal since.
+struct FollowupLease {
     std::int64_t followup_id = 0;
+    std::string agent;
+    std::string lease_until;
+};
+
+struct FollowupOfferMade {
+    FollowupLease lease;
     std::string message;  // the encoded outbound pop
 };
 
@@ -45,24 +59,28 @@ public:
     // An abandoned or unanswered call: a callback, one open per number.
     FollowupDecision after_missed_call(JobContext& context, const protocol::CallLogRecord& hangup,
                                        Instant now);
-    // Leases due follow-ups whose window is open now to `agents`, one each, in order.
+    // Leases due follow-ups whose window is open now to `agents`, one each, in order. A
+    // follow-up that cannot be read (a zone the tz database no longer has) is logged and
+    // set aside for a day rather than blocking the ones behind it.
     std::vector<FollowupOfferMade> offer_due(JobContext& context,
                                              const std::vector<std::string>& agents, Instant now);
     FollowupUpdate record_attempt(JobContext& context, const std::string& agent,
                                   const protocol::FollowupResult& result, Instant now);
     FollowupUpdate close(JobContext& context, const std::string& by,
                          const protocol::FollowupClose& request, Instant now);
-    // The agent dropped: its follow-ups are free for others at once.
-    std::vector<std::int64_t> release(JobContext& context, const std::string& agent);
+    // Frees these leases at once (the agent's session ended, or the offer found no one),
+    // unless the follow-up has changed hands or closed since.
+    void release(JobContext& context, const std::vector<FollowupLease>& leases);
     // Agents still connected keep what they hold: push their leases forward.
-    void renew_leases(JobContext& context,
-                      const std::vector<std::pair<std::int64_t, std::string>>& held, Instant now);
+    void renew_leases(JobContext& context, const std::vector<FollowupLease>& held, Instant now);
     std::size_t flag_overdue(JobContext& context, Instant now);
 
 private:
     FollowupDecision schedule(JobContext& context, const config::FollowupPolicy& policy,
                               const std::string& reason, const protocol::CallLogRecord& source,
                               Instant now);
+    std::optional<FollowupOfferMade> offer_one(JobContext& context, protocol::Followup& followup,
+                                               const std::string& agent, Instant now);
     protocol::CallLogRecord event(const char* kind, const protocol::Followup& followup,
                                   const std::string& agent, Instant now) const;
 

@@ -9,10 +9,13 @@
 
 #include <fmt/format.h>
 
-#include "daemon/followup_schedule.hpp"
+#include "storage/followup_schedule.hpp"
 #include "protocol/timestamp.hpp"
 
 namespace callpop::daemon::report {
+
+using storage::format_local;
+using storage::Instant;
 
 namespace {
 

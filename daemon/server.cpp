@@ -341,17 +341,18 @@ void Server::on_logout(AgentSession& session) {
 
 void Server::on_agent_closed(AgentSession& session) {
     tail_subscribers_.erase(std::static_pointer_cast<AgentSession>(session.shared_from_this()));
-    if (session.logged_in()) {
-        directory_.detach(session.agent(), &session);
-        // Logged in again elsewhere (hot-desking): the new session keeps the work.
-        const std::string& agent = session.agent();
-        const bool has_followup_work =
-            std::find(followup_waiters_.begin(), followup_waiters_.end(), agent) !=
-                followup_waiters_.end() ||
-            std::any_of(held_followups_.begin(), held_followups_.end(),
-                        [&](const auto& held) { return held.second == agent; });
-        if (has_followup_work && !directory_.session(agent)) release_followups_of(agent);
-    }
+    if (session.logged_in()) directory_.detach(session.agent(), &session);
+    std::erase_if(followup_waiters_, [&](const auto& waiter) {
+        const auto waiting = waiter.lock();
+        return !waiting || waiting.get() == &session;
+    });
+    std::vector<FollowupLease> held;
+    std::erase_if(held_followups_, [&](const auto& entry) {
+        if (entry.second.session != &session) return false;
+        held.push_back({entry.first, entry.second.agent, ""});
+        return true;
+    });
+    if (!held.empty()) release_followups(std::move(held));
     on_session_closed(session);
 }
 
@@ -454,59 +455,71 @@ void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protoco
 // ---- follow-ups ------------------------------------------------------------------------
 
 void Server::on_next_followup(const std::shared_ptr<AgentSession>& session) {
-    const std::string& agent = session->agent();
-    if (std::find(followup_waiters_.begin(), followup_waiters_.end(), agent) ==
-        followup_waiters_.end())
-        followup_waiters_.push_back(agent);
+    const bool waiting = std::any_of(followup_waiters_.begin(), followup_waiters_.end(),
+                                     [&](const auto& waiter) { return waiter.lock() == session; });
+    if (!waiting) followup_waiters_.push_back(session);
     session->deliver(protocol::encode_followup_waiting(followup_waiters_.size()));
     offer_followups();
 }
 
 void Server::offer_followups() {
-    if (offering_followups_ || followup_waiters_.empty() || stopping_) return;
+    if (offering_followups_ || stopping_) return;
+    std::vector<std::shared_ptr<AgentSession>> sessions;
+    std::vector<std::string> agents;
+    for (const auto& waiter : followup_waiters_) {
+        if (auto session = waiter.lock(); session && session->open()) {
+            agents.push_back(session->agent());
+            sessions.push_back(std::move(session));
+        }
+    }
+    if (sessions.empty()) return;
     offering_followups_ = true;
-    std::vector<std::string> agents(followup_waiters_.begin(), followup_waiters_.end());
     Job offer = [this, agents = std::move(agents)](JobContext& context) {
         return std::any(followup_desk_.offer_due(context, agents, now_seconds()));
     };
-    writer_.write(std::move(offer), [this](const WriteResult& result) {
+    writer_.write(std::move(offer), [this, sessions = std::move(sessions)](const WriteResult& result) {
         offering_followups_ = false;
         if (!result.error.empty()) return;  // logged by the writer; the next sweep tries again
-        bool released = false;
-        for (const auto& offer : std::any_cast<const std::vector<FollowupOfferMade>&>(result.value)) {
-            std::erase(followup_waiters_, offer.agent);
-            auto session = directory_.session(offer.agent);
-            if (!session || !session->open()) {
-                released = true;
+        const auto& offers = std::any_cast<const std::vector<FollowupOfferMade>&>(result.value);
+        std::vector<FollowupLease> undelivered;
+        // The i-th offer went to the i-th session that was waiting.
+        for (std::size_t index = 0; index < offers.size(); ++index) {
+            const auto& session = sessions[index];
+            std::erase_if(followup_waiters_,
+                          [&](const auto& waiter) { return waiter.lock() == session; });
+            if (!session->open()) {
+                undelivered.push_back(offers[index].lease);
                 continue;
             }
-            held_followups_[offer.followup_id] = offer.agent;
-            session->deliver(std::make_shared<const std::string>(offer.message));
+            held_followups_[offers[index].lease.followup_id] = {offers[index].lease.agent,
+                                                                session.get()};
+            session->deliver(std::make_shared<const std::string>(offers[index].message));
         }
-        if (released) spdlog::debug("follow-up offered to an agent who left; freed at once");
+        // Left while the offer was being made: free it for the next agent now.
+        if (!undelivered.empty()) release_followups(std::move(undelivered));
     });
 }
 
-void Server::release_followups_of(const std::string& agent) {
-    std::erase(followup_waiters_, agent);
-    std::erase_if(held_followups_, [&](const auto& held) { return held.second == agent; });
-    writer_.write(Job([this, agent](JobContext& context) {
-        return std::any(followup_desk_.release(context, agent));
+void Server::release_followups(std::vector<FollowupLease> leases) {
+    writer_.write(Job([this, leases = std::move(leases)](JobContext& context) {
+        followup_desk_.release(context, leases);
+        return std::any();
     }));
 }
 
 void Server::tend_followups(std::uint64_t sweep) {
-    offer_followups();
-    // Leases run out only for agents that are gone; keep those of connected agents fresh.
+    // Leases run out only for agents that are gone; keep those of connected agents fresh,
+    // ahead of this sweep's offers.
     const auto lease_s = static_cast<std::uint64_t>(config_.followups.lease.count());
     if (!held_followups_.empty() && sweep % std::max<std::uint64_t>(1, lease_s / 3) == 0) {
-        std::vector<std::pair<std::int64_t, std::string>> held(held_followups_.begin(),
-                                                               held_followups_.end());
+        std::vector<FollowupLease> held;
+        for (const auto& [id, holder] : held_followups_) held.push_back({id, holder.agent, ""});
         writer_.write(Job([this, held = std::move(held)](JobContext& context) {
             followup_desk_.renew_leases(context, held, now_seconds());
             return std::any();
         }));
     }
+    offer_followups();
     constexpr std::uint64_t overdue_check_every = 10;
     if (sweep % overdue_check_every == 0) {
         writer_.write(Job([this](JobContext& context) {

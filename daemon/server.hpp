@@ -78,7 +78,7 @@ private:
     // Hands the record to the writer; once committed it joins the tail stream.
     void write_log(protocol::CallLogRecord record, WriteCompletion done = {});
     void publish(const protocol::CallLogRecord& record);
-    void release_followups_of(const std::string& agent);
+    void release_followups(std::vector<FollowupLease> leases);
     // Tells the agent how its attempt or close went, once committed.
     void reply_to_followup_change(AgentSession& session, std::int64_t id,
                                   const WriteResult& written, const char* not_saved);
@@ -101,9 +101,15 @@ private:
     std::set<std::shared_ptr<LineSession>> sessions_;
     std::set<std::shared_ptr<AgentSession>> tail_subscribers_;
     std::deque<protocol::CallLogRecord> recent_log_;
-    std::deque<std::string> followup_waiters_;          // agents asking for work, first first
-    std::map<std::int64_t, std::string> held_followups_;  // offered follow-up → agent
-    bool offering_followups_ = false;                   // an offer job is with the writer
+    // Follow-up work belongs to the session that asked for it: a new session of the same
+    // agent starts afresh.
+    std::deque<std::weak_ptr<AgentSession>> followup_waiters_;  // first come, first served
+    struct HeldFollowup {
+        std::string agent;
+        const AgentSession* session = nullptr;  // identity only
+    };
+    std::map<std::int64_t, HeldFollowup> held_followups_;  // offered, not yet reported
+    bool offering_followups_ = false;                      // an offer job is with the writer
     std::uint64_t next_pop_seq_ = 1;
     bool stopping_ = false;
 };

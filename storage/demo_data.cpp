@@ -5,12 +5,16 @@
 #include <cstdio>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
+#include <map>
 #include <optional>
 #include <random>
+#include <span>
 #include <stdexcept>
 #include <string_view>
 
 #include "protocol/timestamp.hpp"
+#include "storage/followup_schedule.hpp"
 
 namespace callpop::storage {
 
@@ -449,21 +453,40 @@ private:
 struct PastCall {
     std::string id;
     Clock::time_point start;
-    std::int64_t customer_id = 0;
+    std::int64_t customer_id = 0;  // 0: a caller who is not a customer
     std::string customer_name;
     std::string caller;
     config::Line line;
     std::string agent;
     bool answered = false;
+    std::string cause = "normal";  // of the hangup of an unanswered call
     std::string outcome;
     std::string notes;
 };
+
+// How long the demo's calls take.
+constexpr std::chrono::seconds ring_time{9};         // until an answer
+constexpr std::chrono::seconds unanswered_ring{25};  // until the caller gives up
+constexpr std::chrono::seconds talk_time{240};       // answer to hangup
+constexpr std::chrono::seconds wrap_up{45};          // hangup to the outcome
+
+Clock::time_point hangup_time(const PastCall& call) {
+    return call.start + (call.answered ? ring_time + talk_time : unanswered_ring);
+}
+
+Clock::time_point outcome_time(const PastCall& call) { return hangup_time(call) + wrap_up; }
+
+std::vector<config::Line> site_lines(const DemoOptions& options) {
+    return options.lines.empty() ? std::vector<config::Line>{{"8005551000", "Support hotline"}}
+                                 : options.lines;
+}
 
 std::string queue_of(const config::Line& line) {
     return lowercase_letters(line.name.substr(0, line.name.find(' ')));
 }
 
-void append_call(Store& store, const PastCall& call) {
+// The call's records as the daemon logs them: ring, answer, hangup, outcome.
+void add_call_records(const PastCall& call, std::vector<CallLogRecord>& log) {
     CallLogRecord record;
     record.call = call.id;
     record.switch_name = "demo";
@@ -472,31 +495,29 @@ void append_call(Store& store, const PastCall& call) {
     record.to = call.line.number;
     record.line = call.line.name;
     record.queue = queue_of(call.line);
-    record.customer_id = call.customer_id;
+    if (call.customer_id != 0) record.customer_id = call.customer_id;
     record.customer_name = call.customer_name;
     record.extension = call.agent;
 
-    auto append = [&](std::string_view kind, Clock::time_point at) {
+    auto add = [&](std::string_view kind, Clock::time_point at) {
         record.kind = kind;
         record.at = protocol::format_utc(at);
-        store.append_log(record);
+        log.push_back(record);
     };
-    append("ring", call.start);
+    add("ring", call.start);
     if (!call.answered) {
-        record.cause = "normal";
-        append("hangup", call.start + std::chrono::seconds{25});
+        record.cause = call.cause;
+        add("hangup", hangup_time(call));
         return;
     }
     record.agent = call.agent;
-    const auto answered = call.start + std::chrono::seconds{9};
-    const auto ended = answered + std::chrono::seconds{240};
-    append("answer", answered);
+    add("answer", call.start + ring_time);
     record.cause = "normal";
-    append("hangup", ended);
+    add("hangup", hangup_time(call));
     record.cause.clear();
     record.outcome = call.outcome;
     record.notes = call.notes;
-    append("outcome", ended + std::chrono::seconds{45});
+    add("outcome", outcome_time(call));
 }
 
 class CallPlanner {
@@ -506,9 +527,7 @@ public:
           // Its own stream, so that the calls do not change when the CSV files do.
           random_(options.seed ^ 0x9e3779b97f4a7c15ull),
           today_(std::chrono::floor<days>(options.now)),
-          lines_(options.lines.empty() ? std::vector<config::Line>{{"8005551000",
-                                                                     "Support hotline"}}
-                                       : options.lines),
+          lines_(site_lines(options)),
           outcomes_(options.outcome_codes.empty()
                         ? std::vector<std::string>{"resolved", "repaired", "callback_requested"}
                         : options.outcome_codes) {}
@@ -577,6 +596,447 @@ private:
     std::vector<std::string> outcomes_;
 };
 
+// --- follow-ups -------------------------------------------------------------------------
+// As the daemon would have made them (daemon/followup_desk.cpp) under config/callpop.yaml.
+
+// The demo's customers live in the cities' zones, the site (site.timezone) in New York;
+// due times are placed as the daemon places them (storage/followup_schedule.hpp).
+const FollowupSchedule& demo_schedule() {
+    static const FollowupSchedule schedule([] {
+        config::Site site;
+        site.timezone = "America/New_York";
+        return site;
+    }());
+    return schedule;
+}
+
+using std::chrono::hours;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+// followups.defaults.window: 08:00 to 21:00, Monday to Saturday, for every policy here.
+const config::CallingWindow& demo_window() {
+    static const config::CallingWindow window{8 * 60, 21 * 60,
+                                              {true, true, true, true, true, true, false}};
+    return window;
+}
+
+// The first moment at or after `from` inside the window.
+Clock::time_point next_in_window(const ZoneChoice& zone, Clock::time_point from) {
+    return demo_schedule().next_in_window(demo_window(), std::chrono::floor<seconds>(from),
+                                          zone.zone);
+}
+
+std::string format_local(const ZoneChoice& zone, Clock::time_point at) {
+    return storage::format_local(std::chrono::floor<seconds>(at), zone.zone);
+}
+
+ZoneChoice zone_for(std::string_view customer_zone, std::string_view number) {
+    return demo_schedule().zone_for(customer_zone, number);
+}
+
+// What customers say in the survey, with a high, middling and low score.
+struct Remarks {
+    std::span<const std::string_view> praise;
+    std::span<const std::string_view> mixed;
+    std::span<const std::string_view> complaints;
+};
+
+constexpr std::string_view repair_praise[] = {
+    "the technician was quick and friendly",  "works like new, thank you",
+    "fixed on the first call, great service", "the agent explained everything clearly",
+    "much better than last time",             "no paper jams since, all good",
+};
+constexpr std::string_view repair_mixed[] = {
+    "fine now, but it took two calls to get it sorted",
+    "the fan is still a bit loud under load",
+    "good in the end; the hold time was long",
+    "works, but the technician left a mess",
+};
+constexpr std::string_view repair_complaints[] = {
+    "the technician came three hours late",
+    "nobody showed up for the first appointment",
+    "the fan is loud again after a week",
+    "still noisy, the fan rattles at startup",
+    "billed for a repair that was under warranty",
+    "paper jams are back",
+};
+constexpr std::string_view sale_praise[] = {
+    "arrived a day early and set up in minutes",
+    "great advice on which model to pick",
+    "the agent found us a better price",
+    "smooth order, no surprises",
+};
+constexpr std::string_view sale_mixed[] = {
+    "good product, but delivery took a week longer than promised",
+    "the setup instructions could be clearer",
+    "fine, though the fan is louder than on the old one",
+};
+constexpr std::string_view sale_complaints[] = {
+    "billed twice for the same order",
+    "the invoice has a fee nobody mentioned",
+    "delivery was late and nobody told us",
+    "the new laptop's fan is noisy",
+    "still waiting for the shipping charge to be refunded",
+};
+
+// followups.outcomes in config/callpop.yaml that ask for a survey; the comment question is
+// followups.defaults'.
+struct SurveyPolicy {
+    std::string_view outcome;
+    days delay;
+    std::string_view scale;
+    std::string_view question;
+    Remarks remarks;
+};
+
+constexpr SurveyPolicy survey_policies[] = {
+    {"repaired", days{7}, "csat", "How satisfied are you with the repair?",
+     {repair_praise, repair_mixed, repair_complaints}},
+    {"sale", days{3}, "nps", "How likely are you to recommend us to a friend or colleague?",
+     {sale_praise, sale_mixed, sale_complaints}},
+};
+constexpr std::string_view comment_question = "Anything we could have done better?";
+constexpr std::uint32_t attempts_max = 3;
+constexpr seconds retry_after{2 * 3600};
+constexpr days survey_period{7};
+constexpr minutes overdue_after{30};
+
+struct ScoreShare {
+    int score;
+    int percent;  // the percentages of one table add up to 100
+};
+
+constexpr ScoreShare csat_scores[] = {{5, 50}, {4, 32}, {3, 8}, {2, 6}, {1, 4}};
+// The customers of two agents are less happy, so that the report by agent shows a spread.
+constexpr ScoreShare csat_scores_unhappy[] = {{5, 22}, {4, 30}, {3, 20}, {2, 16}, {1, 12}};
+constexpr ScoreShare nps_scores[] = {{10, 30}, {9, 25}, {8, 16}, {7, 10}, {6, 5}, {5, 4},
+                                     {4, 3},   {3, 2},  {2, 2},  {1, 1},  {0, 2}};
+constexpr ScoreShare nps_scores_unhappy[] = {{10, 14}, {9, 16}, {8, 16}, {7, 14}, {6, 10},
+                                             {5, 9},   {4, 6},  {3, 5},  {2, 4},  {1, 3},
+                                             {0, 3}};
+constexpr std::string_view unhappy_agents[] = {"1006", "1015"};
+
+template <std::size_t N>
+int pick_score(DemoRandom& random, const ScoreShare (&table)[N]) {
+    int roll = static_cast<int>(random.below(100));
+    for (const auto& entry : table) {
+        if (roll < entry.percent) return entry.score;
+        roll -= entry.percent;
+    }
+    return table[N - 1].score;
+}
+
+std::string first_e164(const Customer& customer) {
+    for (const auto& phone : customer.phones)
+        if (phone.size() > 1 && phone.front() == '+') return phone;
+    return {};
+}
+
+class FollowupPlanner {
+public:
+    FollowupPlanner(Store& store, const DemoOptions& options, DemoFollowups& counts)
+        : store_(store),
+          // Its own stream: the customers and calls stay as they were without follow-ups.
+          random_(options.seed ^ 0xc2b2ae3d27d4eb4full),
+          now_(std::chrono::floor<seconds>(options.now)),
+          customer_count_(options.customers),
+          lines_(site_lines(options)),
+          counts_(counts) {}
+
+    // Surveys for the past calls (in time order); then a few unanswered calls of the last
+    // hours, added to `calls`, with their callbacks. The follow-ups go to the store, their
+    // call-log records to `log`.
+    void plan(std::vector<PastCall>& calls, std::vector<CallLogRecord>& log) {
+        for (const auto& call : calls) {
+            if (!call.answered) continue;
+            for (const auto& policy : survey_policies)
+                if (call.outcome == policy.outcome) plan_survey(call, policy, log);
+        }
+        plan_callbacks(calls, log);
+    }
+
+private:
+    struct Planned {
+        Followup followup;
+        std::vector<FollowupAttempt> attempts;
+        std::vector<CallLogRecord> records;  // their followup_id is set once it is stored
+    };
+
+    void plan_survey(const PastCall& call, const SurveyPolicy& policy,
+                     std::vector<CallLogRecord>& log) {
+        const auto customer = store_.customer_by_id(call.customer_id);
+        if (!customer || customer->do_not_call) return;
+        const std::string number = first_e164(*customer);
+        if (number.empty()) return;
+        const Clock::time_point created = outcome_time(call);
+        auto& last_survey = last_survey_[customer->id];
+        if (last_survey && created - *last_survey < survey_period) return;
+        last_survey = created;
+
+        const ZoneChoice zone = zone_for(customer->timezone, number);
+        Planned planned;
+        Followup& followup = planned.followup;
+        start_followup(followup, "satisfaction", call, &*customer, number, zone, created);
+        followup.reason = call.outcome;
+        followup.survey = {{"scale", std::string(policy.scale)},
+                           {"question", std::string(policy.question)},
+                           {"comment_question", std::string(comment_question)}};
+        const Clock::time_point due = next_in_window(zone, created + policy.delay);
+        followup.due_at = protocol::format_utc(due);
+        planned.records.push_back(created_record(followup, zone, due, call.agent, created));
+        if (due <= now_) call_back(planned, policy, zone, due, call.agent);
+        save(planned, log);
+    }
+
+    // The survey calls since it fell due: most customers answer, some never pick up, a few
+    // will not take the survey. Attempts that would come after now are not made yet.
+    void call_back(Planned& planned, const SurveyPolicy& policy, const ZoneChoice& zone,
+                   Clock::time_point due, const std::string& call_agent) {
+        Followup& followup = planned.followup;
+        const int fate = static_cast<int>(random_.below(100));
+        const bool unreachable = fate < 12;
+        const bool refuses = !unreachable && fate < 17;
+        const std::uint32_t failures =
+            unreachable ? attempts_max : (random_.percent(65) ? 0 : random_.percent(70) ? 1 : 2);
+        for (;;) {
+            const Clock::time_point at = next_in_window(
+                zone, due + minutes{random_.between(2, 150)} + seconds{random_.between(0, 59)});
+            if (at > now_) return;
+            FollowupAttempt attempt;
+            attempt.at = protocol::format_utc(at);
+            attempt.agent = agent_id(random_.between(1, agent_count));
+            if (followup.attempts_made < failures) {
+                attempt.result = random_.percent(70) ? "no_answer" : "busy";
+            } else if (refuses) {
+                attempt.result = "refused";
+            } else {
+                attempt.result = "reached";
+                answer(attempt, policy, call_agent);
+            }
+            ++followup.attempts_made;
+            followup.last_result = attempt.result;
+
+            auto attempted = event("followup_attempted", followup, attempt.agent, at);
+            attempted.outcome = attempt.result;
+            attempted.notes = attempt.comment;
+            if (attempt.score)
+                attempted.notes = "score " + std::to_string(*attempt.score) +
+                                  (attempt.comment.empty() ? "" : ": " + attempt.comment);
+            planned.records.push_back(std::move(attempted));
+
+            const bool answered = attempt.result == "reached" || attempt.result == "refused";
+            if (answered || followup.attempts_made >= followup.attempts_max) {
+                followup.status = answered ? "completed" : "unreachable";
+                followup.score = attempt.score;
+                followup.comment = attempt.comment;
+                followup.closed_at = attempt.at;
+                followup.closed_by = attempt.agent;
+                auto closing = event(answered ? "followup_completed" : "followup_unreachable",
+                                     followup, attempt.agent, at);
+                closing.notes = "after " + std::to_string(followup.attempts_made) + " attempt" +
+                                (followup.attempts_made == 1 ? "" : "s") +
+                                ", last: " + attempt.result;
+                planned.records.push_back(std::move(closing));
+                planned.attempts.push_back(std::move(attempt));
+                return;
+            }
+            planned.attempts.push_back(std::move(attempt));
+            due = next_in_window(zone, at + retry_after);
+            followup.due_at = protocol::format_utc(due);
+        }
+    }
+
+    // A score, and for about a third a remark that goes with it.
+    void answer(FollowupAttempt& attempt, const SurveyPolicy& policy,
+                const std::string& call_agent) {
+        const bool unhappy = std::find(std::begin(unhappy_agents), std::end(unhappy_agents),
+                                       call_agent) != std::end(unhappy_agents);
+        const bool nps = policy.scale == "nps";
+        const int score = nps ? pick_score(random_, unhappy ? nps_scores_unhappy : nps_scores)
+                              : pick_score(random_, unhappy ? csat_scores_unhappy : csat_scores);
+        attempt.score = score;
+        const bool high = nps ? score >= 9 : score >= 4;
+        const bool low = nps ? score <= 6 : score <= 2;
+        if (!random_.percent(high ? 25 : low ? 65 : 40)) return;
+        const auto& remarks = policy.remarks;
+        attempt.comment = std::string(random_.pick(high  ? remarks.praise
+                                                   : low ? remarks.complaints
+                                                         : remarks.mixed));
+    }
+
+    // Unanswered calls of the last hours, most from customers, some from numbers no customer
+    // has; each waits for its callback (followups.missed_calls: at once, in the window). The
+    // first of each kind came in hours ago and is overdue by now.
+    void plan_callbacks(std::vector<PastCall>& calls, std::vector<CallLogRecord>& log) {
+        struct Plan {
+            bool customer;
+            bool overdue;
+        };
+        constexpr Plan plans[] = {{true, true},   {false, true},  {true, false}, {true, false},
+                                  {false, false}, {true, false},  {false, false}, {true, false}};
+        for (const auto& plan : plans) {
+            PastCall call;
+            call.id = "demo-" + std::to_string(calls.size() + 1);
+            std::optional<Customer> customer;
+            if (plan.customer) customer = callback_customer();
+            if (customer) {
+                call.customer_id = customer->id;
+                call.customer_name = customer->name;
+                call.caller = first_e164(*customer);
+            } else {
+                call.caller = unknown_number();
+                if (call.caller.empty()) continue;
+            }
+            used_numbers_.push_back(call.caller);
+            call.line = random_.pick(lines_);
+            call.cause = random_.percent(60) ? "abandoned" : "no_answer";
+            if (call.cause == "no_answer") call.agent = agent_id(random_.between(1, agent_count));
+
+            const ZoneChoice zone = zone_for(customer ? customer->timezone : "", call.caller);
+            Clock::time_point hangup = now_ - minutes{random_.between(3, 25)} -
+                                       seconds{random_.between(0, 59)};
+            if (plan.overdue) {
+                // Hours ago; earlier still when the window has not been open long enough
+                // since then for it to be overdue.
+                hangup = now_ - hours{random_.between(2, 5)} - minutes{random_.between(0, 59)};
+                while (next_in_window(zone, hangup) + overdue_after + minutes{10} > now_)
+                    hangup -= minutes{30};
+            }
+            call.start = hangup - unanswered_ring;
+
+            Planned planned;
+            Followup& followup = planned.followup;
+            start_followup(followup, "callback", call, customer ? &*customer : nullptr,
+                           call.caller, zone, hangup);
+            followup.reason = call.cause == "abandoned" ? "abandoned" : "missed";
+            const Clock::time_point due = next_in_window(zone, hangup);
+            followup.due_at = protocol::format_utc(due);
+            planned.records.push_back(created_record(followup, zone, due, "", hangup));
+            if (due + overdue_after <= now_) {
+                const Clock::time_point flagged =
+                    std::min(now_, due + overdue_after + seconds{random_.between(0, 9)});
+                followup.overdue_at = protocol::format_utc(flagged);
+                auto overdue = event("followup_overdue", followup, "", flagged);
+                overdue.notes = "callback due " + format_local(zone, due) + " is " +
+                                std::to_string(std::chrono::floor<minutes>(flagged - due).count()) +
+                                " min late";
+                planned.records.push_back(std::move(overdue));
+            }
+            if (save(planned, log)) calls.push_back(std::move(call));
+        }
+    }
+
+    // A customer with a number of their own to call back, not Pat Doe (whose history the
+    // README walkthrough shows) and not on the do-not-call list.
+    std::optional<Customer> callback_customer() {
+        for (int tries = 0; tries < 100 && customer_count_ > 1; ++tries) {
+            auto customer =
+                store_.customer_by_external_id(external_id(1 + random_.below(customer_count_ - 1)));
+            if (!customer || customer->do_not_call) continue;
+            const std::string number = first_e164(*customer);
+            if (number.empty() || number_used(number)) continue;
+            return customer;
+        }
+        return std::nullopt;
+    }
+
+    // +1 555 010 xxxx, fictional, that no customer has.
+    std::string unknown_number() {
+        for (int tries = 0; tries < 100; ++tries) {
+            const std::string number = "+1555010" + std::to_string(random_.between(3000, 9999));
+            if (!number_used(number) && store_.customers_by_number(number, 1).empty())
+                return number;
+        }
+        return {};
+    }
+
+    bool number_used(const std::string& number) const {
+        return std::find(used_numbers_.begin(), used_numbers_.end(), number) !=
+               used_numbers_.end();
+    }
+
+    static void start_followup(Followup& followup, std::string_view kind, const PastCall& call,
+                               const Customer* customer, const std::string& number,
+                               const ZoneChoice& zone, Clock::time_point created) {
+        followup.kind = kind;
+        followup.status = "open";
+        if (customer != nullptr) {
+            followup.customer_id = customer->id;
+            followup.customer_name = customer->name;
+        }
+        followup.number = number;
+        followup.call = call.id;
+        followup.timezone = zone.zone;
+        followup.timezone_source = zone.source;
+        followup.window = window_to_json(demo_window());
+        followup.attempts_max = attempts_max;
+        followup.retry_after_s = retry_after.count();
+        followup.created_at = protocol::format_utc(created);
+    }
+
+    static CallLogRecord event(std::string_view kind, const Followup& followup,
+                               const std::string& agent, Clock::time_point at) {
+        CallLogRecord record;
+        record.at = protocol::format_utc(at);
+        record.kind = kind;
+        record.call = followup.call;
+        record.from = followup.number;
+        record.agent = agent;
+        record.customer_id = followup.customer_id;
+        record.customer_name = followup.customer_name;
+        record.outcome = followup.reason;
+        return record;
+    }
+
+    static CallLogRecord created_record(const Followup& followup, const ZoneChoice& zone,
+                                        Clock::time_point due, const std::string& agent,
+                                        Clock::time_point at) {
+        auto record = event("followup_created", followup, agent, at);
+        record.notes = followup.kind + " due " + format_local(zone, due) + " (" +
+                       followup.timezone + ", from the " + zone.source + ")" +
+                       (zone.note.empty() ? "" : "; " + zone.note);
+        return record;
+    }
+
+    bool save(Planned& planned, std::vector<CallLogRecord>& log) {
+        const auto id = store_.create_followup(planned.followup);
+        if (!id) return false;  // an open callback for the number exists already
+        for (const auto& attempt : planned.attempts) store_.add_followup_attempt(*id, attempt);
+        for (auto& record : planned.records) {
+            record.followup_id = *id;
+            log.push_back(std::move(record));
+        }
+        const Followup& followup = planned.followup;
+        ++(followup.kind == "callback" ? counts_.callbacks : counts_.surveys);
+        counts_.attempts += planned.attempts.size();
+        if (followup.status == "open") ++counts_.open;
+        if (followup.status == "completed") ++counts_.completed;
+        if (followup.status == "unreachable") ++counts_.unreachable;
+        if (followup.score) ++counts_.scored;
+        return true;
+    }
+
+    Store& store_;
+    DemoRandom random_;
+    Clock::time_point now_;
+    std::size_t customer_count_;
+    std::vector<config::Line> lines_;
+    DemoFollowups& counts_;
+    std::map<std::int64_t, std::optional<Clock::time_point>> last_survey_;
+    std::vector<std::string> used_numbers_;
+};
+
+// One log in time order, as the daemon writes it; records of the same moment keep their order.
+void append_in_time_order(Store& store, const std::vector<CallLogRecord>& log) {
+    std::vector<const CallLogRecord*> in_order;
+    in_order.reserve(log.size());
+    for (const auto& record : log) in_order.push_back(&record);
+    std::stable_sort(in_order.begin(), in_order.end(),
+                     [](const CallLogRecord* a, const CallLogRecord* b) { return a->at < b->at; });
+    for (const auto* record : in_order) store.append_log(*record);
+}
+
 bool has_demo_calls(Store& store) {
     const auto pat = store.customer_by_external_id(external_id(0));
     return pat && !store.card(*pat, 1).history.empty();
@@ -628,8 +1088,15 @@ DemoSummary make_demo_data(Store& store, const PhoneNormalizer& normalizer,
 
     StoreTransaction transaction(store);
     if (!has_demo_calls(store)) {
-        const auto calls = CallPlanner(store, options).plan(options.customers);
-        for (const auto& call : calls) append_call(store, call);
+        auto calls = CallPlanner(store, options).plan(options.customers);
+        std::vector<CallLogRecord> followup_records;
+        FollowupPlanner(store, options, summary.followups).plan(calls, followup_records);
+        std::vector<CallLogRecord> log;
+        log.reserve(calls.size() * 4 + followup_records.size());
+        for (const auto& call : calls) add_call_records(call, log);
+        // After the calls': a follow-up's first record comes after the outcome that made it.
+        std::move(followup_records.begin(), followup_records.end(), std::back_inserter(log));
+        append_in_time_order(store, log);
         summary.calls = calls.size();
     }
     summary.logins = demo_logins();

@@ -3,6 +3,16 @@
 // preferences are written as CSV files and imported through the real importer; past calls
 // go through the call log as the daemon writes them; agent logins are added last.
 //
+// Follow-ups (docs/followups.md) as the daemon would have made them under
+// config/callpop.yaml's policies: a satisfaction survey after each past `repaired` (csat, due
+// 7 days later) and `sale` (nps, 3 days) call, skipping do-not-call customers and anyone
+// surveyed in the 7 days before; those that fell due were called (followup_attempts, closed
+// as completed with or without a score, or unreachable), the rest stay open. A few calls in
+// the last hours went unanswered, some from unknown numbers (+1 555 010 xxxx), and wait for a
+// callback, one per number; two of them are overdue. Their call-log records
+// (followup_created, _attempted, _completed, _unreachable, _overdue) are in the log with the
+// calls', in time order.
+//
 // Fixed records the README walkthrough relies on, whatever the seed:
 //   customer C-1000 "Pat Doe", gold tier, phone +1 (555) 010-2000 (+15550102000),
 //   asset "LaserJet Pro M404" serial 7XK2Q1 purchased 2025-03-14, preference
@@ -43,11 +53,24 @@ struct DemoLogin {
     std::string token;
 };
 
+struct DemoFollowups {
+    std::size_t surveys = 0;    // satisfaction follow-ups
+    std::size_t callbacks = 0;  // callbacks, all open
+    std::size_t open = 0;       // of both kinds
+    std::size_t completed = 0;
+    std::size_t scored = 0;     // completed surveys with a score
+    std::size_t unreachable = 0;
+    std::size_t attempts = 0;   // followup_attempts rows
+
+    std::size_t total() const { return surveys + callbacks; }
+};
+
 struct DemoSummary {
     ImportReport customers;
     ImportReport assets;
     ImportReport notes;
     std::size_t calls = 0;  // 0 when the store already had the demo's calls
+    DemoFollowups followups;  // added with the calls; all 0 when the calls were there already
     std::vector<DemoLogin> logins;
 };
 

@@ -364,24 +364,13 @@ public:
         insert.bind(6, attempt.comment).run();
     }
 
-    std::vector<std::int64_t> release_followup_leases(std::string_view agent) override {
-        auto& release = statement(
-            "UPDATE followups SET leased_by = '', lease_until = NULL "
-            "WHERE leased_by = ?1 AND status = 'open' RETURNING id");
-        release.bind(1, agent);
-        std::vector<std::int64_t> ids;
-        while (release.step()) ids.push_back(release.column_int(0));
-        release.reset();
-        std::sort(ids.begin(), ids.end());
-        return ids;
-    }
-
-    std::vector<Followup> unflagged_overdue_callbacks(std::string_view cutoff) override {
+    std::vector<Followup> unflagged_overdue_callbacks(std::string_view cutoff,
+                                                      std::size_t limit) override {
         auto& query = statement(std::string("SELECT ") + followup_columns +
                                 " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
                                 "WHERE f.status = 'open' AND f.kind = 'callback' AND f.due_at < ?1 "
-                                "AND f.overdue_at IS NULL ORDER BY f.due_at, f.id");
-        query.bind(1, cutoff);
+                                "AND f.overdue_at IS NULL ORDER BY f.due_at, f.id LIMIT ?2");
+        query.bind(1, cutoff).bind(2, static_cast<std::int64_t>(limit));
         return read_followups(query);
     }
 

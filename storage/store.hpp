@@ -132,10 +132,9 @@ public:
     // or when reopening a callback would make a second open one for its number.
     virtual void update_followup(const Followup& followup) = 0;
     virtual void add_followup_attempt(std::int64_t followup_id, const FollowupAttempt& attempt) = 0;
-    // Frees every lease the agent holds on open follow-ups; returns the ids freed, ascending.
-    virtual std::vector<std::int64_t> release_followup_leases(std::string_view agent) = 0;
-    // Open callbacks due before `cutoff` not yet flagged overdue.
-    virtual std::vector<Followup> unflagged_overdue_callbacks(std::string_view cutoff) = 0;
+    // Open callbacks due before `cutoff` not yet flagged overdue, earliest first.
+    virtual std::vector<Followup> unflagged_overdue_callbacks(std::string_view cutoff,
+                                                              std::size_t limit) = 0;
     virtual std::vector<Followup> list_followups(const FollowupQuery& query) = 0;
     // Reports: surveys completed, and feedback, in [since, until) (UTC ISO; empty: open).
     // Survey results are completed satisfaction follow-ups with a score, by completion time.

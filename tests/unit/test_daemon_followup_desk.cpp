@@ -1,5 +1,6 @@
 // The follow-up rules on a real SQLite store, with the clock set by the test.
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include "daemon/followup_desk.hpp"
 #include "protocol/timestamp.hpp"
@@ -190,8 +191,8 @@ TEST_CASE("a due follow-up goes to one agent under a lease; attempts run out as 
     const auto id = desk.missed("+15550109999", now).scheduled->id;
     auto offers = desk.offer({"1002", "1003"}, now);
     REQUIRE(offers.size() == 1);
-    CHECK(offers[0].agent == "1002");
-    CHECK(offers[0].followup_id == id);
+    CHECK(offers[0].lease.agent == "1002");
+    CHECK(offers[0].lease.followup_id == id);
     CHECK(desk.offer({"1003"}, now + std::chrono::seconds(10)).empty());  // held by 1002
     CHECK(desk.attempt("1003", id, "reached", now).error_code == "not_offered");
 
@@ -256,4 +257,43 @@ TEST_CASE("callbacks left past their due time are flagged overdue once") {
         return desk.desk.flag_overdue(context, now + std::chrono::minutes(40));
     }) == 0);
     CHECK_FALSE(desk.store->followup(id)->overdue_at.empty());
+}
+
+TEST_CASE("a lease is freed only while it is still the one handed out") {
+    Desk desk;
+    const Instant now = at("2026-11-23T15:00:00Z");
+    const auto id = desk.missed("+15550109999", now).scheduled->id;
+    const auto first = desk.offer({"1002"}, now).at(0).lease;
+    // Renewed since (the agent is still on the call): the stale lease frees nothing.
+    desk.run([&](JobContext& context) {
+        desk.desk.renew_leases(context, {{id, "1002", ""}}, now + std::chrono::minutes(2));
+        desk.desk.release(context, {first});
+        return 0;
+    });
+    CHECK(desk.store->followup(id)->leased_by == "1002");
+    // The agent's session ended: whatever it holds is free at once.
+    desk.run([&](JobContext& context) {
+        desk.desk.release(context, {{id, "1002", ""}});
+        return 0;
+    });
+    CHECK(desk.store->followup(id)->leased_by.empty());
+    CHECK(desk.offer({"1003"}, now + std::chrono::minutes(3)).size() == 1);
+}
+
+TEST_CASE("a follow-up that cannot be read is set aside, not blocking the ones behind it") {
+    Desk desk;
+    const Instant now = at("2026-11-23T15:00:00Z");
+    const auto broken = desk.missed("+15550109998", now - std::chrono::minutes(5)).scheduled->id;
+    const auto fine = desk.missed("+15550109999", now).scheduled->id;
+    // A zone that a tzdata update removed, say.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((desk.dir / "callpop.db").c_str(), &db) == SQLITE_OK);
+    const std::string sql = "UPDATE followups SET timezone = 'Mars/Olympus_Mons' WHERE id = " +
+                            std::to_string(broken);
+    CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    const auto offers = desk.offer({"1002"}, now);
+    REQUIRE(offers.size() == 1);
+    CHECK(offers[0].lease.followup_id == fine);
+    CHECK(desk.store->followup(broken)->due_at == "2026-11-24T15:00:00.000Z");
 }

@@ -328,40 +328,6 @@ TEST_CASE("followups: due ones come earliest first, leased ones only once the le
           std::vector<std::int64_t>{early, middle, late});
 }
 
-TEST_CASE("followups: an agent's leases are released, others' stay") {
-    const TempDir dir;
-    auto store = test::open_test_store(dir);
-    std::vector<std::int64_t> ids;
-    for (const auto* number : {"+15550100001", "+15550100002", "+15550100003", "+15550100004"})
-        ids.push_back(*create(*store, make_followup("callback", number, "2026-01-10T15:10:00.000Z")));
-    auto lease = [&](std::int64_t id, const char* agent, const char* status) {
-        auto followup = *store->followup(id);
-        followup.leased_by = agent;
-        followup.lease_until = "2026-01-10T15:20:00.000Z";
-        followup.status = status;
-        update(*store, followup);
-    };
-    lease(ids[0], "2001", "open");
-    lease(ids[1], "2002", "open");
-    lease(ids[2], "2001", "open");
-    lease(ids[3], "2001", "completed");
-
-    std::vector<std::int64_t> freed;
-    {
-        storage::StoreTransaction transaction(*store);
-        freed = store->release_followup_leases("2001");
-        transaction.commit();
-    }
-    CHECK(freed == std::vector<std::int64_t>{ids[0], ids[2]});
-    CHECK(store->followup(ids[0])->leased_by.empty());
-    CHECK(store->followup(ids[0])->lease_until.empty());
-    CHECK(store->followup(ids[1])->leased_by == "2002");
-    CHECK(ids_of(store->due_followups("2026-01-10T15:15:00.000Z", 10)) ==
-          std::vector<std::int64_t>{ids[0], ids[2]});
-    storage::StoreTransaction transaction(*store);
-    CHECK(store->release_followup_leases("2001").empty());
-}
-
 TEST_CASE("followups: the last survey created ignores cancelled ones and callbacks") {
     const TempDir dir;
     auto store = test::open_test_store(dir);
@@ -402,11 +368,12 @@ TEST_CASE("followups: open callbacks late and not yet flagged") {
     REQUIRE(create(*store, closed));
 
     const std::string cutoff = "2026-01-10T15:30:00.000Z";
-    CHECK(ids_of(store->unflagged_overdue_callbacks(cutoff)) == std::vector<std::int64_t>{late, later});
+    CHECK(ids_of(store->unflagged_overdue_callbacks(cutoff, 10)) == std::vector<std::int64_t>{late, later});
+    CHECK(ids_of(store->unflagged_overdue_callbacks(cutoff, 1)) == std::vector<std::int64_t>{late});
     auto flagged = *store->followup(late);
     flagged.overdue_at = "2026-01-10T15:31:00.000Z";
     update(*store, flagged);
-    CHECK(ids_of(store->unflagged_overdue_callbacks(cutoff)) == std::vector<std::int64_t>{later});
+    CHECK(ids_of(store->unflagged_overdue_callbacks(cutoff, 10)) == std::vector<std::int64_t>{later});
 }
 
 TEST_CASE("followups: the list filters by status, kind, agent, reason, due and overdue") {

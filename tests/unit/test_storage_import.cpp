@@ -4,9 +4,14 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <map>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "protocol/timestamp.hpp"
 #include "storage/demo_data.hpp"
 #include "storage/importer.hpp"
 #include "storage/token_hash.hpp"
@@ -19,6 +24,13 @@ using test::TempDir;
 using test::write_file;
 
 namespace {
+
+std::vector<storage::Followup> all_followups(storage::Store& store) {
+    storage::FollowupQuery query;
+    query.statuses.clear();
+    query.limit = std::numeric_limits<std::size_t>::max();
+    return store.list_followups(query);
+}
 
 std::vector<std::string> described_errors(const ImportReport& report) {
     std::vector<std::string> messages;
@@ -293,22 +305,24 @@ TEST_CASE("import: progress is reported every 100,000 rows") {
     CHECK(store->card(*store->customer_by_external_id("C-1000"), 5).assets.size() == 1);
 }
 
-TEST_CASE("demo data: the walkthrough customer, agents, calls; reproducible and re-runnable") {
+TEST_CASE("demo data: walkthrough customer, agents, calls, follow-ups; reproducible, re-runnable") {
     const TempDir dir;
     auto store = test::open_test_store(dir);
     storage::DemoOptions options;
-    options.customers = 300;
+    options.customers = 1000;
     options.seed = 42;
     options.csv_directory = dir / "demo-csv";
     options.now = std::chrono::sys_days{std::chrono::year{2026} / 1 / 15};
     options.token_iterations = 1;
+    // repaired (csat) and sale (nps) make surveys.
+    options.outcome_codes = {"resolved", "repaired", "sale", "callback_requested"};
 
     const auto summary = storage::make_demo_data(*store, test::us_normalizer(), options);
-    CHECK(summary.customers.rows == 300);
+    CHECK(summary.customers.rows == options.customers);
     CHECK(summary.customers.errors.empty());
     CHECK(summary.assets.errors.empty());
     CHECK(summary.notes.errors.empty());
-    CHECK(summary.customers.inserted_or_updated == 300);
+    CHECK(summary.customers.inserted_or_updated == options.customers);
     CHECK(summary.calls > 1);
     CHECK(summary.logins.size() == 21);
 
@@ -343,9 +357,102 @@ TEST_CASE("demo data: the walkthrough customer, agents, calls; reproducible and 
 
     CHECK(store->recent_log(summary.calls * 4).size() >= summary.calls * 2);  // ring, hangup, ...
 
+    // Follow-ups as the daemon would have made them.
+    CHECK(summary.followups.surveys > 0);
+    CHECK(summary.followups.callbacks > 0);
+    CHECK(summary.followups.completed > 0);
+    CHECK(summary.followups.open >= summary.followups.callbacks);
+    const auto followups = all_followups(*store);
+    CHECK(followups.size() == summary.followups.total());
+    std::size_t scored = 0;
+    std::set<std::string> open_callback_numbers;
+    std::map<std::int64_t, std::vector<std::chrono::sys_seconds>> surveyed;
+    std::map<std::string, std::size_t> surveys_by_reason;
+    for (const auto& followup : followups) {
+        CAPTURE(protocol::to_json(followup).dump());
+        if (followup.customer_id) {
+            const auto customer = store->customer_by_id(*followup.customer_id);
+            REQUIRE(customer);
+            CHECK_FALSE(customer->do_not_call);
+        }
+        CHECK(followup.number.starts_with("+1"));
+        CHECK(followup.window.dump() ==
+              R"({"days":["mon","tue","wed","thu","fri","sat"],"from":"08:00","to":"21:00"})");
+        CHECK(followup.attempts_made <= followup.attempts_max);
+        CHECK(followup.closed_at.empty() == (followup.status == "open"));
+        if (followup.kind == "satisfaction") {
+            REQUIRE(followup.customer_id);
+            surveyed[*followup.customer_id].push_back(protocol::parse_utc(followup.created_at));
+            CHECK(followup.survey.value("scale", "") ==
+                  (followup.reason == "sale" ? "nps" : "csat"));
+            ++surveys_by_reason[followup.reason];
+        } else {
+            CHECK(followup.status == "open");
+            CHECK((followup.reason == "abandoned" || followup.reason == "missed"));
+            CHECK(open_callback_numbers.insert(followup.number).second);  // one per number
+        }
+        if (followup.score) {
+            ++scored;
+            CHECK(followup.status == "completed");
+            CHECK(followup.last_result == "reached");
+            const bool nps = followup.survey.value("scale", "") == "nps";
+            CHECK(*followup.score >= (nps ? 0 : 1));
+            CHECK(*followup.score <= (nps ? 10 : 5));
+        }
+    }
+    // Do-not-call customers who had a call that asks for a survey got none.
+    std::size_t do_not_call_skipped = 0;
+    for (std::size_t number = 1000; number < 1000 + options.customers; ++number) {
+        const auto customer = store->customer_by_external_id("C-" + std::to_string(number));
+        REQUIRE(customer);
+        if (!customer->do_not_call) continue;
+        for (const auto& call : store->card(*customer, 100).history)
+            if (call.outcome == "repaired" || call.outcome == "sale") ++do_not_call_skipped;
+        CHECK(surveyed.count(customer->id) == 0);
+    }
+    CHECK(do_not_call_skipped > 0);
+    CHECK(surveys_by_reason.size() == 2);  // repaired and sale, nothing else
+    CHECK(surveys_by_reason["repaired"] > 0);
+    CHECK(surveys_by_reason["sale"] > 0);
+    CHECK(scored == summary.followups.scored);
+    CHECK(scored > 0);
+    for (auto& [customer, created] : surveyed) {  // one survey per customer per 7 days
+        std::sort(created.begin(), created.end());
+        for (std::size_t index = 1; index < created.size(); ++index)
+            CHECK(created[index] - created[index - 1] >= std::chrono::days{7});
+    }
+    // The follow-ups' records are in the log with the calls', in time order.
+    const auto log = store->recent_log(1'000'000);
+    CHECK(std::is_sorted(log.begin(), log.end(),
+                         [](const auto& a, const auto& b) { return a.at < b.at; }));
+    const auto count_kind = [&](std::string_view kind) {
+        return static_cast<std::size_t>(std::count_if(
+            log.begin(), log.end(), [&](const auto& record) { return record.kind == kind; }));
+    };
+    CHECK(count_kind("followup_created") == summary.followups.total());
+    CHECK(count_kind("followup_attempted") == summary.followups.attempts);
+    CHECK(count_kind("followup_completed") == summary.followups.completed);
+    CHECK(count_kind("followup_unreachable") == summary.followups.unreachable);
+
     const auto again = storage::make_demo_data(*store, test::us_normalizer(), options);
     CHECK(again.calls == 0);
+    CHECK(again.followups.total() == 0);
     CHECK(store->card(pat, 5).history.size() == 1);
+    CHECK(all_followups(*store).size() == followups.size());
+
+    // Same seed and clock: the same follow-ups in a fresh store.
+    {
+        const TempDir other_dir;
+        auto other = test::open_test_store(other_dir);
+        auto other_options = options;
+        other_options.csv_directory = other_dir / "demo-csv";
+        storage::make_demo_data(*other, test::us_normalizer(), other_options);
+        const auto others = all_followups(*other);
+        REQUIRE(others.size() == followups.size());
+        for (std::size_t index = 0; index < others.size(); ++index)
+            CHECK(protocol::to_json(others[index]).dump() ==
+                  protocol::to_json(followups[index]).dump());
+    }
 
     // Same seed and clock: byte for byte the same files.
     options.csv_directory = dir / "demo-csv-2";

@@ -22,7 +22,7 @@ namespace date {
 class time_zone;
 }
 
-namespace callpop::daemon {
+namespace callpop::storage {
 
 using Instant = std::chrono::sys_seconds;
 inline Instant now_seconds() {
@@ -77,4 +77,4 @@ std::string format_local(Instant at, std::string_view zone);
 nlohmann::json window_to_json(const config::CallingWindow& window);
 config::CallingWindow window_from_json(const nlohmann::json& json);
 
-}  // namespace callpop::daemon
+}  // namespace callpop::storage

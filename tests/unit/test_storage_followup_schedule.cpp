@@ -3,17 +3,17 @@
 #include <stdexcept>
 #include <string>
 
-#include "daemon/followup_schedule.hpp"
+#include "storage/followup_schedule.hpp"
 #include "protocol/timestamp.hpp"
 
 using callpop::config::CallingWindow;
 using callpop::config::FollowupPolicy;
 using callpop::config::Site;
-using callpop::daemon::FollowupSchedule;
-using callpop::daemon::format_local;
-using callpop::daemon::Instant;
-using callpop::daemon::window_from_json;
-using callpop::daemon::window_to_json;
+using callpop::storage::FollowupSchedule;
+using callpop::storage::format_local;
+using callpop::storage::Instant;
+using callpop::storage::window_from_json;
+using callpop::storage::window_to_json;
 using callpop::protocol::format_utc;
 using callpop::protocol::parse_utc;
 

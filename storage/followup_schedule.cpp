@@ -1,4 +1,4 @@
-#include "daemon/followup_schedule.hpp"
+#include "storage/followup_schedule.hpp"
 
 #include <array>
 #include <cstdio>
@@ -10,7 +10,7 @@
 
 #include "storage/number_timezone.hpp"
 
-namespace callpop::daemon {
+namespace callpop::storage {
 
 namespace {
 
@@ -265,4 +265,4 @@ config::CallingWindow window_from_json(const nlohmann::json& json) {
     return window;
 }
 
-}  // namespace callpop::daemon
+}  // namespace callpop::storage
