@@ -41,17 +41,7 @@ FollowupDesk::FollowupDesk(const config::Config& config)
 
 protocol::CallLogRecord FollowupDesk::event(const char* kind, const protocol::Followup& followup,
                                             const std::string& agent, Instant now) const {
-    protocol::CallLogRecord record;
-    record.at = protocol::format_utc(now);
-    record.kind = kind;
-    record.call = followup.call;
-    record.from = followup.number;
-    record.agent = agent;
-    record.customer_id = followup.customer_id;
-    record.customer_name = followup.customer_name;
-    record.outcome = followup.reason;
-    record.followup_id = followup.id;
-    return record;
+    return protocol::followup_event(kind, followup, agent, protocol::format_utc(now));
 }
 
 FollowupDecision FollowupDesk::after_outcome(JobContext& context,

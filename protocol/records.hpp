@@ -124,6 +124,9 @@ nlohmann::json to_json(const Customer& customer);
 nlohmann::json to_json(const CustomerCard& card);
 nlohmann::json to_json(const CallLogRecord& record);  // without "type"
 nlohmann::json to_json(const Followup& followup);
+// The call-log record of a step in a follow-up's life (kind followup_*), by `agent` at `at`.
+CallLogRecord followup_event(std::string kind, const Followup& followup, std::string agent,
+                             std::string at);
 CallLogRecord call_log_record_from_json(const nlohmann::json& object);
 
 }  // namespace callpop::protocol

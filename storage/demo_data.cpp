@@ -977,16 +977,7 @@ private:
 
     static CallLogRecord event(std::string_view kind, const Followup& followup,
                                const std::string& agent, Clock::time_point at) {
-        CallLogRecord record;
-        record.at = protocol::format_utc(at);
-        record.kind = kind;
-        record.call = followup.call;
-        record.from = followup.number;
-        record.agent = agent;
-        record.customer_id = followup.customer_id;
-        record.customer_name = followup.customer_name;
-        record.outcome = followup.reason;
-        return record;
+        return protocol::followup_event(std::string(kind), followup, agent, protocol::format_utc(at));
     }
 
     static CallLogRecord created_record(const Followup& followup, const ZoneChoice& zone,
