@@ -78,6 +78,21 @@ FollowupDecision FollowupDesk::after_missed_call(JobContext& context,
     return schedule(context, policies_.missed_calls, reason, hangup, now);
 }
 
+void FollowupDesk::after_late_answer(JobContext& context, const std::string& call_id, Instant now) {
+    for (auto& followup : context.store.open_followups_of_call(call_id)) {
+        if (followup.kind != "callback" || (followup.reason != "missed" && followup.reason != "abandoned"))
+            continue;
+        followup.status = "cancelled";
+        followup.closed_at = protocol::format_utc(now);
+        followup.leased_by.clear();
+        followup.lease_until.clear();
+        context.store.update_followup(followup);
+        auto record = event("followup_cancelled", followup, "", now);
+        record.notes = "the call was answered after all";
+        context.log(std::move(record));
+    }
+}
+
 FollowupDecision FollowupDesk::schedule(JobContext& context, const config::FollowupPolicy& policy,
                                         const std::string& reason,
                                         const protocol::CallLogRecord& source, Instant now) {

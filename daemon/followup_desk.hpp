@@ -59,6 +59,9 @@ public:
     // An abandoned or unanswered call: a callback, one open per number.
     FollowupDecision after_missed_call(JobContext& context, const protocol::CallLogRecord& hangup,
                                        Instant now);
+    // The switch said the call was answered after all (the answer came after the hangup):
+    // the callback its hangup created is cancelled.
+    void after_late_answer(JobContext& context, const std::string& call_id, Instant now);
     // Leases due follow-ups whose window is open now to `agents`, one each, in order. A
     // follow-up that cannot be read (a zone the tz database no longer has) is logged and
     // set aside for a day rather than blocking the ones behind it.

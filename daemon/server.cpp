@@ -219,6 +219,10 @@ void Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
         case CallChange::Kind::answered_after_end:
             if (call.answered_agent.empty()) call.answered_agent = agent_at(call.answered_extension);
             write_log(make_record("answer", call));
+            writer_.write(Job([this, id = call.id](JobContext& context) {
+                followup_desk_.after_late_answer(context, id, now_seconds());
+                return std::any();
+            }));
             return;
         case CallChange::Kind::ended: {
             auto record = make_record("hangup", call);

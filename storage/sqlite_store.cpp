@@ -364,6 +364,15 @@ public:
         insert.bind(6, attempt.comment).run();
     }
 
+    std::vector<Followup> open_followups_of_call(std::string_view call_id) override {
+        auto& query = statement(std::string("SELECT ") + followup_columns +
+                                " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
+                                "WHERE f.call_id = ?1 AND f.call_id <> '' AND f.status = 'open' "
+                                "ORDER BY f.id");
+        query.bind(1, call_id);
+        return read_followups(query);
+    }
+
     std::vector<Followup> unflagged_overdue_callbacks(std::string_view cutoff,
                                                       std::size_t limit) override {
         auto& query = statement(std::string("SELECT ") + followup_columns +

@@ -132,6 +132,8 @@ public:
     // or when reopening a callback would make a second open one for its number.
     virtual void update_followup(const Followup& followup) = 0;
     virtual void add_followup_attempt(std::int64_t followup_id, const FollowupAttempt& attempt) = 0;
+    // The open follow-ups a call created.
+    virtual std::vector<Followup> open_followups_of_call(std::string_view call_id) = 0;
     // Open callbacks due before `cutoff` not yet flagged overdue, earliest first.
     virtual std::vector<Followup> unflagged_overdue_callbacks(std::string_view cutoff,
                                                               std::size_t limit) = 0;

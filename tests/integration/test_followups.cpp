@@ -184,6 +184,11 @@ TEST_CASE("an abandoned call yields one callback, not two; retries end as unreac
     pbx.send(ring("a-3", "+15550109999", "1001"));
     pbx.send({{"event", "hangup"}, {"call", "a-3"}, {"cause", "abandoned"}});
     CHECK(expect_log(supervisor, "followup_created")["call"] == "a-3");
+    // The switch's answer comes late: the call was taken after all, so no callback is owed.
+    pbx.send({{"event", "answer"}, {"call", "a-3"}, {"ext", "1001"}});
+    const json cancelled = expect_log(supervisor, "followup_cancelled");
+    CHECK(cancelled["call"] == "a-3");
+    CHECK(cancelled["notes"] == "the call was answered after all");
 }
 
 TEST_CASE("a follow-up held by an agent who drops goes to the next agent at once") {

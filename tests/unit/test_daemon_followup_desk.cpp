@@ -297,3 +297,20 @@ TEST_CASE("a follow-up that cannot be read is set aside, not blocking the ones b
     CHECK(offers[0].lease.followup_id == fine);
     CHECK(desk.store->followup(broken)->due_at == "2026-11-24T15:00:00.000Z");
 }
+
+TEST_CASE("an answer that comes after the hangup cancels the callback the hangup made") {
+    Desk desk;
+    const Instant now = at("2026-11-23T15:00:00Z");
+    const auto decision = desk.missed("+15550109999", now);
+    REQUIRE(decision.scheduled);
+    const std::string call = desk.store->followup(decision.scheduled->id)->call;
+    desk.run([&](JobContext& context) {
+        desk.desk.after_late_answer(context, call, now + std::chrono::seconds(1));
+        return 0;
+    });
+    CHECK(desk.store->followup(decision.scheduled->id)->status == "cancelled");
+    CHECK(desk.logged.back().kind == "followup_cancelled");
+    CHECK(desk.logged.back().notes == "the call was answered after all");
+    // The number may have a new callback now.
+    CHECK(desk.missed("+15550109999", now + std::chrono::minutes(1)).scheduled);
+}
