@@ -33,14 +33,7 @@ std::vector<std::string_view> AmiMessage::find_all(std::string_view key) const {
     return values;
 }
 
-void AmiDecoder::feed(std::string_view bytes) {
-    // Compact before growing so a long-lived connection does not keep consumed bytes around.
-    if (start_ > 0 && start_ * 2 >= buffer_.size()) {
-        buffer_.erase(0, start_);
-        start_ = 0;
-    }
-    buffer_.append(bytes);
-}
+void AmiDecoder::feed(std::string_view bytes) { lines_.feed(bytes); }
 
 ProtocolError AmiDecoder::fail(std::string code, std::string message) {
     message_ = AmiMessage{};
@@ -51,40 +44,11 @@ ProtocolError AmiDecoder::fail(std::string code, std::string message) {
 }
 
 std::optional<AmiItem> AmiDecoder::next() {
-    while (true) {
-        const std::size_t newline = buffer_.find('\n', start_ + scanned_);
-        if (newline == std::string::npos) {
-            scanned_ = buffer_.size() - start_;
-            if (discarding_) {
-                start_ = buffer_.size();
-                scanned_ = 0;
-                return std::nullopt;
-            }
-            // A trailing "\r" may be half of a CRLF: it must not count against the limit.
-            const bool trailing_cr = scanned_ > 0 && buffer_.back() == '\r';
-            if (scanned_ - (trailing_cr ? 1 : 0) > ami_max_line_bytes) {
-                discarding_ = true;
-                start_ = buffer_.size();
-                scanned_ = 0;
-                return fail("line_too_long", "line longer than 65536 bytes");
-            }
-            return std::nullopt;
-        }
-        const std::size_t line_start = start_;
-        std::size_t end = newline;
-        start_ = newline + 1;
-        scanned_ = 0;
-        if (discarding_) {
-            discarding_ = false;
-            continue;
-        }
-        if (end > line_start && buffer_[end - 1] == '\r') --end;
-        if (end - line_start > ami_max_line_bytes) {
-            return fail("line_too_long", "line longer than 65536 bytes");
-        }
-        auto item = take_line(std::string_view(buffer_).substr(line_start, end - line_start));
-        if (item) return item;
+    while (auto line = lines_.next()) {
+        if (line->too_long) return fail("line_too_long", "line longer than 65536 bytes");
+        if (auto item = take_line(line->text)) return item;
     }
+    return std::nullopt;
 }
 
 std::optional<AmiItem> AmiDecoder::take_line(std::string_view line) {

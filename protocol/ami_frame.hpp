@@ -11,10 +11,11 @@
 #include <vector>
 
 #include "protocol/error.hpp"
+#include "protocol/line_decoder.hpp"
 
 namespace callpop::protocol {
 
-inline constexpr std::size_t ami_max_line_bytes = 64 * 1024;
+inline constexpr std::size_t ami_max_line_bytes = max_line_bytes;
 inline constexpr std::size_t ami_max_fields = 1000;
 inline constexpr std::size_t ami_max_output_bytes = 1024 * 1024;
 
@@ -39,17 +40,14 @@ public:
     void feed(std::string_view bytes);
     // The next complete item, or nullopt when more bytes are needed.
     std::optional<AmiItem> next();
-    std::size_t pending_bytes() const { return buffer_.size() - start_; }
+    std::size_t pending_bytes() const { return lines_.pending_bytes(); }
 
 private:
     enum class Body { fields, follows, output, after_output };
     std::optional<AmiItem> take_line(std::string_view line);
     ProtocolError fail(std::string code, std::string message);
 
-    std::string buffer_;
-    std::size_t start_ = 0;       // first byte of the current line
-    std::size_t scanned_ = 0;     // bytes from start_ known to hold no newline
-    bool discarding_ = false;     // inside an over-long line, skipping to its newline
+    LineDecoder lines_{ami_max_line_bytes, LineDecoder::EmptyLines::keep};
     bool skipping_ = false;       // after an error, skipping to the next empty line
     bool first_line_ = true;
     Body body_ = Body::fields;

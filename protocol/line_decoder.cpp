@@ -43,7 +43,7 @@ std::optional<DecodedLine> LineDecoder::next() {
         }
         if (end > line_start && buffer_[end - 1] == '\r') --end;
         if (end - line_start > max_line_) return DecodedLine{{}, true};
-        if (end == line_start) continue;
+        if (end == line_start && !keep_empty_) continue;
         return DecodedLine{buffer_.substr(line_start, end - line_start), false};
     }
 }

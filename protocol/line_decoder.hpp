@@ -17,16 +17,21 @@ struct DecodedLine {
 
 class LineDecoder {
 public:
-    explicit LineDecoder(std::size_t max_line = max_line_bytes) : max_line_(max_line) {}
+    // Empty lines mean nothing in JSON lines, but end a message in AMI.
+    enum class EmptyLines { skip, keep };
+    explicit LineDecoder(std::size_t max_line = max_line_bytes,
+                         EmptyLines empty_lines = EmptyLines::skip)
+        : max_line_(max_line), keep_empty_(empty_lines == EmptyLines::keep) {}
 
     void feed(std::string_view bytes);
-    // The next complete line, or nullopt when more bytes are needed. Empty lines are skipped.
+    // The next complete line, or nullopt when more bytes are needed.
     std::optional<DecodedLine> next();
     // Bytes held for a line not yet complete (a stalled half line).
     std::size_t pending_bytes() const { return buffer_.size() - start_; }
 
 private:
     std::size_t max_line_;
+    bool keep_empty_;
     std::string buffer_;
     std::size_t start_ = 0;     // first byte of the current line
     std::size_t scanned_ = 0;   // bytes from start_ already known to hold no newline
