@@ -672,6 +672,87 @@ void read_followups(const Value& value, const std::vector<OutcomeCode>& outcomes
 
 // --- the document ---------------------------------------------------------------------------
 
+// --- switches -------------------------------------------------------------------------------
+
+// Names go into the call log and command lines, so they keep to one plain spelling.
+std::string read_switch_name(const Value& value) {
+    std::string name = read_nonempty_string(value);
+    const auto allowed = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    };
+    if (!consists_of(name, allowed)) {
+        value.fail("expected lowercase letters, digits, _ and - only (like pbx1)");
+    }
+    if (name == "native") {
+        value.fail("\"native\" is the name of the switch port's connections; pick another");
+    }
+    return name;
+}
+
+std::string read_extension_pattern(const Value& value) {
+    std::string pattern = read_nonempty_string(value);
+    const auto at = pattern.find("{ext}");
+    if (at == std::string::npos || pattern.find("{ext}", at + 1) != std::string::npos) {
+        value.fail("expected {ext} exactly once (like PJSIP/{ext} or Local/{ext}@from-queue)");
+    }
+    return pattern;
+}
+
+std::chrono::seconds read_positive_duration(const Value& value) {
+    const std::chrono::seconds duration = read_duration(value);
+    if (duration.count() == 0) value.fail("must be more than 0");
+    return duration;
+}
+
+SwitchLink read_switch(const Value& element, UniqueValues& names) {
+    SwitchLink link;
+    bool has_name = false;
+    const Member members[] = {
+        {"name",
+         [&](const Value& v) {
+             link.name = read_switch_name(v);
+             names.add(link.name, v);
+             has_name = true;
+         }},
+        {"type", [&](const Value& v) { link.type = read_one_of(v, {"ami", "evapi"}); }},
+        {"host", [&](const Value& v) { link.host = read_nonempty_string(v); }},
+        {"port", [&](const Value& v) { link.port = read_port(v); }},
+        {"username", [&](const Value& v) { link.username = read_nonempty_string(v); }},
+        {"secret", [&](const Value& v) { link.secret = read_nonempty_string(v); }},
+        {"extension_patterns",
+         [&](const Value& v) {
+             link.extension_patterns = read_string_list(v, read_extension_pattern);
+         }},
+        {"inbound_contexts",
+         [&](const Value& v) { link.inbound_contexts = read_string_list(v, read_nonempty_string); }},
+        {"ping_interval", [&](const Value& v) { link.ping_interval = read_positive_duration(v); }},
+        {"reconnect_min", [&](const Value& v) { link.reconnect_min = read_positive_duration(v); }},
+        {"reconnect_max", [&](const Value& v) { link.reconnect_max = read_positive_duration(v); }},
+    };
+    read_mapping(element, members);
+    if (!has_name) element.fail_missing("name", "missing (it names the switch in the call log)");
+    if (link.type.empty()) element.fail_missing("type", "missing (expected one of: ami, evapi)");
+    if (link.host.empty()) element.fail_missing("host", "missing (the switch's address)");
+    if (link.type == "ami") {
+        if (link.username.empty()) element.fail_missing("username", "missing (the AMI user)");
+        if (link.secret.empty()) element.fail_missing("secret", "missing (the AMI user's secret)");
+    } else if (!link.username.empty() || !link.secret.empty()) {
+        element.fail("username and secret are for type ami only (evapi has no login)");
+    }
+    if (link.port == 0) link.port = link.type == "ami" ? 5038 : 8448;
+    if (link.reconnect_max < link.reconnect_min) {
+        element.fail("reconnect_max must not be less than reconnect_min");
+    }
+    return link;
+}
+
+std::vector<SwitchLink> read_switches(const Value& value) {
+    std::vector<SwitchLink> links;
+    UniqueValues names("switch name");
+    read_list(value, [&](const Value& element) { links.push_back(read_switch(element, names)); });
+    return links;
+}
+
 Config read_config(const Value& root) {
     Config config;
     bool has_outcomes = false;
@@ -692,6 +773,7 @@ Config read_config(const Value& root) {
              has_outcomes = true;
          }},
         {"followups", [&](const Value& v) { followups.emplace(v); }},
+        {"switches", [&](const Value& v) { config.switches = read_switches(v); }},
         {"log", [&](const Value& v) { read_log(v, config.log); }},
     };
     read_section(root, members);

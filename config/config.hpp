@@ -117,6 +117,24 @@ struct Followups {
     std::chrono::seconds overdue_after{1800};       // a callback this late is flagged overdue
 };
 
+// A phone switch callpop connects to as a client (docs/config.md, `switches`).
+struct SwitchLink {
+    std::string name;        // in the call log's `switch` field and in `callpop status`
+    std::string type;        // ami or evapi
+    std::string host;        // address or host name
+    std::uint16_t port = 0;  // 0 in the file: the type's usual port (ami 5038, evapi 8448)
+    std::string username;    // ami
+    std::string secret;      // ami
+    // How a channel or queue interface names an agent's extension; `{ext}` is the extension.
+    std::vector<std::string> extension_patterns{"PJSIP/{ext}", "SIP/{ext}", "IAX2/{ext}"};
+    // ami: a call is one whose first channel starts in one of these contexts (empty: every
+    // call, internal ones too).
+    std::vector<std::string> inbound_contexts;
+    std::chrono::seconds ping_interval{20};  // a link silent this long is pinged, then dropped
+    std::chrono::seconds reconnect_min{1};   // first retry; doubles up to reconnect_max
+    std::chrono::seconds reconnect_max{30};
+};
+
 struct Log {
     std::string level = "info";
 };
@@ -133,6 +151,7 @@ struct Config {
     std::vector<Line> lines;
     std::vector<OutcomeCode> outcomes;
     Followups followups;
+    std::vector<SwitchLink> switches;
     Log log;
 
     bool has_outcome(const std::string& code) const;

@@ -96,5 +96,16 @@ std::vector<PendingPop> AgentDirectory::pending_after(const std::string& agent,
     return result;
 }
 
+AgentDirectory::Headcount AgentDirectory::headcount() const {
+    Headcount count;
+    for (const auto& [agent, presence] : agents_) {
+        if (presence.session.expired()) {
+            ++count.away;
+        } else {
+            ++count.connected;
+        }
+    }
+    return count;
+}
 
 }  // namespace callpop::daemon

@@ -43,6 +43,13 @@ public:
     void drop_call(const std::string& agent, const std::string& call);
     std::vector<PendingPop> pending_after(const std::string& agent, std::uint64_t seq) const;
 
+    // For `callpop status`: agents with a live session, and agents whose session went away
+    // without a logout (they keep their extensions; what rings waits for them).
+    struct Headcount {
+        std::size_t connected = 0;
+        std::size_t away = 0;
+    };
+    Headcount headcount() const;
 
 private:
     struct Presence {

@@ -67,6 +67,9 @@ void AgentSession::on_line(std::string_view line) {
                 if (role_ != "supervisor")
                     return reject("forbidden", "closing follow-ups is for supervisors");
                 server_.on_followup_close(self(), std::move(body));
+            } else if constexpr (std::is_same_v<Body, protocol::StatusRequest>) {
+                if (role_ != "supervisor") return reject("forbidden", "status is for supervisors");
+                server_.on_status(self());
             }
         },
         message);

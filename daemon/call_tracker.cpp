@@ -1,5 +1,7 @@
 #include "daemon/call_tracker.hpp"
 
+#include <algorithm>
+
 namespace callpop::daemon {
 
 using protocol::SwitchEventKind;
@@ -15,6 +17,20 @@ void merge_details(TrackedCall& call, const protocol::SwitchEvent& event) {
     for (const auto& [key, value] : event.data.items()) {
         if (!call.data.contains(key)) call.data[key] = value;
     }
+}
+
+bool is_transfer_target(const TrackedCall& call, const std::string& extension) {
+    return !extension.empty() &&
+           std::find(call.transfer_targets.begin(), call.transfer_targets.end(), extension) !=
+               call.transfer_targets.end();
+}
+
+// A transfer's target answers: the call leaves the extension and agent that had it.
+void hand_on(TrackedCall& call, CallChange& change) {
+    change.took_transfer = true;
+    change.handed_on_by_extension = call.answered_extension;
+    change.handed_on_by_agent = call.answered_agent;
+    call.transfer_targets.clear();
 }
 
 }  // namespace
@@ -61,27 +77,74 @@ CallChange CallTracker::apply(const protocol::SwitchEvent& event, const std::str
             return change;
         }
         case SwitchEventKind::answer: {
+            const std::string answering =
+                event.extensions.empty() ? std::string() : event.extensions.front();
+            const bool takes_transfer = is_transfer_target(call, answering);
             if (was_ended) {
-                if (!call.answered_extension.empty() || event.extensions.empty()) {
+                // Written to the log only when it tells something new: who answered a call
+                // nobody had answered, or which target took a transfer.
+                if (answering.empty() || (call.ever_answered && !takes_transfer)) {
                     change.reason = "answer after the call ended";
                     return change;
                 }
-                call.answered_extension = event.extensions.front();
+                if (takes_transfer) hand_on(call, change);
+                call.answered_extension = answering;
                 call.answered_agent = event.agent;
+                call.ever_answered = true;
                 change.kind = CallChange::Kind::answered_after_end;
                 return change;
             }
             if (call.state == CallState::answered) {
-                change.reason = "duplicate answer";
-                return change;
+                // Only an extension a transfer sent the call to may answer it again.
+                if (!takes_transfer) {
+                    change.reason = "duplicate answer";
+                    return change;
+                }
+                hand_on(call, change);
             }
             call.state = CallState::answered;
-            if (!event.extensions.empty()) {
-                call.answered_extension = event.extensions.front();
-                call.rung_extensions.insert(call.answered_extension);
-            }
+            call.ever_answered = true;
+            call.answered_extension = answering;
+            if (!answering.empty()) call.rung_extensions.insert(answering);
             call.answered_agent = event.agent;
             change.kind = CallChange::Kind::answered;
+            return change;
+        }
+        case SwitchEventKind::transfer: {
+            if (was_ended) {
+                change.reason = "transfer after the call ended";
+                return change;
+            }
+            if (call.state == CallState::ringing) {
+                // Nobody has taken the call yet: it just rings at more extensions, as a ring
+                // adding extensions would.
+                for (const auto& extension : event.extensions) {
+                    if (call.rung_extensions.insert(extension).second)
+                        change.new_extensions.push_back(extension);
+                }
+                if (!change.created && change.new_extensions.empty()) {
+                    change.reason = "duplicate transfer";
+                    return change;
+                }
+                change.kind = CallChange::Kind::rang;
+                return change;
+            }
+            for (const auto& extension : event.extensions) {
+                if (extension == call.answered_extension || is_transfer_target(call, extension) ||
+                    std::find(change.new_extensions.begin(), change.new_extensions.end(),
+                              extension) != change.new_extensions.end())
+                    continue;
+                change.new_extensions.push_back(extension);
+            }
+            if (change.new_extensions.empty()) {
+                change.reason = "duplicate transfer";
+                return change;
+            }
+            for (const auto& extension : change.new_extensions) {
+                call.transfer_targets.push_back(extension);
+                call.rung_extensions.insert(extension);
+            }
+            change.kind = CallChange::Kind::transferred;
             return change;
         }
         case SwitchEventKind::hangup: {

@@ -32,8 +32,15 @@ struct TrackedCall {
     std::string queue;
     nlohmann::json data = nlohmann::json::object();
     std::set<std::string> rung_extensions;
+    // The last extension (and agent) that answered: after a transfer, still the one that
+    // handed the call on, until a target answers.
     std::string answered_extension;
     std::string answered_agent;
+    // Answered at least once, with or without an extension: a call answered and then
+    // transferred to nobody who took it was not missed.
+    bool ever_answered = false;
+    // Where transfers sent the call since its last answer; any of them may answer it next.
+    std::vector<std::string> transfer_targets;
     CallState state = CallState::ringing;
     Clock::time_point started;
     Clock::time_point ended;
@@ -54,13 +61,19 @@ struct CallChange {
         rang,       // new call, or the call now rings on more extensions
         answered,
         answered_after_end,  // the answer arrived after the hangup: log it, nothing to route
+        transferred,         // an answered call moved: new_extensions ring now
         ended,
     };
     Kind kind = Kind::ignored;
     TrackedCall* call = nullptr;
-    bool created = false;                         // the first event seen for this call
-    std::vector<std::string> new_extensions;      // rang: extensions that ring for the first time
-    std::string reason;                           // ignored: why (for the debug log)
+    bool created = false;                     // the first event seen for this call
+    std::vector<std::string> new_extensions;  // rang, transferred: extensions new to the call
+    std::string reason;                       // ignored: why (for the debug log)
+    // answered, answered_after_end: a transfer's target took the call (a second leg), from
+    // the extension and agent that had it until then.
+    bool took_transfer = false;
+    std::string handed_on_by_extension;
+    std::string handed_on_by_agent;
 };
 
 class CallTracker {

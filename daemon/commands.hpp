@@ -15,5 +15,6 @@ int command_agent(const Arguments& arguments);
 int command_tail(const Arguments& arguments);
 int command_followups(const Arguments& arguments);  // list, export, complete, cancel
 int command_report(const Arguments& arguments);     // csat, feedback
+int command_status(const Arguments& arguments);     // the daemon and its switch links
 
 }  // namespace callpop::daemon

@@ -48,13 +48,24 @@ std::optional<DaemonLogin> daemon_login(const CommandLine& command_line,
 nlohmann::json ask_daemon(const DaemonLogin& login, const nlohmann::json& request) {
     asio::io_context io;
     tcp::socket socket(io);
-    asio::connect(socket, tcp::resolver(io).resolve(login.host, std::to_string(login.port)));
+    const std::string address = login.host + ":" + std::to_string(login.port);
+    boost::system::error_code error;
+    asio::connect(socket, tcp::resolver(io).resolve(login.host, std::to_string(login.port)), error);
+    // The usual reason is a daemon that is not running: say so rather than "connect: ...".
+    if (error)
+        throw std::runtime_error("no daemon answers at " + address + ": " + error.message() +
+                                 " (is callpop serve running?)");
     const nlohmann::json hello = {{"type", "login"}, {"agent", login.user}, {"token", login.token}};
     const std::string requests = hello.dump() + "\n" + request.dump() + "\n";
     asio::write(socket, asio::buffer(requests));
     std::string buffer;
     while (true) {
-        const std::size_t size = asio::read_until(socket, asio::dynamic_buffer(buffer), '\n');
+        const std::size_t size =
+            asio::read_until(socket, asio::dynamic_buffer(buffer), '\n', error);
+        if (error)
+            throw std::runtime_error("the daemon at " + address +
+                                     " closed the connection before answering: " +
+                                     error.message());
         const auto reply = nlohmann::json::parse(buffer.substr(0, size - 1), nullptr, false);
         buffer.erase(0, size);
         const std::string type = reply.is_object() ? reply.value("type", "") : std::string();

@@ -52,6 +52,11 @@ void LogWriter::write(NoteWrite note, WriteCompletion done) {
 
 void LogWriter::write(Job job, WriteCompletion done) { enqueue({std::move(job), std::move(done)}); }
 
+std::size_t LogWriter::queued() const {
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+}
+
 void LogWriter::enqueue(Pending pending) {
     bool wake = false;
     {

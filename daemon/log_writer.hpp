@@ -71,6 +71,8 @@ public:
     void write(Job job, WriteCompletion done = {});
     // Stops accepting, writes everything queued, joins the thread.
     void stop();
+    // Requests waiting for the writer thread, not counting the batch it is writing.
+    std::size_t queued() const;
 
 private:
     using Request = std::variant<protocol::CallLogRecord, NoteWrite, Job>;
@@ -95,7 +97,7 @@ private:
     CommittedRecord committed_;
     std::int64_t next_log_id_ = 1;  // the writer thread's alone
 
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Pending> queue_;
     bool stopping_ = false;

@@ -21,6 +21,7 @@ constexpr Verb verbs[] = {
     {"tail", callpop::daemon::command_tail, "show the call log (-f: live)"},
     {"followups", callpop::daemon::command_followups, "list or export follow-up calls"},
     {"report", callpop::daemon::command_report, "satisfaction scores (csat) and feedback"},
+    {"status", callpop::daemon::command_status, "the running daemon and its switch links"},
 };
 
 void usage(std::FILE* out) {

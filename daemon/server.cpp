@@ -1,9 +1,13 @@
 #include "daemon/server.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "daemon/agent_session.hpp"
+#include "daemon/ami_client.hpp"
 #include "daemon/coroutine.hpp"
+#include "daemon/evapi_client.hpp"
 #include "daemon/switch_session.hpp"
 #include "protocol/timestamp.hpp"
 #include "storage/token_hash.hpp"
@@ -38,10 +42,43 @@ std::uint64_t first_pop_seq() {
                                           .count());
 }
 
+std::unique_ptr<SwitchClient> make_switch_client(asio::io_context& io,
+                                                 const config::SwitchLink& link,
+                                                 SwitchEventSink sink) {
+    if (link.type == "ami") return std::make_unique<AmiClient>(io, link, std::move(sink));
+    if (link.type == "evapi") return std::make_unique<EvapiClient>(io, link, std::move(sink));
+    throw std::runtime_error("switch " + link.name + ": type " + link.type + " is not built yet");
+}
+
 std::string join(const std::vector<std::string>& items) {
     std::string joined;
     for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
     return joined;
+}
+
+// The call's pop under a new seq, with the same caller, card and IVR data. Agents a
+// transfer reaches have seen newer pops since the first ring: under its first seq, the pop
+// would sit below their resume point and a reconnect would never replay it.
+SharedMessage pop_with_seq(const std::string& pop, std::uint64_t seq) {
+    auto message = nlohmann::json::parse(pop);
+    message["seq"] = seq;
+    return std::make_shared<const std::string>(
+        message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+// A transfer record's notes: "from extension 1001 (agent 1001) to extension 1002", the
+// part callpop does not know left out.
+std::string transfer_notes(const TrackedCall& call, const std::vector<std::string>& targets) {
+    std::string from;
+    if (!call.answered_extension.empty() && !call.answered_agent.empty()) {
+        from = "from extension " + call.answered_extension + " (agent " + call.answered_agent +
+               ") ";
+    } else if (!call.answered_extension.empty()) {
+        from = "from extension " + call.answered_extension + " ";
+    } else if (!call.answered_agent.empty()) {
+        from = "from agent " + call.answered_agent + " ";
+    }
+    return from + (targets.size() == 1 ? "to extension " : "to extensions ") + join(targets);
 }
 
 }  // namespace
@@ -76,6 +113,11 @@ Server::~Server() {
 void Server::start() {
     open_acceptor(switch_acceptor_, config_.listen.switch_port, "switches");
     open_acceptor(agent_acceptor_, config_.listen.agent_port, "agents");
+    native_switch_port_.status.name = native_switch_name;
+    native_switch_port_.status.type = native_switch_name;
+    native_switch_port_.status.address =
+        switch_endpoint().address().to_string() + ":" + std::to_string(switch_endpoint().port());
+    native_switch_port_.status.state = "listening";
     spawn_logged(io_.get_executor(),
                  accept_loop(switch_acceptor_, "switch",
                              [this](tcp::socket socket) -> std::shared_ptr<LineSession> {
@@ -89,6 +131,13 @@ void Server::start() {
                              }),
                  "agent listener");
     spawn_logged(io_.get_executor(), sweep_calls(), "call sweeper");
+    for (const auto& link : config_.switches) {
+        switch_clients_.push_back(make_switch_client(
+            io_, link, [this](const protocol::SwitchEvent& event, const std::string& name) {
+                on_switch_event(event, name);
+            }));
+        switch_clients_.back()->start();
+    }
     spdlog::info("listening for switches on {}:{}, agents on {}:{}",
                  switch_endpoint().address().to_string(), switch_endpoint().port(),
                  agent_endpoint().address().to_string(), agent_endpoint().port());
@@ -101,6 +150,7 @@ void Server::stop() {
     switch_acceptor_.close(ignored);
     agent_acceptor_.close(ignored);
     sweep_timer_.cancel();
+    for (const auto& client : switch_clients_) client->stop();
     auto sessions = sessions_;  // closing a session removes it from sessions_
     for (const auto& session : sessions) session->close_with("shutdown", "callpop is stopping");
 }
@@ -144,7 +194,7 @@ awaitable<void> Server::sweep_calls() {
             auto record = make_record("timeout", *call);
             record.cause = "timeout";
             write_log(std::move(record));
-            tell_popped_agents(*call, "ended", "", "timeout", "");
+            tell_popped_agents(*call, "ended", "", "timeout");
             CallTracker::shed_payload(*call);
         }
         tracker_.forget_ended(now);
@@ -171,15 +221,22 @@ void Server::send_pop(TrackedCall& call, const std::string& agent) {
 }
 
 void Server::tell_popped_agents(TrackedCall& call, const std::string& state, const std::string& by,
-                                const std::string& cause, const std::string& except_agent) {
+                                const std::string& cause,
+                                const std::vector<std::string>& except_agents) {
     if (call.popped_agents.empty()) return;
     auto message = std::make_shared<const std::string>(
         protocol::encode_call_state(call.id, state, by, cause));
     for (const auto& agent : call.popped_agents) {
-        if (agent == except_agent) continue;
-        directory_.drop_call(agent, call.id);
-        if (auto session = directory_.session(agent)) session->deliver(message);
+        if (std::find(except_agents.begin(), except_agents.end(), agent) != except_agents.end())
+            continue;
+        tell_popped_agent(call, agent, message);
     }
+}
+
+void Server::tell_popped_agent(TrackedCall& call, const std::string& agent,
+                               const SharedMessage& message) {
+    directory_.drop_call(agent, call.id);
+    if (auto session = directory_.session(agent)) session->deliver(message);
 }
 
 std::string Server::agent_at(const std::string& extension) const {
@@ -189,6 +246,8 @@ std::string Server::agent_at(const std::string& extension) const {
 
 void Server::on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name) {
     const CallChange change = tracker_.apply(event, switch_name, Clock::now());
+    // Dialled links count the calls they start themselves; the native port's are counted here.
+    if (change.created && switch_name == native_switch_name) ++native_switch_port_.status.calls;
     TrackedCall& call = *change.call;
     switch (change.kind) {
         case CallChange::Kind::ignored:
@@ -213,12 +272,52 @@ void Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
                 call.answered_agent.empty() ? call.answered_extension : call.answered_agent;
             // The answering agent keeps the pop; an answer without a ring still pops.
             if (!call.answered_agent.empty()) send_pop(call, call.answered_agent);
-            tell_popped_agents(call, "answered", by, "", call.answered_agent);
+            // After a transfer, the agent who handed the call on learns who took it; the
+            // others who got the pop learn who has it now, as at a first answer.
+            const std::string& handed_on_by = change.handed_on_by_agent;
+            const bool tell_handed_on_by = change.took_transfer && !handed_on_by.empty() &&
+                                           handed_on_by != call.answered_agent &&
+                                           call.popped_agents.contains(handed_on_by);
+            if (tell_handed_on_by) {
+                tell_popped_agent(call, handed_on_by,
+                                  std::make_shared<const std::string>(protocol::encode_call_state(
+                                      call.id, "transferred", by, "")));
+            }
+            tell_popped_agents(call, "answered", by, "", {call.answered_agent, handed_on_by});
+            return;
+        }
+        case CallChange::Kind::transferred: {
+            ensure_looked_up(call);  // done at the answer already: a transfer follows one
+            call.pop_seq = next_pop_seq_++;
+            call.pop = pop_with_seq(*call.pop, call.pop_seq);
+            auto record = make_record("transfer", call);
+            record.extension = join(change.new_extensions);
+            // Who the call goes to, when one agent can be named: the switch's word first.
+            record.agent = event.agent;
+            if (record.agent.empty() && change.new_extensions.size() == 1)
+                record.agent = agent_at(change.new_extensions.front());
+            record.notes = transfer_notes(call, change.new_extensions);
+            write_log(std::move(record));
+            // The call's pop rings there. An agent there who saw the call ring earlier (and
+            // was told it was answered) gets it again; the agent who has the call keeps it.
+            const auto pop_again = [&](const std::string& agent) {
+                if (agent == call.answered_agent) return;
+                directory_.drop_call(agent, call.id);
+                call.popped_agents.erase(agent);
+                send_pop(call, agent);
+            };
+            for (const auto& extension : change.new_extensions) {
+                for (const auto& agent : directory_.agents_at(extension)) pop_again(agent);
+            }
+            if (!event.agent.empty()) pop_again(event.agent);
             return;
         }
         case CallChange::Kind::answered_after_end:
             if (call.answered_agent.empty()) call.answered_agent = agent_at(call.answered_extension);
             write_log(make_record("answer", call));
+            // A transfer's target answering late: the call was answered before, no
+            // callback was scheduled at its hangup.
+            if (change.took_transfer) return;
             writer_.write(Job([this, id = call.id](JobContext& context) {
                 followup_desk_.after_late_answer(context, id, now_seconds());
                 return std::any();
@@ -228,8 +327,11 @@ void Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             auto record = make_record("hangup", call);
             record.cause = event.cause.empty() ? "normal" : event.cause;
             const std::string cause = record.cause;
-            // Nobody took it: the caller is owed a call back.
-            const bool missed = call.answered_extension.empty() && cause != "transferred";
+            // Nobody took it: the caller is owed a call back. After a lost switch link
+            // ("unknown") nobody knows whether someone did. A call answered once and then
+            // transferred to nobody who took it was not missed.
+            const bool missed =
+                !call.ever_answered && cause != "transferred" && cause != "unknown";
             std::optional<protocol::CallLogRecord> missed_call;
             if (missed) missed_call = record;
             write_log(std::move(record));
@@ -238,7 +340,7 @@ void Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
                     return std::any(followup_desk_.after_missed_call(context, hangup, now_seconds()));
                 }));
             }
-            tell_popped_agents(call, "ended", "", cause, "");
+            tell_popped_agents(call, "ended", "", cause);
             CallTracker::shed_payload(call);
             return;
         }
@@ -454,6 +556,29 @@ void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protoco
     } else {
         tail_subscribers_.erase(session);
     }
+}
+
+void Server::on_status(const std::shared_ptr<AgentSession>& session) {
+    protocol::DaemonStatus status;
+    status.version = CALLPOP_VERSION;
+    status.started_at = started_at_;
+    status.at = std::chrono::system_clock::now();
+    status.uptime_s = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count());
+    status.live_calls = tracker_.live_calls();
+    const auto headcount = directory_.headcount();
+    status.agents_logged_in = headcount.connected;
+    status.agents_away = headcount.away;
+    status.tail_followers = tail_subscribers_.size();
+    status.followup_waiters = static_cast<std::size_t>(
+        std::count_if(followup_waiters_.begin(), followup_waiters_.end(),
+                      [](const auto& waiter) { return !waiter.expired(); }));
+    status.followups_held = held_followups_.size();
+    status.writer_queue = writer_.queued();
+    for (const auto& client : switch_clients_) status.switches.push_back(client->status());
+    status.switches.push_back(native_switch_port_.status);
+    status.switches.back().sessions = native_switch_port_.sessions;
+    session->deliver(protocol::encode_status(status));
 }
 
 // ---- follow-ups ------------------------------------------------------------------------

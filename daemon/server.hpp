@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "daemon/agent_directory.hpp"
@@ -16,6 +17,8 @@
 #include "daemon/caller_lookup.hpp"
 #include "daemon/followup_desk.hpp"
 #include "daemon/log_writer.hpp"
+#include "daemon/switch_client.hpp"
+#include "daemon/switch_session.hpp"
 #include "protocol/agent_message.hpp"
 #include "protocol/switch_event.hpp"
 #include "storage/store.hpp"
@@ -38,9 +41,14 @@ public:
     tcp::endpoint switch_endpoint() const { return switch_acceptor_.local_endpoint(); }
     tcp::endpoint agent_endpoint() const { return agent_acceptor_.local_endpoint(); }
     const config::Config& config() const { return config_; }
+    // The switches callpop dials (`switches` in the config), in config order.
+    const std::vector<std::unique_ptr<SwitchClient>>& switch_clients() const {
+        return switch_clients_;
+    }
 
     // Switch side.
     void on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name);
+    NativeSwitchPort& native_switch_port() { return native_switch_port_; }
 
     // Agent side.
     void on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login);
@@ -53,6 +61,7 @@ public:
                             protocol::FollowupResult result);
     void on_followup_close(const std::shared_ptr<AgentSession>& session,
                            protocol::FollowupClose request);
+    void on_status(const std::shared_ptr<AgentSession>& session);
     void on_logout(AgentSession& session);
     void on_session_closed(LineSession& session);
     void on_agent_closed(AgentSession& session);
@@ -68,10 +77,14 @@ private:
 
     void ensure_looked_up(TrackedCall& call);
     void send_pop(TrackedCall& call, const std::string& agent);
-    // Sends a call-state change to every agent the call popped for but `except_agent`,
+    // Sends a call-state change to every agent the call popped for but `except_agents`,
     // and forgets their pending pop.
     void tell_popped_agents(TrackedCall& call, const std::string& state, const std::string& by,
-                            const std::string& cause, const std::string& except_agent);
+                            const std::string& cause,
+                            const std::vector<std::string>& except_agents = {});
+    // The same for one agent the call popped for.
+    void tell_popped_agent(TrackedCall& call, const std::string& agent,
+                           const SharedMessage& message);
     std::string agent_at(const std::string& extension) const;
 
     protocol::CallLogRecord make_record(const char* kind, const TrackedCall& call);
@@ -95,6 +108,11 @@ private:
     AgentDirectory directory_;
     asio::thread_pool token_checks_;  // slow hashes stay off the loop
     std::string unknown_agent_hash_;
+    std::vector<std::unique_ptr<SwitchClient>> switch_clients_;
+    NativeSwitchPort native_switch_port_;
+    // For `callpop status`: the wall-clock start to show, the steady one to measure uptime.
+    std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
+    Clock::time_point started_ = Clock::now();
     tcp::acceptor switch_acceptor_;
     tcp::acceptor agent_acceptor_;
     asio::steady_timer sweep_timer_;

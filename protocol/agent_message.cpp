@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "protocol/json_fields.hpp"
+#include "protocol/timestamp.hpp"
 
 namespace callpop::protocol {
 
@@ -122,10 +123,11 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
                                  "followup_close: status must be \"completed\" or \"cancelled\""};
         return finish(fields, std::move(close));
     }
+    if (type == "status") return StatusRequest{};
     return ProtocolError{"unknown_type",
                          "unknown message type \"" + type +
                              "\" (expected login, ack, outcome, note, tail, ping, logout, "
-                             "next_followup, followup_result or followup_close)"};
+                             "next_followup, followup_result, followup_close or status)"};
 }
 
 std::string encode_welcome(std::string_view agent, std::string_view role, int heartbeat_s,
@@ -218,6 +220,49 @@ std::string encode_followup_saved(std::int64_t id, std::string_view status,
 
 std::string encode_note_saved(std::int64_t customer, std::int64_t note_id) {
     return line_of({{"type", "note_saved"}, {"customer", customer}, {"id", note_id}});
+}
+
+namespace {
+
+json utc_or_null(const std::optional<std::chrono::system_clock::time_point>& time) {
+    return time ? json(format_utc(*time)) : json(nullptr);
+}
+
+json switch_json(const SwitchStatus& link) {
+    json entry = {{"name", link.name},
+                  {"type", link.type},
+                  {"address", link.address},
+                  {"state", link.state},
+                  {"last_error", link.last_error.empty() ? json(nullptr) : json(link.last_error)},
+                  {"up_since", utc_or_null(link.up_since)},
+                  {"last_event_at", utc_or_null(link.last_event_at)},
+                  {"connects", link.connects},
+                  {"messages", link.messages},
+                  {"events", link.events},
+                  {"calls", link.calls},
+                  {"garbage", link.garbage}};
+    if (link.sessions) entry["sessions"] = *link.sessions;
+    return entry;
+}
+
+}  // namespace
+
+std::string encode_status(const DaemonStatus& status) {
+    json switches = json::array();
+    for (const auto& link : status.switches) switches.push_back(switch_json(link));
+    return line_of({{"type", "status"},
+                    {"version", status.version},
+                    {"started_at", format_utc(status.started_at)},
+                    {"at", format_utc(status.at)},
+                    {"uptime_s", status.uptime_s},
+                    {"live_calls", status.live_calls},
+                    {"agents_logged_in", status.agents_logged_in},
+                    {"agents_away", status.agents_away},
+                    {"tail_followers", status.tail_followers},
+                    {"followup_waiters", status.followup_waiters},
+                    {"followups_held", status.followups_held},
+                    {"writer_queue", status.writer_queue},
+                    {"switches", std::move(switches)}});
 }
 
 std::string encode_log(const CallLogRecord& record) {

@@ -1,5 +1,6 @@
 #pragma once
 // Messages between callpop and agents or supervisors (port 7701): docs/protocol-agent.md.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -64,8 +65,11 @@ struct FollowupClose {
     std::string notes;
 };
 
+// Supervisors: how the daemon and its switch links are doing (`callpop status`).
+struct StatusRequest {};
+
 using AgentMessage = std::variant<Login, Ack, Outcome, AddNote, Tail, Ping, Logout, NextFollowup,
-                                  FollowupResult, FollowupClose>;
+                                  FollowupResult, FollowupClose, StatusRequest>;
 
 Parsed<AgentMessage> parse_agent_message(std::string_view line);
 
@@ -115,6 +119,38 @@ std::string encode_followup_waiting(std::size_t agents_waiting);
 std::string encode_followup_saved(std::int64_t id, std::string_view status,
                                   std::string_view next_due);
 std::string encode_note_saved(std::int64_t customer, std::int64_t note_id);
+// The answer to `status`. One entry per switch: each link of `switches` in the config, and
+// the native switch port, whose `sessions` counts the switches connected to it.
+struct SwitchStatus {
+    std::string name;
+    std::string type;     // ami, evapi, native
+    std::string address;  // host:port
+    std::string state;    // connecting, up, down, login_failed; native: up, listening
+    std::string last_error;  // "" is sent as null
+    std::optional<std::chrono::system_clock::time_point> up_since;
+    std::optional<std::chrono::system_clock::time_point> last_event_at;
+    std::uint64_t connects = 0;
+    std::uint64_t messages = 0;
+    std::uint64_t events = 0;
+    std::uint64_t calls = 0;
+    std::uint64_t garbage = 0;
+    std::optional<std::size_t> sessions;  // the native port only
+};
+struct DaemonStatus {
+    std::string version;
+    std::chrono::system_clock::time_point started_at;
+    std::chrono::system_clock::time_point at;  // when the daemon answered
+    std::uint64_t uptime_s = 0;
+    std::size_t live_calls = 0;
+    std::size_t agents_logged_in = 0;  // taking calls, with a live session
+    std::size_t agents_away = 0;       // disconnected without logging out: calls wait for them
+    std::size_t tail_followers = 0;
+    std::size_t followup_waiters = 0;
+    std::size_t followups_held = 0;
+    std::size_t writer_queue = 0;
+    std::vector<SwitchStatus> switches;
+};
+std::string encode_status(const DaemonStatus& status);
 std::string encode_log(const CallLogRecord& record);
 std::string encode_backlog_end(std::size_t count);
 std::string encode_pong();

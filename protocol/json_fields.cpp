@@ -57,6 +57,9 @@ Parsed<json> parse_json_object(std::string_view line) {
     } catch (const json::parse_error& error) {
         return ProtocolError{"bad_json",
                              "not JSON at byte " + std::to_string(error.byte) + " of the line"};
+    } catch (const json::out_of_range&) {
+        // 5e05555555: valid JSON, but no double holds it (found by the fuzzer).
+        return ProtocolError{"bad_json", "a number on the line is out of range"};
     }
     if (!value.is_object()) return ProtocolError{"bad_json", "expected a JSON object"};
     return value;

@@ -102,7 +102,7 @@ struct Followup {
 struct CallLogRecord {
     std::int64_t id = 0;
     std::string at;    // UTC, ISO 8601 with milliseconds
-    std::string kind;  // ring, answer, hangup, timeout, outcome, note
+    std::string kind;  // ring, answer, transfer, hangup, timeout, outcome, note, followup_*
     std::string call;
     std::string switch_name;
     std::string from;

@@ -9,6 +9,7 @@ std::string_view to_string(SwitchEventKind kind) {
         case SwitchEventKind::ring: return "ring";
         case SwitchEventKind::answer: return "answer";
         case SwitchEventKind::hangup: return "hangup";
+        case SwitchEventKind::transfer: return "transfer";
     }
     return "unknown";
 }
@@ -28,9 +29,11 @@ Parsed<SwitchEvent> parse_switch_event(std::string_view line) {
         event.kind = SwitchEventKind::answer;
     } else if (name == "hangup") {
         event.kind = SwitchEventKind::hangup;
+    } else if (name == "transfer") {
+        event.kind = SwitchEventKind::transfer;
     } else {
-        return ProtocolError{"unknown_event",
-                             "unknown event \"" + name + "\" (expected ring, answer or hangup)"};
+        return ProtocolError{"unknown_event", "unknown event \"" + name +
+                                                  "\" (expected ring, answer, hangup or transfer)"};
     }
 
     FieldReader fields(object, name + " event");
@@ -44,6 +47,9 @@ Parsed<SwitchEvent> parse_switch_event(std::string_view line) {
     event.cause = fields.optional_string("cause");
     event.data = fields.optional_object("data");
     if (fields.error()) return *fields.error();
+    if (event.kind == SwitchEventKind::transfer && event.extensions.empty())
+        return ProtocolError{"missing_field",
+                             "transfer event: missing field \"ext\" (the extension the call moves to)"};
     return event;
 }
 

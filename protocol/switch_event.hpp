@@ -10,7 +10,7 @@
 
 namespace callpop::protocol {
 
-enum class SwitchEventKind { ring, answer, hangup };
+enum class SwitchEventKind { ring, answer, hangup, transfer };
 
 struct SwitchEvent {
     SwitchEventKind kind = SwitchEventKind::ring;
@@ -18,9 +18,9 @@ struct SwitchEvent {
     std::string from;                     // caller number as sent
     std::string name;                     // caller name as sent
     std::string to;                       // dialed number (DID)
-    std::vector<std::string> extensions;  // extensions rung / answering
+    std::vector<std::string> extensions;  // extensions rung / answering / transferred to
     std::string queue;
-    std::string agent;                    // agent id, when the switch knows it
+    std::string agent;                    // agent answering / transferred to, if known
     std::string cause;                    // hangup cause
     nlohmann::json data = nlohmann::json::object();  // what the IVR collected
 };

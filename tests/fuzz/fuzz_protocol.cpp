@@ -1,6 +1,6 @@
-// libFuzzer target for protocol/: the line decoder, the switch-event parser and the
-// agent-message parser, plus the encoders fed with whatever the parsers accepted (pops,
-// outcomes and follow-ups alike).
+// libFuzzer target for protocol/: the line decoder, the switch-event parser, the
+// agent-message parser, AMI framing and calls, evapi netstrings and events, plus the
+// encoders fed with whatever the parsers accepted (pops, outcomes and follow-ups alike).
 // Build and run: tests/fuzz/README.md.
 #include <cstddef>
 #include <cstdint>
@@ -13,8 +13,11 @@
 #include <vector>
 
 #include "protocol/agent_message.hpp"
+#include "protocol/ami_calls.hpp"
 #include "protocol/ami_frame.hpp"
+#include "protocol/evapi_event.hpp"
 #include "protocol/line_decoder.hpp"
+#include "protocol/netstring.hpp"
 #include "protocol/switch_event.hpp"
 
 namespace protocol = callpop::protocol;
@@ -183,6 +186,22 @@ std::vector<std::string> decode(std::string_view data, std::size_t chunk, std::s
 
 }  // namespace
 
+// Whatever the events say, the call mapper neither crashes nor emits an event without a call,
+// and a channel list that follows ends every call it does not name.
+void map_ami_events(std::string_view data) {
+    protocol::AmiCallMapper mapper({{"PJSIP/{ext}", "Local/{ext}@phones"}, {}});
+    protocol::AmiDecoder decoder;
+    decoder.feed(data);
+    while (auto item = decoder.next()) {
+        if (auto* message = std::get_if<protocol::AmiMessage>(&*item)) {
+            for (const auto& event : mapper.on_event(*message)) require(!event.call.empty());
+        }
+    }
+    mapper.begin_resync();
+    mapper.end_resync();
+    require(mapper.live_calls() == 0);
+}
+
 // The AMI decoder's items, as text, for comparing two ways of cutting the same bytes.
 std::vector<std::string> ami_items(std::string_view data, std::size_t chunk) {
     protocol::AmiDecoder decoder;
@@ -204,6 +223,47 @@ std::vector<std::string> ami_items(std::string_view data, std::size_t chunk) {
     return items;
 }
 
+// The netstring decoder's items as text, for comparing two ways of cutting the same bytes.
+// Every payload also goes through the evapi event parser and a per-link call mapper, which
+// must never emit an event without a call, nor keep more calls than its bound.
+std::vector<std::string> evapi_items(std::string_view data, std::size_t chunk,
+                                     std::size_t max_payload) {
+    constexpr std::size_t max_open_calls = 8;
+    protocol::NetstringDecoder decoder(max_payload);
+    protocol::EvapiCallMapper calls(max_open_calls);
+    std::vector<std::string> items;
+    for (std::size_t at = 0; at < data.size(); at += chunk) {
+        decoder.feed(data.substr(at, chunk));
+        while (auto item = decoder.next()) {
+            if (auto* error = std::get_if<protocol::ProtocolError>(&*item)) {
+                require(!error->code.empty() && !error->message.empty());
+                items.push_back("error " + error->code + " " + error->message);
+                continue;
+            }
+            const auto& payload = std::get<std::string>(*item);
+            require(payload.size() <= max_payload);
+            items.push_back("payload " + payload);
+            auto parsed = protocol::parse_evapi_event(payload);
+            if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
+                require(!error->code.empty());
+                continue;
+            }
+            if (auto event = calls.on_event(std::get<protocol::EvapiEvent>(parsed))) {
+                require(!event->call.empty());
+                for (const auto& extension : event->extensions) require(!extension.empty());
+            }
+            require(calls.open_calls() <= max_open_calls);
+        }
+        // Drained, the decoder holds at most one unfinished payload.
+        require(decoder.pending_bytes() <= max_payload);
+    }
+    for (const auto& closed : calls.close_open_calls()) {
+        require(!closed.call.empty() && closed.cause == "unknown");
+    }
+    require(calls.open_calls() == 0);
+    return items;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
     if (size == 0) return 0;
     // The first byte picks how the rest is cut into reads; the same lines must come out.
@@ -221,5 +281,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     require(decode(data, chunk, small_limit) == decode(data, data.size() + 1, small_limit));
 
     require(ami_items(data, chunk) == ami_items(data, data.size() + 1));
+    map_ami_events(data);
+
+    require(evapi_items(data, chunk, protocol::netstring_max_payload_bytes) ==
+            evapi_items(data, data.size() + 1, protocol::netstring_max_payload_bytes));
+    require(evapi_items(data, chunk, small_limit) ==
+            evapi_items(data, data.size() + 1, small_limit));
     return 0;
 }

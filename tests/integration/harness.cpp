@@ -322,4 +322,11 @@ json login(Client& client, const std::string& agent, const std::string& token,
     return client.expect("welcome");
 }
 
+json expect_log(Client& supervisor, const std::string& kind, const std::string& call) {
+    while (true) {
+        json record = supervisor.expect("log", 10s);
+        if (record["kind"] == kind && (call.empty() || record["call"] == call)) return record;
+    }
+}
+
 }  // namespace callpop::test

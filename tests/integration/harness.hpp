@@ -107,6 +107,9 @@ json ring(const std::string& call, const std::string& from, const std::string& e
 // Logs in as the tests' supervisor and follows the call log from now on (no backlog).
 void follow_call_log(Client& supervisor);
 
+// Reads the tail until a record of `kind` (for `call`, if given) arrives: it is committed.
+json expect_log(Client& supervisor, const std::string& kind, const std::string& call = "");
+
 // Logs in and returns the welcome.
 json login(Client& client, const std::string& agent, const std::string& token,
            const std::vector<std::string>& extensions = {},

@@ -48,13 +48,6 @@ json answered_call_with_outcome(Client& pbx, Client& agent, const std::string& c
     return agent.expect("outcome_saved");
 }
 
-// Reads the tail until a record of `kind` arrives.
-json expect_log(Client& supervisor, const std::string& kind) {
-    while (true) {
-        json record = supervisor.expect("log", 10s);
-        if (record["kind"] == kind) return record;
-    }
-}
 
 }  // namespace
 

@@ -80,7 +80,8 @@ struct ConfigFile {
 constexpr const char* one_outcome = "outcomes:\n  - {code: resolved, label: Resolved}\n";
 
 const std::string top_level_keys =
-    "site, listen, storage, call_log, calls, sessions, pop, lines, outcomes, followups, log";
+    "site, listen, storage, call_log, calls, sessions, pop, lines, outcomes, followups, switches, "
+    "log";
 
 }  // namespace
 
@@ -757,4 +758,88 @@ TEST_CASE_FIXTURE(ConfigFile, "followups: policies") {
                   ":8:5: followups.outcomes.repaired: duplicate key \"repaired\" (first given at "
                   "line 7)");
     }
+}
+
+// --- switches --------------------------------------------------------------------------------
+
+namespace {
+
+std::string with_switches(const std::string& switches) {
+    return std::string(one_outcome) + "switches:\n" + switches;
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(ConfigFile, "switches: two links with their defaults") {
+    const Config config = load(with_switches(R"(  - name: pbx1
+    type: ami
+    host: 10.0.0.5
+    username: callpop
+    secret: "s3cret"
+    extension_patterns: ["PJSIP/{ext}", "Local/{ext}@from-queue"]
+    inbound_contexts: [from-trunk]
+    ping_interval: 10s
+  - {name: sip-1, type: evapi, host: kamailio.local, reconnect_min: 2s, reconnect_max: 1m}
+)"));
+    REQUIRE(config.switches.size() == 2);
+    const auto& ami = config.switches[0];
+    CHECK(ami.name == "pbx1");
+    CHECK(ami.type == "ami");
+    CHECK(ami.host == "10.0.0.5");
+    CHECK(ami.port == 5038);
+    CHECK(ami.username == "callpop");
+    CHECK(ami.secret == "s3cret");
+    CHECK(ami.extension_patterns ==
+          std::vector<std::string>{"PJSIP/{ext}", "Local/{ext}@from-queue"});
+    CHECK(ami.inbound_contexts == std::vector<std::string>{"from-trunk"});
+    CHECK(ami.ping_interval == 10s);
+    CHECK(ami.reconnect_min == 1s);
+    CHECK(ami.reconnect_max == 30s);
+    const auto& evapi = config.switches[1];
+    CHECK(evapi.port == 8448);
+    CHECK(evapi.extension_patterns ==
+          std::vector<std::string>{"PJSIP/{ext}", "SIP/{ext}", "IAX2/{ext}"});
+    CHECK(evapi.reconnect_min == 2s);
+    CHECK(evapi.reconnect_max == 60s);
+    CHECK(load(one_outcome).switches.empty());
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "switches: errors name the entry and the key") {
+    const auto error = [&](const std::string& entry) { return load_error(with_switches(entry)); };
+    CHECK(error("  - {type: ami, host: h, username: u, secret: s}\n") ==
+          file + ":4:5: switches[0].name: missing (it names the switch in the call log)");
+    CHECK(error("  - {name: PBX, type: ami}\n") ==
+          file + ":4:12: switches[0].name: expected lowercase letters, digits, _ and - only (like "
+                 "pbx1)");
+    CHECK(error("  - {name: native, type: evapi, host: h}\n") ==
+          file + ":4:12: switches[0].name: \"native\" is the name of the switch port's "
+                 "connections; pick another");
+    CHECK(error("  - {name: a, type: sip, host: h}\n") ==
+          file + ":4:21: switches[0].type: expected one of: ami, evapi");
+    CHECK(error("  - {name: a, host: h}\n") ==
+          file + ":4:5: switches[0].type: missing (expected one of: ami, evapi)");
+    CHECK(error("  - {name: a, type: evapi}\n") ==
+          file + ":4:5: switches[0].host: missing (the switch's address)");
+    CHECK(error("  - {name: a, type: ami, host: h, secret: s}\n") ==
+          file + ":4:5: switches[0].username: missing (the AMI user)");
+    CHECK(error("  - {name: a, type: ami, host: h, username: u}\n") ==
+          file + ":4:5: switches[0].secret: missing (the AMI user's secret)");
+    CHECK(error("  - {name: a, type: evapi, host: h, secret: s}\n") ==
+          file + ":4:5: switches[0]: username and secret are for type ami only (evapi has no "
+                 "login)");
+    CHECK(error("  - {name: a, type: evapi, host: h, extension_patterns: [PJSIP/]}\n") ==
+          file + ":4:58: switches[0].extension_patterns[0]: expected {ext} exactly once (like "
+                 "PJSIP/{ext} or Local/{ext}@from-queue)");
+    CHECK(error("  - {name: a, type: evapi, host: h, ping_interval: 0}\n") ==
+          file + ":4:52: switches[0].ping_interval: must be more than 0");
+    CHECK(error("  - {name: a, type: evapi, host: h, reconnect_min: 1m, reconnect_max: 5s}\n") ==
+          file + ":4:5: switches[0]: reconnect_max must not be less than reconnect_min");
+    CHECK(error("  - {name: a, type: evapi, host: h, port: 70000}\n") ==
+          file + ":4:43: switches[0].port: expected an integer from 0 to 65535");
+    CHECK(error("  - {name: a, type: evapi, host: h}\n  - {name: a, type: evapi, host: h}\n") ==
+          file + ":5:12: switches[1].name: duplicate switch name \"a\" (first given at line 4)");
+    CHECK(error("  - {name: a, type: evapi, host: h, hots: x}\n") ==
+          file + ":4:37: switches[0].hots: unknown key (expected one of: name, type, host, port, "
+                 "username, secret, extension_patterns, inbound_contexts, ping_interval, "
+                 "reconnect_min, reconnect_max)");
 }

@@ -102,3 +102,160 @@ TEST_CASE("calls that never end time out, ended calls are forgotten later") {
     CHECK(tracker.find("stuck") == nullptr);
     CHECK(tracker.find("fresh") != nullptr);
 }
+
+TEST_CASE("transfer after the answer: the call rings at the target, whose answer is a second leg") {
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    const auto now = Clock::now();
+    tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native", now);
+    auto first_answer = event(SwitchEventKind::answer, "c", {"1001"});
+    first_answer.agent = "a-1";
+    tracker.apply(first_answer, "native", now);
+
+    auto change = tracker.apply(event(SwitchEventKind::transfer, "c", {"1002"}), "native", now);
+    CHECK(change.kind == Kind::transferred);
+    CHECK(change.new_extensions == std::vector<std::string>{"1002"});
+    // Until the target answers, the call is still the transferring agent's.
+    CHECK(change.call->state == CallState::answered);
+    CHECK(change.call->answered_extension == "1001");
+    CHECK(change.call->answered_agent == "a-1");
+    CHECK(change.call->transfer_targets == std::vector<std::string>{"1002"});
+
+    auto second_answer = event(SwitchEventKind::answer, "c", {"1002"});
+    second_answer.agent = "a-2";
+    change = tracker.apply(second_answer, "native", now);
+    CHECK(change.kind == Kind::answered);
+    CHECK(change.took_transfer);
+    CHECK(change.handed_on_by_extension == "1001");
+    CHECK(change.handed_on_by_agent == "a-1");
+    CHECK(change.call->answered_extension == "1002");
+    CHECK(change.call->answered_agent == "a-2");
+    CHECK(change.call->transfer_targets.empty());
+
+    // The transfer was taken: one more answer there is a duplicate again.
+    change = tracker.apply(event(SwitchEventKind::answer, "c", {"1002"}), "native", now);
+    CHECK(change.reason == "duplicate answer");
+
+    // The new agent may hand it on again, even back where it came from.
+    change = tracker.apply(event(SwitchEventKind::transfer, "c", {"1001"}), "native", now);
+    CHECK(change.kind == Kind::transferred);
+    CHECK(change.new_extensions == std::vector<std::string>{"1001"});
+}
+
+TEST_CASE("attended transfer: the transfer and the target's answer arrive together") {
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    const auto now = Clock::now();
+    tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
+    CHECK(tracker.apply(event(SwitchEventKind::transfer, "c", {"1002"}), "native", now).kind ==
+          Kind::transferred);
+    const auto change = tracker.apply(event(SwitchEventKind::answer, "c", {"1002"}), "native", now);
+    CHECK(change.kind == Kind::answered);
+    CHECK(change.took_transfer);
+    CHECK(change.handed_on_by_extension == "1001");
+    CHECK(change.call->answered_extension == "1002");
+}
+
+TEST_CASE("transfer to several extensions: any of them may answer, the others may not") {
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    const auto now = Clock::now();
+    tracker.apply(event(SwitchEventKind::ring, "c", {"1001", "1003"}), "native", now);
+    tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
+    auto change =
+        tracker.apply(event(SwitchEventKind::transfer, "c", {"1002", "1003"}), "native", now);
+    CHECK(change.kind == Kind::transferred);
+    // 1003 rang at first and was told the call was answered: it rings again.
+    CHECK(change.new_extensions == std::vector<std::string>{"1002", "1003"});
+    // A second transfer adds targets, as a ring adds extensions.
+    change = tracker.apply(event(SwitchEventKind::transfer, "c", {"1003", "1004"}), "native", now);
+    CHECK(change.new_extensions == std::vector<std::string>{"1004"});
+
+    change = tracker.apply(event(SwitchEventKind::answer, "c", {"1005"}), "native", now);
+    CHECK(change.reason == "duplicate answer");
+    change = tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
+    CHECK(change.reason == "duplicate answer");
+    change = tracker.apply(event(SwitchEventKind::answer, "c"), "native", now);
+    CHECK(change.reason == "duplicate answer");
+    change = tracker.apply(event(SwitchEventKind::answer, "c", {"1003"}), "native", now);
+    CHECK(change.kind == Kind::answered);
+    CHECK(change.call->answered_extension == "1003");
+}
+
+TEST_CASE("transfer before the answer: the call rings at the new extensions too") {
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    const auto now = Clock::now();
+    tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native", now);
+    auto change =
+        tracker.apply(event(SwitchEventKind::transfer, "c", {"1001", "1002"}), "native", now);
+    CHECK(change.kind == Kind::rang);
+    CHECK(change.new_extensions == std::vector<std::string>{"1002"});
+    CHECK(change.call->state == CallState::ringing);
+    CHECK(change.call->transfer_targets.empty());
+    change = tracker.apply(event(SwitchEventKind::transfer, "c", {"1002"}), "native", now);
+    CHECK(change.kind == Kind::ignored);
+    CHECK(change.reason == "duplicate transfer");
+    // A first answer anywhere it rang, as without the transfer.
+    change = tracker.apply(event(SwitchEventKind::answer, "c", {"1002"}), "native", now);
+    CHECK(change.kind == Kind::answered);
+    CHECK_FALSE(change.took_transfer);
+
+    // The first event callpop sees for a call is a transfer: the call rings there.
+    change = tracker.apply(event(SwitchEventKind::transfer, "new", {"1005"}), "native", now);
+    CHECK(change.kind == Kind::rang);
+    CHECK(change.created);
+    CHECK(change.new_extensions == std::vector<std::string>{"1005"});
+}
+
+TEST_CASE("transfers after the hangup, or to where the call already is, are ignored") {
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    const auto now = Clock::now();
+    tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
+    auto change = tracker.apply(event(SwitchEventKind::transfer, "c", {"1001"}), "native", now);
+    CHECK(change.kind == Kind::ignored);
+    CHECK(change.reason == "duplicate transfer");
+    tracker.apply(event(SwitchEventKind::transfer, "c", {"1002"}), "native", now);
+    change = tracker.apply(event(SwitchEventKind::transfer, "c", {"1002", "1001"}), "native", now);
+    CHECK(change.kind == Kind::ignored);
+    CHECK(change.reason == "duplicate transfer");
+
+    tracker.apply(event(SwitchEventKind::hangup, "c"), "native", now);
+    change = tracker.apply(event(SwitchEventKind::transfer, "c", {"1003"}), "native", now);
+    CHECK(change.kind == Kind::ignored);
+    CHECK(change.reason == "transfer after the call ended");
+    CHECK(change.call->transfer_targets == std::vector<std::string>{"1002"});
+}
+
+TEST_CASE("hangup after a transfer nobody took: the call was answered, by the transferer") {
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    const auto now = Clock::now();
+    tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native", now);
+    tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
+    tracker.apply(event(SwitchEventKind::transfer, "c", {"1002"}), "native", now);
+    auto change = tracker.apply(event(SwitchEventKind::hangup, "c"), "native", now);
+    CHECK(change.kind == Kind::ended);
+    CHECK(change.call->ever_answered);
+    CHECK(change.call->answered_extension == "1001");
+
+    // The target's answer reported after the hangup still names the second leg; an answer
+    // elsewhere does not.
+    change = tracker.apply(event(SwitchEventKind::answer, "c", {"1003"}), "native", now);
+    CHECK(change.reason == "answer after the call ended");
+    change = tracker.apply(event(SwitchEventKind::answer, "c", {"1002"}), "native", now);
+    CHECK(change.kind == Kind::answered_after_end);
+    CHECK(change.took_transfer);
+    CHECK(change.handed_on_by_extension == "1001");
+    CHECK(change.call->answered_extension == "1002");
+    change = tracker.apply(event(SwitchEventKind::answer, "c", {"1002"}), "native", now);
+    CHECK(change.reason == "answer after the call ended");
+}
+
+TEST_CASE("a call answered without an extension was answered all the same") {
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    const auto now = Clock::now();
+    tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native", now);
+    tracker.apply(event(SwitchEventKind::answer, "c"), "native", now);
+    auto change = tracker.apply(event(SwitchEventKind::hangup, "c"), "native", now);
+    CHECK(change.call->ever_answered);
+    CHECK(change.call->answered_extension.empty());
+    // Its late answer with an extension is not the first answer of a missed call.
+    change = tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
+    CHECK(change.reason == "answer after the call ended");
+}

@@ -448,6 +448,15 @@ TEST_CASE("agent message: followup_close") {
                 "followup_close: field \"notes\" must be a string");
 }
 
+TEST_CASE("agent message: status") {
+    message_of<protocol::StatusRequest>(R"({"type":"status"})");
+    // It has no fields: others are ignored, whatever their type.
+    message_of<protocol::StatusRequest>(R"({"type":"status","switch":["pbx1"],"verbose":1})");
+    check_error(R"({"type":"Status"})", "unknown_type",
+                "unknown message type \"Status\" (expected login, ack, outcome, note, tail, ping, "
+                "logout, next_followup, followup_result, followup_close or status)");
+}
+
 TEST_CASE("agent message: errors common to every message") {
     check_error("hello", "bad_json", "not JSON at byte 1 of the line");
     check_error(R"({"type":"ping")", "bad_json", "not JSON at byte 15 of the line");
@@ -459,11 +468,11 @@ TEST_CASE("agent message: errors common to every message") {
     check_error(R"({"type":7})", "bad_field", "message: field \"type\" must be a string");
     check_error(R"({"type":"hello"})", "unknown_type",
                 "unknown message type \"hello\" (expected login, ack, outcome, note, tail, ping, "
-                "logout, next_followup, followup_result or followup_close)");
+                "logout, next_followup, followup_result, followup_close or status)");
     // Types are matched exactly.
     check_error(R"({"type":"Next_Followup"})", "unknown_type",
                 "unknown message type \"Next_Followup\" (expected login, ack, outcome, note, "
-                "tail, ping, logout, next_followup, followup_result or followup_close)");
+                "tail, ping, logout, next_followup, followup_result, followup_close or status)");
 }
 
 // ---- callpop → client ------------------------------------------------------------------
@@ -785,6 +794,110 @@ TEST_CASE("encode: followup_waiting and followup_saved") {
                    {"status", status},
                    {"next_due", nullptr}});
     }
+}
+
+TEST_CASE("encode: status, with a dialled link and the native port") {
+    using std::chrono::sys_days;
+    using namespace std::chrono_literals;
+    const auto day = sys_days{std::chrono::year{2026} / 11 / 22};
+    protocol::DaemonStatus status;
+    status.version = "0.1.0";
+    status.started_at = day + 15h;
+    status.at = day + 17h + 3min + 7s + 250ms;
+    status.uptime_s = 7387;
+    status.live_calls = 3;
+    status.agents_logged_in = 12;
+    status.agents_away = 2;
+    status.tail_followers = 1;
+    status.followup_waiters = 4;
+    status.followups_held = 1;
+    status.writer_queue = 0;
+
+    // A link that never came up: no times, the reason it is down.
+    protocol::SwitchStatus down;
+    down.name = "pbx-down";
+    down.type = "ami";
+    down.address = "10.0.0.9:5038";
+    down.state = "down";
+    down.last_error = "cannot connect to 10.0.0.9:5038: Connection refused";
+    // The native port with one switch connected: no error, times to the millisecond.
+    protocol::SwitchStatus native;
+    native.name = "native";
+    native.type = "native";
+    native.address = "127.0.0.1:7700";
+    native.state = "up";
+    native.up_since = day + 15h + 1s;
+    native.last_event_at = day + 17h + 3min + 5s + 7ms;
+    native.connects = 2;
+    native.messages = 13;
+    native.events = 12;
+    native.calls = 4;
+    native.garbage = 1;
+    native.sessions = 1;
+    status.switches = {down, native};
+
+    const json message = parse_line(protocol::encode_status(status));
+    CHECK(message == json{{"type", "status"},
+                          {"version", "0.1.0"},
+                          {"started_at", "2026-11-22T15:00:00.000Z"},
+                          {"at", "2026-11-22T17:03:07.250Z"},
+                          {"uptime_s", 7387},
+                          {"live_calls", 3},
+                          {"agents_logged_in", 12},
+                          {"agents_away", 2},
+                          {"tail_followers", 1},
+                          {"followup_waiters", 4},
+                          {"followups_held", 1},
+                          {"writer_queue", 0},
+                          {"switches",
+                           {{{"name", "pbx-down"},
+                             {"type", "ami"},
+                             {"address", "10.0.0.9:5038"},
+                             {"state", "down"},
+                             {"last_error", "cannot connect to 10.0.0.9:5038: Connection refused"},
+                             {"up_since", nullptr},
+                             {"last_event_at", nullptr},
+                             {"connects", 0},
+                             {"messages", 0},
+                             {"events", 0},
+                             {"calls", 0},
+                             {"garbage", 0}},
+                            {{"name", "native"},
+                             {"type", "native"},
+                             {"address", "127.0.0.1:7700"},
+                             {"state", "up"},
+                             {"last_error", nullptr},
+                             {"up_since", "2026-11-22T15:00:01.000Z"},
+                             {"last_event_at", "2026-11-22T17:03:05.007Z"},
+                             {"connects", 2},
+                             {"messages", 13},
+                             {"events", 12},
+                             {"calls", 4},
+                             {"garbage", 1},
+                             {"sessions", 1}}}}});
+    // Only the native port says how many switches are connected to it.
+    CHECK_FALSE(message["switches"][0].contains("sessions"));
+
+    // No switch configured and nothing connected: the native port alone, listening.
+    protocol::DaemonStatus quiet;
+    quiet.version = "0.1.0";
+    quiet.started_at = quiet.at = day;
+    protocol::SwitchStatus listening;
+    listening.name = listening.type = "native";
+    listening.address = "127.0.0.1:7700";
+    listening.state = "listening";
+    listening.sessions = 0;
+    quiet.switches = {listening};
+    const json alone = parse_line(protocol::encode_status(quiet));
+    CHECK(alone["uptime_s"] == 0);
+    REQUIRE(alone["switches"].size() == 1);
+    CHECK(alone["switches"][0]["state"] == "listening");
+    CHECK(alone["switches"][0]["sessions"] == 0);
+    CHECK(alone["switches"][0]["up_since"].is_null());
+    // Text from a switch that is not UTF-8 (an error naming its bytes) is replaced, not thrown on.
+    quiet.switches[0].last_error = "bad_json: \xff\xfe";
+    CHECK(parse_line(protocol::encode_status(quiet))["switches"][0]["last_error"] ==
+          "bad_json: \xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
 TEST_CASE("encode: log records, and the call-log JSON round trip") {

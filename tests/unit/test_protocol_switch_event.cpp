@@ -100,6 +100,36 @@ TEST_CASE("switch event: answer and hangup") {
     CHECK(callpop::protocol::to_string(SwitchEventKind::hangup) == "hangup");
 }
 
+TEST_CASE("switch event: transfer, to one extension or several, with the agent if known") {
+    const auto blind = event_of(R"({"event":"transfer","call":"c-1","ext":"1002"})");
+    CHECK(blind.kind == SwitchEventKind::transfer);
+    CHECK(blind.call == "c-1");
+    CHECK(blind.extensions == std::vector<std::string>{"1002"});
+    CHECK(blind.agent.empty());
+
+    const auto to_group =
+        event_of(R"({"event":"transfer","call":"c-1","ext":["1002","1003"],"agent":2002})");
+    CHECK(to_group.extensions == std::vector<std::string>{"1002", "1003"});
+    CHECK(to_group.agent == "2002");
+    CHECK(callpop::protocol::to_string(SwitchEventKind::transfer) == "transfer");
+}
+
+TEST_CASE("switch event: a transfer must say where the call goes") {
+    const std::string no_target =
+        "transfer event: missing field \"ext\" (the extension the call moves to)";
+    check_error(R"({"event":"transfer","call":"c-1"})", "missing_field", no_target);
+    check_error(R"({"event":"transfer","call":"c-1","ext":null})", "missing_field", no_target);
+    check_error(R"({"event":"transfer","call":"c-1","ext":""})", "missing_field", no_target);
+    check_error(R"({"event":"transfer","call":"c-1","ext":[]})", "missing_field", no_target);
+    // The other fields are read first, in the table's order, as for every event.
+    check_error(R"({"event":"transfer"})", "missing_field",
+                "transfer event: missing field \"call\"");
+    check_error(R"({"event":"transfer","call":"c-1","ext":[""]})", "bad_field",
+                "transfer event: field \"ext\" must be a string or a list of strings");
+    check_error(R"({"event":"transfer","call":"c-1","agent":true})", "bad_field",
+                "transfer event: field \"agent\" must be a string");
+}
+
 TEST_CASE("switch event: ext as a string or a list") {
     CHECK(event_of(R"({"event":"ring","call":"c","ext":"1001"})").extensions ==
           std::vector<std::string>{"1001"});
@@ -151,6 +181,10 @@ TEST_CASE("switch event: errors, with their exact code and message") {
         check_error("42", "bad_json", "expected a JSON object");
         check_error("null", "bad_json", "expected a JSON object");
     }
+    SUBCASE("a number no double holds") {
+        check_error(R"({"event":"ring","call":"c","x":5e05555555})", "bad_json",
+                    "a number on the line is out of range");
+    }
     SUBCASE("nested too deep") {
         check_error(R"({"event":"ring","call":"c","data":{"a":)" + nested_arrays(63) + "}}",
                     "bad_json", "JSON nested deeper than 64 levels");
@@ -170,10 +204,19 @@ TEST_CASE("switch event: errors, with their exact code and message") {
                     "event: field \"event\" must be a string");
     }
     SUBCASE("unknown event") {
-        check_error(R"({"event":"transfer","call":"c-1"})", "unknown_event",
-                    "unknown event \"transfer\" (expected ring, answer or hangup)");
+        check_error(R"({"event":"park","call":"c-1"})", "unknown_event",
+                    "unknown event \"park\" (expected ring, answer, hangup or transfer)");
         check_error(R"({"event":"RING","call":"c-1"})", "unknown_event",
-                    "unknown event \"RING\" (expected ring, answer or hangup)");
+                    "unknown event \"RING\" (expected ring, answer, hangup or transfer)");
+    }
+    SUBCASE("transfer names where the call goes") {
+        check_error(R"({"event":"transfer","call":"c-1"})", "missing_field",
+                    "transfer event: missing field \"ext\" (the extension the call moves to)");
+        check_error(R"({"event":"transfer","call":"c-1","ext":[]})", "missing_field",
+                    "transfer event: missing field \"ext\" (the extension the call moves to)");
+        const auto transfer = event_of(R"({"event":"transfer","call":"c-1","ext":"1002"})");
+        CHECK(transfer.kind == SwitchEventKind::transfer);
+        CHECK(transfer.extensions == std::vector<std::string>{"1002"});
     }
     SUBCASE("missing call") {
         check_error(R"({"event":"ring"})", "missing_field", "ring event: missing field \"call\"");

@@ -96,6 +96,35 @@ TEST_CASE("store: ring, answer and hangup fold into one call whatever their orde
     } while (std::next_permutation(order.begin(), order.end()));
 }
 
+TEST_CASE("store: a transferred call's row shows who took it last, and its log both legs") {
+    const TempDir dir;
+    auto store = test::open_test_store(dir);
+    const auto customer_id =
+        add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
+    const auto [ring, first_leg, hangup] = answered_call("c-3", customer_id);
+    auto transfer = call_event("transfer", "c-3", "2026-01-10T15:02:00.000Z");
+    transfer.extension = "1002";
+    transfer.agent = "1002";
+    transfer.notes = "from extension 1001 (agent 1001) to extension 1002";
+    auto second_leg = call_event("answer", "c-3", "2026-01-10T15:02:09.000Z");
+    second_leg.extension = "1002";
+    second_leg.agent = "1002";
+    const std::vector<CallLogRecord> in_order{ring, first_leg, transfer, second_leg, hangup};
+    for (const auto& record : in_order) CHECK(append(*store, record));
+
+    const auto card = store->card(*store->customer_by_id(customer_id), 5);
+    REQUIRE(card.history.size() == 1);
+    CHECK(card.history[0].state == "completed");
+    CHECK(card.history[0].agent == "1002");
+    const auto log = store->recent_log(10);
+    REQUIRE(log.size() == 5);
+    CHECK(log[2].kind == "transfer");
+    CHECK(log[2].extension == "1002");
+    CHECK(log[2].notes == "from extension 1001 (agent 1001) to extension 1002");
+    CHECK(log[3].kind == "answer");
+    CHECK(log[3].agent == "1002");
+}
+
 TEST_CASE("store: a call that rings and hangs up unanswered is abandoned") {
     const TempDir dir;
     auto store = test::open_test_store(dir);
