@@ -105,7 +105,7 @@ void AmiClient::on_response(const protocol::AmiMessage& message) {
                 // calls.max_duration_s closes them: worth a warning, not the link.
                 spdlog::warn("{}: CoreShowChannels failed: {}", describe(), reason);
                 list_action_id_.clear();
-                pass_on(calls_.end_resync());
+                calls_.abort_resync();
             }
             return;
         case Action::ping:

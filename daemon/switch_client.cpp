@@ -23,6 +23,7 @@ SwitchClient::SwitchClient(asio::io_context& io, config::SwitchLink link, Switch
     : io_(io),
       link_(std::move(link)),
       sink_(std::move(sink)),
+      resolver_(io),
       socket_(io),
       retry_timer_(io),
       write_signal_(io),
@@ -37,6 +38,7 @@ void SwitchClient::start() { spawn_logged(io_.get_executor(), run(), "switch lin
 
 void SwitchClient::stop() {
     stopping_ = true;
+    resolver_.cancel();
     retry_timer_.cancel();
     drop("callpop is stopping");
 }
@@ -80,51 +82,60 @@ void SwitchClient::close_socket() {
     keepalive_timer_.cancel();
 }
 
+awaitable<std::string> SwitchClient::connect_and_serve(std::chrono::seconds& backoff) {
+    refused_ = false;
+    boost::system::error_code error;
+    const auto endpoints = co_await resolver_.async_resolve(
+        link_.host, std::to_string(link_.port), asio::redirect_error(use_awaitable, error));
+    if (!error && !stopping_) {
+        co_await asio::async_connect(socket_, endpoints,
+                                     asio::redirect_error(use_awaitable, error));
+    }
+    if (stopping_ || error) {
+        close_socket();
+        co_return "cannot connect to " + status_.address + ": " +
+            (stopping_ ? std::string("callpop is stopping") : error.message());
+    }
+    const auto connected_at = std::chrono::steady_clock::now();
+    socket_.set_option(tcp::no_delay(true), error);
+    // A switch can be quiet all night; TCP keepalive finds one that vanished.
+    socket_.set_option(asio::socket_base::keep_alive(true), error);
+    connected_ = true;
+    drop_reason_.clear();
+    outbox_.clear();
+    last_read_ = connected_at;
+    ++status_.connects;
+    status_.state = "up";
+    status_.up_since = std::chrono::system_clock::now();
+    spdlog::info("{}: connected to {}", describe(), status_.address);
+    std::string failure;
+    try {
+        on_connected();
+        spawn_logged(io_.get_executor(), write_loop(), "switch link writer");
+        spawn_logged(io_.get_executor(), keepalive_loop(), "switch link keepalive");
+        co_await read_loop();
+    } catch (const std::exception& bug) {
+        // Whatever the switch sent, the link must come back: log it and reconnect.
+        failure = std::string("internal error: ") + bug.what();
+        spdlog::error("{}: {}", describe(), failure);
+    }
+    connected_ = false;
+    close_socket();
+    on_disconnected();
+    status_.up_since.reset();
+    // A link that stayed up a while starts its backoff afresh.
+    if (std::chrono::steady_clock::now() - connected_at >= link_.reconnect_max)
+        backoff = link_.reconnect_min;
+    if (!failure.empty()) co_return failure;
+    co_return drop_reason_.empty() ? "connection closed" : drop_reason_;
+}
+
 awaitable<void> SwitchClient::run() {
     std::chrono::seconds backoff = link_.reconnect_min;
     std::string last_refusal;
     while (!stopping_) {
         status_.state = "connecting";
-        boost::system::error_code error;
-        tcp::resolver resolver(io_);
-        const auto endpoints = co_await resolver.async_resolve(
-            link_.host, std::to_string(link_.port), asio::redirect_error(use_awaitable, error));
-        if (!error) {
-            co_await asio::async_connect(socket_, endpoints,
-                                         asio::redirect_error(use_awaitable, error));
-        }
-        if (stopping_) break;
-        std::string reason;
-        if (error) {
-            reason = "cannot connect to " + status_.address + ": " + error.message();
-            close_socket();
-        } else {
-            const auto connected_at = std::chrono::steady_clock::now();
-            socket_.set_option(tcp::no_delay(true), error);
-            // A switch can be quiet all night; TCP keepalive finds one that vanished.
-            socket_.set_option(asio::socket_base::keep_alive(true), error);
-            connected_ = true;
-            refused_ = false;
-            drop_reason_.clear();
-            outbox_.clear();
-            last_read_ = connected_at;
-            ++status_.connects;
-            status_.state = "up";
-            status_.up_since = std::chrono::system_clock::now();
-            spdlog::info("{}: connected to {}", describe(), status_.address);
-            on_connected();
-            spawn_logged(io_.get_executor(), write_loop(), "switch link writer");
-            spawn_logged(io_.get_executor(), keepalive_loop(), "switch link keepalive");
-            co_await read_loop();
-            connected_ = false;
-            close_socket();
-            on_disconnected();
-            status_.up_since.reset();
-            reason = drop_reason_.empty() ? "connection closed" : drop_reason_;
-            // A link that stayed up a while starts its backoff afresh.
-            if (std::chrono::steady_clock::now() - connected_at >= link_.reconnect_max)
-                backoff = link_.reconnect_min;
-        }
+        const std::string reason = co_await connect_and_serve(backoff);
         if (stopping_) break;
         status_.last_error = reason;
         const std::chrono::seconds delay = refused_ ? link_.reconnect_max : backoff;
@@ -143,8 +154,9 @@ awaitable<void> SwitchClient::run() {
             spdlog::warn("{}: {}; reconnecting in {}", describe(), reason, seconds_text(delay));
             backoff = std::min(backoff * 2, link_.reconnect_max);
         }
+        boost::system::error_code ignored;
         retry_timer_.expires_after(delay);
-        co_await retry_timer_.async_wait(asio::redirect_error(use_awaitable, error));
+        co_await retry_timer_.async_wait(asio::redirect_error(use_awaitable, ignored));
     }
     status_.state = "down";
 }

@@ -57,6 +57,8 @@ protected:
 
 private:
     awaitable<void> run();
+    // One connection, from connect to close; returns why it ended.
+    awaitable<std::string> connect_and_serve(std::chrono::seconds& backoff);
     awaitable<void> read_loop();
     awaitable<void> write_loop();
     awaitable<void> keepalive_loop();
@@ -66,6 +68,7 @@ private:
     config::SwitchLink link_;
     SwitchEventSink sink_;
     SwitchLinkStatus status_;
+    tcp::resolver resolver_;
     tcp::socket socket_;
     asio::steady_timer retry_timer_;
     asio::steady_timer write_signal_;

@@ -52,20 +52,22 @@ std::string AmiCallMapper::extension(std::string_view channel) const {
 }
 
 AmiCallMapper::Call* AmiCallMapper::call_of(const AmiMessage& event) {
-    const std::string_view linkedid = field(event, "Linkedid");
-    if (linkedid.empty()) return nullptr;
-    auto found = calls_.find(std::string(linkedid));
-    if (found == calls_.end()) return nullptr;
-    Call& call = found->second;
-    // Any event naming a channel of the call tells us the channel is live (we may have
-    // connected after its Newchannel).
+    // A channel belongs to the call it began in, whatever Linkedid a bridge later copies
+    // onto it: events after a transfer may name it under the customer's Linkedid.
     const std::string_view uniqueid = field(event, "Uniqueid");
-    if (!uniqueid.empty() && field(event, "Event") != "Hangup" &&
-        call.channels.insert(std::string(uniqueid)).second) {
-        channels_[std::string(uniqueid)] = call.id;
-        if (resyncing_) born_in_resync_.insert(std::string(uniqueid));
-    }
-    return &call;
+    auto owner = uniqueid.empty() ? channels_.end() : channels_.find(std::string(uniqueid));
+    const std::string linkedid =
+        owner != channels_.end() ? owner->second : std::string(field(event, "Linkedid"));
+    if (linkedid.empty()) return nullptr;
+    auto found = calls_.find(linkedid);
+    return found == calls_.end() ? nullptr : &found->second;
+}
+
+void AmiCallMapper::add_channel(Call& call, const std::string& uniqueid) {
+    if (uniqueid.empty() || channels_.contains(uniqueid)) return;
+    call.channels.insert(uniqueid);
+    channels_[uniqueid] = call.id;
+    if (resyncing_) born_in_resync_.insert(uniqueid);
 }
 
 AmiCallMapper::Call& AmiCallMapper::create(const AmiMessage& event, const std::string& linkedid) {
@@ -189,8 +191,11 @@ void AmiCallMapper::on_attended_transfer(const AmiMessage& event,
         }
     }
     if (call == nullptr) return;
-    for (const char* key : {"TransferTargetChannel", "TransfereeChannel"}) {
-        const std::string target = extension(field(event, key));
+    for (const auto& [channel, uniqueid] : {std::pair{"TransferTargetChannel", "TransferTargetUniqueid"},
+                                            std::pair{"TransfereeChannel", "TransfereeUniqueid"}}) {
+        // The customer's own channel (a trunk named like a phone) is never the target.
+        if (field(event, uniqueid) == call->id) continue;
+        const std::string target = extension(field(event, channel));
         if (!target.empty() && target != call->answered_extension) {
             // The target talked to the transferer already: the call is theirs at once.
             answer(*call, target, out);
@@ -204,16 +209,25 @@ void AmiCallMapper::on_listed_channel(const AmiMessage& event) {
     const std::string linkedid(field(event, "Linkedid"));
     if (uniqueid.empty() || linkedid.empty()) return;
     listed_channels_.insert(uniqueid);
+    // Asterisk lists channels in no particular order; a call's first channel says whether
+    // it is inbound, so the list is applied once it is complete.
+    if (listed_.size() < max_listed_channels) listed_.push_back(event);
+}
+
+void AmiCallMapper::apply_listed_channel(const AmiMessage& event) {
+    const std::string uniqueid(field(event, "Uniqueid"));
+    const std::string linkedid(field(event, "Linkedid"));
     auto found = calls_.find(linkedid);
     if (found == calls_.end()) {
-        // Only a call's first channel says whether it is inbound.
-        if (uniqueid != linkedid) return;
+        if (uniqueid != linkedid) return;  // its call's first channel is gone: not a call
         create(event, linkedid);
         found = calls_.find(linkedid);
     }
     Call& call = found->second;
-    call.channels.insert(uniqueid);
-    channels_[uniqueid] = linkedid;
+    if (!channels_.contains(uniqueid)) {
+        call.channels.insert(uniqueid);
+        channels_[uniqueid] = linkedid;
+    }
     // The caller's own channel is never an agent's, whatever its name (PJSIP/trunk-…).
     if (uniqueid == linkedid) {
         learn_caller(call, event);
@@ -239,7 +253,10 @@ std::vector<SwitchEvent> AmiCallMapper::on_event(const AmiMessage& event) {
         if (uniqueid == linkedid && !calls_.contains(linkedid)) {
             learn_caller(create(event, linkedid), event);
         }
-        call_of(event);
+        // Only Newchannel (and the channel list after a login) makes a channel live: an
+        // event that trails its Hangup must not bring it back.
+        auto call = calls_.find(linkedid);
+        if (call != calls_.end()) add_channel(call->second, uniqueid);
         return out;
     }
     if (name == "CoreShowChannel") {
@@ -297,6 +314,14 @@ std::vector<SwitchEvent> AmiCallMapper::on_event(const AmiMessage& event) {
 void AmiCallMapper::begin_resync() {
     resyncing_ = true;
     listed_channels_.clear();
+    listed_.clear();
+    born_in_resync_.clear();
+}
+
+void AmiCallMapper::abort_resync() {
+    resyncing_ = false;
+    listed_channels_.clear();
+    listed_.clear();
     born_in_resync_.clear();
 }
 
@@ -304,6 +329,12 @@ std::vector<SwitchEvent> AmiCallMapper::end_resync() {
     std::vector<SwitchEvent> out;
     if (!resyncing_) return out;
     resyncing_ = false;
+    // First channels first: they create the calls the others belong to.
+    for (const auto& listed : listed_)
+        if (field(listed, "Uniqueid") == field(listed, "Linkedid")) apply_listed_channel(listed);
+    for (const auto& listed : listed_)
+        if (field(listed, "Uniqueid") != field(listed, "Linkedid")) apply_listed_channel(listed);
+    listed_.clear();
     std::vector<std::string> ids;
     ids.reserve(calls_.size());
     for (const auto& [id, call] : calls_) ids.push_back(id);
@@ -332,6 +363,8 @@ std::vector<SwitchEvent> AmiCallMapper::end_resync() {
     born_in_resync_.clear();
     return out;
 }
+
+std::size_t AmiCallMapper::tracked_channels() const { return channels_.size(); }
 
 std::size_t AmiCallMapper::live_calls() const {
     return static_cast<std::size_t>(std::count_if(

@@ -37,8 +37,11 @@ public:
     // whose channels all vanished while the link was down, and pops those that began then.
     void begin_resync();
     std::vector<SwitchEvent> end_resync();
+    // The list never came (CoreShowChannels refused): calls stay as they are.
+    void abort_resync();
 
     std::size_t live_calls() const;               // announced and not ended
+    std::size_t tracked_channels() const;         // live channels of every call, for tests
     std::uint64_t calls_started() const { return calls_started_; }
 
 private:
@@ -69,13 +72,17 @@ private:
     void end(Call& call, const std::string& cause, std::vector<SwitchEvent>& out);
     void on_attended_transfer(const AmiMessage& event, std::vector<SwitchEvent>& out);
     void on_listed_channel(const AmiMessage& event);
+    void apply_listed_channel(const AmiMessage& event);
+    void add_channel(Call& call, const std::string& uniqueid);
     std::string extension(std::string_view channel) const;
 
     AmiCallRules rules_;
     std::unordered_map<std::string, Call> calls_;             // by Linkedid
     std::unordered_map<std::string, std::string> channels_;  // Uniqueid → Linkedid
     bool resyncing_ = false;
+    static constexpr std::size_t max_listed_channels = 100000;
     std::set<std::string> listed_channels_;   // CoreShowChannel Uniqueids of this resync
+    std::vector<AmiMessage> listed_;          // the CoreShowChannel events themselves
     std::set<std::string> born_in_resync_;    // channels that began while the list came
     std::uint64_t calls_started_ = 0;
 };

@@ -61,6 +61,7 @@ std::vector<std::string> map_fixture(const std::string& name) {
     AmiCallMapper mapper(fixture_rules());
     auto out = map_stream(mapper, {read_ami_fixture(name + ".ami")});
     CHECK(mapper.live_calls() == 0);
+    CHECK(mapper.tracked_channels() == 0);
     return out;
 }
 
@@ -256,9 +257,14 @@ TEST_CASE("ami calls: an attended transfer hands the call to the agent consulted
                         "transfer 100.1 from=2125550101 to=8005551000 ext=1002",
                         "answer 100.1 from=2125550101 to=8005551000 ext=1002",
                         "hangup 100.1 from=2125550101 to=8005551000 cause=normal"});
-    // The consultation call is not a customer's call; its last channel ends it quietly.
-    CHECK(feed(mapper, {hangup("PJSIP/1002-00000005", "300.2", "300.1")}).empty());
+    // The consultation call is not a customer's call; its last channel ends it quietly,
+    // though the bridge gave the channel the customer's Linkedid.
+    CHECK(feed(mapper, {ami({{"Event", "BridgeEnter"}, {"Channel", "PJSIP/1002-00000005"},
+                             {"Uniqueid", "300.2"}, {"Linkedid", "100.1"}}),
+                        hangup("PJSIP/1002-00000005", "300.2", "100.1")})
+              .empty());
     CHECK(mapper.live_calls() == 0);
+    CHECK(mapper.tracked_channels() == 0);
 }
 
 TEST_CASE("ami calls: after a reconnect the channel list closes vanished calls and finds new ones") {
@@ -306,4 +312,43 @@ TEST_CASE("ami calls: after a reconnect the channel list closes vanished calls a
     CHECK(feed(mapper, {hangup("PJSIP/trunk-00000007", "400.1", "400.1")}) ==
           std::vector<std::string>{"hangup 400.1 from=4155550103 to=8005552000 cause=abandoned"});
     CHECK(mapper.live_calls() == 0);
+}
+
+TEST_CASE("ami calls: an event trailing a channel's hangup does not bring the channel back") {
+    AmiCallMapper mapper(fixture_rules());
+    feed(mapper, answered_by_1001());
+    // Event order between legs varies: the trunk's QueueCallerLeave after its Hangup.
+    const auto events = feed(
+        mapper, {hangup("PJSIP/trunk-00000001", "100.1", "100.1"),
+                 ami({{"Event", "QueueCallerLeave"}, {"Channel", "PJSIP/trunk-00000001"},
+                      {"Uniqueid", "100.1"}, {"Linkedid", "100.1"}, {"Queue", "support"}}),
+                 hangup("PJSIP/1001-00000002", "100.2", "100.1")});
+    CHECK(events == std::vector<std::string>{
+                        "hangup 100.1 from=2125550101 to=8005551000 cause=normal"});
+    CHECK(mapper.live_calls() == 0);
+    CHECK(mapper.tracked_channels() == 0);
+}
+
+TEST_CASE("ami calls: the channel list applies in any order, and a refused list changes nothing") {
+    AmiCallMapper mapper(fixture_rules());
+    mapper.begin_resync();
+    // The agent's channel comes before the call's first channel.
+    feed(mapper,
+         {ami({{"Event", "CoreShowChannel"}, {"Channel", "PJSIP/1004-0000000a"},
+               {"Uniqueid", "500.2"}, {"Linkedid", "500.1"}, {"Context", "phones"},
+               {"ChannelStateDesc", "Up"}, {"BridgeId", "b-1"}}),
+          ami({{"Event", "CoreShowChannel"}, {"Channel", "PJSIP/trunk-00000009"},
+               {"Uniqueid", "500.1"}, {"Linkedid", "500.1"}, {"Context", "from-trunk"},
+               {"Exten", "8005551002"}, {"CallerIDNum", "3125550102"}, {"ChannelStateDesc", "Up"},
+               {"BridgeId", "b-1"}})});
+    std::vector<std::string> events;
+    take(events, mapper.end_resync());
+    CHECK(events == std::vector<std::string>{"ring 500.1 from=3125550102 to=8005551002 ext=1004",
+                                             "answer 500.1 from=3125550102 to=8005551002 ext=1004"});
+
+    // CoreShowChannels refused: the calls are not known to have ended.
+    mapper.begin_resync();
+    mapper.abort_resync();
+    CHECK(mapper.live_calls() == 1);
+    CHECK(mapper.tracked_channels() == 2);
 }
