@@ -29,18 +29,26 @@ std::vector<std::string> jsonl_legs(const Daemon& daemon, const std::string& cal
     return legs;
 }
 
+// The daemon, 1001 and 1002 logged in at their own extensions, a supervisor following the
+// call log, and a switch connected.
+struct TwoAgentsAndASwitch {
+    TwoAgentsAndASwitch() {
+        login(agent_1001, "1001", "secret-1001", {"1001"});
+        login(agent_1002, "1002", "secret-1002", {"1002"});
+        follow_call_log(supervisor);
+    }
+
+    Daemon daemon{Daemon::Options{.extra_config = callbacks_for_missed_calls}};
+    bool started = (daemon.start(), true);  // before the clients below connect
+    Client agent_1001{daemon.agent_port()};
+    Client agent_1002{daemon.agent_port()};
+    Client supervisor{daemon.agent_port()};
+    Client pbx{daemon.switch_port()};
+};
+
 }  // namespace
 
-TEST_CASE("a blind transfer: the pop follows the call to 1002, 1001 is told, both legs logged") {
-    Daemon daemon({.extra_config = callbacks_for_missed_calls});
-    daemon.start();
-    Client agent_1001(daemon.agent_port());
-    Client agent_1002(daemon.agent_port());
-    login(agent_1001, "1001", "secret-1001", {"1001"});
-    login(agent_1002, "1002", "secret-1002", {"1002"});
-    Client supervisor(daemon.agent_port());
-    follow_call_log(supervisor);
-    Client pbx(daemon.switch_port());
+TEST_CASE_FIXTURE(TwoAgentsAndASwitch, "a blind transfer: the pop follows the call to 1002, 1001 is told, both legs logged") {
 
     pbx.send(ring("t-1", "+1 (555) 010-2000", "1001", {{"service_tag", "7XK2Q1"}}));
     const json first_pop = agent_1001.expect("pop");
@@ -108,16 +116,7 @@ TEST_CASE("a blind transfer: the pop follows the call to 1002, 1001 is told, bot
           "resolved|1002");
 }
 
-TEST_CASE("an attended transfer (transfer and answer at once) to an agent who saw the call ring") {
-    Daemon daemon;
-    daemon.start();
-    Client agent_1001(daemon.agent_port());
-    Client agent_1002(daemon.agent_port());
-    login(agent_1001, "1001", "secret-1001", {"1001"});
-    login(agent_1002, "1002", "secret-1002", {"1002"});
-    Client supervisor(daemon.agent_port());
-    follow_call_log(supervisor);
-    Client pbx(daemon.switch_port());
+TEST_CASE_FIXTURE(TwoAgentsAndASwitch, "an attended transfer (transfer and answer at once) to an agent who saw the call ring") {
 
     json both = ring("t-2", "+15550102000", "1001");
     both["ext"] = {"1001", "1002"};
@@ -158,16 +157,7 @@ TEST_CASE("an attended transfer (transfer and answer at once) to an agent who sa
           "1002|completed");
 }
 
-TEST_CASE("a transfer nobody takes: the caller hangs up, the call was answered, no callback") {
-    Daemon daemon({.extra_config = callbacks_for_missed_calls});
-    daemon.start();
-    Client agent_1001(daemon.agent_port());
-    Client agent_1002(daemon.agent_port());
-    login(agent_1001, "1001", "secret-1001", {"1001"});
-    login(agent_1002, "1002", "secret-1002", {"1002"});
-    Client supervisor(daemon.agent_port());
-    follow_call_log(supervisor);
-    Client pbx(daemon.switch_port());
+TEST_CASE_FIXTURE(TwoAgentsAndASwitch, "a transfer nobody takes: the caller hangs up, the call was answered, no callback") {
 
     pbx.send(ring("t-3", "+15550102000", "1001"));
     agent_1001.expect("pop");
