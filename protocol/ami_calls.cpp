@@ -123,8 +123,7 @@ void AmiCallMapper::ring(Call& call, const std::string& extension,
         return;
     }
     if (!call.rung.insert(extension).second) return;
-    const bool first = !call.announced;
-    if (first) {
+    if (!call.announced) {
         call.announced = true;
         ++calls_started_;
     }
@@ -208,7 +207,6 @@ void AmiCallMapper::on_listed_channel(const AmiMessage& event) {
     const std::string uniqueid(field(event, "Uniqueid"));
     const std::string linkedid(field(event, "Linkedid"));
     if (uniqueid.empty() || linkedid.empty()) return;
-    listed_channels_.insert(uniqueid);
     // Asterisk lists channels in no particular order; a call's first channel says whether
     // it is inbound, so the list is applied once it is complete.
     if (listed_.size() < max_listed_channels) listed_.push_back(event);
@@ -312,15 +310,12 @@ std::vector<SwitchEvent> AmiCallMapper::on_event(const AmiMessage& event) {
 }
 
 void AmiCallMapper::begin_resync() {
+    abort_resync();
     resyncing_ = true;
-    listed_channels_.clear();
-    listed_.clear();
-    born_in_resync_.clear();
 }
 
 void AmiCallMapper::abort_resync() {
     resyncing_ = false;
-    listed_channels_.clear();
     listed_.clear();
     born_in_resync_.clear();
 }
@@ -329,12 +324,13 @@ std::vector<SwitchEvent> AmiCallMapper::end_resync() {
     std::vector<SwitchEvent> out;
     if (!resyncing_) return out;
     resyncing_ = false;
+    std::set<std::string_view> listed_channels;
+    for (const auto& listed : listed_) listed_channels.insert(field(listed, "Uniqueid"));
     // First channels first: they create the calls the others belong to.
     for (const auto& listed : listed_)
         if (field(listed, "Uniqueid") == field(listed, "Linkedid")) apply_listed_channel(listed);
     for (const auto& listed : listed_)
         if (field(listed, "Uniqueid") != field(listed, "Linkedid")) apply_listed_channel(listed);
-    listed_.clear();
     std::vector<std::string> ids;
     ids.reserve(calls_.size());
     for (const auto& [id, call] : calls_) ids.push_back(id);
@@ -342,7 +338,7 @@ std::vector<SwitchEvent> AmiCallMapper::end_resync() {
     for (const auto& id : ids) {
         Call& call = calls_.at(id);
         for (auto channel = call.channels.begin(); channel != call.channels.end();) {
-            if (listed_channels_.contains(*channel) || born_in_resync_.contains(*channel)) {
+            if (listed_channels.contains(*channel) || born_in_resync_.contains(*channel)) {
                 ++channel;
             } else {
                 channels_.erase(*channel);
@@ -359,7 +355,7 @@ std::vector<SwitchEvent> AmiCallMapper::end_resync() {
         call.listed_ringing.clear();
         call.listed_answered.clear();
     }
-    listed_channels_.clear();
+    listed_.clear();
     born_in_resync_.clear();
     return out;
 }

@@ -81,7 +81,6 @@ private:
     std::unordered_map<std::string, std::string> channels_;  // Uniqueid → Linkedid
     bool resyncing_ = false;
     static constexpr std::size_t max_listed_channels = 100000;
-    std::set<std::string> listed_channels_;   // CoreShowChannel Uniqueids of this resync
     std::vector<AmiMessage> listed_;          // the CoreShowChannel events themselves
     std::set<std::string> born_in_resync_;    // channels that began while the list came
     std::uint64_t calls_started_ = 0;
