@@ -129,7 +129,6 @@ void AmiClient::on_event(const protocol::AmiMessage& message) {
 }
 
 void AmiClient::pass_on(const std::vector<protocol::SwitchEvent>& events) {
-    for (; calls_counted_ < calls_.calls_started(); ++calls_counted_) count_call();
     for (const auto& event : events) report(event);
 }
 

@@ -34,7 +34,6 @@ private:
     std::map<std::string, Action> pending_;  // by ActionID
     std::string list_action_id_;            // the CoreShowChannels in progress
     std::uint64_t next_action_ = 1;
-    std::uint64_t calls_counted_ = 0;
     bool banner_seen_ = false;
     bool logged_in_ = false;
 };

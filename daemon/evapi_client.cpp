@@ -44,13 +44,9 @@ void EvapiClient::on_payload(const std::string& payload) {
                      event.server.empty() ? "the switch" : event.server);
         return;
     }
-    if (auto switch_event = calls_.on_event(event)) pass_on(*switch_event);
+    if (auto switch_event = calls_.on_event(event)) report(*switch_event);
 }
 
-void EvapiClient::pass_on(const protocol::SwitchEvent& event) {
-    for (; calls_counted_ < calls_.calls_started(); ++calls_counted_) count_call();
-    report(event);
-}
 
 void EvapiClient::on_quiet(std::chrono::seconds) {
     // evapi has no ping, and a switch is quiet at night: TCP keepalive (on for every switch

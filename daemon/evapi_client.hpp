@@ -20,11 +20,9 @@ class EvapiClient final : public SwitchClient {
 
   private:
     void on_payload(const std::string& payload);
-    void pass_on(const protocol::SwitchEvent& event);
 
     protocol::NetstringDecoder decoder_;
     protocol::EvapiCallMapper calls_;
-    std::uint64_t calls_counted_ = 0;
 };
 
 }  // namespace callpop::daemon

@@ -134,7 +134,7 @@ void Server::start() {
     for (const auto& link : config_.switches) {
         switch_clients_.push_back(make_switch_client(
             io_, link, [this](const protocol::SwitchEvent& event, const std::string& name) {
-                on_switch_event(event, name);
+                return on_switch_event(event, name);
             }));
         switch_clients_.back()->start();
     }
@@ -244,16 +244,14 @@ std::string Server::agent_at(const std::string& extension) const {
     return agents.empty() ? std::string() : agents.front();
 }
 
-void Server::on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name) {
+bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name) {
     const CallChange change = tracker_.apply(event, switch_name, Clock::now());
-    // Dialled links count the calls they start themselves; the native port's are counted here.
-    if (change.created && switch_name == native_switch_name) ++native_switch_port_.status.calls;
     TrackedCall& call = *change.call;
     switch (change.kind) {
         case CallChange::Kind::ignored:
             spdlog::debug("call {}: {} ignored: {}", event.call, protocol::to_string(event.kind),
                           change.reason);
-            return;
+            return change.created;
         case CallChange::Kind::rang: {
             ensure_looked_up(call);
             auto record = make_record("ring", call);
@@ -262,7 +260,7 @@ void Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             for (const auto& extension : change.new_extensions) {
                 for (const auto& agent : directory_.agents_at(extension)) send_pop(call, agent);
             }
-            return;
+            return change.created;
         }
         case CallChange::Kind::answered: {
             ensure_looked_up(call);
@@ -284,7 +282,7 @@ void Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
                                       call.id, "transferred", by, "")));
             }
             tell_popped_agents(call, "answered", by, "", {call.answered_agent, handed_on_by});
-            return;
+            return change.created;
         }
         case CallChange::Kind::transferred: {
             ensure_looked_up(call);  // done at the answer already: a transfer follows one
@@ -310,19 +308,19 @@ void Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
                 for (const auto& agent : directory_.agents_at(extension)) pop_again(agent);
             }
             if (!event.agent.empty()) pop_again(event.agent);
-            return;
+            return change.created;
         }
         case CallChange::Kind::answered_after_end:
             if (call.answered_agent.empty()) call.answered_agent = agent_at(call.answered_extension);
             write_log(make_record("answer", call));
             // A transfer's target answering late: the call was answered before, no
             // callback was scheduled at its hangup.
-            if (change.took_transfer) return;
+            if (change.took_transfer) return change.created;
             writer_.write(Job([this, id = call.id](JobContext& context) {
                 followup_desk_.after_late_answer(context, id, now_seconds());
                 return std::any();
             }));
-            return;
+            return change.created;
         case CallChange::Kind::ended: {
             auto record = make_record("hangup", call);
             record.cause = event.cause.empty() ? "normal" : event.cause;
@@ -342,9 +340,10 @@ void Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             }
             tell_popped_agents(call, "ended", "", cause);
             CallTracker::shed_payload(call);
-            return;
+            return change.created;
         }
     }
+    return change.created;
 }
 
 protocol::CallLogRecord Server::make_record(const char* kind, const TrackedCall& call) {

@@ -47,7 +47,8 @@ public:
     }
 
     // Switch side.
-    void on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name);
+    // True when the event started a call: each switch counts its calls for `callpop status`.
+    bool on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name);
     NativeSwitchPort& native_switch_port() { return native_switch_port_; }
 
     // Agent side.

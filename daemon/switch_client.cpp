@@ -61,7 +61,7 @@ void SwitchClient::refuse(std::string reason) {
 
 void SwitchClient::report(const protocol::SwitchEvent& event) {
     ++status_.events;
-    sink_(event, link_.name);
+    if (sink_(event, link_.name)) ++status_.calls;
 }
 
 void SwitchClient::count_message() {

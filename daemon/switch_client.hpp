@@ -20,7 +20,8 @@ namespace callpop::daemon {
 // What `callpop status` shows of a link; kept in the form the status message sends.
 using SwitchLinkStatus = protocol::SwitchStatus;
 
-using SwitchEventSink = std::function<void(const protocol::SwitchEvent&, const std::string&)>;
+// Takes a link's event and its name; true when the event started a call.
+using SwitchEventSink = std::function<bool(const protocol::SwitchEvent&, const std::string&)>;
 
 class SwitchClient {
 public:
@@ -51,7 +52,6 @@ protected:
     void refuse(std::string reason);
     void report(const protocol::SwitchEvent& event);
     void count_message();
-    void count_call() { ++status_.calls; }
     void count_garbage(std::string_view what);
     std::string describe() const { return "switch " + link_.name; }
 

@@ -43,8 +43,9 @@ void SwitchSession::on_line(std::string_view line) {
         set_idle_timeout(switch_quiet_allowed);
     }
     ++figures.events;
-    server_.on_switch_event(std::get<protocol::SwitchEvent>(parsed),
-                            std::string(native_switch_name));
+    if (server_.on_switch_event(std::get<protocol::SwitchEvent>(parsed),
+                                std::string(native_switch_name)))
+        ++figures.calls;
 }
 
 void SwitchSession::on_closed() {

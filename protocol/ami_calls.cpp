@@ -105,7 +105,6 @@ void AmiCallMapper::learn_caller(Call& call, const AmiMessage& event) {
 void AmiCallMapper::announce(Call& call, std::vector<SwitchEvent>& out) {
     if (call.announced || !call.inbound) return;
     call.announced = true;
-    ++calls_started_;
     out.push_back(event_for(call, SwitchEventKind::ring));
 }
 
@@ -123,10 +122,7 @@ void AmiCallMapper::ring(Call& call, const std::string& extension,
         return;
     }
     if (!call.rung.insert(extension).second) return;
-    if (!call.announced) {
-        call.announced = true;
-        ++calls_started_;
-    }
+    call.announced = true;
     SwitchEvent event = event_for(call, SwitchEventKind::ring);
     event.extensions = {extension};
     out.push_back(std::move(event));

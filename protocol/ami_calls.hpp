@@ -42,7 +42,6 @@ public:
 
     std::size_t live_calls() const;               // announced and not ended
     std::size_t tracked_channels() const;         // live channels of every call, for tests
-    std::uint64_t calls_started() const { return calls_started_; }
 
 private:
     struct Call {
@@ -83,7 +82,6 @@ private:
     static constexpr std::size_t max_listed_channels = 100000;
     std::vector<AmiMessage> listed_;          // the CoreShowChannel events themselves
     std::set<std::string> born_in_resync_;    // channels that began while the list came
-    std::uint64_t calls_started_ = 0;
 };
 
 }  // namespace callpop::protocol
