@@ -2,8 +2,6 @@
 // doing (the status message, docs/protocol-agent.md), and prints it (docs/status.md).
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <array>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,6 +9,7 @@
 
 #include "daemon/command_options.hpp"
 #include "daemon/daemon_client.hpp"
+#include "daemon/report.hpp"
 
 namespace callpop::daemon {
 
@@ -62,13 +61,7 @@ std::string summary(const json& status) {
     return text;
 }
 
-constexpr std::size_t column_count = 10;
-using Row = std::array<std::string, column_count>;
-// EVENTS, CALLS and GARBAGE are right-aligned, the rest left-aligned; the last is not padded.
-constexpr std::array<bool, column_count> right_aligned = {false, false, false, false, false,
-                                                          false, true,  true,  true,  false};
-
-Row switch_row(const json& link) {
+std::vector<std::string> switch_row(const json& link) {
     std::string state = text_of(link["state"]);
     // The native port serves any number of switches: say how many are connected.
     const auto sessions = link.value("sessions", std::uint64_t{0});
@@ -81,30 +74,13 @@ Row switch_row(const json& link) {
 }
 
 std::string switch_table(const json& switches) {
-    std::vector<Row> rows{{"NAME", "TYPE", "ADDRESS", "STATE", "SINCE", "LAST-EVENT", "EVENTS",
-                           "CALLS", "GARBAGE", "LAST-ERROR"}};
+    const std::vector<report::Column> columns = {
+        {"NAME"},         {"TYPE"},          {"ADDRESS"}, {"STATE"},          {"SINCE"},
+        {"LAST-EVENT"},   {"EVENTS", true},  {"CALLS", true}, {"GARBAGE", true}, {"LAST-ERROR"}};
+    std::vector<std::vector<std::string>> rows;
     if (switches.is_array())
         for (const auto& link : switches) rows.push_back(switch_row(link));
-    std::array<std::size_t, column_count> widths{};
-    for (const auto& row : rows)
-        for (std::size_t column = 0; column < column_count; ++column)
-            widths[column] = std::max(widths[column], row[column].size());
-    std::string table;
-    for (const auto& row : rows) {
-        std::string line;
-        for (std::size_t column = 0; column < column_count; ++column) {
-            if (column > 0) line += "  ";
-            if (column + 1 == column_count) {
-                line += row[column];
-            } else if (right_aligned[column]) {
-                line += fmt::format("{:>{}}", row[column], widths[column]);
-            } else {
-                line += fmt::format("{:<{}}", row[column], widths[column]);
-            }
-        }
-        table += line + "\n";
-    }
-    return table;
+    return report::format_table(columns, rows);
 }
 
 }  // namespace
