@@ -1,5 +1,5 @@
 // How fast callpop turns an Asterisk AMI byte stream into call events: the recorded calls of
-// ../shared/fixtures/ami, each copy with its own Linkedids, fed in 64 KiB reads through the
+// tests/fixtures/ami, each copy with its own Linkedids, fed in 64 KiB reads through the
 // decoder and the call mapper. No network, no daemon: this is the AMI link's own cost, to set
 // against what Asterisk itself can send (about 5,300 events/s on this machine, the fixtures'
 // README). bench/README.md has the figures.
@@ -45,7 +45,7 @@ std::string copy_with_prefix(const std::string& stream, const std::string& prefi
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::string dir = argc > 1 ? argv[1] : "../shared/fixtures/ami";
+    const std::string dir = argc > 1 ? argv[1] : "tests/fixtures/ami";
     const int copies = argc > 2 ? std::atoi(argv[2]) : 2000;
     std::string calls;  // the five recorded calls after their banners
     for (const char* name : {"queue", "direct", "abandon", "noanswer", "busy"}) {

@@ -1,5 +1,5 @@
 // The daemon's Asterisk link against a manager port that plays the streams recorded from a
-// real Asterisk 22 (../shared/fixtures/ami).
+// real Asterisk 22 (tests/fixtures/ami).
 #include <doctest/doctest.h>
 
 #include "ami_server.hpp"

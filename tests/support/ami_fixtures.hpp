@@ -1,5 +1,5 @@
 #pragma once
-// The AMI streams recorded from a real Asterisk 22 (../shared/fixtures/ami, README there).
+// The AMI streams recorded from a real Asterisk 22 (tests/fixtures/ami, README there).
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -18,7 +18,7 @@ inline std::filesystem::path ami_fixture_dir() {
     // ctest names the source tree (__FILE__ is relative under ccache's base dir).
     const char* source_dir = std::getenv("CALLPOP_SOURCE_DIR");
     REQUIRE_MESSAGE(source_dir != nullptr, "CALLPOP_SOURCE_DIR must name the source tree");
-    return std::filesystem::path(source_dir) / ".." / "shared" / "fixtures" / "ami";
+    return std::filesystem::path(source_dir) / "tests" / "fixtures" / "ami";
 }
 
 // The exact bytes of one fixture file, e.g. "queue.ami".
