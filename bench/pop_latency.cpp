@@ -9,7 +9,7 @@
 // 3. One Asio thread reads every agent socket; t1 = steady_clock when the read that
 //    completed the pop line returned. Latency = t1 - t0, keyed by call id.
 // Bounded: at most --calls calls, at most --max-seconds from the first ring.
-#include "daemon/asio.hpp"  // <utility> before boost/asio.hpp (Boost 1.74)
+#include "daemon/net/asio.hpp"  // <utility> before boost/asio.hpp (Boost 1.74)
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -5,7 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "daemon/command_options.hpp"
+#include "cli/command_options.hpp"
+#include "daemon/serve.hpp"
 #include "daemon/server.hpp"
 
 namespace callpop::daemon {
@@ -28,7 +29,9 @@ void write_ready_file(const std::string& path, const Server& server) {
 
 }  // namespace
 
-int command_serve(const Arguments& arguments) {
+int command_serve(const std::vector<std::string>& arguments) {
+    using cli::CommandLine;
+    namespace program_options = cli::program_options;
     CommandLine command_line("callpop serve [--config FILE] [--ready-file FILE]");
     command_line.options()("ready-file", program_options::value<std::string>(),
                            "write {\"pid\",\"switch_port\",\"agent_port\"} here once listening");

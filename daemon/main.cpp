@@ -2,26 +2,27 @@
 #include <exception>
 #include <string_view>
 
-#include "daemon/commands.hpp"
+#include "cli/commands.hpp"
+#include "daemon/serve.hpp"
 
 namespace {
 
 struct Verb {
     std::string_view name;
-    int (*run)(const callpop::daemon::Arguments&);
+    int (*run)(const callpop::cli::Arguments&);
     std::string_view summary;
 };
 
 constexpr Verb verbs[] = {
     {"serve", callpop::daemon::command_serve, "run the daemon"},
-    {"check-config", callpop::daemon::command_check_config, "validate callpop.yaml, start nothing"},
-    {"import", callpop::daemon::command_import, "import customers, assets, notes from CSV"},
-    {"demo-data", callpop::daemon::command_demo_data, "fill the store with generated demo data"},
-    {"agent", callpop::daemon::command_agent, "add or update an agent or supervisor login"},
-    {"tail", callpop::daemon::command_tail, "show the call log (-f: live)"},
-    {"followups", callpop::daemon::command_followups, "list or export follow-up calls"},
-    {"report", callpop::daemon::command_report, "satisfaction scores (csat) and feedback"},
-    {"status", callpop::daemon::command_status, "the running daemon and its switch links"},
+    {"check-config", callpop::cli::command_check_config, "validate callpop.yaml, start nothing"},
+    {"import", callpop::cli::command_import, "import customers, assets, notes from CSV"},
+    {"demo-data", callpop::cli::command_demo_data, "fill the store with generated demo data"},
+    {"agent", callpop::cli::command_agent, "add or update an agent or supervisor login"},
+    {"tail", callpop::cli::command_tail, "show the call log (-f: live)"},
+    {"followups", callpop::cli::command_followups, "list or export follow-up calls"},
+    {"report", callpop::cli::command_report, "satisfaction scores (csat) and feedback"},
+    {"status", callpop::cli::command_status, "the running daemon and its switch links"},
 };
 
 void usage(std::FILE* out) {
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
     for (const auto& verb : verbs) {
         if (verb.name != name) continue;
         try {
-            return verb.run(callpop::daemon::Arguments(argv + 2, argv + argc));
+            return verb.run(callpop::cli::Arguments(argv + 2, argv + argc));
         } catch (const std::exception& error) {
             std::fprintf(stderr, "callpop %s: %s\n", argv[1], error.what());
             return 1;

@@ -4,12 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/agent_session.hpp"
-#include "daemon/ami_client.hpp"
-#include "daemon/coroutine.hpp"
-#include "daemon/evapi_client.hpp"
-#include "daemon/switch_session.hpp"
-#include "protocol/timestamp.hpp"
+#include "daemon/net/coroutine.hpp"
+#include "daemon/switches/ami_client.hpp"
+#include "daemon/switches/evapi_client.hpp"
+#include "daemon/switches/switch_session.hpp"
+#include "domain/timestamp.hpp"
+#include "storage/open_store.hpp"
 #include "storage/token_hash.hpp"
 
 namespace callpop::daemon {
@@ -89,7 +89,7 @@ Server::Server(asio::io_context& io, config::Config config)
       store_(storage::open_store(config_.storage)),
       followup_desk_(config_),
       writer_(config_, io_.get_executor(),
-              [this](const protocol::CallLogRecord& record) { publish(record); }),
+              [this](const domain::CallLogRecord& record) { publish(record); }),
       lookup_(*store_, config_),
       tracker_(std::chrono::seconds(config_.calls.max_duration_s),
                std::chrono::seconds(config_.calls.ended_keep_s)),
@@ -121,13 +121,20 @@ void Server::start() {
     spawn_logged(io_.get_executor(),
                  accept_loop(switch_acceptor_, "switch",
                              [this](tcp::socket socket) -> std::shared_ptr<LineSession> {
-                                 return std::make_shared<SwitchSession>(std::move(socket), *this);
+                                 return std::make_shared<SwitchSession>(
+                                     std::move(socket), native_switch_port_,
+                                     [this](const protocol::SwitchEvent& event,
+                                            const std::string& name) {
+                                         return on_switch_event(event, name);
+                                     },
+                                     sessions_, config_.sessions);
                              }),
                  "switch listener");
     spawn_logged(io_.get_executor(),
                  accept_loop(agent_acceptor_, "agent",
                              [this](tcp::socket socket) -> std::shared_ptr<LineSession> {
-                                 return std::make_shared<AgentSession>(std::move(socket), *this);
+                                 return std::make_shared<AgentSession>(std::move(socket), *this,
+                                                                       config_.sessions);
                              }),
                  "agent listener");
     spawn_logged(io_.get_executor(), sweep_calls(), "call sweeper");
@@ -151,13 +158,7 @@ void Server::stop() {
     agent_acceptor_.close(ignored);
     sweep_timer_.cancel();
     for (const auto& client : switch_clients_) client->stop();
-    auto sessions = sessions_;  // closing a session removes it from sessions_
-    for (const auto& session : sessions) session->close_with("shutdown", "callpop is stopping");
-}
-
-void Server::track(const std::shared_ptr<LineSession>& session) {
-    sessions_.insert(session);
-    session->start();
+    sessions_.close_all("shutdown", "callpop is stopping");
 }
 
 awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, const char* what,
@@ -177,7 +178,7 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, const char* what,
         }
         auto session = make(std::move(socket));
         spdlog::debug("{} {}: connected", what, session->peer());
-        track(session);
+        sessions_.start(session);
     }
 }
 
@@ -201,8 +202,6 @@ awaitable<void> Server::sweep_calls() {
         tend_followups(sweep);
     }
 }
-
-void Server::on_session_closed(LineSession& session) { sessions_.erase(session.shared_from_this()); }
 
 // ---- switch side ----------------------------------------------------------------------
 
@@ -330,7 +329,7 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             // transferred to nobody who took it was not missed.
             const bool missed =
                 !call.ever_answered && cause != "transferred" && cause != "unknown";
-            std::optional<protocol::CallLogRecord> missed_call;
+            std::optional<domain::CallLogRecord> missed_call;
             if (missed) missed_call = record;
             write_log(std::move(record));
             if (missed_call) {
@@ -346,9 +345,9 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
     return change.created;
 }
 
-protocol::CallLogRecord Server::make_record(const char* kind, const TrackedCall& call) {
-    protocol::CallLogRecord record;
-    record.at = protocol::utc_now();
+domain::CallLogRecord Server::make_record(const char* kind, const TrackedCall& call) {
+    domain::CallLogRecord record;
+    record.at = domain::utc_now();
     record.kind = kind;
     record.call = call.id;
     record.switch_name = call.switch_name;
@@ -365,11 +364,11 @@ protocol::CallLogRecord Server::make_record(const char* kind, const TrackedCall&
     return record;
 }
 
-void Server::write_log(protocol::CallLogRecord record, WriteCompletion done) {
+void Server::write_log(domain::CallLogRecord record, WriteCompletion done) {
     writer_.write(std::move(record), std::move(done));
 }
 
-void Server::publish(const protocol::CallLogRecord& record) {
+void Server::publish(const domain::CallLogRecord& record) {
     recent_log_.push_back(record);
     while (recent_log_.size() > config_.call_log.tail_memory) recent_log_.pop_front();
     if (tail_subscribers_.empty()) return;
@@ -458,7 +457,7 @@ void Server::on_agent_closed(AgentSession& session) {
         return true;
     });
     if (!held.empty()) release_followups(std::move(held));
-    on_session_closed(session);
+    sessions_.remove(session);
 }
 
 void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::Outcome outcome) {
@@ -469,11 +468,11 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
             {"unknown_outcome", "outcome code \"" + outcome.code + "\" is not one of: " + known}));
         return;
     }
-    protocol::CallLogRecord record;
+    domain::CallLogRecord record;
     if (const TrackedCall* call = tracker_.find(outcome.call)) {
         record = make_record("outcome", *call);
     } else {
-        record.at = protocol::utc_now();
+        record.at = domain::utc_now();
         record.kind = "outcome";
         record.call = outcome.call;
     }
@@ -516,7 +515,7 @@ void Server::on_note(const std::shared_ptr<AgentSession>& session, protocol::Add
     write.note.kind = note.kind;
     write.note.text = note.text;
     write.note.author = session->agent();
-    write.note.created_at = protocol::utc_now();
+    write.note.created_at = domain::utc_now();
     writer_.write(std::move(write), [this, session, note = std::move(note)](const WriteResult& result) {
         if (!result.accepted || !result.new_id) {
             session->deliver(protocol::encode_error(
@@ -526,8 +525,8 @@ void Server::on_note(const std::shared_ptr<AgentSession>& session, protocol::Add
             return;
         }
         session->deliver(protocol::encode_note_saved(note.customer, *result.new_id));
-        protocol::CallLogRecord record;
-        record.at = protocol::utc_now();
+        domain::CallLogRecord record;
+        record.at = domain::utc_now();
         record.kind = note.kind;
         record.call = note.call;
         record.agent = session->agent();
@@ -539,7 +538,7 @@ void Server::on_note(const std::shared_ptr<AgentSession>& session, protocol::Add
 
 void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protocol::Tail& tail) {
     session->set_tail_filter(tail.filter);
-    std::vector<const protocol::CallLogRecord*> backlog;
+    std::vector<const domain::CallLogRecord*> backlog;
     for (auto it = recent_log_.rbegin(); it != recent_log_.rend() && backlog.size() < tail.backlog;
          ++it) {
         if (tail.filter.matches(*it)) backlog.push_back(&*it);

@@ -11,24 +11,23 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "daemon/agent_directory.hpp"
-#include "daemon/asio.hpp"
-#include "daemon/call_tracker.hpp"
-#include "daemon/caller_lookup.hpp"
-#include "daemon/followup_desk.hpp"
-#include "daemon/log_writer.hpp"
-#include "daemon/switch_client.hpp"
-#include "daemon/switch_session.hpp"
+#include "daemon/agents/agent_directory.hpp"
+#include "daemon/agents/agent_session.hpp"
+#include "daemon/net/asio.hpp"
+#include "daemon/net/session_registry.hpp"
+#include "daemon/calls/call_tracker.hpp"
+#include "daemon/calls/caller_lookup.hpp"
+#include "daemon/followups/followup_desk.hpp"
+#include "daemon/writer/log_writer.hpp"
+#include "daemon/switches/switch_client.hpp"
+#include "daemon/switches/switch_session.hpp"
 #include "protocol/agent_message.hpp"
 #include "protocol/switch_event.hpp"
 #include "storage/store.hpp"
 
 namespace callpop::daemon {
 
-class AgentSession;
-class LineSession;
-
-class Server {
+class Server final : public AgentRequests {
 public:
     Server(asio::io_context& io, config::Config config);
     ~Server();
@@ -49,23 +48,22 @@ public:
     // Switch side.
     // True when the event started a call: each switch counts its calls for `callpop status`.
     bool on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name);
-    NativeSwitchPort& native_switch_port() { return native_switch_port_; }
 
-    // Agent side.
-    void on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login);
-    void on_ack(AgentSession& session, std::uint64_t seq);
-    void on_outcome(const std::shared_ptr<AgentSession>& session, protocol::Outcome outcome);
-    void on_note(const std::shared_ptr<AgentSession>& session, protocol::AddNote note);
-    void on_tail(const std::shared_ptr<AgentSession>& session, const protocol::Tail& tail);
-    void on_next_followup(const std::shared_ptr<AgentSession>& session);
+    // Agent side (AgentRequests).
+    void on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login) override;
+    void on_ack(AgentSession& session, std::uint64_t seq) override;
+    void on_outcome(const std::shared_ptr<AgentSession>& session,
+                    protocol::Outcome outcome) override;
+    void on_note(const std::shared_ptr<AgentSession>& session, protocol::AddNote note) override;
+    void on_tail(const std::shared_ptr<AgentSession>& session, const protocol::Tail& tail) override;
+    void on_next_followup(const std::shared_ptr<AgentSession>& session) override;
     void on_followup_result(const std::shared_ptr<AgentSession>& session,
-                            protocol::FollowupResult result);
+                            protocol::FollowupResult result) override;
     void on_followup_close(const std::shared_ptr<AgentSession>& session,
-                           protocol::FollowupClose request);
-    void on_status(const std::shared_ptr<AgentSession>& session);
-    void on_logout(AgentSession& session);
-    void on_session_closed(LineSession& session);
-    void on_agent_closed(AgentSession& session);
+                           protocol::FollowupClose request) override;
+    void on_status(const std::shared_ptr<AgentSession>& session) override;
+    void on_logout(AgentSession& session) override;
+    void on_agent_closed(AgentSession& session) override;
 
 private:
     awaitable<void> accept_loop(tcp::acceptor& acceptor, const char* what,
@@ -74,7 +72,6 @@ private:
     // Follow-up duties of each sweep: offers to waiting agents, lease renewal, overdue flags.
     void tend_followups(std::uint64_t sweep);
     void offer_followups();
-    void track(const std::shared_ptr<LineSession>& session);
 
     void ensure_looked_up(TrackedCall& call);
     void send_pop(TrackedCall& call, const std::string& agent);
@@ -88,10 +85,10 @@ private:
                            const SharedMessage& message);
     std::string agent_at(const std::string& extension) const;
 
-    protocol::CallLogRecord make_record(const char* kind, const TrackedCall& call);
+    domain::CallLogRecord make_record(const char* kind, const TrackedCall& call);
     // Hands the record to the writer; once committed it joins the tail stream.
-    void write_log(protocol::CallLogRecord record, WriteCompletion done = {});
-    void publish(const protocol::CallLogRecord& record);
+    void write_log(domain::CallLogRecord record, WriteCompletion done = {});
+    void publish(const domain::CallLogRecord& record);
     void release_followups(std::vector<FollowupLease> leases);
     // Tells the agent how its attempt or close went, once committed.
     void reply_to_followup_change(AgentSession& session, std::int64_t id,
@@ -117,9 +114,9 @@ private:
     tcp::acceptor switch_acceptor_;
     tcp::acceptor agent_acceptor_;
     asio::steady_timer sweep_timer_;
-    std::set<std::shared_ptr<LineSession>> sessions_;
+    SessionRegistry sessions_;
     std::set<std::shared_ptr<AgentSession>> tail_subscribers_;
-    std::deque<protocol::CallLogRecord> recent_log_;
+    std::deque<domain::CallLogRecord> recent_log_;
     // Follow-up work belongs to the session that asked for it: a new session of the same
     // agent starts afresh.
     std::deque<std::weak_ptr<AgentSession>> followup_waiters_;  // first come, first served

@@ -3,11 +3,12 @@
 #include <algorithm>
 
 #include "protocol/json_fields.hpp"
-#include "protocol/timestamp.hpp"
+#include "domain/timestamp.hpp"
 
 namespace callpop::protocol {
 
 using nlohmann::json;
+using domain::format_utc;
 
 namespace {
 

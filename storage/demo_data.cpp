@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "protocol/timestamp.hpp"
+#include "domain/timestamp.hpp"
 #include "storage/followup_schedule.hpp"
 
 namespace callpop::storage {
@@ -433,7 +433,7 @@ private:
                                  std::chrono::minutes{random_.between(0, 24 * 60)};
             notes_.row({id, kind, texts[(start + static_cast<std::size_t>(offset)) % N],
                         agent_id(random_.between(1, agent_count)),
-                        protocol::format_utc(std::chrono::floor<std::chrono::seconds>(created))});
+                        domain::format_utc(std::chrono::floor<std::chrono::seconds>(created))});
         }
     }
 
@@ -501,7 +501,7 @@ void add_call_records(const PastCall& call, std::vector<CallLogRecord>& log) {
 
     auto add = [&](std::string_view kind, Clock::time_point at) {
         record.kind = kind;
-        record.at = protocol::format_utc(at);
+        record.at = domain::format_utc(at);
         log.push_back(record);
     };
     add("ring", call.start);
@@ -783,7 +783,7 @@ private:
                            {"question", std::string(policy.question)},
                            {"comment_question", std::string(comment_question)}};
         const Clock::time_point due = next_in_window(zone, created + policy.delay);
-        followup.due_at = protocol::format_utc(due);
+        followup.due_at = domain::format_utc(due);
         planned.records.push_back(created_record(followup, zone, due, call.agent, created));
         if (due <= now_) call_back(planned, policy, zone, due, call.agent);
         save(planned, log);
@@ -804,7 +804,7 @@ private:
                 zone, due + minutes{random_.between(2, 150)} + seconds{random_.between(0, 59)});
             if (at > now_) return;
             FollowupAttempt attempt;
-            attempt.at = protocol::format_utc(at);
+            attempt.at = domain::format_utc(at);
             attempt.agent = agent_id(random_.between(1, agent_count));
             if (followup.attempts_made < failures) {
                 attempt.result = random_.percent(70) ? "no_answer" : "busy";
@@ -843,7 +843,7 @@ private:
             }
             planned.attempts.push_back(std::move(attempt));
             due = next_in_window(zone, at + retry_after);
-            followup.due_at = protocol::format_utc(due);
+            followup.due_at = domain::format_utc(due);
         }
     }
 
@@ -911,12 +911,12 @@ private:
                            call.caller, zone, hangup);
             followup.reason = call.cause == "abandoned" ? "abandoned" : "missed";
             const Clock::time_point due = next_in_window(zone, hangup);
-            followup.due_at = protocol::format_utc(due);
+            followup.due_at = domain::format_utc(due);
             planned.records.push_back(created_record(followup, zone, due, "", hangup));
             if (due + overdue_after <= now_) {
                 const Clock::time_point flagged =
                     std::min(now_, due + overdue_after + seconds{random_.between(0, 9)});
-                followup.overdue_at = protocol::format_utc(flagged);
+                followup.overdue_at = domain::format_utc(flagged);
                 auto overdue = event("followup_overdue", followup, "", flagged);
                 overdue.notes = "callback due " + format_local(zone, due) + " is " +
                                 std::to_string(std::chrono::floor<minutes>(flagged - due).count()) +
@@ -972,12 +972,12 @@ private:
         followup.window = window_to_json(demo_window());
         followup.attempts_max = attempts_max;
         followup.retry_after_s = retry_after.count();
-        followup.created_at = protocol::format_utc(created);
+        followup.created_at = domain::format_utc(created);
     }
 
     static CallLogRecord event(std::string_view kind, const Followup& followup,
                                const std::string& agent, Clock::time_point at) {
-        return protocol::followup_event(std::string(kind), followup, agent, protocol::format_utc(at));
+        return domain::followup_event(std::string(kind), followup, agent, domain::format_utc(at));
     }
 
     static CallLogRecord created_record(const Followup& followup, const ZoneChoice& zone,

@@ -10,7 +10,7 @@
 #include <span>
 #include <string_view>
 
-#include "protocol/timestamp.hpp"
+#include "domain/timestamp.hpp"
 #include "storage/csv_reader.hpp"
 #include "storage/text.hpp"
 
@@ -444,7 +444,7 @@ private:
 class NoteImporter {
 public:
     explicit NoteImporter(Store& store)
-        : store_(store), import_time_(protocol::utc_now()) {}
+        : store_(store), import_time_(domain::utc_now()) {}
 
     RejectReason operator()(const Row& row) {
         using namespace note_column;
@@ -455,7 +455,7 @@ public:
             note_.created_at = import_time_;
         } else if (const auto time = parse_iso8601(row[created_at])) {
             // Stored as UTC in one format, so that notes sort by time.
-            note_.created_at = protocol::format_utc(*time);
+            note_.created_at = domain::format_utc(*time);
         } else {
             return "created_at: " + quoted(row[created_at]) +
                    " is not an ISO 8601 time (2024-05-01T14:30:00Z)";

@@ -10,21 +10,20 @@
 #include <string_view>
 #include <vector>
 
-#include "config/config.hpp"
-#include "protocol/records.hpp"
+#include "domain/records.hpp"
 #include "storage/storage_error.hpp"
 
 namespace callpop::storage {
 
-using protocol::Asset;
-using protocol::CallLogRecord;
-using protocol::Customer;
-using protocol::CustomerCard;
-using protocol::Followup;
-using protocol::Note;
+using domain::Asset;
+using domain::CallLogRecord;
+using domain::Customer;
+using domain::CustomerCard;
+using domain::Followup;
+using domain::Note;
 
 struct CallSummary {
-    protocol::HistoryEntry entry;
+    domain::HistoryEntry entry;
     std::string caller;  // E.164 where parseable
     std::optional<std::int64_t> customer_id;
 };
@@ -175,8 +174,5 @@ private:
     Store& store_;
     bool committed_ = false;
 };
-
-// Opens the backend named in the config, creating and migrating the schema as needed.
-std::unique_ptr<Store> open_store(const config::Storage& settings);
 
 }  // namespace callpop::storage

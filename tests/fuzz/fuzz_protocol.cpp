@@ -59,14 +59,14 @@ void check_followup_offer(const std::string& number, const std::string& name,
         offer.followup.score = static_cast<int>(id % 11);
     }
     offer.due_local = text;
-    protocol::CustomerCard card;
+    domain::CustomerCard card;
     card.customer.name = name;
     card.customer.phones = {number};
     card.notes = {{1, "note", text, name, ""}};
     card.history = {{call, "", text, "answered", name, reason, text}};
     card.followups = {{id, offer.followup.kind, text, "open", reason}};
     offer.customer = std::move(card);
-    offer.call = protocol::HistoryEntry{call, "", text, "answered", name, reason, text};
+    offer.call = domain::HistoryEntry{call, "", text, "answered", name, reason, text};
     check_encoded(protocol::encode_followup_offer(offer));
     // A callback from an unknown number: no customer, no call, no survey.
     offer.followup.survey = nullptr;
@@ -79,7 +79,7 @@ void check_followup_offer(const std::string& number, const std::string& name,
 // What callpop logs for a follow-up event, from parsed text.
 void check_followup_log(const char* kind, std::int64_t id, const std::string& agent,
                         const std::string& outcome, const std::string& notes) {
-    protocol::CallLogRecord record;
+    domain::CallLogRecord record;
     record.kind = kind;
     record.agent = agent;
     record.outcome = outcome;
@@ -125,7 +125,7 @@ void parse_line(const std::string& text) {
             protocol::encode_welcome(login->agent, "agent", 15, login->resume_after.value_or(0)));
     } else if (auto* outcome =
                    std::get_if<protocol::Outcome>(&std::get<protocol::AgentMessage>(message))) {
-        protocol::CallLogRecord record;
+        domain::CallLogRecord record;
         record.kind = "outcome";
         record.call = outcome->call;
         record.outcome = outcome->code;

@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "harness.hpp"
-#include "protocol/timestamp.hpp"
+#include "domain/timestamp.hpp"
 
 using namespace callpop::test;
 
@@ -65,7 +65,7 @@ json status_when(Client& supervisor, Condition done) {
 void check_recent(const json& time) {
     INFO("time: " << time.dump());
     REQUIRE(time.is_string());
-    const auto parsed = callpop::protocol::parse_utc(time.get<std::string>());
+    const auto parsed = callpop::domain::parse_utc(time.get<std::string>());
     const auto now = std::chrono::system_clock::now();
     CHECK(parsed > now - std::chrono::minutes(1));
     CHECK(parsed < now + std::chrono::minutes(1));

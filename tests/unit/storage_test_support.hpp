@@ -15,7 +15,7 @@
 
 #include "support/temp_dir.hpp"
 #include "storage/phone_number.hpp"
-#include "storage/sqlite_store.hpp"
+#include "storage/sqlite/sqlite_store.hpp"
 
 namespace callpop::test {
 

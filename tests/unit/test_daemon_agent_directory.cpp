@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "daemon/agent_directory.hpp"
+#include "daemon/agents/agent_directory.hpp"
 
 using callpop::daemon::AgentDirectory;
 using callpop::daemon::PendingPop;

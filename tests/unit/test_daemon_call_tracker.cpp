@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "daemon/call_tracker.hpp"
+#include "daemon/calls/call_tracker.hpp"
 
 using callpop::daemon::CallChange;
 using callpop::daemon::CallState;

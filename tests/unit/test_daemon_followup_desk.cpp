@@ -2,15 +2,15 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
-#include "daemon/followup_desk.hpp"
-#include "protocol/timestamp.hpp"
+#include "daemon/followups/followup_desk.hpp"
+#include "domain/timestamp.hpp"
 #include "storage_test_support.hpp"
 
 using callpop::daemon::FollowupDesk;
 using callpop::daemon::Instant;
 using callpop::daemon::JobContext;
-using callpop::protocol::CallLogRecord;
-using callpop::protocol::parse_utc;
+using callpop::domain::CallLogRecord;
+using callpop::domain::parse_utc;
 
 namespace {
 
@@ -56,7 +56,7 @@ struct Desk {
 
     std::int64_t customer(const std::string& external_id, const std::string& zone,
                           const std::string& phone, bool do_not_call = false) {
-        callpop::protocol::Customer customer;
+        callpop::domain::Customer customer;
         customer.external_id = external_id;
         customer.name = "Customer " + external_id;
         customer.timezone = zone;

@@ -2,13 +2,14 @@
 
 #include <fstream>
 
-#include "daemon/log_writer.hpp"
+#include "daemon/writer/log_writer.hpp"
+#include "storage/open_store.hpp"
 #include "storage_test_support.hpp"
 
 using callpop::daemon::LogWriter;
 using callpop::daemon::NoteWrite;
 using callpop::daemon::WriteResult;
-using callpop::protocol::CallLogRecord;
+using callpop::domain::CallLogRecord;
 
 namespace asio = boost::asio;
 

@@ -9,6 +9,7 @@
 #include "protocol/line_decoder.hpp"
 #include "protocol/records.hpp"
 
+namespace domain = callpop::domain;
 namespace protocol = callpop::protocol;
 using nlohmann::json;
 
@@ -49,8 +50,8 @@ json parse_line(const std::string& line) {
     return value;
 }
 
-protocol::CustomerCard sample_card() {
-    protocol::CustomerCard card;
+domain::CustomerCard sample_card() {
+    domain::CustomerCard card;
     card.customer.id = 17;
     card.customer.external_id = "CRM-0017";
     card.customer.name = "Pat Doe";
@@ -74,8 +75,8 @@ protocol::CustomerCard sample_card() {
 }
 
 // A satisfaction survey as offered after one unanswered attempt.
-protocol::Followup sample_survey() {
-    protocol::Followup followup;
+domain::Followup sample_survey() {
+    domain::Followup followup;
     followup.id = 12;
     followup.kind = "satisfaction";
     followup.status = "open";
@@ -104,8 +105,8 @@ protocol::Followup sample_survey() {
 }
 
 // A callback for an abandoned call from an unknown number, flagged overdue.
-protocol::Followup sample_callback() {
-    protocol::Followup followup;
+domain::Followup sample_callback() {
+    domain::Followup followup;
     followup.id = 13;
     followup.kind = "callback";
     followup.status = "open";
@@ -268,7 +269,7 @@ TEST_CASE("agent message: tail") {
 }
 
 TEST_CASE("agent message: tail filter matching") {
-    protocol::CallLogRecord record;
+    domain::CallLogRecord record;
     record.queue = "support";
     record.agent = "1001";
     record.outcome = "repaired";
@@ -498,7 +499,7 @@ TEST_CASE("encode: pop with a customer") {
     pop.data = {{"service_tag", "7XK2Q1"}};
     pop.match = "asset";
     pop.customer = sample_card();
-    protocol::Customer other;
+    domain::Customer other;
     other.id = 18;
     other.name = "Sam Doe";
     other.phones = {"+15550102000"};
@@ -681,7 +682,7 @@ TEST_CASE("encode: followup (the outbound pop) for a survey") {
     offer.followup = sample_survey();
     offer.due_local = "2026-11-30T10:00:00-05:00";
     offer.customer = sample_card();
-    offer.call = protocol::HistoryEntry{"c-1",      "2026-11-23T15:00:00.000Z", "Support hotline",
+    offer.call = domain::HistoryEntry{"c-1",      "2026-11-23T15:00:00.000Z", "Support hotline",
                                         "answered", "1002",
                                         "repaired", "replaced the fan"};
     const json survey = {{"scale", "csat"},
@@ -901,7 +902,7 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
 }
 
 TEST_CASE("encode: log records, and the call-log JSON round trip") {
-    protocol::CallLogRecord record;
+    domain::CallLogRecord record;
     record.id = 1234;
     record.at = "2026-11-22T15:04:05.123Z";
     record.kind = "outcome";
@@ -950,7 +951,7 @@ TEST_CASE("encode: log records, and the call-log JSON round trip") {
     CHECK(*back.customer_id == 17);
 
     // Empty fields and an unset customer are left out; id, at, kind and call are always there.
-    protocol::CallLogRecord ring;
+    domain::CallLogRecord ring;
     ring.id = 1;
     ring.at = "2026-11-22T15:00:00.000Z";
     ring.kind = "ring";

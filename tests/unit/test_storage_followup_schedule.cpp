@@ -4,7 +4,7 @@
 #include <string>
 
 #include "storage/followup_schedule.hpp"
-#include "protocol/timestamp.hpp"
+#include "domain/timestamp.hpp"
 
 using callpop::config::CallingWindow;
 using callpop::config::FollowupPolicy;
@@ -14,8 +14,8 @@ using callpop::storage::format_local;
 using callpop::storage::Instant;
 using callpop::storage::window_from_json;
 using callpop::storage::window_to_json;
-using callpop::protocol::format_utc;
-using callpop::protocol::parse_utc;
+using callpop::domain::format_utc;
+using callpop::domain::parse_utc;
 
 namespace {
 

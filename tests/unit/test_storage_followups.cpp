@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/records.hpp"
 #include "support/sqlite_query.hpp"
 #include "storage_test_support.hpp"
 
@@ -18,7 +19,7 @@ using test::query_one;
 namespace {
 
 constexpr const char* migrations[] = {
-#include "storage/schema.sql.inc"
+#include "storage/sqlite/schema.sql.inc"
 };
 
 // Runs SQL on a database file with SQLite itself, outside the store; "" or SQLite's error.

@@ -11,7 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "protocol/timestamp.hpp"
+#include "domain/timestamp.hpp"
+#include "protocol/records.hpp"
 #include "storage/demo_data.hpp"
 #include "storage/importer.hpp"
 #include "storage/token_hash.hpp"
@@ -382,7 +383,7 @@ TEST_CASE("demo data: walkthrough customer, agents, calls, follow-ups; reproduci
         CHECK(followup.closed_at.empty() == (followup.status == "open"));
         if (followup.kind == "satisfaction") {
             REQUIRE(followup.customer_id);
-            surveyed[*followup.customer_id].push_back(protocol::parse_utc(followup.created_at));
+            surveyed[*followup.customer_id].push_back(domain::parse_utc(followup.created_at));
             CHECK(followup.survey.value("scale", "") ==
                   (followup.reason == "sale" ? "nps" : "csat"));
             ++surveys_by_reason[followup.reason];

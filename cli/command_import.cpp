@@ -1,0 +1,86 @@
+#include <functional>
+#include <iostream>
+
+#include "cli/command_options.hpp"
+#include "storage/importer.hpp"
+#include "storage/open_store.hpp"
+
+namespace callpop::cli {
+
+namespace {
+
+constexpr int exit_file_error = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_rows_rejected = 3;
+
+using storage::ImportProgress;
+using storage::ImportReport;
+
+struct ImportStep {
+    const char* option;  // also the order: customers before the assets and notes that name them
+    std::function<ImportReport(const std::string& path, const ImportProgress& progress)> run;
+};
+
+void print_report(const ImportReport& report) {
+    for (const auto& warning : report.warnings) std::cerr << report.file << ": " << warning << "\n";
+    for (const auto& error : report.errors) std::cerr << report.describe(error) << "\n";
+    std::cout << report.summary() << std::endl;
+}
+
+ImportProgress progress_line(const std::string& file) {
+    return [file](std::size_t rows) { std::cerr << file << ": " << rows << " rows" << std::endl; };
+}
+
+}  // namespace
+
+int command_import(const Arguments& arguments) {
+    CommandLine command_line(
+        "callpop import [--config FILE] [--customers FILE] [--assets FILE] [--notes FILE]");
+    command_line.options()("customers", program_options::value<std::string>(),
+                           "customers CSV file (docs/csv.md)")(
+        "assets", program_options::value<std::string>(), "assets CSV file")(
+        "notes", program_options::value<std::string>(), "notes and preferences CSV file");
+    if (!command_line.parse(arguments)) return 0;
+    if (!command_line.has("customers") && !command_line.has("assets") &&
+        !command_line.has("notes")) {
+        std::cerr << "give at least one of --customers, --assets, --notes\n";
+        return exit_usage;
+    }
+
+    const config::Config config = command_line.load_config();
+    const auto store = storage::open_store(config.storage);
+    const storage::PhoneNormalizer normalizer(config.site.region,
+                                              config.site.international_prefixes);
+    const ImportStep steps[] = {
+        {"customers",
+         [&](const std::string& path, const ImportProgress& progress) {
+             return storage::import_customers(*store, path, normalizer, progress);
+         }},
+        {"assets",
+         [&](const std::string& path, const ImportProgress& progress) {
+             return storage::import_assets(*store, path, progress);
+         }},
+        {"notes",
+         [&](const std::string& path, const ImportProgress& progress) {
+             return storage::import_notes(*store, path, progress);
+         }},
+    };
+
+    bool rows_rejected = false;
+    for (const auto& step : steps) {
+        if (!command_line.has(step.option)) continue;
+        const auto path = command_line.get<std::string>(step.option);
+        try {
+            const ImportReport report = step.run(path, progress_line(path));
+            print_report(report);
+            rows_rejected = rows_rejected || report.rejected() > 0;
+        } catch (const storage::ImportError& error) {
+            // The files after this one may name customers this one would have added.
+            std::cerr << error.what() << "\n";
+            return exit_file_error;
+        }
+    }
+    return rows_rejected ? exit_rows_rejected : 0;
+}
+
+}  // namespace callpop::cli

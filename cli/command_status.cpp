@@ -1,0 +1,106 @@
+// callpop status: asks the running daemon, as a supervisor, how it and each switch link are
+// doing (the status message, docs/protocol-agent.md), and prints it (docs/status.md).
+#include <fmt/format.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/command_options.hpp"
+#include "cli/daemon_client.hpp"
+#include "cli/report.hpp"
+
+namespace callpop::cli {
+
+namespace {
+
+constexpr int exit_usage = 2;
+
+using nlohmann::json;
+
+// "2026-11-23T13:45:56.123Z" → "2026-11-23 13:45:56"; null → "-".
+std::string readable_time(const json& iso) {
+    if (!iso.is_string()) return "-";
+    std::string text = iso.get<std::string>();
+    if (text.size() < 19) return text;
+    text.resize(19);
+    text[10] = ' ';
+    return text;
+}
+
+// 45 s, 12 min 5 s, 3 h 04 min, 2 d 5 h: the two units that matter.
+std::string readable_duration(std::uint64_t seconds) {
+    constexpr std::uint64_t minute = 60, hour = 60 * minute, day = 24 * hour;
+    if (seconds < minute) return fmt::format("{} s", seconds);
+    if (seconds < hour) return fmt::format("{} min {} s", seconds / minute, seconds % minute);
+    if (seconds < day)
+        return fmt::format("{} h {:02} min", seconds / hour, seconds % hour / minute);
+    return fmt::format("{} d {} h", seconds / day, seconds % day / hour);
+}
+
+std::string text_of(const json& value) {
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_null()) return "-";
+    return value.dump();
+}
+
+std::string summary(const json& status) {
+    std::string text = fmt::format("callpop {}, up {} (since {} UTC; times below are UTC)\n",
+                                   text_of(status["version"]),
+                                   readable_duration(status.value("uptime_s", std::uint64_t{0})),
+                                   readable_time(status["started_at"]));
+    text += fmt::format("calls live: {}\n", text_of(status["live_calls"]));
+    text += fmt::format("agents: {} logged in, {} away (gone without logging out)\n",
+                        text_of(status["agents_logged_in"]), text_of(status["agents_away"]));
+    text += fmt::format("follow-ups: {} agents waiting for one, {} offered and not reported\n",
+                        text_of(status["followup_waiters"]), text_of(status["followups_held"]));
+    text +=
+        fmt::format("supervisors following the call log: {}\n", text_of(status["tail_followers"]));
+    text += fmt::format("call-log writer queue: {}\n", text_of(status["writer_queue"]));
+    return text;
+}
+
+std::vector<std::string> switch_row(const json& link) {
+    std::string state = text_of(link["state"]);
+    // The native port serves any number of switches: say how many are connected.
+    const auto sessions = link.value("sessions", std::uint64_t{0});
+    if (sessions > 0) state += fmt::format(" ({} connected)", sessions);
+    return {text_of(link["name"]),           text_of(link["type"]),
+            text_of(link["address"]),        state,
+            readable_time(link["up_since"]), readable_time(link["last_event_at"]),
+            text_of(link["events"]),         text_of(link["calls"]),
+            text_of(link["garbage"]),        text_of(link["last_error"])};
+}
+
+std::string switch_table(const json& switches) {
+    const std::vector<report::Column> columns = {
+        {"NAME"},         {"TYPE"},          {"ADDRESS"}, {"STATE"},          {"SINCE"},
+        {"LAST-EVENT"},   {"EVENTS", true},  {"CALLS", true}, {"GARBAGE", true}, {"LAST-ERROR"}};
+    std::vector<std::vector<std::string>> rows;
+    if (switches.is_array())
+        for (const auto& link : switches) rows.push_back(switch_row(link));
+    return report::format_table(columns, rows);
+}
+
+}  // namespace
+
+int command_status(const Arguments& arguments) {
+    CommandLine command_line(
+        "callpop status [--json] [--config FILE] [--user ID --token TOKEN] [--host H] [--port P]");
+    command_line.options()("json", "print the daemon's status message as it came (one line)");
+    add_daemon_login_options(command_line);
+    if (!command_line.parse(arguments)) return 0;
+    const config::Config config = command_line.load_config();
+    const auto login = daemon_login(command_line, config, "status");
+    if (!login) return exit_usage;
+    const json status = ask_daemon(*login, {{"type", "status"}});
+    if (command_line.has("json")) {
+        std::cout << status.dump() << std::endl;
+    } else {
+        std::cout << summary(status) << "\n" << switch_table(status["switches"]) << std::flush;
+    }
+    return 0;
+}
+
+}  // namespace callpop::cli

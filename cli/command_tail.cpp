@@ -1,0 +1,135 @@
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "daemon/net/asio.hpp"
+#include "cli/command_options.hpp"
+#include "cli/daemon_client.hpp"
+#include "protocol/records.hpp"
+
+namespace callpop::cli {
+
+namespace {
+
+// "2026-11-23T13:45:56.123Z" → "2026-11-23 13:45:56"
+std::string readable_time(const std::string& iso) {
+    if (iso.size() < 19) return iso;
+    std::string text = iso.substr(0, 19);
+    text[10] = ' ';
+    return text;
+}
+
+constexpr const char* column_layout = "{:<19}  {:<18} {:<14} {:<16} {:<22} {:<10} {:<8} {:<16} {}";
+
+std::string column_header() {
+    return fmt::format(fmt::runtime(column_layout), "TIME (UTC)", "KIND", "CALL", "FROM", "CUSTOMER",
+                       "QUEUE", "AGENT", "OUTCOME/CAUSE", "NOTES");
+}
+
+std::string columns(const domain::CallLogRecord& record) {
+    std::string customer = record.customer_name;
+    if (customer.empty() && record.customer_id) customer = "#" + std::to_string(*record.customer_id);
+    std::string result = record.outcome.empty() ? record.cause : record.outcome;
+    return fmt::format(fmt::runtime(column_layout), readable_time(record.at), record.kind,
+                       record.call, record.from, customer, record.queue, record.agent, result,
+                       record.notes);
+}
+
+}  // namespace
+
+int command_tail(const Arguments& arguments) {
+    CommandLine command_line(
+        "callpop tail [-f] [-n N] [--json] [--queue Q] [--agent A] [--outcome O] "
+        "[--user ID --token TOKEN]");
+    command_line.options()("follow,f", "keep showing new records as they come")(
+        "lines,n", program_options::value<std::size_t>()->default_value(20),
+        "how many past records to show first")("json", "print the raw JSON records")(
+        "queue", program_options::value<std::string>()->default_value(""), "only this queue")(
+        "agent", program_options::value<std::string>()->default_value(""), "only this agent")(
+        "outcome", program_options::value<std::string>()->default_value(""),
+        "only this outcome code");
+    add_daemon_login_options(command_line);
+    if (!command_line.parse(arguments)) return 0;
+    const config::Config config = command_line.load_config();
+
+    const auto login_as = daemon_login(command_line, config, "tail");
+    if (!login_as) return 2;
+    const bool follow = command_line.has("follow");
+    const bool raw = command_line.has("json");
+
+    asio::io_context io;
+    tcp::socket socket(io);
+    asio::connect(socket,
+                  tcp::resolver(io).resolve(login_as->host, std::to_string(login_as->port)));
+    const nlohmann::json login = {{"type", "login"}, {"agent", login_as->user},
+                                  {"token", login_as->token}};
+    const nlohmann::json tail = {{"type", "tail"},
+                                 {"backlog", command_line.get<std::size_t>("lines")},
+                                 {"follow", follow},
+                                 {"filter",
+                                  {{"queue", command_line.get<std::string>("queue")},
+                                   {"agent", command_line.get<std::string>("agent")},
+                                   {"outcome", command_line.get<std::string>("outcome")}}}};
+    const std::string requests = login.dump() + "\n" + tail.dump() + "\n";
+    asio::write(socket, asio::buffer(requests));
+
+    int exit_code = 0;
+    std::string buffer;
+    // While the log is quiet, pings keep the session inside the daemon's heartbeat rule.
+    asio::steady_timer ping_timer(io);
+    const std::string ping = "{\"type\":\"ping\"}\n";
+    std::chrono::seconds ping_every(5);  // until the welcome says the daemon's heartbeat
+    std::function<void()> schedule_ping = [&] {
+        ping_timer.expires_after(ping_every);
+        ping_timer.async_wait([&](const boost::system::error_code& error) {
+            if (error) return;
+            asio::async_write(socket, asio::buffer(ping), [](auto, auto) {});
+            schedule_ping();
+        });
+    };
+    std::function<void()> read_next = [&] {
+        asio::async_read_until(
+            socket, asio::dynamic_buffer(buffer), '\n',
+            [&](const boost::system::error_code& error, std::size_t size) {
+                if (error) {
+                    std::cerr << "callpop tail: connection closed: " << error.message() << "\n";
+                    exit_code = 1;
+                    ping_timer.cancel();
+                    return;
+                }
+                const std::string line = buffer.substr(0, size - 1);
+                buffer.erase(0, size);
+                const auto message = nlohmann::json::parse(line, nullptr, false);
+                const std::string type =
+                    message.is_object() ? message.value("type", "") : std::string();
+                if (type == "error" || type == "bye") {
+                    std::cerr << "callpop tail: " << message.value("code", "") << ": "
+                              << message.value("message", "") << "\n";
+                    exit_code = 1;
+                    ping_timer.cancel();
+                    return;
+                }
+                if (type == "welcome") {
+                    ping_every = std::chrono::seconds(std::max(1, message.value("heartbeat_s", 5)));
+                } else if (type == "log") {
+                    std::cout << (raw ? line
+                                      : columns(protocol::call_log_record_from_json(message)))
+                              << std::endl;
+                } else if (type == "backlog_end" && !follow) {
+                    ping_timer.cancel();
+                    return;
+                }
+                read_next();
+            });
+    };
+    if (!raw) std::cout << column_header() << std::endl;
+    schedule_ping();
+    read_next();
+    io.run();
+    return exit_code;
+}
+
+}  // namespace callpop::cli

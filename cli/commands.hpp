@@ -1,0 +1,20 @@
+#pragma once
+// The command-line verbs of the callpop binary (`serve` is the daemon's: daemon/serve.hpp);
+// each returns the process exit code.
+#include <string>
+#include <vector>
+
+namespace callpop::cli {
+
+using Arguments = std::vector<std::string>;  // after the verb
+
+int command_check_config(const Arguments& arguments);
+int command_import(const Arguments& arguments);
+int command_demo_data(const Arguments& arguments);
+int command_agent(const Arguments& arguments);
+int command_tail(const Arguments& arguments);
+int command_followups(const Arguments& arguments);  // list, export, complete, cancel
+int command_report(const Arguments& arguments);     // csat, feedback
+int command_status(const Arguments& arguments);     // the daemon and its switch links
+
+}  // namespace callpop::cli

@@ -1,0 +1,111 @@
+#include "daemon/agents/agent_directory.hpp"
+
+#include <algorithm>
+
+namespace callpop::daemon {
+
+std::shared_ptr<AgentSession> AgentDirectory::attach(const std::string& agent,
+                                                     const std::vector<std::string>& extensions,
+                                                     const std::shared_ptr<AgentSession>& session) {
+    Presence& presence = agents_[agent];
+    auto previous = presence.session.lock();
+    presence.session = session;
+    if (!extensions.empty() || presence.extensions.empty()) {
+        leave_extensions(agent, presence);
+        // One agent per phone: whoever sat here before (and left without logging out) is
+        // no longer rung or credited with the answer.
+        for (const auto& extension : extensions) {
+            auto& seated = agents_by_extension_[extension];
+            for (const auto& other : seated) {
+                auto other_presence = agents_.find(other);
+                if (other != agent && other_presence != agents_.end())
+                    std::erase(other_presence->second.extensions, extension);
+            }
+            seated.assign(1, agent);
+        }
+        presence.extensions = extensions;
+    }
+    return previous == session ? nullptr : previous;
+}
+
+void AgentDirectory::detach(const std::string& agent, const AgentSession* session) {
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return;
+    if (found->second.session.lock().get() == session) found->second.session.reset();
+}
+
+void AgentDirectory::remove(const std::string& agent) {
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return;
+    leave_extensions(agent, found->second);
+    agents_.erase(found);
+}
+
+void AgentDirectory::leave_extensions(const std::string& agent, Presence& presence) {
+    for (const auto& extension : presence.extensions) {
+        auto seated = agents_by_extension_.find(extension);
+        if (seated == agents_by_extension_.end()) continue;
+        std::erase(seated->second, agent);
+        if (seated->second.empty()) agents_by_extension_.erase(seated);
+    }
+    presence.extensions.clear();
+}
+
+std::shared_ptr<AgentSession> AgentDirectory::session(const std::string& agent) const {
+    auto found = agents_.find(agent);
+    return found == agents_.end() ? nullptr : found->second.session.lock();
+}
+
+const std::vector<std::string>& AgentDirectory::agents_at(const std::string& extension) const {
+    static const std::vector<std::string> nobody;
+    auto found = agents_by_extension_.find(extension);
+    return found == agents_by_extension_.end() ? nobody : found->second;
+}
+
+void AgentDirectory::add_pending(const std::string& agent, PendingPop pop) {
+    // Only agents that logged in have a replay list; an id a switch names is not enough.
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return;
+    auto& pending = found->second.pending;
+    pending.push_back(std::move(pop));
+    // Pops leave when acked or when their call ends; the cap only guards against an agent
+    // that never acks while calls never end.
+    while (pending.size() > pending_max_) pending.pop_front();
+}
+
+void AgentDirectory::ack(const std::string& agent, std::uint64_t seq) {
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return;
+    std::erase_if(found->second.pending, [seq](const PendingPop& pop) { return pop.seq == seq; });
+}
+
+void AgentDirectory::drop_call(const std::string& agent, const std::string& call) {
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return;
+    std::erase_if(found->second.pending, [&call](const PendingPop& pop) { return pop.call == call; });
+}
+
+std::vector<PendingPop> AgentDirectory::pending_after(const std::string& agent,
+                                                      std::uint64_t seq) const {
+    std::vector<PendingPop> result;
+    auto found = agents_.find(agent);
+    if (found == agents_.end()) return result;
+    for (const auto& pop : found->second.pending) {
+        if (pop.seq > seq) result.push_back(pop);
+    }
+    return result;
+}
+
+AgentDirectory::Headcount AgentDirectory::headcount() const {
+    Headcount count;
+    for (const auto& [agent, presence] : agents_) {
+        if (presence.session.expired()) {
+            ++count.away;
+        } else {
+            ++count.connected;
+        }
+    }
+    return count;
+}
+
+}  // namespace callpop::daemon

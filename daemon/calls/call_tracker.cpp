@@ -1,0 +1,213 @@
+#include "daemon/calls/call_tracker.hpp"
+
+#include <algorithm>
+
+namespace callpop::daemon {
+
+using protocol::SwitchEventKind;
+
+namespace {
+
+// Fills what an earlier event did not know: events may arrive in any order.
+void merge_details(TrackedCall& call, const protocol::SwitchEvent& event) {
+    if (call.caller_raw.empty()) call.caller_raw = event.from;
+    if (call.caller_name.empty()) call.caller_name = event.name;
+    if (call.dialed.empty()) call.dialed = event.to;
+    if (call.queue.empty()) call.queue = event.queue;
+    for (const auto& [key, value] : event.data.items()) {
+        if (!call.data.contains(key)) call.data[key] = value;
+    }
+}
+
+bool is_transfer_target(const TrackedCall& call, const std::string& extension) {
+    return !extension.empty() &&
+           std::find(call.transfer_targets.begin(), call.transfer_targets.end(), extension) !=
+               call.transfer_targets.end();
+}
+
+// A transfer's target answers: the call leaves the extension and agent that had it.
+void hand_on(TrackedCall& call, CallChange& change) {
+    change.took_transfer = true;
+    change.handed_on_by_extension = call.answered_extension;
+    change.handed_on_by_agent = call.answered_agent;
+    call.transfer_targets.clear();
+}
+
+}  // namespace
+
+TrackedCall& CallTracker::create(const protocol::SwitchEvent& event,
+                                 const std::string& switch_name, Clock::time_point now) {
+    TrackedCall& call = calls_[event.call];
+    call.id = event.call;
+    call.switch_name = switch_name;
+    call.started = now;
+    by_start_.emplace_back(now, call.id);
+    return call;
+}
+
+CallChange CallTracker::apply(const protocol::SwitchEvent& event, const std::string& switch_name,
+                              Clock::time_point now) {
+    CallChange change;
+    auto found = calls_.find(event.call);
+    change.created = found == calls_.end();
+    TrackedCall& call = change.created ? create(event, switch_name, now) : found->second;
+    change.call = &call;
+    const bool was_ended = call.state == CallState::ended && !change.created;
+    if (!was_ended) merge_details(call, event);
+
+    switch (event.kind) {
+        case SwitchEventKind::ring: {
+            if (was_ended) {
+                change.reason = "ring after the call ended";
+                return change;
+            }
+            if (call.state == CallState::answered) {
+                change.reason = "ring after the call was answered";
+                return change;
+            }
+            for (const auto& extension : event.extensions) {
+                if (call.rung_extensions.insert(extension).second)
+                    change.new_extensions.push_back(extension);
+            }
+            if (!change.created && change.new_extensions.empty()) {
+                change.reason = "duplicate ring";
+                return change;
+            }
+            change.kind = CallChange::Kind::rang;
+            return change;
+        }
+        case SwitchEventKind::answer: {
+            const std::string answering =
+                event.extensions.empty() ? std::string() : event.extensions.front();
+            const bool takes_transfer = is_transfer_target(call, answering);
+            if (was_ended) {
+                // Written to the log only when it tells something new: who answered a call
+                // nobody had answered, or which target took a transfer.
+                if (answering.empty() || (call.ever_answered && !takes_transfer)) {
+                    change.reason = "answer after the call ended";
+                    return change;
+                }
+                if (takes_transfer) hand_on(call, change);
+                call.answered_extension = answering;
+                call.answered_agent = event.agent;
+                call.ever_answered = true;
+                change.kind = CallChange::Kind::answered_after_end;
+                return change;
+            }
+            if (call.state == CallState::answered) {
+                // Only an extension a transfer sent the call to may answer it again.
+                if (!takes_transfer) {
+                    change.reason = "duplicate answer";
+                    return change;
+                }
+                hand_on(call, change);
+            }
+            call.state = CallState::answered;
+            call.ever_answered = true;
+            call.answered_extension = answering;
+            if (!answering.empty()) call.rung_extensions.insert(answering);
+            call.answered_agent = event.agent;
+            change.kind = CallChange::Kind::answered;
+            return change;
+        }
+        case SwitchEventKind::transfer: {
+            if (was_ended) {
+                change.reason = "transfer after the call ended";
+                return change;
+            }
+            if (call.state == CallState::ringing) {
+                // Nobody has taken the call yet: it just rings at more extensions, as a ring
+                // adding extensions would.
+                for (const auto& extension : event.extensions) {
+                    if (call.rung_extensions.insert(extension).second)
+                        change.new_extensions.push_back(extension);
+                }
+                if (!change.created && change.new_extensions.empty()) {
+                    change.reason = "duplicate transfer";
+                    return change;
+                }
+                change.kind = CallChange::Kind::rang;
+                return change;
+            }
+            for (const auto& extension : event.extensions) {
+                if (extension == call.answered_extension || is_transfer_target(call, extension) ||
+                    std::find(change.new_extensions.begin(), change.new_extensions.end(),
+                              extension) != change.new_extensions.end())
+                    continue;
+                change.new_extensions.push_back(extension);
+            }
+            if (change.new_extensions.empty()) {
+                change.reason = "duplicate transfer";
+                return change;
+            }
+            for (const auto& extension : change.new_extensions) {
+                call.transfer_targets.push_back(extension);
+                call.rung_extensions.insert(extension);
+            }
+            change.kind = CallChange::Kind::transferred;
+            return change;
+        }
+        case SwitchEventKind::hangup: {
+            if (was_ended) {
+                change.reason = "duplicate hangup";
+                return change;
+            }
+            mark_ended(call, now);
+            change.kind = CallChange::Kind::ended;
+            return change;
+        }
+    }
+    return change;
+}
+
+void CallTracker::mark_ended(TrackedCall& call, Clock::time_point now) {
+    call.state = CallState::ended;
+    call.ended = now;
+    by_end_.emplace_back(now, call.id);
+}
+
+std::vector<TrackedCall*> CallTracker::expire(Clock::time_point now) {
+    std::vector<TrackedCall*> expired;
+    // Calls leave by_start_ in the order they started: only the due ones are looked at.
+    while (!by_start_.empty() && now - by_start_.front().first >= max_duration_) {
+        const auto [started, id] = std::move(by_start_.front());
+        by_start_.pop_front();
+        TrackedCall* call = find(id);
+        if (call == nullptr || call->started != started || call->state == CallState::ended)
+            continue;
+        mark_ended(*call, now);
+        expired.push_back(call);
+    }
+    return expired;
+}
+
+void CallTracker::forget_ended(Clock::time_point now) {
+    while (!by_end_.empty() && now - by_end_.front().first >= ended_keep_) {
+        const auto [ended, id] = std::move(by_end_.front());
+        by_end_.pop_front();
+        auto found = calls_.find(id);
+        if (found != calls_.end() && found->second.state == CallState::ended &&
+            found->second.ended == ended)
+            calls_.erase(found);
+    }
+}
+
+void CallTracker::shed_payload(TrackedCall& call) {
+    call.pop.reset();
+    call.data = nlohmann::json::object();
+    call.popped_agents.clear();
+    call.rung_extensions.clear();
+}
+
+TrackedCall* CallTracker::find(const std::string& call_id) {
+    auto found = calls_.find(call_id);
+    return found == calls_.end() ? nullptr : &found->second;
+}
+
+std::size_t CallTracker::live_calls() const {
+    std::size_t live = 0;
+    for (const auto& [id, call] : calls_) live += call.state != CallState::ended;
+    return live;
+}
+
+}  // namespace callpop::daemon

@@ -1,0 +1,111 @@
+#pragma once
+// One record per live call, whatever order the switch's events arrive in: duplicates are
+// ignored, hangup before answer and answer without ring are tolerated, and calls that
+// never end are closed by a timeout. Pure state, no I/O: the server acts on what
+// apply() reports.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/net/shared_message.hpp"
+#include "protocol/switch_event.hpp"
+
+namespace callpop::daemon {
+
+using Clock = std::chrono::steady_clock;
+
+enum class CallState { ringing, answered, ended };
+
+struct TrackedCall {
+    std::string id;
+    std::string switch_name;
+    std::string caller_raw;
+    std::string caller_name;
+    std::string dialed;
+    std::string queue;
+    nlohmann::json data = nlohmann::json::object();
+    std::set<std::string> rung_extensions;
+    // The last extension (and agent) that answered: after a transfer, still the one that
+    // handed the call on, until a target answers.
+    std::string answered_extension;
+    std::string answered_agent;
+    // Answered at least once, with or without an extension: a call answered and then
+    // transferred to nobody who took it was not missed.
+    bool ever_answered = false;
+    // Where transfers sent the call since its last answer; any of them may answer it next.
+    std::vector<std::string> transfer_targets;
+    CallState state = CallState::ringing;
+    Clock::time_point started;
+    Clock::time_point ended;
+    // Filled by the server when it first looks the caller up.
+    bool looked_up = false;
+    std::string caller_number;  // E.164 where parseable
+    std::string line_name;
+    std::optional<std::int64_t> customer_id;
+    std::string customer_name;
+    std::uint64_t pop_seq = 0;
+    SharedMessage pop;                    // serialized once, queued to every agent
+    std::set<std::string> popped_agents;  // who was sent the pop, to withdraw it
+};
+
+struct CallChange {
+    enum class Kind {
+        ignored,    // duplicate or late: nothing to do, nothing to log
+        rang,       // new call, or the call now rings on more extensions
+        answered,
+        answered_after_end,  // the answer arrived after the hangup: log it, nothing to route
+        transferred,         // an answered call moved: new_extensions ring now
+        ended,
+    };
+    Kind kind = Kind::ignored;
+    TrackedCall* call = nullptr;
+    bool created = false;                     // the first event seen for this call
+    std::vector<std::string> new_extensions;  // rang, transferred: extensions new to the call
+    std::string reason;                       // ignored: why (for the debug log)
+    // answered, answered_after_end: a transfer's target took the call (a second leg), from
+    // the extension and agent that had it until then.
+    bool took_transfer = false;
+    std::string handed_on_by_extension;
+    std::string handed_on_by_agent;
+};
+
+class CallTracker {
+public:
+    CallTracker(std::chrono::seconds max_duration, std::chrono::seconds ended_keep)
+        : max_duration_(max_duration), ended_keep_(ended_keep) {}
+
+    CallChange apply(const protocol::SwitchEvent& event, const std::string& switch_name,
+                     Clock::time_point now);
+
+    // Calls that rang or talked past the maximum duration: now ended, returned for logging.
+    std::vector<TrackedCall*> expire(Clock::time_point now);
+    // Forgets ended calls older than the keep time.
+    void forget_ended(Clock::time_point now);
+    // An ended call is kept an hour for outcomes and late events: drop what it no longer
+    // needs (the pop, the IVR data, who was rung) once the server is done with it.
+    static void shed_payload(TrackedCall& call);
+
+    TrackedCall* find(const std::string& call_id);
+    std::size_t live_calls() const;
+
+private:
+    TrackedCall& create(const protocol::SwitchEvent& event, const std::string& switch_name,
+                        Clock::time_point now);
+    void mark_ended(TrackedCall& call, Clock::time_point now);
+
+    std::chrono::seconds max_duration_;
+    std::chrono::seconds ended_keep_;
+    std::unordered_map<std::string, TrackedCall> calls_;
+    // (when, call id), oldest first; an entry whose call has changed since is skipped.
+    std::deque<std::pair<Clock::time_point, std::string>> by_start_;
+    std::deque<std::pair<Clock::time_point, std::string>> by_end_;
+};
+
+}  // namespace callpop::daemon

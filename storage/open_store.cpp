@@ -1,0 +1,12 @@
+#include "storage/open_store.hpp"
+
+#include "storage/sqlite/sqlite_store.hpp"
+
+namespace callpop::storage {
+
+std::unique_ptr<Store> open_store(const config::Storage& settings) {
+    if (settings.backend == "sqlite") return open_sqlite_store(settings.path);
+    throw StorageError("storage.backend \"" + settings.backend + "\" is not built in (sqlite)");
+}
+
+}  // namespace callpop::storage

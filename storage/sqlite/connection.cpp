@@ -1,0 +1,144 @@
+#include "storage/sqlite/connection.hpp"
+
+#include <sqlite3.h>
+
+namespace callpop::storage {
+
+namespace {
+
+bool is_transient(int code) {
+    switch (code & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+        case SQLITE_FULL:
+        case SQLITE_IOERR:
+        case SQLITE_CANTOPEN:
+        case SQLITE_PROTOCOL:
+        case SQLITE_NOMEM:
+            return true;
+        default:
+            return false;
+    }
+}
+
+[[noreturn]] void fail(sqlite3* db, int code, std::string_view what) {
+    std::string message = std::string(what) + ": " + sqlite3_errstr(code);
+    if (db != nullptr && sqlite3_errmsg(db) != nullptr &&
+        std::string_view(sqlite3_errmsg(db)) != sqlite3_errstr(code))
+        message += " (" + std::string(sqlite3_errmsg(db)) + ")";
+    throw StorageError(message, is_transient(code));
+}
+
+}  // namespace
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db), sql_(sql) {
+    const int code = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                        SQLITE_PREPARE_PERSISTENT, &statement_, nullptr);
+    if (code != SQLITE_OK) fail(db_, code, "preparing \"" + sql_ + "\"");
+}
+
+Statement::~Statement() { sqlite3_finalize(statement_); }
+
+Statement& Statement::bind(int index, std::int64_t value) {
+    const int code = sqlite3_bind_int64(statement_, index, value);
+    if (code != SQLITE_OK) fail(db_, code, "binding " + std::to_string(index) + " of " + sql_);
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+    const int code = sqlite3_bind_text(statement_, index, text.data(),
+                                       static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    if (code != SQLITE_OK) fail(db_, code, "binding " + std::to_string(index) + " of " + sql_);
+    return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+    const int code = sqlite3_bind_null(statement_, index);
+    if (code != SQLITE_OK) fail(db_, code, "binding " + std::to_string(index) + " of " + sql_);
+    return *this;
+}
+
+bool Statement::step() {
+    const int code = sqlite3_step(statement_);
+    if (code == SQLITE_ROW) return true;
+    if (code == SQLITE_DONE) return false;
+    sqlite3_reset(statement_);
+    fail(db_, code, "running \"" + sql_ + "\"");
+}
+
+void Statement::run() {
+    while (step()) {
+    }
+    reset();
+}
+
+void Statement::reset() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+}
+
+std::int64_t Statement::column_int(int index) const {
+    return sqlite3_column_int64(statement_, index);
+}
+
+std::string Statement::column_text(int index) const {
+    const auto* text = sqlite3_column_text(statement_, index);
+    if (text == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(text),
+                       static_cast<std::size_t>(sqlite3_column_bytes(statement_, index)));
+}
+
+bool Statement::column_is_null(int index) const {
+    return sqlite3_column_type(statement_, index) == SQLITE_NULL;
+}
+
+Database::Database(const std::filesystem::path& path, bool read_only) {
+    const int flags = read_only ? SQLITE_OPEN_READONLY
+                                : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    const int code = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (code != SQLITE_OK) {
+        std::string message = "opening " + path.string() + ": " + sqlite3_errstr(code);
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw StorageError(message);
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    // A second writer (the import, a second daemon) may hold the lock briefly.
+    sqlite3_busy_timeout(db_, 5000);
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+void Database::exec(std::string_view sql) {
+    const std::string text(sql);
+    char* error = nullptr;
+    const int code = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
+    if (code != SQLITE_OK) {
+        std::string message = "running \"" + text.substr(0, 80) + "\": " + sqlite3_errstr(code);
+        if (error != nullptr) message += " (" + std::string(error) + ")";
+        sqlite3_free(error);
+        throw StorageError(message, is_transient(code));
+    }
+}
+
+std::int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
+
+int Database::changes() const { return sqlite3_changes(db_); }
+
+Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+    if (!done_) {
+        try {
+            db_.exec("ROLLBACK");
+        } catch (const StorageError&) {
+        }
+    }
+}
+
+void Transaction::commit() {
+    db_.exec("COMMIT");
+    done_ = true;
+}
+
+}  // namespace callpop::storage

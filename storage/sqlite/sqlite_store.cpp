@@ -1,0 +1,743 @@
+#include "storage/sqlite/sqlite_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <map>
+
+#include "storage/sqlite/connection.hpp"
+
+namespace callpop::storage {
+
+namespace {
+
+constexpr const char* migrations[] = {
+#include "storage/sqlite/schema.sql.inc"
+};
+
+void migrate(Database& db) {
+    Statement version_query(db.handle(), "PRAGMA user_version");
+    version_query.step();
+    const auto applied = static_cast<std::size_t>(version_query.column_int(0));
+    version_query.reset();
+    constexpr std::size_t available = std::size(migrations);
+    if (applied > available)
+        throw StorageError("database schema version " + std::to_string(applied) +
+                           " is newer than this callpop knows (" + std::to_string(available) +
+                           ")");
+    for (std::size_t index = applied; index < available; ++index) {
+        Transaction transaction(db);
+        db.exec(migrations[index]);
+        db.exec("PRAGMA user_version = " + std::to_string(index + 1));
+        transaction.commit();
+    }
+}
+
+// Read by read_followups(), in this order; f is followups, cu the customer (LEFT JOIN).
+constexpr const char* followup_columns =
+    "f.id, f.kind, f.status, f.customer_id, coalesce(cu.name, ''), f.number, f.call_id, "
+    "f.reason, f.due_at, f.timezone, f.timezone_source, f.calling_window, f.attempts_made, "
+    "f.attempts_max, f.retry_after_s, f.survey, f.leased_by, f.lease_until, f.last_result, "
+    "f.score, f.comment, f.created_at, f.closed_at, f.closed_by, f.overdue_at";
+
+constexpr const char* customer_columns =
+    "c.id, c.external_id, c.name, c.company, c.tier, c.segment, c.language, c.timezone, "
+    "c.email, c.address, c.do_not_call";
+
+class SqliteStore final : public Store {
+public:
+    explicit SqliteStore(const std::filesystem::path& path) : db_(path) {
+        db_.exec("PRAGMA journal_mode = WAL");
+        db_.exec("PRAGMA synchronous = NORMAL");
+        db_.exec("PRAGMA foreign_keys = ON");
+        migrate(db_);
+    }
+
+    std::vector<Customer> customers_by_number(std::string_view number,
+                                              std::size_t limit) override {
+        auto& query = statement(
+            std::string("SELECT ") + customer_columns + " FROM phones p "
+            "JOIN customers c ON c.id = p.customer_id WHERE p.number = ?1 "
+            "ORDER BY (SELECT max(started_at) FROM calls WHERE customer_id = c.id) DESC "
+            "NULLS LAST, c.id LIMIT ?2");
+        query.bind(1, number).bind(2, static_cast<std::int64_t>(limit));
+        std::vector<Customer> customers;
+        while (query.step()) customers.push_back(read_customer(query));
+        query.reset();
+        for (auto& customer : customers) customer.phones = phones_of(customer.id);
+        return customers;
+    }
+
+    std::optional<Customer> customer_by_asset_serial(std::string_view serial) override {
+        auto& query = statement(std::string("SELECT ") + customer_columns +
+                                " FROM assets a JOIN customers c ON c.id = a.customer_id "
+                                "WHERE a.serial = ?1 AND a.serial <> '' LIMIT 1");
+        query.bind(1, serial);
+        return first_customer(query);
+    }
+
+    std::optional<Customer> customer_by_external_id(std::string_view external_id) override {
+        auto& query = statement(std::string("SELECT ") + customer_columns +
+                                " FROM customers c WHERE external_id = ?1");
+        query.bind(1, external_id);
+        return first_customer(query);
+    }
+
+    std::optional<Customer> customer_by_id(std::int64_t id) override {
+        auto& query =
+            statement(std::string("SELECT ") + customer_columns + " FROM customers c WHERE id = ?1");
+        query.bind(1, id);
+        return first_customer(query);
+    }
+
+    CustomerCard card(const Customer& customer, std::size_t history) override {
+        CustomerCard card;
+        card.customer = customer;
+        auto& notes = statement(
+            "SELECT id, kind, text, author, created_at FROM notes WHERE customer_id = ?1 "
+            "ORDER BY created_at DESC, id DESC LIMIT 50");
+        notes.bind(1, customer.id);
+        while (notes.step()) {
+            Note note{notes.column_int(0), notes.column_text(1), notes.column_text(2),
+                      notes.column_text(3), notes.column_text(4)};
+            (note.kind == "preference" ? card.preferences : card.notes).push_back(std::move(note));
+        }
+        notes.reset();
+
+        auto& assets = statement(
+            "SELECT product, serial, purchased, warranty_end FROM assets WHERE customer_id = ?1 "
+            "ORDER BY purchased DESC, id DESC LIMIT 50");
+        assets.bind(1, customer.id);
+        while (assets.step()) {
+            card.assets.push_back({assets.column_text(0), assets.column_text(1),
+                                   assets.column_text(2), assets.column_text(3)});
+        }
+        assets.reset();
+
+        auto& calls = statement(
+            "SELECT call_id, started_at, line, state, agent, outcome, outcome_notes FROM calls "
+            "WHERE customer_id = ?1 ORDER BY started_at DESC LIMIT ?2");
+        calls.bind(1, customer.id).bind(2, static_cast<std::int64_t>(history));
+        while (calls.step()) {
+            card.history.push_back({calls.column_text(0), calls.column_text(1),
+                                    calls.column_text(2), calls.column_text(3),
+                                    calls.column_text(4), calls.column_text(5),
+                                    calls.column_text(6)});
+        }
+        calls.reset();
+
+        auto& followups = statement(
+            "SELECT id, kind, due_at, status, reason FROM followups "
+            "WHERE customer_id = ?1 AND status = 'open' ORDER BY due_at LIMIT 20");
+        followups.bind(1, customer.id);
+        while (followups.step()) {
+            card.followups.push_back({followups.column_int(0), followups.column_text(1),
+                                      followups.column_text(2), followups.column_text(3),
+                                      followups.column_text(4)});
+        }
+        followups.reset();
+        return card;
+    }
+
+    std::optional<CallSummary> call_summary(std::string_view call_id) override {
+        auto& query = statement(
+            "SELECT call_id, started_at, line, state, coalesce(nullif(outcome_agent, ''), agent), "
+            "outcome, outcome_notes, caller, customer_id FROM calls WHERE call_id = ?1");
+        query.bind(1, call_id);
+        std::optional<CallSummary> summary;
+        if (query.step()) {
+            summary = CallSummary{{query.column_text(0), query.column_text(1), query.column_text(2),
+                                   query.column_text(3), query.column_text(4), query.column_text(5),
+                                   query.column_text(6)},
+                                  query.column_text(7),
+                                  std::nullopt};
+            if (!query.column_is_null(8)) summary->customer_id = query.column_int(8);
+        }
+        query.reset();
+        return summary;
+    }
+
+    std::optional<AgentAccount> agent(std::string_view id) override {
+        auto& query = statement("SELECT id, name, role, token_hash FROM agents WHERE id = ?1");
+        query.bind(1, id);
+        std::optional<AgentAccount> account;
+        if (query.step())
+            account = AgentAccount{query.column_text(0), query.column_text(1),
+                                   query.column_text(2), query.column_text(3)};
+        query.reset();
+        return account;
+    }
+
+    std::vector<CallLogRecord> recent_log(std::size_t count) override {
+        auto& query = statement(
+            "SELECT id, at, kind, call_id, switch, caller, caller_name, dialed, line, queue, "
+            "extension, agent, customer_id, customer_name, outcome, cause, notes, followup_id "
+            "FROM call_log ORDER BY id DESC LIMIT ?1");
+        query.bind(1, static_cast<std::int64_t>(count));
+        std::vector<CallLogRecord> records;
+        while (query.step()) {
+            CallLogRecord record;
+            record.id = query.column_int(0);
+            record.at = query.column_text(1);
+            record.kind = query.column_text(2);
+            record.call = query.column_text(3);
+            record.switch_name = query.column_text(4);
+            record.from = query.column_text(5);
+            record.caller_name = query.column_text(6);
+            record.to = query.column_text(7);
+            record.line = query.column_text(8);
+            record.queue = query.column_text(9);
+            record.extension = query.column_text(10);
+            record.agent = query.column_text(11);
+            if (!query.column_is_null(12)) record.customer_id = query.column_int(12);
+            record.customer_name = query.column_text(13);
+            record.outcome = query.column_text(14);
+            record.cause = query.column_text(15);
+            record.notes = query.column_text(16);
+            if (!query.column_is_null(17)) record.followup_id = query.column_int(17);
+            records.push_back(std::move(record));
+        }
+        query.reset();
+        return {records.rbegin(), records.rend()};
+    }
+
+    std::int64_t last_log_id() override {
+        auto& query = statement("SELECT coalesce(max(id), 0) FROM call_log");
+        query.step();
+        const std::int64_t id = query.column_int(0);
+        query.reset();
+        return id;
+    }
+
+    void begin() override { db_.exec("BEGIN IMMEDIATE"); }
+    void commit() override { db_.exec("COMMIT"); }
+    void rollback() override {
+        try {
+            db_.exec("ROLLBACK");
+        } catch (const StorageError&) {
+            // Nothing was open: SQLite already rolled back after the failure.
+        }
+    }
+
+    bool append_log(const CallLogRecord& record) override {
+        if (record.kind == "outcome") {
+            auto& update = statement(
+                "UPDATE calls SET outcome = ?2, outcome_notes = ?3, outcome_agent = ?4, "
+                "outcome_at = ?5 WHERE call_id = ?1");
+            update.bind(1, record.call).bind(2, record.outcome).bind(3, record.notes);
+            update.bind(4, record.agent).bind(5, record.at).run();
+            if (db_.changes() == 0) return false;
+        } else if (record.kind == "ring" || record.kind == "answer" || record.kind == "hangup" ||
+                   record.kind == "timeout") {
+            fold_call_event(record);
+        }
+        auto& insert = statement(
+            "INSERT INTO call_log (id, at, kind, call_id, switch, caller, caller_name, dialed, "
+            "line, queue, extension, agent, customer_id, customer_name, outcome, cause, notes, "
+            "followup_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+            "?15, ?16, ?17, ?18)");
+        if (record.id > 0) insert.bind(1, record.id); else insert.bind_null(1);
+        insert.bind(2, record.at).bind(3, record.kind).bind(4, record.call);
+        insert.bind(5, record.switch_name).bind(6, record.from).bind(7, record.caller_name);
+        insert.bind(8, record.to).bind(9, record.line).bind(10, record.queue);
+        insert.bind(11, record.extension).bind(12, record.agent);
+        if (record.customer_id) insert.bind(13, *record.customer_id); else insert.bind_null(13);
+        insert.bind(14, record.customer_name).bind(15, record.outcome).bind(16, record.cause);
+        insert.bind(17, record.notes);
+        if (record.followup_id) insert.bind(18, *record.followup_id); else insert.bind_null(18);
+        insert.run();
+        return true;
+    }
+
+    std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) override {
+        if (!customer_exists(customer_id)) return std::nullopt;
+        auto& insert = statement(
+            "INSERT INTO notes (customer_id, kind, text, author, created_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5)");
+        insert.bind(1, customer_id).bind(2, note.kind).bind(3, note.text);
+        insert.bind(4, note.author).bind(5, note.created_at).run();
+        return db_.last_insert_id();
+    }
+
+    void put_agent(const AgentAccount& account) override {
+        auto& upsert = statement(
+            "INSERT INTO agents (id, name, role, token_hash) VALUES (?1, ?2, ?3, ?4) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, "
+            "token_hash = excluded.token_hash");
+        upsert.bind(1, account.id).bind(2, account.name).bind(3, account.role);
+        upsert.bind(4, account.token_hash).run();
+    }
+
+    // ---- follow-ups ----
+
+    std::optional<std::int64_t> create_followup(const Followup& followup) override {
+        // DO NOTHING covers the uniqueness constraints only: the primary key (not given) and
+        // followups_one_open_callback. A refused callback therefore changes nothing.
+        auto& insert = statement(
+            "INSERT INTO followups (customer_id, call_id, kind, status, reason, number, due_at, "
+            "timezone, timezone_source, calling_window, attempts_made, attempts_max, "
+            "retry_after_s, survey, leased_by, lease_until, last_result, score, comment, "
+            "created_at, closed_at, closed_by, overdue_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+            "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) "
+            "ON CONFLICT DO NOTHING");
+        if (followup.customer_id) insert.bind(1, *followup.customer_id); else insert.bind_null(1);
+        insert.bind(2, followup.call).bind(3, followup.kind);
+        insert.bind(4, followup.status.empty() ? std::string_view("open") : followup.status);
+        insert.bind(5, followup.reason).bind(6, followup.number).bind(7, followup.due_at);
+        insert.bind(8, followup.timezone).bind(9, followup.timezone_source);
+        insert.bind(10, followup.window.is_null() ? std::string("{}") : followup.window.dump());
+        insert.bind(11, static_cast<std::int64_t>(followup.attempts_made));
+        insert.bind(12, static_cast<std::int64_t>(followup.attempts_max));
+        insert.bind(13, followup.retry_after_s);
+        if (followup.survey.is_null()) insert.bind_null(14); else insert.bind(14, followup.survey.dump());
+        insert.bind(15, followup.leased_by);
+        bind_time(insert, 16, followup.lease_until);
+        insert.bind(17, followup.last_result);
+        if (followup.score) insert.bind(18, static_cast<std::int64_t>(*followup.score)); else insert.bind_null(18);
+        insert.bind(19, followup.comment).bind(20, followup.created_at);
+        bind_time(insert, 21, followup.closed_at);
+        insert.bind(22, followup.closed_by);
+        bind_time(insert, 23, followup.overdue_at);
+        insert.run();
+        if (db_.changes() == 0) return std::nullopt;
+        return db_.last_insert_id();
+    }
+
+    std::optional<Followup> followup(std::int64_t id) override {
+        auto& query = statement(std::string("SELECT ") + followup_columns +
+                                " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
+                                "WHERE f.id = ?1");
+        query.bind(1, id);
+        auto found = read_followups(query);
+        if (found.empty()) return std::nullopt;
+        return std::move(found.front());
+    }
+
+    std::optional<std::string> last_survey_created(std::int64_t customer_id) override {
+        auto& query = statement(
+            "SELECT max(created_at) FROM followups WHERE customer_id = ?1 "
+            "AND kind = 'satisfaction' AND status <> 'cancelled'");
+        query.bind(1, customer_id);
+        std::optional<std::string> created;
+        if (query.step() && !query.column_is_null(0)) created = query.column_text(0);
+        query.reset();
+        return created;
+    }
+
+    std::vector<Followup> due_followups(std::string_view now, std::size_t limit) override {
+        auto& query = statement(std::string("SELECT ") + followup_columns +
+                                " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
+                                "WHERE f.status = 'open' AND f.due_at <= ?1 AND (f.leased_by = '' "
+                                "OR f.lease_until IS NULL OR f.lease_until <= ?1) "
+                                "ORDER BY f.due_at, f.id LIMIT ?2");
+        query.bind(1, now).bind(2, sql_limit(limit));
+        return read_followups(query);
+    }
+
+    void update_followup(const Followup& followup) override {
+        auto& update = statement(
+            "UPDATE followups SET status = ?2, due_at = ?3, attempts_made = ?4, leased_by = ?5, "
+            "lease_until = ?6, last_result = ?7, score = ?8, comment = ?9, closed_at = ?10, "
+            "closed_by = ?11, overdue_at = ?12 WHERE id = ?1");
+        update.bind(1, followup.id).bind(2, followup.status).bind(3, followup.due_at);
+        update.bind(4, static_cast<std::int64_t>(followup.attempts_made));
+        update.bind(5, followup.leased_by);
+        bind_time(update, 6, followup.lease_until);
+        update.bind(7, followup.last_result);
+        if (followup.score) update.bind(8, static_cast<std::int64_t>(*followup.score)); else update.bind_null(8);
+        update.bind(9, followup.comment);
+        bind_time(update, 10, followup.closed_at);
+        update.bind(11, followup.closed_by);
+        bind_time(update, 12, followup.overdue_at);
+        update.run();
+        if (db_.changes() == 0)
+            throw StorageError("no follow-up " + std::to_string(followup.id) + " to update");
+    }
+
+    void add_followup_attempt(std::int64_t followup_id, const FollowupAttempt& attempt) override {
+        auto& insert = statement(
+            "INSERT INTO followup_attempts (followup_id, at, agent, result, score, comment) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        insert.bind(1, followup_id).bind(2, attempt.at).bind(3, attempt.agent);
+        insert.bind(4, attempt.result);
+        if (attempt.score) insert.bind(5, static_cast<std::int64_t>(*attempt.score)); else insert.bind_null(5);
+        insert.bind(6, attempt.comment).run();
+    }
+
+    std::vector<Followup> open_followups_of_call(std::string_view call_id) override {
+        auto& query = statement(std::string("SELECT ") + followup_columns +
+                                " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
+                                "WHERE f.call_id = ?1 AND f.call_id <> '' AND f.status = 'open' "
+                                "ORDER BY f.id");
+        query.bind(1, call_id);
+        return read_followups(query);
+    }
+
+    std::vector<Followup> unflagged_overdue_callbacks(std::string_view cutoff,
+                                                      std::size_t limit) override {
+        auto& query = statement(std::string("SELECT ") + followup_columns +
+                                " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
+                                "WHERE f.status = 'open' AND f.kind = 'callback' AND f.due_at < ?1 "
+                                "AND f.overdue_at IS NULL ORDER BY f.due_at, f.id LIMIT ?2");
+        query.bind(1, cutoff).bind(2, static_cast<std::int64_t>(limit));
+        return read_followups(query);
+    }
+
+    std::vector<Followup> list_followups(const FollowupQuery& query) override {
+        // One statement for every combination of filters: an empty parameter filters nothing.
+        auto& list = statement(
+            std::string("SELECT ") + followup_columns +
+            " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
+            "LEFT JOIN calls ca ON ca.call_id = f.call_id AND f.call_id <> '' "
+            "WHERE (?1 = '[]' OR f.status IN (SELECT value FROM json_each(?1))) "
+            "AND (?2 = '' OR f.kind = ?2) "
+            "AND (?3 = '' OR f.leased_by = ?3 OR f.closed_by = ?3 OR ca.agent = ?3 "
+            "OR ca.outcome_agent = ?3) "
+            "AND (?4 = '' OR f.reason = ?4) "
+            "AND (?5 = '' OR f.due_at <= ?5) "
+            "AND (?6 = '' OR (f.kind = 'callback' AND f.overdue_at IS NOT NULL)) "
+            "ORDER BY f.due_at, f.id LIMIT ?7");
+        list.bind(1, nlohmann::json(query.statuses).dump()).bind(2, query.kind);
+        list.bind(3, query.agent).bind(4, query.reason).bind(5, query.due_by);
+        list.bind(6, query.overdue).bind(7, sql_limit(query.limit));
+        return read_followups(list);
+    }
+
+    std::vector<SurveyResult> survey_results(std::string_view since,
+                                             std::string_view until) override {
+        auto& query = statement(
+            "SELECT f.id, f.closed_at, coalesce(json_extract(f.survey, '$.scale'), 'csat'), "
+            "f.score, f.comment, coalesce(nullif(ca.outcome_agent, ''), ca.agent, ''), "
+            "coalesce(ca.outcome, ''), coalesce(ca.line, ''), f.customer_id, "
+            "coalesce(cu.name, '') FROM followups f "
+            "LEFT JOIN calls ca ON ca.call_id = f.call_id AND f.call_id <> '' "
+            "LEFT JOIN customers cu ON cu.id = f.customer_id "
+            "WHERE f.kind = 'satisfaction' AND f.status = 'completed' AND f.score IS NOT NULL "
+            "AND f.closed_at IS NOT NULL AND (?1 = '' OR f.closed_at >= ?1) "
+            "AND (?2 = '' OR f.closed_at < ?2) ORDER BY f.closed_at, f.id");
+        query.bind(1, since).bind(2, until);
+        std::vector<SurveyResult> results;
+        while (query.step()) {
+            SurveyResult result;
+            result.followup_id = query.column_int(0);
+            result.completed_at = query.column_text(1);
+            result.scale = query.column_text(2);
+            result.score = static_cast<int>(query.column_int(3));
+            result.comment = query.column_text(4);
+            result.agent = query.column_text(5);
+            result.outcome = query.column_text(6);
+            result.line = query.column_text(7);
+            if (!query.column_is_null(8)) result.customer_id = query.column_int(8);
+            result.customer_name = query.column_text(9);
+            results.push_back(std::move(result));
+        }
+        query.reset();
+        ProductCache products;
+        for (auto& result : results) result.products = products_of(products, result.customer_id);
+        return results;
+    }
+
+    std::vector<FeedbackItem> feedback(std::string_view since, std::string_view until,
+                                       const std::vector<std::string>& outcome_codes) override {
+        // Survey answers with a comment or a low score (csat <= 2, nps <= 6), then the calls
+        // whose outcome is one of the codes, merged by time.
+        auto& query = statement(
+            "SELECT * FROM ("
+            "SELECT f.closed_at AS at, 'survey' AS source, "
+            "coalesce(json_extract(f.survey, '$.scale'), 'csat') AS scale, f.score, "
+            "f.comment AS text, coalesce(ca.outcome, '') AS outcome, "
+            "coalesce(nullif(ca.outcome_agent, ''), ca.agent, '') AS agent, f.call_id AS call, "
+            "f.customer_id AS customer_id, coalesce(cu.name, '') AS customer_name, f.id AS tie "
+            "FROM followups f "
+            "LEFT JOIN calls ca ON ca.call_id = f.call_id AND f.call_id <> '' "
+            "LEFT JOIN customers cu ON cu.id = f.customer_id "
+            "WHERE f.kind = 'satisfaction' AND f.status = 'completed' AND f.score IS NOT NULL "
+            "AND f.closed_at IS NOT NULL AND (?1 = '' OR f.closed_at >= ?1) "
+            "AND (?2 = '' OR f.closed_at < ?2) AND (f.comment <> '' OR "
+            "(coalesce(json_extract(f.survey, '$.scale'), 'csat') = 'csat' AND f.score <= 2) OR "
+            "(json_extract(f.survey, '$.scale') = 'nps' AND f.score <= 6)) "
+            "UNION ALL "
+            "SELECT ca.outcome_at, 'outcome', '', NULL, ca.outcome_notes, ca.outcome, "
+            "coalesce(nullif(ca.outcome_agent, ''), ca.agent), ca.call_id, ca.customer_id, "
+            "coalesce(cu.name, ''), ca.rowid FROM calls ca "
+            "LEFT JOIN customers cu ON cu.id = ca.customer_id "
+            "WHERE ca.outcome IN (SELECT value FROM json_each(?3)) AND ca.outcome_at IS NOT NULL "
+            "AND (?1 = '' OR ca.outcome_at >= ?1) AND (?2 = '' OR ca.outcome_at < ?2)"
+            ") ORDER BY at, source DESC, tie");
+        query.bind(1, since).bind(2, until).bind(3, nlohmann::json(outcome_codes).dump());
+        std::vector<FeedbackItem> items;
+        while (query.step()) {
+            FeedbackItem item;
+            item.at = query.column_text(0);
+            item.source = query.column_text(1);
+            item.scale = query.column_text(2);
+            if (!query.column_is_null(3)) item.score = static_cast<int>(query.column_int(3));
+            item.text = query.column_text(4);
+            item.outcome = query.column_text(5);
+            item.agent = query.column_text(6);
+            item.call = query.column_text(7);
+            if (!query.column_is_null(8)) item.customer_id = query.column_int(8);
+            item.customer_name = query.column_text(9);
+            items.push_back(std::move(item));
+        }
+        query.reset();
+        ProductCache products;
+        for (auto& item : items) item.products = products_of(products, item.customer_id);
+        return items;
+    }
+
+    std::int64_t upsert_customer(const Customer& customer) override {
+        // Looked up first rather than with RETURNING, which costs SQLite a temporary table
+        // per row, and so that a new customer skips deleting phones it cannot have.
+        const auto existing = id_of_external(customer.external_id);
+        auto& upsert = statement(
+            "INSERT INTO customers (external_id, name, company, tier, segment, language, "
+            "timezone, email, address, do_not_call) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+            "?10) ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, "
+            "company = excluded.company, tier = excluded.tier, segment = excluded.segment, "
+            "language = excluded.language, timezone = excluded.timezone, email = excluded.email, "
+            "address = excluded.address, do_not_call = excluded.do_not_call");
+        upsert.bind(1, customer.external_id).bind(2, customer.name).bind(3, customer.company);
+        upsert.bind(4, customer.tier).bind(5, customer.segment).bind(6, customer.language);
+        upsert.bind(7, customer.timezone).bind(8, customer.email).bind(9, customer.address);
+        upsert.bind(10, static_cast<std::int64_t>(customer.do_not_call ? 1 : 0));
+        upsert.run();
+        const std::int64_t id = existing ? *existing : db_.last_insert_id();
+
+        if (existing) {
+            auto& clear = statement("DELETE FROM phones WHERE customer_id = ?1");
+            clear.bind(1, id).run();
+        }
+        auto& add = statement(
+            "INSERT OR IGNORE INTO phones (customer_id, number, position) VALUES (?1, ?2, ?3)");
+        std::int64_t position = 0;
+        for (const auto& phone : customer.phones) {
+            add.bind(1, id).bind(2, phone).bind(3, position++).run();
+        }
+        return id;
+    }
+
+    bool upsert_asset(std::string_view customer_external_id, const Asset& asset) override {
+        const auto customer_id = id_of_external(customer_external_id);
+        if (!customer_id) return false;
+        auto& find = statement(
+            "SELECT id FROM assets WHERE customer_id = ?1 AND ((?2 <> '' AND serial = ?2) OR "
+            "(?2 = '' AND serial = '' AND product = ?3 AND purchased = ?4))");
+        find.bind(1, *customer_id).bind(2, asset.serial).bind(3, asset.product);
+        find.bind(4, asset.purchased);
+        std::optional<std::int64_t> existing;
+        if (find.step()) existing = find.column_int(0);
+        find.reset();
+        if (existing) {
+            auto& update = statement(
+                "UPDATE assets SET product = ?2, serial = ?3, purchased = ?4, warranty_end = ?5 "
+                "WHERE id = ?1");
+            update.bind(1, *existing).bind(2, asset.product).bind(3, asset.serial);
+            update.bind(4, asset.purchased).bind(5, asset.warranty_end).run();
+        } else {
+            auto& insert = statement(
+                "INSERT INTO assets (customer_id, product, serial, purchased, warranty_end) "
+                "VALUES (?1, ?2, ?3, ?4, ?5)");
+            insert.bind(1, *customer_id).bind(2, asset.product).bind(3, asset.serial);
+            insert.bind(4, asset.purchased).bind(5, asset.warranty_end).run();
+        }
+        return true;
+    }
+
+    bool upsert_note(std::string_view customer_external_id, const Note& note) override {
+        const auto customer_id = id_of_external(customer_external_id);
+        if (!customer_id) return false;
+        auto& insert = statement(
+            "INSERT INTO notes (customer_id, kind, text, author, created_at) "
+            "SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM notes WHERE "
+            "customer_id = ?1 AND kind = ?2 AND text = ?3)");
+        insert.bind(1, *customer_id).bind(2, note.kind).bind(3, note.text);
+        insert.bind(4, note.author).bind(5, note.created_at).run();
+        return true;
+    }
+
+private:
+    using ProductCache = std::map<std::int64_t, std::vector<std::string>>;
+
+    // SQLite reads a negative LIMIT as none.
+    static std::int64_t sql_limit(std::size_t limit) {
+        return limit > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
+                   ? -1
+                   : static_cast<std::int64_t>(limit);
+    }
+
+    // Unset times are NULL in the followups table.
+    static void bind_time(Statement& statement, int index, const std::string& iso) {
+        if (iso.empty()) statement.bind_null(index); else statement.bind(index, iso);
+    }
+
+    static nlohmann::json json_column(const Statement& row, int index, std::int64_t id,
+                                      const char* what) {
+        if (row.column_is_null(index)) return nullptr;
+        auto parsed = nlohmann::json::parse(row.column_text(index), nullptr, false);
+        if (parsed.is_discarded())
+            throw StorageError("follow-up " + std::to_string(id) + ": " + what + " is not JSON");
+        return parsed;
+    }
+
+    // Every row of a query on followup_columns; resets the query.
+    static std::vector<Followup> read_followups(Statement& query) {
+        std::vector<Followup> followups;
+        while (query.step()) {
+            Followup followup;
+            followup.id = query.column_int(0);
+            followup.kind = query.column_text(1);
+            followup.status = query.column_text(2);
+            if (!query.column_is_null(3)) followup.customer_id = query.column_int(3);
+            followup.customer_name = query.column_text(4);
+            followup.number = query.column_text(5);
+            followup.call = query.column_text(6);
+            followup.reason = query.column_text(7);
+            followup.due_at = query.column_text(8);
+            followup.timezone = query.column_text(9);
+            followup.timezone_source = query.column_text(10);
+            followup.window = json_column(query, 11, followup.id, "calling_window");
+            followup.attempts_made = static_cast<std::uint32_t>(query.column_int(12));
+            followup.attempts_max = static_cast<std::uint32_t>(query.column_int(13));
+            followup.retry_after_s = query.column_int(14);
+            followup.survey = json_column(query, 15, followup.id, "survey");
+            followup.leased_by = query.column_text(16);
+            followup.lease_until = query.column_text(17);
+            followup.last_result = query.column_text(18);
+            if (!query.column_is_null(19)) followup.score = static_cast<int>(query.column_int(19));
+            followup.comment = query.column_text(20);
+            followup.created_at = query.column_text(21);
+            followup.closed_at = query.column_text(22);
+            followup.closed_by = query.column_text(23);
+            followup.overdue_at = query.column_text(24);
+            followups.push_back(std::move(followup));
+        }
+        query.reset();
+        return followups;
+    }
+
+    // The customer's products, each once, alphabetically; none without a customer.
+    const std::vector<std::string>& products_of(ProductCache& cache,
+                                                std::optional<std::int64_t> customer_id) {
+        static const std::vector<std::string> none;
+        if (!customer_id) return none;
+        auto found = cache.find(*customer_id);
+        if (found != cache.end()) return found->second;
+        auto& query = statement(
+            "SELECT DISTINCT product FROM assets WHERE customer_id = ?1 AND product <> '' "
+            "ORDER BY product");
+        query.bind(1, *customer_id);
+        std::vector<std::string> products;
+        while (query.step()) products.push_back(query.column_text(0));
+        query.reset();
+        return cache.emplace(*customer_id, std::move(products)).first->second;
+    }
+
+    Statement& statement(const std::string& sql) {
+        auto found = statements_.find(sql);
+        if (found == statements_.end())
+            found = statements_.emplace(sql, std::make_unique<Statement>(db_.handle(), sql)).first;
+        return *found->second;
+    }
+
+    static Customer read_customer(const Statement& row) {
+        Customer customer;
+        customer.id = row.column_int(0);
+        customer.external_id = row.column_text(1);
+        customer.name = row.column_text(2);
+        customer.company = row.column_text(3);
+        customer.tier = row.column_text(4);
+        customer.segment = row.column_text(5);
+        customer.language = row.column_text(6);
+        customer.timezone = row.column_text(7);
+        customer.email = row.column_text(8);
+        customer.address = row.column_text(9);
+        customer.do_not_call = row.column_int(10) != 0;
+        return customer;
+    }
+
+    std::vector<std::string> phones_of(std::int64_t customer_id) {
+        auto& query =
+            statement("SELECT number FROM phones WHERE customer_id = ?1 ORDER BY position");
+        query.bind(1, customer_id);
+        std::vector<std::string> phones;
+        while (query.step()) phones.push_back(query.column_text(0));
+        query.reset();
+        return phones;
+    }
+
+    // The first customer a bound query yields, with its phones.
+    std::optional<Customer> first_customer(Statement& query) {
+        std::optional<Customer> customer;
+        if (query.step()) customer = read_customer(query);
+        query.reset();
+        if (customer) customer->phones = phones_of(customer->id);
+        return customer;
+    }
+
+    std::optional<std::int64_t> id_of_external(std::string_view external_id) {
+        auto& query = statement("SELECT id FROM customers WHERE external_id = ?1");
+        query.bind(1, external_id);
+        std::optional<std::int64_t> id;
+        if (query.step()) id = query.column_int(0);
+        query.reset();
+        return id;
+    }
+
+    bool customer_exists(std::int64_t id) {
+        auto& query = statement("SELECT 1 FROM customers WHERE id = ?1");
+        query.bind(1, id);
+        const bool found = query.step();
+        query.reset();
+        return found;
+    }
+
+    // Keeps one row per call whatever order its events arrive in.
+    void fold_call_event(const CallLogRecord& record) {
+        auto& upsert = statement(
+            "INSERT INTO calls (call_id, switch, started_at, caller, caller_name, dialed, line, "
+            "queue, extension, agent, customer_id, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+            "?9, ?10, ?11, 'ringing') ON CONFLICT (call_id) DO UPDATE SET "
+            "started_at = min(started_at, excluded.started_at), "
+            "caller = iif(caller = '', excluded.caller, caller), "
+            "caller_name = iif(caller_name = '', excluded.caller_name, caller_name), "
+            "dialed = iif(dialed = '', excluded.dialed, dialed), "
+            "line = iif(line = '', excluded.line, line), "
+            "queue = iif(queue = '', excluded.queue, queue), "
+            "customer_id = coalesce(customer_id, excluded.customer_id)");
+        upsert.bind(1, record.call).bind(2, record.switch_name).bind(3, record.at);
+        upsert.bind(4, record.from).bind(5, record.caller_name).bind(6, record.to);
+        upsert.bind(7, record.line).bind(8, record.queue).bind(9, record.extension);
+        upsert.bind(10, record.agent);
+        if (record.customer_id) upsert.bind(11, *record.customer_id); else upsert.bind_null(11);
+        upsert.run();
+
+        if (record.kind == "answer") {
+            auto& answer = statement(
+                "UPDATE calls SET answered_at = coalesce(answered_at, ?2), extension = ?3, "
+                "agent = ?4, state = CASE WHEN ended_at IS NULL THEN 'answered' WHEN state = 'abandoned' "
+                "THEN 'completed' ELSE state END WHERE call_id = ?1");
+            answer.bind(1, record.call).bind(2, record.at).bind(3, record.extension);
+            answer.bind(4, record.agent).run();
+        } else if (record.kind == "hangup" || record.kind == "timeout") {
+            auto& end = statement(
+                "UPDATE calls SET ended_at = ?2, cause = ?3, state = CASE WHEN ?4 = 'timeout' "
+                "THEN 'timeout' WHEN answered_at IS NOT NULL THEN 'completed' ELSE 'abandoned' "
+                "END WHERE call_id = ?1");
+            end.bind(1, record.call).bind(2, record.at).bind(3, record.cause);
+            end.bind(4, record.kind).run();
+        }
+    }
+
+    Database db_;
+    std::map<std::string, std::unique_ptr<Statement>> statements_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& path) {
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    return std::make_unique<SqliteStore>(path);
+}
+
+}  // namespace callpop::storage
