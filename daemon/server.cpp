@@ -42,11 +42,11 @@ std::uint64_t first_pop_seq() {
                                           .count());
 }
 
-std::unique_ptr<SwitchClient> make_switch_client(asio::io_context& io,
+std::shared_ptr<SwitchClient> make_switch_client(asio::io_context& io,
                                                  const config::SwitchLink& link,
                                                  SwitchEventSink sink) {
-    if (link.type == "ami") return std::make_unique<AmiClient>(io, link, std::move(sink));
-    if (link.type == "evapi") return std::make_unique<EvapiClient>(io, link, std::move(sink));
+    if (link.type == "ami") return std::make_shared<AmiClient>(io, link, std::move(sink));
+    if (link.type == "evapi") return std::make_shared<EvapiClient>(io, link, std::move(sink));
     throw std::runtime_error("switch " + link.name + ": type " + link.type + " is not built yet");
 }
 

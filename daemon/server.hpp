@@ -41,7 +41,7 @@ public:
     tcp::endpoint agent_endpoint() const { return agent_acceptor_.local_endpoint(); }
     const config::Config& config() const { return config_; }
     // The switches callpop dials (`switches` in the config), in config order.
-    const std::vector<std::unique_ptr<SwitchClient>>& switch_clients() const {
+    const std::vector<std::shared_ptr<SwitchClient>>& switch_clients() const {
         return switch_clients_;
     }
 
@@ -106,7 +106,7 @@ private:
     AgentDirectory directory_;
     asio::thread_pool token_checks_;  // slow hashes stay off the loop
     std::string unknown_agent_hash_;
-    std::vector<std::unique_ptr<SwitchClient>> switch_clients_;
+    std::vector<std::shared_ptr<SwitchClient>> switch_clients_;
     NativeSwitchPort native_switch_port_;
     // For `callpop status`: the wall-clock start to show, the steady one to measure uptime.
     std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();

@@ -34,7 +34,9 @@ SwitchClient::SwitchClient(asio::io_context& io, config::SwitchLink link, Switch
     status_.state = "connecting";
 }
 
-void SwitchClient::start() { spawn_logged(io_.get_executor(), run(), "switch link"); }
+void SwitchClient::start() {
+    spawn_logged(io_.get_executor(), run(), "switch link", shared_from_this());
+}
 
 void SwitchClient::stop() {
     stopping_ = true;
@@ -111,8 +113,9 @@ awaitable<std::string> SwitchClient::connect_and_serve(std::chrono::seconds& bac
     std::string failure;
     try {
         on_connected();
-        spawn_logged(io_.get_executor(), write_loop(), "switch link writer");
-        spawn_logged(io_.get_executor(), keepalive_loop(), "switch link keepalive");
+        spawn_logged(io_.get_executor(), write_loop(), "switch link writer", shared_from_this());
+        spawn_logged(io_.get_executor(), keepalive_loop(), "switch link keepalive",
+                     shared_from_this());
         co_await read_loop();
     } catch (const std::exception& bug) {
         // Whatever the switch sent, the link must come back: log it and reconnect.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,7 +24,9 @@ using SwitchLinkStatus = protocol::SwitchStatus;
 // Takes a link's event and its name; true when the event started a call.
 using SwitchEventSink = std::function<bool(const protocol::SwitchEvent&, const std::string&)>;
 
-class SwitchClient {
+// Its coroutines hold it (shared_from_this), so a link lives until its last one ends; make
+// it with std::make_shared.
+class SwitchClient : public std::enable_shared_from_this<SwitchClient> {
 public:
     SwitchClient(asio::io_context& io, config::SwitchLink link, SwitchEventSink sink);
     virtual ~SwitchClient() = default;

@@ -31,38 +31,42 @@ bool is_transient(int code) {
 
 }  // namespace
 
+void StatementFinalizer::operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+
+void DatabaseCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db), sql_(sql) {
+    sqlite3_stmt* prepared = nullptr;
     const int code = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                                        SQLITE_PREPARE_PERSISTENT, &statement_, nullptr);
+                                        SQLITE_PREPARE_PERSISTENT, &prepared, nullptr);
+    statement_.reset(prepared);
     if (code != SQLITE_OK) fail(db_, code, "preparing \"" + sql_ + "\"");
 }
 
-Statement::~Statement() { sqlite3_finalize(statement_); }
-
 Statement& Statement::bind(int index, std::int64_t value) {
-    const int code = sqlite3_bind_int64(statement_, index, value);
+    const int code = sqlite3_bind_int64(statement_.get(), index, value);
     if (code != SQLITE_OK) fail(db_, code, "binding " + std::to_string(index) + " of " + sql_);
     return *this;
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-    const int code = sqlite3_bind_text(statement_, index, text.data(),
+    const int code = sqlite3_bind_text(statement_.get(), index, text.data(),
                                        static_cast<int>(text.size()), SQLITE_TRANSIENT);
     if (code != SQLITE_OK) fail(db_, code, "binding " + std::to_string(index) + " of " + sql_);
     return *this;
 }
 
 Statement& Statement::bind_null(int index) {
-    const int code = sqlite3_bind_null(statement_, index);
+    const int code = sqlite3_bind_null(statement_.get(), index);
     if (code != SQLITE_OK) fail(db_, code, "binding " + std::to_string(index) + " of " + sql_);
     return *this;
 }
 
 bool Statement::step() {
-    const int code = sqlite3_step(statement_);
+    const int code = sqlite3_step(statement_.get());
     if (code == SQLITE_ROW) return true;
     if (code == SQLITE_DONE) return false;
-    sqlite3_reset(statement_);
+    sqlite3_reset(statement_.get());
     fail(db_, code, "running \"" + sql_ + "\"");
 }
 
@@ -73,46 +77,43 @@ void Statement::run() {
 }
 
 void Statement::reset() {
-    sqlite3_reset(statement_);
-    sqlite3_clear_bindings(statement_);
+    sqlite3_reset(statement_.get());
+    sqlite3_clear_bindings(statement_.get());
 }
 
 std::int64_t Statement::column_int(int index) const {
-    return sqlite3_column_int64(statement_, index);
+    return sqlite3_column_int64(statement_.get(), index);
 }
 
 std::string Statement::column_text(int index) const {
-    const auto* text = sqlite3_column_text(statement_, index);
+    const auto* text = sqlite3_column_text(statement_.get(), index);
     if (text == nullptr) return {};
     return std::string(reinterpret_cast<const char*>(text),
-                       static_cast<std::size_t>(sqlite3_column_bytes(statement_, index)));
+                       static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), index)));
 }
 
 bool Statement::column_is_null(int index) const {
-    return sqlite3_column_type(statement_, index) == SQLITE_NULL;
+    return sqlite3_column_type(statement_.get(), index) == SQLITE_NULL;
 }
 
 Database::Database(const std::filesystem::path& path, bool read_only) {
     const int flags = read_only ? SQLITE_OPEN_READONLY
                                 : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    const int code = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (code != SQLITE_OK) {
-        std::string message = "opening " + path.string() + ": " + sqlite3_errstr(code);
-        sqlite3_close(db_);
-        db_ = nullptr;
-        throw StorageError(message);
-    }
-    sqlite3_extended_result_codes(db_, 1);
+    sqlite3* opened = nullptr;
+    const int code = sqlite3_open_v2(path.c_str(), &opened, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    // SQLite hands out a handle even when opening fails; it must be closed all the same.
+    db_.reset(opened);
+    if (code != SQLITE_OK)
+        throw StorageError("opening " + path.string() + ": " + sqlite3_errstr(code));
+    sqlite3_extended_result_codes(db_.get(), 1);
     // A second writer (the import, a second daemon) may hold the lock briefly.
-    sqlite3_busy_timeout(db_, 5000);
+    sqlite3_busy_timeout(db_.get(), 5000);
 }
-
-Database::~Database() { sqlite3_close_v2(db_); }
 
 void Database::exec(std::string_view sql) {
     const std::string text(sql);
     char* error = nullptr;
-    const int code = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
+    const int code = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &error);
     if (code != SQLITE_OK) {
         std::string message = "running \"" + text.substr(0, 80) + "\": " + sqlite3_errstr(code);
         if (error != nullptr) message += " (" + std::string(error) + ")";
@@ -121,9 +122,9 @@ void Database::exec(std::string_view sql) {
     }
 }
 
-std::int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
+std::int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(db_.get()); }
 
-int Database::changes() const { return sqlite3_changes(db_); }
+int Database::changes() const { return sqlite3_changes(db_.get()); }
 
 Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
 

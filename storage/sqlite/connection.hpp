@@ -3,6 +3,7 @@
 // sqlite3_errstr and the statement.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -15,12 +16,17 @@ struct sqlite3_stmt;
 
 namespace callpop::storage {
 
+// The handles' owners: they finalize and close what SQLite handed out.
+struct StatementFinalizer {
+    void operator()(sqlite3_stmt* statement) const;
+};
+struct DatabaseCloser {
+    void operator()(sqlite3* db) const;
+};
+
 class Statement {
 public:
     Statement(sqlite3* db, std::string_view sql);
-    ~Statement();
-    Statement(const Statement&) = delete;
-    Statement& operator=(const Statement&) = delete;
 
     // Binds by 1-based index; bind_null() for NULL.
     Statement& bind(int index, std::int64_t value);
@@ -36,25 +42,22 @@ public:
     bool column_is_null(int index) const;
 
 private:
-    sqlite3* db_;
-    sqlite3_stmt* statement_ = nullptr;
+    sqlite3* db_;  // owned by the Database, which outlives its statements
+    std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement_;
     std::string sql_;
 };
 
 class Database {
 public:
     explicit Database(const std::filesystem::path& path, bool read_only = false);
-    ~Database();
-    Database(const Database&) = delete;
-    Database& operator=(const Database&) = delete;
 
     void exec(std::string_view sql);
     std::int64_t last_insert_id() const;
     int changes() const;
-    sqlite3* handle() const { return db_; }
+    sqlite3* handle() const { return db_.get(); }
 
 private:
-    sqlite3* db_ = nullptr;
+    std::unique_ptr<sqlite3, DatabaseCloser> db_;
 };
 
 class Transaction {
