@@ -92,7 +92,8 @@ private:
     void release_followups(std::vector<FollowupLease> leases);
     // Tells the agent how its attempt or close went, once committed.
     void reply_to_followup_change(AgentSession& session, std::int64_t id,
-                                  const WriteResult& written, const char* not_saved);
+                                  const JobOutcome<FollowupUpdate>& written,
+                                  const char* not_saved);
     void finish_login(const std::shared_ptr<AgentSession>& session,
                       const storage::AgentAccount& account, const protocol::Login& login);
 
