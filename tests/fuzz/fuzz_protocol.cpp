@@ -20,6 +20,7 @@
 #include "protocol/netstring.hpp"
 #include "protocol/switch_event.hpp"
 
+namespace domain = callpop::domain;
 namespace protocol = callpop::protocol;
 
 namespace {
