@@ -14,6 +14,9 @@
 
 namespace callpop::daemon {
 
+using domain::AgentRole;
+using domain::PoppedCallState;
+
 namespace {
 
 constexpr std::chrono::seconds sweep_interval{1};
@@ -195,7 +198,7 @@ awaitable<void> Server::sweep_calls() {
             auto record = make_record("timeout", *call);
             record.cause = "timeout";
             write_log(std::move(record));
-            tell_popped_agents(*call, "ended", "", "timeout");
+            tell_popped_agents(*call, PoppedCallState::ended, "", "timeout");
             CallTracker::shed_payload(*call);
         }
         tracker_.forget_ended(now);
@@ -219,7 +222,7 @@ void Server::send_pop(TrackedCall& call, const std::string& agent) {
     if (auto session = directory_.session(agent)) session->deliver(call.pop);
 }
 
-void Server::tell_popped_agents(TrackedCall& call, const std::string& state, const std::string& by,
+void Server::tell_popped_agents(TrackedCall& call, PoppedCallState state, const std::string& by,
                                 const std::string& cause,
                                 const std::vector<std::string>& except_agents) {
     if (call.popped_agents.empty()) return;
@@ -278,9 +281,10 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             if (tell_handed_on_by) {
                 tell_popped_agent(call, handed_on_by,
                                   std::make_shared<const std::string>(protocol::encode_call_state(
-                                      call.id, "transferred", by, "")));
+                                      call.id, PoppedCallState::transferred, by, "")));
             }
-            tell_popped_agents(call, "answered", by, "", {call.answered_agent, handed_on_by});
+            tell_popped_agents(call, PoppedCallState::answered, by, "",
+                               {call.answered_agent, handed_on_by});
             return change.created;
         }
         case CallChange::Kind::transferred: {
@@ -336,7 +340,7 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
                     followup_desk_.after_missed_call(context, hangup, now_seconds());
                 });
             }
-            tell_popped_agents(call, "ended", "", cause);
+            tell_popped_agents(call, PoppedCallState::ended, "", cause);
             CallTracker::shed_payload(call);
             return change.created;
         }
@@ -415,10 +419,12 @@ void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Lo
 
 void Server::finish_login(const std::shared_ptr<AgentSession>& session,
                           const storage::AgentAccount& account, const protocol::Login& login) {
-    session->logged_in_as(account.id, account.role);
+    // The schema admits no other roles than these.
+    const auto role = domain::parse<AgentRole>(account.role).value_or(AgentRole::agent);
+    session->logged_in_as(account.id, role);
     // A supervisor who takes no calls may watch from several terminals at once (tail -f,
     // the followups CLI); anyone at a phone has one live session, the latest.
-    const bool takes_calls = account.role != "supervisor" || !login.extensions.empty();
+    const bool takes_calls = role != AgentRole::supervisor || !login.extensions.empty();
     if (takes_calls) {
         if (auto previous = directory_.attach(account.id, login.extensions, session))
             previous->close_with("replaced", "logged in again from " + session->peer());
@@ -428,7 +434,7 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session,
     // The welcome and every missed pop as one message: a replay as long as the queue limit
     // must not count as a slow consumer.
     std::string welcome = protocol::encode_welcome(
-        account.id, account.role, static_cast<int>(config_.sessions.heartbeat_s), next_pop_seq_ - 1);
+        account.id, role, static_cast<int>(config_.sessions.heartbeat_s), next_pop_seq_ - 1);
     for (const auto& pop : directory_.pending_after(account.id, login.resume_after.value_or(0)))
         welcome += *pop.message;
     session->deliver(std::move(welcome));
