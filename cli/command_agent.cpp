@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/command_options.hpp"
+#include "domain/states.hpp"
 #include "storage/open_store.hpp"
 #include "storage/store.hpp"
 #include "storage/token_hash.hpp"
@@ -25,7 +26,7 @@ int command_agent(const Arguments& arguments) {
     account.id = command_line.get<std::string>("id");
     account.name = command_line.get<std::string>("name");
     account.role = command_line.get<std::string>("role");
-    if (account.role != "agent" && account.role != "supervisor") {
+    if (!domain::parse<domain::AgentRole>(account.role)) {
         std::cerr << "--role: \"" << account.role << "\" is not agent or supervisor\n";
         return 2;
     }

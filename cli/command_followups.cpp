@@ -5,12 +5,12 @@
 #include <iostream>
 #include <limits>
 #include <map>
-#include <set>
 #include <stdexcept>
 
 #include "cli/command_options.hpp"
 #include "cli/daemon_client.hpp"
 #include "cli/report.hpp"
+#include "domain/states.hpp"
 #include "domain/timestamp.hpp"
 #include "protocol/records.hpp"
 #include "storage/open_store.hpp"
@@ -21,8 +21,6 @@ namespace callpop::cli {
 namespace {
 
 constexpr int exit_usage = 2;
-
-const std::set<std::string> statuses{"open", "completed", "unreachable", "cancelled"};
 
 void add_filter_options(CommandLine& command_line) {
     command_line.options()(
@@ -46,7 +44,7 @@ storage::FollowupQuery query_from(const CommandLine& command_line) {
             query.statuses.clear();
             break;
         }
-        if (statuses.count(item) == 0)
+        if (!domain::parse<domain::FollowupStatus>(item))
             throw UsageError("--status: \"" + item +
                              "\" is not open, completed, unreachable, cancelled or all");
         query.statuses.push_back(item);
@@ -55,7 +53,7 @@ storage::FollowupQuery query_from(const CommandLine& command_line) {
         throw UsageError("--status: \"" + status +
                          "\" is not open, completed, unreachable, cancelled or all");
     query.kind = command_line.get<std::string>("kind");
-    if (!query.kind.empty() && query.kind != "satisfaction" && query.kind != "callback")
+    if (!query.kind.empty() && !domain::parse<domain::FollowupKind>(query.kind))
         throw UsageError("--kind: \"" + query.kind + "\" is not satisfaction or callback");
     query.agent = command_line.get<std::string>("agent");
     query.reason = command_line.get<std::string>("outcome");

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "domain/states.hpp"
 #include "domain/timestamp.hpp"
 #include "protocol/records.hpp"
 #include "storage/followup_schedule.hpp"
@@ -291,7 +292,8 @@ std::string followups_table(const std::vector<domain::Followup>& followups,
                             std::string_view now) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& followup : followups) {
-        const bool held = !followup.leased_by.empty() && followup.status == "open" &&
+        const bool held = !followup.leased_by.empty() &&
+                          followup.status == domain::to_string(domain::FollowupStatus::open) &&
                           (followup.lease_until.empty() || followup.lease_until > now);
         rows.push_back({std::to_string(followup.id), followup.kind, followup.status,
                         local_time(followup.due_at, followup.timezone),

@@ -14,6 +14,9 @@
 
 namespace callpop::daemon {
 
+using domain::AgentRole;
+using domain::PoppedCallState;
+
 namespace {
 
 constexpr std::chrono::seconds sweep_interval{1};
@@ -195,7 +198,7 @@ awaitable<void> Server::sweep_calls() {
             auto record = make_record("timeout", *call);
             record.cause = "timeout";
             write_log(std::move(record));
-            tell_popped_agents(*call, "ended", "", "timeout");
+            tell_popped_agents(*call, PoppedCallState::ended, "", "timeout");
             CallTracker::shed_payload(*call);
         }
         tracker_.forget_ended(now);
@@ -219,7 +222,7 @@ void Server::send_pop(TrackedCall& call, const std::string& agent) {
     if (auto session = directory_.session(agent)) session->deliver(call.pop);
 }
 
-void Server::tell_popped_agents(TrackedCall& call, const std::string& state, const std::string& by,
+void Server::tell_popped_agents(TrackedCall& call, PoppedCallState state, const std::string& by,
                                 const std::string& cause,
                                 const std::vector<std::string>& except_agents) {
     if (call.popped_agents.empty()) return;
@@ -278,9 +281,10 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             if (tell_handed_on_by) {
                 tell_popped_agent(call, handed_on_by,
                                   std::make_shared<const std::string>(protocol::encode_call_state(
-                                      call.id, "transferred", by, "")));
+                                      call.id, PoppedCallState::transferred, by, "")));
             }
-            tell_popped_agents(call, "answered", by, "", {call.answered_agent, handed_on_by});
+            tell_popped_agents(call, PoppedCallState::answered, by, "",
+                               {call.answered_agent, handed_on_by});
             return change.created;
         }
         case CallChange::Kind::transferred: {
@@ -315,10 +319,9 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             // A transfer's target answering late: the call was answered before, no
             // callback was scheduled at its hangup.
             if (change.took_transfer) return change.created;
-            writer_.write(Job([this, id = call.id](JobContext& context) {
+            writer_.write([this, id = call.id](JobContext& context) {
                 followup_desk_.after_late_answer(context, id, now_seconds());
-                return std::any();
-            }));
+            });
             return change.created;
         case CallChange::Kind::ended: {
             auto record = make_record("hangup", call);
@@ -333,11 +336,11 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             if (missed) missed_call = record;
             write_log(std::move(record));
             if (missed_call) {
-                writer_.write(Job([this, hangup = std::move(*missed_call)](JobContext& context) {
-                    return std::any(followup_desk_.after_missed_call(context, hangup, now_seconds()));
-                }));
+                writer_.write([this, hangup = std::move(*missed_call)](JobContext& context) {
+                    followup_desk_.after_missed_call(context, hangup, now_seconds());
+                });
             }
-            tell_popped_agents(call, "ended", "", cause);
+            tell_popped_agents(call, PoppedCallState::ended, "", cause);
             CallTracker::shed_payload(call);
             return change.created;
         }
@@ -416,10 +419,12 @@ void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Lo
 
 void Server::finish_login(const std::shared_ptr<AgentSession>& session,
                           const storage::AgentAccount& account, const protocol::Login& login) {
-    session->logged_in_as(account.id, account.role);
+    // The schema admits no other roles than these.
+    const auto role = domain::parse<AgentRole>(account.role).value_or(AgentRole::agent);
+    session->logged_in_as(account.id, role);
     // A supervisor who takes no calls may watch from several terminals at once (tail -f,
     // the followups CLI); anyone at a phone has one live session, the latest.
-    const bool takes_calls = account.role != "supervisor" || !login.extensions.empty();
+    const bool takes_calls = role != AgentRole::supervisor || !login.extensions.empty();
     if (takes_calls) {
         if (auto previous = directory_.attach(account.id, login.extensions, session))
             previous->close_with("replaced", "logged in again from " + session->peer());
@@ -429,7 +434,7 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session,
     // The welcome and every missed pop as one message: a replay as long as the queue limit
     // must not count as a slow consumer.
     std::string welcome = protocol::encode_welcome(
-        account.id, account.role, static_cast<int>(config_.sessions.heartbeat_s), next_pop_seq_ - 1);
+        account.id, role, static_cast<int>(config_.sessions.heartbeat_s), next_pop_seq_ - 1);
     for (const auto& pop : directory_.pending_after(account.id, login.resume_after.value_or(0)))
         welcome += *pop.message;
     session->deliver(std::move(welcome));
@@ -484,21 +489,21 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
         bool accepted = false;
         FollowupDecision followup;
     };
-    Job save = [this, record = std::move(record),
-                requested = outcome.satisfaction_call](JobContext& context) {
+    auto save = [this, record = std::move(record),
+                 requested = outcome.satisfaction_call](JobContext& context) {
         Saved saved;
         saved.accepted = context.log(record);
         if (saved.accepted)
             saved.followup = followup_desk_.after_outcome(context, record, requested, now_seconds());
-        return std::any(std::move(saved));
+        return saved;
     };
-    writer_.write(std::move(save), [session, call = outcome.call](const WriteResult& result) {
+    writer_.write(std::move(save), [session, call = outcome.call](const JobOutcome<Saved>& result) {
         if (!result.error.empty()) {
             session->deliver(protocol::encode_error(
                 {"storage_error", "the outcome was not saved: " + result.error}));
             return;
         }
-        const auto& saved = std::any_cast<const Saved&>(result.value);
+        const Saved& saved = result.value;
         if (!saved.accepted) {
             session->deliver(protocol::encode_error(
                 {"unknown_call", "no call \"" + call + "\" to record an outcome for"}));
@@ -582,8 +587,8 @@ void Server::on_status(const std::shared_ptr<AgentSession>& session) {
 // ---- follow-ups ------------------------------------------------------------------------
 
 void Server::on_next_followup(const std::shared_ptr<AgentSession>& session) {
-    const bool waiting = std::any_of(followup_waiters_.begin(), followup_waiters_.end(),
-                                     [&](const auto& waiter) { return waiter.lock() == session; });
+    const bool waiting = std::ranges::any_of(
+        followup_waiters_, [&](const auto& waiter) { return waiter.lock() == session; });
     if (!waiting) followup_waiters_.push_back(session);
     session->deliver(protocol::encode_followup_waiting(followup_waiters_.size()));
     offer_followups();
@@ -601,13 +606,14 @@ void Server::offer_followups() {
     }
     if (sessions.empty()) return;
     offering_followups_ = true;
-    Job offer = [this, agents = std::move(agents)](JobContext& context) {
-        return std::any(followup_desk_.offer_due(context, agents, now_seconds()));
+    auto offer = [this, agents = std::move(agents)](JobContext& context) {
+        return followup_desk_.offer_due(context, agents, now_seconds());
     };
-    writer_.write(std::move(offer), [this, sessions = std::move(sessions)](const WriteResult& result) {
+    writer_.write(std::move(offer), [this, sessions = std::move(sessions)](
+                                        const JobOutcome<std::vector<FollowupOfferMade>>& result) {
         offering_followups_ = false;
         if (!result.error.empty()) return;  // logged by the writer; the next sweep tries again
-        const auto& offers = std::any_cast<const std::vector<FollowupOfferMade>&>(result.value);
+        const auto& offers = result.value;
         std::vector<FollowupLease> undelivered;
         // The i-th offer went to the i-th session that was waiting.
         for (std::size_t index = 0; index < offers.size(); ++index) {
@@ -628,10 +634,9 @@ void Server::offer_followups() {
 }
 
 void Server::release_followups(std::vector<FollowupLease> leases) {
-    writer_.write(Job([this, leases = std::move(leases)](JobContext& context) {
+    writer_.write([this, leases = std::move(leases)](JobContext& context) {
         followup_desk_.release(context, leases);
-        return std::any();
-    }));
+    });
 }
 
 void Server::tend_followups(std::uint64_t sweep) {
@@ -641,48 +646,50 @@ void Server::tend_followups(std::uint64_t sweep) {
     if (!held_followups_.empty() && sweep % std::max<std::uint64_t>(1, lease_s / 3) == 0) {
         std::vector<FollowupLease> held;
         for (const auto& [id, holder] : held_followups_) held.push_back({id, holder.agent, ""});
-        writer_.write(Job([this, held = std::move(held)](JobContext& context) {
+        writer_.write([this, held = std::move(held)](JobContext& context) {
             followup_desk_.renew_leases(context, held, now_seconds());
-            return std::any();
-        }));
+        });
     }
     offer_followups();
     constexpr std::uint64_t overdue_check_every = 10;
     if (sweep % overdue_check_every == 0) {
-        writer_.write(Job([this](JobContext& context) {
-            return std::any(followup_desk_.flag_overdue(context, now_seconds()));
-        }));
+        writer_.write([this](JobContext& context) {
+            followup_desk_.flag_overdue(context, now_seconds());
+        });
     }
 }
 
 void Server::on_followup_result(const std::shared_ptr<AgentSession>& session,
                                 protocol::FollowupResult result) {
-    Job save = [this, agent = session->agent(), result](JobContext& context) {
-        return std::any(followup_desk_.record_attempt(context, agent, result, now_seconds()));
+    auto save = [this, agent = session->agent(), result](JobContext& context) {
+        return followup_desk_.record_attempt(context, agent, result, now_seconds());
     };
-    writer_.write(std::move(save), [this, session, id = result.followup](const WriteResult& written) {
+    writer_.write(std::move(save), [this, session, id = result.followup](
+                                       const JobOutcome<FollowupUpdate>& written) {
         reply_to_followup_change(*session, id, written, "the attempt was not saved");
     });
 }
 
 void Server::on_followup_close(const std::shared_ptr<AgentSession>& session,
                                protocol::FollowupClose request) {
-    Job close = [this, by = session->agent(), request](JobContext& context) {
-        return std::any(followup_desk_.close(context, by, request, now_seconds()));
+    auto close = [this, by = session->agent(), request](JobContext& context) {
+        return followup_desk_.close(context, by, request, now_seconds());
     };
-    writer_.write(std::move(close), [this, session, id = request.followup](const WriteResult& written) {
+    writer_.write(std::move(close), [this, session, id = request.followup](
+                                        const JobOutcome<FollowupUpdate>& written) {
         reply_to_followup_change(*session, id, written, "the follow-up was not closed");
     });
 }
 
 void Server::reply_to_followup_change(AgentSession& session, std::int64_t id,
-                                      const WriteResult& written, const char* not_saved) {
+                                      const JobOutcome<FollowupUpdate>& written,
+                                      const char* not_saved) {
     if (!written.error.empty()) {
         session.deliver(protocol::encode_error(
             {"storage_error", std::string(not_saved) + ": " + written.error}));
         return;
     }
-    const auto& update = std::any_cast<const FollowupUpdate&>(written.value);
+    const FollowupUpdate& update = written.value;
     if (!update.error_code.empty()) {
         session.deliver(protocol::encode_error({update.error_code, update.error}));
         return;

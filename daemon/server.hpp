@@ -77,7 +77,7 @@ private:
     void send_pop(TrackedCall& call, const std::string& agent);
     // Sends a call-state change to every agent the call popped for but `except_agents`,
     // and forgets their pending pop.
-    void tell_popped_agents(TrackedCall& call, const std::string& state, const std::string& by,
+    void tell_popped_agents(TrackedCall& call, domain::PoppedCallState state, const std::string& by,
                             const std::string& cause,
                             const std::vector<std::string>& except_agents = {});
     // The same for one agent the call popped for.
@@ -92,7 +92,8 @@ private:
     void release_followups(std::vector<FollowupLease> leases);
     // Tells the agent how its attempt or close went, once committed.
     void reply_to_followup_change(AgentSession& session, std::int64_t id,
-                                  const WriteResult& written, const char* not_saved);
+                                  const JobOutcome<FollowupUpdate>& written,
+                                  const char* not_saved);
     void finish_login(const std::shared_ptr<AgentSession>& session,
                       const storage::AgentAccount& account, const protocol::Login& login);
 

@@ -131,11 +131,11 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
                              "next_followup, followup_result, followup_close or status)"};
 }
 
-std::string encode_welcome(std::string_view agent, std::string_view role, int heartbeat_s,
+std::string encode_welcome(std::string_view agent, domain::AgentRole role, int heartbeat_s,
                            std::uint64_t last_seq) {
     return line_of({{"type", "welcome"},
                     {"agent", agent},
-                    {"role", role},
+                    {"role", domain::to_string(role)},
                     {"heartbeat_s", heartbeat_s},
                     {"last_seq", last_seq}});
 }
@@ -171,9 +171,9 @@ std::string encode_pop(const Pop& pop) {
     return line_of(message);
 }
 
-std::string encode_call_state(std::string_view call, std::string_view state, std::string_view by,
-                              std::string_view cause) {
-    json message = {{"type", "call"}, {"call", call}, {"state", state}};
+std::string encode_call_state(std::string_view call, domain::PoppedCallState state,
+                              std::string_view by, std::string_view cause) {
+    json message = {{"type", "call"}, {"call", call}, {"state", domain::to_string(state)}};
     if (!by.empty()) message["by"] = by;
     if (!cause.empty()) message["cause"] = cause;
     return line_of(message);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/states.hpp"
 #include "protocol/error.hpp"
 #include "protocol/records.hpp"
 
@@ -93,11 +94,11 @@ struct Pop {
     std::vector<Customer> other_candidates;  // further customers on the number, best first
 };
 
-std::string encode_welcome(std::string_view agent, std::string_view role, int heartbeat_s,
+std::string encode_welcome(std::string_view agent, domain::AgentRole role, int heartbeat_s,
                            std::uint64_t last_seq);
 std::string encode_pop(const Pop& pop);
-std::string encode_call_state(std::string_view call, std::string_view state, std::string_view by,
-                              std::string_view cause);
+std::string encode_call_state(std::string_view call, domain::PoppedCallState state,
+                              std::string_view by, std::string_view cause);
 // A follow-up the outcome scheduled, or why none was (declined, do not call, ...).
 struct ScheduledFollowup {
     std::int64_t id = 0;

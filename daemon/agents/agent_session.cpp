@@ -17,12 +17,13 @@ std::shared_ptr<AgentSession> AgentSession::self() {
 }
 
 std::string AgentSession::describe() const {
-    return logged_in() ? (role_ + " " + agent_ + " (" + peer() + ")") : ("client " + peer());
+    return logged_in() ? fmt::format("{} {} ({})", domain::to_string(role_), agent_, peer())
+                       : "client " + peer();
 }
 
-void AgentSession::logged_in_as(std::string agent, std::string role) {
+void AgentSession::logged_in_as(std::string agent, domain::AgentRole role) {
     agent_ = std::move(agent);
-    role_ = std::move(role);
+    role_ = role;
     // After login, silence means a dead terminal: three missed heartbeats.
     set_idle_timeout(3 * heartbeat_);
 }
@@ -54,7 +55,7 @@ void AgentSession::on_line(std::string_view line) {
             } else if constexpr (std::is_same_v<Body, protocol::AddNote>) {
                 requests_.on_note(self(), std::move(body));
             } else if constexpr (std::is_same_v<Body, protocol::Tail>) {
-                if (role_ != "supervisor")
+                if (role_ != domain::AgentRole::supervisor)
                     return reject("forbidden", "tail is for supervisors");
                 requests_.on_tail(self(), body);
             } else if constexpr (std::is_same_v<Body, protocol::Logout>) {
@@ -64,11 +65,12 @@ void AgentSession::on_line(std::string_view line) {
             } else if constexpr (std::is_same_v<Body, protocol::FollowupResult>) {
                 requests_.on_followup_result(self(), std::move(body));
             } else if constexpr (std::is_same_v<Body, protocol::FollowupClose>) {
-                if (role_ != "supervisor")
+                if (role_ != domain::AgentRole::supervisor)
                     return reject("forbidden", "closing follow-ups is for supervisors");
                 requests_.on_followup_close(self(), std::move(body));
             } else if constexpr (std::is_same_v<Body, protocol::StatusRequest>) {
-                if (role_ != "supervisor") return reject("forbidden", "status is for supervisors");
+                if (role_ != domain::AgentRole::supervisor)
+                    return reject("forbidden", "status is for supervisors");
                 requests_.on_status(self());
             }
         },

@@ -6,6 +6,7 @@
 
 #include "config/config.hpp"
 #include "daemon/net/line_session.hpp"
+#include "domain/states.hpp"
 #include "protocol/agent_message.hpp"
 
 namespace callpop::daemon {
@@ -42,13 +43,13 @@ public:
     AgentSession(tcp::socket socket, AgentRequests& requests, const config::Sessions& settings);
 
     const std::string& agent() const { return agent_; }
-    const std::string& role() const { return role_; }
+    domain::AgentRole role() const { return role_; }
     bool logged_in() const { return !agent_.empty(); }
     // While a login is checked, later lines wait, so a client may send login and its first
     // request in one go.
     void login_started() { pause_reading(); }
     void login_finished() { resume_reading(); }
-    void logged_in_as(std::string agent, std::string role);
+    void logged_in_as(std::string agent, domain::AgentRole role);
 
     const protocol::TailFilter& tail_filter() const { return tail_filter_; }
     void set_tail_filter(protocol::TailFilter filter) { tail_filter_ = std::move(filter); }
@@ -64,7 +65,7 @@ private:
     AgentRequests& requests_;
     std::chrono::seconds heartbeat_;
     std::string agent_;
-    std::string role_;
+    domain::AgentRole role_ = domain::AgentRole::agent;
     protocol::TailFilter tail_filter_;
 };
 

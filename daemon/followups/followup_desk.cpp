@@ -3,9 +3,15 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "domain/states.hpp"
 #include "domain/timestamp.hpp"
 
 namespace callpop::daemon {
+
+// Follow-ups and policies keep their kinds and statuses as the database and the config spell
+// them; the names come from domain/states.hpp.
+using domain::FollowupKind;
+using domain::FollowupStatus;
 
 namespace {
 
@@ -80,9 +86,10 @@ FollowupDecision FollowupDesk::after_missed_call(JobContext& context,
 
 void FollowupDesk::after_late_answer(JobContext& context, const std::string& call_id, Instant now) {
     for (auto& followup : context.store.open_followups_of_call(call_id)) {
-        if (followup.kind != "callback" || (followup.reason != "missed" && followup.reason != "abandoned"))
+        if (followup.kind != domain::to_string(FollowupKind::callback) ||
+            (followup.reason != "missed" && followup.reason != "abandoned"))
             continue;
-        followup.status = "cancelled";
+        followup.status = domain::to_string(FollowupStatus::cancelled);
         followup.closed_at = domain::format_utc(now);
         followup.leased_by.clear();
         followup.lease_until.clear();
@@ -102,7 +109,7 @@ FollowupDecision FollowupDesk::schedule(JobContext& context, const config::Follo
         return {std::nullopt, "the customer is on the do-not-call list"};
     const std::string number = number_to_call(source.from, customer);
     if (number.empty()) return {std::nullopt, "no number to call back"};
-    if (policy.kind == "satisfaction" && customer) {
+    if (policy.kind == domain::to_string(FollowupKind::satisfaction) && customer) {
         if (auto last = context.store.last_survey_created(customer->id)) {
             if (domain::parse_utc(*last) > now - policies_.survey_period)
                 return {std::nullopt, fmt::format("surveyed on {} (one survey per {})", date_of(*last),
@@ -114,7 +121,7 @@ FollowupDecision FollowupDesk::schedule(JobContext& context, const config::Follo
 
     domain::Followup followup;
     followup.kind = policy.kind;
-    followup.status = "open";
+    followup.status = domain::to_string(FollowupStatus::open);
     followup.customer_id = customer ? std::optional(customer->id) : std::nullopt;
     followup.customer_name = customer ? customer->name : "";
     followup.number = number;
@@ -126,7 +133,7 @@ FollowupDecision FollowupDesk::schedule(JobContext& context, const config::Follo
     followup.window = window_to_json(policy.window);
     followup.attempts_max = policy.attempts;
     followup.retry_after_s = policy.retry_after.count();
-    if (policy.kind == "satisfaction") {
+    if (policy.kind == domain::to_string(FollowupKind::satisfaction)) {
         followup.survey = {{"scale", policy.survey.scale},
                            {"question", policy.survey.question},
                            {"comment_question", policy.survey.comment_question}};
@@ -210,7 +217,7 @@ FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::stri
     if (!found)
         return {"unknown_followup", fmt::format("no follow-up {}", result.followup), "", ""};
     auto& followup = *found;
-    if (followup.status != "open")
+    if (followup.status != domain::to_string(FollowupStatus::open))
         return {"followup_closed",
                 fmt::format("follow-up {} is already {}", followup.id, followup.status), "", ""};
     if (followup.leased_by != agent)
@@ -244,12 +251,12 @@ FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::stri
 
     const char* closing_kind = nullptr;
     if (result.result == "reached" || result.result == "refused") {
-        followup.status = "completed";
+        followup.status = domain::to_string(FollowupStatus::completed);
         followup.score = result.score;
         followup.comment = result.comment;
         closing_kind = "followup_completed";
     } else if (result.result == "wrong_number" || followup.attempts_made >= followup.attempts_max) {
-        followup.status = "unreachable";
+        followup.status = domain::to_string(FollowupStatus::unreachable);
         closing_kind = "followup_unreachable";
     }
     FollowupUpdate update;
@@ -278,7 +285,7 @@ FollowupUpdate FollowupDesk::close(JobContext& context, const std::string& by,
     if (!found)
         return {"unknown_followup", fmt::format("no follow-up {}", request.followup), "", ""};
     auto& followup = *found;
-    if (followup.status != "open")
+    if (followup.status != domain::to_string(FollowupStatus::open))
         return {"followup_closed",
                 fmt::format("follow-up {} is already {}", followup.id, followup.status), "", ""};
     followup.status = request.status;
@@ -287,8 +294,8 @@ FollowupUpdate FollowupDesk::close(JobContext& context, const std::string& by,
     followup.leased_by.clear();
     followup.lease_until.clear();
     context.store.update_followup(followup);
-    auto record = event(request.status == "completed" ? "followup_completed" : "followup_cancelled",
-                        followup, by, now);
+    const bool completed = request.status == domain::to_string(FollowupStatus::completed);
+    auto record = event(completed ? "followup_completed" : "followup_cancelled", followup, by, now);
     record.notes = request.notes.empty() ? "closed by " + by : request.notes;
     context.log(std::move(record));
     return {"", "", followup.status, ""};
@@ -299,7 +306,8 @@ namespace {
 // The follow-up if `lease` still holds it: open, with that agent, not renewed since.
 std::optional<domain::Followup> still_held(JobContext& context, const FollowupLease& lease) {
     auto followup = context.store.followup(lease.followup_id);
-    if (!followup || followup->status != "open" || followup->leased_by != lease.agent)
+    if (!followup || followup->status != domain::to_string(FollowupStatus::open) ||
+        followup->leased_by != lease.agent)
         return std::nullopt;
     if (!lease.lease_until.empty() && followup->lease_until != lease.lease_until)
         return std::nullopt;

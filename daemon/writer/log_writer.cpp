@@ -53,7 +53,7 @@ void LogWriter::write(NoteWrite note, WriteCompletion done) {
     enqueue({std::move(note), std::move(done)});
 }
 
-void LogWriter::write(Job job, WriteCompletion done) { enqueue({std::move(job), std::move(done)}); }
+void LogWriter::write(Job job) { enqueue({std::move(job), {}}); }
 
 std::size_t LogWriter::queued() const {
     std::lock_guard lock(mutex_);
@@ -115,7 +115,7 @@ LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t 
                 result.new_id = store_->add_note(note->customer_id, note->note);
                 result.accepted = result.new_id.has_value();
             } else {
-                result.value = std::get<Job>(request)(context);
+                std::get<Job>(request)(context);
             }
         }
         transaction.commit();
@@ -125,13 +125,13 @@ LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t 
         spdlog::error("call log: writing {} record(s) failed: {}", count, error.what());
         if (error.transient()) return Attempt::retry_later;
         for (std::size_t index = first; index < first + count; ++index)
-            results[index] = WriteResult{false, std::nullopt, error.what(), {}};
+            results[index] = WriteResult{false, std::nullopt, error.what()};
         return Attempt::refused;
     } catch (const std::exception& error) {
         forget_attempt();
         spdlog::error("call log: writing {} record(s) failed: {}", count, error.what());
         for (std::size_t index = first; index < first + count; ++index)
-            results[index] = WriteResult{false, std::nullopt, error.what(), {}};
+            results[index] = WriteResult{false, std::nullopt, error.what()};
         return Attempt::refused;
     }
 }

@@ -3,7 +3,7 @@
 // queue up, each batch is one transaction, committed call-log records are appended to the
 // JSONL file and handed to the loop, and completions are posted back to the event loop.
 // The loop never waits for a disk write.
-#include <any>
+#include <concepts>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -24,10 +26,9 @@
 namespace callpop::daemon {
 
 struct WriteResult {
-    bool accepted = true;                 // false: the store refused it (e.g. unknown call)
-    std::optional<std::int64_t> new_id;   // a note's id
-    std::string error;                    // not empty: the write failed and was not committed
-    std::any value;                       // what a job returned
+    bool accepted = true;                // false: the store refused it (e.g. unknown call)
+    std::optional<std::int64_t> new_id;  // a note's id
+    std::string error;                   // not empty: the write failed and was not committed
 };
 using WriteCompletion = std::function<void(const WriteResult&)>;
 
@@ -53,7 +54,15 @@ private:
 };
 // Work that must read and write as one unit. It may run more than once (a batch is retried
 // after a busy database), so it touches nothing but the context and returns its result.
-using Job = std::function<std::any(JobContext&)>;
+using Job = std::function<void(JobContext&)>;
+template <typename Work>
+using JobResult = std::invoke_result_t<Work&, JobContext&>;
+
+template <typename Result>
+struct JobOutcome {
+    std::string error;  // not empty: the job's writes were not committed
+    Result value{};     // what the job returned, when committed
+};
 // Runs on the loop for every call-log record once it is committed, in commit order.
 using CommittedRecord = std::function<void(const domain::CallLogRecord&)>;
 
@@ -68,7 +77,11 @@ public:
 
     void write(domain::CallLogRecord record, WriteCompletion done = {});
     void write(NoteWrite note, WriteCompletion done = {});
-    void write(Job job, WriteCompletion done = {});
+    // A job nobody waits for; what it returns is dropped.
+    void write(Job job);
+    // `done` gets what the job returned in the attempt that committed.
+    template <std::invocable<JobContext&> Work>
+    void write(Work work, std::function<void(const JobOutcome<JobResult<Work>>&)> done);
     // Stops accepting, writes everything queued, joins the thread.
     void stop();
     // Requests waiting for the writer thread, not counting the batch it is writing.
@@ -103,5 +116,21 @@ private:
     bool stopping_ = false;
     std::thread thread_;
 };
+
+template <std::invocable<JobContext&> Work>
+void LogWriter::write(Work work, std::function<void(const JobOutcome<JobResult<Work>>&)> done) {
+    using Result = JobResult<Work>;
+    // Each attempt overwrites the slot; the completion, posted after the last one, reads it.
+    auto slot = std::make_shared<std::optional<Result>>();
+    Job job = [work = std::move(work), slot](JobContext& context) { slot->emplace(work(context)); };
+    WriteCompletion complete = [done = std::move(done), slot](const WriteResult& result) {
+        if (result.error.empty()) {
+            done(JobOutcome<Result>{{}, std::move(**slot)});
+        } else {
+            done(JobOutcome<Result>{result.error});
+        }
+    };
+    enqueue({std::move(job), std::move(complete)});
+}
 
 }  // namespace callpop::daemon

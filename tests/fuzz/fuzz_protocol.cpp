@@ -20,6 +20,7 @@
 #include "protocol/netstring.hpp"
 #include "protocol/switch_event.hpp"
 
+namespace domain = callpop::domain;
 namespace protocol = callpop::protocol;
 
 namespace {
@@ -110,7 +111,8 @@ void parse_line(const std::string& text) {
         pop.data = parsed.data;
         check_encoded(protocol::encode_pop(pop));
         check_encoded(
-            protocol::encode_call_state(parsed.call, "ended", parsed.agent, parsed.cause));
+            protocol::encode_call_state(parsed.call, domain::PoppedCallState::ended, parsed.agent,
+                                        parsed.cause));
         // A missed call becomes a callback to the caller.
         check_followup_offer(parsed.from, parsed.name, parsed.call, parsed.cause, parsed.to, 1);
     }
@@ -122,7 +124,8 @@ void parse_line(const std::string& text) {
     } else if (auto* login =
                    std::get_if<protocol::Login>(&std::get<protocol::AgentMessage>(message))) {
         check_encoded(
-            protocol::encode_welcome(login->agent, "agent", 15, login->resume_after.value_or(0)));
+            protocol::encode_welcome(login->agent, domain::AgentRole::agent, 15,
+                                     login->resume_after.value_or(0)));
     } else if (auto* outcome =
                    std::get_if<protocol::Outcome>(&std::get<protocol::AgentMessage>(message))) {
         domain::CallLogRecord record;

@@ -65,3 +65,29 @@ TEST_CASE("the writer thread commits in batches, appends JSONL, and reports each
     while (std::getline(jsonl, line)) ++lines;
     CHECK(lines == 500);
 }
+
+TEST_CASE("a typed job's completion gets what the job returned, or the error without it") {
+    const callpop::test::TempDir dir;
+    callpop::config::Config config;
+    config.storage.path = (dir / "callpop.db").string();
+
+    asio::io_context loop;
+    std::vector<callpop::daemon::JobOutcome<std::string>> outcomes;
+    {
+        LogWriter writer(config, loop.get_executor());
+        const auto keep = [&](const callpop::daemon::JobOutcome<std::string>& outcome) {
+            outcomes.push_back(outcome);
+        };
+        writer.write([](callpop::daemon::JobContext&) { return std::string("done"); }, keep);
+        writer.write(
+            [](callpop::daemon::JobContext&) -> std::string { throw std::runtime_error("no"); },
+            keep);
+        writer.stop();
+    }
+    loop.run_for(std::chrono::seconds(10));
+    REQUIRE(outcomes.size() == 2);
+    CHECK(outcomes[0].error.empty());
+    CHECK(outcomes[0].value == "done");
+    CHECK(outcomes[1].error == "no");
+    CHECK(outcomes[1].value.empty());
+}

@@ -479,8 +479,8 @@ TEST_CASE("agent message: errors common to every message") {
 // ---- callpop → client ------------------------------------------------------------------
 
 TEST_CASE("encode: welcome") {
-    const json welcome =
-        parse_line(protocol::encode_welcome("1001", "agent", 15, 1732370000000042ULL));
+    const json welcome = parse_line(
+        protocol::encode_welcome("1001", domain::AgentRole::agent, 15, 1732370000000042ULL));
     CHECK(welcome == json{{"type", "welcome"},
                           {"agent", "1001"},
                           {"role", "agent"},
@@ -620,11 +620,12 @@ TEST_CASE("encode: text that is not UTF-8 is replaced, never thrown on") {
 }
 
 TEST_CASE("encode: call state") {
-    CHECK(parse_line(protocol::encode_call_state("c-1", "answered", "1002", "")) ==
+    using domain::PoppedCallState;
+    CHECK(parse_line(protocol::encode_call_state("c-1", PoppedCallState::answered, "1002", "")) ==
           json{{"type", "call"}, {"call", "c-1"}, {"state", "answered"}, {"by", "1002"}});
-    CHECK(parse_line(protocol::encode_call_state("c-1", "ended", "", "abandoned")) ==
+    CHECK(parse_line(protocol::encode_call_state("c-1", PoppedCallState::ended, "", "abandoned")) ==
           json{{"type", "call"}, {"call", "c-1"}, {"state", "ended"}, {"cause", "abandoned"}});
-    CHECK(parse_line(protocol::encode_call_state("c-1", "ended", "", "")) ==
+    CHECK(parse_line(protocol::encode_call_state("c-1", PoppedCallState::ended, "", "")) ==
           json{{"type", "call"}, {"call", "c-1"}, {"state", "ended"}});
 }
 
@@ -975,12 +976,13 @@ TEST_CASE("encode: every encoded line passes through the line decoder unchanged"
     offer.followup.comment = "two\nlines";
     offer.due_local = "2026-11-30T10:00:00-05:00";
     offer.customer = sample_card();
-    const std::string stream = protocol::encode_welcome("1001", "agent", 15, 0) +
-                               protocol::encode_pop(pop) +
-                               protocol::encode_call_state("c-1", "answered", "1002", "") +
-                               protocol::encode_followup_waiting(1) +
-                               protocol::encode_followup_offer(offer) +
-                               protocol::encode_followup_saved(12, "open", "2026-11-30T12:00:00-05:00");
+    const std::string stream =
+        protocol::encode_welcome("1001", domain::AgentRole::agent, 15, 0) +
+        protocol::encode_pop(pop) +
+        protocol::encode_call_state("c-1", domain::PoppedCallState::answered, "1002", "") +
+        protocol::encode_followup_waiting(1) +
+        protocol::encode_followup_offer(offer) +
+        protocol::encode_followup_saved(12, "open", "2026-11-30T12:00:00-05:00");
     protocol::LineDecoder decoder;
     std::vector<json> messages;
     for (char byte : stream) {

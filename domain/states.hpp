@@ -1,0 +1,54 @@
+#pragma once
+// The states callpop decides on, as enums. Their names, as the wire and the database spell
+// them, are listed here and nowhere else; code converts with to_string and parse.
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+namespace callpop::domain {
+
+enum class AgentRole { agent, supervisor };
+enum class FollowupKind { satisfaction, callback };
+enum class FollowupStatus { open, completed, unreachable, cancelled };
+// What an agent the call popped for is told it became.
+enum class PoppedCallState { answered, transferred, ended };
+
+// Each enum's names, in the order of its values.
+template <typename State>
+struct StateNames;
+template <>
+struct StateNames<AgentRole> {
+    static constexpr std::array<std::string_view, 2> names{"agent", "supervisor"};
+};
+template <>
+struct StateNames<FollowupKind> {
+    static constexpr std::array<std::string_view, 2> names{"satisfaction", "callback"};
+};
+template <>
+struct StateNames<FollowupStatus> {
+    static constexpr std::array<std::string_view, 4> names{"open", "completed", "unreachable",
+                                                           "cancelled"};
+};
+template <>
+struct StateNames<PoppedCallState> {
+    static constexpr std::array<std::string_view, 3> names{"answered", "transferred", "ended"};
+};
+
+template <typename State>
+concept NamedState = requires { StateNames<State>::names; };
+
+template <NamedState State>
+constexpr std::string_view to_string(State state) {
+    return StateNames<State>::names[static_cast<std::size_t>(state)];
+}
+
+template <NamedState State>
+constexpr std::optional<State> parse(std::string_view name) {
+    const auto& names = StateNames<State>::names;
+    for (std::size_t index = 0; index < names.size(); ++index)
+        if (names[index] == name) return static_cast<State>(index);
+    return std::nullopt;
+}
+
+}  // namespace callpop::domain
