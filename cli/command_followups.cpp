@@ -62,12 +62,12 @@ storage::FollowupQuery query_from(const CommandLine& command_line) {
     return query;
 }
 
-std::map<std::int64_t, std::string> external_ids_of(storage::Store& store,
+std::map<std::int64_t, std::string> external_ids_of(storage::CustomerDirectory& directory,
                                                     const std::vector<domain::Followup>& list) {
     std::map<std::int64_t, std::string> external_ids;
     for (const auto& followup : list) {
         if (!followup.customer_id || external_ids.count(*followup.customer_id) > 0) continue;
-        const auto customer = store.customer_by_id(*followup.customer_id);
+        const auto customer = directory.customer_by_id(*followup.customer_id);
         external_ids[*followup.customer_id] = customer ? customer->external_id : "";
     }
     return external_ids;

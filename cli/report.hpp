@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "domain/records.hpp"
-#include "storage/store.hpp"
+#include "storage/reports.hpp"
 
 namespace callpop::cli::report {
 

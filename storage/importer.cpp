@@ -254,7 +254,7 @@ RejectReason read_phones(std::string_view text, const PhoneNormalizer& normalize
 // uncommitted (a storage failure), keeping the chunks before it.
 class ChunkedTransaction {
 public:
-    explicit ChunkedTransaction(Store& store) : store_(store) { store_.begin(); }
+    explicit ChunkedTransaction(CustomerImport& store) : store_(store) { store_.begin(); }
     ~ChunkedTransaction() {
         if (open_) store_.rollback();
     }
@@ -274,7 +274,7 @@ public:
     }
 
 private:
-    Store& store_;
+    CustomerImport& store_;
     bool open_ = true;
     std::size_t rows_in_chunk_ = 0;
 };
@@ -302,7 +302,7 @@ RejectReason check_shape(const CsvRecord& record, const ColumnIndex& columns) {
 // Reads the file, hands each well-formed row to import_row (which returns why it rejected
 // the row, if it did), and counts the outcome.
 template <typename ImportRow>
-ImportReport import_file(Store& store, const std::filesystem::path& path,
+ImportReport import_file(CustomerImport& store, const std::filesystem::path& path,
                          std::span<const Column> columns, const ImportProgress& progress,
                          ImportRow&& import_row) {
     ImportReport report;
@@ -374,7 +374,7 @@ std::string unknown_customer(std::string_view external_id) {
 // Fills one Customer per row, reusing its strings across rows.
 class CustomerImporter {
 public:
-    CustomerImporter(Store& store, const PhoneNormalizer& normalizer)
+    CustomerImporter(CustomerImport& store, const PhoneNormalizer& normalizer)
         : store_(store), normalizer_(normalizer) {}
 
     RejectReason operator()(const Row& row) {
@@ -414,7 +414,7 @@ private:
         if (row.has(column)) field.assign(row[column]);
     }
 
-    Store& store_;
+    CustomerImport& store_;
     const PhoneNormalizer& normalizer_;
     Customer customer_;
     std::vector<std::string> phones_;  // the row's numbers, before they replace the stored ones
@@ -422,7 +422,7 @@ private:
 
 class AssetImporter {
 public:
-    explicit AssetImporter(Store& store) : store_(store) {}
+    explicit AssetImporter(CustomerImport& store) : store_(store) {}
 
     RejectReason operator()(const Row& row) {
         using namespace asset_column;
@@ -437,13 +437,13 @@ public:
     }
 
 private:
-    Store& store_;
+    CustomerImport& store_;
     Asset asset_;
 };
 
 class NoteImporter {
 public:
-    explicit NoteImporter(Store& store)
+    explicit NoteImporter(CustomerImport& store)
         : store_(store), import_time_(domain::utc_now()) {}
 
     RejectReason operator()(const Row& row) {
@@ -467,7 +467,7 @@ public:
     }
 
 private:
-    Store& store_;
+    CustomerImport& store_;
     std::string import_time_;  // the default created_at: one time for the whole file
     Note note_;
 };
@@ -483,18 +483,18 @@ std::string ImportReport::summary() const {
            " imported, " + std::to_string(rejected()) + " rejected";
 }
 
-ImportReport import_customers(Store& store, const std::filesystem::path& path,
+ImportReport import_customers(CustomerImport& store, const std::filesystem::path& path,
                               const PhoneNormalizer& normalizer, const ImportProgress& progress) {
     return import_file(store, path, customer_column::all, progress,
                        CustomerImporter(store, normalizer));
 }
 
-ImportReport import_assets(Store& store, const std::filesystem::path& path,
+ImportReport import_assets(CustomerImport& store, const std::filesystem::path& path,
                            const ImportProgress& progress) {
     return import_file(store, path, asset_column::all, progress, AssetImporter(store));
 }
 
-ImportReport import_notes(Store& store, const std::filesystem::path& path,
+ImportReport import_notes(CustomerImport& store, const std::filesystem::path& path,
                           const ImportProgress& progress) {
     return import_file(store, path, note_column::all, progress, NoteImporter(store));
 }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "storage/phone_number.hpp"
-#include "storage/store.hpp"
+#include "storage/customer_import.hpp"
 
 namespace callpop::storage {
 
@@ -45,12 +45,12 @@ inline constexpr std::size_t progress_interval = 100'000;
 
 // Each import commits in chunks of rows, so a big file holds the database's write lock only
 // briefly at a time; a re-run after a failure updates what is already there.
-ImportReport import_customers(Store& store, const std::filesystem::path& path,
+ImportReport import_customers(CustomerImport& store, const std::filesystem::path& path,
                               const PhoneNormalizer& normalizer,
                               const ImportProgress& progress = {});
-ImportReport import_assets(Store& store, const std::filesystem::path& path,
+ImportReport import_assets(CustomerImport& store, const std::filesystem::path& path,
                            const ImportProgress& progress = {});
-ImportReport import_notes(Store& store, const std::filesystem::path& path,
+ImportReport import_notes(CustomerImport& store, const std::filesystem::path& path,
                           const ImportProgress& progress = {});
 
 }  // namespace callpop::storage

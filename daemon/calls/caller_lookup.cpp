@@ -3,11 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/calls/call_tracker.hpp"
+#include "storage/storage_error.hpp"
 
 namespace callpop::daemon {
 
-CallerLookup::CallerLookup(storage::Store& store, const config::Config& config)
-    : store_(store),
+CallerLookup::CallerLookup(storage::CustomerDirectory& directory, const config::Config& config)
+    : directory_(directory),
       config_(config),
       normalizer_(config.site.region, config.site.international_prefixes) {
     for (const auto& line : config.lines) line_names_[normalizer_.normalize(line.number)] = line.name;
@@ -31,7 +32,7 @@ std::optional<storage::Customer> CallerLookup::customer_from_data(const TrackedC
     for (const auto& key : config_.pop.asset_keys) {
         const std::string serial = text_of(key);
         if (serial.empty()) continue;
-        if (auto customer = store_.customer_by_asset_serial(serial)) {
+        if (auto customer = directory_.customer_by_asset_serial(serial)) {
             match = "asset";
             return customer;
         }
@@ -39,7 +40,7 @@ std::optional<storage::Customer> CallerLookup::customer_from_data(const TrackedC
     for (const auto& key : config_.pop.account_keys) {
         const std::string account = text_of(key);
         if (account.empty()) continue;
-        if (auto customer = store_.customer_by_external_id(account)) {
+        if (auto customer = directory_.customer_by_external_id(account)) {
             match = "account";
             return customer;
         }
@@ -69,11 +70,11 @@ protocol::Pop CallerLookup::look_up(TrackedCall& call) {
         } else if (pop.caller.withheld) {
             match = "withheld";
         } else {
-            candidates = store_.customers_by_number(pop.caller.number, config_.pop.candidates);
+            candidates = directory_.customers_by_number(pop.caller.number, config_.pop.candidates);
             if (!candidates.empty()) match = "number";
         }
         if (!candidates.empty()) {
-            pop.customer = store_.card(candidates.front(), config_.pop.history);
+            pop.customer = directory_.card(candidates.front(), config_.pop.history);
             pop.other_candidates.assign(std::make_move_iterator(candidates.begin() + 1),
                                         std::make_move_iterator(candidates.end()));
             call.customer_id = pop.customer->customer.id;

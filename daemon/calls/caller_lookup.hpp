@@ -7,8 +7,8 @@
 
 #include "config/config.hpp"
 #include "protocol/agent_message.hpp"
+#include "storage/customer_directory.hpp"
 #include "storage/phone_number.hpp"
-#include "storage/store.hpp"
 
 namespace callpop::daemon {
 
@@ -16,7 +16,7 @@ struct TrackedCall;
 
 class CallerLookup {
 public:
-    CallerLookup(storage::Store& store, const config::Config& config);
+    CallerLookup(storage::CustomerDirectory& directory, const config::Config& config);
 
     // Fills the call's caller_number, line_name and customer fields, and returns the pop
     // (seq still to set).
@@ -29,7 +29,7 @@ private:
     std::optional<storage::Customer> customer_from_data(const TrackedCall& call,
                                                         std::string& match);
 
-    storage::Store& store_;
+    storage::CustomerDirectory& directory_;
     const config::Config& config_;
     storage::PhoneNormalizer normalizer_;
     std::unordered_map<std::string, std::string> line_names_;  // normalized number → name

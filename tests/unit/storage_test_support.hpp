@@ -13,14 +13,28 @@
 #include <string_view>
 #include <vector>
 
+#include "config/config.hpp"
 #include "support/temp_dir.hpp"
+#include "storage/open_store.hpp"
 #include "storage/phone_number.hpp"
-#include "storage/sqlite/sqlite_store.hpp"
 
 namespace callpop::test {
 
-inline std::unique_ptr<storage::Store> open_test_store(const TempDir& dir) {
-    return storage::open_sqlite_store(dir / "callpop.db");
+// The backends the storage suite runs on. A test written against the store's interfaces is a
+// TEST_CASE_TEMPLATE over CALLPOP_STORAGE_BACKENDS, so that it runs once per backend and a
+// second backend must pass the same tests: add its struct here and its name to the list.
+// Each gives the settings of a store kept in a test case's fresh directory.
+struct SqliteBackend {
+    static config::Storage settings(const TempDir& dir) {
+        return {.backend = "sqlite", .path = (dir / "callpop.db").string()};
+    }
+};
+#define CALLPOP_STORAGE_BACKENDS callpop::test::SqliteBackend
+
+// Opened as the daemon opens it, by open_store(): a fresh store unless `dir` holds one.
+template <typename Backend>
+std::unique_ptr<storage::Store> open_test_store(const TempDir& dir) {
+    return storage::open_store(Backend::settings(dir));
 }
 
 // The site of the examples in the design: US numbers, and "00" as well as "011" for abroad.
@@ -34,3 +48,6 @@ inline std::filesystem::path write_file(const TempDir& dir, std::string_view nam
 }
 
 }  // namespace callpop::test
+
+// Test names end in the backend they ran on: "<sqlite>".
+TYPE_TO_STRING_AS("sqlite", callpop::test::SqliteBackend);

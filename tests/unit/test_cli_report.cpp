@@ -74,14 +74,16 @@ Run run(int (*command)(const cli::Arguments&), const cli::Arguments& arguments) 
 class ReportFixture {
 public:
     ReportFixture() {
+        const auto settings = test::SqliteBackend::settings(dir_);
         config_ = test::write_file(dir_, "callpop.yaml",
                                    "site:\n  region: US\n  timezone: America/New_York\n"
-                                   "storage:\n  path: " + (dir_ / "callpop.db").string() + "\n"
+                                   "storage:\n  backend: " + settings.backend + "\n"
+                                   "  path: " + settings.path + "\n"
                                    "outcomes:\n  - {code: repaired, label: Repaired}\n"
                                    "  - {code: resolved, label: Resolved}\n"
                                    "  - {code: complaint, label: Complaint}\n")
                       .string();
-        auto store = storage::open_sqlite_store(dir_ / "callpop.db");
+        auto store = storage::open_store(settings);
         storage::StoreTransaction transaction(*store);
         domain::Customer pat;
         pat.external_id = "C-1";

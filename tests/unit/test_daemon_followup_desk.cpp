@@ -39,7 +39,8 @@ callpop::config::Config desk_config() {
 
 struct Desk {
     callpop::test::TempDir dir;
-    std::unique_ptr<callpop::storage::Store> store = callpop::test::open_test_store(dir);
+    std::unique_ptr<callpop::storage::Store> store =
+        callpop::test::open_test_store<callpop::test::SqliteBackend>(dir);
     FollowupDesk desk{desk_config()};
     std::int64_t next_log_id = 1;
     std::vector<CallLogRecord> logged;

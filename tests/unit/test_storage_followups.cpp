@@ -1,53 +1,24 @@
-// Follow-ups in the SQLite store: migration 2, the open-callback rule, leases, reports.
+// Follow-ups in the store, on every backend: leases, overdue callbacks, lists, reports.
+// The SQLite backend's own follow-up tests are in test_storage_sqlite_followups.cpp.
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 
 #include <string>
 #include <vector>
 
 #include "protocol/records.hpp"
-#include "support/sqlite_query.hpp"
+#include "followup_test_support.hpp"
 #include "storage_test_support.hpp"
 
 using namespace callpop;
 using storage::CallLogRecord;
-using storage::Customer;
 using storage::Followup;
 using test::TempDir;
-using test::query_one;
+using test::add_customer;
+using test::create;
+using test::make_followup;
+using test::update;
 
 namespace {
-
-constexpr const char* migrations[] = {
-#include "storage/sqlite/schema.sql.inc"
-};
-
-// Runs SQL on a database file with SQLite itself, outside the store; "" or SQLite's error.
-std::string try_sql(const std::filesystem::path& path, const std::string& sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    char* error = nullptr;
-    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-    std::string message = code == SQLITE_OK ? "" : error != nullptr ? error : sqlite3_errstr(code);
-    sqlite3_free(error);
-    sqlite3_close(db);
-    return message;
-}
-
-void exec_sql(const std::filesystem::path& path, const std::string& sql) {
-    const std::string error = try_sql(path, sql);
-    REQUIRE_MESSAGE(error.empty(), error);
-}
-
-std::int64_t add_customer(storage::Store& store, std::string external_id, std::string name) {
-    Customer customer;
-    customer.external_id = std::move(external_id);
-    customer.name = std::move(name);
-    storage::StoreTransaction transaction(store);
-    const auto id = store.upsert_customer(customer);
-    transaction.commit();
-    return id;
-}
 
 void add_asset(storage::Store& store, const std::string& external_id, std::string product,
                std::string serial) {
@@ -92,35 +63,6 @@ void answered_call(storage::Store& store, const std::string& call, std::optional
     append(store, result);
 }
 
-Followup make_followup(std::string kind, std::string number, std::string due_at) {
-    Followup followup;
-    followup.kind = std::move(kind);
-    followup.status = "open";
-    followup.number = std::move(number);
-    followup.due_at = std::move(due_at);
-    followup.reason = followup.kind == "callback" ? "abandoned" : "repaired";
-    followup.timezone = "America/New_York";
-    followup.timezone_source = "site";
-    followup.window = {{"from", "08:00"}, {"to", "21:00"}, {"days", {"mon", "tue", "wed", "thu", "fri"}}};
-    followup.created_at = "2026-01-10T15:05:00.000Z";
-    if (followup.kind == "satisfaction")
-        followup.survey = {{"scale", "csat"}, {"question", "How satisfied?"}, {"comment_question", "Better?"}};
-    return followup;
-}
-
-std::optional<std::int64_t> create(storage::Store& store, const Followup& followup) {
-    storage::StoreTransaction transaction(store);
-    auto id = store.create_followup(followup);
-    transaction.commit();
-    return id;
-}
-
-void update(storage::Store& store, const Followup& followup) {
-    storage::StoreTransaction transaction(store);
-    store.update_followup(followup);
-    transaction.commit();
-}
-
 // A satisfaction follow-up for `call`, completed with this answer.
 std::int64_t completed_survey(storage::Store& store, const std::string& call,
                               std::optional<std::int64_t> customer, const std::string& scale,
@@ -150,162 +92,11 @@ std::vector<std::int64_t> ids_of(const std::vector<Followup>& followups) {
 
 }  // namespace
 
-TEST_CASE("followups: a step-1 database migrates to version 2 and keeps its data") {
+
+TEST_CASE_TEMPLATE("followups: due ones come earliest first, leased ones only once the lease ran out",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    const auto path = dir / "callpop.db";
-    exec_sql(path, std::string(migrations[0]) +
-                       "PRAGMA user_version = 1;"
-                       "INSERT INTO customers (id, external_id, name) VALUES (7, 'C-7', 'Pat Doe');"
-                       "INSERT INTO phones VALUES (7, '+15550102000', 0);"
-                       "INSERT INTO assets (customer_id, product) VALUES (7, 'LaserJet');"
-                       "INSERT INTO calls (call_id, started_at, state, customer_id, outcome) "
-                       "VALUES ('c-1', '2026-01-10T15:00:00.000Z', 'completed', 7, 'repaired');"
-                       "INSERT INTO call_log (id, at, kind, call_id, customer_id) "
-                       "VALUES (41, '2026-01-10T15:00:00.000Z', 'ring', 'c-1', 7);"
-                       "INSERT INTO followups (id, customer_id, call_id, kind, due_at, reason, "
-                       "created_at) VALUES (3, 7, 'c-1', 'satisfaction', "
-                       "'2026-01-12T14:00:00.000Z', 'repaired', '2026-01-10T15:05:00.000Z');");
-    CHECK(query_one(path, "PRAGMA user_version") == "1");
-
-    auto store = test::open_test_store(dir);
-    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(migrations)));
-    CHECK(std::size(migrations) >= 2);
-    const auto customer = store->customer_by_id(7);
-    REQUIRE(customer);
-    CHECK(customer->name == "Pat Doe");
-    CHECK(customer->phones == std::vector<std::string>{"+15550102000"});
-    const auto log = store->recent_log(10);
-    REQUIRE(log.size() == 1);
-    CHECK(log[0].id == 41);
-    CHECK_FALSE(log[0].followup_id);
-    const auto card = store->card(*customer, 5);
-    CHECK(card.history.size() == 1);
-    CHECK(card.assets.size() == 1);
-    REQUIRE(card.followups.size() == 1);
-    CHECK(card.followups[0].id == 3);
-
-    const auto followup = store->followup(3);
-    REQUIRE(followup);
-    CHECK(followup->kind == "satisfaction");
-    CHECK(followup->status == "open");
-    CHECK(followup->customer_name == "Pat Doe");
-    CHECK(followup->call == "c-1");
-    CHECK(followup->due_at == "2026-01-12T14:00:00.000Z");
-    CHECK(followup->window == nlohmann::json::object());
-    CHECK(followup->survey.is_null());
-    CHECK(followup->attempts_made == 0);
-    CHECK(followup->attempts_max == 3);
-    // The new rules hold on the migrated table.
-    CHECK(try_sql(path, "UPDATE followups SET status = 'pending' WHERE id = 3") ==
-          "CHECK constraint failed: status IN ('open', 'completed', 'unreachable', 'cancelled')");
-    CHECK(query_one(path, "SELECT status FROM followups WHERE id = 3") == "open");
-}
-
-TEST_CASE("followups: create, read and update round trip every field") {
-    const TempDir dir;
-    auto store = test::open_test_store(dir);
-    const auto customer = add_customer(*store, "C-1", "Pat Doe");
-    auto followup = make_followup("satisfaction", "+15550102000", "2026-01-12T14:00:00.000Z");
-    followup.customer_id = customer;
-    followup.call = "c-1";
-    followup.attempts_max = 4;
-    followup.retry_after_s = 3600;
-    const auto id = create(*store, followup);
-    REQUIRE(id);
-
-    auto stored = store->followup(*id);
-    REQUIRE(stored);
-    CHECK(stored->id == *id);
-    CHECK(stored->kind == "satisfaction");
-    CHECK(stored->status == "open");
-    CHECK(stored->customer_id == customer);
-    CHECK(stored->customer_name == "Pat Doe");
-    CHECK(stored->number == "+15550102000");
-    CHECK(stored->call == "c-1");
-    CHECK(stored->reason == "repaired");
-    CHECK(stored->timezone == "America/New_York");
-    CHECK(stored->timezone_source == "site");
-    CHECK(stored->window == followup.window);
-    CHECK(stored->survey == followup.survey);
-    CHECK(stored->attempts_max == 4);
-    CHECK(stored->retry_after_s == 3600);
-    CHECK(stored->leased_by.empty());
-    CHECK(stored->lease_until.empty());
-    CHECK_FALSE(stored->score);
-    CHECK(stored->closed_at.empty());
-    CHECK(stored->created_at == "2026-01-10T15:05:00.000Z");
-    CHECK_FALSE(store->followup(*id + 100));
-
-    stored->status = "completed";
-    stored->due_at = "2026-01-12T16:00:00.000Z";
-    stored->attempts_made = 2;
-    stored->leased_by = "2001";
-    stored->lease_until = "2026-01-12T16:05:00.000Z";
-    stored->last_result = "reached";
-    stored->score = 4;
-    stored->comment = "quick, thanks";
-    stored->closed_at = "2026-01-12T16:02:00.000Z";
-    stored->closed_by = "2001";
-    stored->overdue_at = "2026-01-12T15:00:00.000Z";
-    update(*store, *stored);
-    {
-        storage::StoreTransaction transaction(*store);
-        store->add_followup_attempt(*id, {"2026-01-12T14:00:00.000Z", "2001", "no_answer", {}, ""});
-        store->add_followup_attempt(*id, {"2026-01-12T16:02:00.000Z", "2001", "reached", 4, "quick, thanks"});
-        transaction.commit();
-    }
-    const auto updated = store->followup(*id);
-    REQUIRE(updated);
-    CHECK(protocol::to_json(*updated) == protocol::to_json(*stored));
-    CHECK(query_one(dir / "callpop.db",
-                    "SELECT group_concat(result || ':' || coalesce(score, '-'), ',') FROM "
-                    "(SELECT * FROM followup_attempts ORDER BY at)") == "no_answer:-,reached:4");
-
-    Followup missing = *stored;
-    missing.id = *id + 100;
-    storage::StoreTransaction transaction(*store);
-    CHECK_THROWS_AS(store->update_followup(missing), storage::StorageError);
-}
-
-TEST_CASE("followups: one open callback per number") {
-    const TempDir dir;
-    auto store = test::open_test_store(dir);
-    const auto first = create(*store, make_followup("callback", "+15550102000", "2026-01-10T15:10:00.000Z"));
-    REQUIRE(first);
-    CHECK_FALSE(create(*store, make_followup("callback", "+15550102000", "2026-01-10T16:00:00.000Z")));
-    CHECK(query_one(dir / "callpop.db", "SELECT count(*) FROM followups") == "1");
-    // Other numbers, numberless callbacks and surveys on the same number are not limited.
-    CHECK(create(*store, make_followup("callback", "+15550102001", "2026-01-10T15:10:00.000Z")));
-    CHECK(create(*store, make_followup("callback", "", "2026-01-10T15:10:00.000Z")));
-    CHECK(create(*store, make_followup("callback", "", "2026-01-10T15:10:00.000Z")));
-    CHECK(create(*store, make_followup("satisfaction", "+15550102000", "2026-01-12T14:00:00.000Z")));
-
-    SUBCASE("refused inside a larger transaction, the transaction goes on") {
-        storage::StoreTransaction transaction(*store);
-        CHECK_FALSE(store->create_followup(make_followup("callback", "+15550102000", "2026-01-11T15:00:00.000Z")));
-        CHECK(store->create_followup(make_followup("callback", "+15550102002", "2026-01-11T15:00:00.000Z")));
-        transaction.commit();
-        CHECK(query_one(dir / "callpop.db", "SELECT count(*) FROM followups") == "6");
-    }
-    SUBCASE("after the first is completed, a new one is accepted") {
-        auto done = store->followup(*first);
-        REQUIRE(done);
-        done->status = "completed";
-        done->closed_at = "2026-01-10T15:20:00.000Z";
-        update(*store, *done);
-        const auto again = create(*store, make_followup("callback", "+15550102000", "2026-01-11T15:00:00.000Z"));
-        REQUIRE(again);
-        CHECK(*again != *first);
-        // Reopening the old one now would make two: the store refuses.
-        done->status = "open";
-        storage::StoreTransaction transaction(*store);
-        CHECK_THROWS_AS(store->update_followup(*done), storage::StorageError);
-    }
-}
-
-TEST_CASE("followups: due ones come earliest first, leased ones only once the lease ran out") {
-    const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto late = *create(*store, make_followup("callback", "+15550100003", "2026-01-10T15:30:00.000Z"));
     const auto early = *create(*store, make_followup("callback", "+15550100001", "2026-01-10T15:10:00.000Z"));
     const auto middle = *create(*store, make_followup("satisfaction", "+15550100002", "2026-01-10T15:20:00.000Z"));
@@ -329,9 +120,10 @@ TEST_CASE("followups: due ones come earliest first, leased ones only once the le
           std::vector<std::int64_t>{early, middle, late});
 }
 
-TEST_CASE("followups: the last survey created ignores cancelled ones and callbacks") {
+TEST_CASE_TEMPLATE("followups: the last survey created ignores cancelled ones and callbacks",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto customer = add_customer(*store, "C-1", "Pat Doe");
     const auto other = add_customer(*store, "C-2", "Sam Roe");
     CHECK_FALSE(store->last_survey_created(customer));
@@ -357,9 +149,10 @@ TEST_CASE("followups: the last survey created ignores cancelled ones and callbac
     CHECK(store->last_survey_created(other) == "2026-01-09T10:00:00.000Z");
 }
 
-TEST_CASE("followups: open callbacks late and not yet flagged") {
+TEST_CASE_TEMPLATE("followups: open callbacks late and not yet flagged", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto late = *create(*store, make_followup("callback", "+15550100001", "2026-01-10T15:00:00.000Z"));
     const auto later = *create(*store, make_followup("callback", "+15550100002", "2026-01-10T15:10:00.000Z"));
     REQUIRE(create(*store, make_followup("callback", "+15550100003", "2026-01-10T15:30:00.000Z")));
@@ -377,9 +170,10 @@ TEST_CASE("followups: open callbacks late and not yet flagged") {
     CHECK(ids_of(store->unflagged_overdue_callbacks(cutoff, 10)) == std::vector<std::int64_t>{later});
 }
 
-TEST_CASE("followups: the list filters by status, kind, agent, reason, due and overdue") {
+TEST_CASE_TEMPLATE("followups: the list filters by status, kind, agent, reason, due and overdue",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     answered_call(*store, "c-1", std::nullopt, "1001", "repaired");
     answered_call(*store, "c-2", std::nullopt, "1002", "complaint");
     auto survey = make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z");
@@ -429,9 +223,10 @@ TEST_CASE("followups: the list filters by status, kind, agent, reason, due and o
     CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{c});
 }
 
-TEST_CASE("followups: survey results carry the call's agent, outcome, line and products") {
+TEST_CASE_TEMPLATE("followups: survey results carry the call's agent, outcome, line and products",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto pat = add_customer(*store, "C-1", "Pat Doe");
     add_asset(*store, "C-1", "LaserJet Pro", "S1");
     add_asset(*store, "C-1", "Router AX", "S2");
@@ -471,9 +266,10 @@ TEST_CASE("followups: survey results carry the call's agent, outcome, line and p
     CHECK(store->survey_results("2026-01-13T00:00:00.000Z", "").size() == 2);
 }
 
-TEST_CASE("followups: feedback is low scores, comments and complaint outcomes, with products") {
+TEST_CASE_TEMPLATE("followups: feedback is low scores, comments and complaint outcomes, with products",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto pat = add_customer(*store, "C-1", "Pat Doe");
     add_asset(*store, "C-1", "LaserJet Pro", "S1");
     const auto sam = add_customer(*store, "C-2", "Sam Roe");
@@ -516,9 +312,10 @@ TEST_CASE("followups: feedback is low scores, comments and complaint outcomes, w
     CHECK(store->feedback("2026-01-12T11:00:00.000Z", "", {"complaint"}).size() == 2);
 }
 
-TEST_CASE("followups: call-log records keep the follow-up they are about") {
+TEST_CASE_TEMPLATE("followups: call-log records keep the follow-up they are about", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto id = *create(*store, make_followup("callback", "+15550100001", "2026-01-10T15:00:00.000Z"));
     CallLogRecord record;
     record.kind = "followup_done";

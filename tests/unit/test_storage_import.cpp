@@ -54,9 +54,10 @@ constexpr const char* pat_doe_csv =
 
 }  // namespace
 
-TEST_CASE("import customers: good rows kept, bad rows reported as file:line: reason") {
+TEST_CASE_TEMPLATE("import customers: good rows kept, bad rows reported as file:line: reason",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto normalizer = test::us_normalizer();
     const auto path = write_file(
         dir, "customers.csv",
@@ -103,9 +104,10 @@ TEST_CASE("import customers: good rows kept, bad rows reported as file:line: rea
     CHECK_FALSE(store->customer_by_external_id("C-2"));
 }
 
-TEST_CASE("import customers: every spelling of a number finds the customer") {
+TEST_CASE_TEMPLATE("import customers: every spelling of a number finds the customer", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto normalizer = test::us_normalizer();
     const auto report =
         storage::import_customers(*store, write_file(dir, "c.csv", pat_doe_csv), normalizer);
@@ -119,9 +121,10 @@ TEST_CASE("import customers: every spelling of a number finds the customer") {
     CHECK(external_ids_on(*store, normalizer.normalize("5550102001")).empty());
 }
 
-TEST_CASE("import customers: a number libphonenumber cannot parse is matched as given") {
+TEST_CASE_TEMPLATE("import customers: a number libphonenumber cannot parse is matched as given",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto normalizer = test::us_normalizer();
     storage::import_customers(*store,
                               write_file(dir, "c.csv",
@@ -132,9 +135,10 @@ TEST_CASE("import customers: a number libphonenumber cannot parse is matched as 
     CHECK(external_ids_on(*store, normalizer.normalize(" +999 1234567")) == Strings{"C-9"});
 }
 
-TEST_CASE("import customers: a re-import updates by external id and replaces the phones") {
+TEST_CASE_TEMPLATE("import customers: a re-import updates by external id and replaces the phones",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto normalizer = test::us_normalizer();
     storage::import_customers(*store, write_file(dir, "first.csv", pat_doe_csv), normalizer);
     const auto before = store->customer_by_external_id("C-1000");
@@ -171,9 +175,10 @@ TEST_CASE("import customers: a re-import updates by external id and replaces the
     CHECK(store->customer_by_external_id("C-1000")->phones.empty());
 }
 
-TEST_CASE("import: file-level errors name the file and stop the import") {
+TEST_CASE_TEMPLATE("import: file-level errors name the file and stop the import", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto normalizer = test::us_normalizer();
     const auto missing = write_file(dir, "missing.csv", "external_id,phones\nC-1,5550102000\n");
     CHECK_THROWS_WITH_AS(storage::import_customers(*store, missing, normalizer),
@@ -199,9 +204,10 @@ TEST_CASE("import: file-level errors name the file and stop the import") {
     CHECK_FALSE(store->customer_by_external_id("C-1"));
 }
 
-TEST_CASE("import assets: dates checked, unknown customers reported, re-import updates") {
+TEST_CASE_TEMPLATE("import assets: dates checked, unknown customers reported, re-import updates",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     storage::import_customers(*store, write_file(dir, "c.csv", pat_doe_csv),
                               test::us_normalizer());
     const auto path = write_file(dir, "assets.csv",
@@ -241,9 +247,10 @@ TEST_CASE("import assets: dates checked, unknown customers reported, re-import u
     CHECK(laserjet->warranty_end.empty());
 }
 
-TEST_CASE("import notes: kinds, times in UTC, unknown customers, no duplicates on re-import") {
+TEST_CASE_TEMPLATE("import notes: kinds, times in UTC, unknown customers, no duplicates on re-import",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     storage::import_customers(*store, write_file(dir, "c.csv", pat_doe_csv),
                               test::us_normalizer());
     const std::string csv =
@@ -287,9 +294,10 @@ TEST_CASE("import notes: kinds, times in UTC, unknown customers, no duplicates o
     CHECK(card.notes.size() == 3);
 }
 
-TEST_CASE("import: progress is reported every 100,000 rows") {
+TEST_CASE_TEMPLATE("import: progress is reported every 100,000 rows", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     storage::import_customers(*store, write_file(dir, "c.csv", pat_doe_csv),
                               test::us_normalizer());
     std::string csv = "customer,product,purchased\n";
@@ -306,9 +314,10 @@ TEST_CASE("import: progress is reported every 100,000 rows") {
     CHECK(store->card(*store->customer_by_external_id("C-1000"), 5).assets.size() == 1);
 }
 
-TEST_CASE("demo data: walkthrough customer, agents, calls, follow-ups; reproducible, re-runnable") {
+TEST_CASE_TEMPLATE("demo data: walkthrough customer, agents, calls, follow-ups; reproducible, re-runnable",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     storage::DemoOptions options;
     options.customers = 1000;
     options.seed = 42;
@@ -444,7 +453,7 @@ TEST_CASE("demo data: walkthrough customer, agents, calls, follow-ups; reproduci
     // Same seed and clock: the same follow-ups in a fresh store.
     {
         const TempDir other_dir;
-        auto other = test::open_test_store(other_dir);
+        auto other = test::open_test_store<Backend>(other_dir);
         auto other_options = options;
         other_options.csv_directory = other_dir / "demo-csv";
         storage::make_demo_data(*other, test::us_normalizer(), other_options);

@@ -70,14 +70,15 @@ bool append(storage::Store& store, const CallLogRecord& record) {
 
 }  // namespace
 
-TEST_CASE("store: ring, answer and hangup fold into one call whatever their order") {
+TEST_CASE_TEMPLATE("store: ring, answer and hangup fold into one call whatever their order",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     std::array<int, 3> order{0, 1, 2};
     do {
         CAPTURE(order[0]);
         CAPTURE(order[1]);
         CAPTURE(order[2]);
         const TempDir dir;
-        auto store = test::open_test_store(dir);
+        auto store = test::open_test_store<Backend>(dir);
         const auto customer_id =
             add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
         const auto events = answered_call("c-1", customer_id);
@@ -96,9 +97,10 @@ TEST_CASE("store: ring, answer and hangup fold into one call whatever their orde
     } while (std::next_permutation(order.begin(), order.end()));
 }
 
-TEST_CASE("store: a transferred call's row shows who took it last, and its log both legs") {
+TEST_CASE_TEMPLATE("store: a transferred call's row shows who took it last, and its log both legs",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto customer_id =
         add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
     const auto [ring, first_leg, hangup] = answered_call("c-3", customer_id);
@@ -125,9 +127,10 @@ TEST_CASE("store: a transferred call's row shows who took it last, and its log b
     CHECK(log[3].agent == "1002");
 }
 
-TEST_CASE("store: a call that rings and hangs up unanswered is abandoned") {
+TEST_CASE_TEMPLATE("store: a call that rings and hangs up unanswered is abandoned", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto customer_id = add_customer(*store, make_customer("C-1", "Pat Doe", {}));
     auto ring = call_event("ring", "c-2", "2026-01-10T15:00:00.000Z");
     ring.customer_id = customer_id;
@@ -138,9 +141,10 @@ TEST_CASE("store: a call that rings and hangs up unanswered is abandoned") {
     CHECK(card.history[0].state == "abandoned");
 }
 
-TEST_CASE("store: outcomes attach to known calls; for an unknown call nothing is written") {
+TEST_CASE_TEMPLATE("store: outcomes attach to known calls; for an unknown call nothing is written",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto customer_id = add_customer(*store, make_customer("C-1", "Pat Doe", {}));
     for (const auto& event : answered_call("c-1", customer_id)) append(*store, event);
 
@@ -164,9 +168,10 @@ TEST_CASE("store: outcomes attach to known calls; for an unknown call nothing is
     CHECK(card.history[0].notes == "replaced the roller");
 }
 
-TEST_CASE("store: the card holds notes, preferences, assets and history") {
+TEST_CASE_TEMPLATE("store: the card holds notes, preferences, assets and history", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     const auto customer_id = add_customer(*store, make_customer("C-1", "Pat Doe", {}));
     {
         storage::StoreTransaction transaction(*store);
@@ -198,9 +203,10 @@ TEST_CASE("store: the card holds notes, preferences, assets and history") {
     CHECK(store->card(*store->customer_by_id(customer_id), 0).history.empty());
 }
 
-TEST_CASE("store: customers on a shared number come most recently called first") {
+TEST_CASE_TEMPLATE("store: customers on a shared number come most recently called first", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     add_customer(*store, make_customer("C-1", "Older", {"+15550102000"}));
     const auto newer = add_customer(*store, make_customer("C-2", "Newer", {"+15550102000"}));
     CHECK(store->customers_by_number("+15550102000", 5).front().external_id == "C-1");
@@ -215,25 +221,27 @@ TEST_CASE("store: customers on a shared number come most recently called first")
     CHECK(store->customers_by_number("+15550102000", 1).size() == 1);
 }
 
-TEST_CASE("store: data and schema survive reopening the file") {
+TEST_CASE_TEMPLATE("store: data and schema survive reopening the file", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
     {
-        auto store = test::open_test_store(dir);
+        auto store = test::open_test_store<Backend>(dir);
         add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
         storage::StoreTransaction transaction(*store);
         store->put_agent({"1001", "Alex", "agent", storage::hash_token("secret", 1)});
         transaction.commit();
     }
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     CHECK(store->customer_by_external_id("C-1")->phones ==
           std::vector<std::string>{"+15550102000"});
     CHECK(store->agent("1001")->name == "Alex");
     CHECK_FALSE(store->agent("1002"));
 }
 
-TEST_CASE("store: a transaction not committed leaves nothing behind") {
+TEST_CASE_TEMPLATE("store: a transaction not committed leaves nothing behind", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
-    auto store = test::open_test_store(dir);
+    auto store = test::open_test_store<Backend>(dir);
     {
         storage::StoreTransaction transaction(*store);
         store->upsert_customer(make_customer("C-1", "Pat Doe", {}));

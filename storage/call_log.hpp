@@ -1,0 +1,40 @@
+#pragma once
+// The call log as the writer thread appends to it and the daemon reads it back at start,
+// and the notes agents write on the caller's card during calls (written with the log).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/records.hpp"
+
+namespace callpop::storage {
+
+using domain::CallLogRecord;
+using domain::Note;
+
+struct CallSummary {
+    domain::HistoryEntry entry;
+    std::string caller;  // E.164 where parseable
+    std::optional<std::int64_t> customer_id;
+};
+
+class CallLog {
+public:
+    virtual ~CallLog() = default;
+
+    // A call as its row stands (outcome and notes included), for follow-ups made from it.
+    virtual std::optional<CallSummary> call_summary(std::string_view call_id) = 0;
+    // The last `count` call-log records, oldest first.
+    virtual std::vector<CallLogRecord> recent_log(std::size_t count) = 0;
+    // The highest call-log id so far (0 for an empty log): new records continue from it.
+    virtual std::int64_t last_log_id() = 0;
+    // Appends to the call log and folds the record into the call's row. Returns false, and
+    // writes nothing, for an outcome of a call the store has never seen.
+    virtual bool append_log(const CallLogRecord& record) = 0;
+    // Returns the note's id, or nullopt when the customer does not exist.
+    virtual std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) = 0;
+};
+
+}  // namespace callpop::storage

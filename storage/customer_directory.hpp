@@ -1,0 +1,30 @@
+#pragma once
+// Finding the caller: what the event loop reads on every ring, and nothing it could write.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "domain/records.hpp"
+
+namespace callpop::storage {
+
+using domain::Customer;
+using domain::CustomerCard;
+
+class CustomerDirectory {
+public:
+    virtual ~CustomerDirectory() = default;
+
+    // Numbers are E.164 (or as given when they did not parse).
+    // Customers on a number come best first: most recently called, then oldest record.
+    virtual std::vector<Customer> customers_by_number(std::string_view number,
+                                                      std::size_t limit) = 0;
+    virtual std::optional<Customer> customer_by_asset_serial(std::string_view serial) = 0;
+    virtual std::optional<Customer> customer_by_external_id(std::string_view external_id) = 0;
+    virtual std::optional<Customer> customer_by_id(std::int64_t id) = 0;
+    // Notes, preferences, assets, the last `history` calls, open follow-ups.
+    virtual CustomerCard card(const Customer& customer, std::size_t history) = 0;
+};
+
+}  // namespace callpop::storage

@@ -1,0 +1,28 @@
+#pragma once
+// `callpop import`: rows from a CRM merged into the directory. An import reads what is
+// stored (a file without some columns keeps the stored values) and commits in chunks, so it
+// sees the directory and transactions too.
+#include <cstdint>
+#include <string_view>
+
+#include "domain/records.hpp"
+#include "storage/customer_directory.hpp"
+#include "storage/transactions.hpp"
+
+namespace callpop::storage {
+
+using domain::Asset;
+using domain::Note;
+
+class CustomerImport : public virtual CustomerDirectory, public virtual Transactions {
+public:
+    // Insert or update by external id; the customer's phones are replaced.
+    virtual std::int64_t upsert_customer(const Customer& customer) = 0;
+    // Insert or update by (customer, serial), or (customer, product, purchased) without serial.
+    // false when no customer has that external id.
+    virtual bool upsert_asset(std::string_view customer_external_id, const Asset& asset) = 0;
+    // Inserts unless the customer already has the same kind and text. false as above.
+    virtual bool upsert_note(std::string_view customer_external_id, const Note& note) = 0;
+};
+
+}  // namespace callpop::storage

@@ -1,0 +1,200 @@
+// Follow-ups in the SQLite backend, checked with SQLite itself: migration 2, and the rows
+// the store wrote. What every backend must do is in test_storage_followups.cpp.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <string>
+#include <vector>
+
+#include "protocol/records.hpp"
+#include "support/sqlite_query.hpp"
+#include "followup_test_support.hpp"
+#include "storage_test_support.hpp"
+
+using namespace callpop;
+using storage::Followup;
+using test::TempDir;
+using test::query_one;
+using test::add_customer;
+using test::create;
+using test::make_followup;
+using test::update;
+
+namespace {
+
+constexpr const char* migrations[] = {
+#include "storage/sqlite/schema.sql.inc"
+};
+
+// Runs SQL on a database file with SQLite itself, outside the store; "" or SQLite's error.
+std::string try_sql(const std::filesystem::path& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    std::string message = code == SQLITE_OK ? "" : error != nullptr ? error : sqlite3_errstr(code);
+    sqlite3_free(error);
+    sqlite3_close(db);
+    return message;
+}
+
+void exec_sql(const std::filesystem::path& path, const std::string& sql) {
+    const std::string error = try_sql(path, sql);
+    REQUIRE_MESSAGE(error.empty(), error);
+}
+
+}  // namespace
+
+TEST_CASE("followups: a step-1 database migrates to version 2 and keeps its data") {
+    const TempDir dir;
+    const auto path = dir / "callpop.db";
+    exec_sql(path, std::string(migrations[0]) +
+                       "PRAGMA user_version = 1;"
+                       "INSERT INTO customers (id, external_id, name) VALUES (7, 'C-7', 'Pat Doe');"
+                       "INSERT INTO phones VALUES (7, '+15550102000', 0);"
+                       "INSERT INTO assets (customer_id, product) VALUES (7, 'LaserJet');"
+                       "INSERT INTO calls (call_id, started_at, state, customer_id, outcome) "
+                       "VALUES ('c-1', '2026-01-10T15:00:00.000Z', 'completed', 7, 'repaired');"
+                       "INSERT INTO call_log (id, at, kind, call_id, customer_id) "
+                       "VALUES (41, '2026-01-10T15:00:00.000Z', 'ring', 'c-1', 7);"
+                       "INSERT INTO followups (id, customer_id, call_id, kind, due_at, reason, "
+                       "created_at) VALUES (3, 7, 'c-1', 'satisfaction', "
+                       "'2026-01-12T14:00:00.000Z', 'repaired', '2026-01-10T15:05:00.000Z');");
+    CHECK(query_one(path, "PRAGMA user_version") == "1");
+
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(migrations)));
+    CHECK(std::size(migrations) >= 2);
+    const auto customer = store->customer_by_id(7);
+    REQUIRE(customer);
+    CHECK(customer->name == "Pat Doe");
+    CHECK(customer->phones == std::vector<std::string>{"+15550102000"});
+    const auto log = store->recent_log(10);
+    REQUIRE(log.size() == 1);
+    CHECK(log[0].id == 41);
+    CHECK_FALSE(log[0].followup_id);
+    const auto card = store->card(*customer, 5);
+    CHECK(card.history.size() == 1);
+    CHECK(card.assets.size() == 1);
+    REQUIRE(card.followups.size() == 1);
+    CHECK(card.followups[0].id == 3);
+
+    const auto followup = store->followup(3);
+    REQUIRE(followup);
+    CHECK(followup->kind == "satisfaction");
+    CHECK(followup->status == "open");
+    CHECK(followup->customer_name == "Pat Doe");
+    CHECK(followup->call == "c-1");
+    CHECK(followup->due_at == "2026-01-12T14:00:00.000Z");
+    CHECK(followup->window == nlohmann::json::object());
+    CHECK(followup->survey.is_null());
+    CHECK(followup->attempts_made == 0);
+    CHECK(followup->attempts_max == 3);
+    // The new rules hold on the migrated table.
+    CHECK(try_sql(path, "UPDATE followups SET status = 'pending' WHERE id = 3") ==
+          "CHECK constraint failed: status IN ('open', 'completed', 'unreachable', 'cancelled')");
+    CHECK(query_one(path, "SELECT status FROM followups WHERE id = 3") == "open");
+}
+
+TEST_CASE("followups: create, read and update round trip every field") {
+    const TempDir dir;
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    const auto customer = add_customer(*store, "C-1", "Pat Doe");
+    auto followup = make_followup("satisfaction", "+15550102000", "2026-01-12T14:00:00.000Z");
+    followup.customer_id = customer;
+    followup.call = "c-1";
+    followup.attempts_max = 4;
+    followup.retry_after_s = 3600;
+    const auto id = create(*store, followup);
+    REQUIRE(id);
+
+    auto stored = store->followup(*id);
+    REQUIRE(stored);
+    CHECK(stored->id == *id);
+    CHECK(stored->kind == "satisfaction");
+    CHECK(stored->status == "open");
+    CHECK(stored->customer_id == customer);
+    CHECK(stored->customer_name == "Pat Doe");
+    CHECK(stored->number == "+15550102000");
+    CHECK(stored->call == "c-1");
+    CHECK(stored->reason == "repaired");
+    CHECK(stored->timezone == "America/New_York");
+    CHECK(stored->timezone_source == "site");
+    CHECK(stored->window == followup.window);
+    CHECK(stored->survey == followup.survey);
+    CHECK(stored->attempts_max == 4);
+    CHECK(stored->retry_after_s == 3600);
+    CHECK(stored->leased_by.empty());
+    CHECK(stored->lease_until.empty());
+    CHECK_FALSE(stored->score);
+    CHECK(stored->closed_at.empty());
+    CHECK(stored->created_at == "2026-01-10T15:05:00.000Z");
+    CHECK_FALSE(store->followup(*id + 100));
+
+    stored->status = "completed";
+    stored->due_at = "2026-01-12T16:00:00.000Z";
+    stored->attempts_made = 2;
+    stored->leased_by = "2001";
+    stored->lease_until = "2026-01-12T16:05:00.000Z";
+    stored->last_result = "reached";
+    stored->score = 4;
+    stored->comment = "quick, thanks";
+    stored->closed_at = "2026-01-12T16:02:00.000Z";
+    stored->closed_by = "2001";
+    stored->overdue_at = "2026-01-12T15:00:00.000Z";
+    update(*store, *stored);
+    {
+        storage::StoreTransaction transaction(*store);
+        store->add_followup_attempt(*id, {"2026-01-12T14:00:00.000Z", "2001", "no_answer", {}, ""});
+        store->add_followup_attempt(*id, {"2026-01-12T16:02:00.000Z", "2001", "reached", 4, "quick, thanks"});
+        transaction.commit();
+    }
+    const auto updated = store->followup(*id);
+    REQUIRE(updated);
+    CHECK(protocol::to_json(*updated) == protocol::to_json(*stored));
+    CHECK(query_one(dir / "callpop.db",
+                    "SELECT group_concat(result || ':' || coalesce(score, '-'), ',') FROM "
+                    "(SELECT * FROM followup_attempts ORDER BY at)") == "no_answer:-,reached:4");
+
+    Followup missing = *stored;
+    missing.id = *id + 100;
+    storage::StoreTransaction transaction(*store);
+    CHECK_THROWS_AS(store->update_followup(missing), storage::StorageError);
+}
+
+TEST_CASE("followups: one open callback per number") {
+    const TempDir dir;
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    const auto first = create(*store, make_followup("callback", "+15550102000", "2026-01-10T15:10:00.000Z"));
+    REQUIRE(first);
+    CHECK_FALSE(create(*store, make_followup("callback", "+15550102000", "2026-01-10T16:00:00.000Z")));
+    CHECK(query_one(dir / "callpop.db", "SELECT count(*) FROM followups") == "1");
+    // Other numbers, numberless callbacks and surveys on the same number are not limited.
+    CHECK(create(*store, make_followup("callback", "+15550102001", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup("callback", "", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup("callback", "", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup("satisfaction", "+15550102000", "2026-01-12T14:00:00.000Z")));
+
+    SUBCASE("refused inside a larger transaction, the transaction goes on") {
+        storage::StoreTransaction transaction(*store);
+        CHECK_FALSE(store->create_followup(make_followup("callback", "+15550102000", "2026-01-11T15:00:00.000Z")));
+        CHECK(store->create_followup(make_followup("callback", "+15550102002", "2026-01-11T15:00:00.000Z")));
+        transaction.commit();
+        CHECK(query_one(dir / "callpop.db", "SELECT count(*) FROM followups") == "6");
+    }
+    SUBCASE("after the first is completed, a new one is accepted") {
+        auto done = store->followup(*first);
+        REQUIRE(done);
+        done->status = "completed";
+        done->closed_at = "2026-01-10T15:20:00.000Z";
+        update(*store, *done);
+        const auto again = create(*store, make_followup("callback", "+15550102000", "2026-01-11T15:00:00.000Z"));
+        REQUIRE(again);
+        CHECK(*again != *first);
+        // Reopening the old one now would make two: the store refuses.
+        done->status = "open";
+        storage::StoreTransaction transaction(*store);
+        CHECK_THROWS_AS(store->update_followup(*done), storage::StorageError);
+    }
+}
+
