@@ -69,6 +69,9 @@ SharedMessage pop_with_seq(const std::string& pop, std::uint64_t seq) {
         message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
+// The call's pop as the router sends it and keeps it pending.
+PendingPop pop_of(const TrackedCall& call) { return {call.pop_seq, call.id, call.pop}; }
+
 // A transfer record's notes: "from extension 1001 (agent 1001) to extension 1002", the
 // part callpop does not know left out.
 std::string transfer_notes(const TrackedCall& call, const std::vector<std::string>& targets) {
@@ -96,7 +99,7 @@ Server::Server(asio::io_context& io, config::Config config)
       lookup_(*store_, config_),
       tracker_(std::chrono::seconds(config_.calls.max_duration_s),
                std::chrono::seconds(config_.calls.ended_keep_s)),
-      directory_(config_.sessions.queue_max),
+      router_(config_.sessions.queue_max),
       // One core stays with the event loop.
       token_checks_(std::max(2u, std::thread::hardware_concurrency()) - 1),
       unknown_agent_hash_(storage::hash_token("no agent has this token")),
@@ -198,7 +201,7 @@ awaitable<void> Server::sweep_calls() {
             auto record = make_record("timeout", *call);
             record.cause = "timeout";
             write_log(std::move(record));
-            tell_popped_agents(*call, PoppedCallState::ended, "", "timeout");
+            router_.call_ended(call->id, "timeout");
             CallTracker::shed_payload(*call);
         }
         tracker_.forget_ended(now);
@@ -216,36 +219,6 @@ void Server::ensure_looked_up(TrackedCall& call) {
     call.pop = std::make_shared<const std::string>(protocol::encode_pop(pop));
 }
 
-void Server::send_pop(TrackedCall& call, const std::string& agent) {
-    if (!call.popped_agents.insert(agent).second) return;
-    directory_.add_pending(agent, {call.pop_seq, call.id, call.pop});
-    if (auto session = directory_.session(agent)) session->deliver(call.pop);
-}
-
-void Server::tell_popped_agents(TrackedCall& call, PoppedCallState state, const std::string& by,
-                                const std::string& cause,
-                                const std::vector<std::string>& except_agents) {
-    if (call.popped_agents.empty()) return;
-    auto message = std::make_shared<const std::string>(
-        protocol::encode_call_state(call.id, state, by, cause));
-    for (const auto& agent : call.popped_agents) {
-        if (std::find(except_agents.begin(), except_agents.end(), agent) != except_agents.end())
-            continue;
-        tell_popped_agent(call, agent, message);
-    }
-}
-
-void Server::tell_popped_agent(TrackedCall& call, const std::string& agent,
-                               const SharedMessage& message) {
-    directory_.drop_call(agent, call.id);
-    if (auto session = directory_.session(agent)) session->deliver(message);
-}
-
-std::string Server::agent_at(const std::string& extension) const {
-    const auto& agents = directory_.agents_at(extension);
-    return agents.empty() ? std::string() : agents.front();
-}
-
 bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name) {
     const CallChange change = tracker_.apply(event, switch_name, Clock::now());
     TrackedCall& call = *change.call;
@@ -259,32 +232,26 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             auto record = make_record("ring", call);
             record.extension = join(change.new_extensions);
             write_log(std::move(record));
-            for (const auto& extension : change.new_extensions) {
-                for (const auto& agent : directory_.agents_at(extension)) send_pop(call, agent);
-            }
+            router_.pop_at(change.new_extensions, pop_of(call));
             return change.created;
         }
         case CallChange::Kind::answered: {
             ensure_looked_up(call);
-            if (call.answered_agent.empty()) call.answered_agent = agent_at(call.answered_extension);
+            if (call.answered_agent.empty())
+                call.answered_agent = router_.agent_at(call.answered_extension);
             write_log(make_record("answer", call));
             const std::string by =
                 call.answered_agent.empty() ? call.answered_extension : call.answered_agent;
             // The answering agent keeps the pop; an answer without a ring still pops.
-            if (!call.answered_agent.empty()) send_pop(call, call.answered_agent);
+            if (!call.answered_agent.empty()) router_.pop_for(call.answered_agent, pop_of(call));
             // After a transfer, the agent who handed the call on learns who took it; the
             // others who got the pop learn who has it now, as at a first answer.
             const std::string& handed_on_by = change.handed_on_by_agent;
-            const bool tell_handed_on_by = change.took_transfer && !handed_on_by.empty() &&
-                                           handed_on_by != call.answered_agent &&
-                                           call.popped_agents.contains(handed_on_by);
-            if (tell_handed_on_by) {
-                tell_popped_agent(call, handed_on_by,
-                                  std::make_shared<const std::string>(protocol::encode_call_state(
-                                      call.id, PoppedCallState::transferred, by, "")));
-            }
-            tell_popped_agents(call, PoppedCallState::answered, by, "",
-                               {call.answered_agent, handed_on_by});
+            if (change.took_transfer && !handed_on_by.empty() &&
+                handed_on_by != call.answered_agent)
+                router_.tell_agent(call.id, handed_on_by, PoppedCallState::transferred, by, "");
+            router_.tell_agents(call.id, PoppedCallState::answered, by, "",
+                                {call.answered_agent, handed_on_by});
             return change.created;
         }
         case CallChange::Kind::transferred: {
@@ -296,25 +263,24 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             // Who the call goes to, when one agent can be named: the switch's word first.
             record.agent = event.agent;
             if (record.agent.empty() && change.new_extensions.size() == 1)
-                record.agent = agent_at(change.new_extensions.front());
+                record.agent = router_.agent_at(change.new_extensions.front());
             record.notes = transfer_notes(call, change.new_extensions);
             write_log(std::move(record));
             // The call's pop rings there. An agent there who saw the call ring earlier (and
             // was told it was answered) gets it again; the agent who has the call keeps it.
+            const PendingPop pop = pop_of(call);
             const auto pop_again = [&](const std::string& agent) {
-                if (agent == call.answered_agent) return;
-                directory_.drop_call(agent, call.id);
-                call.popped_agents.erase(agent);
-                send_pop(call, agent);
+                if (agent != call.answered_agent) router_.pop_again_for(agent, pop);
             };
             for (const auto& extension : change.new_extensions) {
-                for (const auto& agent : directory_.agents_at(extension)) pop_again(agent);
+                for (const auto& agent : router_.agents_at(extension)) pop_again(agent);
             }
             if (!event.agent.empty()) pop_again(event.agent);
             return change.created;
         }
         case CallChange::Kind::answered_after_end:
-            if (call.answered_agent.empty()) call.answered_agent = agent_at(call.answered_extension);
+            if (call.answered_agent.empty())
+                call.answered_agent = router_.agent_at(call.answered_extension);
             write_log(make_record("answer", call));
             // A transfer's target answering late: the call was answered before, no
             // callback was scheduled at its hangup.
@@ -340,7 +306,7 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
                     followup_desk_.after_missed_call(context, hangup, now_seconds());
                 });
             }
-            tell_popped_agents(call, PoppedCallState::ended, "", cause);
+            router_.call_ended(call.id, cause);
             CallTracker::shed_payload(call);
             return change.created;
         }
@@ -426,7 +392,7 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session,
     // the followups CLI); anyone at a phone has one live session, the latest.
     const bool takes_calls = role != AgentRole::supervisor || !login.extensions.empty();
     if (takes_calls) {
-        if (auto previous = directory_.attach(account.id, login.extensions, session))
+        if (auto previous = router_.attach(account.id, login.extensions, session))
             previous->close_with("replaced", "logged in again from " + session->peer());
     }
     spdlog::info("{}: logged in at {}", "agent " + account.id + " (" + session->peer() + ")",
@@ -435,22 +401,22 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session,
     // must not count as a slow consumer.
     std::string welcome = protocol::encode_welcome(
         account.id, role, static_cast<int>(config_.sessions.heartbeat_s), next_pop_seq_ - 1);
-    for (const auto& pop : directory_.pending_after(account.id, login.resume_after.value_or(0)))
+    for (const auto& pop : router_.pending_after(account.id, login.resume_after.value_or(0)))
         welcome += *pop.message;
     session->deliver(std::move(welcome));
 }
 
-void Server::on_ack(AgentSession& session, std::uint64_t seq) { directory_.ack(session.agent(), seq); }
+void Server::on_ack(AgentSession& session, std::uint64_t seq) { router_.ack(session.agent(), seq); }
 
 void Server::on_logout(AgentSession& session) {
-    directory_.remove(session.agent());
+    router_.remove(session.agent());
     spdlog::info("agent {}: logged out", session.agent());
     session.close_with("logged_out", "logged out");
 }
 
 void Server::on_agent_closed(AgentSession& session) {
     tail_subscribers_.erase(std::static_pointer_cast<AgentSession>(session.shared_from_this()));
-    if (session.logged_in()) directory_.detach(session.agent(), &session);
+    if (session.logged_in()) router_.detach(session.agent(), &session);
     std::erase_if(followup_waiters_, [&](const auto& waiter) {
         const auto waiting = waiter.lock();
         return !waiting || waiting.get() == &session;
@@ -569,7 +535,7 @@ void Server::on_status(const std::shared_ptr<AgentSession>& session) {
     status.uptime_s = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count());
     status.live_calls = tracker_.live_calls();
-    const auto headcount = directory_.headcount();
+    const auto headcount = router_.headcount();
     status.agents_logged_in = headcount.connected;
     status.agents_away = headcount.away;
     status.tail_followers = tail_subscribers_.size();

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "daemon/agents/agent_directory.hpp"
 #include "daemon/agents/agent_session.hpp"
+#include "daemon/agents/pop_router.hpp"
 #include "daemon/net/asio.hpp"
 #include "daemon/net/session_registry.hpp"
 #include "daemon/calls/call_tracker.hpp"
@@ -74,16 +74,6 @@ private:
     void offer_followups();
 
     void ensure_looked_up(TrackedCall& call);
-    void send_pop(TrackedCall& call, const std::string& agent);
-    // Sends a call-state change to every agent the call popped for but `except_agents`,
-    // and forgets their pending pop.
-    void tell_popped_agents(TrackedCall& call, domain::PoppedCallState state, const std::string& by,
-                            const std::string& cause,
-                            const std::vector<std::string>& except_agents = {});
-    // The same for one agent the call popped for.
-    void tell_popped_agent(TrackedCall& call, const std::string& agent,
-                           const SharedMessage& message);
-    std::string agent_at(const std::string& extension) const;
 
     domain::CallLogRecord make_record(const char* kind, const TrackedCall& call);
     // Hands the record to the writer; once committed it joins the tail stream.
@@ -104,7 +94,7 @@ private:
     LogWriter writer_;
     CallerLookup lookup_;
     CallTracker tracker_;
-    AgentDirectory directory_;
+    PopRouter router_;
     asio::thread_pool token_checks_;  // slow hashes stay off the loop
     std::string unknown_agent_hash_;
     std::vector<std::shared_ptr<SwitchClient>> switch_clients_;

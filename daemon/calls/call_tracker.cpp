@@ -195,7 +195,6 @@ void CallTracker::forget_ended(Clock::time_point now) {
 void CallTracker::shed_payload(TrackedCall& call) {
     call.pop.reset();
     call.data = nlohmann::json::object();
-    call.popped_agents.clear();
     call.rung_extensions.clear();
 }
 

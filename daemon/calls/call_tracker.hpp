@@ -51,8 +51,7 @@ struct TrackedCall {
     std::optional<std::int64_t> customer_id;
     std::string customer_name;
     std::uint64_t pop_seq = 0;
-    SharedMessage pop;                    // serialized once, queued to every agent
-    std::set<std::string> popped_agents;  // who was sent the pop, to withdraw it
+    SharedMessage pop;  // serialized once, queued to every agent
 };
 
 struct CallChange {

@@ -1,0 +1,94 @@
+#include "daemon/agents/pop_router.hpp"
+
+#include <algorithm>
+
+#include "daemon/agents/agent_session.hpp"
+#include "protocol/agent_message.hpp"
+
+namespace callpop::daemon {
+
+using domain::PoppedCallState;
+
+std::shared_ptr<AgentSession> PopRouter::attach(const std::string& agent,
+                                                const std::vector<std::string>& extensions,
+                                                const std::shared_ptr<AgentSession>& session) {
+    return directory_.attach(agent, extensions, session);
+}
+
+void PopRouter::detach(const std::string& agent, const AgentSession* session) {
+    directory_.detach(agent, session);
+}
+
+void PopRouter::remove(const std::string& agent) { directory_.remove(agent); }
+
+void PopRouter::ack(const std::string& agent, std::uint64_t seq) { directory_.ack(agent, seq); }
+
+std::vector<PendingPop> PopRouter::pending_after(const std::string& agent,
+                                                 std::uint64_t seq) const {
+    return directory_.pending_after(agent, seq);
+}
+
+AgentDirectory::Headcount PopRouter::headcount() const { return directory_.headcount(); }
+
+const std::vector<std::string>& PopRouter::agents_at(const std::string& extension) const {
+    return directory_.agents_at(extension);
+}
+
+std::string PopRouter::agent_at(const std::string& extension) const {
+    const auto& agents = directory_.agents_at(extension);
+    return agents.empty() ? std::string() : agents.front();
+}
+
+void PopRouter::pop_at(const std::vector<std::string>& extensions, const PendingPop& pop) {
+    for (const auto& extension : extensions) {
+        for (const auto& agent : directory_.agents_at(extension)) pop_for(agent, pop);
+    }
+}
+
+void PopRouter::pop_for(const std::string& agent, const PendingPop& pop) {
+    if (!popped_[pop.call].insert(agent).second) return;
+    directory_.add_pending(agent, pop);
+    if (auto session = directory_.session(agent)) session->deliver(pop.message);
+}
+
+void PopRouter::pop_again_for(const std::string& agent, const PendingPop& pop) {
+    directory_.drop_call(agent, pop.call);
+    popped_[pop.call].erase(agent);
+    pop_for(agent, pop);
+}
+
+void PopRouter::tell_agent(const std::string& call, const std::string& agent, PoppedCallState state,
+                           const std::string& by, const std::string& cause) {
+    auto popped = popped_.find(call);
+    if (popped == popped_.end() || !popped->second.contains(agent)) return;
+    tell(agent, call,
+         std::make_shared<const std::string>(protocol::encode_call_state(call, state, by, cause)));
+}
+
+void PopRouter::tell_agents(const std::string& call, PoppedCallState state, const std::string& by,
+                            const std::string& cause,
+                            const std::vector<std::string>& except_agents) {
+    auto popped = popped_.find(call);
+    if (popped == popped_.end()) return;
+    // Encoded once for all of them.
+    auto message =
+        std::make_shared<const std::string>(protocol::encode_call_state(call, state, by, cause));
+    for (const auto& agent : popped->second) {
+        if (std::find(except_agents.begin(), except_agents.end(), agent) != except_agents.end())
+            continue;
+        tell(agent, call, message);
+    }
+}
+
+void PopRouter::call_ended(const std::string& call, const std::string& cause) {
+    tell_agents(call, PoppedCallState::ended, "", cause, {});
+    popped_.erase(call);
+}
+
+void PopRouter::tell(const std::string& agent, const std::string& call,
+                     const SharedMessage& message) {
+    directory_.drop_call(agent, call);
+    if (auto session = directory_.session(agent)) session->deliver(message);
+}
+
+}  // namespace callpop::daemon
