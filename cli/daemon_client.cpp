@@ -66,7 +66,7 @@ nlohmann::json ask_daemon(const DaemonLogin& login, const nlohmann::json& reques
             throw std::runtime_error("the daemon at " + address +
                                      " closed the connection before answering: " +
                                      error.message());
-        const auto reply = nlohmann::json::parse(buffer.substr(0, size - 1), nullptr, false);
+        auto reply = nlohmann::json::parse(buffer.substr(0, size - 1), nullptr, false);
         buffer.erase(0, size);
         const std::string type = reply.is_object() ? reply.value("type", "") : std::string();
         if (type == "welcome") continue;

@@ -30,7 +30,7 @@ std::size_t display_width(std::string_view text) {
     }));
 }
 
-std::string or_dash(std::string text) { return text.empty() ? "-" : text; }
+std::string or_dash(const std::string& text) { return text.empty() ? "-" : text; }
 
 std::string customer_label(std::string_view name, std::optional<std::int64_t> id) {
     if (!name.empty()) return std::string(name);
@@ -144,6 +144,7 @@ std::string format_table(const std::vector<Column>& columns,
                          const std::vector<std::vector<std::string>>& rows,
                          std::string_view indent) {
     std::vector<std::size_t> widths;
+    widths.reserve(columns.size());
     for (const auto& column : columns) widths.push_back(display_width(column.title));
     for (const auto& row : rows)
         for (std::size_t index = 0; index < row.size() && index < widths.size(); ++index)
@@ -170,6 +171,7 @@ std::string format_table(const std::vector<Column>& columns,
         text += '\n';
     };
     std::vector<std::string> titles;
+    titles.reserve(columns.size());
     for (const auto& column : columns) titles.push_back(column.title);
     add_line(titles);
     for (const auto& row : rows) add_line(row);
@@ -427,7 +429,7 @@ std::vector<ScoreRow> score_rows(const std::vector<storage::SurveyResult>& resul
         row.group = group;
         row.scale = scale;
         row.responses = tally.responses;
-        const double n = static_cast<double>(tally.responses);
+        const auto n = static_cast<double>(tally.responses);
         row.average = static_cast<double>(tally.sum) / n;
         if (scale == "csat") row.csat_percent = 100.0 * static_cast<double>(tally.top) / n;
         if (scale == "nps")
@@ -487,6 +489,7 @@ std::vector<FeedbackGroup> feedback_groups(const std::vector<storage::FeedbackIt
             grouped[{false, product, item_period}].push_back(item);
     }
     std::vector<FeedbackGroup> groups;
+    groups.reserve(grouped.size());
     for (auto& [key, group_items] : grouped)
         groups.push_back({std::get<1>(key), std::get<2>(key), std::move(group_items)});
     return groups;
@@ -501,8 +504,12 @@ std::string feedback_text(const std::vector<FeedbackGroup>& groups) {
         std::vector<std::vector<std::string>> rows;
         for (const auto& item : group.items) {
             std::string said = one_line(item.text);
-            if (item.source == "outcome")
-                said = "[" + item.outcome + "]" + (said.empty() ? "" : " " + said);
+            if (item.source == "outcome") {
+                std::string labelled = "[";
+                labelled.append(item.outcome).append("]");
+                if (!said.empty()) labelled.append(" ").append(said);
+                said = std::move(labelled);
+            }
             rows.push_back({feedback_date(item), item.source, or_dash(score_label(item)),
                             customer_label(item.customer_name, item.customer_id),
                             or_dash(item.agent), or_dash(said)});

@@ -62,8 +62,8 @@ std::string comma_separated(const Items& items, Name name_of) {
 // A YAML node together with what an error about it must say: the file and the key path.
 class Value {
   public:
-    Value(YAML::Node yaml, std::string path, YAML::Mark fallback_mark, const std::string& source)
-        : yaml_(std::move(yaml)),
+    Value(const YAML::Node& yaml, std::string path, YAML::Mark fallback_mark, const std::string& source)
+        : yaml_(yaml),
           path_(std::move(path)),
           fallback_mark_(fallback_mark),
           source_(&source) {}
@@ -617,6 +617,7 @@ std::map<std::string, FollowupPolicy> read_outcome_policies(
     const Value& value, const std::vector<OutcomeCode>& outcomes, const FollowupPolicy& defaults) {
     std::map<std::string, FollowupPolicy> policies;
     std::vector<Member> members;
+    members.reserve(outcomes.size());
     for (const OutcomeCode& outcome : outcomes) {
         members.push_back({outcome.code, [&](const Value& v) {
                                policies[outcome.code] = read_policy(v, defaults, followup_kinds);

@@ -131,11 +131,10 @@ void AmiCallMapper::ring(Call& call, const std::string& extension,
 void AmiCallMapper::answer(Call& call, const std::string& extension,
                            std::vector<SwitchEvent>& out) {
     if (!call.inbound || extension.empty() || extension == call.answered_extension) return;
-    if (call.answered_extension.empty()) {
+    // A first answer rings the extension if it had not rung; a later one is a transfer we
+    // had not seen ringing, unless it is the target we saw.
+    if (call.answered_extension.empty() || extension != call.transfer_target)
         ring(call, extension, out);
-    } else if (extension != call.transfer_target) {
-        ring(call, extension, out);  // the transfer we had not seen ringing
-    }
     call.answered_extension = extension;
     call.transfer_target.clear();
     SwitchEvent event = event_for(call, SwitchEventKind::answer);

@@ -17,7 +17,7 @@ namespace callpop::protocol {
 
 inline constexpr std::size_t ami_max_line_bytes = max_line_bytes;
 inline constexpr std::size_t ami_max_fields = 1000;
-inline constexpr std::size_t ami_max_output_bytes = 1024 * 1024;
+inline constexpr std::size_t ami_max_output_bytes = std::size_t{1024} * 1024;
 
 struct AmiBanner {
     std::string text;  // e.g. "Asterisk Call Manager/11.0.0"

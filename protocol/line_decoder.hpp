@@ -8,7 +8,7 @@
 
 namespace callpop::protocol {
 
-inline constexpr std::size_t max_line_bytes = 64 * 1024;
+inline constexpr std::size_t max_line_bytes = std::size_t{64} * 1024;
 
 struct DecodedLine {
     std::string text;       // without the trailing "\n" or "\r\n"

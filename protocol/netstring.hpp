@@ -13,7 +13,7 @@
 
 namespace callpop::protocol {
 
-inline constexpr std::size_t netstring_max_payload_bytes = 64 * 1024;
+inline constexpr std::size_t netstring_max_payload_bytes = std::size_t{64} * 1024;
 inline constexpr std::size_t netstring_max_length_digits = 9;
 
 // Error codes: bad_length, too_long, bad_terminator, no_netstring (see the docs).

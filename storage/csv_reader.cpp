@@ -6,7 +6,7 @@ namespace callpop::storage {
 
 namespace {
 
-constexpr std::size_t block_size = 256 * 1024;
+constexpr std::size_t block_size = std::size_t{256} * 1024;
 constexpr std::string_view utf8_byte_order_mark = "\xEF\xBB\xBF";
 
 }  // namespace

@@ -36,7 +36,7 @@ public:
 
     std::size_t below(std::size_t count) { return static_cast<std::size_t>(engine_() % count); }
     int between(int low, int high) {
-        return low + static_cast<int>(below(static_cast<std::size_t>(high - low + 1)));
+        return low + static_cast<int>(below(static_cast<std::size_t>(high - low) + 1));
     }
     bool percent(int chance) { return static_cast<int>(below(100)) < chance; }
     template <typename Items>
@@ -306,8 +306,8 @@ std::string make_serial(std::string_view prefix, std::uint64_t counter) {
     constexpr char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     std::uint64_t value = (counter * 1'234'567'891ull + 7919) % modulus;
     std::string suffix(6, '0');
-    for (auto position = suffix.rbegin(); position != suffix.rend(); ++position) {
-        *position = digits[value % 36];
+    for (std::size_t position = suffix.size(); position-- > 0;) {
+        suffix[position] = digits[value % 36];
         value /= 36;
     }
     return std::string(prefix) + suffix;
@@ -944,7 +944,7 @@ private:
     // +1 555 010 xxxx, fictional, that no customer has.
     std::string unknown_number() {
         for (int tries = 0; tries < 100; ++tries) {
-            const std::string number = "+1555010" + std::to_string(random_.between(3000, 9999));
+            std::string number = "+1555010" + std::to_string(random_.between(3000, 9999));
             if (!number_used(number) && store_.customers_by_number(number, 1).empty())
                 return number;
         }
@@ -1062,7 +1062,7 @@ void add_agents(Store& store, const std::vector<DemoLogin>& logins, int token_it
 DemoCsvFiles write_demo_csv(const DemoOptions& options) {
     if (options.customers == 0) throw std::invalid_argument("the demo needs at least 1 customer");
     std::filesystem::create_directories(options.csv_directory);
-    const DemoCsvFiles files{options.csv_directory / "customers.csv",
+    DemoCsvFiles files{options.csv_directory / "customers.csv",
                              options.csv_directory / "assets.csv",
                              options.csv_directory / "notes.csv"};
     DemoCsvWriter(options, files).write(options.customers);

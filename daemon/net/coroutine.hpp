@@ -14,7 +14,7 @@ template <typename KeepAlive = std::nullptr_t>
 void spawn_logged(asio::any_io_executor executor, awaitable<void> coroutine, const char* what,
                   KeepAlive keep_alive = nullptr) {
     asio::co_spawn(executor, std::move(coroutine),
-                   [what, keep_alive = std::move(keep_alive)](std::exception_ptr failure) {
+                   [what, keep_alive = std::move(keep_alive)](const std::exception_ptr& failure) {
                        if (!failure) return;
                        try {
                            std::rethrow_exception(failure);

@@ -22,7 +22,7 @@ constexpr std::chrono::seconds linger_after_input{2};
 constexpr std::size_t read_chunk = 4096;
 constexpr std::size_t writes_per_batch = 64;
 // Besides the message count, a byte bound: one queued tail backlog can be megabytes.
-constexpr std::size_t queued_bytes_max = 16 * 1024 * 1024;
+constexpr std::size_t queued_bytes_max = std::size_t{16} * 1024 * 1024;
 
 std::string endpoint_text(const tcp::socket& socket) {
     boost::system::error_code error;

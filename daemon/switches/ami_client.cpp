@@ -24,7 +24,7 @@ std::string single_line(std::string_view text) {
 
 }  // namespace
 
-AmiClient::AmiClient(asio::io_context& io, config::SwitchLink link, SwitchEventSink sink)
+AmiClient::AmiClient(asio::io_context& io, const config::SwitchLink& link, SwitchEventSink sink)
     : SwitchClient(io, link, std::move(sink)),
       calls_({link.extension_patterns, link.inbound_contexts}) {}
 
@@ -36,7 +36,7 @@ void AmiClient::on_connected() {
     logged_in_ = false;
 }
 
-void AmiClient::send_action(Action action, std::string fields) {
+void AmiClient::send_action(Action action, const std::string& fields) {
     const std::string id = "callpop-" + std::to_string(next_action_++);
     pending_[id] = action;
     if (action == Action::list_channels) list_action_id_ = id;

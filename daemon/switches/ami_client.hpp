@@ -12,7 +12,7 @@ namespace callpop::daemon {
 
 class AmiClient final : public SwitchClient {
 public:
-    AmiClient(asio::io_context& io, config::SwitchLink link, SwitchEventSink sink);
+    AmiClient(asio::io_context& io, const config::SwitchLink& link, SwitchEventSink sink);
 
 protected:
     void on_connected() override;
@@ -23,7 +23,7 @@ protected:
 private:
     enum class Action { login, ping, list_channels };
 
-    void send_action(Action action, std::string fields);
+    void send_action(Action action, const std::string& fields);
     void on_banner(const std::string& banner);
     void on_response(const protocol::AmiMessage& message);
     void on_event(const protocol::AmiMessage& message);
