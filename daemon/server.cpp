@@ -516,8 +516,9 @@ void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protoco
     }
     // One message for the whole backlog: a long backlog must not count against the queue
     // limit that protects the daemon from slow consumers.
+    std::reverse(backlog.begin(), backlog.end());  // oldest first, as the log reads
     std::string lines;
-    for (auto it = backlog.rbegin(); it != backlog.rend(); ++it) lines += protocol::encode_log(**it);
+    for (const auto* record : backlog) lines += protocol::encode_log(*record);
     lines += protocol::encode_backlog_end(backlog.size());
     session->deliver(std::move(lines));
     if (tail.follow && session->open()) {

@@ -168,11 +168,10 @@ void LogWriter::write_batch(std::deque<Pending>& batch) {
             for (const auto& record : logged) committed(record);
         });
     }
-    for (std::size_t index = 0; index < batch.size(); ++index) {
-        if (!batch[index].done) continue;
-        asio::post(loop_, [done = std::move(batch[index].done), result = results[index]] {
-            done(result);
-        });
+    for (std::size_t index = 0; auto& pending : batch) {
+        const WriteResult& result = results[index++];
+        if (!pending.done) continue;
+        asio::post(loop_, [done = std::move(pending.done), result] { done(result); });
     }
 }
 
