@@ -584,21 +584,27 @@ private:
         if (iso.empty()) statement.bind_null(index); else statement.bind(index, iso);
     }
 
-    static nlohmann::json json_column(const Statement& row, int index, std::int64_t id,
+    // A query left mid-rows would hold its read snapshot, and refuse the next bind.
+    [[noreturn]] static void fail_row(Statement& row, const std::string& message) {
+        row.reset();
+        throw StorageError(message);
+    }
+
+    static nlohmann::json json_column(Statement& row, int index, std::int64_t id,
                                       const char* what) {
         if (row.column_is_null(index)) return nullptr;
         auto parsed = nlohmann::json::parse(row.column_text(index), nullptr, false);
         if (parsed.is_discarded())
-            throw StorageError("follow-up " + std::to_string(id) + ": " + what + " is not JSON");
+            fail_row(row, "follow-up " + std::to_string(id) + ": " + what + " is not JSON");
         return parsed;
     }
 
     // A name the schema's CHECK should have kept out is a broken row, not a default.
     template <domain::NamedState State>
-    static State state_column(const Statement& row, int index, const char* column) {
+    static State state_column(Statement& row, int index, const char* column) {
         const std::string name = row.column_text(index);
         if (const auto state = domain::parse<State>(name)) return *state;
-        throw StorageError(std::string(column) + ": unknown value \"" + name + "\"");
+        fail_row(row, std::string(column) + ": unknown value \"" + name + "\"");
     }
 
     // Every row of a query on followup_columns; resets the query.
@@ -658,8 +664,6 @@ private:
         auto found = statements_.find(sql);
         if (found == statements_.end())
             found = statements_.emplace(sql, std::make_unique<Statement>(db_.handle(), sql)).first;
-        // A row that failed to read (state_column, json_column) threw before its query's reset.
-        found->second->reset();
         return *found->second;
     }
 

@@ -200,3 +200,42 @@ TEST_CASE("followups: one open callback per number") {
     }
 }
 
+
+TEST_CASE("followups: a state name the store does not know is an error naming column and value") {
+    const TempDir dir;
+    const auto path = dir / "callpop.db";
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    const auto customer = add_customer(*store, "C-1", "Pat Doe");
+    auto followup = make_followup(FollowupKind::callback, "+15550102000", "2026-01-12T14:00:00.000Z");
+    followup.customer_id = customer;
+    const auto broken = *create(*store, followup);
+    const auto fine = *create(*store, make_followup(FollowupKind::satisfaction, "+15550102001",
+                                                    "2026-01-12T14:00:00.000Z"));
+    {
+        storage::StoreTransaction transaction(*store);
+        store->put_agent({"1001", "Alex", domain::AgentRole::agent, ""});
+        transaction.commit();
+    }
+    // The schema's CHECKs keep such names out; a database written by hand may have them all
+    // the same.
+    exec_sql(path, "PRAGMA ignore_check_constraints = ON;"
+                   "UPDATE followups SET status = 'reopened' WHERE id = " +
+                       std::to_string(broken) + ";"
+                   "UPDATE agents SET role = 'boss' WHERE id = '1001';");
+
+    CHECK_THROWS_WITH_AS(store->followup(broken), "followups.status: unknown value \"reopened\"",
+                         storage::StorageError);
+    // The query that threw answers the next caller.
+    CHECK(store->followup(fine)->status == FollowupStatus::open);
+    CHECK_THROWS_WITH_AS(store->agent("1001"), "agents.role: unknown value \"boss\"",
+                         storage::StorageError);
+
+    exec_sql(path, "PRAGMA ignore_check_constraints = ON;"
+                   "UPDATE followups SET status = 'open', kind = 'survey' WHERE id = " +
+                       std::to_string(broken) + ";");
+    // Read with no snapshot left over from the query that threw above.
+    CHECK_THROWS_WITH_AS(store->followup(broken), "followups.kind: unknown value \"survey\"",
+                         storage::StorageError);
+    CHECK_THROWS_WITH_AS(store->card(*store->customer_by_id(customer), 5),
+                         "followups.kind: unknown value \"survey\"", storage::StorageError);
+}
