@@ -25,11 +25,13 @@ int command_agent(const Arguments& arguments) {
     storage::AgentAccount account;
     account.id = command_line.get<std::string>("id");
     account.name = command_line.get<std::string>("name");
-    account.role = command_line.get<std::string>("role");
-    if (!domain::parse<domain::AgentRole>(account.role)) {
-        std::cerr << "--role: \"" << account.role << "\" is not agent or supervisor\n";
+    const auto role_name = command_line.get<std::string>("role");
+    const auto role = domain::parse<domain::AgentRole>(role_name);
+    if (!role) {
+        std::cerr << "--role: \"" << role_name << "\" is not agent or supervisor\n";
         return 2;
     }
+    account.role = *role;
     std::string token;
     if (command_line.has("token")) {
         token = command_line.get<std::string>("token");
@@ -47,7 +49,7 @@ int command_agent(const Arguments& arguments) {
     storage::StoreTransaction transaction(*store);
     store->put_agent(account);
     transaction.commit();
-    std::cout << account.role << " " << account.id << " saved\n";
+    std::cout << domain::to_string(account.role) << " " << account.id << " saved\n";
     return 0;
 }
 

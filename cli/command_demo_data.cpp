@@ -22,7 +22,8 @@ bool print_report(const storage::ImportReport& report) {
 void print_logins(const std::vector<storage::DemoLogin>& logins) {
     std::cout << "logins (role id / token):\n";
     for (const auto& login : logins)
-        std::cout << "  " << login.role << " " << login.id << " / " << login.token << "\n";
+        std::cout << "  " << domain::to_string(login.role) << " " << login.id << " / "
+                  << login.token << "\n";
 }
 
 }  // namespace

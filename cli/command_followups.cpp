@@ -44,17 +44,20 @@ storage::FollowupQuery query_from(const CommandLine& command_line) {
             query.statuses.clear();
             break;
         }
-        if (!domain::parse<domain::FollowupStatus>(item))
+        const auto parsed = domain::parse<domain::FollowupStatus>(item);
+        if (!parsed)
             throw UsageError("--status: \"" + item +
                              "\" is not open, completed, unreachable, cancelled or all");
-        query.statuses.push_back(item);
+        query.statuses.push_back(*parsed);
     }
     if (report::split_list(status).empty())
         throw UsageError("--status: \"" + status +
                          "\" is not open, completed, unreachable, cancelled or all");
-    query.kind = command_line.get<std::string>("kind");
-    if (!query.kind.empty() && !domain::parse<domain::FollowupKind>(query.kind))
-        throw UsageError("--kind: \"" + query.kind + "\" is not satisfaction or callback");
+    if (const auto kind = command_line.get<std::string>("kind"); !kind.empty()) {
+        query.kind = domain::parse<domain::FollowupKind>(kind);
+        if (!query.kind)
+            throw UsageError("--kind: \"" + kind + "\" is not satisfaction or callback");
+    }
     query.agent = command_line.get<std::string>("agent");
     query.reason = command_line.get<std::string>("outcome");
     if (command_line.has("due")) query.due_by = domain::utc_now();
@@ -143,9 +146,10 @@ int followups_close(const std::string& action, const Arguments& arguments) {
     const auto login = daemon_login(command_line, config, verb.c_str());
     if (!login) return exit_usage;
     const auto id = command_line.get<std::int64_t>("id");
-    nlohmann::json request = {{"type", "followup_close"},
-                              {"followup", id},
-                              {"status", action == "complete" ? "completed" : "cancelled"}};
+    const auto status = action == "complete" ? domain::FollowupStatus::completed
+                                             : domain::FollowupStatus::cancelled;
+    nlohmann::json request = {
+        {"type", "followup_close"}, {"followup", id}, {"status", domain::to_string(status)}};
     if (const auto notes = command_line.get<std::string>("notes"); !notes.empty())
         request["notes"] = notes;
     const auto reply = ask_daemon(*login, request);

@@ -295,9 +295,10 @@ std::string followups_table(const std::vector<domain::Followup>& followups,
     std::vector<std::vector<std::string>> rows;
     for (const auto& followup : followups) {
         const bool held = !followup.leased_by.empty() &&
-                          followup.status == domain::to_string(domain::FollowupStatus::open) &&
+                          followup.status == domain::FollowupStatus::open &&
                           (followup.lease_until.empty() || followup.lease_until > now);
-        rows.push_back({std::to_string(followup.id), followup.kind, followup.status,
+        rows.push_back({std::to_string(followup.id), std::string(domain::to_string(followup.kind)),
+                        std::string(domain::to_string(followup.status)),
                         local_time(followup.due_at, followup.timezone),
                         customer_label(followup.customer_name, followup.customer_id),
                         or_dash(followup.number), or_dash(followup.reason),
@@ -333,8 +334,8 @@ std::string followups_csv(const std::vector<domain::Followup>& followups,
     std::string text = csv_line(export_columns());
     for (const auto& followup : followups) {
         text += csv_line({std::to_string(followup.id),
-                          followup.kind,
-                          followup.status,
+                          std::string(domain::to_string(followup.kind)),
+                          std::string(domain::to_string(followup.status)),
                           followup.due_at,
                           due_local_iso(followup),
                           followup.timezone,

@@ -385,8 +385,7 @@ void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Lo
 
 void Server::finish_login(const std::shared_ptr<AgentSession>& session,
                           const storage::AgentAccount& account, const protocol::Login& login) {
-    // The schema admits no other roles than these.
-    const auto role = domain::parse<AgentRole>(account.role).value_or(AgentRole::agent);
+    const AgentRole role = account.role;
     session->logged_in_as(account.id, role);
     // A supervisor who takes no calls may watch from several terminals at once (tail -f,
     // the followups CLI); anyone at a phone has one live session, the latest.

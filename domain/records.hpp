@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/states.hpp"
+
 namespace callpop::domain {
 
 struct Customer {
@@ -53,9 +55,9 @@ struct HistoryEntry {
 
 struct FollowupSummary {
     std::int64_t id = 0;
-    std::string kind;  // satisfaction, callback
+    FollowupKind kind = FollowupKind::satisfaction;
     std::string due;
-    std::string status;
+    FollowupStatus status = FollowupStatus::open;
     std::string reason;
 };
 
@@ -72,8 +74,8 @@ struct CustomerCard {
 // under (so that a later config change does not alter calls already promised).
 struct Followup {
     std::int64_t id = 0;
-    std::string kind;    // satisfaction, callback
-    std::string status;  // open, completed, unreachable, cancelled
+    FollowupKind kind = FollowupKind::satisfaction;
+    FollowupStatus status = FollowupStatus::open;
     std::optional<std::int64_t> customer_id;
     std::string customer_name;
     std::string number;   // E.164 to call

@@ -9,6 +9,7 @@ namespace callpop::protocol {
 
 using nlohmann::json;
 using domain::format_utc;
+using domain::FollowupStatus;
 
 namespace {
 
@@ -117,11 +118,14 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
     if (type == "followup_close") {
         FollowupClose close;
         close.followup = fields.required_integer("followup");
-        close.status = fields.required_string("status");
+        const auto status = domain::parse<FollowupStatus>(fields.required_string("status"));
         close.notes = fields.optional_string("notes");
-        if (!fields.error() && close.status != "completed" && close.status != "cancelled")
+        // Unreachable is for the attempts to decide, not a supervisor.
+        if (!fields.error() && status != FollowupStatus::completed &&
+            status != FollowupStatus::cancelled)
             return ProtocolError{"bad_field",
                                  "followup_close: status must be \"completed\" or \"cancelled\""};
+        if (status) close.status = *status;
         return finish(fields, std::move(close));
     }
     if (type == "status") return StatusRequest{};
@@ -184,7 +188,8 @@ std::string encode_outcome_saved(std::string_view call,
                                  std::string_view no_followup_reason) {
     json message = {{"type", "outcome_saved"}, {"call", call}, {"followup", nullptr}};
     if (followup) {
-        message["followup"] = {{"id", followup->id}, {"kind", followup->kind}, {"due", followup->due}};
+        message["followup"] = {{"id", followup->id}, {"kind", domain::to_string(followup->kind)},
+                               {"due", followup->due}};
     } else if (!no_followup_reason.empty()) {
         message["no_followup"] = no_followup_reason;
     }
@@ -212,9 +217,10 @@ std::string encode_followup_waiting(std::size_t agents_waiting) {
     return line_of({{"type", "followup_waiting"}, {"agents_waiting", agents_waiting}});
 }
 
-std::string encode_followup_saved(std::int64_t id, std::string_view status,
+std::string encode_followup_saved(std::int64_t id, FollowupStatus status,
                                   std::string_view next_due) {
-    json message = {{"type", "followup_saved"}, {"followup", id}, {"status", status}};
+    json message = {
+        {"type", "followup_saved"}, {"followup", id}, {"status", domain::to_string(status)}};
     message["next_due"] = next_due.empty() ? json(nullptr) : json(next_due);
     return line_of(message);
 }

@@ -62,7 +62,7 @@ struct FollowupResult {
 // Supervisors: close a follow-up by hand (`callpop followups complete|cancel`).
 struct FollowupClose {
     std::int64_t followup = 0;
-    std::string status;  // completed, cancelled
+    domain::FollowupStatus status = domain::FollowupStatus::completed;  // or cancelled
     std::string notes;
 };
 
@@ -102,7 +102,7 @@ std::string encode_call_state(std::string_view call, domain::PoppedCallState sta
 // A follow-up the outcome scheduled, or why none was (declined, do not call, ...).
 struct ScheduledFollowup {
     std::int64_t id = 0;
-    std::string kind;
+    domain::FollowupKind kind = domain::FollowupKind::satisfaction;
     std::string due;  // on the customer's clock, with its offset
 };
 std::string encode_outcome_saved(std::string_view call,
@@ -117,7 +117,7 @@ struct FollowupOffer {
 };
 std::string encode_followup_offer(const FollowupOffer& offer);
 std::string encode_followup_waiting(std::size_t agents_waiting);
-std::string encode_followup_saved(std::int64_t id, std::string_view status,
+std::string encode_followup_saved(std::int64_t id, domain::FollowupStatus status,
                                   std::string_view next_due);
 std::string encode_note_saved(std::int64_t customer, std::int64_t note_id);
 // The answer to `status`. One entry per switch: each link of `switches` in the config, and

@@ -71,9 +71,9 @@ json to_json(const CustomerCard& card) {
     json followups = json::array();
     for (const auto& followup : card.followups) {
         followups.push_back({{"id", followup.id},
-                             {"kind", followup.kind},
+                             {"kind", domain::to_string(followup.kind)},
                              {"due", followup.due},
-                             {"status", followup.status},
+                             {"status", domain::to_string(followup.status)},
                              {"reason", followup.reason}});
     }
     object["followups"] = std::move(followups);
@@ -100,7 +100,9 @@ json to_json(const CallLogRecord& record) {
 }
 
 json to_json(const Followup& followup) {
-    json object = {{"id", followup.id}, {"kind", followup.kind}, {"status", followup.status}};
+    json object = {{"id", followup.id},
+                   {"kind", domain::to_string(followup.kind)},
+                   {"status", domain::to_string(followup.status)}};
     if (followup.customer_id) object["customer"] = *followup.customer_id;
     put_if_set(object, "customer_name", followup.customer_name);
     object["number"] = followup.number;

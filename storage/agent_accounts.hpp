@@ -4,13 +4,15 @@
 #include <string>
 #include <string_view>
 
+#include "domain/states.hpp"
+
 namespace callpop::storage {
 
 struct AgentAccount {
     std::string id;
     std::string name;
-    std::string role = "agent";  // agent or supervisor
-    std::string token_hash;      // see storage/token_hash.hpp
+    domain::AgentRole role = domain::AgentRole::agent;
+    std::string token_hash;  // see storage/token_hash.hpp
 };
 
 class AgentAccounts {

@@ -21,6 +21,9 @@ namespace callpop::storage {
 namespace {
 
 using Clock = std::chrono::system_clock;
+using domain::AgentRole;
+using domain::FollowupKind;
+using domain::FollowupStatus;
 using std::chrono::days;
 using std::chrono::sys_days;
 using std::chrono::year_month_day;
@@ -777,7 +780,8 @@ private:
         const ZoneChoice zone = zone_for(customer->timezone, number);
         Planned planned;
         Followup& followup = planned.followup;
-        start_followup(followup, "satisfaction", call, &*customer, number, zone, created);
+        start_followup(followup, FollowupKind::satisfaction, call, &*customer, number, zone,
+                       created);
         followup.reason = call.outcome;
         followup.survey = {{"scale", std::string(policy.scale)},
                            {"question", std::string(policy.question)},
@@ -827,7 +831,8 @@ private:
 
             const bool answered = attempt.result == "reached" || attempt.result == "refused";
             if (answered || followup.attempts_made >= followup.attempts_max) {
-                followup.status = answered ? "completed" : "unreachable";
+                followup.status =
+                    answered ? FollowupStatus::completed : FollowupStatus::unreachable;
                 followup.score = attempt.score;
                 followup.comment = attempt.comment;
                 followup.closed_at = attempt.at;
@@ -907,7 +912,7 @@ private:
 
             Planned planned;
             Followup& followup = planned.followup;
-            start_followup(followup, "callback", call, customer ? &*customer : nullptr,
+            start_followup(followup, FollowupKind::callback, call, customer ? &*customer : nullptr,
                            call.caller, zone, hangup);
             followup.reason = call.cause == "abandoned" ? "abandoned" : "missed";
             const Clock::time_point due = next_in_window(zone, hangup);
@@ -956,11 +961,11 @@ private:
                used_numbers_.end();
     }
 
-    static void start_followup(Followup& followup, std::string_view kind, const PastCall& call,
+    static void start_followup(Followup& followup, FollowupKind kind, const PastCall& call,
                                const Customer* customer, const std::string& number,
                                const ZoneChoice& zone, Clock::time_point created) {
         followup.kind = kind;
-        followup.status = "open";
+        followup.status = FollowupStatus::open;
         if (customer != nullptr) {
             followup.customer_id = customer->id;
             followup.customer_name = customer->name;
@@ -984,9 +989,9 @@ private:
                                         Clock::time_point due, const std::string& agent,
                                         Clock::time_point at) {
         auto record = event("followup_created", followup, agent, at);
-        record.notes = followup.kind + " due " + format_local(zone, due) + " (" +
-                       followup.timezone + ", from the " + zone.source + ")" +
-                       (zone.note.empty() ? "" : "; " + zone.note);
+        record.notes = std::string(domain::to_string(followup.kind)) + " due " +
+                       format_local(zone, due) + " (" + followup.timezone + ", from the " +
+                       zone.source + ")" + (zone.note.empty() ? "" : "; " + zone.note);
         return record;
     }
 
@@ -999,11 +1004,11 @@ private:
             log.push_back(std::move(record));
         }
         const Followup& followup = planned.followup;
-        ++(followup.kind == "callback" ? counts_.callbacks : counts_.surveys);
+        ++(followup.kind == FollowupKind::callback ? counts_.callbacks : counts_.surveys);
         counts_.attempts += planned.attempts.size();
-        if (followup.status == "open") ++counts_.open;
-        if (followup.status == "completed") ++counts_.completed;
-        if (followup.status == "unreachable") ++counts_.unreachable;
+        if (followup.status == FollowupStatus::open) ++counts_.open;
+        if (followup.status == FollowupStatus::completed) ++counts_.completed;
+        if (followup.status == FollowupStatus::unreachable) ++counts_.unreachable;
         if (followup.score) ++counts_.scored;
         return true;
     }
@@ -1037,14 +1042,14 @@ std::vector<DemoLogin> demo_logins() {
     std::vector<DemoLogin> logins;
     for (int number = 1; number <= agent_count; ++number) {
         const std::string id = agent_id(number);
-        logins.push_back({id, "agent", "demo-" + id});
+        logins.push_back({id, AgentRole::agent, "demo-" + id});
     }
-    logins.push_back({"super", "supervisor", "demo-super"});
+    logins.push_back({"super", AgentRole::supervisor, "demo-super"});
     return logins;
 }
 
 std::string display_name(const DemoLogin& login, std::size_t index) {
-    if (login.role == "supervisor") return "Demo Supervisor";
+    if (login.role == AgentRole::supervisor) return "Demo Supervisor";
     return std::string(first_names[index % std::size(first_names)]) + " " +
            std::string(last_names[(index * 7) % std::size(last_names)]);
 }

@@ -49,7 +49,7 @@ struct DemoOptions {
 
 struct DemoLogin {
     std::string id;
-    std::string role;
+    domain::AgentRole role = domain::AgentRole::agent;
     std::string token;
 };
 

@@ -24,8 +24,8 @@ struct FollowupAttempt {
 
 // What `callpop followups list|export` asks for. Empty fields do not filter.
 struct FollowupQuery {
-    std::vector<std::string> statuses{"open"};  // any of these; empty: every status
-    std::string kind;     // satisfaction, callback
+    std::vector<domain::FollowupStatus> statuses{domain::FollowupStatus::open};  // any of these
+    std::optional<domain::FollowupKind> kind;
     std::string agent;    // the agent of the original call, or who holds or closed it
     std::string reason;   // the outcome code (or abandoned / missed / requested) behind it
     std::string due_by;   // only those due at or before this UTC time

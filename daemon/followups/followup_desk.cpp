@@ -86,10 +86,10 @@ FollowupDecision FollowupDesk::after_missed_call(JobContext& context,
 
 void FollowupDesk::after_late_answer(JobContext& context, const std::string& call_id, Instant now) {
     for (auto& followup : context.store.open_followups_of_call(call_id)) {
-        if (followup.kind != domain::to_string(FollowupKind::callback) ||
+        if (followup.kind != FollowupKind::callback ||
             (followup.reason != "missed" && followup.reason != "abandoned"))
             continue;
-        followup.status = domain::to_string(FollowupStatus::cancelled);
+        followup.status = FollowupStatus::cancelled;
         followup.closed_at = domain::format_utc(now);
         followup.leased_by.clear();
         followup.lease_until.clear();
@@ -109,7 +109,9 @@ FollowupDecision FollowupDesk::schedule(JobContext& context, const config::Follo
         return {std::nullopt, "the customer is on the do-not-call list"};
     const std::string number = number_to_call(source.from, customer);
     if (number.empty()) return {std::nullopt, "no number to call back"};
-    if (policy.kind == domain::to_string(FollowupKind::satisfaction) && customer) {
+    // The config admits satisfaction, callback or none, and none schedules nothing.
+    const FollowupKind kind = domain::parse<FollowupKind>(policy.kind).value();
+    if (kind == FollowupKind::satisfaction && customer) {
         if (auto last = context.store.last_survey_created(customer->id)) {
             if (domain::parse_utc(*last) > now - policies_.survey_period)
                 return {std::nullopt, fmt::format("surveyed on {} (one survey per {})", date_of(*last),
@@ -120,8 +122,7 @@ FollowupDecision FollowupDesk::schedule(JobContext& context, const config::Follo
     const Instant due = schedule_.first_due(policy, now, zone.zone);
 
     domain::Followup followup;
-    followup.kind = policy.kind;
-    followup.status = domain::to_string(FollowupStatus::open);
+    followup.kind = kind;
     followup.customer_id = customer ? std::optional(customer->id) : std::nullopt;
     followup.customer_name = customer ? customer->name : "";
     followup.number = number;
@@ -133,7 +134,7 @@ FollowupDecision FollowupDesk::schedule(JobContext& context, const config::Follo
     followup.window = window_to_json(policy.window);
     followup.attempts_max = policy.attempts;
     followup.retry_after_s = policy.retry_after.count();
-    if (policy.kind == domain::to_string(FollowupKind::satisfaction)) {
+    if (kind == FollowupKind::satisfaction) {
         followup.survey = {{"scale", policy.survey.scale},
                            {"question", policy.survey.question},
                            {"comment_question", policy.survey.comment_question}};
@@ -145,8 +146,9 @@ FollowupDecision FollowupDesk::schedule(JobContext& context, const config::Follo
 
     const std::string due_local = format_local(due, zone.zone);
     auto record = event("followup_created", followup, source.agent, now);
-    record.notes = fmt::format("{} due {} ({}, from the {}){}", followup.kind, due_local, zone.zone,
-                               zone.source, zone.note.empty() ? "" : "; " + zone.note);
+    record.notes = fmt::format("{} due {} ({}, from the {}){}", domain::to_string(followup.kind),
+                               due_local, zone.zone, zone.source,
+                               zone.note.empty() ? "" : "; " + zone.note);
     if (!zone.note.empty())
         spdlog::info("follow-up {}: time zone of the site: {}", followup.id, zone.note);
     context.log(std::move(record));
@@ -215,24 +217,26 @@ FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::stri
                                             const protocol::FollowupResult& result, Instant now) {
     auto found = context.store.followup(result.followup);
     if (!found)
-        return {"unknown_followup", fmt::format("no follow-up {}", result.followup), "", ""};
+        return {"unknown_followup", fmt::format("no follow-up {}", result.followup), {}, ""};
     auto& followup = *found;
-    if (followup.status != domain::to_string(FollowupStatus::open))
+    if (followup.status != FollowupStatus::open)
         return {"followup_closed",
-                fmt::format("follow-up {} is already {}", followup.id, followup.status), "", ""};
+                fmt::format("follow-up {} is already {}", followup.id,
+                            domain::to_string(followup.status)),
+                {}, ""};
     if (followup.leased_by != agent)
-        return {"not_offered", fmt::format("follow-up {} is not offered to you", followup.id), "",
+        return {"not_offered", fmt::format("follow-up {} is not offered to you", followup.id), {},
                 ""};
     if (result.score) {
         if (followup.survey.is_null())
             return {"bad_field", fmt::format("follow-up {} is a callback: it has no score", followup.id),
-                    "", ""};
+                    {}, ""};
         if (!score_fits(followup.survey, *result.score))
             return {"bad_field",
                     fmt::format("score {} is outside the {} scale ({})", *result.score,
                                 followup.survey.value("scale", "csat"),
                                 followup.survey.value("scale", "csat") == "nps" ? "0 to 10" : "1 to 5"),
-                    "", ""};
+                    {}, ""};
     }
     context.store.add_followup_attempt(
         followup.id, {domain::format_utc(now), agent, result.result, result.score, result.comment});
@@ -251,12 +255,12 @@ FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::stri
 
     const char* closing_kind = nullptr;
     if (result.result == "reached" || result.result == "refused") {
-        followup.status = domain::to_string(FollowupStatus::completed);
+        followup.status = FollowupStatus::completed;
         followup.score = result.score;
         followup.comment = result.comment;
         closing_kind = "followup_completed";
     } else if (result.result == "wrong_number" || followup.attempts_made >= followup.attempts_max) {
-        followup.status = domain::to_string(FollowupStatus::unreachable);
+        followup.status = FollowupStatus::unreachable;
         closing_kind = "followup_unreachable";
     }
     FollowupUpdate update;
@@ -283,18 +287,20 @@ FollowupUpdate FollowupDesk::close(JobContext& context, const std::string& by,
                                    const protocol::FollowupClose& request, Instant now) {
     auto found = context.store.followup(request.followup);
     if (!found)
-        return {"unknown_followup", fmt::format("no follow-up {}", request.followup), "", ""};
+        return {"unknown_followup", fmt::format("no follow-up {}", request.followup), {}, ""};
     auto& followup = *found;
-    if (followup.status != domain::to_string(FollowupStatus::open))
+    if (followup.status != FollowupStatus::open)
         return {"followup_closed",
-                fmt::format("follow-up {} is already {}", followup.id, followup.status), "", ""};
+                fmt::format("follow-up {} is already {}", followup.id,
+                            domain::to_string(followup.status)),
+                {}, ""};
     followup.status = request.status;
     followup.closed_at = domain::format_utc(now);
     followup.closed_by = by;
     followup.leased_by.clear();
     followup.lease_until.clear();
     context.store.update_followup(followup);
-    const bool completed = request.status == domain::to_string(FollowupStatus::completed);
+    const bool completed = request.status == FollowupStatus::completed;
     auto record = event(completed ? "followup_completed" : "followup_cancelled", followup, by, now);
     record.notes = request.notes.empty() ? "closed by " + by : request.notes;
     context.log(std::move(record));
@@ -306,7 +312,7 @@ namespace {
 // The follow-up if `lease` still holds it: open, with that agent, not renewed since.
 std::optional<domain::Followup> still_held(JobContext& context, const FollowupLease& lease) {
     auto followup = context.store.followup(lease.followup_id);
-    if (!followup || followup->status != domain::to_string(FollowupStatus::open) ||
+    if (!followup || followup->status != FollowupStatus::open ||
         followup->leased_by != lease.agent)
         return std::nullopt;
     if (!lease.lease_until.empty() && followup->lease_until != lease.lease_until)

@@ -44,8 +44,8 @@ struct FollowupOfferMade {
 struct FollowupUpdate {
     std::string error_code;  // empty on success
     std::string error;
-    std::string status;    // open, completed, unreachable, cancelled
-    std::string next_due;  // open: the next attempt on the customer's clock
+    domain::FollowupStatus status{};  // on success: what the follow-up became
+    std::string next_due;             // open: the next attempt on the customer's clock
 };
 
 class FollowupDesk {

@@ -9,6 +9,10 @@
 
 namespace callpop::storage {
 
+using domain::AgentRole;
+using domain::FollowupKind;
+using domain::FollowupStatus;
+
 namespace {
 
 constexpr const char* migrations[] = {
@@ -131,9 +135,12 @@ public:
             "WHERE customer_id = ?1 AND status = 'open' ORDER BY due_at LIMIT 20");
         followups.bind(1, customer.id);
         while (followups.step()) {
-            card.followups.push_back({followups.column_int(0), followups.column_text(1),
-                                      followups.column_text(2), followups.column_text(3),
-                                      followups.column_text(4)});
+            card.followups.push_back(
+                {followups.column_int(0),
+                 state_column<FollowupKind>(followups, 1, "followups.kind"),
+                 followups.column_text(2),
+                 state_column<FollowupStatus>(followups, 3, "followups.status"),
+                 followups.column_text(4)});
         }
         followups.reset();
         return card;
@@ -163,7 +170,8 @@ public:
         std::optional<AgentAccount> account;
         if (query.step())
             account = AgentAccount{query.column_text(0), query.column_text(1),
-                                   query.column_text(2), query.column_text(3)};
+                                   state_column<AgentRole>(query, 2, "agents.role"),
+                                   query.column_text(3)};
         query.reset();
         return account;
     }
@@ -264,7 +272,7 @@ public:
             "INSERT INTO agents (id, name, role, token_hash) VALUES (?1, ?2, ?3, ?4) "
             "ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, "
             "token_hash = excluded.token_hash");
-        upsert.bind(1, account.id).bind(2, account.name).bind(3, account.role);
+        upsert.bind(1, account.id).bind(2, account.name).bind(3, domain::to_string(account.role));
         upsert.bind(4, account.token_hash).run();
     }
 
@@ -281,8 +289,8 @@ public:
             "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) "
             "ON CONFLICT DO NOTHING");
         if (followup.customer_id) insert.bind(1, *followup.customer_id); else insert.bind_null(1);
-        insert.bind(2, followup.call).bind(3, followup.kind);
-        insert.bind(4, followup.status.empty() ? std::string_view("open") : followup.status);
+        insert.bind(2, followup.call).bind(3, domain::to_string(followup.kind));
+        insert.bind(4, domain::to_string(followup.status));
         insert.bind(5, followup.reason).bind(6, followup.number).bind(7, followup.due_at);
         insert.bind(8, followup.timezone).bind(9, followup.timezone_source);
         insert.bind(10, followup.window.is_null() ? std::string("{}") : followup.window.dump());
@@ -339,7 +347,8 @@ public:
             "UPDATE followups SET status = ?2, due_at = ?3, attempts_made = ?4, leased_by = ?5, "
             "lease_until = ?6, last_result = ?7, score = ?8, comment = ?9, closed_at = ?10, "
             "closed_by = ?11, overdue_at = ?12 WHERE id = ?1");
-        update.bind(1, followup.id).bind(2, followup.status).bind(3, followup.due_at);
+        update.bind(1, followup.id).bind(2, domain::to_string(followup.status));
+        update.bind(3, followup.due_at);
         update.bind(4, static_cast<std::int64_t>(followup.attempts_made));
         update.bind(5, followup.leased_by);
         bind_time(update, 6, followup.lease_until);
@@ -397,7 +406,11 @@ public:
             "AND (?5 = '' OR f.due_at <= ?5) "
             "AND (?6 = '' OR (f.kind = 'callback' AND f.overdue_at IS NOT NULL)) "
             "ORDER BY f.due_at, f.id LIMIT ?7");
-        list.bind(1, nlohmann::json(query.statuses).dump()).bind(2, query.kind);
+        nlohmann::json statuses = nlohmann::json::array();
+        for (const auto status : query.statuses) statuses.push_back(domain::to_string(status));
+        list.bind(1, statuses.dump());
+        // "", not an empty string_view: SQLite binds a null pointer as NULL, which no row equals.
+        list.bind(2, query.kind ? domain::to_string(*query.kind) : "");
         list.bind(3, query.agent).bind(4, query.reason).bind(5, query.due_by);
         list.bind(6, query.overdue).bind(7, sql_limit(query.limit));
         return read_followups(list);
@@ -571,13 +584,27 @@ private:
         if (iso.empty()) statement.bind_null(index); else statement.bind(index, iso);
     }
 
-    static nlohmann::json json_column(const Statement& row, int index, std::int64_t id,
+    // A query left mid-rows would hold its read snapshot, and refuse the next bind.
+    [[noreturn]] static void fail_row(Statement& row, const std::string& message) {
+        row.reset();
+        throw StorageError(message);
+    }
+
+    static nlohmann::json json_column(Statement& row, int index, std::int64_t id,
                                       const char* what) {
         if (row.column_is_null(index)) return nullptr;
         auto parsed = nlohmann::json::parse(row.column_text(index), nullptr, false);
         if (parsed.is_discarded())
-            throw StorageError("follow-up " + std::to_string(id) + ": " + what + " is not JSON");
+            fail_row(row, "follow-up " + std::to_string(id) + ": " + what + " is not JSON");
         return parsed;
+    }
+
+    // A name the schema's CHECK should have kept out is a broken row, not a default.
+    template <domain::NamedState State>
+    static State state_column(Statement& row, int index, const char* column) {
+        const std::string name = row.column_text(index);
+        if (const auto state = domain::parse<State>(name)) return *state;
+        fail_row(row, std::string(column) + ": unknown value \"" + name + "\"");
     }
 
     // Every row of a query on followup_columns; resets the query.
@@ -586,8 +613,8 @@ private:
         while (query.step()) {
             Followup followup;
             followup.id = query.column_int(0);
-            followup.kind = query.column_text(1);
-            followup.status = query.column_text(2);
+            followup.kind = state_column<FollowupKind>(query, 1, "followups.kind");
+            followup.status = state_column<FollowupStatus>(query, 2, "followups.status");
             if (!query.column_is_null(3)) followup.customer_id = query.column_int(3);
             followup.customer_name = query.column_text(4);
             followup.number = query.column_text(5);

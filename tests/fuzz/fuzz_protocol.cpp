@@ -22,6 +22,8 @@
 
 namespace domain = callpop::domain;
 namespace protocol = callpop::protocol;
+using callpop::domain::FollowupKind;
+using callpop::domain::FollowupStatus;
 
 namespace {
 
@@ -44,8 +46,9 @@ void check_followup_offer(const std::string& number, const std::string& name,
                           const std::string& text, std::int64_t id) {
     protocol::FollowupOffer offer;
     offer.followup.id = id;
-    offer.followup.kind = text.size() % 2 == 0 ? "satisfaction" : "callback";
-    offer.followup.status = "open";
+    offer.followup.kind =
+        text.size() % 2 == 0 ? FollowupKind::satisfaction : FollowupKind::callback;
+    offer.followup.status = FollowupStatus::open;
     offer.followup.customer_name = name;
     offer.followup.number = number;
     offer.followup.call = call;
@@ -55,7 +58,7 @@ void check_followup_offer(const std::string& number, const std::string& name,
     offer.followup.leased_by = name;
     offer.followup.last_result = reason;
     offer.followup.comment = text;
-    if (offer.followup.kind == "satisfaction") {
+    if (offer.followup.kind == FollowupKind::satisfaction) {
         offer.followup.survey = {{"scale", "csat"}, {"question", text}, {"comment_question", name}};
         offer.followup.score = static_cast<int>(id % 11);
     }
@@ -65,7 +68,7 @@ void check_followup_offer(const std::string& number, const std::string& name,
     card.customer.phones = {number};
     card.notes = {{1, "note", text, name, ""}};
     card.history = {{call, "", text, "answered", name, reason, text}};
-    card.followups = {{id, offer.followup.kind, text, "open", reason}};
+    card.followups = {{id, offer.followup.kind, text, FollowupStatus::open, reason}};
     offer.customer = std::move(card);
     offer.call = domain::HistoryEntry{call, "", text, "answered", name, reason, text};
     check_encoded(protocol::encode_followup_offer(offer));
@@ -139,7 +142,10 @@ void parse_line(const std::string& text) {
         check_encoded(protocol::encode_outcome_saved(
             outcome->call,
             protocol::ScheduledFollowup{static_cast<std::int64_t>(outcome->notes.size()),
-                                        outcome->code, outcome->notes},
+                                        outcome->notes.size() % 2 == 0
+                                            ? FollowupKind::satisfaction
+                                            : FollowupKind::callback,
+                                        outcome->notes},
             outcome->notes));
         check_followup_log("followup_created", 1, outcome->call, outcome->code, outcome->notes);
     } else if (std::holds_alternative<protocol::NextFollowup>(
@@ -154,19 +160,25 @@ void parse_line(const std::string& text) {
                 result->result == "refused");
         require(!result->score || (*result->score >= 0 && *result->score <= 10));
         require(!result->score || result->result == "reached");
-        check_encoded(protocol::encode_followup_saved(result->followup, "open", result->comment));
-        check_encoded(protocol::encode_followup_saved(result->followup, result->result, ""));
+        check_encoded(protocol::encode_followup_saved(result->followup, FollowupStatus::open,
+                                                      result->comment));
+        check_encoded(protocol::encode_followup_saved(
+            result->followup,
+            result->result == "reached" ? FollowupStatus::completed : FollowupStatus::unreachable,
+            ""));
         check_followup_log("followup_attempted", result->followup, result->comment,
                            result->result, result->comment);
         check_followup_offer(result->comment, result->comment, result->comment, result->result,
                              result->comment, result->followup);
     } else if (auto* close = std::get_if<protocol::FollowupClose>(
                    &std::get<protocol::AgentMessage>(message))) {
-        require(close->status == "completed" || close->status == "cancelled");
+        require(close->status == FollowupStatus::completed ||
+                close->status == FollowupStatus::cancelled);
         check_encoded(protocol::encode_followup_saved(close->followup, close->status, ""));
-        check_followup_log(close->status == "completed" ? "followup_completed"
-                                                        : "followup_cancelled",
-                           close->followup, close->notes, close->status, close->notes);
+        check_followup_log(close->status == FollowupStatus::completed ? "followup_completed"
+                                                                      : "followup_cancelled",
+                           close->followup, close->notes,
+                           std::string(domain::to_string(close->status)), close->notes);
     }
 }
 

@@ -9,6 +9,9 @@
 
 namespace callpop::test {
 
+using domain::FollowupKind;
+using domain::FollowupStatus;
+
 inline std::int64_t add_customer(storage::Store& store, std::string external_id, std::string name) {
     storage::Customer customer;
     customer.external_id = std::move(external_id);
@@ -19,18 +22,18 @@ inline std::int64_t add_customer(storage::Store& store, std::string external_id,
     return id;
 }
 
-inline storage::Followup make_followup(std::string kind, std::string number, std::string due_at) {
+inline storage::Followup make_followup(FollowupKind kind, std::string number, std::string due_at) {
     storage::Followup followup;
-    followup.kind = std::move(kind);
-    followup.status = "open";
+    followup.kind = kind;
+    followup.status = FollowupStatus::open;
     followup.number = std::move(number);
     followup.due_at = std::move(due_at);
-    followup.reason = followup.kind == "callback" ? "abandoned" : "repaired";
+    followup.reason = followup.kind == FollowupKind::callback ? "abandoned" : "repaired";
     followup.timezone = "America/New_York";
     followup.timezone_source = "site";
     followup.window = {{"from", "08:00"}, {"to", "21:00"}, {"days", {"mon", "tue", "wed", "thu", "fri"}}};
     followup.created_at = "2026-01-10T15:05:00.000Z";
-    if (followup.kind == "satisfaction")
+    if (followup.kind == FollowupKind::satisfaction)
         followup.survey = {{"scale", "csat"}, {"question", "How satisfied?"}, {"comment_question", "Better?"}};
     return followup;
 }

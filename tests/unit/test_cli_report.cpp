@@ -16,6 +16,8 @@ using namespace callpop;
 using cli::report::GroupBy;
 using cli::report::Period;
 using domain::Followup;
+using domain::FollowupKind;
+using domain::FollowupStatus;
 using storage::CallLogRecord;
 
 namespace report = callpop::cli::report;
@@ -108,7 +110,7 @@ public:
         survey_done(*store, "c-3", sam_, "csat", 2, "still smudges", "2026-01-13T10:00:00.000Z");
         survey_done(*store, "c-3", sam_, "nps", 9, "", "2026-02-02T10:00:00.000Z");
 
-        Followup callback = followup("callback", "+15550102000", "2026-11-29T15:00:00.000Z");
+        Followup callback = followup(FollowupKind::callback, "+15550102000", "2026-11-29T15:00:00.000Z");
         callback.customer_id = pat_;
         callback.call = "c-2";
         callback.reason = "abandoned";
@@ -116,7 +118,7 @@ public:
         callback.leased_by = "2001";
         callback.lease_until = "2099-01-01T00:00:00.000Z";
         callback_ = *store->create_followup(callback);
-        Followup berlin = followup("satisfaction", "+493012345678", "2026-11-29T09:30:00.000Z");
+        Followup berlin = followup(FollowupKind::satisfaction, "+493012345678", "2026-11-29T09:30:00.000Z");
         berlin.timezone = "Europe/Berlin";
         berlin.timezone_source = "number";
         berlin.reason = "repaired";
@@ -158,10 +160,10 @@ private:
         REQUIRE(store.append_log(result));
     }
 
-    static Followup followup(std::string kind, std::string number, std::string due_at) {
+    static Followup followup(FollowupKind kind, std::string number, std::string due_at) {
         Followup followup;
-        followup.kind = std::move(kind);
-        followup.status = "open";
+        followup.kind = kind;
+        followup.status = FollowupStatus::open;
         followup.number = std::move(number);
         followup.due_at = std::move(due_at);
         followup.timezone = "America/New_York";
@@ -174,12 +176,12 @@ private:
     static void survey_done(storage::Store& store, const std::string& call, std::int64_t customer,
                             const std::string& scale, int score, const std::string& comment,
                             const std::string& closed_at) {
-        Followup survey = followup("satisfaction", "", "2026-01-11T15:00:00.000Z");
+        Followup survey = followup(FollowupKind::satisfaction, "", "2026-01-11T15:00:00.000Z");
         survey.call = call;
         survey.customer_id = customer;
         survey.survey = {{"scale", scale}, {"question", "?"}, {"comment_question", "?"}};
         survey.id = *store.create_followup(survey);
-        survey.status = "completed";
+        survey.status = FollowupStatus::completed;
         survey.score = score;
         survey.comment = comment;
         survey.closed_at = closed_at;

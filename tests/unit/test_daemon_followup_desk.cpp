@@ -10,6 +10,8 @@ using callpop::daemon::FollowupDesk;
 using callpop::daemon::Instant;
 using callpop::daemon::JobContext;
 using callpop::domain::CallLogRecord;
+using callpop::domain::FollowupKind;
+using callpop::domain::FollowupStatus;
 using callpop::domain::parse_utc;
 
 namespace {
@@ -112,7 +114,7 @@ TEST_CASE("a repair's survey falls due a week later inside the window, on the cu
     // Monday 10:00 in New York.
     const auto decision = desk.outcome("repaired", pat, "+15550102000", at("2026-11-23T15:00:00Z"));
     REQUIRE(decision.scheduled);
-    CHECK(decision.scheduled->kind == "satisfaction");
+    CHECK(decision.scheduled->kind == FollowupKind::satisfaction);
     CHECK(decision.scheduled->due == "2026-11-30T10:00:00-05:00");
     const auto followup = desk.store->followup(decision.scheduled->id);
     REQUIRE(followup);
@@ -150,7 +152,7 @@ TEST_CASE("a complaint on Friday evening is called back Monday morning") {
     // Friday 18:00 in New York.
     const auto decision = desk.outcome("complaint", pat, "+15550102000", at("2026-11-27T23:00:00Z"));
     REQUIRE(decision.scheduled);
-    CHECK(decision.scheduled->kind == "callback");
+    CHECK(decision.scheduled->kind == FollowupKind::callback);
     CHECK(decision.scheduled->due == "2026-11-30T09:00:00-05:00");
 }
 
@@ -198,7 +200,7 @@ TEST_CASE("a due follow-up goes to one agent under a lease; attempts run out as 
     CHECK(desk.attempt("1003", id, "reached", now).error_code == "not_offered");
 
     auto update = desk.attempt("1002", id, "no_answer", now + std::chrono::minutes(2));
-    CHECK(update.status == "open");
+    CHECK(update.status == FollowupStatus::open);
     CHECK(update.next_due == "2026-11-23T11:02:00-05:00");  // retry_after: 1 h
     CHECK(desk.offer({"1003"}, now + std::chrono::minutes(30)).empty());  // not due yet
     offers = desk.offer({"1003"}, now + std::chrono::minutes(62));
@@ -206,7 +208,7 @@ TEST_CASE("a due follow-up goes to one agent under a lease; attempts run out as 
     // The lease runs out when nobody renews it: the next agent gets it.
     CHECK(desk.offer({"1002"}, now + std::chrono::minutes(62 + 6)).size() == 1);
     update = desk.attempt("1002", id, "busy", now + std::chrono::minutes(70));
-    CHECK(update.status == "unreachable");
+    CHECK(update.status == FollowupStatus::unreachable);
     CHECK(desk.store->followup(id)->attempts_made == 2);
     CHECK(desk.attempt("1002", id, "reached", now + std::chrono::minutes(71)).error_code ==
           "followup_closed");
@@ -233,7 +235,7 @@ TEST_CASE("surveys take a score on their scale; callbacks take none") {
     CHECK(desk.attempt("1002", survey, "reached", due, 6).error ==
           "score 6 is outside the csat scale (1 to 5)");
     const auto done = desk.attempt("1002", survey, "reached", due, 5);
-    CHECK(done.status == "completed");
+    CHECK(done.status == FollowupStatus::completed);
     CHECK(desk.store->followup(survey)->score == 5);
 
     const auto callback = desk.missed("+15550109999", due).scheduled->id;
@@ -309,7 +311,7 @@ TEST_CASE("an answer that comes after the hangup cancels the callback the hangup
         desk.desk.after_late_answer(context, call, now + std::chrono::seconds(1));
         return 0;
     });
-    CHECK(desk.store->followup(decision.scheduled->id)->status == "cancelled");
+    CHECK(desk.store->followup(decision.scheduled->id)->status == FollowupStatus::cancelled);
     CHECK(desk.logged.back().kind == "followup_cancelled");
     CHECK(desk.logged.back().notes == "the call was answered after all");
     // The number may have a new callback now.

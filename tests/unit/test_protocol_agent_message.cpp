@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/agent_message.hpp"
@@ -12,6 +13,8 @@
 namespace domain = callpop::domain;
 namespace protocol = callpop::protocol;
 using nlohmann::json;
+using callpop::domain::FollowupKind;
+using callpop::domain::FollowupStatus;
 
 namespace {
 
@@ -70,7 +73,8 @@ domain::CustomerCard sample_card() {
                    {"Dock D2", "D2-991", "2025-03-04", ""}};
     card.history = {{"c-0", "2026-11-01T15:00:00.000Z", "Support hotline", "answered", "1001",
                      "repaired", "replaced the fan"}};
-    card.followups = {{9, "satisfaction", "2026-11-29T15:00:00.000Z", "pending", "repaired"}};
+    card.followups = {{9, FollowupKind::satisfaction, "2026-11-29T15:00:00.000Z",
+                       FollowupStatus::open, "repaired"}};
     return card;
 }
 
@@ -78,8 +82,8 @@ domain::CustomerCard sample_card() {
 domain::Followup sample_survey() {
     domain::Followup followup;
     followup.id = 12;
-    followup.kind = "satisfaction";
-    followup.status = "open";
+    followup.kind = FollowupKind::satisfaction;
+    followup.status = FollowupStatus::open;
     followup.customer_id = 17;
     followup.customer_name = "Pat Doe";
     followup.number = "+15550102000";
@@ -108,8 +112,8 @@ domain::Followup sample_survey() {
 domain::Followup sample_callback() {
     domain::Followup followup;
     followup.id = 13;
-    followup.kind = "callback";
-    followup.status = "open";
+    followup.kind = FollowupKind::callback;
+    followup.status = FollowupStatus::open;
     followup.number = "+13125550188";
     followup.call = "c-7";
     followup.reason = "abandoned";
@@ -412,13 +416,13 @@ TEST_CASE("agent message: followup_close") {
     const auto cancelled = message_of<protocol::FollowupClose>(
         R"({"type":"followup_close","followup":9,"status":"cancelled","notes":"the customer moved abroad"})");
     CHECK(cancelled.followup == 9);
-    CHECK(cancelled.status == "cancelled");
+    CHECK(cancelled.status == FollowupStatus::cancelled);
     CHECK(cancelled.notes == "the customer moved abroad");
 
     const auto completed = message_of<protocol::FollowupClose>(
         R"({"type":"followup_close","followup":10,"status":"completed"})");
     CHECK(completed.followup == 10);
-    CHECK(completed.status == "completed");
+    CHECK(completed.status == FollowupStatus::completed);
     CHECK(completed.notes.empty());
     CHECK(message_of<protocol::FollowupClose>(
               R"({"type":"followup_close","followup":10,"status":"completed","notes":77})")
@@ -564,7 +568,7 @@ TEST_CASE("encode: pop with a customer") {
     CHECK(message["followups"] == json::array({{{"id", 9},
                                                 {"kind", "satisfaction"},
                                                 {"due", "2026-11-29T15:00:00.000Z"},
-                                                {"status", "pending"},
+                                                {"status", "open"},
                                                 {"reason", "repaired"}}}));
     REQUIRE(message["candidates"].size() == 1);
     CHECK(message["candidates"][0]["id"] == 18);
@@ -645,7 +649,8 @@ TEST_CASE("encode: outcome_saved, note_saved, backlog_end, pong, bye, error") {
 
 TEST_CASE("encode: outcome_saved with the follow-up it scheduled, or why none was") {
     const json scheduled = parse_line(protocol::encode_outcome_saved(
-        "c-1", protocol::ScheduledFollowup{12, "satisfaction", "2026-11-30T10:00:00-05:00"}, ""));
+        "c-1", protocol::ScheduledFollowup{12, FollowupKind::satisfaction,
+                                           "2026-11-30T10:00:00-05:00"}, ""));
     CHECK(scheduled == json{{"type", "outcome_saved"},
                             {"call", "c-1"},
                             {"followup",
@@ -654,7 +659,8 @@ TEST_CASE("encode: outcome_saved with the follow-up it scheduled, or why none wa
                               {"due", "2026-11-30T10:00:00-05:00"}}}});
     // A scheduled follow-up leaves no room for a reason.
     CHECK(parse_line(protocol::encode_outcome_saved(
-              "c-2", protocol::ScheduledFollowup{13, "callback", "2026-11-24T09:00:00-06:00"},
+              "c-2", protocol::ScheduledFollowup{13, FollowupKind::callback,
+                                                 "2026-11-24T09:00:00-06:00"},
               "declined by the agent")) ==
           json{{"type", "outcome_saved"},
                {"call", "c-2"},
@@ -783,17 +789,21 @@ TEST_CASE("encode: followup_waiting and followup_saved") {
           json{{"type", "followup_waiting"}, {"agents_waiting", 3}});
 
     // Still open: when the next attempt falls due, on the customer's clock.
-    CHECK(parse_line(protocol::encode_followup_saved(12, "open", "2026-11-30T12:00:00-05:00")) ==
+    CHECK(parse_line(protocol::encode_followup_saved(12, FollowupStatus::open, "2026-11-30T12:00:00-05:00")) ==
           json{{"type", "followup_saved"},
                {"followup", 12},
                {"status", "open"},
                {"next_due", "2026-11-30T12:00:00-05:00"}});
-    for (const char* status : {"completed", "unreachable", "cancelled"}) {
-        INFO("status: " << status);
+    const std::pair<FollowupStatus, const char*> closed[] = {
+        {FollowupStatus::completed, "completed"},
+        {FollowupStatus::unreachable, "unreachable"},
+        {FollowupStatus::cancelled, "cancelled"}};
+    for (const auto& [status, name] : closed) {
+        INFO("status: " << name);
         CHECK(parse_line(protocol::encode_followup_saved(12, status, "")) ==
               json{{"type", "followup_saved"},
                    {"followup", 12},
-                   {"status", status},
+                   {"status", name},
                    {"next_due", nullptr}});
     }
 }
@@ -982,7 +992,7 @@ TEST_CASE("encode: every encoded line passes through the line decoder unchanged"
         protocol::encode_call_state("c-1", domain::PoppedCallState::answered, "1002", "") +
         protocol::encode_followup_waiting(1) +
         protocol::encode_followup_offer(offer) +
-        protocol::encode_followup_saved(12, "open", "2026-11-30T12:00:00-05:00");
+        protocol::encode_followup_saved(12, FollowupStatus::open, "2026-11-30T12:00:00-05:00");
     protocol::LineDecoder decoder;
     std::vector<json> messages;
     for (char byte : stream) {

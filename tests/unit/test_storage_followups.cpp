@@ -10,6 +10,8 @@
 #include "storage_test_support.hpp"
 
 using namespace callpop;
+using domain::FollowupKind;
+using domain::FollowupStatus;
 using storage::CallLogRecord;
 using storage::Followup;
 using test::TempDir;
@@ -67,14 +69,14 @@ void answered_call(storage::Store& store, const std::string& call, std::optional
 std::int64_t completed_survey(storage::Store& store, const std::string& call,
                               std::optional<std::int64_t> customer, const std::string& scale,
                               int score, const std::string& comment, const std::string& closed_at) {
-    auto followup = make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z");
+    auto followup = make_followup(FollowupKind::satisfaction, "+15550100001", "2026-01-12T14:00:00.000Z");
     followup.call = call;
     followup.customer_id = customer;
     followup.survey["scale"] = scale;
     const auto id = create(store, followup);
     REQUIRE(id);
     followup.id = *id;
-    followup.status = "completed";
+    followup.status = FollowupStatus::completed;
     followup.score = score;
     followup.comment = comment;
     followup.closed_at = closed_at;
@@ -97,12 +99,12 @@ TEST_CASE_TEMPLATE("followups: due ones come earliest first, leased ones only on
                    Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
     auto store = test::open_test_store<Backend>(dir);
-    const auto late = *create(*store, make_followup("callback", "+15550100003", "2026-01-10T15:30:00.000Z"));
-    const auto early = *create(*store, make_followup("callback", "+15550100001", "2026-01-10T15:10:00.000Z"));
-    const auto middle = *create(*store, make_followup("satisfaction", "+15550100002", "2026-01-10T15:20:00.000Z"));
-    const auto future = *create(*store, make_followup("callback", "+15550100004", "2026-01-10T18:00:00.000Z"));
-    auto closed = make_followup("callback", "+15550100005", "2026-01-10T15:00:00.000Z");
-    closed.status = "cancelled";
+    const auto late = *create(*store, make_followup(FollowupKind::callback, "+15550100003", "2026-01-10T15:30:00.000Z"));
+    const auto early = *create(*store, make_followup(FollowupKind::callback, "+15550100001", "2026-01-10T15:10:00.000Z"));
+    const auto middle = *create(*store, make_followup(FollowupKind::satisfaction, "+15550100002", "2026-01-10T15:20:00.000Z"));
+    const auto future = *create(*store, make_followup(FollowupKind::callback, "+15550100004", "2026-01-10T18:00:00.000Z"));
+    auto closed = make_followup(FollowupKind::callback, "+15550100005", "2026-01-10T15:00:00.000Z");
+    closed.status = FollowupStatus::cancelled;
     REQUIRE(create(*store, closed));
 
     const std::string now = "2026-01-10T16:00:00.000Z";
@@ -128,20 +130,20 @@ TEST_CASE_TEMPLATE("followups: the last survey created ignores cancelled ones an
     const auto other = add_customer(*store, "C-2", "Sam Roe");
     CHECK_FALSE(store->last_survey_created(customer));
 
-    auto survey = make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z");
+    auto survey = make_followup(FollowupKind::satisfaction, "+15550100001", "2026-01-12T14:00:00.000Z");
     survey.customer_id = customer;
     survey.created_at = "2026-01-05T10:00:00.000Z";
-    survey.status = "completed";
+    survey.status = FollowupStatus::completed;
     REQUIRE(create(*store, survey));
     survey.created_at = "2026-01-07T10:00:00.000Z";
-    survey.status = "cancelled";
+    survey.status = FollowupStatus::cancelled;
     REQUIRE(create(*store, survey));
-    auto callback = make_followup("callback", "+15550100001", "2026-01-12T14:00:00.000Z");
+    auto callback = make_followup(FollowupKind::callback, "+15550100001", "2026-01-12T14:00:00.000Z");
     callback.customer_id = customer;
     callback.created_at = "2026-01-08T10:00:00.000Z";
     REQUIRE(create(*store, callback));
     survey.customer_id = other;
-    survey.status = "open";
+    survey.status = FollowupStatus::open;
     survey.created_at = "2026-01-09T10:00:00.000Z";
     REQUIRE(create(*store, survey));
 
@@ -153,12 +155,12 @@ TEST_CASE_TEMPLATE("followups: open callbacks late and not yet flagged", Backend
                    CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
     auto store = test::open_test_store<Backend>(dir);
-    const auto late = *create(*store, make_followup("callback", "+15550100001", "2026-01-10T15:00:00.000Z"));
-    const auto later = *create(*store, make_followup("callback", "+15550100002", "2026-01-10T15:10:00.000Z"));
-    REQUIRE(create(*store, make_followup("callback", "+15550100003", "2026-01-10T15:30:00.000Z")));
-    REQUIRE(create(*store, make_followup("satisfaction", "+15550100004", "2026-01-10T14:00:00.000Z")));
-    auto closed = make_followup("callback", "+15550100005", "2026-01-10T14:00:00.000Z");
-    closed.status = "unreachable";
+    const auto late = *create(*store, make_followup(FollowupKind::callback, "+15550100001", "2026-01-10T15:00:00.000Z"));
+    const auto later = *create(*store, make_followup(FollowupKind::callback, "+15550100002", "2026-01-10T15:10:00.000Z"));
+    REQUIRE(create(*store, make_followup(FollowupKind::callback, "+15550100003", "2026-01-10T15:30:00.000Z")));
+    REQUIRE(create(*store, make_followup(FollowupKind::satisfaction, "+15550100004", "2026-01-10T14:00:00.000Z")));
+    auto closed = make_followup(FollowupKind::callback, "+15550100005", "2026-01-10T14:00:00.000Z");
+    closed.status = FollowupStatus::unreachable;
     REQUIRE(create(*store, closed));
 
     const std::string cutoff = "2026-01-10T15:30:00.000Z";
@@ -176,21 +178,21 @@ TEST_CASE_TEMPLATE("followups: the list filters by status, kind, agent, reason, 
     auto store = test::open_test_store<Backend>(dir);
     answered_call(*store, "c-1", std::nullopt, "1001", "repaired");
     answered_call(*store, "c-2", std::nullopt, "1002", "complaint");
-    auto survey = make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z");
+    auto survey = make_followup(FollowupKind::satisfaction, "+15550100001", "2026-01-12T14:00:00.000Z");
     survey.call = "c-1";
     const auto a = *create(*store, survey);
-    auto callback = make_followup("callback", "+15550100002", "2026-01-10T16:00:00.000Z");
+    auto callback = make_followup(FollowupKind::callback, "+15550100002", "2026-01-10T16:00:00.000Z");
     callback.call = "c-2";
     callback.reason = "complaint";
     const auto b = *create(*store, callback);
-    auto missed = make_followup("callback", "+15550100003", "2026-01-10T15:30:00.000Z");
+    auto missed = make_followup(FollowupKind::callback, "+15550100003", "2026-01-10T15:30:00.000Z");
     missed.reason = "missed";
     missed.overdue_at = "2026-01-10T16:00:00.000Z";
     missed.leased_by = "1003";
     missed.lease_until = "2026-01-10T16:05:00.000Z";
     const auto c = *create(*store, missed);
-    auto gone = make_followup("callback", "+15550100004", "2026-01-10T15:00:00.000Z");
-    gone.status = "cancelled";
+    auto gone = make_followup(FollowupKind::callback, "+15550100004", "2026-01-10T15:00:00.000Z");
+    gone.status = FollowupStatus::cancelled;
     gone.closed_by = "1001";
     const auto d = *create(*store, gone);
 
@@ -198,10 +200,10 @@ TEST_CASE_TEMPLATE("followups: the list filters by status, kind, agent, reason, 
     CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{c, b, a});
     query.statuses = {};
     CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{d, c, b, a});
-    query.statuses = {"cancelled", "completed"};
+    query.statuses = {FollowupStatus::cancelled, FollowupStatus::completed};
     CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{d});
     query = {};
-    query.kind = "callback";
+    query.kind = FollowupKind::callback;
     CHECK(ids_of(store->list_followups(query)) == std::vector<std::int64_t>{c, b});
     query = {};
     query.statuses = {};
@@ -237,9 +239,9 @@ TEST_CASE_TEMPLATE("followups: survey results carry the call's agent, outcome, l
     const auto second = completed_survey(*store, "c-2", std::nullopt, "nps", 9, "great", "2026-01-13T14:05:00.000Z");
     completed_survey(*store, "c-2", std::nullopt, "csat", 3, "", "2026-02-01T00:00:00.000Z");
     // Not results: open, cancelled, and completed without a score.
-    REQUIRE(create(*store, make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z")));
-    auto refused = make_followup("satisfaction", "+15550100001", "2026-01-12T14:00:00.000Z");
-    refused.status = "completed";
+    REQUIRE(create(*store, make_followup(FollowupKind::satisfaction, "+15550100001", "2026-01-12T14:00:00.000Z")));
+    auto refused = make_followup(FollowupKind::satisfaction, "+15550100001", "2026-01-12T14:00:00.000Z");
+    refused.status = FollowupStatus::completed;
     refused.closed_at = "2026-01-12T14:00:00.000Z";
     refused.last_result = "refused";
     REQUIRE(create(*store, refused));
@@ -316,7 +318,7 @@ TEST_CASE_TEMPLATE("followups: call-log records keep the follow-up they are abou
                    CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
     auto store = test::open_test_store<Backend>(dir);
-    const auto id = *create(*store, make_followup("callback", "+15550100001", "2026-01-10T15:00:00.000Z"));
+    const auto id = *create(*store, make_followup(FollowupKind::callback, "+15550100001", "2026-01-10T15:00:00.000Z"));
     CallLogRecord record;
     record.kind = "followup_done";
     record.at = "2026-01-10T15:10:00.000Z";

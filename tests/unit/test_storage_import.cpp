@@ -19,6 +19,9 @@
 #include "storage_test_support.hpp"
 
 using namespace callpop;
+using domain::AgentRole;
+using domain::FollowupKind;
+using domain::FollowupStatus;
 using storage::ImportError;
 using storage::ImportReport;
 using test::TempDir;
@@ -358,11 +361,11 @@ TEST_CASE_TEMPLATE("demo data: walkthrough customer, agents, calls, follow-ups; 
 
     const auto agent = store->agent("1001");
     REQUIRE(agent);
-    CHECK(agent->role == "agent");
+    CHECK(agent->role == AgentRole::agent);
     CHECK(storage::verify_token("demo-1001", agent->token_hash));
     const auto supervisor = store->agent("super");
     REQUIRE(supervisor);
-    CHECK(supervisor->role == "supervisor");
+    CHECK(supervisor->role == AgentRole::supervisor);
     CHECK(storage::verify_token("demo-super", supervisor->token_hash));
 
     CHECK(store->recent_log(summary.calls * 4).size() >= summary.calls * 2);  // ring, hangup, ...
@@ -389,21 +392,21 @@ TEST_CASE_TEMPLATE("demo data: walkthrough customer, agents, calls, follow-ups; 
         CHECK(followup.window.dump() ==
               R"({"days":["mon","tue","wed","thu","fri","sat"],"from":"08:00","to":"21:00"})");
         CHECK(followup.attempts_made <= followup.attempts_max);
-        CHECK(followup.closed_at.empty() == (followup.status == "open"));
-        if (followup.kind == "satisfaction") {
+        CHECK(followup.closed_at.empty() == (followup.status == FollowupStatus::open));
+        if (followup.kind == FollowupKind::satisfaction) {
             REQUIRE(followup.customer_id);
             surveyed[*followup.customer_id].push_back(domain::parse_utc(followup.created_at));
             CHECK(followup.survey.value("scale", "") ==
                   (followup.reason == "sale" ? "nps" : "csat"));
             ++surveys_by_reason[followup.reason];
         } else {
-            CHECK(followup.status == "open");
+            CHECK(followup.status == FollowupStatus::open);
             CHECK((followup.reason == "abandoned" || followup.reason == "missed"));
             CHECK(open_callback_numbers.insert(followup.number).second);  // one per number
         }
         if (followup.score) {
             ++scored;
-            CHECK(followup.status == "completed");
+            CHECK(followup.status == FollowupStatus::completed);
             CHECK(followup.last_result == "reached");
             const bool nps = followup.survey.value("scale", "") == "nps";
             CHECK(*followup.score >= (nps ? 0 : 1));

@@ -12,6 +12,8 @@
 #include "storage_test_support.hpp"
 
 using namespace callpop;
+using domain::FollowupKind;
+using domain::FollowupStatus;
 using storage::Followup;
 using test::TempDir;
 using test::query_one;
@@ -81,8 +83,8 @@ TEST_CASE("followups: a step-1 database migrates to version 2 and keeps its data
 
     const auto followup = store->followup(3);
     REQUIRE(followup);
-    CHECK(followup->kind == "satisfaction");
-    CHECK(followup->status == "open");
+    CHECK(followup->kind == FollowupKind::satisfaction);
+    CHECK(followup->status == FollowupStatus::open);
     CHECK(followup->customer_name == "Pat Doe");
     CHECK(followup->call == "c-1");
     CHECK(followup->due_at == "2026-01-12T14:00:00.000Z");
@@ -100,7 +102,7 @@ TEST_CASE("followups: create, read and update round trip every field") {
     const TempDir dir;
     auto store = test::open_test_store<test::SqliteBackend>(dir);
     const auto customer = add_customer(*store, "C-1", "Pat Doe");
-    auto followup = make_followup("satisfaction", "+15550102000", "2026-01-12T14:00:00.000Z");
+    auto followup = make_followup(FollowupKind::satisfaction, "+15550102000", "2026-01-12T14:00:00.000Z");
     followup.customer_id = customer;
     followup.call = "c-1";
     followup.attempts_max = 4;
@@ -111,8 +113,8 @@ TEST_CASE("followups: create, read and update round trip every field") {
     auto stored = store->followup(*id);
     REQUIRE(stored);
     CHECK(stored->id == *id);
-    CHECK(stored->kind == "satisfaction");
-    CHECK(stored->status == "open");
+    CHECK(stored->kind == FollowupKind::satisfaction);
+    CHECK(stored->status == FollowupStatus::open);
     CHECK(stored->customer_id == customer);
     CHECK(stored->customer_name == "Pat Doe");
     CHECK(stored->number == "+15550102000");
@@ -131,7 +133,7 @@ TEST_CASE("followups: create, read and update round trip every field") {
     CHECK(stored->created_at == "2026-01-10T15:05:00.000Z");
     CHECK_FALSE(store->followup(*id + 100));
 
-    stored->status = "completed";
+    stored->status = FollowupStatus::completed;
     stored->due_at = "2026-01-12T16:00:00.000Z";
     stored->attempts_made = 2;
     stored->leased_by = "2001";
@@ -165,36 +167,75 @@ TEST_CASE("followups: create, read and update round trip every field") {
 TEST_CASE("followups: one open callback per number") {
     const TempDir dir;
     auto store = test::open_test_store<test::SqliteBackend>(dir);
-    const auto first = create(*store, make_followup("callback", "+15550102000", "2026-01-10T15:10:00.000Z"));
+    const auto first = create(*store, make_followup(FollowupKind::callback, "+15550102000", "2026-01-10T15:10:00.000Z"));
     REQUIRE(first);
-    CHECK_FALSE(create(*store, make_followup("callback", "+15550102000", "2026-01-10T16:00:00.000Z")));
+    CHECK_FALSE(create(*store, make_followup(FollowupKind::callback, "+15550102000", "2026-01-10T16:00:00.000Z")));
     CHECK(query_one(dir / "callpop.db", "SELECT count(*) FROM followups") == "1");
     // Other numbers, numberless callbacks and surveys on the same number are not limited.
-    CHECK(create(*store, make_followup("callback", "+15550102001", "2026-01-10T15:10:00.000Z")));
-    CHECK(create(*store, make_followup("callback", "", "2026-01-10T15:10:00.000Z")));
-    CHECK(create(*store, make_followup("callback", "", "2026-01-10T15:10:00.000Z")));
-    CHECK(create(*store, make_followup("satisfaction", "+15550102000", "2026-01-12T14:00:00.000Z")));
+    CHECK(create(*store, make_followup(FollowupKind::callback, "+15550102001", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup(FollowupKind::callback, "", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup(FollowupKind::callback, "", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup(FollowupKind::satisfaction, "+15550102000", "2026-01-12T14:00:00.000Z")));
 
     SUBCASE("refused inside a larger transaction, the transaction goes on") {
         storage::StoreTransaction transaction(*store);
-        CHECK_FALSE(store->create_followup(make_followup("callback", "+15550102000", "2026-01-11T15:00:00.000Z")));
-        CHECK(store->create_followup(make_followup("callback", "+15550102002", "2026-01-11T15:00:00.000Z")));
+        CHECK_FALSE(store->create_followup(make_followup(FollowupKind::callback, "+15550102000", "2026-01-11T15:00:00.000Z")));
+        CHECK(store->create_followup(make_followup(FollowupKind::callback, "+15550102002", "2026-01-11T15:00:00.000Z")));
         transaction.commit();
         CHECK(query_one(dir / "callpop.db", "SELECT count(*) FROM followups") == "6");
     }
     SUBCASE("after the first is completed, a new one is accepted") {
         auto done = store->followup(*first);
         REQUIRE(done);
-        done->status = "completed";
+        done->status = FollowupStatus::completed;
         done->closed_at = "2026-01-10T15:20:00.000Z";
         update(*store, *done);
-        const auto again = create(*store, make_followup("callback", "+15550102000", "2026-01-11T15:00:00.000Z"));
+        const auto again = create(*store, make_followup(FollowupKind::callback, "+15550102000", "2026-01-11T15:00:00.000Z"));
         REQUIRE(again);
         CHECK(*again != *first);
         // Reopening the old one now would make two: the store refuses.
-        done->status = "open";
+        done->status = FollowupStatus::open;
         storage::StoreTransaction transaction(*store);
         CHECK_THROWS_AS(store->update_followup(*done), storage::StorageError);
     }
 }
 
+
+TEST_CASE("followups: a state name the store does not know is an error naming column and value") {
+    const TempDir dir;
+    const auto path = dir / "callpop.db";
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    const auto customer = add_customer(*store, "C-1", "Pat Doe");
+    auto followup = make_followup(FollowupKind::callback, "+15550102000", "2026-01-12T14:00:00.000Z");
+    followup.customer_id = customer;
+    const auto broken = *create(*store, followup);
+    const auto fine = *create(*store, make_followup(FollowupKind::satisfaction, "+15550102001",
+                                                    "2026-01-12T14:00:00.000Z"));
+    {
+        storage::StoreTransaction transaction(*store);
+        store->put_agent({"1001", "Alex", domain::AgentRole::agent, ""});
+        transaction.commit();
+    }
+    // The schema's CHECKs keep such names out; a database written by hand may have them all
+    // the same.
+    exec_sql(path, "PRAGMA ignore_check_constraints = ON;"
+                   "UPDATE followups SET status = 'reopened' WHERE id = " +
+                       std::to_string(broken) + ";"
+                   "UPDATE agents SET role = 'boss' WHERE id = '1001';");
+
+    CHECK_THROWS_WITH_AS(store->followup(broken), "followups.status: unknown value \"reopened\"",
+                         storage::StorageError);
+    // The query that threw answers the next caller.
+    CHECK(store->followup(fine)->status == FollowupStatus::open);
+    CHECK_THROWS_WITH_AS(store->agent("1001"), "agents.role: unknown value \"boss\"",
+                         storage::StorageError);
+
+    exec_sql(path, "PRAGMA ignore_check_constraints = ON;"
+                   "UPDATE followups SET status = 'open', kind = 'survey' WHERE id = " +
+                       std::to_string(broken) + ";");
+    // Read with no snapshot left over from the query that threw above.
+    CHECK_THROWS_WITH_AS(store->followup(broken), "followups.kind: unknown value \"survey\"",
+                         storage::StorageError);
+    CHECK_THROWS_WITH_AS(store->card(*store->customer_by_id(customer), 5),
+                         "followups.kind: unknown value \"survey\"", storage::StorageError);
+}

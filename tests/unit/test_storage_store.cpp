@@ -228,7 +228,8 @@ TEST_CASE_TEMPLATE("store: data and schema survive reopening the file", Backend,
         auto store = test::open_test_store<Backend>(dir);
         add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
         storage::StoreTransaction transaction(*store);
-        store->put_agent({"1001", "Alex", "agent", storage::hash_token("secret", 1)});
+        store->put_agent(
+            {"1001", "Alex", domain::AgentRole::agent, storage::hash_token("secret", 1)});
         transaction.commit();
     }
     auto store = test::open_test_store<Backend>(dir);
