@@ -138,7 +138,7 @@ TEST_CASE("followups: create, read and update round trip every field") {
     stored->attempts_made = 2;
     stored->leased_by = "2001";
     stored->lease_until = "2026-01-12T16:05:00.000Z";
-    stored->last_result = "reached";
+    stored->last_result = domain::AttemptResult::reached;
     stored->score = 4;
     stored->comment = "quick, thanks";
     stored->closed_at = "2026-01-12T16:02:00.000Z";
@@ -147,8 +147,9 @@ TEST_CASE("followups: create, read and update round trip every field") {
     update(*store, *stored);
     {
         storage::StoreTransaction transaction(*store);
-        store->add_followup_attempt(*id, {"2026-01-12T14:00:00.000Z", "2001", "no_answer", {}, ""});
-        store->add_followup_attempt(*id, {"2026-01-12T16:02:00.000Z", "2001", "reached", 4, "quick, thanks"});
+        store->add_followup_attempt(*id, {"2026-01-12T14:00:00.000Z", "2001", domain::AttemptResult::no_answer, {}, ""});
+        store->add_followup_attempt(*id, {"2026-01-12T16:02:00.000Z", "2001",
+                                          domain::AttemptResult::reached, 4, "quick, thanks"});
         transaction.commit();
     }
     const auto updated = store->followup(*id);
