@@ -240,3 +240,41 @@ TEST_CASE("followups: a state name the store does not know is an error naming co
     CHECK_THROWS_WITH_AS(store->card(*store->customer_by_id(customer), 5),
                          "followups.kind: unknown value \"survey\"", storage::StorageError);
 }
+
+TEST_CASE("followups: an attempt result or survey scale the store does not know is an error") {
+    const TempDir dir;
+    const auto path = dir / "callpop.db";
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    const auto id = *create(*store, make_followup(FollowupKind::satisfaction, "+15550102000",
+                                                  "2026-01-12T14:00:00.000Z"));
+    const auto fine = *create(*store, make_followup(FollowupKind::callback, "+15550102001",
+                                                    "2026-01-12T14:00:00.000Z"));
+    CHECK_FALSE(store->followup(id)->last_result);  // '' in the row: no attempt yet
+
+    exec_sql(path, "UPDATE followups SET last_result = 'voicemail' WHERE id = " +
+                       std::to_string(id) + ";");
+    CHECK_THROWS_WITH_AS(store->followup(id), "followups.last_result: unknown value \"voicemail\"",
+                         storage::StorageError);
+    CHECK(store->followup(fine)->status == FollowupStatus::open);
+
+    // The survey is JSON the schema does not look into.
+    exec_sql(path, "UPDATE followups SET last_result = 'reached', status = 'completed', "
+                   "score = 4, closed_at = '2026-01-12T15:00:00.000Z', "
+                   "survey = json_set(survey, '$.scale', 'stars') WHERE id = " +
+                       std::to_string(id) + ";");
+    CHECK_THROWS_WITH_AS(store->followup(id),
+                         ("follow-up " + std::to_string(id) +
+                          ": survey: unknown survey scale \"stars\"").c_str(),
+                         storage::StorageError);
+    CHECK_THROWS_WITH_AS(store->survey_results("", ""),
+                         "followups.survey scale: unknown value \"stars\"",
+                         storage::StorageError);
+    CHECK(store->followup(fine)->status == FollowupStatus::open);
+
+    exec_sql(path, "UPDATE followups SET survey = json_remove(survey, '$.scale') WHERE id = " +
+                       std::to_string(id) + ";");
+    // Surveys from before scales are csat, as the report reads them.
+    REQUIRE(store->survey_results("", "").size() == 1);
+    CHECK(store->survey_results("", "")[0].scale == domain::SurveyScale::csat);
+    CHECK(store->followup(id)->last_result == domain::AttemptResult::reached);
+}
