@@ -431,7 +431,8 @@ std::vector<ScoreRow> score_rows(const std::vector<storage::SurveyResult>& resul
         row.responses = tally.responses;
         const auto n = static_cast<double>(tally.responses);
         row.average = static_cast<double>(tally.sum) / n;
-        if (scale == SurveyScale::csat) row.csat_percent = 100.0 * static_cast<double>(tally.top) / n;
+        if (scale == SurveyScale::csat)
+            row.csat_percent = 100.0 * static_cast<double>(tally.top) / n;
         if (scale == SurveyScale::nps)
             row.nps = 100.0 * (static_cast<double>(tally.top) - static_cast<double>(tally.detractors)) / n;
         return row;

@@ -211,8 +211,8 @@ TEST_CASE("a due follow-up goes to one agent under a lease; attempts run out as 
     update = desk.attempt("1002", id, AttemptResult::busy, now + std::chrono::minutes(70));
     CHECK(update.status == FollowupStatus::unreachable);
     CHECK(desk.store->followup(id)->attempts_made == 2);
-    CHECK(desk.attempt("1002", id, AttemptResult::reached, now + std::chrono::minutes(71)).error_code ==
-          "followup_closed");
+    CHECK(desk.attempt("1002", id, AttemptResult::reached, now + std::chrono::minutes(71))
+              .error_code == "followup_closed");
     CHECK(desk.logged.back().kind == "followup_unreachable");
 }
 

@@ -147,7 +147,8 @@ TEST_CASE("followups: create, read and update round trip every field") {
     update(*store, *stored);
     {
         storage::StoreTransaction transaction(*store);
-        store->add_followup_attempt(*id, {"2026-01-12T14:00:00.000Z", "2001", domain::AttemptResult::no_answer, {}, ""});
+        store->add_followup_attempt(
+            *id, {"2026-01-12T14:00:00.000Z", "2001", domain::AttemptResult::no_answer, {}, ""});
         store->add_followup_attempt(*id, {"2026-01-12T16:02:00.000Z", "2001",
                                           domain::AttemptResult::reached, 4, "quick, thanks"});
         transaction.commit();
