@@ -233,7 +233,7 @@ FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::stri
         if (followup.survey.is_null())
             return {"bad_field", fmt::format("follow-up {} is a callback: it has no score", followup.id),
                     {}, ""};
-        // A survey that names no scale is on csat, the scale surveys had before nps.
+        // A survey that names no scale is csat, as the reports (SQL coalesce) read it.
         const SurveyScale scale = domain::survey_scale(followup.survey).value_or(SurveyScale::csat);
         if (!score_fits(scale, *result.score))
             return {"bad_field",

@@ -274,7 +274,7 @@ TEST_CASE("followups: an attempt result or survey scale the store does not know 
 
     exec_sql(path, "UPDATE followups SET survey = json_remove(survey, '$.scale') WHERE id = " +
                        std::to_string(id) + ";");
-    // Surveys from before scales are csat, as the report reads them.
+    // A survey that names no scale is csat, as the desk reads it.
     REQUIRE(store->survey_results("", "").size() == 1);
     CHECK(store->survey_results("", "")[0].scale == domain::SurveyScale::csat);
     CHECK(store->followup(id)->last_result == domain::AttemptResult::reached);
