@@ -18,6 +18,7 @@ namespace callpop::cli::report {
 
 using storage::format_local;
 using storage::Instant;
+using domain::SurveyScale;
 
 namespace {
 
@@ -64,6 +65,12 @@ std::string json_string(const json& object, const char* key) {
     return found->get<std::string>();
 }
 
+// "" for a callback, as for a survey that names no scale.
+std::string survey_scale_name(const json& survey) {
+    const auto scale = domain::survey_scale(survey);
+    return scale ? std::string(domain::to_string(*scale)) : std::string();
+}
+
 std::string window_days(const json& window) {
     std::string days;
     if (!window.is_object()) return days;
@@ -105,12 +112,6 @@ std::string customer_external_id(const domain::Followup& followup,
 
 std::string fixed(double value, int decimals) { return fmt::format("{:.{}f}", value, decimals); }
 
-int scale_rank(std::string_view scale) {
-    if (scale == "csat") return 0;
-    if (scale == "nps") return 1;
-    return 2;
-}
-
 std::string group_title(GroupBy by) {
     std::string title = group_by_name(by);
     std::transform(title.begin(), title.end(), title.begin(),
@@ -121,7 +122,7 @@ std::string group_title(GroupBy by) {
 // The score's cells as the table and the CSV show them: "" when not applicable.
 std::vector<std::string> score_cells(const ScoreRow& row) {
     return {row.group,
-            row.scale,
+            std::string(domain::to_string(row.scale)),
             std::to_string(row.responses),
             fixed(row.average, 2),
             row.csat_percent ? fixed(*row.csat_percent, 1) : "",
@@ -130,8 +131,8 @@ std::vector<std::string> score_cells(const ScoreRow& row) {
 
 std::string score_label(const storage::FeedbackItem& item) {
     if (!item.score) return "";
-    return item.scale.empty() ? std::to_string(*item.score)
-                              : item.scale + " " + std::to_string(*item.score);
+    if (!item.scale) return std::to_string(*item.score);
+    return std::string(domain::to_string(*item.scale)) + " " + std::to_string(*item.score);
 }
 
 std::string feedback_date(const storage::FeedbackItem& item) {
@@ -351,7 +352,7 @@ std::string followups_csv(const std::vector<domain::Followup>& followups,
                           json_string(followup.window, "from"),
                           json_string(followup.window, "to"),
                           window_days(followup.window),
-                          json_string(followup.survey, "scale"),
+                          survey_scale_name(followup.survey),
                           json_string(followup.survey, "question"),
                           json_string(followup.survey, "comment_question")});
     }
@@ -398,12 +399,12 @@ std::vector<ScoreRow> score_rows(const std::vector<storage::SurveyResult>& resul
         long long sum = 0;
         std::size_t top = 0;         // csat 4–5, nps 9–10
         std::size_t detractors = 0;  // nps 0–6
-        void add(std::string_view scale, int score) {
+        void add(SurveyScale scale, int score) {
             ++responses;
             sum += score;
-            if (scale == "csat" && score >= 4) ++top;
-            if (scale == "nps" && score >= 9) ++top;
-            if (scale == "nps" && score <= 6) ++detractors;
+            if (scale == SurveyScale::csat && score >= 4) ++top;
+            if (scale == SurveyScale::nps && score >= 9) ++top;
+            if (scale == SurveyScale::nps && score <= 6) ++detractors;
         }
     };
     const auto key_of = [&](const storage::SurveyResult& result) {
@@ -416,24 +417,23 @@ std::vector<ScoreRow> score_rows(const std::vector<storage::SurveyResult>& resul
         }
         return key.empty() ? std::string("(none)") : key;
     };
-    const auto scale_less = [](const std::string& left, const std::string& right) {
-        return std::pair(scale_rank(left), left) < std::pair(scale_rank(right), right);
-    };
-    std::map<std::string, std::map<std::string, Tally>, decltype(scale_less)> by_scale(scale_less);
-    std::map<std::string, Tally> totals;
+    // By the enum's order: csat, then nps.
+    std::map<SurveyScale, std::map<std::string, Tally>> by_scale;
+    std::map<SurveyScale, Tally> totals;
     for (const auto& result : results) {
         by_scale[result.scale][key_of(result)].add(result.scale, result.score);
         totals[result.scale].add(result.scale, result.score);
     }
-    const auto row_of = [](const std::string& group, const std::string& scale, const Tally& tally) {
+    const auto row_of = [](const std::string& group, SurveyScale scale, const Tally& tally) {
         ScoreRow row;
         row.group = group;
         row.scale = scale;
         row.responses = tally.responses;
         const auto n = static_cast<double>(tally.responses);
         row.average = static_cast<double>(tally.sum) / n;
-        if (scale == "csat") row.csat_percent = 100.0 * static_cast<double>(tally.top) / n;
-        if (scale == "nps")
+        if (scale == SurveyScale::csat)
+            row.csat_percent = 100.0 * static_cast<double>(tally.top) / n;
+        if (scale == SurveyScale::nps)
             row.nps = 100.0 * (static_cast<double>(tally.top) - static_cast<double>(tally.detractors)) / n;
         return row;
     };
@@ -469,9 +469,11 @@ std::string score_csv(const std::vector<ScoreRow>& rows, GroupBy by) {
     return text;
 }
 
-bool low_score(std::string_view scale, int score) {
-    if (scale == "csat") return score <= 2;
-    if (scale == "nps") return score <= 6;
+bool low_score(SurveyScale scale, int score) {
+    switch (scale) {
+        case SurveyScale::csat: return score <= 2;
+        case SurveyScale::nps: return score <= 6;
+    }
     return false;
 }
 
@@ -526,7 +528,8 @@ std::string feedback_csv(const std::vector<FeedbackGroup>& groups) {
                                  "text", "customer_id", "customer_name", "agent", "call"});
     for (const auto& group : groups) {
         for (const auto& item : group.items) {
-            text += csv_line({group.product, group.period, item.at, item.source, item.scale,
+            text += csv_line({group.product, group.period, item.at, item.source,
+                              item.scale ? std::string(domain::to_string(*item.scale)) : "",
                               item.score ? std::to_string(*item.score) : "", item.outcome,
                               item.text,
                               item.customer_id ? std::to_string(*item.customer_id) : "",

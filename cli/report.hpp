@@ -82,14 +82,14 @@ std::string group_by_name(GroupBy by);
 // Scores of one group on one scale.
 struct ScoreRow {
     std::string group;  // agent, outcome code, line or period; "(none)" when empty; "(all)": total
-    std::string scale;  // csat, nps
+    domain::SurveyScale scale{};
     std::size_t responses = 0;
     double average = 0;
     std::optional<double> csat_percent;  // csat: share of scores 4 and 5, in %
     std::optional<double> nps;           // nps: % of 9–10 minus % of 0–6, in points
 };
-// Rows by scale (csat, then nps, then any other scale by name), within a scale by group
-// name, each scale closed by its "(all)" row. `period` is used when grouping by period.
+// Rows by scale (csat, then nps), within a scale by group name, each scale closed by its
+// "(all)" row. `period` is used when grouping by period.
 std::vector<ScoreRow> score_rows(const std::vector<storage::SurveyResult>& results, GroupBy by,
                                  Period period);
 std::string score_table(const std::vector<ScoreRow>& rows, GroupBy by);
@@ -98,7 +98,7 @@ std::string score_csv(const std::vector<ScoreRow>& rows, GroupBy by);
 // ---- callpop report feedback ----
 
 // What is low on each scale: csat 1–2, nps 0–6.
-bool low_score(std::string_view scale, int score);
+bool low_score(domain::SurveyScale scale, int score);
 
 inline constexpr std::string_view no_product = "(no product)";
 

@@ -88,10 +88,11 @@ struct Followup {
     std::uint32_t attempts_made = 0;
     std::uint32_t attempts_max = 3;
     std::int64_t retry_after_s = 7200;
-    nlohmann::json survey;  // {"scale":..,"question":..,"comment_question":..} or null
+    // {"scale":..,"question":..,"comment_question":..} or null; read the scale with survey_scale
+    nlohmann::json survey;
     std::string leased_by;  // agent holding it, empty when free
     std::string lease_until;
-    std::string last_result;  // reached, no_answer, busy, wrong_number, refused
+    std::optional<AttemptResult> last_result;  // none before the first attempt
     std::optional<int> score;
     std::string comment;
     std::string created_at;
@@ -122,7 +123,13 @@ struct CallLogRecord {
     std::optional<std::int64_t> followup_id;  // follow-up events (kind followup_*)
 };
 
+// The scale a follow-up's survey asks on: nullopt when there is no survey or it names no
+// scale. Throws std::invalid_argument when "scale" is not a name of SurveyScale, so that a
+// survey callpop did not write is refused rather than scored on the wrong scale.
+std::optional<SurveyScale> survey_scale(const nlohmann::json& survey);
+
 // The call-log record of a step in a follow-up's life (kind followup_*), by `agent` at `at`.
+
 CallLogRecord followup_event(std::string kind, const Followup& followup, std::string agent,
                              std::string at);
 

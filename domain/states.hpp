@@ -11,6 +11,10 @@ namespace callpop::domain {
 enum class AgentRole { agent, supervisor };
 enum class FollowupKind { satisfaction, callback };
 enum class FollowupStatus { open, completed, unreachable, cancelled };
+// How one attempt at a follow-up call went.
+enum class AttemptResult { reached, no_answer, busy, wrong_number, refused };
+// What a satisfaction survey asks on: csat 1 to 5, nps (would recommend) 0 to 10.
+enum class SurveyScale { csat, nps };
 // What an agent the call popped for is told it became.
 enum class PoppedCallState { answered, transferred, ended };
 
@@ -29,6 +33,15 @@ template <>
 struct StateNames<FollowupStatus> {
     static constexpr std::array<std::string_view, 4> names{"open", "completed", "unreachable",
                                                            "cancelled"};
+};
+template <>
+struct StateNames<AttemptResult> {
+    static constexpr std::array<std::string_view, 5> names{"reached", "no_answer", "busy",
+                                                           "wrong_number", "refused"};
+};
+template <>
+struct StateNames<SurveyScale> {
+    static constexpr std::array<std::string_view, 2> names{"csat", "nps"};
 };
 template <>
 struct StateNames<PoppedCallState> {

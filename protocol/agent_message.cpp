@@ -1,7 +1,5 @@
 #include "protocol/agent_message.hpp"
 
-#include <algorithm>
-
 #include "protocol/json_fields.hpp"
 #include "domain/timestamp.hpp"
 
@@ -9,6 +7,7 @@ namespace callpop::protocol {
 
 using nlohmann::json;
 using domain::format_utc;
+using domain::AttemptResult;
 using domain::FollowupStatus;
 
 namespace {
@@ -94,7 +93,7 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
     if (type == "followup_result") {
         FollowupResult result;
         result.followup = fields.required_integer("followup");
-        result.result = fields.required_string("result");
+        const std::string result_name = fields.required_string("result");
         if (auto score = fields.optional_integer("score")) {
             if (!fields.error() && (*score < 0 || *score > 10))
                 return ProtocolError{"bad_field", "followup_result: score must be from 0 to 10"};
@@ -102,14 +101,14 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
         }
         result.comment = fields.optional_string("comment");
         if (fields.error()) return *fields.error();
-        static constexpr std::string_view results[] = {"reached", "no_answer", "busy",
-                                                       "wrong_number", "refused"};
-        if (std::find(std::begin(results), std::end(results), result.result) == std::end(results))
+        const auto parsed = domain::parse<AttemptResult>(result_name);
+        if (!parsed)
             return ProtocolError{"bad_field",
-                                 "followup_result: result \"" + result.result +
+                                 "followup_result: result \"" + result_name +
                                      "\" is not one of reached, no_answer, busy, wrong_number, "
                                      "refused"};
-        if (result.score && result.result != "reached")
+        result.result = *parsed;
+        if (result.score && result.result != AttemptResult::reached)
             return ProtocolError{"bad_field",
                                  "followup_result: a score is only given when the customer was "
                                  "reached"};

@@ -55,7 +55,7 @@ struct Logout {};
 struct NextFollowup {};
 struct FollowupResult {
     std::int64_t followup = 0;
-    std::string result;  // reached, no_answer, busy, wrong_number, refused
+    domain::AttemptResult result{};
     std::optional<int> score;
     std::string comment;
 };

@@ -118,7 +118,7 @@ json to_json(const Followup& followup) {
     if (!followup.survey.is_null()) object["survey"] = followup.survey;
     put_if_set(object, "leased_by", followup.leased_by);
     put_if_set(object, "lease_until", followup.lease_until);
-    put_if_set(object, "last_result", followup.last_result);
+    if (followup.last_result) object["last_result"] = domain::to_string(*followup.last_result);
     if (followup.score) object["score"] = *followup.score;
     put_if_set(object, "comment", followup.comment);
     object["created_at"] = followup.created_at;

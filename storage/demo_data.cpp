@@ -22,8 +22,10 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 using domain::AgentRole;
+using domain::AttemptResult;
 using domain::FollowupKind;
 using domain::FollowupStatus;
+using domain::SurveyScale;
 using std::chrono::days;
 using std::chrono::sys_days;
 using std::chrono::year_month_day;
@@ -688,15 +690,16 @@ constexpr std::string_view sale_complaints[] = {
 struct SurveyPolicy {
     std::string_view outcome;
     days delay;
-    std::string_view scale;
+    SurveyScale scale;
     std::string_view question;
     Remarks remarks;
 };
 
 constexpr SurveyPolicy survey_policies[] = {
-    {"repaired", days{7}, "csat", "How satisfied are you with the repair?",
+    {"repaired", days{7}, SurveyScale::csat, "How satisfied are you with the repair?",
      {repair_praise, repair_mixed, repair_complaints}},
-    {"sale", days{3}, "nps", "How likely are you to recommend us to a friend or colleague?",
+    {"sale", days{3}, SurveyScale::nps,
+     "How likely are you to recommend us to a friend or colleague?",
      {sale_praise, sale_mixed, sale_complaints}},
 };
 constexpr std::string_view comment_question = "Anything we could have done better?";
@@ -783,7 +786,7 @@ private:
         start_followup(followup, FollowupKind::satisfaction, call, &*customer, number, zone,
                        created);
         followup.reason = call.outcome;
-        followup.survey = {{"scale", std::string(policy.scale)},
+        followup.survey = {{"scale", domain::to_string(policy.scale)},
                            {"question", std::string(policy.question)},
                            {"comment_question", std::string(comment_question)}};
         const Clock::time_point due = next_in_window(zone, created + policy.delay);
@@ -811,25 +814,27 @@ private:
             attempt.at = domain::format_utc(at);
             attempt.agent = agent_id(random_.between(1, agent_count));
             if (followup.attempts_made < failures) {
-                attempt.result = random_.percent(70) ? "no_answer" : "busy";
+                attempt.result =
+                    random_.percent(70) ? AttemptResult::no_answer : AttemptResult::busy;
             } else if (refuses) {
-                attempt.result = "refused";
+                attempt.result = AttemptResult::refused;
             } else {
-                attempt.result = "reached";
+                attempt.result = AttemptResult::reached;
                 answer(attempt, policy, call_agent);
             }
             ++followup.attempts_made;
             followup.last_result = attempt.result;
 
             auto attempted = event("followup_attempted", followup, attempt.agent, at);
-            attempted.outcome = attempt.result;
+            attempted.outcome = domain::to_string(attempt.result);
             attempted.notes = attempt.comment;
             if (attempt.score)
                 attempted.notes = "score " + std::to_string(*attempt.score) +
                                   (attempt.comment.empty() ? "" : ": " + attempt.comment);
             planned.records.push_back(std::move(attempted));
 
-            const bool answered = attempt.result == "reached" || attempt.result == "refused";
+            const bool answered = attempt.result == AttemptResult::reached ||
+                                  attempt.result == AttemptResult::refused;
             if (answered || followup.attempts_made >= followup.attempts_max) {
                 followup.status =
                     answered ? FollowupStatus::completed : FollowupStatus::unreachable;
@@ -841,7 +846,7 @@ private:
                                      followup, attempt.agent, at);
                 closing.notes = "after " + std::to_string(followup.attempts_made) + " attempt" +
                                 (followup.attempts_made == 1 ? "" : "s") +
-                                ", last: " + attempt.result;
+                                ", last: " + std::string(domain::to_string(attempt.result));
                 planned.records.push_back(std::move(closing));
                 planned.attempts.push_back(std::move(attempt));
                 return;
@@ -857,7 +862,7 @@ private:
                 const std::string& call_agent) {
         const bool unhappy = std::find(std::begin(unhappy_agents), std::end(unhappy_agents),
                                        call_agent) != std::end(unhappy_agents);
-        const bool nps = policy.scale == "nps";
+        const bool nps = policy.scale == SurveyScale::nps;
         const int score = nps ? pick_score(random_, unhappy ? nps_scores_unhappy : nps_scores)
                               : pick_score(random_, unhappy ? csat_scores_unhappy : csat_scores);
         attempt.score = score;

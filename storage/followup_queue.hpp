@@ -17,7 +17,7 @@ using domain::Followup;
 struct FollowupAttempt {
     std::string at;      // UTC ISO
     std::string agent;
-    std::string result;  // reached, no_answer, busy, wrong_number, refused
+    domain::AttemptResult result{};
     std::optional<int> score;
     std::string comment;
 };

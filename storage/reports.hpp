@@ -6,13 +6,15 @@
 #include <string_view>
 #include <vector>
 
+#include "domain/states.hpp"
+
 namespace callpop::storage {
 
 // A completed survey with what the report groups it by.
 struct SurveyResult {
     std::int64_t followup_id = 0;
     std::string completed_at;  // UTC ISO
-    std::string scale;         // csat, nps
+    domain::SurveyScale scale{};
     int score = 0;
     std::string comment;
     std::string agent;    // who took the original call (recorded its outcome, else answered)
@@ -27,7 +29,7 @@ struct SurveyResult {
 struct FeedbackItem {
     std::string at;      // UTC ISO
     std::string source;  // survey, outcome
-    std::string scale;   // for surveys
+    std::optional<domain::SurveyScale> scale;  // surveys only
     std::optional<int> score;
     std::string text;     // the comment or the outcome's notes
     std::string outcome;  // outcome code of the call

@@ -10,8 +10,10 @@ namespace callpop::daemon {
 
 // Follow-ups and policies keep their kinds and statuses as the database and the config spell
 // them; the names come from domain/states.hpp.
+using domain::AttemptResult;
 using domain::FollowupKind;
 using domain::FollowupStatus;
+using domain::SurveyScale;
 
 namespace {
 
@@ -35,9 +37,8 @@ std::string days_text(std::chrono::seconds period) {
     return fmt::format("{} s", period.count());
 }
 
-bool score_fits(const nlohmann::json& survey, int score) {
-    const std::string scale = survey.value("scale", "csat");
-    return scale == "nps" ? (score >= 0 && score <= 10) : (score >= 1 && score <= 5);
+bool score_fits(SurveyScale scale, int score) {
+    return scale == SurveyScale::nps ? (score >= 0 && score <= 10) : (score >= 1 && score <= 5);
 }
 
 }  // namespace
@@ -135,7 +136,8 @@ FollowupDecision FollowupDesk::schedule(JobContext& context, const config::Follo
     followup.attempts_max = policy.attempts;
     followup.retry_after_s = policy.retry_after.count();
     if (kind == FollowupKind::satisfaction) {
-        followup.survey = {{"scale", policy.survey.scale},
+        const auto scale = domain::parse<SurveyScale>(policy.survey.scale).value();
+        followup.survey = {{"scale", domain::to_string(scale)},
                            {"question", policy.survey.question},
                            {"comment_question", policy.survey.comment_question}};
     }
@@ -231,11 +233,13 @@ FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::stri
         if (followup.survey.is_null())
             return {"bad_field", fmt::format("follow-up {} is a callback: it has no score", followup.id),
                     {}, ""};
-        if (!score_fits(followup.survey, *result.score))
+        // A survey that names no scale is csat, as the reports (SQL coalesce) read it.
+        const SurveyScale scale = domain::survey_scale(followup.survey).value_or(SurveyScale::csat);
+        if (!score_fits(scale, *result.score))
             return {"bad_field",
                     fmt::format("score {} is outside the {} scale ({})", *result.score,
-                                followup.survey.value("scale", "csat"),
-                                followup.survey.value("scale", "csat") == "nps" ? "0 to 10" : "1 to 5"),
+                                domain::to_string(scale),
+                                scale == SurveyScale::nps ? "0 to 10" : "1 to 5"),
                     {}, ""};
     }
     context.store.add_followup_attempt(
@@ -246,7 +250,7 @@ FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::stri
     followup.lease_until.clear();
 
     auto attempted = event("followup_attempted", followup, agent, now);
-    attempted.outcome = result.result;
+    attempted.outcome = domain::to_string(result.result);
     attempted.notes = result.comment;
     if (result.score)
         attempted.notes = fmt::format("score {}{}{}", *result.score,
@@ -254,12 +258,13 @@ FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::stri
     context.log(std::move(attempted));
 
     const char* closing_kind = nullptr;
-    if (result.result == "reached" || result.result == "refused") {
+    if (result.result == AttemptResult::reached || result.result == AttemptResult::refused) {
         followup.status = FollowupStatus::completed;
         followup.score = result.score;
         followup.comment = result.comment;
         closing_kind = "followup_completed";
-    } else if (result.result == "wrong_number" || followup.attempts_made >= followup.attempts_max) {
+    } else if (result.result == AttemptResult::wrong_number ||
+               followup.attempts_made >= followup.attempts_max) {
         followup.status = FollowupStatus::unreachable;
         closing_kind = "followup_unreachable";
     }
@@ -269,7 +274,8 @@ FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::stri
         followup.closed_by = agent;
         auto closing = event(closing_kind, followup, agent, now);
         closing.notes = fmt::format("after {} attempt{}, last: {}", followup.attempts_made,
-                                    followup.attempts_made == 1 ? "" : "s", result.result);
+                                    followup.attempts_made == 1 ? "" : "s",
+                                    domain::to_string(result.result));
         context.log(std::move(closing));
     } else {
         const Instant next = schedule_.next_in_window(

@@ -4,14 +4,17 @@
 #include <array>
 #include <limits>
 #include <map>
+#include <stdexcept>
 
 #include "storage/sqlite/connection.hpp"
 
 namespace callpop::storage {
 
 using domain::AgentRole;
+using domain::AttemptResult;
 using domain::FollowupKind;
 using domain::FollowupStatus;
+using domain::SurveyScale;
 
 namespace {
 
@@ -300,7 +303,7 @@ public:
         if (followup.survey.is_null()) insert.bind_null(14); else insert.bind(14, followup.survey.dump());
         insert.bind(15, followup.leased_by);
         bind_time(insert, 16, followup.lease_until);
-        insert.bind(17, followup.last_result);
+        insert.bind(17, result_name(followup.last_result));
         if (followup.score) insert.bind(18, static_cast<std::int64_t>(*followup.score)); else insert.bind_null(18);
         insert.bind(19, followup.comment).bind(20, followup.created_at);
         bind_time(insert, 21, followup.closed_at);
@@ -352,7 +355,7 @@ public:
         update.bind(4, static_cast<std::int64_t>(followup.attempts_made));
         update.bind(5, followup.leased_by);
         bind_time(update, 6, followup.lease_until);
-        update.bind(7, followup.last_result);
+        update.bind(7, result_name(followup.last_result));
         if (followup.score) update.bind(8, static_cast<std::int64_t>(*followup.score)); else update.bind_null(8);
         update.bind(9, followup.comment);
         bind_time(update, 10, followup.closed_at);
@@ -368,7 +371,7 @@ public:
             "INSERT INTO followup_attempts (followup_id, at, agent, result, score, comment) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
         insert.bind(1, followup_id).bind(2, attempt.at).bind(3, attempt.agent);
-        insert.bind(4, attempt.result);
+        insert.bind(4, domain::to_string(attempt.result));
         if (attempt.score) insert.bind(5, static_cast<std::int64_t>(*attempt.score)); else insert.bind_null(5);
         insert.bind(6, attempt.comment).run();
     }
@@ -434,7 +437,7 @@ public:
             SurveyResult result;
             result.followup_id = query.column_int(0);
             result.completed_at = query.column_text(1);
-            result.scale = query.column_text(2);
+            result.scale = state_column<SurveyScale>(query, 2, "followups.survey scale");
             result.score = static_cast<int>(query.column_int(3));
             result.comment = query.column_text(4);
             result.agent = query.column_text(5);
@@ -483,7 +486,9 @@ public:
             FeedbackItem item;
             item.at = query.column_text(0);
             item.source = query.column_text(1);
-            item.scale = query.column_text(2);
+            // An outcome has no scale: its row gives ''.
+            if (!query.column_text(2).empty())
+                item.scale = state_column<SurveyScale>(query, 2, "followups.survey scale");
             if (!query.column_is_null(3)) item.score = static_cast<int>(query.column_int(3));
             item.text = query.column_text(4);
             item.outcome = query.column_text(5);
@@ -584,6 +589,12 @@ private:
         if (iso.empty()) statement.bind_null(index); else statement.bind(index, iso);
     }
 
+    // No attempt yet is '' in followups.last_result; an empty string_view() has no data,
+    // which sqlite3_bind_text would store as NULL.
+    static std::string_view result_name(const std::optional<AttemptResult>& result) {
+        return result ? domain::to_string(*result) : std::string_view("");
+    }
+
     // A query left mid-rows would hold its read snapshot, and refuse the next bind.
     [[noreturn]] static void fail_row(Statement& row, const std::string& message) {
         row.reset();
@@ -607,6 +618,17 @@ private:
         fail_row(row, std::string(column) + ": unknown value \"" + name + "\"");
     }
 
+    // The survey column is JSON the schema cannot check: a scale callpop has no name for is
+    // a broken row, like an unknown state.
+    static void survey_scale_of(Statement& row, const Followup& followup) {
+        try {
+            domain::survey_scale(followup.survey);
+        } catch (const std::invalid_argument& error) {
+            fail_row(row, "follow-up " + std::to_string(followup.id) + ": survey: " +
+                              error.what());
+        }
+    }
+
     // Every row of a query on followup_columns; resets the query.
     static std::vector<Followup> read_followups(Statement& query) {
         std::vector<Followup> followups;
@@ -628,9 +650,12 @@ private:
             followup.attempts_max = static_cast<std::uint32_t>(query.column_int(13));
             followup.retry_after_s = query.column_int(14);
             followup.survey = json_column(query, 15, followup.id, "survey");
+            survey_scale_of(query, followup);
             followup.leased_by = query.column_text(16);
             followup.lease_until = query.column_text(17);
-            followup.last_result = query.column_text(18);
+            if (!query.column_text(18).empty())
+                followup.last_result =
+                    state_column<AttemptResult>(query, 18, "followups.last_result");
             if (!query.column_is_null(19)) followup.score = static_cast<int>(query.column_int(19));
             followup.comment = query.column_text(20);
             followup.created_at = query.column_text(21);

@@ -22,6 +22,7 @@
 
 namespace domain = callpop::domain;
 namespace protocol = callpop::protocol;
+using callpop::domain::AttemptResult;
 using callpop::domain::FollowupKind;
 using callpop::domain::FollowupStatus;
 
@@ -56,7 +57,8 @@ void check_followup_offer(const std::string& number, const std::string& name,
     offer.followup.timezone = text;
     offer.followup.window = {{"from", text}, {"to", text}, {"days", nlohmann::json::array({text})}};
     offer.followup.leased_by = name;
-    offer.followup.last_result = reason;
+    // The reason's name when it is a result (none otherwise, as before a first attempt).
+    offer.followup.last_result = callpop::domain::parse<AttemptResult>(reason);
     offer.followup.comment = text;
     if (offer.followup.kind == FollowupKind::satisfaction) {
         offer.followup.survey = {{"scale", "csat"}, {"question", text}, {"comment_question", name}};
@@ -155,20 +157,22 @@ void parse_line(const std::string& text) {
                    &std::get<protocol::AgentMessage>(message))) {
         // What the parser lets through: a known result, and a score of 0 to 10 only when the
         // customer was reached.
-        require(result->result == "reached" || result->result == "no_answer" ||
-                result->result == "busy" || result->result == "wrong_number" ||
-                result->result == "refused");
+        require(callpop::domain::parse<AttemptResult>(callpop::domain::to_string(result->result)) ==
+                result->result);
         require(!result->score || (*result->score >= 0 && *result->score <= 10));
-        require(!result->score || result->result == "reached");
+        require(!result->score || result->result == AttemptResult::reached);
         check_encoded(protocol::encode_followup_saved(result->followup, FollowupStatus::open,
                                                       result->comment));
         check_encoded(protocol::encode_followup_saved(
             result->followup,
-            result->result == "reached" ? FollowupStatus::completed : FollowupStatus::unreachable,
+            result->result == AttemptResult::reached ? FollowupStatus::completed
+                                                     : FollowupStatus::unreachable,
             ""));
-        check_followup_log("followup_attempted", result->followup, result->comment,
-                           result->result, result->comment);
-        check_followup_offer(result->comment, result->comment, result->comment, result->result,
+        // The call log and an offer carry the result by name, as the desk writes it.
+        const std::string result_name(callpop::domain::to_string(result->result));
+        check_followup_log("followup_attempted", result->followup, result->comment, result_name,
+                           result->comment);
+        check_followup_offer(result->comment, result->comment, result->comment, result_name,
                              result->comment, result->followup);
     } else if (auto* close = std::get_if<protocol::FollowupClose>(
                    &std::get<protocol::AgentMessage>(message))) {

@@ -18,17 +18,18 @@ using cli::report::Period;
 using domain::Followup;
 using domain::FollowupKind;
 using domain::FollowupStatus;
+using domain::SurveyScale;
 using storage::CallLogRecord;
 
 namespace report = callpop::cli::report;
 
 namespace {
 
-storage::SurveyResult survey(std::string agent, std::string scale, int score,
+storage::SurveyResult survey(std::string agent, SurveyScale scale, int score,
                              std::string completed_at = "2026-01-12T10:00:00.000Z") {
     storage::SurveyResult result;
     result.agent = std::move(agent);
-    result.scale = std::move(scale);
+    result.scale = scale;
     result.score = score;
     result.completed_at = std::move(completed_at);
     return result;
@@ -38,7 +39,7 @@ storage::FeedbackItem said(std::string at, std::string text, std::vector<std::st
     storage::FeedbackItem item;
     item.at = std::move(at);
     item.source = "survey";
-    item.scale = "csat";
+    item.scale = SurveyScale::csat;
     item.score = 2;
     item.text = std::move(text);
     item.products = std::move(products);
@@ -248,9 +249,10 @@ TEST_CASE("report: periods, days and local times") {
 
 TEST_CASE("report: scores per group and scale, CSAT % and NPS") {
     const std::vector<storage::SurveyResult> results{
-        survey("1001", "csat", 4), survey("1001", "csat", 5), survey("1002", "csat", 2),
-        survey("", "csat", 3),     survey("1001", "nps", 10), survey("1001", "nps", 8),
-        survey("1001", "nps", 3),  survey("1002", "nps", 9)};
+        survey("1001", SurveyScale::csat, 4), survey("1001", SurveyScale::csat, 5),
+        survey("1002", SurveyScale::csat, 2), survey("", SurveyScale::csat, 3),
+        survey("1001", SurveyScale::nps, 10), survey("1001", SurveyScale::nps, 8),
+        survey("1001", SurveyScale::nps, 3),  survey("1002", SurveyScale::nps, 9)};
     const auto rows = report::score_rows(results, GroupBy::agent, Period::month);
     CHECK(report::score_table(rows, GroupBy::agent) ==
           "AGENT   SCALE  RESPONSES  AVERAGE  CSAT %    NPS\n"
@@ -272,9 +274,9 @@ TEST_CASE("report: scores per group and scale, CSAT % and NPS") {
           "(all),nps,4,7.50,,25.0\r\n");
 
     const auto by_week = report::score_rows(
-        {survey("1001", "csat", 1, "2026-01-05T00:00:00.000Z"),
-         survey("1001", "csat", 5, "2026-01-11T23:59:59.000Z"),
-         survey("1001", "csat", 5, "2026-01-12T00:00:00.000Z")},
+        {survey("1001", SurveyScale::csat, 1, "2026-01-05T00:00:00.000Z"),
+         survey("1001", SurveyScale::csat, 5, "2026-01-11T23:59:59.000Z"),
+         survey("1001", SurveyScale::csat, 5, "2026-01-12T00:00:00.000Z")},
         GroupBy::period, Period::week);
     REQUIRE(by_week.size() == 3);
     CHECK(by_week[0].group == "2026-W02");
@@ -283,10 +285,10 @@ TEST_CASE("report: scores per group and scale, CSAT % and NPS") {
     CHECK(by_week[1].group == "2026-W03");
     CHECK(by_week[2].group == "(all)");
     CHECK(report::score_table({}, GroupBy::line) == "(no survey results)\n");
-    CHECK(report::low_score("csat", 2));
-    CHECK_FALSE(report::low_score("csat", 3));
-    CHECK(report::low_score("nps", 6));
-    CHECK_FALSE(report::low_score("nps", 7));
+    CHECK(report::low_score(SurveyScale::csat, 2));
+    CHECK_FALSE(report::low_score(SurveyScale::csat, 3));
+    CHECK(report::low_score(SurveyScale::nps, 6));
+    CHECK_FALSE(report::low_score(SurveyScale::nps, 7));
 }
 
 TEST_CASE("report: feedback is grouped by each product, then period; no product last") {

@@ -9,6 +9,7 @@
 using callpop::daemon::FollowupDesk;
 using callpop::daemon::Instant;
 using callpop::daemon::JobContext;
+using callpop::domain::AttemptResult;
 using callpop::domain::CallLogRecord;
 using callpop::domain::FollowupKind;
 using callpop::domain::FollowupStatus;
@@ -97,7 +98,7 @@ struct Desk {
     }
 
     callpop::daemon::FollowupUpdate attempt(const std::string& agent, std::int64_t id,
-                                            const std::string& result, Instant now,
+                                            AttemptResult result, Instant now,
                                             std::optional<int> score = std::nullopt) {
         callpop::protocol::FollowupResult message{id, result, score, ""};
         return run([&](JobContext& context) { return desk.record_attempt(context, agent, message, now); });
@@ -197,9 +198,9 @@ TEST_CASE("a due follow-up goes to one agent under a lease; attempts run out as 
     CHECK(offers[0].lease.agent == "1002");
     CHECK(offers[0].lease.followup_id == id);
     CHECK(desk.offer({"1003"}, now + std::chrono::seconds(10)).empty());  // held by 1002
-    CHECK(desk.attempt("1003", id, "reached", now).error_code == "not_offered");
+    CHECK(desk.attempt("1003", id, AttemptResult::reached, now).error_code == "not_offered");
 
-    auto update = desk.attempt("1002", id, "no_answer", now + std::chrono::minutes(2));
+    auto update = desk.attempt("1002", id, AttemptResult::no_answer, now + std::chrono::minutes(2));
     CHECK(update.status == FollowupStatus::open);
     CHECK(update.next_due == "2026-11-23T11:02:00-05:00");  // retry_after: 1 h
     CHECK(desk.offer({"1003"}, now + std::chrono::minutes(30)).empty());  // not due yet
@@ -207,11 +208,11 @@ TEST_CASE("a due follow-up goes to one agent under a lease; attempts run out as 
     REQUIRE(offers.size() == 1);
     // The lease runs out when nobody renews it: the next agent gets it.
     CHECK(desk.offer({"1002"}, now + std::chrono::minutes(62 + 6)).size() == 1);
-    update = desk.attempt("1002", id, "busy", now + std::chrono::minutes(70));
+    update = desk.attempt("1002", id, AttemptResult::busy, now + std::chrono::minutes(70));
     CHECK(update.status == FollowupStatus::unreachable);
     CHECK(desk.store->followup(id)->attempts_made == 2);
-    CHECK(desk.attempt("1002", id, "reached", now + std::chrono::minutes(71)).error_code ==
-          "followup_closed");
+    CHECK(desk.attempt("1002", id, AttemptResult::reached, now + std::chrono::minutes(71))
+              .error_code == "followup_closed");
     CHECK(desk.logged.back().kind == "followup_unreachable");
 }
 
@@ -232,15 +233,15 @@ TEST_CASE("surveys take a score on their scale; callbacks take none") {
     const auto survey = desk.outcome("repaired", pat, "+15550102000", now).scheduled->id;
     const Instant due = now + std::chrono::days(7);
     REQUIRE(desk.offer({"1002"}, due).size() == 1);
-    CHECK(desk.attempt("1002", survey, "reached", due, 6).error ==
+    CHECK(desk.attempt("1002", survey, AttemptResult::reached, due, 6).error ==
           "score 6 is outside the csat scale (1 to 5)");
-    const auto done = desk.attempt("1002", survey, "reached", due, 5);
+    const auto done = desk.attempt("1002", survey, AttemptResult::reached, due, 5);
     CHECK(done.status == FollowupStatus::completed);
     CHECK(desk.store->followup(survey)->score == 5);
 
     const auto callback = desk.missed("+15550109999", due).scheduled->id;
     REQUIRE(desk.offer({"1002"}, due).size() == 1);
-    CHECK(desk.attempt("1002", callback, "reached", due, 3).error_code == "bad_field");
+    CHECK(desk.attempt("1002", callback, AttemptResult::reached, due, 3).error_code == "bad_field");
 }
 
 TEST_CASE("callbacks left past their due time are flagged overdue once") {

@@ -103,7 +103,7 @@ domain::Followup sample_survey() {
                        {"comment_question", "Anything we could have done better?"}};
     followup.leased_by = "1001";
     followup.lease_until = "2026-11-30T15:05:00.000Z";
-    followup.last_result = "no_answer";
+    followup.last_result = domain::AttemptResult::no_answer;
     followup.created_at = "2026-11-23T15:04:05.000Z";
     return followup;
 }
@@ -309,7 +309,7 @@ TEST_CASE("agent message: followup_result") {
     const auto reached = message_of<protocol::FollowupResult>(
         R"({"type":"followup_result","followup":9,"result":"reached","score":4,"comment":"the fan is loud again"})");
     CHECK(reached.followup == 9);
-    CHECK(reached.result == "reached");
+    CHECK(reached.result == domain::AttemptResult::reached);
     REQUIRE(reached.score);
     CHECK(*reached.score == 4);
     CHECK(reached.comment == "the fan is loud again");
@@ -317,7 +317,7 @@ TEST_CASE("agent message: followup_result") {
     const auto minimal = message_of<protocol::FollowupResult>(
         R"({"type":"followup_result","followup":9,"result":"no_answer"})");
     CHECK(minimal.followup == 9);
-    CHECK(minimal.result == "no_answer");
+    CHECK(minimal.result == domain::AttemptResult::no_answer);
     CHECK_FALSE(minimal.score);
     CHECK(minimal.comment.empty());
 
@@ -326,7 +326,7 @@ TEST_CASE("agent message: followup_result") {
         CHECK(message_of<protocol::FollowupResult>(
                   std::string(R"({"type":"followup_result","followup":9,"result":")") + result +
                   R"(","comment":"x"})")
-                  .result == result);
+                  .result == domain::parse<domain::AttemptResult>(result).value());
     }
     // The score's bounds are those of the widest scale (nps, 0 to 10); the survey's own scale
     // is checked by the daemon.

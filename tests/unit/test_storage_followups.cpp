@@ -81,7 +81,7 @@ std::int64_t completed_survey(storage::Store& store, const std::string& call,
     followup.comment = comment;
     followup.closed_at = closed_at;
     followup.closed_by = "2001";
-    followup.last_result = "reached";
+    followup.last_result = domain::AttemptResult::reached;
     update(store, followup);
     return *id;
 }
@@ -243,14 +243,14 @@ TEST_CASE_TEMPLATE("followups: survey results carry the call's agent, outcome, l
     auto refused = make_followup(FollowupKind::satisfaction, "+15550100001", "2026-01-12T14:00:00.000Z");
     refused.status = FollowupStatus::completed;
     refused.closed_at = "2026-01-12T14:00:00.000Z";
-    refused.last_result = "refused";
+    refused.last_result = domain::AttemptResult::refused;
     REQUIRE(create(*store, refused));
 
     const auto results = store->survey_results("2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z");
     REQUIRE(results.size() == 2);
     CHECK(results[0].followup_id == first);
     CHECK(results[0].completed_at == "2026-01-12T14:05:00.000Z");
-    CHECK(results[0].scale == "csat");
+    CHECK(results[0].scale == domain::SurveyScale::csat);
     CHECK(results[0].score == 5);
     CHECK(results[0].agent == "1001");
     CHECK(results[0].outcome == "repaired");
@@ -259,7 +259,7 @@ TEST_CASE_TEMPLATE("followups: survey results carry the call's agent, outcome, l
     CHECK(results[0].customer_name == "Pat Doe");
     CHECK(results[0].products == std::vector<std::string>{"LaserJet Pro", "Router AX"});
     CHECK(results[1].followup_id == second);
-    CHECK(results[1].scale == "nps");
+    CHECK(results[1].scale == domain::SurveyScale::nps);
     CHECK(results[1].comment == "great");
     CHECK(results[1].agent == "1002");
     CHECK_FALSE(results[1].customer_id);
@@ -301,13 +301,13 @@ TEST_CASE_TEMPLATE("followups: feedback is low scores, comments and complaint ou
     CHECK(items[1].outcome == "refund");
     CHECK(items[1].products == std::vector<std::string>{"LaserJet Pro"});
     CHECK(items[2].source == "survey");
-    CHECK(items[2].scale == "csat");
+    CHECK(items[2].scale == domain::SurveyScale::csat);
     CHECK(items[2].score == 2);
     CHECK(items[2].outcome == "repaired");
     CHECK(items[2].agent == "1001");
     CHECK(items[2].products == std::vector<std::string>{"LaserJet Pro"});
     CHECK(items[3].text == "lovely");
-    CHECK(items[4].scale == "nps");
+    CHECK(items[4].scale == domain::SurveyScale::nps);
     CHECK(items[4].score == 6);
 
     CHECK(store->feedback("", "", {}).size() == 3);

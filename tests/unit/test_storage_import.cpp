@@ -407,7 +407,7 @@ TEST_CASE_TEMPLATE("demo data: walkthrough customer, agents, calls, follow-ups; 
         if (followup.score) {
             ++scored;
             CHECK(followup.status == FollowupStatus::completed);
-            CHECK(followup.last_result == "reached");
+            CHECK(followup.last_result == domain::AttemptResult::reached);
             const bool nps = followup.survey.value("scale", "") == "nps";
             CHECK(*followup.score >= (nps ? 0 : 1));
             CHECK(*followup.score <= (nps ? 10 : 5));

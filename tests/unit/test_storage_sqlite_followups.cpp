@@ -138,7 +138,7 @@ TEST_CASE("followups: create, read and update round trip every field") {
     stored->attempts_made = 2;
     stored->leased_by = "2001";
     stored->lease_until = "2026-01-12T16:05:00.000Z";
-    stored->last_result = "reached";
+    stored->last_result = domain::AttemptResult::reached;
     stored->score = 4;
     stored->comment = "quick, thanks";
     stored->closed_at = "2026-01-12T16:02:00.000Z";
@@ -147,8 +147,10 @@ TEST_CASE("followups: create, read and update round trip every field") {
     update(*store, *stored);
     {
         storage::StoreTransaction transaction(*store);
-        store->add_followup_attempt(*id, {"2026-01-12T14:00:00.000Z", "2001", "no_answer", {}, ""});
-        store->add_followup_attempt(*id, {"2026-01-12T16:02:00.000Z", "2001", "reached", 4, "quick, thanks"});
+        store->add_followup_attempt(
+            *id, {"2026-01-12T14:00:00.000Z", "2001", domain::AttemptResult::no_answer, {}, ""});
+        store->add_followup_attempt(*id, {"2026-01-12T16:02:00.000Z", "2001",
+                                          domain::AttemptResult::reached, 4, "quick, thanks"});
         transaction.commit();
     }
     const auto updated = store->followup(*id);
@@ -238,4 +240,42 @@ TEST_CASE("followups: a state name the store does not know is an error naming co
                          storage::StorageError);
     CHECK_THROWS_WITH_AS(store->card(*store->customer_by_id(customer), 5),
                          "followups.kind: unknown value \"survey\"", storage::StorageError);
+}
+
+TEST_CASE("followups: an attempt result or survey scale the store does not know is an error") {
+    const TempDir dir;
+    const auto path = dir / "callpop.db";
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    const auto id = *create(*store, make_followup(FollowupKind::satisfaction, "+15550102000",
+                                                  "2026-01-12T14:00:00.000Z"));
+    const auto fine = *create(*store, make_followup(FollowupKind::callback, "+15550102001",
+                                                    "2026-01-12T14:00:00.000Z"));
+    CHECK_FALSE(store->followup(id)->last_result);  // '' in the row: no attempt yet
+
+    exec_sql(path, "UPDATE followups SET last_result = 'voicemail' WHERE id = " +
+                       std::to_string(id) + ";");
+    CHECK_THROWS_WITH_AS(store->followup(id), "followups.last_result: unknown value \"voicemail\"",
+                         storage::StorageError);
+    CHECK(store->followup(fine)->status == FollowupStatus::open);
+
+    // The survey is JSON the schema does not look into.
+    exec_sql(path, "UPDATE followups SET last_result = 'reached', status = 'completed', "
+                   "score = 4, closed_at = '2026-01-12T15:00:00.000Z', "
+                   "survey = json_set(survey, '$.scale', 'stars') WHERE id = " +
+                       std::to_string(id) + ";");
+    CHECK_THROWS_WITH_AS(store->followup(id),
+                         ("follow-up " + std::to_string(id) +
+                          ": survey: unknown survey scale \"stars\"").c_str(),
+                         storage::StorageError);
+    CHECK_THROWS_WITH_AS(store->survey_results("", ""),
+                         "followups.survey scale: unknown value \"stars\"",
+                         storage::StorageError);
+    CHECK(store->followup(fine)->status == FollowupStatus::open);
+
+    exec_sql(path, "UPDATE followups SET survey = json_remove(survey, '$.scale') WHERE id = " +
+                       std::to_string(id) + ";");
+    // A survey that names no scale is csat, as the desk reads it.
+    REQUIRE(store->survey_results("", "").size() == 1);
+    CHECK(store->survey_results("", "")[0].scale == domain::SurveyScale::csat);
+    CHECK(store->followup(id)->last_result == domain::AttemptResult::reached);
 }
