@@ -41,6 +41,19 @@ bool score_fits(SurveyScale scale, int score) {
     return scale == SurveyScale::nps ? (score >= 0 && score <= 10) : (score >= 1 && score <= 5);
 }
 
+// Attempts and closes apply to open follow-ups only: the reply when `found` is not one.
+std::optional<FollowupUpdate> refusal_unless_open(const std::optional<domain::Followup>& found,
+                                                  std::int64_t id) {
+    if (!found)
+        return FollowupUpdate{"unknown_followup", fmt::format("no follow-up {}", id), {}, ""};
+    if (found->status != FollowupStatus::open)
+        return FollowupUpdate{"followup_closed",
+                              fmt::format("follow-up {} is already {}", found->id,
+                                          domain::to_string(found->status)),
+                              {}, ""};
+    return std::nullopt;
+}
+
 }  // namespace
 
 FollowupDesk::FollowupDesk(const config::Config& config)
@@ -218,14 +231,8 @@ std::optional<FollowupOfferMade> FollowupDesk::offer_one(JobContext& context,
 FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::string& agent,
                                             const protocol::FollowupResult& result, Instant now) {
     auto found = context.store.followup(result.followup);
-    if (!found)
-        return {"unknown_followup", fmt::format("no follow-up {}", result.followup), {}, ""};
+    if (auto refusal = refusal_unless_open(found, result.followup)) return *refusal;
     auto& followup = *found;
-    if (followup.status != FollowupStatus::open)
-        return {"followup_closed",
-                fmt::format("follow-up {} is already {}", followup.id,
-                            domain::to_string(followup.status)),
-                {}, ""};
     if (followup.leased_by != agent)
         return {"not_offered", fmt::format("follow-up {} is not offered to you", followup.id), {},
                 ""};
@@ -292,14 +299,8 @@ FollowupUpdate FollowupDesk::record_attempt(JobContext& context, const std::stri
 FollowupUpdate FollowupDesk::close(JobContext& context, const std::string& by,
                                    const protocol::FollowupClose& request, Instant now) {
     auto found = context.store.followup(request.followup);
-    if (!found)
-        return {"unknown_followup", fmt::format("no follow-up {}", request.followup), {}, ""};
+    if (auto refusal = refusal_unless_open(found, request.followup)) return *refusal;
     auto& followup = *found;
-    if (followup.status != FollowupStatus::open)
-        return {"followup_closed",
-                fmt::format("follow-up {} is already {}", followup.id,
-                            domain::to_string(followup.status)),
-                {}, ""};
     followup.status = request.status;
     followup.closed_at = domain::format_utc(now);
     followup.closed_by = by;
