@@ -1,6 +1,7 @@
 #include "protocol/agent_message.hpp"
 
 #include "protocol/json_fields.hpp"
+#include "protocol/record_writer.hpp"
 #include "domain/timestamp.hpp"
 
 namespace callpop::protocol {
@@ -144,34 +145,52 @@ std::string encode_welcome(std::string_view agent, domain::AgentRole role, int h
 }
 
 std::string encode_pop(const Pop& pop) {
-    json caller = {{"number", pop.caller.withheld ? json(nullptr) : json(pop.caller.number)},
-                   {"raw", pop.caller.raw},
-                   {"name", pop.caller.name},
-                   {"withheld", pop.caller.withheld}};
-    json message = {{"type", "pop"},     {"seq", pop.seq},        {"call", pop.call},
-                    {"caller", caller},  {"dialed", pop.dialed},  {"line", pop.line},
-                    {"queue", pop.queue}, {"data", pop.data},
-                    {"match", pop.match}};
-    if (pop.customer) {
-        json card = to_json(*pop.customer);
-        // Assets, history and follow-ups sit at the top level of a pop, as agents read them.
-        message["assets"] = std::move(card["assets"]);
-        message["history"] = std::move(card["history"]);
-        message["followups"] = std::move(card["followups"]);
-        card.erase("assets");
-        card.erase("history");
-        card.erase("followups");
-        message["customer"] = std::move(card);
+    std::string line;
+    line.reserve(2048);
+    JsonWriter out(line);
+    out.begin_object()
+        .field("type", "pop")
+        .key("seq")
+        .unsigned_number(pop.seq)
+        .field("call", pop.call)
+        .key("caller")
+        .begin_object()
+        .key("number");
+    if (pop.caller.withheld) {
+        out.null();
     } else {
-        message["customer"] = nullptr;
-        message["assets"] = json::array();
-        message["history"] = json::array();
-        message["followups"] = json::array();
+        out.string(pop.caller.number);
     }
-    json candidates = json::array();
-    for (const auto& candidate : pop.other_candidates) candidates.push_back(to_json(candidate));
-    message["candidates"] = std::move(candidates);
-    return line_of(message);
+    out.field("raw", pop.caller.raw)
+        .field("name", pop.caller.name)
+        .key("withheld")
+        .boolean(pop.caller.withheld)
+        .end_object()
+        .field("dialed", pop.dialed)
+        .field("line", pop.line)
+        .field("queue", pop.queue)
+        .key("data")
+        .value(pop.data)
+        .field("match", pop.match);
+    // Assets, history and follow-ups sit at the top level of a pop, as agents read them.
+    static const CustomerCard no_card;
+    const CustomerCard& card = pop.customer ? *pop.customer : no_card;
+    out.key("customer");
+    if (pop.customer) {
+        out.begin_object();
+        write_card_fields(out, card, false);
+        out.end_object();
+    } else {
+        out.null();
+    }
+    write_assets(out, card);
+    write_history(out, card);
+    write_followup_summaries(out, card);
+    out.key("candidates").begin_array();
+    for (const auto& candidate : pop.other_candidates) write_customer(out, candidate);
+    out.end_array().end_object();
+    line += '\n';
+    return line;
 }
 
 std::string encode_call_state(std::string_view call, domain::PoppedCallState state,
@@ -272,9 +291,13 @@ std::string encode_status(const DaemonStatus& status) {
 }
 
 std::string encode_log(const CallLogRecord& record) {
-    json message = to_json(record);
-    message["type"] = "log";
-    return line_of(message);
+    std::string line;
+    JsonWriter out(line);
+    out.begin_object().field("type", "log");
+    write_record_fields(out, record);
+    out.end_object();
+    line += '\n';
+    return line;
 }
 
 std::string encode_backlog_end(std::size_t count) {

@@ -1,20 +1,24 @@
 #include "protocol/records.hpp"
 
+#include "protocol/record_writer.hpp"
+
 namespace callpop::protocol {
 
 using nlohmann::json;
 
 namespace {
 
-json notes_to_json(const std::vector<Note>& notes) {
-    json list = json::array();
+void write_notes(JsonWriter& out, std::string_view name, const std::vector<Note>& notes) {
+    out.key(name).begin_array();
     for (const auto& note : notes) {
-        list.push_back({{"id", note.id},
-                        {"text", note.text},
-                        {"by", note.author},
-                        {"at", note.created_at}});
+        out.begin_object()
+            .field("id", note.id)
+            .field("text", note.text)
+            .field("by", note.author)
+            .field("at", note.created_at)
+            .end_object();
     }
-    return list;
+    out.end_array();
 }
 
 void put_if_set(json& object, const char* key, const std::string& value) {
@@ -29,75 +33,138 @@ std::string string_or_empty(const json& object, const char* key) {
 
 }  // namespace
 
+namespace {
+
+void write_customer_fields(JsonWriter& out, const Customer& customer) {
+    out.field("id", customer.id)
+        .field("external_id", customer.external_id)
+        .field("name", customer.name)
+        .field("company", customer.company)
+        .field("tier", customer.tier)
+        .field("segment", customer.segment)
+        .field("language", customer.language)
+        .field("timezone", customer.timezone)
+        .field("email", customer.email)
+        .field("address", customer.address)
+        .key("do_not_call")
+        .boolean(customer.do_not_call)
+        .key("phones")
+        .begin_array();
+    for (const auto& phone : customer.phones) out.string(phone);
+    out.end_array();
+}
+
+json parsed(const std::string& text) { return json::parse(text); }
+
+}  // namespace
+
+void write_customer(JsonWriter& out, const Customer& customer) {
+    out.begin_object();
+    write_customer_fields(out, customer);
+    out.end_object();
+}
+
+void write_card_fields(JsonWriter& out, const CustomerCard& card, bool with_lists) {
+    write_customer_fields(out, card.customer);
+    write_notes(out, "notes", card.notes);
+    write_notes(out, "preferences", card.preferences);
+    if (!with_lists) return;
+    write_assets(out, card);
+    write_history(out, card);
+    write_followup_summaries(out, card);
+}
+
+void write_assets(JsonWriter& out, const CustomerCard& card) {
+    out.key("assets").begin_array();
+    for (const auto& asset : card.assets) {
+        out.begin_object()
+            .field("product", asset.product)
+            .field("serial", asset.serial)
+            .field("purchased", asset.purchased)
+            .field_if_set("warranty_end", asset.warranty_end)
+            .end_object();
+    }
+    out.end_array();
+}
+
+void write_history(JsonWriter& out, const CustomerCard& card) {
+    out.key("history").begin_array();
+    for (const auto& entry : card.history) {
+        out.begin_object()
+            .field("call", entry.call)
+            .field("at", entry.at)
+            .field("line", entry.line)
+            .field("state", entry.state)
+            .field("agent", entry.agent)
+            .field("outcome", entry.outcome)
+            .field("notes", entry.notes)
+            .end_object();
+    }
+    out.end_array();
+}
+
+void write_followup_summaries(JsonWriter& out, const CustomerCard& card) {
+    out.key("followups").begin_array();
+    for (const auto& followup : card.followups) {
+        out.begin_object()
+            .field("id", followup.id)
+            .field("kind", domain::to_string(followup.kind))
+            .field("due", followup.due)
+            .field("status", domain::to_string(followup.status))
+            .field("reason", followup.reason)
+            .end_object();
+    }
+    out.end_array();
+}
+
+void write_record_fields(JsonWriter& out, const CallLogRecord& record) {
+    out.field("id", record.id)
+        .field("at", record.at)
+        .field("kind", record.kind)
+        .field("call", record.call)
+        .field_if_set("switch", record.switch_name)
+        .field_if_set("from", record.from)
+        .field_if_set("caller_name", record.caller_name)
+        .field_if_set("to", record.to)
+        .field_if_set("line", record.line)
+        .field_if_set("queue", record.queue)
+        .field_if_set("ext", record.extension)
+        .field_if_set("agent", record.agent);
+    if (record.customer_id) out.field("customer", *record.customer_id);
+    out.field_if_set("customer_name", record.customer_name)
+        .field_if_set("outcome", record.outcome)
+        .field_if_set("cause", record.cause)
+        .field_if_set("notes", record.notes);
+    if (record.followup_id) out.field("followup", *record.followup_id);
+}
+
+std::string json_line(const CallLogRecord& record) {
+    std::string line;
+    JsonWriter out(line);
+    out.begin_object();
+    write_record_fields(out, record);
+    out.end_object();
+    line += '\n';
+    return line;
+}
+
 json to_json(const Customer& customer) {
-    return {{"id", customer.id},
-            {"external_id", customer.external_id},
-            {"name", customer.name},
-            {"company", customer.company},
-            {"tier", customer.tier},
-            {"segment", customer.segment},
-            {"language", customer.language},
-            {"timezone", customer.timezone},
-            {"email", customer.email},
-            {"address", customer.address},
-            {"do_not_call", customer.do_not_call},
-            {"phones", customer.phones}};
+    std::string text;
+    JsonWriter out(text);
+    write_customer(out, customer);
+    return parsed(text);
 }
 
 json to_json(const CustomerCard& card) {
-    json object = to_json(card.customer);
-    object["notes"] = notes_to_json(card.notes);
-    object["preferences"] = notes_to_json(card.preferences);
-    json assets = json::array();
-    for (const auto& asset : card.assets) {
-        json item = {{"product", asset.product},
-                     {"serial", asset.serial},
-                     {"purchased", asset.purchased}};
-        put_if_set(item, "warranty_end", asset.warranty_end);
-        assets.push_back(std::move(item));
-    }
-    object["assets"] = std::move(assets);
-    json history = json::array();
-    for (const auto& entry : card.history) {
-        history.push_back({{"call", entry.call},
-                           {"at", entry.at},
-                           {"line", entry.line},
-                           {"state", entry.state},
-                           {"agent", entry.agent},
-                           {"outcome", entry.outcome},
-                           {"notes", entry.notes}});
-    }
-    object["history"] = std::move(history);
-    json followups = json::array();
-    for (const auto& followup : card.followups) {
-        followups.push_back({{"id", followup.id},
-                             {"kind", domain::to_string(followup.kind)},
-                             {"due", followup.due},
-                             {"status", domain::to_string(followup.status)},
-                             {"reason", followup.reason}});
-    }
-    object["followups"] = std::move(followups);
-    return object;
+    std::string text;
+    JsonWriter out(text);
+    out.begin_object();
+    write_card_fields(out, card, true);
+    out.end_object();
+    return parsed(text);
 }
 
-json to_json(const CallLogRecord& record) {
-    json object = {{"id", record.id}, {"at", record.at}, {"kind", record.kind}, {"call", record.call}};
-    put_if_set(object, "switch", record.switch_name);
-    put_if_set(object, "from", record.from);
-    put_if_set(object, "caller_name", record.caller_name);
-    put_if_set(object, "to", record.to);
-    put_if_set(object, "line", record.line);
-    put_if_set(object, "queue", record.queue);
-    put_if_set(object, "ext", record.extension);
-    put_if_set(object, "agent", record.agent);
-    if (record.customer_id) object["customer"] = *record.customer_id;
-    put_if_set(object, "customer_name", record.customer_name);
-    put_if_set(object, "outcome", record.outcome);
-    put_if_set(object, "cause", record.cause);
-    put_if_set(object, "notes", record.notes);
-    if (record.followup_id) object["followup"] = *record.followup_id;
-    return object;
-}
+json to_json(const CallLogRecord& record) { return parsed(json_line(record)); }
 
 json to_json(const Followup& followup) {
     json object = {{"id", followup.id},

@@ -19,6 +19,8 @@ using domain::Note;
 nlohmann::json to_json(const Customer& customer);
 nlohmann::json to_json(const CustomerCard& card);
 nlohmann::json to_json(const CallLogRecord& record);  // without "type"
+// The record as one line of the JSONL call log, newline included.
+std::string json_line(const CallLogRecord& record);
 nlohmann::json to_json(const Followup& followup);
 CallLogRecord call_log_record_from_json(const nlohmann::json& object);
 

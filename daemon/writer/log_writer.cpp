@@ -154,9 +154,7 @@ void LogWriter::write_batch(std::deque<Pending>& batch) {
     }
     if (jsonl_.is_open()) {
         for (const auto& record : logged)
-            jsonl_ << protocol::to_json(record).dump(-1, ' ', false,
-                                                     nlohmann::json::error_handler_t::replace)
-                   << '\n';
+            jsonl_ << protocol::json_line(record);
         jsonl_.flush();
         if (!jsonl_) {
             spdlog::error("call log: writing the JSONL file failed");

@@ -623,6 +623,39 @@ TEST_CASE("encode: text that is not UTF-8 is replaced, never thrown on") {
     CHECK(parse_line(protocol::encode_bye("shutdown", "two\nlines"))["message"] == "two\nlines");
 }
 
+TEST_CASE("encode: a record's strings are written byte for byte as nlohmann would dump them") {
+    // Pops and call-log records are written without a DOM; their strings must come out
+    // exactly as json::dump(-1, ' ', false, replace) writes them.
+    const std::vector<std::string> texts = {
+        "",
+        "plain",
+        "quote \" and backslash \\",
+        std::string("controls \b\f\n\r\t \x01\x1f \x7f end"),
+        std::string("nul \0 inside", 13),
+        "M\xc3\xbcller \xe2\x82\xac \xf0\x9f\x93\x9e",  // ü € and an emoji
+        "M\xfcller",                                     // Latin-1, not UTF-8
+        "\xc0\xaf overlong",
+        "\xed\xa0\x80 surrogate",
+        "\xf4\x90\x80\x80 past U+10FFFF",
+        "cut \xe2\x82",
+        "\xe2\x82 cut at the start",
+    };
+    for (const auto& text : texts) {
+        CAPTURE(text);
+        domain::CallLogRecord record;
+        record.kind = "note";
+        record.notes = text;
+        record.at = text;
+        const std::string expected =
+            json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+        const std::string line = protocol::json_line(record);
+        CHECK(line.find("\"at\":" + expected + ",") != std::string::npos);
+        if (!text.empty()) CHECK(line.find("\"notes\":" + expected) != std::string::npos);
+        CHECK(line.back() == '\n');
+        CHECK(line.find('\n') == line.size() - 1);
+    }
+}
+
 TEST_CASE("encode: call state") {
     using domain::PoppedCallState;
     CHECK(parse_line(protocol::encode_call_state("c-1", PoppedCallState::answered, "1002", "")) ==
