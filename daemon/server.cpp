@@ -59,16 +59,6 @@ std::string join(const std::vector<std::string>& items) {
     return joined;
 }
 
-// The call's pop under a new seq, with the same caller, card and IVR data. Agents a
-// transfer reaches have seen newer pops since the first ring: under its first seq, the pop
-// would sit below their resume point and a reconnect would never replay it.
-SharedMessage pop_with_seq(const std::string& pop, std::uint64_t seq) {
-    auto message = nlohmann::json::parse(pop);
-    message["seq"] = seq;
-    return std::make_shared<const std::string>(
-        message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-}
-
 // The call's pop as the router sends it and keeps it pending.
 PendingPop pop_of(const TrackedCall& call) { return {call.pop_seq, call.id, call.pop}; }
 
@@ -96,7 +86,10 @@ Server::Server(asio::io_context& io, config::Config config)
       followup_desk_(config_),
       writer_(config_, io_.get_executor(),
               [this](const domain::CallLogRecord& record) { publish(record); }),
-      lookup_(*store_, config_),
+      numbers_(config_),
+      // The loop and the writer have a core each where there are more.
+      lookups_(config_, io_.get_executor(),
+               std::clamp(std::thread::hardware_concurrency(), 2u, 5u) - 1),
       tracker_(std::chrono::seconds(config_.calls.max_duration_s),
                std::chrono::seconds(config_.calls.ended_keep_s)),
       router_(config_.sessions.queue_max),
@@ -112,6 +105,7 @@ Server::Server(asio::io_context& io, config::Config config)
 }
 
 Server::~Server() {
+    lookups_.stop();
     token_checks_.join();
     writer_.stop();
 }
@@ -211,32 +205,132 @@ awaitable<void> Server::sweep_calls() {
 
 // ---- switch side ----------------------------------------------------------------------
 
-void Server::ensure_looked_up(TrackedCall& call) {
-    if (call.looked_up) return;
-    protocol::Pop pop = lookup_.look_up(call);
-    pop.seq = next_pop_seq_++;
-    call.pop_seq = pop.seq;
-    call.pop = std::make_shared<const std::string>(protocol::encode_pop(pop));
+namespace {
+
+bool pops(protocol::SwitchEventKind kind) {
+    using protocol::SwitchEventKind;
+    return kind == SwitchEventKind::ring || kind == SwitchEventKind::answer ||
+           kind == SwitchEventKind::transfer;
 }
 
+bool pops(CallChange::Kind kind) {
+    return kind == CallChange::Kind::rang || kind == CallChange::Kind::answered ||
+           kind == CallChange::Kind::transferred;
+}
+
+// What the lookup reads of a call: the tracked call's details, completed by the event as
+// the tracker will merge it.
+LookupRequest lookup_request(const TrackedCall* call, const protocol::SwitchEvent& event) {
+    const auto either = [](const std::string& kept, const std::string& sent) {
+        return kept.empty() ? sent : kept;
+    };
+    if (call == nullptr)
+        return {event.call, event.from, event.name, event.to, event.queue, event.data};
+    LookupRequest request{call->id,
+                          either(call->caller_raw, event.from),
+                          either(call->caller_name, event.name),
+                          either(call->dialed, event.to),
+                          either(call->queue, event.queue),
+                          call->data};
+    for (const auto& [key, value] : event.data.items()) {
+        if (!request.data.contains(key)) request.data[key] = value;
+    }
+    return request;
+}
+
+LookupRequest lookup_request(const TrackedCall& call) {
+    return {call.id, call.caller_raw, call.caller_name, call.dialed, call.queue, call.data};
+}
+
+}  // namespace
+
 bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name) {
-    const CallChange change = tracker_.apply(event, switch_name, Clock::now());
+    const TrackedCall* call = tracker_.find(event.call);
+    const bool first = call == nullptr && !queued_events_by_call_.contains(event.call);
+    if (pops(event.kind) && (call == nullptr || !call->looked_up) &&
+        !lookups_by_call_.contains(event.call))
+        start_lookup(lookup_request(call, event));
+    ++queued_events_by_call_[event.call];
+    switch_events_.push_back({event, switch_name, std::nullopt});
+    act_on_queued_events();
+    return first;
+}
+
+void Server::start_lookup(LookupRequest request) {
+    const std::uint64_t id = ++lookups_started_;
+    lookups_by_call_[request.call] = {request, std::nullopt, id};
+    lookups_.look_up(std::move(request), [this, id](LookupAnswer answer) {
+        auto found = lookups_by_call_.find(answer.call);
+        // A lookup started again for newer details replaces this one.
+        if (found == lookups_by_call_.end() || found->second.id != id) return;
+        found->second.answer = std::move(answer);
+        act_on_queued_events();
+    });
+}
+
+void Server::act_on_queued_events() {
+    while (!switch_events_.empty()) {
+        QueuedEvent& head = switch_events_.front();
+        const auto lookup = lookups_by_call_.find(head.event.call);
+        // The head's call is being looked up: everything after it waits, so that the call
+        // log and the agents see events in the order the switches sent them.
+        if (lookup != lookups_by_call_.end() && !lookup->second.answer) return;
+        if (!apply_switch_event(head)) return;
+        auto count = queued_events_by_call_.find(head.event.call);
+        if (count != queued_events_by_call_.end() && --count->second == 0)
+            queued_events_by_call_.erase(count);
+        switch_events_.pop_front();
+    }
+}
+
+bool Server::apply_switch_event(QueuedEvent& queued) {
+    if (!queued.applied)
+        queued.applied = tracker_.apply(queued.event, queued.switch_name, Clock::now());
+    CallChange& change = *queued.applied;
+    TrackedCall& call = *change.call;
+    if (pops(change.kind) && !call.looked_up) {
+        auto lookup = lookups_by_call_.find(call.id);
+        // Looked up ahead of time from what the switch had said then; a later event that
+        // told more (an IVR field) means looking up again.
+        if (lookup == lookups_by_call_.end() || lookup->second.request != lookup_request(call)) {
+            start_lookup(lookup_request(call));
+            return false;
+        }
+        LookupAnswer& answer = *lookup->second.answer;
+        call.looked_up = true;
+        // Numbered here, as it is sent: an agent's pops arrive in seq order.
+        call.pop_seq = next_pop_seq_++;
+        call.pop = std::make_shared<const std::string>(
+            protocol::with_pop_seq(answer.pop_line, call.pop_seq));
+        call.caller_number = std::move(answer.caller_number);
+        call.line_name = std::move(answer.line_name);
+        call.customer_id = answer.customer_id;
+        call.customer_name = std::move(answer.customer_name);
+    }
+    // The answer is used, or no event needs it any more (its ring came after the hangup).
+    if (call.looked_up || !pops(change.kind)) {
+        auto lookup = lookups_by_call_.find(call.id);
+        if (lookup != lookups_by_call_.end() && lookup->second.answer) lookups_by_call_.erase(lookup);
+    }
+    act_on(change, queued.event);
+    return true;
+}
+
+void Server::act_on(const CallChange& change, const protocol::SwitchEvent& event) {
     TrackedCall& call = *change.call;
     switch (change.kind) {
         case CallChange::Kind::ignored:
             spdlog::debug("call {}: {} ignored: {}", event.call, protocol::to_string(event.kind),
                           change.reason);
-            return change.created;
+            return;
         case CallChange::Kind::rang: {
-            ensure_looked_up(call);
             auto record = make_record("ring", call);
             record.extension = join(change.new_extensions);
             write_log(std::move(record));
             router_.pop_at(change.new_extensions, pop_of(call));
-            return change.created;
+            return;
         }
         case CallChange::Kind::answered: {
-            ensure_looked_up(call);
             if (call.answered_agent.empty())
                 call.answered_agent = router_.agent_at(call.answered_extension);
             write_log(make_record("answer", call));
@@ -252,12 +346,12 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
                 router_.tell_agent(call.id, handed_on_by, PoppedCallState::transferred, by, "");
             router_.tell_agents(call.id, PoppedCallState::answered, by, "",
                                 {call.answered_agent, handed_on_by});
-            return change.created;
+            return;
         }
         case CallChange::Kind::transferred: {
-            ensure_looked_up(call);  // done at the answer already: a transfer follows one
             call.pop_seq = next_pop_seq_++;
-            call.pop = pop_with_seq(*call.pop, call.pop_seq);
+            call.pop = std::make_shared<const std::string>(
+                protocol::with_pop_seq(*call.pop, call.pop_seq));
             auto record = make_record("transfer", call);
             record.extension = join(change.new_extensions);
             // Who the call goes to, when one agent can be named: the switch's word first.
@@ -276,7 +370,7 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
                 for (const auto& agent : router_.agents_at(extension)) pop_again(agent);
             }
             if (!event.agent.empty()) pop_again(event.agent);
-            return change.created;
+            return;
         }
         case CallChange::Kind::answered_after_end:
             if (call.answered_agent.empty())
@@ -284,11 +378,11 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             write_log(make_record("answer", call));
             // A transfer's target answering late: the call was answered before, no
             // callback was scheduled at its hangup.
-            if (change.took_transfer) return change.created;
+            if (change.took_transfer) return;
             writer_.write([this, id = call.id](JobContext& context) {
                 followup_desk_.after_late_answer(context, id, now_seconds());
             });
-            return change.created;
+            return;
         case CallChange::Kind::ended: {
             auto record = make_record("hangup", call);
             record.cause = event.cause.empty() ? "normal" : event.cause;
@@ -308,10 +402,9 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
             }
             router_.call_ended(call.id, cause);
             CallTracker::shed_payload(call);
-            return change.created;
+            return;
         }
     }
-    return change.created;
 }
 
 domain::CallLogRecord Server::make_record(const char* kind, const TrackedCall& call) {
@@ -321,10 +414,10 @@ domain::CallLogRecord Server::make_record(const char* kind, const TrackedCall& c
     record.call = call.id;
     record.switch_name = call.switch_name;
     record.from = call.looked_up ? (call.caller_number.empty() ? call.caller_raw : call.caller_number)
-                                 : lookup_.normalizer().normalize(call.caller_raw);
+                                 : numbers_.normalize(call.caller_raw);
     record.caller_name = call.caller_name;
     record.to = call.dialed;
-    record.line = call.looked_up ? call.line_name : lookup_.line_name(call.dialed);
+    record.line = call.looked_up ? call.line_name : numbers_.line_name(call.dialed);
     record.queue = call.queue;
     record.extension = call.answered_extension;
     record.agent = call.answered_agent;

@@ -6,8 +6,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.hpp"
@@ -73,7 +75,18 @@ private:
     void tend_followups(std::uint64_t sweep);
     void offer_followups();
 
-    void ensure_looked_up(TrackedCall& call);
+    // Switch events are acted on in the order they came, each once its caller is looked
+    // up; the lookups themselves run ahead, side by side, on the lookup threads.
+    struct QueuedEvent {
+        protocol::SwitchEvent event;
+        std::string switch_name;
+        std::optional<CallChange> applied;  // applied to the tracker, waiting for its lookup
+    };
+    void start_lookup(LookupRequest request);
+    void act_on_queued_events();
+    // False when the event's call must wait for its lookup: `queued` then holds the change.
+    bool apply_switch_event(QueuedEvent& queued);
+    void act_on(const CallChange& change, const protocol::SwitchEvent& event);
 
     domain::CallLogRecord make_record(const char* kind, const TrackedCall& call);
     // Hands the record to the writer; once committed it joins the tail stream.
@@ -89,10 +102,11 @@ private:
 
     asio::io_context& io_;
     config::Config config_;
-    std::unique_ptr<storage::Store> store_;  // lookups, on this thread
+    std::unique_ptr<storage::Store> store_;  // logins and the tail's start, on this thread
     FollowupDesk followup_desk_;             // used by writer jobs only, on the writer thread
     LogWriter writer_;
-    CallerLookup lookup_;
+    NumberBook numbers_;
+    LookupThreads lookups_;
     CallTracker tracker_;
     PopRouter router_;
     asio::thread_pool token_checks_;  // slow hashes stay off the loop
@@ -117,6 +131,15 @@ private:
     };
     std::map<std::int64_t, HeldFollowup> held_followups_;  // offered, not yet reported
     bool offering_followups_ = false;                      // an offer job is with the writer
+    std::deque<QueuedEvent> switch_events_;
+    std::unordered_map<std::string, std::size_t> queued_events_by_call_;
+    struct CallerLookupState {
+        LookupRequest request;
+        std::optional<LookupAnswer> answer;  // empty while the lookup runs
+        std::uint64_t id = 0;
+    };
+    std::uint64_t lookups_started_ = 0;
+    std::unordered_map<std::string, CallerLookupState> lookups_by_call_;
     std::uint64_t next_pop_seq_ = 1;
     bool stopping_ = false;
 };

@@ -148,6 +148,7 @@ std::string encode_pop(const Pop& pop) {
     std::string line;
     line.reserve(2048);
     JsonWriter out(line);
+    // with_pop_seq() relies on this start.
     out.begin_object()
         .field("type", "pop")
         .key("seq")
@@ -190,6 +191,22 @@ std::string encode_pop(const Pop& pop) {
     for (const auto& candidate : pop.other_candidates) write_customer(out, candidate);
     out.end_array().end_object();
     line += '\n';
+    return line;
+}
+
+namespace {
+constexpr std::string_view pop_prefix = R"({"type":"pop","seq":)";
+}  // namespace
+
+std::string with_pop_seq(std::string_view pop_line, std::uint64_t seq) {
+    if (!pop_line.starts_with(pop_prefix))
+        throw std::invalid_argument("with_pop_seq: not a line of encode_pop");
+    const auto seq_end = pop_line.find(',', pop_prefix.size());
+    std::string line;
+    line.reserve(pop_line.size() + 8);
+    line += pop_prefix;
+    line += std::to_string(seq);
+    line += pop_line.substr(seq_end);
     return line;
 }
 

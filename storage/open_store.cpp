@@ -4,8 +4,9 @@
 
 namespace callpop::storage {
 
-std::unique_ptr<Store> open_store(const config::Storage& settings) {
-    if (settings.backend == "sqlite") return open_sqlite_store(settings.path);
+std::unique_ptr<Store> open_store(const config::Storage& settings, Access access) {
+    if (settings.backend == "sqlite")
+        return open_sqlite_store(settings.path, access == Access::read_only);
     throw StorageError("storage.backend \"" + settings.backend + "\" is not built in (sqlite)");
 }
 

@@ -8,7 +8,13 @@
 
 namespace callpop::storage {
 
-// Opens the backend named by storage.backend, creating and migrating the schema as needed.
-std::unique_ptr<Store> open_store(const config::Storage& settings);
+enum class Access {
+    read_write,  // creates and migrates the schema as needed
+    read_only,   // for readers beside the writer: the schema must be there already
+};
+
+// Opens the backend named by storage.backend.
+std::unique_ptr<Store> open_store(const config::Storage& settings,
+                                  Access access = Access::read_write);
 
 }  // namespace callpop::storage

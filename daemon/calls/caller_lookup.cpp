@@ -1,30 +1,40 @@
 #include "daemon/calls/caller_lookup.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
-#include "daemon/calls/call_tracker.hpp"
-#include "storage/storage_error.hpp"
+#include "storage/open_store.hpp"
 
 namespace callpop::daemon {
 
-CallerLookup::CallerLookup(storage::CustomerDirectory& directory, const config::Config& config)
-    : directory_(directory),
-      config_(config),
-      normalizer_(config.site.region, config.site.international_prefixes) {
+namespace {
+
+// A batch of answers goes back to the loop as one completion: under load, one wake-up of
+// the loop carries many pops.
+constexpr std::size_t batch_max = 64;
+
+}  // namespace
+
+NumberBook::NumberBook(const config::Config& config)
+    : normalizer_(config.site.region, config.site.international_prefixes) {
     for (const auto& line : config.lines) line_names_[normalizer_.normalize(line.number)] = line.name;
 }
 
-std::string CallerLookup::line_name(const std::string& dialed) const {
+std::string NumberBook::line_name(const std::string& dialed) const {
     if (dialed.empty()) return {};
     auto found = line_names_.find(normalizer_.normalize(dialed));
     return found == line_names_.end() ? std::string() : found->second;
 }
 
-std::optional<storage::Customer> CallerLookup::customer_from_data(const TrackedCall& call,
+CallerLookup::CallerLookup(storage::CustomerDirectory& directory, const config::Config& config)
+    : directory_(directory), config_(config), numbers_(config) {}
+
+std::optional<storage::Customer> CallerLookup::customer_from_data(const nlohmann::json& data,
                                                                   std::string& match) {
     auto text_of = [&](const std::string& key) -> std::string {
-        auto found = call.data.find(key);
-        if (found == call.data.end()) return {};
+        auto found = data.find(key);
+        if (found == data.end()) return {};
         if (found->is_string()) return found->get<std::string>();
         if (found->is_number_integer()) return std::to_string(found->get<long long>());
         return {};
@@ -48,24 +58,24 @@ std::optional<storage::Customer> CallerLookup::customer_from_data(const TrackedC
     return std::nullopt;
 }
 
-protocol::Pop CallerLookup::look_up(TrackedCall& call) {
+LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
     protocol::Pop pop;
-    pop.call = call.id;
-    pop.caller.raw = call.caller_raw;
-    pop.caller.name = call.caller_name;
-    pop.caller.withheld = storage::PhoneNormalizer::is_withheld(call.caller_raw);
-    if (!pop.caller.withheld) pop.caller.number = normalizer_.normalize(call.caller_raw);
-    pop.dialed = call.dialed;
-    pop.line = line_name(call.dialed);
-    pop.queue = call.queue;
-    pop.data = call.data;
+    pop.call = request.call;
+    pop.caller.raw = request.caller_raw;
+    pop.caller.name = request.caller_name;
+    pop.caller.withheld = storage::PhoneNormalizer::is_withheld(request.caller_raw);
+    if (!pop.caller.withheld) pop.caller.number = numbers_.normalize(request.caller_raw);
+    pop.dialed = request.dialed;
+    pop.line = numbers_.line_name(request.dialed);
+    pop.queue = request.queue;
+    pop.data = request.data;
 
     std::string match = "none";
     // A store that fails (locked, I/O error) must not cost the agent the pop: it goes out
     // with what the switch said and no customer.
     try {
         std::vector<storage::Customer> candidates;
-        if (auto customer = customer_from_data(call, match)) {
+        if (auto customer = customer_from_data(request.data, match)) {
             candidates.push_back(std::move(*customer));
         } else if (pop.caller.withheld) {
             match = "withheld";
@@ -77,21 +87,87 @@ protocol::Pop CallerLookup::look_up(TrackedCall& call) {
             pop.customer = directory_.card(candidates.front(), config_.pop.history);
             pop.other_candidates.assign(std::make_move_iterator(candidates.begin() + 1),
                                         std::make_move_iterator(candidates.end()));
-            call.customer_id = pop.customer->customer.id;
-            call.customer_name = pop.customer->customer.name;
         }
-    } catch (const storage::StorageError& error) {
-        spdlog::error("call {}: customer lookup failed, popping without a customer: {}", call.id,
-                      error.what());
+    } catch (const std::exception& error) {
+        spdlog::error("call {}: customer lookup failed, popping without a customer: {}",
+                      request.call, error.what());
         match = "lookup_failed";
         pop.customer.reset();
         pop.other_candidates.clear();
     }
     pop.match = match;
-    call.looked_up = true;
-    call.caller_number = pop.caller.number;
-    call.line_name = pop.line;
-    return pop;
+
+    LookupAnswer answer;
+    answer.call = request.call;
+    answer.pop_line = protocol::encode_pop(pop);
+    answer.caller_number = std::move(pop.caller.number);
+    answer.line_name = std::move(pop.line);
+    if (pop.customer) {
+        answer.customer_id = pop.customer->customer.id;
+        answer.customer_name = std::move(pop.customer->customer.name);
+    }
+    return answer;
+}
+
+LookupThreads::LookupThreads(const config::Config& config, asio::any_io_executor loop,
+                             unsigned threads)
+    : loop_(std::move(loop)) {
+    // Opened here, so that a store that cannot be read fails the start, not a thread.
+    for (unsigned index = 0; index < std::max(1u, threads); ++index) {
+        connections_.push_back(storage::open_store(config.storage, storage::Access::read_only));
+        lookups_.push_back(std::make_unique<CallerLookup>(*connections_.back(), config));
+    }
+    for (auto& lookup : lookups_) threads_.emplace_back([this, &lookup] { run(*lookup); });
+}
+
+LookupThreads::~LookupThreads() { stop(); }
+
+void LookupThreads::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& thread : threads_) {
+        if (thread.joinable()) thread.join();
+    }
+}
+
+void LookupThreads::look_up(LookupRequest request, Done done) {
+    bool wake = false;
+    {
+        std::lock_guard lock(mutex_);
+        queue_.push_back({std::move(request), std::move(done),
+                          asio::prefer(loop_, asio::execution::outstanding_work.tracked)});
+        // A busy thread takes the request when it comes back for more: no wake-up needed.
+        wake = idle_ > 0;
+    }
+    if (wake) wake_.notify_one();
+}
+
+void LookupThreads::run(CallerLookup& lookup) {
+    std::unique_lock lock(mutex_);
+    while (true) {
+        ++idle_;
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        --idle_;
+        if (queue_.empty() && stopping_) return;
+        std::vector<Pending> batch;
+        while (!queue_.empty() && batch.size() < batch_max) {
+            batch.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+        }
+        lock.unlock();
+        std::vector<std::pair<Done, LookupAnswer>> answers;
+        answers.reserve(batch.size());
+        for (auto& pending : batch)
+            answers.emplace_back(std::move(pending.done), lookup.look_up(pending.request));
+        asio::post(batch.front().loop_at_work, [answers = std::move(answers)]() mutable {
+            for (auto& [done, answer] : answers) done(std::move(answer));
+        });
+        batch.clear();  // the others' hold on the loop ends once the post holds it
+        lock.lock();
+    }
 }
 
 }  // namespace callpop::daemon

@@ -4,6 +4,7 @@
 #include <array>
 #include <limits>
 #include <map>
+#include <unordered_map>
 #include <stdexcept>
 
 #include "storage/sqlite/connection.hpp"
@@ -22,16 +23,23 @@ constexpr const char* migrations[] = {
 #include "storage/sqlite/schema.sql.inc"
 };
 
-void migrate(Database& db) {
+constexpr std::size_t known_schema_version = std::size(migrations);
+
+std::size_t schema_version(Database& db) {
     Statement version_query(db.handle(), "PRAGMA user_version");
     version_query.step();
     const auto applied = static_cast<std::size_t>(version_query.column_int(0));
     version_query.reset();
-    constexpr std::size_t available = std::size(migrations);
-    if (applied > available)
+    if (applied > known_schema_version)
         throw StorageError("database schema version " + std::to_string(applied) +
-                           " is newer than this callpop knows (" + std::to_string(available) +
-                           ")");
+                           " is newer than this callpop knows (" +
+                           std::to_string(known_schema_version) + ")");
+    return applied;
+}
+
+void migrate(Database& db) {
+    const std::size_t applied = schema_version(db);
+    constexpr std::size_t available = known_schema_version;
     for (std::size_t index = applied; index < available; ++index) {
         Transaction transaction(db);
         db.exec(migrations[index]);
@@ -53,7 +61,12 @@ constexpr const char* customer_columns =
 
 class SqliteStore final : public Store {
 public:
-    explicit SqliteStore(const std::filesystem::path& path) : db_(path) {
+    SqliteStore(const std::filesystem::path& path, bool read_only) : db_(path, read_only) {
+        if (read_only) {
+            if (schema_version(db_) != known_schema_version)
+                throw StorageError(path.string() + " has no schema of this callpop's version yet");
+            return;
+        }
         db_.exec("PRAGMA journal_mode = WAL");
         db_.exec("PRAGMA synchronous = NORMAL");
         db_.exec("PRAGMA foreign_keys = ON");
@@ -62,11 +75,12 @@ public:
 
     std::vector<Customer> customers_by_number(std::string_view number,
                                               std::size_t limit) override {
-        auto& query = statement(
+        static const std::string sql =
             std::string("SELECT ") + customer_columns + " FROM phones p "
             "JOIN customers c ON c.id = p.customer_id WHERE p.number = ?1 "
             "ORDER BY (SELECT max(started_at) FROM calls WHERE customer_id = c.id) DESC "
-            "NULLS LAST, c.id LIMIT ?2");
+            "NULLS LAST, c.id LIMIT ?2";
+        auto& query = statement(sql);
         query.bind(1, number).bind(2, static_cast<std::int64_t>(limit));
         std::vector<Customer> customers;
         while (query.step()) customers.push_back(read_customer(query));
@@ -76,23 +90,26 @@ public:
     }
 
     std::optional<Customer> customer_by_asset_serial(std::string_view serial) override {
-        auto& query = statement(std::string("SELECT ") + customer_columns +
-                                " FROM assets a JOIN customers c ON c.id = a.customer_id "
-                                "WHERE a.serial = ?1 AND a.serial <> '' LIMIT 1");
+        static const std::string sql = std::string("SELECT ") + customer_columns +
+                                       " FROM assets a JOIN customers c ON c.id = a.customer_id "
+                                       "WHERE a.serial = ?1 AND a.serial <> '' LIMIT 1";
+        auto& query = statement(sql);
         query.bind(1, serial);
         return first_customer(query);
     }
 
     std::optional<Customer> customer_by_external_id(std::string_view external_id) override {
-        auto& query = statement(std::string("SELECT ") + customer_columns +
-                                " FROM customers c WHERE external_id = ?1");
+        static const std::string sql =
+            std::string("SELECT ") + customer_columns + " FROM customers c WHERE external_id = ?1";
+        auto& query = statement(sql);
         query.bind(1, external_id);
         return first_customer(query);
     }
 
     std::optional<Customer> customer_by_id(std::int64_t id) override {
-        auto& query =
-            statement(std::string("SELECT ") + customer_columns + " FROM customers c WHERE id = ?1");
+        static const std::string sql =
+            std::string("SELECT ") + customer_columns + " FROM customers c WHERE id = ?1";
+        auto& query = statement(sql);
         query.bind(1, id);
         return first_customer(query);
     }
@@ -685,10 +702,13 @@ private:
         return cache.emplace(*customer_id, std::move(products)).first->second;
     }
 
-    Statement& statement(const std::string& sql) {
+    // Looked up without building a string: the lookup path runs it a few times a call.
+    Statement& statement(std::string_view sql) {
         auto found = statements_.find(sql);
-        if (found == statements_.end())
-            found = statements_.emplace(sql, std::make_unique<Statement>(db_.handle(), sql)).first;
+        if (found == statements_.end()) {
+            found = statements_.emplace(std::string(sql), std::make_unique<Statement>(db_.handle(), sql))
+                        .first;
+        }
         return *found->second;
     }
 
@@ -782,14 +802,19 @@ private:
     }
 
     Database db_;
-    std::map<std::string, std::unique_ptr<Statement>> statements_;
+    struct SqlHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+    };
+    std::unordered_map<std::string, std::unique_ptr<Statement>, SqlHash, std::equal_to<>> statements_;
 };
 
 }  // namespace
 
-std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& path) {
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-    return std::make_unique<SqliteStore>(path);
+std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& path, bool read_only) {
+    if (!read_only && path.has_parent_path())
+        std::filesystem::create_directories(path.parent_path());
+    return std::make_unique<SqliteStore>(path, read_only);
 }
 
 }  // namespace callpop::storage
