@@ -147,7 +147,8 @@ if [ "$fresh" = 1 ] || [ ! -f "$cache/ready" ]; then
     python3 - "$cache/demo-csv/customers.csv" "$cache/callers.txt" <<'PY'
 import csv, random, sys
 with open(sys.argv[1], newline="", encoding="utf-8") as f:
-    phones = [row["phones"].split(";")[0].strip() for row in csv.DictReader(f)]
+    # docs/csv.md: numbers are separated by ";" or "|".
+    phones = [row["phones"].replace("|", ";").split(";")[0].strip() for row in csv.DictReader(f)]
 phones = [p for p in phones if p]
 random.Random(1).shuffle(phones)
 with open(sys.argv[2], "w", encoding="utf-8") as out:

@@ -1,20 +1,22 @@
 #pragma once
-// Finding the caller: what the event loop reads on every ring, and nothing it could write.
+// Finding the caller: what the lookup threads read on every ring, and nothing they could
+// write. A lookup reads in one transaction, so that its queries see one snapshot.
 #include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
 
 #include "domain/records.hpp"
+#include "storage/transactions.hpp"
 
 namespace callpop::storage {
 
 using domain::Customer;
 using domain::CustomerCard;
 
-class CustomerDirectory {
+class CustomerDirectory : public virtual Transactions {
 public:
-    virtual ~CustomerDirectory() = default;
+    ~CustomerDirectory() override = default;
 
     // Numbers are E.164 (or as given when they did not parse).
     // Customers on a number come best first: most recently called, then oldest record.

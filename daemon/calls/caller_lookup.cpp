@@ -74,6 +74,9 @@ LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
     // A store that fails (locked, I/O error) must not cost the agent the pop: it goes out
     // with what the switch said and no customer.
     try {
+        // One snapshot for every query of the lookup: the card is consistent, and the
+        // connection starts one read instead of one per query.
+        storage::StoreTransaction snapshot(directory_);
         std::vector<storage::Customer> candidates;
         if (auto customer = customer_from_data(request.data, match)) {
             candidates.push_back(std::move(*customer));
@@ -88,6 +91,7 @@ LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
             pop.other_candidates.assign(std::make_move_iterator(candidates.begin() + 1),
                                         std::make_move_iterator(candidates.end()));
         }
+        snapshot.commit();
     } catch (const std::exception& error) {
         spdlog::error("call {}: customer lookup failed, popping without a customer: {}",
                       request.call, error.what());

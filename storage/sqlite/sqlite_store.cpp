@@ -61,7 +61,8 @@ constexpr const char* customer_columns =
 
 class SqliteStore final : public Store {
 public:
-    SqliteStore(const std::filesystem::path& path, bool read_only) : db_(path, read_only) {
+    SqliteStore(const std::filesystem::path& path, bool read_only)
+        : db_(path, read_only), read_only_(read_only) {
         if (read_only) {
             if (schema_version(db_) != known_schema_version)
                 throw StorageError(path.string() + " has no schema of this callpop's version yet");
@@ -75,16 +76,29 @@ public:
 
     std::vector<Customer> customers_by_number(std::string_view number,
                                               std::size_t limit) override {
-        static const std::string sql =
-            std::string("SELECT ") + customer_columns + " FROM phones p "
-            "JOIN customers c ON c.id = p.customer_id WHERE p.number = ?1 "
-            "ORDER BY (SELECT max(started_at) FROM calls WHERE customer_id = c.id) DESC "
-            "NULLS LAST, c.id LIMIT ?2";
+        static const std::string sql = std::string("SELECT ") + customer_columns +
+                                       " FROM phones p JOIN customers c ON c.id = p.customer_id "
+                                       "WHERE p.number = ?1";
         auto& query = statement(sql);
-        query.bind(1, number).bind(2, static_cast<std::int64_t>(limit));
+        query.bind(1, number);
         std::vector<Customer> customers;
         while (query.step()) customers.push_back(read_customer(query));
         query.reset();
+        // Most numbers have one customer: order the few shared ones here, best first (most
+        // recently called, then oldest record), rather than sort every lookup in SQL.
+        if (customers.size() > 1) {
+            std::vector<std::pair<std::string, std::size_t>> last_call;
+            for (std::size_t index = 0; index < customers.size(); ++index)
+                last_call.emplace_back(last_call_of(customers[index].id), index);
+            std::sort(last_call.begin(), last_call.end(), [&](const auto& a, const auto& b) {
+                if (a.first != b.first) return a.first > b.first;  // none ("") sorts last
+                return customers[a.second].id < customers[b.second].id;
+            });
+            std::vector<Customer> ordered;
+            for (const auto& entry : last_call) ordered.push_back(std::move(customers[entry.second]));
+            customers = std::move(ordered);
+        }
+        if (customers.size() > limit) customers.resize(limit);
         for (auto& customer : customers) customer.phones = phones_of(customer.id);
         return customers;
     }
@@ -237,8 +251,10 @@ public:
         return id;
     }
 
-    void begin() override { db_.exec("BEGIN IMMEDIATE"); }
-    void commit() override { db_.exec("COMMIT"); }
+    // A reader's transaction is one snapshot for several queries (a caller's whole card);
+    // the statements are kept, as a lookup begins and ends one each time.
+    void begin() override { statement(read_only_ ? "BEGIN" : "BEGIN IMMEDIATE").run(); }
+    void commit() override { statement("COMMIT").run(); }
     void rollback() override {
         try {
             db_.exec("ROLLBACK");
@@ -728,6 +744,14 @@ private:
         return customer;
     }
 
+    std::string last_call_of(std::int64_t customer_id) {
+        auto& query = statement("SELECT max(started_at) FROM calls WHERE customer_id = ?1");
+        query.bind(1, customer_id);
+        std::string at = query.step() ? query.column_text(0) : std::string();
+        query.reset();
+        return at;
+    }
+
     std::vector<std::string> phones_of(std::int64_t customer_id) {
         auto& query =
             statement("SELECT number FROM phones WHERE customer_id = ?1 ORDER BY position");
@@ -807,6 +831,7 @@ private:
         std::size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
     };
     std::unordered_map<std::string, std::unique_ptr<Statement>, SqlHash, std::equal_to<>> statements_;
+    bool read_only_ = false;
 };
 
 }  // namespace
