@@ -349,6 +349,7 @@ void read_calls(const Value& value, Calls& calls) {
     const Member members[] = {
         {"max_duration_s", [&](const Value& v) { calls.max_duration_s = read_positive(v); }},
         {"ended_keep_s", [&](const Value& v) { calls.ended_keep_s = read_positive(v); }},
+        {"ended_max", [&](const Value& v) { calls.ended_max = read_positive(v); }},
     };
     read_section(value, members);
 }

@@ -43,7 +43,10 @@ struct CallLog {
 
 struct Calls {
     std::uint32_t max_duration_s = 4 * 3600;  // a call not ended by then is closed as "timeout"
-    std::uint32_t ended_keep_s = 3600;         // an ended call stays known for outcomes this long
+    // An ended call stays known this long, to recognise late and duplicate events and
+    // fill its outcome record; at most ended_max of them, the oldest forgotten first.
+    std::uint32_t ended_keep_s = 600;
+    std::uint32_t ended_max = 50000;
 };
 
 struct Sessions {

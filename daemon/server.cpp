@@ -91,7 +91,7 @@ Server::Server(asio::io_context& io, config::Config config)
       lookups_(config_, io_.get_executor(),
                std::clamp(std::thread::hardware_concurrency(), 2u, 5u) - 1),
       tracker_(std::chrono::seconds(config_.calls.max_duration_s),
-               std::chrono::seconds(config_.calls.ended_keep_s)),
+               std::chrono::seconds(config_.calls.ended_keep_s), config_.calls.ended_max),
       router_(config_.sessions.queue_max),
       // One core stays with the event loop.
       token_checks_(std::max(2u, std::thread::hardware_concurrency()) - 1),
@@ -532,7 +532,8 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
         return;
     }
     domain::CallLogRecord record;
-    if (const TrackedCall* call = tracker_.find(outcome.call)) {
+    const TrackedCall* call = tracker_.find(outcome.call);
+    if (call != nullptr) {
         record = make_record("outcome", *call);
     } else {
         record.at = domain::utc_now();
@@ -547,12 +548,21 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
         bool accepted = false;
         FollowupDecision followup;
     };
-    auto save = [this, record = std::move(record),
+    auto save = [this, record = std::move(record), forgotten = call == nullptr,
                  requested = outcome.satisfaction_call](JobContext& context) {
         Saved saved;
-        saved.accepted = context.log(record);
+        // A call ended long ago is no longer in memory; its row still knows who called.
+        domain::CallLogRecord full = record;
+        if (forgotten) {
+            if (auto row = context.store.call_summary(record.call)) {
+                full.from = row->caller;
+                full.customer_id = row->customer_id;
+                full.line = row->entry.line;
+            }
+        }
+        saved.accepted = context.log(full);
         if (saved.accepted)
-            saved.followup = followup_desk_.after_outcome(context, record, requested, now_seconds());
+            saved.followup = followup_desk_.after_outcome(context, full, requested, now_seconds());
         return saved;
     };
     writer_.write(std::move(save), [session, call = outcome.call](const JobOutcome<Saved>& result) {

@@ -38,6 +38,7 @@ void hand_on(TrackedCall& call, CallChange& change) {
 TrackedCall& CallTracker::create(const protocol::SwitchEvent& event,
                                  const std::string& switch_name, Clock::time_point now) {
     TrackedCall& call = calls_[event.call];
+    ++live_;
     call.id = event.call;
     call.switch_name = switch_name;
     call.started = now;
@@ -163,6 +164,8 @@ CallChange CallTracker::apply(const protocol::SwitchEvent& event, const std::str
 void CallTracker::mark_ended(TrackedCall& call, Clock::time_point now) {
     call.state = CallState::ended;
     call.ended = now;
+    ++ended_kept_;
+    --live_;
     by_end_.emplace_back(now, call.id);
 }
 
@@ -182,13 +185,16 @@ std::vector<TrackedCall*> CallTracker::expire(Clock::time_point now) {
 }
 
 void CallTracker::forget_ended(Clock::time_point now) {
-    while (!by_end_.empty() && now - by_end_.front().first >= ended_keep_) {
+    while (!by_end_.empty() &&
+           (now - by_end_.front().first >= ended_keep_ || ended_kept_ > ended_max_)) {
         const auto [ended, id] = std::move(by_end_.front());
         by_end_.pop_front();
         auto found = calls_.find(id);
         if (found != calls_.end() && found->second.state == CallState::ended &&
-            found->second.ended == ended)
+            found->second.ended == ended) {
             calls_.erase(found);
+            --ended_kept_;
+        }
     }
 }
 
@@ -203,10 +209,6 @@ TrackedCall* CallTracker::find(const std::string& call_id) {
     return found == calls_.end() ? nullptr : &found->second;
 }
 
-std::size_t CallTracker::live_calls() const {
-    std::size_t live = 0;
-    for (const auto& [id, call] : calls_) live += call.state != CallState::ended;
-    return live;
-}
+std::size_t CallTracker::live_calls() const { return live_; }
 
 }  // namespace callpop::daemon

@@ -77,15 +77,16 @@ struct CallChange {
 
 class CallTracker {
 public:
-    CallTracker(std::chrono::seconds max_duration, std::chrono::seconds ended_keep)
-        : max_duration_(max_duration), ended_keep_(ended_keep) {}
+    CallTracker(std::chrono::seconds max_duration, std::chrono::seconds ended_keep,
+                std::size_t ended_max)
+        : max_duration_(max_duration), ended_keep_(ended_keep), ended_max_(ended_max) {}
 
     CallChange apply(const protocol::SwitchEvent& event, const std::string& switch_name,
                      Clock::time_point now);
 
     // Calls that rang or talked past the maximum duration: now ended, returned for logging.
     std::vector<TrackedCall*> expire(Clock::time_point now);
-    // Forgets ended calls older than the keep time.
+    // Forgets ended calls older than the keep time, and the oldest past ended_max.
     void forget_ended(Clock::time_point now);
     // An ended call is kept an hour for outcomes and late events: drop what it no longer
     // needs (the pop, the IVR data, who was rung) once the server is done with it.
@@ -101,6 +102,9 @@ private:
 
     std::chrono::seconds max_duration_;
     std::chrono::seconds ended_keep_;
+    std::size_t ended_max_;
+    std::size_t ended_kept_ = 0;
+    std::size_t live_ = 0;
     std::unordered_map<std::string, TrackedCall> calls_;
     // (when, call id), oldest first; an entry whose call has changed since is skipped.
     std::deque<std::pair<Clock::time_point, std::string>> by_start_;

@@ -176,3 +176,31 @@ TEST_CASE("calls that never end are closed by the timeout") {
     CHECK(query_one(daemon.database_path(), "SELECT state FROM calls WHERE call_id = 'forever'") ==
           "timeout");
 }
+
+TEST_CASE("an outcome for a call the daemon has forgotten is saved with the call's details") {
+    Daemon::Options options;
+    options.extra_config = without_missed_call_followups + "calls:\n  ended_keep_s: 1\n";
+    Daemon daemon(options);
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("gone-1", "+15550102000", "1001"));
+    agent.expect("pop");
+    pbx.send({{"event", "answer"}, {"call", "gone-1"}, {"ext", "1001"}});
+    pbx.send({{"event", "hangup"}, {"call", "gone-1"}, {"cause", "normal"}});
+    CHECK(agent.expect("call")["state"] == "ended");
+    // The sweeper runs every second: after ~2 s the ended call has left memory.
+    std::this_thread::sleep_for(2500ms);
+    agent.send({{"type", "outcome"}, {"call", "gone-1"}, {"code", "resolved"}, {"notes", "late"}});
+    CHECK(agent.expect("outcome_saved")["call"] == "gone-1");
+
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    supervisor.send({{"type", "tail"}, {"backlog", 1}, {"follow", false}});
+    const json record = supervisor.expect("log");
+    CHECK(record["kind"] == "outcome");
+    CHECK(record["from"] == "+15550102000");
+    CHECK(record["customer"].is_number_integer());
+    CHECK(record["line"] == "Support hotline");
+}

@@ -24,7 +24,7 @@ SwitchEvent event(SwitchEventKind kind, const std::string& call,
 }  // namespace
 
 TEST_CASE("ring, answer, hangup in order") {
-    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
     auto ring = event(SwitchEventKind::ring, "c", {"1001", "1002"});
     ring.from = "+15550102000";
@@ -49,7 +49,7 @@ TEST_CASE("ring, answer, hangup in order") {
 }
 
 TEST_CASE("duplicates and late events are ignored, with a reason") {
-    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
     tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native", now);
     auto change = tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native", now);
@@ -68,7 +68,7 @@ TEST_CASE("duplicates and late events are ignored, with a reason") {
 }
 
 TEST_CASE("hangup before answer, and answer without ring") {
-    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
     auto change = tracker.apply(event(SwitchEventKind::hangup, "late"), "native", now);
     CHECK(change.kind == Kind::ended);
@@ -86,7 +86,7 @@ TEST_CASE("hangup before answer, and answer without ring") {
 }
 
 TEST_CASE("calls that never end time out, ended calls are forgotten later") {
-    CallTracker tracker(std::chrono::seconds(60), std::chrono::seconds(30));
+    CallTracker tracker(std::chrono::seconds(60), std::chrono::seconds(30), 1000);
     const auto start = Clock::now();
     tracker.apply(event(SwitchEventKind::ring, "stuck", {"1001"}), "native", start);
     tracker.apply(event(SwitchEventKind::ring, "fresh", {"1001"}), "native",
@@ -103,8 +103,26 @@ TEST_CASE("calls that never end time out, ended calls are forgotten later") {
     CHECK(tracker.find("fresh") != nullptr);
 }
 
+TEST_CASE("no more ended calls are kept than ended_max, the oldest forgotten first") {
+    CallTracker tracker(std::chrono::hours(1), std::chrono::hours(1), 3);
+    const auto start = Clock::now();
+    for (int index = 0; index < 6; ++index) {
+        const std::string id = "c-" + std::to_string(index);
+        const auto at = start + std::chrono::seconds(index);
+        tracker.apply(event(SwitchEventKind::ring, id, {"1001"}), "native", at);
+        tracker.apply(event(SwitchEventKind::hangup, id, {}), "native", at);
+    }
+    tracker.apply(event(SwitchEventKind::ring, "live", {"1001"}), "native", start);
+    CHECK(tracker.live_calls() == 1);
+    tracker.forget_ended(start + std::chrono::seconds(10));
+    for (int index = 0; index < 3; ++index) CHECK(tracker.find("c-" + std::to_string(index)) == nullptr);
+    for (int index = 3; index < 6; ++index) CHECK(tracker.find("c-" + std::to_string(index)) != nullptr);
+    CHECK(tracker.find("live") != nullptr);
+    CHECK(tracker.live_calls() == 1);
+}
+
 TEST_CASE("transfer after the answer: the call rings at the target, whose answer is a second leg") {
-    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
     tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native", now);
     auto first_answer = event(SwitchEventKind::answer, "c", {"1001"});
@@ -142,7 +160,7 @@ TEST_CASE("transfer after the answer: the call rings at the target, whose answer
 }
 
 TEST_CASE("attended transfer: the transfer and the target's answer arrive together") {
-    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
     tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
     CHECK(tracker.apply(event(SwitchEventKind::transfer, "c", {"1002"}), "native", now).kind ==
@@ -155,7 +173,7 @@ TEST_CASE("attended transfer: the transfer and the target's answer arrive togeth
 }
 
 TEST_CASE("transfer to several extensions: any of them may answer, the others may not") {
-    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
     tracker.apply(event(SwitchEventKind::ring, "c", {"1001", "1003"}), "native", now);
     tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
@@ -180,7 +198,7 @@ TEST_CASE("transfer to several extensions: any of them may answer, the others ma
 }
 
 TEST_CASE("transfer before the answer: the call rings at the new extensions too") {
-    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
     tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native", now);
     auto change =
@@ -205,7 +223,7 @@ TEST_CASE("transfer before the answer: the call rings at the new extensions too"
 }
 
 TEST_CASE("transfers after the hangup, or to where the call already is, are ignored") {
-    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
     tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
     auto change = tracker.apply(event(SwitchEventKind::transfer, "c", {"1001"}), "native", now);
@@ -224,7 +242,7 @@ TEST_CASE("transfers after the hangup, or to where the call already is, are igno
 }
 
 TEST_CASE("hangup after a transfer nobody took: the call was answered, by the transferer") {
-    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
     tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native", now);
     tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
@@ -248,7 +266,7 @@ TEST_CASE("hangup after a transfer nobody took: the call was answered, by the tr
 }
 
 TEST_CASE("a call answered without an extension was answered all the same") {
-    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5));
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
     tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native", now);
     tracker.apply(event(SwitchEventKind::answer, "c"), "native", now);
