@@ -191,8 +191,8 @@ echo "daemon pid $daemon_pid (${pin_daemon[*]:-not pinned}), switch port $switch
 ticks_start=$(cpu_ticks)
 set +e
 "${pin_bench[@]}" "$bench" --switch-port "$switch_port" --agent-port "$agent_port" \
-  "${callers_arg[@]}" "${bench_args[@]}"
-bench_status=$?
+  "${callers_arg[@]}" "${bench_args[@]}" | tee "$work/bench.out"
+bench_status=${PIPESTATUS[0]}
 set -e
 ticks_end=$(cpu_ticks)
 vm_hwm=$(awk '/VmHWM/ {print $2}' "/proc/$daemon_pid/status")
@@ -224,4 +224,10 @@ for arg in "${bench_args[@]}"; do [ "$arg" = --json ] && summary_fd=2; done
   echo "daemon              exit status $daemon_status; $warnings warning/error lines in its log"
 } >&"$summary_fd"
 if [ "$warnings" -gt 0 ]; then grep -E '\] \[(warning|error|critical)\]' "$work/daemon.log" | head -n 5 >&2; fi
+# Every call sent is a ring and a hangup in the call log (callbacks come on top).
+sent=$(awk '/^calls sent/ {print $3; exit}' "$work/bench.out")
+if [ -n "$sent" ] && [ "$records" -lt $((2 * sent)) ]; then
+  echo "run.sh: $records call-log records for $sent calls: records were lost" >&2
+  [ "$bench_status" = 0 ] && bench_status=4
+fi
 exit "$bench_status"
