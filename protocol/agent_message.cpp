@@ -212,10 +212,18 @@ std::string with_pop_seq(std::string_view pop_line, std::uint64_t seq) {
 
 std::string encode_call_state(std::string_view call, domain::PoppedCallState state,
                               std::string_view by, std::string_view cause) {
-    json message = {{"type", "call"}, {"call", call}, {"state", domain::to_string(state)}};
-    if (!by.empty()) message["by"] = by;
-    if (!cause.empty()) message["cause"] = cause;
-    return line_of(message);
+    // Sent to every agent a call popped for, at every answer and hangup: no DOM.
+    std::string line;
+    JsonWriter out(line);
+    out.begin_object()
+        .field("type", "call")
+        .field("call", call)
+        .field("state", domain::to_string(state))
+        .field_if_set("by", by)
+        .field_if_set("cause", cause)
+        .end_object();
+    line += '\n';
+    return line;
 }
 
 std::string encode_outcome_saved(std::string_view call,
