@@ -31,6 +31,9 @@ public:
     // Binds by 1-based index; bind_null() for NULL.
     Statement& bind(int index, std::int64_t value);
     Statement& bind(int index, std::string_view text);
+    // Binds text SQLite reads in place instead of copying: it must stay alive and unchanged
+    // until the statement is reset (run() resets). For the rows of a bulk import.
+    Statement& bind_in_place(int index, std::string_view text);
     Statement& bind_null(int index);
 
     bool step();  // true while a row is available

@@ -515,9 +515,12 @@ public:
             "company = excluded.company, tier = excluded.tier, segment = excluded.segment, "
             "language = excluded.language, timezone = excluded.timezone, email = excluded.email, "
             "address = excluded.address, do_not_call = excluded.do_not_call");
-        upsert.bind(1, customer.external_id).bind(2, customer.name).bind(3, customer.company);
-        upsert.bind(4, customer.tier).bind(5, customer.segment).bind(6, customer.language);
-        upsert.bind(7, customer.timezone).bind(8, customer.email).bind(9, customer.address);
+        // `customer` outlives the statement's run: its text is read in place.
+        upsert.bind_in_place(1, customer.external_id).bind_in_place(2, customer.name);
+        upsert.bind_in_place(3, customer.company).bind_in_place(4, customer.tier);
+        upsert.bind_in_place(5, customer.segment).bind_in_place(6, customer.language);
+        upsert.bind_in_place(7, customer.timezone).bind_in_place(8, customer.email);
+        upsert.bind_in_place(9, customer.address);
         upsert.bind(10, static_cast<std::int64_t>(customer.do_not_call ? 1 : 0));
         upsert.run();
         const std::int64_t id = existing ? *existing : db_.last_insert_id();
@@ -530,7 +533,7 @@ public:
             "INSERT OR IGNORE INTO phones (customer_id, number, position) VALUES (?1, ?2, ?3)");
         std::int64_t position = 0;
         for (const auto& phone : customer.phones) {
-            add.bind(1, id).bind(2, phone).bind(3, position++).run();
+            add.bind(1, id).bind_in_place(2, phone).bind(3, position++).run();
         }
         return id;
     }
@@ -685,10 +688,13 @@ private:
         return cache.emplace(*customer_id, std::move(products)).first->second;
     }
 
-    Statement& statement(const std::string& sql) {
+    // Prepared once per connection, found by its text (without copying it: most are literals).
+    Statement& statement(std::string_view sql) {
         auto found = statements_.find(sql);
         if (found == statements_.end())
-            found = statements_.emplace(sql, std::make_unique<Statement>(db_.handle(), sql)).first;
+            found = statements_
+                        .emplace(std::string(sql), std::make_unique<Statement>(db_.handle(), sql))
+                        .first;
         return *found->second;
     }
 
@@ -782,7 +788,7 @@ private:
     }
 
     Database db_;
-    std::map<std::string, std::unique_ptr<Statement>> statements_;
+    std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
 };
 
 }  // namespace
