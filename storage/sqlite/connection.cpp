@@ -99,6 +99,13 @@ std::string Statement::column_text(int index) const {
                        static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), index)));
 }
 
+std::string_view Statement::column_view(int index) const {
+    const auto* text = sqlite3_column_text(statement_.get(), index);
+    if (text == nullptr) return {};
+    return {reinterpret_cast<const char*>(text),
+            static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), index))};
+}
+
 bool Statement::column_is_null(int index) const {
     return sqlite3_column_type(statement_.get(), index) == SQLITE_NULL;
 }

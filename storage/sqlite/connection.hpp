@@ -42,6 +42,8 @@ public:
 
     std::int64_t column_int(int index) const;
     std::string column_text(int index) const;  // NULL → ""
+    // The text in the row itself, valid until the next step() or reset(); NULL → "".
+    std::string_view column_view(int index) const;
     bool column_is_null(int index) const;
 
 private:
