@@ -234,7 +234,12 @@ RejectReason read_phones(std::string_view text, const PhoneNormalizer& normalize
                          std::vector<std::string>& phones) {
     phones.clear();
     while (!text.empty()) {
-        const auto separator = text.find_first_of(";|");
+        // (Searched by hand: find_first_of runs memchr over ";|" for every character.)
+        const auto separator_at = std::find_if(text.begin(), text.end(),
+                                               [](char c) { return c == ';' || c == '|'; });
+        const auto separator = separator_at == text.end()
+                                   ? std::string_view::npos
+                                   : static_cast<std::size_t>(separator_at - text.begin());
         const std::string_view part = trim(text.substr(0, separator));
         text.remove_prefix(separator == std::string_view::npos ? text.size() : separator + 1);
         if (part.empty()) continue;
