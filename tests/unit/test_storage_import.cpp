@@ -405,7 +405,7 @@ TEST_CASE_TEMPLATE("import notes: kinds, times in UTC, unknown customers, no dup
     CHECK(card.notes.size() == 3);
 }
 
-TEST_CASE_TEMPLATE("import: progress is reported every 100,000 rows", Backend,
+TEST_CASE_TEMPLATE("import: progress is reported every progress_interval rows", Backend,
                    CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
     auto store = test::open_test_store<Backend>(dir);
