@@ -42,8 +42,9 @@ void ImportProgressLine::show(std::size_t rows, std::chrono::steady_clock::time_
     const std::chrono::duration<double> elapsed = now - start_;
     const double rate = elapsed.count() > 0 ? static_cast<double>(rows) / elapsed.count() : 0;
     // "\r" back to the start of the line, "\x1b[K" clears what a longer line left after it.
+    const auto rows_per_second = static_cast<std::size_t>(std::lround(rate));
     out_ << fmt::format("\r{}: {} rows, {} rows/s, {:.1f} s\x1b[K", file_, with_thousands(rows),
-                        with_thousands(static_cast<std::size_t>(std::lround(rate))), elapsed.count())
+                        with_thousands(rows_per_second), elapsed.count())
          << std::flush;
     shown_ = now;
     open_ = true;
