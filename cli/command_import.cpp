@@ -1,7 +1,10 @@
+#include <unistd.h>
+
 #include <functional>
 #include <iostream>
 
 #include "cli/command_options.hpp"
+#include "cli/import_progress.hpp"
 #include "storage/importer.hpp"
 #include "storage/open_store.hpp"
 
@@ -25,10 +28,6 @@ void print_report(const ImportReport& report) {
     for (const auto& warning : report.warnings) std::cerr << report.file << ": " << warning << "\n";
     for (const auto& error : report.errors) std::cerr << report.describe(error) << "\n";
     std::cout << report.summary() << std::endl;
-}
-
-ImportProgress progress_line(const std::string& file) {
-    return [file](std::size_t rows) { std::cerr << file << ": " << rows << " rows" << std::endl; };
 }
 
 }  // namespace
@@ -66,16 +65,22 @@ int command_import(const Arguments& arguments) {
          }},
     };
 
+    // A progress line on a terminal; nothing more in a log or a pipe.
+    const bool stderr_is_terminal = isatty(STDERR_FILENO) == 1;
     bool rows_rejected = false;
     for (const auto& step : steps) {
         if (!command_line.has(step.option)) continue;
         const auto path = command_line.get<std::string>(step.option);
+        ImportProgressLine progress(std::cerr, path, stderr_is_terminal);
         try {
-            const ImportReport report = step.run(path, progress_line(path));
+            const ImportReport report =
+                step.run(path, [&](std::size_t rows) { progress.update(rows); });
+            progress.finish(report.rows);
             print_report(report);
             rows_rejected = rows_rejected || report.rejected() > 0;
         } catch (const storage::ImportError& error) {
             // The files after this one may name customers this one would have added.
+            progress.interrupt();
             std::cerr << error.what() << "\n";
             return exit_file_error;
         }

@@ -20,6 +20,13 @@ std::optional<DecodedLine> LineDecoder::next() {
             if (discarding_) {
                 start_ = buffer_.size();
                 scanned_ = 0;
+            }
+            if (start_ == buffer_.size()) {
+                // Every byte is used: hold nothing between reads. An idle connection then
+                // costs no buffer, whatever the longest line it once sent.
+                std::string().swap(buffer_);
+                start_ = 0;
+                scanned_ = 0;
                 return std::nullopt;
             }
             // A trailing "\r" may be the first half of a CRLF, which does not count: a line

@@ -28,6 +28,9 @@ public:
     std::optional<DecodedLine> next();
     // Bytes held for a line not yet complete (a stalled half line).
     std::size_t pending_bytes() const { return buffer_.size() - start_; }
+    // Memory held for them: none once next() has handed out every complete line and no
+    // partial line is pending.
+    std::size_t buffer_capacity() const { return buffer_.capacity(); }
 
 private:
     std::size_t max_line_;

@@ -85,7 +85,16 @@ CsvReader::FieldEnd CsvReader::read_field(std::string& field) {
 
 CsvReader::FieldEnd CsvReader::read_quoted_field(std::string& field) {
     for (;;) {
-        const int c = get();
+        // Append the run up to the next quote or line break at once: quoted fields (addresses,
+        // notes) are the long ones.
+        const char* const start = buffer_.data() + position_;
+        const char* const limit = buffer_.data() + size_;
+        const char* stop = start;
+        while (stop != limit && *stop != '"' && *stop != '\n') ++stop;
+        field.append(start, static_cast<std::size_t>(stop - start));
+        position_ += static_cast<std::size_t>(stop - start);
+
+        const int c = get();  // a quote, a line break, or where the buffer ran out mid-field
         if (c == end_of_input) return FieldEnd::unterminated_quote;
         if (c == '"') {
             if (peek() != '"') return read_unquoted_rest(field);

@@ -16,6 +16,14 @@ using domain::Note;
 
 class CustomerImport : public virtual CustomerDirectory, public virtual Transactions {
 public:
+    // Around a whole import, outside its transactions: the backend may set itself up for a
+    // long run of writes (e.g. skip checks the import makes itself, leave an index to be
+    // built once at the end) and puts back its usual settings in end_import(), which must
+    // also be called after a failure. What a reader sees of the rows committed in between is
+    // the same; only how fast it finds them may differ until end_import().
+    virtual void begin_import() = 0;
+    virtual void end_import() = 0;
+
     // Insert or update by external id; the customer's phones are replaced.
     virtual std::int64_t upsert_customer(const Customer& customer) = 0;
     // Insert or update by (customer, serial), or (customer, product, purchased) without serial.

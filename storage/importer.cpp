@@ -234,7 +234,12 @@ RejectReason read_phones(std::string_view text, const PhoneNormalizer& normalize
                          std::vector<std::string>& phones) {
     phones.clear();
     while (!text.empty()) {
-        const auto separator = text.find_first_of(";|");
+        // (Searched by hand: find_first_of runs memchr over ";|" for every character.)
+        const auto separator_at = std::find_if(text.begin(), text.end(),
+                                               [](char c) { return c == ';' || c == '|'; });
+        const auto separator = separator_at == text.end()
+                                   ? std::string_view::npos
+                                   : static_cast<std::size_t>(separator_at - text.begin());
         const std::string_view part = trim(text.substr(0, separator));
         text.remove_prefix(separator == std::string_view::npos ? text.size() : separator + 1);
         if (part.empty()) continue;
@@ -279,6 +284,33 @@ private:
     std::size_t rows_in_chunk_ = 0;
 };
 
+// The store's import settings for the length of one file (CustomerImport::begin_import);
+// put back when the file is done, or, without reporting a second error, when it failed.
+class ImportSettings {
+public:
+    explicit ImportSettings(CustomerImport& store) : store_(store) { store_.begin_import(); }
+    ~ImportSettings() {
+        if (!open_) return;
+        try {
+            store_.end_import();
+        } catch (const std::exception&) {
+            // The error that brought us here is the one to report; the store finishes what
+            // end_import() could not when it is next opened.
+        }
+    }
+    ImportSettings(const ImportSettings&) = delete;
+    ImportSettings& operator=(const ImportSettings&) = delete;
+
+    void end() {
+        open_ = false;
+        store_.end_import();
+    }
+
+private:
+    CustomerImport& store_;
+    bool open_ = true;
+};
+
 std::string describe_io_failure(const std::string& file, std::string_view what) {
     return file + ": " + std::string(what) + " (" + std::strerror(errno) + ")";
 }
@@ -312,6 +344,7 @@ ImportReport import_file(CustomerImport& store, const std::filesystem::path& pat
     CsvReader reader(input);
     const ColumnIndex index(read_header(reader, report.file), columns, report);
 
+    ImportSettings settings(store);
     ChunkedTransaction transaction(store);
     CsvRecord record;
     while (reader.next(record)) {
@@ -331,6 +364,7 @@ ImportReport import_file(CustomerImport& store, const std::filesystem::path& pat
     }
     if (input.bad()) throw ImportError(describe_io_failure(report.file, "read error"));
     transaction.commit();
+    settings.end();
     return report;
 }
 

@@ -22,6 +22,7 @@ public:
 private:
     std::string region_;
     std::vector<std::string> international_prefixes_;
+    bool north_american_;  // US or CA: plain numbers take a fast path
 };
 
 }  // namespace callpop::storage

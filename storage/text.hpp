@@ -7,11 +7,14 @@
 
 namespace callpop::storage {
 
+inline bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// Without the blanks around it. (Compared by hand: find_first_not_of runs memchr over the
+// blanks for every character, and an import trims every field.)
 inline std::string_view trim(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    const auto last = text.find_last_not_of(" \t\r\n");
-    return text.substr(first, last - first + 1);
+    while (!text.empty() && is_blank(text.front())) text.remove_prefix(1);
+    while (!text.empty() && is_blank(text.back())) text.remove_suffix(1);
+    return text;
 }
 
 inline std::string lowercase(std::string_view text) {

@@ -70,19 +70,25 @@ void AgentDirectory::add_pending(const std::string& agent, PendingPop pop) {
     pending.push_back(std::move(pop));
     // Pops leave when acked or when their call ends; the cap only guards against an agent
     // that never acks while calls never end.
-    while (pending.size() > pending_max_) pending.pop_front();
+    if (pending.size() > pending_max_)
+        pending.erase(pending.begin(),
+                      pending.end() - static_cast<std::ptrdiff_t>(pending_max_));
 }
 
 void AgentDirectory::ack(const std::string& agent, std::uint64_t seq) {
     auto found = agents_.find(agent);
     if (found == agents_.end()) return;
-    std::erase_if(found->second.pending, [seq](const PendingPop& pop) { return pop.seq == seq; });
+    auto& pending = found->second.pending;
+    std::erase_if(pending, [seq](const PendingPop& pop) { return pop.seq == seq; });
+    if (pending.empty()) pending.shrink_to_fit();
 }
 
 void AgentDirectory::drop_call(const std::string& agent, const std::string& call) {
     auto found = agents_.find(agent);
     if (found == agents_.end()) return;
-    std::erase_if(found->second.pending, [&call](const PendingPop& pop) { return pop.call == call; });
+    auto& pending = found->second.pending;
+    std::erase_if(pending, [&call](const PendingPop& pop) { return pop.call == call; });
+    if (pending.empty()) pending.shrink_to_fit();
 }
 
 std::vector<PendingPop> AgentDirectory::pending_after(const std::string& agent,

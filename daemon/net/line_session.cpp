@@ -203,8 +203,7 @@ awaitable<void> LineSession::writer() {
         buffers.clear();
         while (!queue_.empty() && in_flight.size() < writes_per_batch) {
             queued_bytes_ -= queue_.front()->size();
-            in_flight.push_back(std::move(queue_.front()));
-            queue_.pop_front();
+            in_flight.push_back(queue_.pop_front());
             buffers.push_back(asio::buffer(*in_flight.back()));
         }
         boost::system::error_code error;

@@ -4,12 +4,12 @@
 // silent too long. Switch and agent sessions derive from it.
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "daemon/net/asio.hpp"
+#include "daemon/net/message_queue.hpp"
 #include "daemon/net/shared_message.hpp"
 #include "protocol/line_decoder.hpp"
 
@@ -68,7 +68,7 @@ private:
     std::string peer_;
     std::size_t queue_max_;
     std::chrono::seconds idle_timeout_;
-    std::deque<SharedMessage> queue_;
+    MessageQueue queue_;
     std::size_t queued_bytes_ = 0;
     asio::steady_timer write_signal_;
     asio::steady_timer resume_signal_;

@@ -56,6 +56,13 @@ Statement& Statement::bind(int index, std::string_view text) {
     return *this;
 }
 
+Statement& Statement::bind_in_place(int index, std::string_view text) {
+    const int code = sqlite3_bind_text(statement_.get(), index, text.data(),
+                                       static_cast<int>(text.size()), SQLITE_STATIC);
+    if (code != SQLITE_OK) fail(db_, code, "binding " + std::to_string(index) + " of " + sql_);
+    return *this;
+}
+
 Statement& Statement::bind_null(int index) {
     const int code = sqlite3_bind_null(statement_.get(), index);
     if (code != SQLITE_OK) fail(db_, code, "binding " + std::to_string(index) + " of " + sql_);
@@ -92,11 +99,24 @@ std::string Statement::column_text(int index) const {
                        static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), index)));
 }
 
+std::string_view Statement::column_view(int index) const {
+    const auto* text = sqlite3_column_text(statement_.get(), index);
+    if (text == nullptr) return {};
+    return {reinterpret_cast<const char*>(text),
+            static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), index))};
+}
+
 bool Statement::column_is_null(int index) const {
     return sqlite3_column_type(statement_.get(), index) == SQLITE_NULL;
 }
 
 Database::Database(const std::filesystem::path& path, bool read_only) {
+    // SQLite counts every allocation under a global mutex unless told not to before its
+    // first use; nothing here reads the counts, and an import makes millions of allocations.
+    // (When SQLite is already initialized, as in a test that opened a database on its own,
+    // this is refused and changes nothing.)
+    static const int memory_statistics_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    static_cast<void>(memory_statistics_off);
     const int flags = read_only ? SQLITE_OPEN_READONLY
                                 : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     sqlite3* opened = nullptr;

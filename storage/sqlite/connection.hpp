@@ -31,6 +31,9 @@ public:
     // Binds by 1-based index; bind_null() for NULL.
     Statement& bind(int index, std::int64_t value);
     Statement& bind(int index, std::string_view text);
+    // Binds text SQLite reads in place instead of copying: it must stay alive and unchanged
+    // until the statement is reset (run() resets). For the rows of a bulk import.
+    Statement& bind_in_place(int index, std::string_view text);
     Statement& bind_null(int index);
 
     bool step();  // true while a row is available
@@ -39,6 +42,8 @@ public:
 
     std::int64_t column_int(int index) const;
     std::string column_text(int index) const;  // NULL → ""
+    // The text in the row itself, valid until the next step() or reset(); NULL → "".
+    std::string_view column_view(int index) const;
     bool column_is_null(int index) const;
 
 private:

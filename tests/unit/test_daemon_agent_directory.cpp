@@ -37,6 +37,11 @@ TEST_CASE("pending pops are replayed after a seq until acked or their call is dr
     REQUIRE(left.size() == 1);
     CHECK(left.front().call == "call-2");
     for (std::uint64_t seq = 10; seq < 20; ++seq) directory.add_pending("a1", {seq, "x", nullptr});
-    CHECK(directory.pending_after("a1", 0).size() == 3);  // bounded
+    const auto kept = directory.pending_after("a1", 0);  // bounded: the newest are kept
+    REQUIRE(kept.size() == 3);
+    CHECK(kept[0].seq == 17);
+    CHECK(kept[2].seq == 19);
+    for (std::uint64_t seq = 17; seq < 20; ++seq) directory.ack("a1", seq);
+    CHECK(directory.pending_after("a1", 0).empty());
     CHECK(directory.pending_after("nobody", 0).empty());
 }

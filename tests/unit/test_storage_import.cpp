@@ -178,6 +178,114 @@ TEST_CASE_TEMPLATE("import customers: a re-import updates by external id and rep
     CHECK(store->customer_by_external_id("C-1000")->phones.empty());
 }
 
+namespace {
+
+// What a customers file should leave in the store, worked out a row at a time.
+struct ExpectedCustomer {
+    std::string name;
+    std::string tier;
+    Strings phones;
+};
+
+// A plain North American number of its own for each (customer, variant).
+std::string demo_number(std::size_t customer, std::size_t variant) {
+    return "+1555" + std::to_string(1000000 + (customer * 7 + variant * 3'000'011) % 9'000'000);
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("import customers: a big first load, then a re-import of new, changed, "
+                   "unchanged and repeated rows, leaves what each row says in turn",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    const auto normalizer = test::us_normalizer();
+    std::map<std::string, ExpectedCustomer> expected;
+    std::set<std::string> numbers;  // every number any file gave
+    const auto add_row = [&](std::string& csv, std::size_t customer, const std::string& name,
+                             const std::string& tier, const Strings& phones) {
+        const std::string id = "C-" + std::to_string(customer);
+        std::string field;
+        for (const auto& phone : phones) {
+            field += (field.empty() ? "" : "; ") + phone;
+            numbers.insert(phone);
+        }
+        csv += id + "," + name + "," + tier + "," + field + "\n";
+        expected[id] = {name, tier, phones};
+    };
+    const std::string header = "external_id,name,tier,phones\n";
+
+    constexpr std::size_t first_load = 12'000;
+    std::string first = header;
+    for (std::size_t customer = 0; customer < first_load; ++customer) {
+        Strings phones;
+        for (std::size_t variant = 0; variant < 1 + customer % 3; ++variant)
+            phones.push_back(demo_number(customer, variant));
+        add_row(first, customer, "Customer " + std::to_string(customer), "silver", phones);
+    }
+    auto report = storage::import_customers(*store, write_file(dir, "first.csv", first),
+                                            normalizer);
+    CHECK(report.inserted_or_updated == first_load);
+    CHECK(report.rejected() == 0);
+
+    // Runs of known and new customers, so that the store switches between updating and
+    // inserting first, and customers named twice: the later row wins.
+    std::string second = header;
+    std::size_t rows = 0;
+    for (std::size_t customer = 0; customer < first_load; ++customer, ++rows) {
+        const auto& before = expected["C-" + std::to_string(customer)];
+        switch (customer / 50 % 5) {
+            case 0:  // unchanged
+                add_row(second, customer, before.name, before.tier, before.phones);
+                break;
+            case 1:  // another name and tier, the same phones
+                add_row(second, customer, before.name + " Jr", "gold", before.phones);
+                break;
+            case 2: {  // the phones changed: one more, one fewer, or reordered
+                Strings phones = before.phones;
+                if (customer % 3 == 0) phones.push_back(demo_number(customer, 5));
+                else if (customer % 3 == 1) phones.pop_back();
+                else std::reverse(phones.begin(), phones.end());
+                add_row(second, customer, before.name, before.tier, phones);
+                break;
+            }
+            case 3:  // a new customer in between
+                add_row(second, first_load + customer, "New " + std::to_string(customer),
+                        "bronze", {demo_number(first_load + customer, 0)});
+                break;
+            default:  // a new customer, then again further down with other values
+                add_row(second, first_load + customer, "Twice", "bronze",
+                        {demo_number(first_load + customer, 0)});
+                if (customer % 50 == 49) {
+                    for (std::size_t again = customer - 49; again <= customer; ++again, ++rows)
+                        add_row(second, first_load + again, "Twice again", "gold",
+                                {demo_number(first_load + again, 1),
+                                 demo_number(first_load + again, 2)});
+                }
+        }
+    }
+    report = storage::import_customers(*store, write_file(dir, "second.csv", second), normalizer);
+    CHECK(report.rows == rows);
+    CHECK(report.inserted_or_updated == rows);
+    CHECK(report.rejected() == 0);
+
+    std::map<std::string, std::string> owner;  // number -> the customer who has it now
+    for (const auto& [id, customer] : expected) {
+        for (const auto& phone : customer.phones) owner[phone] = id;
+        const auto stored = store->customer_by_external_id(id);
+        REQUIRE_MESSAGE(stored, id);
+        CHECK_MESSAGE(stored->name == customer.name, id);
+        CHECK_MESSAGE(stored->tier == customer.tier, id);
+        CHECK_MESSAGE(stored->phones == customer.phones, id);
+    }
+    for (const auto& number : numbers) {
+        const auto found = owner.find(number);
+        CHECK_MESSAGE(external_ids_on(*store, number) ==
+                          (found == owner.end() ? Strings{} : Strings{found->second}),
+                      number);
+    }
+}
+
 TEST_CASE_TEMPLATE("import: file-level errors name the file and stop the import", Backend,
                    CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
@@ -297,7 +405,7 @@ TEST_CASE_TEMPLATE("import notes: kinds, times in UTC, unknown customers, no dup
     CHECK(card.notes.size() == 3);
 }
 
-TEST_CASE_TEMPLATE("import: progress is reported every 100,000 rows", Backend,
+TEST_CASE_TEMPLATE("import: progress is reported every progress_interval rows", Backend,
                    CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
     auto store = test::open_test_store<Backend>(dir);
