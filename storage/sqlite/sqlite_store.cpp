@@ -102,7 +102,8 @@ public:
                 return customers[a.second].id < customers[b.second].id;
             });
             std::vector<Customer> ordered;
-            for (const auto& entry : last_call) ordered.push_back(std::move(customers[entry.second]));
+            for (const auto& entry : last_call)
+                ordered.push_back(std::move(customers[entry.second]));
             customers = std::move(ordered);
         }
         if (customers.size() > limit) customers.resize(limit);
@@ -270,13 +271,17 @@ public:
         }
     }
 
+    // The record outlives each statement's run(): its text is bound in place, not copied
+    // (the writer appends two records a call).
     bool append_log(const CallLogRecord& record) override {
         if (record.kind == "outcome") {
             auto& update = statement(
                 "UPDATE calls SET outcome = ?2, outcome_notes = ?3, outcome_agent = ?4, "
                 "outcome_at = ?5 WHERE call_id = ?1");
-            update.bind(1, record.call).bind(2, record.outcome).bind(3, record.notes);
-            update.bind(4, record.agent).bind(5, record.at).run();
+            update.bind_in_place(1, record.call)
+                .bind_in_place(2, record.outcome)
+                .bind_in_place(3, record.notes);
+            update.bind_in_place(4, record.agent).bind_in_place(5, record.at).run();
             if (db_.changes() == 0) return false;
         } else if (record.kind == "ring" || record.kind == "answer" || record.kind == "hangup" ||
                    record.kind == "timeout") {
@@ -288,13 +293,21 @@ public:
             "followup_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
             "?15, ?16, ?17, ?18)");
         if (record.id > 0) insert.bind(1, record.id); else insert.bind_null(1);
-        insert.bind(2, record.at).bind(3, record.kind).bind(4, record.call);
-        insert.bind(5, record.switch_name).bind(6, record.from).bind(7, record.caller_name);
-        insert.bind(8, record.to).bind(9, record.line).bind(10, record.queue);
-        insert.bind(11, record.extension).bind(12, record.agent);
+        insert.bind_in_place(2, record.at)
+            .bind_in_place(3, record.kind)
+            .bind_in_place(4, record.call);
+        insert.bind_in_place(5, record.switch_name)
+            .bind_in_place(6, record.from)
+            .bind_in_place(7, record.caller_name);
+        insert.bind_in_place(8, record.to)
+            .bind_in_place(9, record.line)
+            .bind_in_place(10, record.queue);
+        insert.bind_in_place(11, record.extension).bind_in_place(12, record.agent);
         if (record.customer_id) insert.bind(13, *record.customer_id); else insert.bind_null(13);
-        insert.bind(14, record.customer_name).bind(15, record.outcome).bind(16, record.cause);
-        insert.bind(17, record.notes);
+        insert.bind_in_place(14, record.customer_name)
+            .bind_in_place(15, record.outcome)
+            .bind_in_place(16, record.cause);
+        insert.bind_in_place(17, record.notes);
         if (record.followup_id) insert.bind(18, *record.followup_id); else insert.bind_null(18);
         insert.run();
         return true;
@@ -927,10 +940,16 @@ private:
             "line = iif(line = '', excluded.line, line), "
             "queue = iif(queue = '', excluded.queue, queue), "
             "customer_id = coalesce(customer_id, excluded.customer_id)");
-        upsert.bind(1, record.call).bind(2, record.switch_name).bind(3, record.at);
-        upsert.bind(4, record.from).bind(5, record.caller_name).bind(6, record.to);
-        upsert.bind(7, record.line).bind(8, record.queue).bind(9, record.extension);
-        upsert.bind(10, record.agent);
+        upsert.bind_in_place(1, record.call)
+            .bind_in_place(2, record.switch_name)
+            .bind_in_place(3, record.at);
+        upsert.bind_in_place(4, record.from)
+            .bind_in_place(5, record.caller_name)
+            .bind_in_place(6, record.to);
+        upsert.bind_in_place(7, record.line)
+            .bind_in_place(8, record.queue)
+            .bind_in_place(9, record.extension);
+        upsert.bind_in_place(10, record.agent);
         if (record.customer_id) upsert.bind(11, *record.customer_id); else upsert.bind_null(11);
         upsert.run();
 
@@ -939,15 +958,19 @@ private:
                 "UPDATE calls SET answered_at = coalesce(answered_at, ?2), extension = ?3, "
                 "agent = ?4, state = CASE WHEN ended_at IS NULL THEN 'answered' WHEN state = 'abandoned' "
                 "THEN 'completed' ELSE state END WHERE call_id = ?1");
-            answer.bind(1, record.call).bind(2, record.at).bind(3, record.extension);
-            answer.bind(4, record.agent).run();
+            answer.bind_in_place(1, record.call)
+                .bind_in_place(2, record.at)
+                .bind_in_place(3, record.extension);
+            answer.bind_in_place(4, record.agent).run();
         } else if (record.kind == "hangup" || record.kind == "timeout") {
             auto& end = statement(
                 "UPDATE calls SET ended_at = ?2, cause = ?3, state = CASE WHEN ?4 = 'timeout' "
                 "THEN 'timeout' WHEN answered_at IS NOT NULL THEN 'completed' ELSE 'abandoned' "
                 "END WHERE call_id = ?1");
-            end.bind(1, record.call).bind(2, record.at).bind(3, record.cause);
-            end.bind(4, record.kind).run();
+            end.bind_in_place(1, record.call)
+                .bind_in_place(2, record.at)
+                .bind_in_place(3, record.cause);
+            end.bind_in_place(4, record.kind).run();
         }
     }
 
