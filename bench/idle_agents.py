@@ -63,6 +63,9 @@ def main():
     parser.add_argument("--wrap", default="", help="command the daemon runs under")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds idle before measuring")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--kill", action="store_true",
+                        help="end the daemon with SIGKILL, so that a heap profile's "
+                             "leaks are what the idle sessions held")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="callpop-idle.")
@@ -157,10 +160,10 @@ def main():
         "peak_rss_kib": hwm,
         "bytes_per_session": round((rss_after - rss_before) * 1024 / args.agents),
     }
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGKILL if args.kill else signal.SIGTERM)
     for sock in sockets:
         sock.close()
-    daemon.wait(timeout=60)
+    daemon.wait(timeout=120)
     if args.json:
         print(json.dumps(result))
     else:

@@ -28,9 +28,11 @@ public:
     std::optional<DecodedLine> next();
     // Bytes held for a line not yet complete (a stalled half line).
     std::size_t pending_bytes() const { return buffer_.size() - start_; }
-    // Memory held for them: none once next() has handed out every complete line and no
-    // partial line is pending.
-    std::size_t buffer_capacity() const { return buffer_.capacity(); }
+    // Memory allocated for them (beyond the decoder itself): none once next() has handed
+    // out every complete line and no partial line is pending.
+    std::size_t buffer_capacity() const {
+        return buffer_.capacity() > std::string().capacity() ? buffer_.capacity() : 0;
+    }
 
 private:
     std::size_t max_line_;

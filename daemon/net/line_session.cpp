@@ -1,10 +1,7 @@
 #include "daemon/net/line_session.hpp"
 
-#include <array>
-
 #include <spdlog/spdlog.h>
 
-#include "daemon/net/coroutine.hpp"
 #include "protocol/agent_message.hpp"
 #include "protocol/error.hpp"
 
@@ -18,11 +15,18 @@ namespace {
 constexpr std::chrono::seconds bye_grace{10};
 // How long a peer that half-closed its side gets for the answers to what it sent.
 constexpr std::chrono::seconds linger_after_input{2};
-// Small, because ten thousand idle agents each hold one.
-constexpr std::size_t read_chunk = 4096;
+// Reads go through one buffer per thread: each read is handed to the decoder (which keeps
+// only an incomplete line) before the next read starts, so a session waiting for input holds
+// no buffer of its own; ten thousand idle agents would otherwise hold one each.
+constexpr std::size_t read_chunk = std::size_t{64} * 1024;
 constexpr std::size_t writes_per_batch = 64;
 // Besides the message count, a byte bound: one queued tail backlog can be megabytes.
 constexpr std::size_t queued_bytes_max = std::size_t{16} * 1024 * 1024;
+
+asio::mutable_buffer read_buffer() {
+    thread_local std::vector<char> buffer(read_chunk);
+    return asio::buffer(buffer);
+}
 
 std::string endpoint_text(const tcp::socket& socket) {
     boost::system::error_code error;
@@ -41,30 +45,41 @@ LineSession::LineSession(tcp::socket socket, std::size_t queue_max,
       peer_(endpoint_text(socket_)),
       queue_max_(queue_max),
       idle_timeout_(first_deadline),
-      write_signal_(socket_.get_executor()),
-      resume_signal_(socket_.get_executor()),
       watchdog_(socket_.get_executor()) {
-    write_signal_.expires_at(never);
-    resume_signal_.expires_at(never);
     boost::system::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
     // Finds peers that vanished without a FIN (a switch quiet all night, a laptop asleep).
     socket_.set_option(asio::socket_base::keep_alive(true), ignored);
+    // Reads are tried when the socket is readable, and must not block when it is not.
+    socket_.non_blocking(true, ignored);
+}
+
+template <typename Work>
+void LineSession::guarded(const char* what, Work&& work) {
+    try {
+        work();
+    } catch (const std::exception& error) {
+        spdlog::error("{}: {} stopped: {}", describe(), what, error.what());
+        stop();
+    }
 }
 
 void LineSession::start() {
     touch();
-    auto self = shared_from_this();
-    const auto executor = socket_.get_executor();
-    spawn_logged(executor, reader(), "session reader", self);
-    spawn_logged(executor, writer(), "session writer", self);
-    spawn_logged(executor, watchdog(), "session watchdog", self);
+    wait_watchdog();
+    wait_for_input();
 }
 
 void LineSession::set_idle_timeout(std::chrono::seconds timeout) {
     idle_timeout_ = timeout;
     extend_on_read_ = true;
     touch();
+}
+
+std::size_t LineSession::buffer_bytes() const {
+    return decoder_.buffer_capacity() + queue_.capacity() * sizeof(SharedMessage) +
+           in_flight_.capacity() * sizeof(SharedMessage) +
+           write_buffers_.capacity() * sizeof(asio::const_buffer);
 }
 
 void LineSession::touch() { deadline_ = std::chrono::steady_clock::now() + idle_timeout_; }
@@ -75,9 +90,14 @@ void LineSession::arm_watchdog(std::chrono::steady_clock::time_point deadline) {
 }
 
 void LineSession::resume_reading() {
+    if (!paused_) return;
     paused_ = false;
-    resume_signal_.cancel();
     watchdog_.cancel();  // re-arms it at the deadline the pause suspended
+    // Later, not now: the caller may be handling one of our lines, or iterating over
+    // sessions.
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        self->guarded("session reader", [&] { self->handle_lines_then_read(); });
+    });
 }
 
 void LineSession::deliver(std::string message) {
@@ -97,7 +117,7 @@ void LineSession::deliver(SharedMessage message) {
     }
     queued_bytes_ += message->size();
     queue_.push_back(std::move(message));
-    write_signal_.cancel_one();
+    write_queued();
 }
 
 void LineSession::reject(std::string_view code, std::string_view message) {
@@ -111,8 +131,7 @@ void LineSession::close_with(std::string_view code, std::string_view message) {
     queued_bytes_ += bye->size();
     queue_.push_back(std::move(bye));
     closing_ = true;
-    write_signal_.cancel_one();
-    resume_signal_.cancel();
+    write_queued();
     arm_watchdog(std::chrono::steady_clock::now() + bye_grace);
     finish();
 }
@@ -122,8 +141,6 @@ void LineSession::stop() {
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
-    write_signal_.cancel();
-    resume_signal_.cancel();
     watchdog_.cancel();
     finish();
 }
@@ -150,89 +167,120 @@ void LineSession::handle(const protocol::DecodedLine& line) {
     }
 }
 
-awaitable<void> LineSession::handle_decoded_lines() {
-    while (!closing_) {
-        if (paused_) {
-            boost::system::error_code ignored;
-            co_await resume_signal_.async_wait(asio::redirect_error(use_awaitable, ignored));
-            continue;
-        }
+void LineSession::wait_for_input() {
+    if (waiting_for_input_) return;
+    waiting_for_input_ = true;
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& error) {
+                           self->waiting_for_input_ = false;
+                           self->guarded("session reader", [&] { self->on_readable(error); });
+                       });
+}
+
+void LineSession::on_readable(const boost::system::error_code& waited) {
+    if (closing_) return;
+    boost::system::error_code error = waited;
+    std::size_t size = 0;
+    const auto buffer = read_buffer();
+    if (!error) size = socket_.read_some(buffer, error);
+    if (error == asio::error::would_block || error == asio::error::try_again) {
+        wait_for_input();  // readable was a false alarm
+        return;
+    }
+    if (error == asio::error::eof) {
+        // Answer what the peer sent before it half-closed, then close.
+        input_ended_ = true;
+        handle_lines_then_read();
+        return;
+    }
+    if (error) {
+        if (error != asio::error::operation_aborted)
+            spdlog::debug("{}: read: {}", describe(), error.message());
+        stop();
+        return;
+    }
+    if (extend_on_read_) touch();
+    decoder_.feed(std::string_view(static_cast<const char*>(buffer.data()), size));
+    handle_lines_then_read();
+}
+
+void LineSession::handle_lines_then_read() {
+    handle_decoded_lines();
+    if (closing_ || paused_) return;
+    if (input_ended_) {
+        arm_watchdog(std::chrono::steady_clock::now() + linger_after_input);
+        return;
+    }
+    wait_for_input();
+}
+
+void LineSession::handle_decoded_lines() {
+    while (!closing_ && !paused_) {
         auto line = decoder_.next();
         if (!line) break;
         handle(*line);
     }
 }
 
-awaitable<void> LineSession::reader() {
-    std::array<char, read_chunk> buffer;
-    while (!closing_) {
-        boost::system::error_code error;
-        const std::size_t size = co_await socket_.async_read_some(
-            asio::buffer(buffer), asio::redirect_error(use_awaitable, error));
-        if (closing_) break;
-        if (error) {
-            if (error == asio::error::eof) {
-                // Answer what the peer sent before it half-closed, then close.
-                input_ended_ = true;
-                co_await handle_decoded_lines();
-                if (!closing_) arm_watchdog(std::chrono::steady_clock::now() + linger_after_input);
-            } else {
-                if (error != asio::error::operation_aborted)
-                    spdlog::debug("{}: read: {}", describe(), error.message());
-                stop();
-            }
-            break;
-        }
-        if (extend_on_read_) touch();
-        decoder_.feed(std::string_view(buffer.data(), size));
-        co_await handle_decoded_lines();
+void LineSession::write_queued() {
+    if (writing_ || !socket_.is_open()) return;
+    if (queue_.empty()) {
+        if (closing_) stop();  // the bye is out: done
+        return;
     }
+    writing_ = true;
+    while (!queue_.empty() && in_flight_.size() < writes_per_batch) {
+        queued_bytes_ -= queue_.front()->size();
+        in_flight_.push_back(queue_.pop_front());
+        write_buffers_.push_back(asio::buffer(*in_flight_.back()));
+    }
+    asio::async_write(socket_, write_buffers_,
+                      [self = shared_from_this()](const boost::system::error_code& error,
+                                                  std::size_t) {
+                          self->guarded("session writer", [&] { self->on_written(error); });
+                      });
 }
 
-awaitable<void> LineSession::writer() {
-    std::vector<SharedMessage> in_flight;
-    std::vector<asio::const_buffer> buffers;
-    while (socket_.is_open()) {
-        if (queue_.empty()) {
-            if (closing_) break;
-            boost::system::error_code ignored;
-            co_await write_signal_.async_wait(asio::redirect_error(use_awaitable, ignored));
-            continue;
-        }
-        in_flight.clear();
-        buffers.clear();
-        while (!queue_.empty() && in_flight.size() < writes_per_batch) {
-            queued_bytes_ -= queue_.front()->size();
-            in_flight.push_back(queue_.pop_front());
-            buffers.push_back(asio::buffer(*in_flight.back()));
-        }
-        boost::system::error_code error;
-        co_await asio::async_write(socket_, buffers, asio::redirect_error(use_awaitable, error));
-        if (error) {
-            if (error != asio::error::operation_aborted)
-                spdlog::debug("{}: write: {}", describe(), error.message());
-            break;
-        }
+void LineSession::on_written(const boost::system::error_code& error) {
+    writing_ = false;
+    in_flight_.clear();
+    write_buffers_.clear();
+    if (error) {
+        if (error != asio::error::operation_aborted)
+            spdlog::debug("{}: write: {}", describe(), error.message());
+        stop();
+        return;
     }
-    stop();
+    if (queue_.empty()) {
+        // Idle again: hold no memory for writes until the next one.
+        std::vector<SharedMessage>().swap(in_flight_);
+        std::vector<asio::const_buffer>().swap(write_buffers_);
+    }
+    write_queued();
 }
 
-awaitable<void> LineSession::watchdog() {
-    while (socket_.is_open()) {
-        watchdog_.expires_at(paused_ ? never : deadline_);
-        boost::system::error_code ignored;
-        co_await watchdog_.async_wait(asio::redirect_error(use_awaitable, ignored));
-        if (!socket_.is_open()) break;
-        if (paused_ || std::chrono::steady_clock::now() < deadline_) continue;
-        if (closing_ || input_ended_) {
-            stop();
-            break;
-        }
-        const std::string reason =
-            extend_on_read_ ? "nothing received for " : "no login or valid event in ";
-        spdlog::info("{}: {}{} s, closing", describe(), reason, idle_timeout_.count());
-        close_with("idle_timeout", reason + std::to_string(idle_timeout_.count()) + " s");
+void LineSession::wait_watchdog() {
+    watchdog_.expires_at(paused_ ? never : deadline_);
+    watchdog_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
+        self->guarded("session watchdog", [&] { self->on_watchdog(); });
+    });
+}
+
+void LineSession::on_watchdog() {
+    if (!socket_.is_open()) return;
+    if (paused_ || std::chrono::steady_clock::now() < deadline_) {
+        wait_watchdog();  // cancelled to be re-armed, or touched since it was armed
+        return;
     }
+    if (closing_ || input_ended_) {
+        stop();
+        return;
+    }
+    const std::string reason =
+        extend_on_read_ ? "nothing received for " : "no login or valid event in ";
+    spdlog::info("{}: {}{} s, closing", describe(), reason, idle_timeout_.count());
+    close_with("idle_timeout", reason + std::to_string(idle_timeout_.count()) + " s");
+    if (socket_.is_open()) wait_watchdog();
 }
 
 }  // namespace callpop::daemon

@@ -1,12 +1,17 @@
 #pragma once
-// A TCP connection that speaks JSON lines: a reader and a writer coroutine, a bounded write
+// A TCP connection that speaks JSON lines: reads handed to a line decoder, a bounded write
 // queue (one write in flight), and a watchdog that closes the connection when the peer is
 // silent too long. Switch and agent sessions derive from it.
+//
+// Driven by completion handlers rather than coroutines, so that an idle session holds only
+// its socket, its state and two pending waits (input, watchdog): no coroutine frames, no read
+// buffer (reads go through one buffer per thread, see line_session.cpp), no write buffers.
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/net/asio.hpp"
 #include "daemon/net/message_queue.hpp"
@@ -47,6 +52,9 @@ public:
     const std::string& peer() const { return peer_; }
     // From now on the connection is closed after `timeout` without a byte from the peer.
     void set_idle_timeout(std::chrono::seconds timeout);
+    // Memory held right now for input not yet handled and output not yet written: none
+    // for a session that is idle (tests watch it; a session's fixed size is its object).
+    std::size_t buffer_bytes() const;
 
 protected:
     virtual void on_line(std::string_view line) = 0;
@@ -55,14 +63,27 @@ protected:
     virtual std::string describe() const { return peer_; }
 
 private:
-    awaitable<void> reader();
-    awaitable<void> writer();
-    awaitable<void> watchdog();
-    awaitable<void> handle_decoded_lines();
+    // Input: wait until the socket is readable, read what is there, hand each complete line
+    // to on_line(); again, unless paused (resume_reading() carries on), closing, or the
+    // peer's input ended.
+    void wait_for_input();
+    void on_readable(const boost::system::error_code& error);
+    void handle_lines_then_read();
+    void handle_decoded_lines();
     void handle(const protocol::DecodedLine& line);
+    // Output: one async_write of up to a batch of queued messages at a time.
+    void write_queued();
+    void on_written(const boost::system::error_code& error);
+    // The watchdog: one wait on `watchdog_`, re-armed after each expiry or cancellation.
+    void wait_watchdog();
+    void on_watchdog();
     void touch();
     void finish();
     void arm_watchdog(std::chrono::steady_clock::time_point deadline);
+    // Runs a completion handler's work; an exception from it is logged and ends the session
+    // instead of leaving the event loop.
+    template <typename Work>
+    void guarded(const char* what, Work&& work);
 
     tcp::socket socket_;
     std::string peer_;
@@ -70,13 +91,15 @@ private:
     std::chrono::seconds idle_timeout_;
     MessageQueue queue_;
     std::size_t queued_bytes_ = 0;
-    asio::steady_timer write_signal_;
-    asio::steady_timer resume_signal_;
+    std::vector<SharedMessage> in_flight_;         // being written; empty between writes
+    std::vector<asio::const_buffer> write_buffers_;  // their bytes
     asio::steady_timer watchdog_;
     std::chrono::steady_clock::time_point deadline_;
     protocol::LineDecoder decoder_;
     bool extend_on_read_ = false;
     bool paused_ = false;
+    bool waiting_for_input_ = false;  // a wait for input is pending
+    bool writing_ = false;            // a write is in flight
     bool input_ended_ = false;    // the peer half-closed: answer what it sent, then close
     bool closing_ = false;        // no more input is handled; the queue drains, then close
     std::atomic<bool> finished_ = false;  // on_closed has been scheduled
