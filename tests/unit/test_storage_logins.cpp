@@ -1,4 +1,6 @@
-// Agent logins as the store keeps them: token hashes of both kinds.
+// Agent logins as the store keeps them: token hashes of both kinds, the ticket key, and
+// resume tickets. The SQLite file's own secrets row is checked in
+// test_storage_sqlite_logins.cpp.
 #include <doctest/doctest.h>
 
 #include <set>
@@ -6,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/resume_ticket.hpp"
 #include "storage/token_hash.hpp"
 #include "storage_test_support.hpp"
 
@@ -89,3 +92,147 @@ TEST_CASE("tokens: hex and random bytes") {
     CHECK(storage::random_bytes(32) != storage::random_bytes(32));
 }
 
+// ---- accounts and the ticket key ---------------------------------------------------------
+
+TEST_CASE_TEMPLATE("logins: accounts keep either kind of hash, and both verify read back", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    const auto generated = storage::generate_token();
+    {
+        auto store = test::open_test_store<Backend>(dir);
+        store->put_agent({"1001", "Alex", AgentRole::agent, storage::hash_generated_token(generated)});
+        store->put_agent({"1002", "Sam", AgentRole::supervisor, storage::hash_token("chosen", 1000)});
+    }
+    auto store = test::open_test_store<Backend>(dir);
+    const auto alex = store->agent("1001");
+    const auto sam = store->agent("1002");
+    REQUIRE(alex);
+    REQUIRE(sam);
+    CHECK(storage::verify_token(generated, alex->token_hash));
+    CHECK_FALSE(storage::is_slow_hash(alex->token_hash));
+    CHECK(storage::verify_token("chosen", sam->token_hash));
+    CHECK(sam->role == AgentRole::supervisor);
+    CHECK_FALSE(store->agent("1003"));
+}
+
+TEST_CASE_TEMPLATE("logins: the ticket key is made on first use and is the same from then on",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    std::string key;
+    {
+        auto store = test::open_test_store<Backend>(dir);
+        key = store->ticket_key();
+        CHECK(key.size() == 32);
+        CHECK(store->ticket_key() == key);
+    }
+    // Another connection, and the store reopened (a daemon restart), see the same key.
+    auto first = test::open_test_store<Backend>(dir);
+    auto second = test::open_test_store<Backend>(dir);
+    CHECK(first->ticket_key() == key);
+    CHECK(second->ticket_key() == key);
+    // Another store has a key of its own.
+    const TempDir elsewhere;
+    CHECK(test::open_test_store<Backend>(elsewhere)->ticket_key() != key);
+}
+
+TEST_CASE_TEMPLATE("logins: connections asking at once for a store's first key all get one key",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    test::open_test_store<Backend>(dir);  // the schema, made before the race
+    constexpr int connections = 6;
+    std::vector<std::string> keys(connections);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < connections; ++i) {
+        threads.emplace_back([&, i] {
+            auto store = test::open_test_store<Backend>(dir);
+            keys[static_cast<std::size_t>(i)] = store->ticket_key();
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const auto& key : keys) CHECK(key == keys.front());
+    CHECK(keys.front().size() == 32);
+}
+
+// ---- resume tickets ----------------------------------------------------------------------
+
+namespace {
+
+const AgentAccount alex{"1001", "Alex", AgentRole::agent, "sha256$00$11"};
+
+}  // namespace
+
+TEST_CASE("tickets: a ticket is <agent>.<expiry>.<hmac> and is signed for its account") {
+    const storage::TicketSigner signer(std::string(32, 'k'));
+    const auto ticket = signer.issue(alex, 1732413600);
+    CHECK(ticket.substr(0, 16) == "1001.1732413600.");
+    CHECK(ticket.size() == 16 + 64);
+    const auto claim = storage::parse_ticket(ticket);
+    REQUIRE(claim);
+    CHECK(claim->agent == "1001");
+    CHECK(claim->expires_at == 1732413600);
+    CHECK(signer.signed_for(*claim, alex));
+    CHECK(signer.issue(alex, 1732413600) == ticket);  // no salt: the same input, the same MAC
+}
+
+TEST_CASE("tickets: a ticket changed in any part, or for an account that changed, is refused") {
+    const storage::TicketSigner signer(std::string(32, 'k'));
+    const auto ticket = signer.issue(alex, 1732413600);
+    auto check = [&](const std::string& text, const AgentAccount& account) {
+        const auto claim = storage::parse_ticket(text);
+        return claim && signer.signed_for(*claim, account);
+    };
+    CHECK(check(ticket, alex));
+
+    SUBCASE("the MAC") {
+        std::string tampered = ticket;
+        tampered.back() = tampered.back() == '0' ? '1' : '0';
+        CHECK_FALSE(check(tampered, alex));
+    }
+    SUBCASE("the expiry, pushed later") {
+        CHECK_FALSE(check("1001.1732413601" + ticket.substr(15), alex));
+    }
+    SUBCASE("the agent") {
+        AgentAccount other = alex;
+        other.id = "1002";
+        CHECK_FALSE(check("1002" + ticket.substr(4), other));
+        // Presented as another agent's: the claim names 1001.
+        CHECK_FALSE(check(ticket, other));
+    }
+    SUBCASE("the account's role or token changed since") {
+        AgentAccount promoted = alex;
+        promoted.role = AgentRole::supervisor;
+        CHECK_FALSE(check(ticket, promoted));
+        AgentAccount new_token = alex;
+        new_token.token_hash = "sha256$00$22";
+        CHECK_FALSE(check(ticket, new_token));
+    }
+    SUBCASE("another store's key") {
+        const storage::TicketSigner other(std::string(32, 'j'));
+        CHECK_FALSE(other.signed_for(*storage::parse_ticket(ticket), alex));
+    }
+}
+
+TEST_CASE("tickets: agent ids with dots, and text that is not a ticket") {
+    const storage::TicketSigner signer(std::string(32, 'k'));
+    const AgentAccount dotted{"team.a.7", "", AgentRole::agent, "h"};
+    const auto ticket = signer.issue(dotted, 99);
+    const auto claim = storage::parse_ticket(ticket);
+    REQUIRE(claim);
+    CHECK(claim->agent == "team.a.7");
+    CHECK(signer.signed_for(*claim, dotted));
+
+    const std::string mac(64, 'a');
+    CHECK(storage::parse_ticket("1001.5." + mac));
+    CHECK_FALSE(storage::parse_ticket(""));
+    CHECK_FALSE(storage::parse_ticket("1001"));
+    CHECK_FALSE(storage::parse_ticket(".5." + mac));
+    CHECK_FALSE(storage::parse_ticket("1001.." + mac));
+    CHECK_FALSE(storage::parse_ticket("1001.-5." + mac));
+    CHECK_FALSE(storage::parse_ticket("1001.0." + mac));
+    CHECK_FALSE(storage::parse_ticket("1001.5x." + mac));
+    CHECK_FALSE(storage::parse_ticket("1001.99999999999999999999." + mac));
+    CHECK_FALSE(storage::parse_ticket("1001.5." + mac.substr(2)));
+    CHECK_FALSE(storage::parse_ticket("1001.5." + mac + "aa"));
+    CHECK_FALSE(storage::parse_ticket("1001.5." + std::string(64, 'z')));
+    CHECK_THROWS(storage::TicketSigner(std::string(31, 'k')));
+}
