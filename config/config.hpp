@@ -50,6 +50,9 @@ struct Sessions {
     std::uint32_t login_timeout_s = 10;  // a client that says nothing is closed after this
     std::uint32_t heartbeat_s = 15;      // agents are closed after 3 heartbeats of silence
     std::size_t queue_max = 1024;        // messages queued to one client before it is dropped
+    // A login hands out a resume ticket good for this long (a reconnect presents it instead
+    // of the token); 0: no tickets. At most 30 days.
+    std::uint32_t ticket_ttl_s = 12 * 3600;
 };
 
 struct Pop {
