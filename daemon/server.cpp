@@ -10,7 +10,6 @@
 #include "daemon/switches/switch_session.hpp"
 #include "domain/timestamp.hpp"
 #include "storage/open_store.hpp"
-#include "storage/token_hash.hpp"
 
 namespace callpop::daemon {
 
@@ -101,8 +100,8 @@ Server::Server(asio::io_context& io, config::Config config)
                std::chrono::seconds(config_.calls.ended_keep_s)),
       router_(config_.sessions.queue_max),
       // One core stays with the event loop.
-      token_checks_(std::max(2u, std::thread::hardware_concurrency()) - 1),
-      unknown_agent_hash_(storage::hash_token("no agent has this token")),
+      logins_(config_, store_->ticket_key(),
+              std::max(2u, std::thread::hardware_concurrency()) - 1),
       switch_acceptor_(io_),
       agent_acceptor_(io_),
       sweep_timer_(io_),
@@ -112,7 +111,7 @@ Server::Server(asio::io_context& io, config::Config config)
 }
 
 Server::~Server() {
-    token_checks_.join();
+    logins_.join();
     writer_.stop();
 }
 
@@ -350,41 +349,44 @@ void Server::publish(const domain::CallLogRecord& record) {
 // ---- agent side -----------------------------------------------------------------------
 
 void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login) {
-    auto found = store_->agent(login.agent);
-    const bool known = found.has_value();
-    // An unknown id is checked against a stand-in hash, so the answer takes as long as for
-    // a wrong token and does not tell which ids exist.
-    storage::AgentAccount account = known ? std::move(*found) : storage::AgentAccount{};
-    if (!known) account.token_hash = unknown_agent_hash_;
     session->login_started();
-    // The hash is slow on purpose; check it on the pool and come back to the loop.
-    asio::post(token_checks_, [this, session, known, account = std::move(account),
-                               login = std::move(login)]() mutable {
-        // Clients that gave up while queued (a reconnect storm) cost no hash.
-        const bool valid = !session->finished() &&
-                           storage::verify_token(login.token, account.token_hash) && known;
-        asio::post(io_, [this, session, valid, account = std::move(account),
-                         login = std::move(login)] {
-            if (!session->open()) return;
-            if (stopping_) {
-                session->close_with("shutdown", "callpop is stopping");
-                return;
-            }
-            if (valid) {
-                finish_login(session, account, login);
-            } else {
-                spdlog::warn("{}: wrong token for agent \"{}\"", "client " + session->peer(),
-                             login.agent);
-                session->deliver(
-                    protocol::encode_error({"bad_login", "unknown agent or wrong token"}));
-            }
-            session->login_finished();
+    Credentials credentials{login.agent, login.token, login.ticket};
+    // The account lookup and the token's hash (slow on purpose for a chosen token) happen
+    // on the checker's threads; the verdict comes back to the loop.
+    logins_.check_later(
+        std::move(credentials),
+        // Clients that gave up while queued (a reconnect storm) cost no check.
+        [session] { return !session->finished(); },
+        [this, session, login = std::move(login)](LoginVerdict verdict) mutable {
+            asio::post(io_, [this, session, verdict = std::move(verdict),
+                             login = std::move(login)] {
+                if (!session->open()) return;
+                if (stopping_) {
+                    session->close_with("shutdown", "callpop is stopping");
+                    return;
+                }
+                if (verdict.account) {
+                    finish_login(session, verdict, login);
+                } else if (verdict.store_failed) {
+                    spdlog::error("{}: login of agent \"{}\" not checked: {}",
+                                  "client " + session->peer(), login.agent, verdict.refusal);
+                    session->deliver(protocol::encode_error(
+                        {"storage_error", "the login could not be checked: try again"}));
+                } else {
+                    spdlog::warn("{}: {} for agent \"{}\"", "client " + session->peer(),
+                                 verdict.refusal, login.agent);
+                    session->deliver(protocol::encode_error(
+                        {"bad_login", login.ticket.empty() ? "unknown agent or wrong token"
+                                                           : "unknown agent or bad ticket"}));
+                }
+                session->login_finished();
+            });
         });
-    });
 }
 
-void Server::finish_login(const std::shared_ptr<AgentSession>& session,
-                          const storage::AgentAccount& account, const protocol::Login& login) {
+void Server::finish_login(const std::shared_ptr<AgentSession>& session, const LoginVerdict& verdict,
+                          const protocol::Login& login) {
+    const storage::AgentAccount& account = *verdict.account;
     const AgentRole role = account.role;
     session->logged_in_as(account.id, role);
     // A supervisor who takes no calls may watch from several terminals at once (tail -f,
@@ -394,12 +396,14 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session,
         if (auto previous = router_.attach(account.id, login.extensions, session))
             previous->close_with("replaced", "logged in again from " + session->peer());
     }
-    spdlog::info("{}: logged in at {}", "agent " + account.id + " (" + session->peer() + ")",
-                 login.extensions.empty() ? std::string("no extension") : join(login.extensions));
+    spdlog::info("{}: logged in at {}{}", "agent " + account.id + " (" + session->peer() + ")",
+                 login.extensions.empty() ? std::string("no extension") : join(login.extensions),
+                 login.ticket.empty() ? "" : " (resume ticket)");
     // The welcome and every missed pop as one message: a replay as long as the queue limit
     // must not count as a slow consumer.
-    std::string welcome = protocol::encode_welcome(
-        account.id, role, static_cast<int>(config_.sessions.heartbeat_s), next_pop_seq_ - 1);
+    std::string welcome =
+        protocol::encode_welcome(account.id, role, static_cast<int>(config_.sessions.heartbeat_s),
+                                 next_pop_seq_ - 1, verdict.ticket);
     for (const auto& pop : router_.pending_after(account.id, login.resume_after.value_or(0)))
         welcome += *pop.message;
     session->deliver(std::move(welcome));

@@ -18,6 +18,7 @@
 #include "daemon/calls/call_tracker.hpp"
 #include "daemon/calls/caller_lookup.hpp"
 #include "daemon/followups/followup_desk.hpp"
+#include "daemon/login_checker.hpp"
 #include "daemon/writer/log_writer.hpp"
 #include "daemon/switches/switch_client.hpp"
 #include "daemon/switches/switch_session.hpp"
@@ -84,8 +85,8 @@ private:
     void reply_to_followup_change(AgentSession& session, std::int64_t id,
                                   const JobOutcome<FollowupUpdate>& written,
                                   const char* not_saved);
-    void finish_login(const std::shared_ptr<AgentSession>& session,
-                      const storage::AgentAccount& account, const protocol::Login& login);
+    void finish_login(const std::shared_ptr<AgentSession>& session, const LoginVerdict& verdict,
+                      const protocol::Login& login);
 
     asio::io_context& io_;
     config::Config config_;
@@ -95,8 +96,7 @@ private:
     CallerLookup lookup_;
     CallTracker tracker_;
     PopRouter router_;
-    asio::thread_pool token_checks_;  // slow hashes stay off the loop
-    std::string unknown_agent_hash_;
+    LoginChecker logins_;  // account lookups and token hashes stay off the loop
     std::vector<std::shared_ptr<SwitchClient>> switch_clients_;
     NativeSwitchPort native_switch_port_;
     // For `callpop status`: the wall-clock start to show, the steady one to measure uptime.
