@@ -379,6 +379,7 @@ void read_sessions(const Value& value, Sessions& sessions) {
         {"heartbeat_s", [&](const Value& v) { sessions.heartbeat_s = read_positive(v); }},
         {"queue_max", [&](const Value& v) { sessions.queue_max = read_queue_max(v); }},
         {"ticket_ttl_s", [&](const Value& v) { sessions.ticket_ttl_s = read_ticket_ttl(v); }},
+        {"logins_at_once", [&](const Value& v) { sessions.logins_at_once = read_positive(v); }},
     };
     read_section(value, members);
 }

@@ -53,6 +53,9 @@ struct Sessions {
     // A login hands out a resume ticket good for this long (a reconnect presents it instead
     // of the token); 0: no tickets. At most 30 days.
     std::uint32_t ticket_ttl_s = 12 * 3600;
+    // Agent connections logging in at once; more wait in line, accepted, so that a
+    // reconnect storm cannot crowd the switch events out of the loop.
+    std::size_t logins_at_once = 32;
 };
 
 struct Pop {

@@ -1,5 +1,6 @@
 #include "daemon/login_checker.hpp"
 
+#include <algorithm>
 #include <exception>
 
 #include "storage/open_store.hpp"
@@ -130,6 +131,59 @@ std::unique_ptr<storage::Store> LoginChecker::borrow_store() {
 void LoginChecker::give_back(std::unique_ptr<storage::Store> store) {
     const std::lock_guard lock(stores_mutex_);
     idle_stores_.push_back(std::move(store));
+}
+
+LoginGate::LoginGate(asio::any_io_executor executor, std::size_t limit, Clock::duration hold)
+    : limit_(std::max<std::size_t>(1, limit)), hold_(hold), wake_(std::move(executor)) {}
+
+bool LoginGate::has_room(Clock::time_point now) {
+    while (!logging_in_.empty() && now - logging_in_.front().second >= hold_)
+        logging_in_.pop_front();
+    return logging_in_.size() < limit_;
+}
+
+void LoginGate::wait_in_line(tcp::socket socket) {
+    if (closed_) return;
+    line_.push_back(std::move(socket));
+    wake_.cancel();
+}
+
+awaitable<void> LoginGate::next() {
+    while (!closed_ && !(has_room(Clock::now()) && !line_.empty())) {
+        // Until a connection comes, a slot frees (settled()), or the oldest stops counting.
+        if (line_.empty() || logging_in_.empty()) {
+            wake_.expires_at(Clock::time_point::max());
+        } else {
+            wake_.expires_at(logging_in_.front().second + hold_);
+        }
+        boost::system::error_code ignored;
+        co_await wake_.async_wait(asio::redirect_error(use_awaitable, ignored));
+    }
+}
+
+std::optional<tcp::socket> LoginGate::take() {
+    if (closed_ || line_.empty() || !has_room(Clock::now())) return std::nullopt;
+    std::optional<tcp::socket> socket(std::move(line_.front()));
+    line_.pop_front();
+    return socket;
+}
+
+void LoginGate::entered(const void* connection) {
+    logging_in_.emplace_back(connection, Clock::now());
+}
+
+void LoginGate::settled(const void* connection) {
+    const auto found = std::find_if(logging_in_.begin(), logging_in_.end(),
+                                    [&](const auto& entry) { return entry.first == connection; });
+    if (found == logging_in_.end()) return;
+    logging_in_.erase(found);
+    wake_.cancel();
+}
+
+void LoginGate::close() {
+    closed_ = true;
+    line_.clear();
+    wake_.cancel();
 }
 
 }  // namespace callpop::daemon

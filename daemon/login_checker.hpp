@@ -12,6 +12,7 @@
 // the generated shape.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -87,6 +88,45 @@ private:
     std::mutex stores_mutex_;
     std::vector<std::unique_ptr<storage::Store>> idle_stores_;  // one per thread at most
     asio::thread_pool threads_;
+};
+
+// How many agent connections may be logging in at once. Every connection costs the loop an
+// accept, a session, a read, a welcome to write: a reconnect storm (thousands of terminals
+// coming back after a restart) let in all at once would queue seconds of that work ahead
+// of the switch events, and the pops would wait behind it. So the agent listener accepts
+// eagerly, which keeps the kernel's backlog from overflowing (a refused connection is
+// retried only a second later), and connections wait in line here until there is room. A
+// connection stops counting once it is logged in or closed (settled), or after `hold` in
+// any case, so that clients who connect and say nothing cannot keep the door shut.
+class LoginGate {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    LoginGate(asio::any_io_executor executor, std::size_t limit, Clock::duration hold);
+
+    // A connection accepted, to start when there is room.
+    void wait_in_line(tcp::socket socket);
+    // Returns once there is room and a connection waiting, or once closed.
+    awaitable<void> next();
+    // The next connection whose turn it is, if any; it counts as logging in from now.
+    std::optional<tcp::socket> take();
+    void entered(const void* connection);
+    void settled(const void* connection);
+    // Drops the waiting connections and lets next() return at once, from now on (the
+    // daemon is stopping).
+    void close();
+    bool closed() const { return closed_; }
+
+private:
+    bool has_room(Clock::time_point now);
+
+    std::size_t limit_;
+    Clock::duration hold_;
+    asio::steady_timer wake_;
+    std::deque<tcp::socket> line_;
+    // Connections logging in, oldest first; identity only.
+    std::deque<std::pair<const void*, Clock::time_point>> logging_in_;
+    bool closed_ = false;
 };
 
 }  // namespace callpop::daemon

@@ -19,6 +19,10 @@ using domain::PoppedCallState;
 namespace {
 
 constexpr std::chrono::seconds sweep_interval{1};
+// How long a connection that has not logged in counts against sessions.logins_at_once.
+constexpr std::chrono::milliseconds login_hold{200};
+// Agent connections accepted at a time before the loop turns to other work.
+constexpr int accepts_at_once = 32;
 
 tcp::endpoint endpoint_of(const config::Endpoint& endpoint) {
     return {asio::ip::make_address(endpoint.address), endpoint.port};
@@ -102,6 +106,7 @@ Server::Server(asio::io_context& io, config::Config config)
       // One core stays with the event loop.
       logins_(config_, store_->ticket_key(),
               std::max(2u, std::thread::hardware_concurrency()) - 1),
+      login_gate_(io_.get_executor(), config_.sessions.logins_at_once, login_hold),
       switch_acceptor_(io_),
       agent_acceptor_(io_),
       sweep_timer_(io_),
@@ -135,13 +140,8 @@ void Server::start() {
                                      sessions_, config_.sessions);
                              }),
                  "switch listener");
-    spawn_logged(io_.get_executor(),
-                 accept_loop(agent_acceptor_, "agent",
-                             [this](tcp::socket socket) -> std::shared_ptr<LineSession> {
-                                 return std::make_shared<AgentSession>(std::move(socket), *this,
-                                                                       config_.sessions);
-                             }),
-                 "agent listener");
+    spawn_logged(io_.get_executor(), accept_agents(), "agent listener");
+    spawn_logged(io_.get_executor(), admit_agents(), "agent logins");
     spawn_logged(io_.get_executor(), sweep_calls(), "call sweeper");
     for (const auto& link : config_.switches) {
         switch_clients_.push_back(make_switch_client(
@@ -162,6 +162,7 @@ void Server::stop() {
     switch_acceptor_.close(ignored);
     agent_acceptor_.close(ignored);
     sweep_timer_.cancel();
+    login_gate_.close();
     for (const auto& client : switch_clients_) client->stop();
     sessions_.close_all("shutdown", "callpop is stopping");
 }
@@ -348,6 +349,49 @@ void Server::publish(const domain::CallLogRecord& record) {
 
 // ---- agent side -----------------------------------------------------------------------
 
+awaitable<void> Server::accept_agents() {
+    asio::steady_timer backoff(io_);
+    agent_acceptor_.non_blocking(true);
+    while (agent_acceptor_.is_open()) {
+        boost::system::error_code error;
+        tcp::socket socket =
+            co_await agent_acceptor_.async_accept(asio::redirect_error(use_awaitable, error));
+        // A connection accepted as the stop began would miss stop()'s goodbyes: drop it.
+        if (error == asio::error::operation_aborted || stopping_) break;
+        if (error) {
+            // Out of file descriptors, say: retrying at once would spin the loop.
+            spdlog::warn("accepting an agent connection: {}", error.message());
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(asio::redirect_error(use_awaitable, error));
+            continue;
+        }
+        login_gate_.wait_in_line(std::move(socket));
+        // Those waiting behind it, without a trip around the loop each: the kernel's
+        // backlog must drain, or a storm's connections are refused and retried a second
+        // later.
+        for (int more = 0; more < accepts_at_once; ++more) {
+            tcp::socket next(io_);
+            agent_acceptor_.accept(next, error);  // non-blocking: would_block when none waits
+            if (error) break;  // any other error, the next async_accept reports
+            login_gate_.wait_in_line(std::move(next));
+        }
+    }
+}
+
+awaitable<void> Server::admit_agents() {
+    while (!login_gate_.closed()) {
+        co_await login_gate_.next();
+        while (auto socket = login_gate_.take()) start_agent_session(std::move(*socket));
+    }
+}
+
+void Server::start_agent_session(tcp::socket socket) {
+    auto session = std::make_shared<AgentSession>(std::move(socket), *this, config_.sessions);
+    spdlog::debug("agent {}: connected", session->peer());
+    login_gate_.entered(session.get());
+    sessions_.start(session);
+}
+
 void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login) {
     session->login_started();
     Credentials credentials{login.agent, login.token, login.ticket};
@@ -389,6 +433,7 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session, const Lo
     const storage::AgentAccount& account = *verdict.account;
     const AgentRole role = account.role;
     session->logged_in_as(account.id, role);
+    login_gate_.settled(session.get());
     // A supervisor who takes no calls may watch from several terminals at once (tail -f,
     // the followups CLI); anyone at a phone has one live session, the latest.
     const bool takes_calls = role != AgentRole::supervisor || !login.extensions.empty();
@@ -418,6 +463,7 @@ void Server::on_logout(AgentSession& session) {
 }
 
 void Server::on_agent_closed(AgentSession& session) {
+    login_gate_.settled(&session);
     tail_subscribers_.erase(std::static_pointer_cast<AgentSession>(session.shared_from_this()));
     if (session.logged_in()) router_.detach(session.agent(), &session);
     std::erase_if(followup_waiters_, [&](const auto& waiter) {

@@ -69,6 +69,10 @@ public:
 private:
     awaitable<void> accept_loop(tcp::acceptor& acceptor, const char* what,
                                 std::function<std::shared_ptr<LineSession>(tcp::socket)> make);
+    // The agent port: accepts into the LoginGate's line, and starts sessions as it admits.
+    awaitable<void> accept_agents();
+    awaitable<void> admit_agents();
+    void start_agent_session(tcp::socket socket);
     awaitable<void> sweep_calls();
     // Follow-up duties of each sweep: offers to waiting agents, lease renewal, overdue flags.
     void tend_followups(std::uint64_t sweep);
@@ -97,6 +101,7 @@ private:
     CallTracker tracker_;
     PopRouter router_;
     LoginChecker logins_;  // account lookups and token hashes stay off the loop
+    LoginGate login_gate_;  // how many agent connections log in at once
     std::vector<std::shared_ptr<SwitchClient>> switch_clients_;
     NativeSwitchPort native_switch_port_;
     // For `callpop status`: the wall-clock start to show, the steady one to measure uptime.

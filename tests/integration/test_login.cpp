@@ -241,3 +241,35 @@ TEST_CASE("callpop agent: a chosen token is for one agent, and --print-token is 
     CHECK(help.exit_code == 0);
     CHECK(help.output.find("--print-token") != std::string::npos);
 }
+
+TEST_CASE("login: connections beyond sessions.logins_at_once wait their turn; silent ones do not block it") {
+    Daemon::Options options;
+    options.logins_at_once = 1;
+    Daemon daemon(options);
+    daemon.start();
+    // A client that connects and says nothing holds the one place for 200 ms at most.
+    Client silent(daemon.agent_port());
+    std::string ticket;
+    {
+        Client agent(daemon.agent_port());
+        ticket = login(agent, "1001", "secret-1001", {"1001"})["ticket"];
+    }
+    // Many at once: each gets its welcome, one after the other.
+    constexpr int clients = 40;
+    std::vector<std::unique_ptr<Client>> many;
+    for (int i = 0; i < clients; ++i) {
+        many.push_back(std::make_unique<Client>(daemon.agent_port()));
+        many.back()->send({{"type", "login"}, {"agent", "1002"}, {"token", "secret-1002"}});
+    }
+    int welcomed = 0;
+    for (auto& client : many) {
+        const json answer = client->next(10s);
+        if (answer["type"] == "welcome") ++welcomed;
+    }
+    // Each login replaced the one before: all were welcomed.
+    CHECK(welcomed == clients);
+    Client resumed(daemon.agent_port());
+    CHECK(ticket_login(resumed, "1001", ticket, {"1001"})["type"] == "welcome");
+    // The silent one is still connected, and may still log in.
+    CHECK(login(silent, "1003", "secret-1003", {"1003"})["agent"] == "1003");
+}

@@ -231,3 +231,96 @@ TEST_CASE("logins: a store the threads cannot open fails the check, not the daem
     CHECK(verdict.store_failed);
     CHECK_FALSE(verdict.refusal.empty());
 }
+
+// ---- the gate ------------------------------------------------------------------------------
+
+namespace {
+
+using callpop::daemon::LoginGate;
+namespace asio = boost::asio;
+
+// Takes every connection the gate lets through now; each counts as logging in.
+std::size_t take_all(LoginGate& gate, std::vector<int>& ids, int& next_id) {
+    std::size_t taken = 0;
+    while (auto socket = gate.take()) {
+        ids.push_back(next_id++);
+        gate.entered(&ids.back());
+        ++taken;
+    }
+    return taken;
+}
+
+}  // namespace
+
+TEST_CASE("login gate: at most `limit` connections log in at once; the rest wait their turn") {
+    asio::io_context io;
+    LoginGate gate(io.get_executor(), 2, std::chrono::seconds(60));
+    for (int i = 0; i < 5; ++i) gate.wait_in_line(asio::ip::tcp::socket(io));
+    std::vector<int> ids;
+    ids.reserve(16);
+    int next_id = 0;
+    CHECK(take_all(gate, ids, next_id) == 2);
+    // One logs in: one more may start.
+    gate.settled(&ids[0]);
+    CHECK(take_all(gate, ids, next_id) == 1);
+    // One closes without logging in: the same.
+    gate.settled(&ids[1]);
+    CHECK(take_all(gate, ids, next_id) == 1);
+    // Settling one that no longer counts changes nothing.
+    gate.settled(&ids[0]);
+    CHECK(take_all(gate, ids, next_id) == 0);
+    gate.settled(&ids[2]);
+    CHECK(take_all(gate, ids, next_id) == 1);
+    CHECK(take_all(gate, ids, next_id) == 0);  // the line is empty
+}
+
+TEST_CASE("login gate: a connection that says nothing stops counting after the hold") {
+    asio::io_context io;
+    LoginGate gate(io.get_executor(), 1, std::chrono::milliseconds(50));
+    gate.wait_in_line(asio::ip::tcp::socket(io));
+    gate.wait_in_line(asio::ip::tcp::socket(io));
+    std::vector<int> ids;
+    ids.reserve(4);
+    int next_id = 0;
+    CHECK(take_all(gate, ids, next_id) == 1);
+    // next() waits for the silent one's hold to pass, then lets the second in.
+    bool admitted = false;
+    const auto started = std::chrono::steady_clock::now();
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            co_await gate.next();
+            admitted = take_all(gate, ids, next_id) == 1;
+        },
+        asio::detached);
+    io.run_for(std::chrono::seconds(5));
+    CHECK(admitted);
+    CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(50));
+}
+
+TEST_CASE("login gate: next() wakes for a new connection, and at once when closed") {
+    asio::io_context io;
+    LoginGate gate(io.get_executor(), 4, std::chrono::seconds(60));
+    int woken = 0;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            co_await gate.next();  // nobody in line yet: waits
+            ++woken;
+            CHECK(gate.take());
+            co_await gate.next();  // waits again, until closed
+            ++woken;
+        },
+        asio::detached);
+    io.poll();
+    CHECK(woken == 0);
+    gate.wait_in_line(asio::ip::tcp::socket(io));
+    io.poll();
+    CHECK(woken == 1);
+    gate.wait_in_line(asio::ip::tcp::socket(io));
+    gate.close();
+    io.poll();
+    CHECK(woken == 2);
+    CHECK(gate.closed());
+    CHECK_FALSE(gate.take());  // closing dropped the line
+}
