@@ -1,19 +1,25 @@
 // callpop_bench: switch event in → pop read by the agent, on loopback, against a running
 // daemon. Not a test: a developer runs it (bench/run.sh starts a daemon and runs it).
 //
-// 1. Logs in A agents (one TCP connection each, extension = agent id), a few at a time:
-//    the daemon's token check is slow on purpose, so this happens before the clock starts.
+// 1. Logs in A agents (one TCP connection each, extension = agent id), a few at a time,
+//    before the clock starts: with their tokens (--tokens FILE, from `callpop agent
+//    --print-token`; else --token-format), or with resume tickets (--tickets FILE).
+//    --login-only stops here (with --save-tickets: after writing the welcomes' tickets).
 // 2. A writer thread plays the switch on one connection: N rings at R calls/s, round robin
 //    over the extensions, each followed by a hangup (at once, or --hold-ms later).
 //    t0 = steady_clock just before the ring's write().
 // 3. One Asio thread reads every agent socket; t1 = steady_clock when the read that
 //    completed the pop line returned. Latency = t1 - t0, keyed by call id.
+// 4. --relogin N: --relogin-after seconds after the first ring, N more agents (ids after
+//    the A) connect at once and log in with their tickets, as a daemon restart makes them
+//    do; the time until the last welcome is reported, and the pops rung meanwhile apart.
 // Bounded: at most --calls calls, at most --max-seconds from the first ring.
 #include "daemon/net/asio.hpp"  // <utility> before boost/asio.hpp (Boost 1.74)
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +37,7 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,6 +81,13 @@ struct Options {
     std::string callers_file;
     std::string call_prefix;
     std::string samples_file;
+    std::string tokens_file;
+    std::string tickets_file;
+    std::string save_tickets_file;
+    bool login_only = false;
+    std::size_t relogin = 0;
+    double relogin_after = 1;
+    std::size_t relogin_window = 0;  // 0: all at once
     bool ack = true;
     bool nagle = false;
     bool json_output = false;
@@ -88,6 +102,16 @@ const char* usage_text =
     "  --agent-prefix S     text before the agent number (\"\")\n"
     "  --first-agent N      number of the first agent (1001)\n"
     "  --token-format F     each agent's token, {id} replaced by its id (demo-{id})\n"
+    "  --tokens FILE        tokens by agent, \"ID TOKEN\" a line (`callpop agent --print-token`);\n"
+    "                       agents not in it use --token-format\n"
+    "  --tickets FILE       resume tickets by agent, \"ID TICKET\" a line: agents in it log in\n"
+    "                       with the ticket instead of the token\n"
+    "  --save-tickets FILE  write the tickets of the welcomes, \"ID TICKET\" a line\n"
+    "  --login-only         log in, report how long it took, and stop\n"
+    "  --relogin N          N more agents (ids after the --agents ones) log in at once during\n"
+    "                       the calls, with their --tickets (or tokens), as after a restart\n"
+    "  --relogin-after S    seconds after the first ring the relogin starts (1)\n"
+    "  --relogin-window W   relogins in flight at once (0: all N at once)\n"
     "  --calls N            rings to send (20000), each followed by a hangup\n"
     "  --rate R             calls per second (2000); 0: as fast as possible\n"
     "  --max-seconds S      stop sending and waiting S seconds after the first ring (60)\n"
@@ -173,6 +197,20 @@ Options parse_options(int argc, char** argv) {
             options.call_prefix = value();
         } else if (name == "--samples") {
             options.samples_file = value();
+        } else if (name == "--tokens") {
+            options.tokens_file = value();
+        } else if (name == "--tickets") {
+            options.tickets_file = value();
+        } else if (name == "--save-tickets") {
+            options.save_tickets_file = value();
+        } else if (name == "--login-only") {
+            options.login_only = true;
+        } else if (name == "--relogin") {
+            options.relogin = parse_number<std::size_t>(name, value());
+        } else if (name == "--relogin-after") {
+            options.relogin_after = parse_double(name, value());
+        } else if (name == "--relogin-window") {
+            options.relogin_window = parse_number<std::size_t>(name, value());
         } else if (name == "--no-ack") {
             options.ack = false;
         } else if (name == "--nagle") {
@@ -205,6 +243,28 @@ Options parse_options(int argc, char** argv) {
 std::string agent_id(const Options& options, std::size_t index) {
     return options.agent_prefix + std::to_string(options.first_agent + index);
 }
+
+// "ID VALUE" lines (tokens or tickets) by id; an empty path gives none.
+std::map<std::string, std::string> read_by_agent(const std::string& option,
+                                                 const std::string& path) {
+    std::map<std::string, std::string> values;
+    if (path.empty()) return values;
+    std::ifstream in(path);
+    if (!in) usage_error(option + ": cannot read " + path);
+    for (std::string line; std::getline(in, line);) {
+        const auto space = line.find(' ');
+        if (space == std::string::npos || space == 0 || space + 1 == line.size())
+            usage_error(option + ": expected \"ID VALUE\" lines in " + path + ", got \"" +
+                        line.substr(0, 80) + "\"");
+        values[line.substr(0, space)] = line.substr(space + 1);
+    }
+    return values;
+}
+
+struct Credentials {
+    std::map<std::string, std::string> tokens;
+    std::map<std::string, std::string> tickets;
+};
 
 std::string token_for(const Options& options, const std::string& id) {
     std::string token = options.token_format;
@@ -346,18 +406,42 @@ struct Observed {
 
 class Agents {
 public:
-    Agents(const Options& options, Observed& observed)
+    // Agents first..first+count-1 (agent_id() numbering), `window` logins in flight at once.
+    Agents(const Options& options, Observed& observed, std::size_t first, std::size_t count,
+           const Credentials& credentials, std::size_t window)
         : options_(options),
           observed_(observed),
           endpoint_(asio::ip::make_address(options.host), options.agent_port),
           heartbeat_(io_),
-          work_(io_.get_executor()) {
-        for (std::size_t index = 0; index < options.agents; ++index) {
+          work_(io_.get_executor()),
+          window_(window == 0 ? count : window) {
+        for (std::size_t index = first; index < first + count; ++index) {
             auto agent = std::make_unique<Agent>(io_);
             agent->id = agent_id(options, index);
-            agent->token = token_for(options, agent->id);
+            const auto token = credentials.tokens.find(agent->id);
+            agent->token =
+                token != credentials.tokens.end() ? token->second : token_for(options, agent->id);
+            if (const auto ticket = credentials.tickets.find(agent->id);
+                ticket != credentials.tickets.end())
+                agent->ticket = ticket->second;
             agents_.push_back(std::move(agent));
         }
+    }
+
+    // After log_in() resolved: when the last welcome arrived, and the tickets the welcomes
+    // gave (when asked for with --save-tickets), "ID TICKET" lines.
+    Clock::time_point last_welcome_at() const { return last_welcome_at_; }
+    std::size_t with_tickets() const {
+        std::size_t count = 0;
+        for (const auto& agent : agents_) count += agent->ticket.empty() ? 0 : 1;
+        return count;
+    }
+    bool save_tickets(const std::string& path) const {
+        std::ofstream out(path, std::ios::trunc);
+        for (const auto& agent : agents_) {
+            if (!agent->new_ticket.empty()) out << agent->id << ' ' << agent->new_ticket << '\n';
+        }
+        return static_cast<bool>(out);
     }
 
     void run() { io_.run(); }
@@ -376,7 +460,7 @@ public:
     // Resolves once every agent got its welcome (or with the first failure).
     std::future<std::string> log_in() {
         asio::post(io_, [this] {
-            for (std::size_t i = 0; i < options_.login_window; ++i) start_next_login();
+            for (std::size_t i = 0; i < window_; ++i) start_next_login();
         });
         return login_result_.get_future();
     }
@@ -396,6 +480,8 @@ private:
         explicit Agent(asio::io_context& io) : socket(io) {}
         std::string id;
         std::string token;
+        std::string ticket;      // log in with this instead of the token
+        std::string new_ticket;  // from the welcome, with --save-tickets
         tcp::socket socket;
         std::array<char, 16384> buffer{};
         std::string partial;  // the start of a line whose end has not arrived
@@ -419,18 +505,26 @@ private:
             boost::system::error_code ignored;
             agent.socket.set_option(tcp::no_delay(true), ignored);
             read(agent);
-            send(agent, json{{"type", "login"},
-                             {"agent", agent.id},
-                             {"token", agent.token},
-                             {"extensions", json::array({agent.id})}}
-                                .dump() +
-                            "\n");
+            json login = {{"type", "login"},
+                          {"agent", agent.id},
+                          {"extensions", json::array({agent.id})}};
+            if (agent.ticket.empty()) {
+                login["token"] = agent.token;
+            } else {
+                login["ticket"] = agent.ticket;
+            }
+            send(agent, login.dump() + "\n");
         });
     }
 
     void on_welcome(Agent& agent, std::string_view line) {
         if (agent.logged_in) return;
         agent.logged_in = true;
+        last_welcome_at_ = Clock::now();
+        if (!options_.save_tickets_file.empty()) {
+            const auto welcome = json::parse(line, nullptr, false);
+            if (welcome.is_object()) agent.new_ticket = welcome.value("ticket", "");
+        }
         if (logged_in_ == 0) {
             // Thousands of slow logins take longer than 3 heartbeats: the first agents must
             // keep their connection alive while the others log in.
@@ -586,6 +680,8 @@ private:
     asio::executor_work_guard<asio::io_context::executor_type> work_;  // run() waits for log_in()
     std::chrono::seconds heartbeat_interval_{15};
     std::vector<std::unique_ptr<Agent>> agents_;
+    std::size_t window_;
+    Clock::time_point last_welcome_at_{};
     std::size_t next_login_ = 0;
     std::size_t ping_cursor_ = 0;
     std::size_t logged_in_ = 0;
@@ -789,19 +885,42 @@ int main(int argc, char** argv) {
         if (!options.json_output) std::cerr << text << std::endl;
     };
 
+    const Credentials credentials{read_by_agent("--tokens", options.tokens_file),
+                                  read_by_agent("--tickets", options.tickets_file)};
     Observed observed;
     observed.pop_ns.assign(options.calls, not_yet);
-    Agents agents(options, observed);
+    Agents agents(options, observed, 0, options.agents, credentials, options.login_window);
     std::thread agent_thread([&] { agents.run(); });
+    // The relogin agents have a thread of their own: their logins must not delay the reads
+    // of the pops being measured meanwhile more than a terminal of their own would.
+    Observed relogin_observed;
+    relogin_observed.pop_ns.assign(options.calls, not_yet);
+    std::unique_ptr<Agents> relogin_agents;
+    std::thread relogin_thread;
+    if (options.relogin > 0 && !options.login_only) {
+        relogin_agents = std::make_unique<Agents>(options, relogin_observed, options.agents,
+                                                  options.relogin, credentials,
+                                                  options.relogin_window);
+        relogin_thread = std::thread([&] {
+            // In a real restart the terminals logging back in are other machines: here they
+            // share the bench's core, so they yield it to the thread reading the pops.
+            ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+            relogin_agents->run();
+        });
+    }
     auto finish_agents = [&] {
         agents.stop();
         agent_thread.join();
+        if (relogin_agents) {
+            relogin_agents->stop();
+            relogin_thread.join();
+        }
     };
 
-    // 1. Log in before the clock starts: every login costs the daemon a slow hash.
+    // 1. Log in before the clock starts: a chosen token costs the daemon a slow hash.
     say("logging in " + std::to_string(options.agents) + " agents (" + agent_id(options, 0) + ".." +
-        agent_id(options, options.agents - 1) + ") on " + options.host + ":" +
-        std::to_string(options.agent_port) + " ...");
+        agent_id(options, options.agents - 1) + "; " + std::to_string(agents.with_tickets()) +
+        " with tickets) on " + options.host + ":" + std::to_string(options.agent_port) + " ...");
     const auto login_start = Clock::now();
     auto login = agents.log_in();
     if (login.wait_for(std::chrono::duration<double>(options.login_seconds)) !=
@@ -815,8 +934,28 @@ int main(int argc, char** argv) {
         finish_agents();
         return 1;
     }
-    const double login_s = std::chrono::duration<double>(Clock::now() - login_start).count();
+    const double login_s =
+        std::chrono::duration<double>(agents.last_welcome_at() - login_start).count();
     say("logged in in " + std::to_string(login_s) + " s");
+    if (!options.save_tickets_file.empty() && !agents.save_tickets(options.save_tickets_file)) {
+        std::cerr << "callpop_bench: cannot write " << options.save_tickets_file << "\n";
+        finish_agents();
+        return 1;
+    }
+    if (options.login_only) {
+        finish_agents();
+        const json result = {{"agents", options.agents},
+                             {"with_tickets", agents.with_tickets()},
+                             {"login_window", options.login_window},
+                             {"login_seconds", login_s}};
+        if (options.json_output) {
+            std::cout << result.dump() << std::endl;
+        } else {
+            std::printf("agents logged in    %zu (%zu with tickets) in %.3f s, %zu at a time\n",
+                        options.agents, agents.with_tickets(), login_s, options.login_window);
+        }
+        return 0;
+    }
 
     Switch phone_switch(options, callers);
     try {
@@ -844,23 +983,54 @@ int main(int argc, char** argv) {
         " ...");
 
     // 3. Wait for every pop and every hangup to come back, or the deadline, or silence.
+    // With --relogin, the other agents log in meanwhile, --relogin-after s after the origin.
+    std::optional<Clock::time_point> relogin_started_at;
+    std::future<std::string> relogin;
+    std::optional<std::string> relogin_failure;  // set once settled: "" when all got in
+    const auto relogin_due =
+        origin + std::chrono::duration_cast<Clock::duration>(
+                     std::chrono::duration<double>(options.relogin_after));
+    auto relogin_pending = [&] { return relogin_agents && !relogin_failure; };
+    if (relogin_agents)
+        say(std::to_string(options.relogin) + " more agents (" + agent_id(options, options.agents) +
+            ".." + agent_id(options, options.agents + options.relogin - 1) + "; " +
+            std::to_string(relogin_agents->with_tickets()) + " with tickets) log in " +
+            std::to_string(options.relogin_after) + " s after the first ring");
     std::optional<Clock::time_point> writer_finished_at;
     std::string stop_reason = "all pops and hangups arrived";
     while (true) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         const auto now = Clock::now();
+        if (relogin_agents && !relogin_started_at && now >= relogin_due) {
+            relogin_started_at = Clock::now();
+            relogin = relogin_agents->log_in();
+        }
+        if (relogin_started_at && !relogin_failure) {
+            if (relogin.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+                relogin_failure = relogin.get();
+            } else if (now - *relogin_started_at >
+                       std::chrono::duration<double>(options.login_seconds)) {
+                relogin_failure = "not all logged in after --login-seconds";
+            }
+        }
         if (writer_done && !writer_finished_at) writer_finished_at = now;
         if (writer_finished_at) {
             const std::uint64_t target = sent.calls;  // the writer has finished: safe to read
-            if (observed.pops.load() >= target && observed.ended.load() >= target) break;
+            if (observed.pops.load() >= target && observed.ended.load() >= target) {
+                if (!relogin_pending()) break;
+                continue;
+            }
             const auto last = origin + std::chrono::nanoseconds(observed.last_progress_ns.load());
             const auto quiet_since = std::max(last, *writer_finished_at);
-            if (now - quiet_since > std::chrono::duration<double>(options.drain_seconds)) {
+            if (!relogin_pending() &&
+                now - quiet_since > std::chrono::duration<double>(options.drain_seconds)) {
                 stop_reason = "nothing arrived for " + std::to_string(options.drain_seconds) + " s";
                 break;
             }
         }
-        if (now >= deadline + std::chrono::milliseconds(100)) {
+        if (now >= deadline + std::chrono::milliseconds(100) &&
+            (!relogin_pending() || now >= relogin_due + std::chrono::duration<double>(
+                                                            options.login_seconds))) {
             stop_reason = "--max-seconds reached";
             break;
         }
@@ -874,6 +1044,8 @@ int main(int argc, char** argv) {
         if (stop_reason == "all pops and hangups arrived") stop_reason = "stopped early";
     }
     writer.join();
+    if (relogin_pending()) relogin_failure = relogin_started_at ? "stopped before all logged in"
+                                                                : "stopped before it began";
     finish_agents();
 
     // 4. Figures.
@@ -902,6 +1074,46 @@ int main(int argc, char** argv) {
         if (!samples) std::cerr << "callpop_bench: cannot write " << options.samples_file << "\n";
     }
     std::sort(latencies.begin(), latencies.end());
+    // The relogin: how long, and the pops rung while it went on.
+    json relogin_result;
+    std::vector<std::int64_t> during_relogin;
+    std::vector<std::int64_t> outside_relogin;
+    if (relogin_agents) {
+        const bool all_in = relogin_failure && relogin_failure->empty();
+        const auto ended_at = all_in ? relogin_agents->last_welcome_at() : Clock::now();
+        const std::int64_t from_ns =
+            relogin_started_at ? ns_since(origin, *relogin_started_at) : ns_since(origin, Clock::now());
+        const std::int64_t to_ns = ns_since(origin, ended_at);
+        for (std::size_t number = options.warmup; number < options.calls; ++number) {
+            const auto rang = sent.ring_ns[number];
+            if (rang == not_yet || observed.pop_ns[number] == not_yet) continue;
+            (rang < from_ns || rang > to_ns ? outside_relogin : during_relogin)
+                .push_back(observed.pop_ns[number] - rang);
+        }
+        std::sort(during_relogin.begin(), during_relogin.end());
+        std::sort(outside_relogin.begin(), outside_relogin.end());
+        relogin_result = {
+            {"agents", options.relogin},
+            {"with_tickets", relogin_agents->with_tickets()},
+            {"window", options.relogin_window == 0 ? options.relogin : options.relogin_window},
+            {"after_s", options.relogin_after},
+            {"seconds", all_in ? json(std::chrono::duration<double>(ended_at - *relogin_started_at).count())
+                               : json(nullptr)},
+            {"failure", relogin_failure.value_or("")},
+            {"pops_during", during_relogin.size()},
+            {"latency_during_us",
+             {{"p50", percentile_us(during_relogin, 0.50)},
+              {"p90", percentile_us(during_relogin, 0.90)},
+              {"p99", percentile_us(during_relogin, 0.99)},
+              {"max", percentile_us(during_relogin, 1.0)}}},
+            {"pops_outside", outside_relogin.size()},
+            {"latency_outside_us",
+             {{"p50", percentile_us(outside_relogin, 0.50)},
+              {"p90", percentile_us(outside_relogin, 0.90)},
+              {"p99", percentile_us(outside_relogin, 0.99)},
+              {"max", percentile_us(outside_relogin, 1.0)}}},
+        };
+    }
     std::vector<std::int64_t> lags(sent.lag_ns.begin(), sent.lag_ns.begin() + static_cast<std::ptrdiff_t>(sent.calls));
     std::sort(lags.begin(), lags.end());
     double mean_us = 0;
@@ -965,6 +1177,7 @@ int main(int argc, char** argv) {
         {"problems", observed.problems.size()},
     };
     if (!sent.error.empty()) result["writer_error"] = sent.error;
+    if (relogin_agents) result["relogin"] = relogin_result;
 
     if (options.json_output) {
         std::cout << result.dump() << std::endl;
@@ -997,6 +1210,25 @@ int main(int argc, char** argv) {
                     call_rate, pop_seconds, event_rate, daemon_seconds);
         std::printf("writer lag (µs)     p50 %s  p99 %s  max %s  (late against the schedule)\n",
                     us(w["p50"]).c_str(), us(w["p99"]).c_str(), us(w["max"]).c_str());
+        if (relogin_agents) {
+            const auto& r = relogin_result;
+            const auto& d = r["latency_during_us"];
+            if (r["seconds"].is_number()) {
+                std::printf("relogin             %zu agents (%zu with tickets, %zu at a time) in %.3f s\n",
+                            options.relogin, relogin_agents->with_tickets(),
+                            r["window"].get<std::size_t>(), r["seconds"].get<double>());
+            } else {
+                std::printf("relogin             %zu agents: %s\n", options.relogin,
+                            r["failure"].get<std::string>().c_str());
+            }
+            std::printf("  pops meanwhile    %zu; latency (µs) p50 %s  p90 %s  p99 %s  max %s\n",
+                        during_relogin.size(), us(d["p50"]).c_str(), us(d["p90"]).c_str(),
+                        us(d["p99"]).c_str(), us(d["max"]).c_str());
+            const auto& o = r["latency_outside_us"];
+            std::printf("  other pops        %zu; latency (µs) p50 %s  p90 %s  p99 %s  max %s\n",
+                        outside_relogin.size(), us(o["p50"]).c_str(), us(o["p90"]).c_str(),
+                        us(o["p99"]).c_str(), us(o["max"]).c_str());
+        }
         std::printf("stopped             %s\n", stop_reason.c_str());
         if (!sent.error.empty()) std::printf("writer error        %s\n", sent.error.c_str());
         const std::size_t shown = std::min<std::size_t>(observed.problems.size(), 10);
@@ -1006,5 +1238,6 @@ int main(int argc, char** argv) {
             std::printf("                    ... and %zu more\n", observed.problems.size() - shown);
         std::fflush(stdout);
     }
-    return lost > 0 || !sent.error.empty() ? 3 : 0;
+    const bool relogin_failed = relogin_agents && !(relogin_failure && relogin_failure->empty());
+    return lost > 0 || !sent.error.empty() || relogin_failed ? 3 : 0;
 }

@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Usage: bench/run.sh [--customers N] [--agents A] [--fresh] [--keep] [callpop_bench options...]
+# Usage: bench/run.sh [--customers N] [--agents A] [--relogin R] [--chosen-tokens] [--fresh]
+#                     [--keep] [callpop_bench options...]
 #
 # Builds callpop and callpop_bench (RelWithDebInfo, like `scripts/build release`) if needed,
 # prepares a store with N demo customers (default 100,000) and A agents (default 100; ids
-# 1001.., token demo-<id>), starts `callpop serve` on 127.0.0.1 with ports the system picks,
-# runs callpop_bench against it, prints its figures, the daemon's CPU time and peak RSS,
-# and checks the call log got every record; then stops the daemon with SIGTERM.
+# 1001..), starts `callpop serve` on 127.0.0.1 with ports the system picks, runs
+# callpop_bench against it, prints its figures, the daemon's CPU time and peak RSS, and
+# checks the call log got every record; then stops the daemon with SIGTERM.
+#
+# Agents get generated tokens (`callpop agent ... --print-token`, kept with the store);
+# --chosen-tokens gives them the token demo-<id> instead, hashed with PBKDF2 as a token a
+# person chose is (each login then costs the daemon ~6.6 ms).
+#
+# --relogin R measures logging back in after a restart: A+R agents are made; all of them
+# log in with their tokens (timed: "agents logged in") and keep the tickets of their
+# welcomes; the daemon is restarted; A agents log in with tickets and take the calls, and
+# R more log in at once with tickets during the calls (--relogin-after S into them,
+# --relogin-window W at a time; default all at once): the time until the last welcome,
+# and the latency of the pops rung meanwhile.
 #
 # The daemon and the bench are pinned to different cores when taskset and 2+ cores exist
 # (DAEMON_CPUS, default 0, and BENCH_CPUS, default 1; set either to "" not to pin).
@@ -13,15 +25,19 @@
 #   bench/run.sh                          # 20,000 calls at 2,000 calls/s, 100 agents
 #   bench/run.sh --rate 0 --calls 200000  # as fast as possible
 #   bench/run.sh --callers ''             # callers the customer base does not know
+#   bench/run.sh --agents 100 --relogin 10000   # 10,000 agents back after a restart
 # Environment: CALLPOP_BUILD_DIR (default build-bench), CALLPOP_BENCH_CACHE (where prepared
 # stores are kept between runs; default $CALLPOP_BUILD_DIR/bench-data), MISSED_CALLS=callback
 # to have every (unanswered) bench call schedule a callback, as a real missed call does
-# (default none: the figures are then those of answered traffic).
+# (default none: the figures are then those of answered traffic); LOGINS_AT_ONCE sets the
+# daemon's sessions.logins_at_once.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${CALLPOP_BUILD_DIR:-$root/build-bench}
 customers=100000
 agents=100
+relogin=0
+chosen_tokens=0
 fresh=0
 keep=0
 bench_args=()
@@ -29,6 +45,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --customers) customers=$2; shift 2 ;;
     --agents) agents=$2; bench_args+=(--agents "$2"); shift 2 ;;
+    --relogin) relogin=$2; shift 2 ;;
+    --chosen-tokens) chosen_tokens=1; shift ;;
     --fresh) fresh=1; shift ;;
     --keep) keep=1; shift ;;
     -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
@@ -90,7 +108,8 @@ sessions:
   login_timeout_s: 10
   heartbeat_s: 15
   queue_max: 1024
-pop:
+${LOGINS_AT_ONCE:+  logins_at_once: $LOGINS_AT_ONCE
+}pop:
   history: 5
   candidates: 5
   asset_keys: [serial, service_tag, asset]
@@ -114,10 +133,13 @@ EOF
 cache_root=${CALLPOP_BENCH_CACHE:-$build/bench-data}
 # A rebuilt callpop may have a new schema or generator: prepare again.
 stamp=$(stat -c %Y "$callpop")
-cache=$cache_root/c$customers-a$agents-$stamp
+all_agents=$((agents + relogin))
+tokens_kind=generated
+[ "$chosen_tokens" = 1 ] && tokens_kind=chosen
+cache=$cache_root/c$customers-a$all_agents-$tokens_kind-$stamp
 if [ "$fresh" = 1 ] || [ ! -f "$cache/ready" ]; then
   # Stores for older binaries are ~1 KiB a customer: keep one per size.
-  rm -rf "$cache" "$cache_root/c$customers-a$agents-"*
+  rm -rf "$cache" "$cache_root/c$customers-a$all_agents-$tokens_kind-"*
   mkdir -p "$cache"
   write_config "$cache" >"$cache/callpop.yaml"
   start=$(date +%s.%N)
@@ -131,16 +153,29 @@ if [ "$fresh" = 1 ] || [ ! -f "$cache/ready" ]; then
       tail -n 5 "$cache/demo-data.log" >&2
     fi
   fi
-  # demo-data makes 1001..1020; the rest one process each (~20 ms: the token hash).
-  first_missing=1001
-  [ "$have_demo" = 1 ] && first_missing=1021
-  last=$((1000 + agents))
-  if [ "$first_missing" -le "$last" ]; then
-    echo "adding agents $first_missing..$last (callpop agent) ..." >&2
-    # One at a time: SQLite allows one writer, and each is quick.
-    for id in $(seq "$first_missing" "$last"); do
-      "$callpop" agent "$id" --config "$cache/callpop.yaml" --token "demo-$id" >/dev/null
-    done
+  last=$((1000 + all_agents))
+  if [ "$chosen_tokens" = 1 ]; then
+    # demo-data makes 1001..1020 with demo-<id>; the rest one process each (~20 ms: the
+    # PBKDF2 hash).
+    first_missing=1001
+    [ "$have_demo" = 1 ] && first_missing=1021
+    if [ "$first_missing" -le "$last" ]; then
+      echo "adding agents $first_missing..$last with chosen tokens (callpop agent --token) ..." >&2
+      # One at a time: SQLite allows one writer, and each is quick.
+      for id in $(seq "$first_missing" "$last"); do
+        "$callpop" agent "$id" --config "$cache/callpop.yaml" --token "demo-$id" >/dev/null
+      done
+    fi
+  else
+    # Every agent, demo-data's 1001..1020 too, with a generated token: one process, one
+    # transaction. The tokens are printed once; keep them as "ID TOKEN" for the bench.
+    echo "adding agents 1001..$last with generated tokens (callpop agent --print-token) ..." >&2
+    seq 1001 "$last" >"$cache/ids.txt"
+    # shellcheck disable=SC2046  # one argument per id
+    "$callpop" agent $(cat "$cache/ids.txt") --config "$cache/callpop.yaml" --print-token \
+      >"$cache/printed-tokens.txt"
+    paste -d ' ' "$cache/ids.txt" "$cache/printed-tokens.txt" >"$cache/tokens.txt"
+    rm -f "$cache/ids.txt" "$cache/printed-tokens.txt"
   fi
   # Callers the customer base knows: the first phone of each customer, in a shuffled order.
   if [ "$have_demo" = 1 ] && [ -f "$cache/demo-csv/customers.csv" ] && command -v python3 >/dev/null; then
@@ -163,21 +198,53 @@ have_demo=$(cat "$cache/ready")
 
 cp "$cache/callpop.db" "$work/callpop.db"
 [ -f "$cache/callers.txt" ] && cp "$cache/callers.txt" "$work/callers.txt"
+tokens_arg=()
+[ -f "$cache/tokens.txt" ] && tokens_arg=(--tokens "$cache/tokens.txt")
 write_config "$work" >"$work/callpop.yaml"
 
 # ---- serve --------------------------------------------------------------------------
-"${pin_daemon[@]}" "$callpop" serve --config "$work/callpop.yaml" --ready-file "$work/ready.json" \
-  2>"$work/daemon.log" &
-daemon_pid=$!
-for _ in $(seq 1 2000); do
-  [ -f "$work/ready.json" ] && break
-  kill -0 "$daemon_pid" 2>/dev/null || { echo "run.sh: callpop serve exited:" >&2; cat "$work/daemon.log" >&2; exit 1; }
-  sleep 0.01
-done
-[ -f "$work/ready.json" ] || { echo "run.sh: callpop serve did not become ready" >&2; exit 1; }
-ready=$(cat "$work/ready.json")
-switch_port=$(echo "$ready" | grep -o '"switch_port":[0-9]*' | cut -d: -f2)
-agent_port=$(echo "$ready" | grep -o '"agent_port":[0-9]*' | cut -d: -f2)
+start_daemon() {
+  rm -f "$work/ready.json"
+  "${pin_daemon[@]}" "$callpop" serve --config "$work/callpop.yaml" --ready-file "$work/ready.json" \
+    2>>"$work/daemon.log" &
+  daemon_pid=$!
+  for _ in $(seq 1 2000); do
+    [ -f "$work/ready.json" ] && break
+    kill -0 "$daemon_pid" 2>/dev/null || { echo "run.sh: callpop serve exited:" >&2; cat "$work/daemon.log" >&2; exit 1; }
+    sleep 0.01
+  done
+  [ -f "$work/ready.json" ] || { echo "run.sh: callpop serve did not become ready" >&2; exit 1; }
+  ready=$(cat "$work/ready.json")
+  switch_port=$(echo "$ready" | grep -o '"switch_port":[0-9]*' | cut -d: -f2)
+  agent_port=$(echo "$ready" | grep -o '"agent_port":[0-9]*' | cut -d: -f2)
+}
+stop_daemon() {  # sets daemon_status
+  kill -TERM "$daemon_pid"
+  for _ in $(seq 1 3000); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.01; done
+  if kill -0 "$daemon_pid" 2>/dev/null; then
+    echo "run.sh: callpop serve did not stop within 30 s of SIGTERM; killing it" >&2
+    kill -KILL "$daemon_pid"
+  fi
+  daemon_status=0
+  wait "$daemon_pid" 2>/dev/null || daemon_status=$?
+  daemon_pid=
+}
+start_daemon
+
+relogin_args=()
+if [ "$relogin" -gt 0 ]; then
+  # Everyone logs in with a token and keeps a ticket; then the daemon restarts.
+  echo "logging in all $all_agents agents with their tokens, keeping their tickets ..." >&2
+  login_only_args=()
+  for arg in "${bench_args[@]}"; do [ "$arg" = --json ] && login_only_args+=(--json); done
+  "${pin_bench[@]}" "$bench" --switch-port "$switch_port" --agent-port "$agent_port" \
+    "${tokens_arg[@]}" --agents "$all_agents" --login-only --login-window 64 \
+    --save-tickets "$work/tickets.txt" "${login_only_args[@]}" >&2
+  echo "restarting the daemon ..." >&2
+  stop_daemon
+  start_daemon
+  relogin_args=(--relogin "$relogin" --tickets "$work/tickets.txt")
+fi
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$daemon_pid/stat"; }
 ticks_per_s=$(getconf CLK_TCK)
@@ -191,7 +258,7 @@ echo "daemon pid $daemon_pid (${pin_daemon[*]:-not pinned}), switch port $switch
 ticks_start=$(cpu_ticks)
 set +e
 "${pin_bench[@]}" "$bench" --switch-port "$switch_port" --agent-port "$agent_port" \
-  "${callers_arg[@]}" "${bench_args[@]}" | tee "$work/bench.out"
+  "${callers_arg[@]}" "${tokens_arg[@]}" "${relogin_args[@]}" "${bench_args[@]}" | tee "$work/bench.out"
 bench_status=${PIPESTATUS[0]}
 set -e
 ticks_end=$(cpu_ticks)
@@ -200,15 +267,7 @@ vm_rss=$(awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status")
 threads=$(awk '/Threads/ {print $2}' "/proc/$daemon_pid/status")
 
 # ---- stop -----------------------------------------------------------------------------
-kill -TERM "$daemon_pid"
-for _ in $(seq 1 3000); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.01; done
-if kill -0 "$daemon_pid" 2>/dev/null; then
-  echo "run.sh: callpop serve did not stop within 30 s of SIGTERM; killing it" >&2
-  kill -KILL "$daemon_pid"
-fi
-wait "$daemon_pid" 2>/dev/null
-daemon_status=$?
-daemon_pid=
+stop_daemon
 
 records=0
 [ -f "$work/calls.jsonl" ] && records=$(wc -l <"$work/calls.jsonl")

@@ -366,11 +366,21 @@ std::uint32_t read_queue_max(const Value& value) {
     return queue_max;
 }
 
+// Resume tickets are bearer credentials, renewed at every login: a month at most.
+std::uint32_t read_ticket_ttl(const Value& value) {
+    constexpr std::uint32_t longest = 30 * 86400;
+    const std::uint32_t ttl = read_zero_or_more(value);
+    if (ttl > longest) value.fail("at most " + std::to_string(longest) + " (30 days)");
+    return ttl;
+}
+
 void read_sessions(const Value& value, Sessions& sessions) {
     const Member members[] = {
         {"login_timeout_s", [&](const Value& v) { sessions.login_timeout_s = read_positive(v); }},
         {"heartbeat_s", [&](const Value& v) { sessions.heartbeat_s = read_positive(v); }},
         {"queue_max", [&](const Value& v) { sessions.queue_max = read_queue_max(v); }},
+        {"ticket_ttl_s", [&](const Value& v) { sessions.ticket_ttl_s = read_ticket_ttl(v); }},
+        {"logins_at_once", [&](const Value& v) { sessions.logins_at_once = read_positive(v); }},
     };
     read_section(value, members);
 }

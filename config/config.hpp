@@ -53,6 +53,12 @@ struct Sessions {
     std::uint32_t login_timeout_s = 10;  // a client that says nothing is closed after this
     std::uint32_t heartbeat_s = 15;      // agents are closed after 3 heartbeats of silence
     std::size_t queue_max = 1024;        // messages queued to one client before it is dropped
+    // A login hands out a resume ticket good for this long (a reconnect presents it instead
+    // of the token); 0: no tickets. At most 30 days.
+    std::uint32_t ticket_ttl_s = 12 * 3600;
+    // Agent connections logging in at once; more wait in line, accepted, so that a
+    // reconnect storm cannot crowd the switch events out of the loop.
+    std::size_t logins_at_once = 32;
 };
 
 struct Pop {

@@ -10,7 +10,6 @@
 #include "daemon/switches/switch_session.hpp"
 #include "domain/timestamp.hpp"
 #include "storage/open_store.hpp"
-#include "storage/token_hash.hpp"
 
 namespace callpop::daemon {
 
@@ -20,6 +19,10 @@ using domain::PoppedCallState;
 namespace {
 
 constexpr std::chrono::seconds sweep_interval{1};
+// How long a connection that has not logged in counts against sessions.logins_at_once.
+constexpr std::chrono::milliseconds login_hold{200};
+// Agent connections accepted at a time before the loop turns to other work.
+constexpr int accepts_at_once = 32;
 
 tcp::endpoint endpoint_of(const config::Endpoint& endpoint) {
     return {asio::ip::make_address(endpoint.address), endpoint.port};
@@ -94,8 +97,9 @@ Server::Server(asio::io_context& io, config::Config config)
                std::chrono::seconds(config_.calls.ended_keep_s), config_.calls.ended_max),
       router_(config_.sessions.queue_max),
       // One core stays with the event loop.
-      token_checks_(std::max(2u, std::thread::hardware_concurrency()) - 1),
-      unknown_agent_hash_(storage::hash_token("no agent has this token")),
+      logins_(config_, store_->ticket_key(),
+              std::max(2u, std::thread::hardware_concurrency()) - 1),
+      login_gate_(io_.get_executor(), config_.sessions.logins_at_once, login_hold),
       switch_acceptor_(io_),
       agent_acceptor_(io_),
       sweep_timer_(io_),
@@ -106,7 +110,7 @@ Server::Server(asio::io_context& io, config::Config config)
 
 Server::~Server() {
     lookups_.stop();
-    token_checks_.join();
+    logins_.join();
     writer_.stop();
 }
 
@@ -130,13 +134,8 @@ void Server::start() {
                                      sessions_, config_.sessions);
                              }),
                  "switch listener");
-    spawn_logged(io_.get_executor(),
-                 accept_loop(agent_acceptor_, "agent",
-                             [this](tcp::socket socket) -> std::shared_ptr<LineSession> {
-                                 return std::make_shared<AgentSession>(std::move(socket), *this,
-                                                                       config_.sessions);
-                             }),
-                 "agent listener");
+    spawn_logged(io_.get_executor(), accept_agents(), "agent listener");
+    spawn_logged(io_.get_executor(), admit_agents(), "agent logins");
     spawn_logged(io_.get_executor(), sweep_calls(), "call sweeper");
     for (const auto& link : config_.switches) {
         switch_clients_.push_back(make_switch_client(
@@ -157,6 +156,7 @@ void Server::stop() {
     switch_acceptor_.close(ignored);
     agent_acceptor_.close(ignored);
     sweep_timer_.cancel();
+    login_gate_.close();
     for (const auto& client : switch_clients_) client->stop();
     sessions_.close_all("shutdown", "callpop is stopping");
 }
@@ -442,44 +442,91 @@ void Server::publish(const domain::CallLogRecord& record) {
 
 // ---- agent side -----------------------------------------------------------------------
 
-void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login) {
-    auto found = store_->agent(login.agent);
-    const bool known = found.has_value();
-    // An unknown id is checked against a stand-in hash, so the answer takes as long as for
-    // a wrong token and does not tell which ids exist.
-    storage::AgentAccount account = known ? std::move(*found) : storage::AgentAccount{};
-    if (!known) account.token_hash = unknown_agent_hash_;
-    session->login_started();
-    // The hash is slow on purpose; check it on the pool and come back to the loop.
-    asio::post(token_checks_, [this, session, known, account = std::move(account),
-                               login = std::move(login)]() mutable {
-        // Clients that gave up while queued (a reconnect storm) cost no hash.
-        const bool valid = !session->finished() &&
-                           storage::verify_token(login.token, account.token_hash) && known;
-        asio::post(io_, [this, session, valid, account = std::move(account),
-                         login = std::move(login)] {
-            if (!session->open()) return;
-            if (stopping_) {
-                session->close_with("shutdown", "callpop is stopping");
-                return;
-            }
-            if (valid) {
-                finish_login(session, account, login);
-            } else {
-                spdlog::warn("{}: wrong token for agent \"{}\"", "client " + session->peer(),
-                             login.agent);
-                session->deliver(
-                    protocol::encode_error({"bad_login", "unknown agent or wrong token"}));
-            }
-            session->login_finished();
-        });
-    });
+awaitable<void> Server::accept_agents() {
+    asio::steady_timer backoff(io_);
+    agent_acceptor_.non_blocking(true);
+    while (agent_acceptor_.is_open()) {
+        boost::system::error_code error;
+        tcp::socket socket =
+            co_await agent_acceptor_.async_accept(asio::redirect_error(use_awaitable, error));
+        // A connection accepted as the stop began would miss stop()'s goodbyes: drop it.
+        if (error == asio::error::operation_aborted || stopping_) break;
+        if (error) {
+            // Out of file descriptors, say: retrying at once would spin the loop.
+            spdlog::warn("accepting an agent connection: {}", error.message());
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(asio::redirect_error(use_awaitable, error));
+            continue;
+        }
+        login_gate_.wait_in_line(std::move(socket));
+        // Those waiting behind it, without a trip around the loop each: the kernel's
+        // backlog must drain, or a storm's connections are refused and retried a second
+        // later.
+        for (int more = 0; more < accepts_at_once; ++more) {
+            tcp::socket next(io_);
+            agent_acceptor_.accept(next, error);  // non-blocking: would_block when none waits
+            if (error) break;  // any other error, the next async_accept reports
+            login_gate_.wait_in_line(std::move(next));
+        }
+    }
 }
 
-void Server::finish_login(const std::shared_ptr<AgentSession>& session,
-                          const storage::AgentAccount& account, const protocol::Login& login) {
+awaitable<void> Server::admit_agents() {
+    while (!login_gate_.closed()) {
+        co_await login_gate_.next();
+        while (auto socket = login_gate_.take()) start_agent_session(std::move(*socket));
+    }
+}
+
+void Server::start_agent_session(tcp::socket socket) {
+    auto session = std::make_shared<AgentSession>(std::move(socket), *this, config_.sessions);
+    spdlog::debug("agent {}: connected", session->peer());
+    login_gate_.entered(session.get());
+    sessions_.start(session);
+}
+
+void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login) {
+    session->login_started();
+    Credentials credentials{login.agent, login.token, login.ticket};
+    // The account lookup and the token's hash (slow on purpose for a chosen token) happen
+    // on the checker's threads; the verdict comes back to the loop.
+    logins_.check_later(
+        std::move(credentials),
+        // Clients that gave up while queued (a reconnect storm) cost no check.
+        [session] { return !session->finished(); },
+        [this, session, login = std::move(login)](LoginVerdict verdict) mutable {
+            asio::post(io_, [this, session, verdict = std::move(verdict),
+                             login = std::move(login)] {
+                if (!session->open()) return;
+                if (stopping_) {
+                    session->close_with("shutdown", "callpop is stopping");
+                    return;
+                }
+                if (verdict.account) {
+                    finish_login(session, verdict, login);
+                } else if (verdict.store_failed) {
+                    spdlog::error("{}: login of agent \"{}\" not checked: {}",
+                                  "client " + session->peer(), login.agent, verdict.refusal);
+                    session->deliver(protocol::encode_error(
+                        {"storage_error", "the login could not be checked: try again"}));
+                } else {
+                    spdlog::warn("{}: {} for agent \"{}\"", "client " + session->peer(),
+                                 verdict.refusal, login.agent);
+                    session->deliver(protocol::encode_error(
+                        {"bad_login", login.ticket.empty() ? "unknown agent or wrong token"
+                                                           : "unknown agent or bad ticket"}));
+                }
+                session->login_finished();
+            });
+        });
+}
+
+void Server::finish_login(const std::shared_ptr<AgentSession>& session, const LoginVerdict& verdict,
+                          const protocol::Login& login) {
+    const storage::AgentAccount& account = *verdict.account;
     const AgentRole role = account.role;
     session->logged_in_as(account.id, role);
+    login_gate_.settled(session.get());
     // A supervisor who takes no calls may watch from several terminals at once (tail -f,
     // the followups CLI); anyone at a phone has one live session, the latest.
     const bool takes_calls = role != AgentRole::supervisor || !login.extensions.empty();
@@ -487,12 +534,14 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session,
         if (auto previous = router_.attach(account.id, login.extensions, session))
             previous->close_with("replaced", "logged in again from " + session->peer());
     }
-    spdlog::info("{}: logged in at {}", "agent " + account.id + " (" + session->peer() + ")",
-                 login.extensions.empty() ? std::string("no extension") : join(login.extensions));
+    spdlog::info("{}: logged in at {}{}", "agent " + account.id + " (" + session->peer() + ")",
+                 login.extensions.empty() ? std::string("no extension") : join(login.extensions),
+                 login.ticket.empty() ? "" : " (resume ticket)");
     // The welcome and every missed pop as one message: a replay as long as the queue limit
     // must not count as a slow consumer.
-    std::string welcome = protocol::encode_welcome(
-        account.id, role, static_cast<int>(config_.sessions.heartbeat_s), next_pop_seq_ - 1);
+    std::string welcome =
+        protocol::encode_welcome(account.id, role, static_cast<int>(config_.sessions.heartbeat_s),
+                                 next_pop_seq_ - 1, verdict.ticket);
     for (const auto& pop : router_.pending_after(account.id, login.resume_after.value_or(0)))
         welcome += *pop.message;
     session->deliver(std::move(welcome));
@@ -507,6 +556,7 @@ void Server::on_logout(AgentSession& session) {
 }
 
 void Server::on_agent_closed(AgentSession& session) {
+    login_gate_.settled(&session);
     tail_subscribers_.erase(std::static_pointer_cast<AgentSession>(session.shared_from_this()));
     if (session.logged_in()) router_.detach(session.agent(), &session);
     std::erase_if(followup_waiters_, [&](const auto& waiter) {

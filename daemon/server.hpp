@@ -20,6 +20,7 @@
 #include "daemon/calls/call_tracker.hpp"
 #include "daemon/calls/caller_lookup.hpp"
 #include "daemon/followups/followup_desk.hpp"
+#include "daemon/login_checker.hpp"
 #include "daemon/writer/log_writer.hpp"
 #include "daemon/switches/switch_client.hpp"
 #include "daemon/switches/switch_session.hpp"
@@ -70,6 +71,10 @@ public:
 private:
     awaitable<void> accept_loop(tcp::acceptor& acceptor, const char* what,
                                 std::function<std::shared_ptr<LineSession>(tcp::socket)> make);
+    // The agent port: accepts into the LoginGate's line, and starts sessions as it admits.
+    awaitable<void> accept_agents();
+    awaitable<void> admit_agents();
+    void start_agent_session(tcp::socket socket);
     awaitable<void> sweep_calls();
     // Follow-up duties of each sweep: offers to waiting agents, lease renewal, overdue flags.
     void tend_followups(std::uint64_t sweep);
@@ -97,8 +102,8 @@ private:
     void reply_to_followup_change(AgentSession& session, std::int64_t id,
                                   const JobOutcome<FollowupUpdate>& written,
                                   const char* not_saved);
-    void finish_login(const std::shared_ptr<AgentSession>& session,
-                      const storage::AgentAccount& account, const protocol::Login& login);
+    void finish_login(const std::shared_ptr<AgentSession>& session, const LoginVerdict& verdict,
+                      const protocol::Login& login);
 
     asio::io_context& io_;
     config::Config config_;
@@ -109,8 +114,8 @@ private:
     LookupThreads lookups_;
     CallTracker tracker_;
     PopRouter router_;
-    asio::thread_pool token_checks_;  // slow hashes stay off the loop
-    std::string unknown_agent_hash_;
+    LoginChecker logins_;  // account lookups and token hashes stay off the loop
+    LoginGate login_gate_;  // how many agent connections log in at once
     std::vector<std::shared_ptr<SwitchClient>> switch_clients_;
     NativeSwitchPort native_switch_port_;
     // For `callpop status`: the wall-clock start to show, the steady one to measure uptime.

@@ -42,7 +42,12 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
     if (type == "login") {
         Login login;
         login.agent = fields.required_string("agent");
-        login.token = fields.required_string("token");
+        login.ticket = fields.optional_string("ticket");
+        if (login.ticket.empty()) {
+            login.token = fields.required_string("token");
+        } else if (!fields.optional_string("token").empty()) {
+            return ProtocolError{"bad_field", "login: give a token or a ticket, not both"};
+        }
         login.extensions = fields.string_list("extensions", false);
         if (auto resume = fields.optional_integer("resume_after")) {
             if (!fields.error() && *resume < 0) return ProtocolError{"bad_field", "login: resume_after must be >= 0"};
@@ -136,12 +141,17 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
 }
 
 std::string encode_welcome(std::string_view agent, domain::AgentRole role, int heartbeat_s,
-                           std::uint64_t last_seq) {
-    return line_of({{"type", "welcome"},
+                           std::uint64_t last_seq, const std::optional<ResumeTicket>& ticket) {
+    json welcome = {{"type", "welcome"},
                     {"agent", agent},
                     {"role", domain::to_string(role)},
                     {"heartbeat_s", heartbeat_s},
-                    {"last_seq", last_seq}});
+                    {"last_seq", last_seq}};
+    if (ticket) {
+        welcome["ticket"] = ticket->ticket;
+        welcome["ticket_expires"] = format_utc(ticket->expires);
+    }
+    return line_of(welcome);
 }
 
 std::string encode_pop(const Pop& pop) {

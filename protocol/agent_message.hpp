@@ -19,7 +19,8 @@ namespace callpop::protocol {
 // Client → callpop.
 struct Login {
     std::string agent;
-    std::string token;
+    std::string token;   // the agent's token, or
+    std::string ticket;  // a resume ticket from an earlier welcome (exactly one is given)
     std::vector<std::string> extensions;
     std::optional<std::uint64_t> resume_after;
 };
@@ -94,8 +95,14 @@ struct Pop {
     std::vector<Customer> other_candidates;  // further customers on the number, best first
 };
 
+// A resume ticket for the welcome: what a reconnect may present instead of the token.
+struct ResumeTicket {
+    std::string ticket;
+    std::chrono::system_clock::time_point expires;
+};
 std::string encode_welcome(std::string_view agent, domain::AgentRole role, int heartbeat_s,
-                           std::uint64_t last_seq);
+                           std::uint64_t last_seq,
+                           const std::optional<ResumeTicket>& ticket = std::nullopt);
 std::string encode_pop(const Pop& pop);
 // A line encode_pop() wrote, under another seq: the pop is encoded where the caller is
 // looked up, and numbered where it is sent.

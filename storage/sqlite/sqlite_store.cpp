@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "storage/sqlite/connection.hpp"
+#include "storage/token_hash.hpp"
 
 namespace callpop::storage {
 
@@ -330,6 +331,20 @@ public:
             "token_hash = excluded.token_hash");
         upsert.bind(1, account.id).bind(2, account.name).bind(3, domain::to_string(account.role));
         upsert.bind(4, account.token_hash).run();
+    }
+
+    std::string ticket_key() override {
+        constexpr std::size_t key_bytes = 32;
+        if (auto key = secret("ticket_key"); key && key->size() >= key_bytes) return *key;
+        // Two processes may both find none: the first insert wins and both read it back.
+        auto& insert = statement(
+            "INSERT INTO secrets (name, value) VALUES ('ticket_key', ?1) "
+            "ON CONFLICT (name) DO NOTHING");
+        insert.bind(1, to_hex(random_bytes(key_bytes))).run();
+        auto key = secret("ticket_key");
+        if (!key || key->size() < key_bytes)
+            throw StorageError("secrets.ticket_key: not 32 bytes of hex");
+        return *key;
     }
 
     // ---- follow-ups ----
@@ -743,6 +758,20 @@ private:
         while (query.step()) products.push_back(query.column_text(0));
         query.reset();
         return cache.emplace(*customer_id, std::move(products)).first->second;
+    }
+
+    // A secret by name, as raw bytes; nullopt when there is none. A value that is not hex
+    // is a broken row.
+    std::optional<std::string> secret(std::string_view name) {
+        auto& query = statement("SELECT value FROM secrets WHERE name = ?1");
+        query.bind(1, name);
+        std::optional<std::string> hex;
+        if (query.step()) hex = query.column_text(0);
+        query.reset();
+        if (!hex) return std::nullopt;
+        auto bytes = from_hex(*hex);
+        if (!bytes) throw StorageError("secrets." + std::string(name) + ": not hex");
+        return bytes;
     }
 
     // Prepared once per connection, found by its text without copying it: the lookup and

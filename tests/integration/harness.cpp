@@ -89,6 +89,12 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
          << "sessions:\n  login_timeout_s: " << options.login_timeout_s
          << "\n  heartbeat_s: " << options.heartbeat_s << "\n  queue_max: " << options.queue_max
          << "\n"
+         << (options.ticket_ttl_s
+                 ? "  ticket_ttl_s: " + std::to_string(*options.ticket_ttl_s) + "\n"
+                 : std::string())
+         << (options.logins_at_once
+                 ? "  logins_at_once: " + std::to_string(*options.logins_at_once) + "\n"
+                 : std::string())
          << "lines:\n  - {number: \"8005551000\", name: Support hotline}\n"
          << "outcomes:\n  - {code: resolved, label: Resolved}\n"
          << "  - {code: repaired, label: Repaired}\n  - {code: complaint, label: Complaint}\n"

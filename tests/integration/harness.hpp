@@ -37,6 +37,8 @@ class Daemon {
         std::uint32_t heartbeat_s = 15;
         std::size_t queue_max = 1024;
         std::size_t tail_memory = 10000;
+        std::optional<std::uint32_t> ticket_ttl_s = std::nullopt;  // default: callpop's
+        std::optional<std::size_t> logins_at_once = std::nullopt;  // default: callpop's
     };
     Daemon();
     explicit Daemon(Options options);

@@ -109,6 +109,8 @@ TEST_CASE_FIXTURE(ConfigFile, "a file with only outcomes gets every default") {
     CHECK(config.sessions.login_timeout_s == defaults.sessions.login_timeout_s);
     CHECK(config.sessions.heartbeat_s == defaults.sessions.heartbeat_s);
     CHECK(config.sessions.queue_max == defaults.sessions.queue_max);
+    CHECK(config.sessions.ticket_ttl_s == 43200);
+    CHECK(config.sessions.logins_at_once == 32);
     CHECK(config.pop.history == defaults.pop.history);
     CHECK(config.pop.candidates == defaults.pop.candidates);
     CHECK(config.pop.asset_keys == defaults.pop.asset_keys);
@@ -154,6 +156,8 @@ sessions:
   login_timeout_s: 5
   heartbeat_s: 30
   queue_max: 8
+  ticket_ttl_s: 0
+  logins_at_once: 500
 pop:
   history: 0
   candidates: 3
@@ -189,6 +193,8 @@ log:
     CHECK(config.sessions.login_timeout_s == 5);
     CHECK(config.sessions.heartbeat_s == 30);
     CHECK(config.sessions.queue_max == 8);
+    CHECK(config.sessions.ticket_ttl_s == 0);
+    CHECK(config.sessions.logins_at_once == 500);
     CHECK(config.pop.history == 0);
     CHECK(config.pop.candidates == 3);
     CHECK(config.pop.asset_keys == std::vector<std::string>{"imei"});
@@ -362,6 +368,14 @@ TEST_CASE_FIXTURE(ConfigFile, "values checked beyond their type") {
     SUBCASE("session queue") {
         CHECK(load_error("sessions:\n  queue_max: 7\n") ==
               file + ":2:14: sessions.queue_max: must be at least 8");
+    }
+    SUBCASE("ticket lifetime") {
+        CHECK(load_error("sessions:\n  ticket_ttl_s: 2592001\n") ==
+              file + ":2:17: sessions.ticket_ttl_s: at most 2592000 (30 days)");
+        CHECK(load_error("sessions:\n  ticket_ttl_s: -1\n") ==
+              file + ":2:17: sessions.ticket_ttl_s: expected an integer from 0 to 4294967295");
+        CHECK(load_error("sessions:\n  logins_at_once: 0\n") ==
+              file + ":2:19: sessions.logins_at_once: expected a positive integer");
     }
 }
 

@@ -145,6 +145,17 @@ TEST_CASE("agent message: login") {
     REQUIRE(login.resume_after);
     CHECK(*login.resume_after == 41);
 
+    const auto with_ticket = message_of<protocol::Login>(
+        R"({"type":"login","agent":"1001","ticket":"1001.1732370000.ab","extensions":["1001"]})");
+    CHECK(with_ticket.agent == "1001");
+    CHECK(with_ticket.ticket == "1001.1732370000.ab");
+    CHECK(with_ticket.token.empty());
+    // null is absent: a client may send the field it does not use as null.
+    CHECK(message_of<protocol::Login>(R"({"type":"login","agent":"a","token":"t","ticket":null})")
+              .token == "t");
+    CHECK(message_of<protocol::Login>(R"({"type":"login","agent":"a","token":null,"ticket":"x"})")
+              .ticket == "x");
+
     const auto minimal = message_of<protocol::Login>(R"({"type":"login","agent":"a","token":"t"})");
     CHECK(minimal.extensions.empty());
     CHECK_FALSE(minimal.resume_after);
@@ -167,6 +178,12 @@ TEST_CASE("agent message: login") {
                 "login: field \"agent\" is empty");
     check_error(R"({"type":"login","agent":"a"})", "missing_field",
                 "login: missing field \"token\"");
+    check_error(R"({"type":"login","agent":"a","ticket":""})", "missing_field",
+                "login: missing field \"token\"");
+    check_error(R"({"type":"login","agent":"a","token":"t","ticket":"a.1.00"})", "bad_field",
+                "login: give a token or a ticket, not both");
+    check_error(R"({"type":"login","agent":"a","ticket":["a.1.00"]})", "bad_field",
+                "login: field \"ticket\" must be a string");
     check_error(R"({"type":"login","agent":1001,"token":"t"})", "bad_field",
                 "login: field \"agent\" must be a string");
     check_error(R"({"type":"login","agent":"a","token":"t","extensions":[1001]})", "bad_field",
@@ -490,6 +507,18 @@ TEST_CASE("encode: welcome") {
                           {"role", "agent"},
                           {"heartbeat_s", 15},
                           {"last_seq", 1732370000000042ULL}});
+
+    const json with_ticket = parse_line(protocol::encode_welcome(
+        "1001", domain::AgentRole::supervisor, 15, 7,
+        protocol::ResumeTicket{"1001.1732413600.ab",
+                               std::chrono::system_clock::time_point(std::chrono::seconds(1732413600))}));
+    CHECK(with_ticket == json{{"type", "welcome"},
+                              {"agent", "1001"},
+                              {"role", "supervisor"},
+                              {"heartbeat_s", 15},
+                              {"last_seq", 7},
+                              {"ticket", "1001.1732413600.ab"},
+                              {"ticket_expires", "2024-11-24T02:00:00.000Z"}});
 }
 
 TEST_CASE("encode: pop with a customer") {

@@ -1,0 +1,275 @@
+// Logging in, over real sockets: generated tokens, tokens people chose (PBKDF2, as stored
+// before generated ones existed), and resume tickets, across a daemon restart too.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "harness.hpp"
+#include "support/sqlite_query.hpp"
+
+using namespace callpop::test;
+
+namespace {
+
+// `callpop agent ID...` without --token: the generated tokens, from its human output
+// ("agent 2001 saved; its token, shown this once only: cpt_...").
+std::vector<std::string> add_agents(const Daemon& daemon, const std::vector<std::string>& ids) {
+    std::vector<std::string> arguments{"agent"};
+    arguments.insert(arguments.end(), ids.begin(), ids.end());
+    arguments.insert(arguments.end(), {"--config", daemon.config_path().string()});
+    const auto added = run_callpop(arguments);
+    REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+    std::vector<std::string> tokens;
+    std::istringstream lines(added.output);
+    for (std::string line; std::getline(lines, line);) {
+        const std::string said = "agent " + ids.at(tokens.size()) + " saved; its token, shown this once only: ";
+        REQUIRE_MESSAGE(line.substr(0, said.size()) == said, added.output);
+        tokens.push_back(line.substr(said.size()));
+    }
+    REQUIRE(tokens.size() == ids.size());
+    return tokens;
+}
+
+json ticket_login(Client& client, const std::string& agent, const std::string& ticket,
+                  const std::vector<std::string>& extensions = {}) {
+    json message = {{"type", "login"}, {"agent", agent}, {"ticket", ticket}};
+    if (!extensions.empty()) message["extensions"] = extensions;
+    client.send(message);
+    return client.next();
+}
+
+std::string tampered(std::string ticket) {
+    ticket.back() = ticket.back() == '0' ? '1' : '0';
+    return ticket;
+}
+
+void check_refused(const json& answer, const std::string& message) {
+    CHECK(answer["type"] == "error");
+    CHECK(answer["code"] == "bad_login");
+    CHECK(answer["message"] == message);
+}
+
+}  // namespace
+
+TEST_CASE("login: a token callpop generated logs in, and the welcome brings a resume ticket") {
+    Daemon daemon;
+    daemon.start();
+    const auto tokens = add_agents(daemon, {"2001"});
+    const std::string& token = tokens.front();
+    CHECK(token.substr(0, 4) == "cpt_");
+    CHECK(token.size() == 47);
+    // Kept as a fast hash only.
+    const auto stored = query_one(daemon.database_path(),
+                                  "SELECT token_hash FROM agents WHERE id = '2001'");
+    CHECK(stored.substr(0, 7) == "sha256$");
+    CHECK(stored.find(token) == std::string::npos);
+
+    Client agent(daemon.agent_port());
+    const json welcome = login(agent, "2001", token, {"2001"});
+    CHECK(welcome["agent"] == "2001");
+    REQUIRE(welcome["ticket"].is_string());
+    CHECK(welcome["ticket"].get<std::string>().substr(0, 5) == "2001.");
+    REQUIRE(welcome["ticket_expires"].is_string());
+    CHECK(welcome["ticket_expires"].get<std::string>().back() == 'Z');
+    // It works: a ring at its extension pops.
+    Client phone_switch(daemon.switch_port());
+    phone_switch.send(ring("c-1", "+1 (555) 010-2000", "2001"));
+    CHECK(agent.expect("pop")["call"] == "c-1");
+
+    // --print-token: the tokens alone, one line per id, in order; each logs its agent in.
+    const auto printed = run_callpop({"agent", "2002", "2003", "--print-token", "--role",
+                                      "supervisor", "--config", daemon.config_path().string()});
+    REQUIRE_MESSAGE(printed.exit_code == 0, printed.output);
+    std::istringstream lines(printed.output);
+    std::string token_2002;
+    std::string token_2003;
+    std::string extra;
+    std::getline(lines, token_2002);
+    std::getline(lines, token_2003);
+    CHECK_FALSE(std::getline(lines, extra));
+    Client second(daemon.agent_port());
+    CHECK(login(second, "2002", token_2002)["role"] == "supervisor");
+    Client third(daemon.agent_port());
+    CHECK(login(third, "2003", token_2003)["role"] == "supervisor");
+    Client crossed(daemon.agent_port());
+    crossed.send({{"type", "login"}, {"agent", "2002"}, {"token", token_2003}});
+    check_refused(crossed.next(), "unknown agent or wrong token");
+}
+
+TEST_CASE("login: a token chosen before (PBKDF2) still logs in, and gets a ticket too") {
+    Daemon daemon;
+    daemon.start();
+    CHECK(query_one(daemon.database_path(), "SELECT token_hash FROM agents WHERE id = '1001'")
+              .substr(0, 14) == "pbkdf2-sha256$");
+    Client agent(daemon.agent_port());
+    const json welcome = login(agent, "1001", "secret-1001", {"1001"});
+    CHECK(welcome["ticket"].is_string());
+    // A chosen token is still given with --token or --token-stdin, for one agent.
+    const auto added = run_callpop(
+        {"agent", "2001", "--token-stdin", "--config", daemon.config_path().string()},
+        "my own secret\n");
+    REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+    CHECK(added.output == "agent 2001 saved\n");
+    Client chosen(daemon.agent_port());
+    CHECK(login(chosen, "2001", "my own secret")["agent"] == "2001");
+}
+
+TEST_CASE("login: a ticket logs its agent back in, also after the daemon restarts") {
+    Daemon daemon;
+    daemon.start();
+    std::string ticket;
+    {
+        Client agent(daemon.agent_port());
+        ticket = login(agent, "1001", "secret-1001", {"1001"})["ticket"];
+    }
+    Client again(daemon.agent_port());
+    const json welcome = ticket_login(again, "1001", ticket, {"1001"});
+    REQUIRE(welcome["type"] == "welcome");
+    CHECK(welcome["agent"] == "1001");
+    CHECK(welcome["role"] == "agent");
+    REQUIRE(welcome["ticket"].is_string());
+    const std::string renewed = welcome["ticket"];
+    // The session is a full one: it gets pops.
+    Client phone_switch(daemon.switch_port());
+    phone_switch.send(ring("c-1", "+1 (555) 010-2000", "1001"));
+    CHECK(again.expect("pop")["call"] == "c-1");
+    again.close();
+    phone_switch.close();
+
+    // The key is in the store: tickets survive a restart.
+    daemon.stop();
+    daemon.start();
+    Client after_restart(daemon.agent_port());
+    const json resumed = ticket_login(after_restart, "1001", renewed, {"1001"});
+    CHECK(resumed["type"] == "welcome");
+    // An old ticket still in its lifetime works too.
+    Client older(daemon.agent_port());
+    CHECK(ticket_login(older, "1001", ticket, {"1001"})["type"] == "welcome");
+    CHECK(after_restart.expect("bye")["code"] == "replaced");
+
+    // A supervisor's ticket keeps the role.
+    Client supervisor(daemon.agent_port());
+    const std::string boss_ticket = login(supervisor, "super", "boss")["ticket"];
+    Client supervisor_again(daemon.agent_port());
+    CHECK(ticket_login(supervisor_again, "super", boss_ticket)["role"] == "supervisor");
+}
+
+TEST_CASE("login: tampered tickets, other agents' tickets and unknown agents get bad_login") {
+    Daemon daemon;
+    daemon.start();
+    std::string ticket;
+    {
+        Client agent(daemon.agent_port());
+        ticket = login(agent, "1001", "secret-1001", {"1001"})["ticket"];
+    }
+    Client client(daemon.agent_port());
+    check_refused(ticket_login(client, "1001", tampered(ticket)), "unknown agent or bad ticket");
+    // The expiry moved later, the MAC kept.
+    const auto first_dot = ticket.find('.');
+    const auto second_dot = ticket.find('.', first_dot + 1);
+    const std::string later = ticket.substr(0, first_dot + 1) + "9999999999" + ticket.substr(second_dot);
+    check_refused(ticket_login(client, "1001", later), "unknown agent or bad ticket");
+    // Another agent presents 1001's ticket, or rewrites it to name itself.
+    check_refused(ticket_login(client, "1002", ticket), "unknown agent or bad ticket");
+    check_refused(ticket_login(client, "1002", "1002" + ticket.substr(4)),
+                  "unknown agent or bad ticket");
+    check_refused(ticket_login(client, "1001", "not a ticket"), "unknown agent or bad ticket");
+    // Unknown agents, with a token or a ticket.
+    client.send({{"type", "login"}, {"agent", "nobody"}, {"token", "secret-1001"}});
+    check_refused(client.next(), "unknown agent or wrong token");
+    client.send({{"type", "login"}, {"agent", "nobody"}, {"token", "cpt_" + std::string(43, 'A')}});
+    check_refused(client.next(), "unknown agent or wrong token");
+    check_refused(ticket_login(client, "nobody", "nobody" + ticket.substr(4)),
+                  "unknown agent or bad ticket");
+    // Both at once is a malformed login.
+    client.send({{"type", "login"}, {"agent", "1001"}, {"token", "secret-1001"}, {"ticket", ticket}});
+    CHECK(client.next()["code"] == "bad_field");
+
+    // After all that, the same connection logs in with the good ticket.
+    CHECK(ticket_login(client, "1001", ticket, {"1001"})["type"] == "welcome");
+
+    // A new token for the agent ends its tickets.
+    const auto tokens = add_agents(daemon, {"1001"});
+    Client after_change(daemon.agent_port());
+    check_refused(ticket_login(after_change, "1001", ticket), "unknown agent or bad ticket");
+    CHECK(login(after_change, "1001", tokens.front(), {"1001"})["agent"] == "1001");
+}
+
+TEST_CASE("login: an expired ticket gets bad_login; the token still works") {
+    Daemon::Options options;
+    options.ticket_ttl_s = 1;
+    Daemon daemon(options);
+    daemon.start();
+    std::string ticket;
+    {
+        Client agent(daemon.agent_port());
+        const json welcome = login(agent, "1001", "secret-1001", {"1001"});
+        ticket = welcome["ticket"];
+    }
+    std::this_thread::sleep_for(2100ms);
+    Client agent(daemon.agent_port());
+    check_refused(ticket_login(agent, "1001", ticket, {"1001"}), "unknown agent or bad ticket");
+    CHECK(daemon.log().find("expired ticket for agent \"1001\"") != std::string::npos);
+    CHECK(login(agent, "1001", "secret-1001", {"1001"})["agent"] == "1001");
+}
+
+TEST_CASE("login: with sessions.ticket_ttl_s 0 there are no tickets") {
+    Daemon::Options options;
+    options.ticket_ttl_s = 0;
+    Daemon daemon(options);
+    daemon.start();
+    Client agent(daemon.agent_port());
+    const json welcome = login(agent, "1001", "secret-1001", {"1001"});
+    CHECK_FALSE(welcome.contains("ticket"));
+    CHECK_FALSE(welcome.contains("ticket_expires"));
+}
+
+TEST_CASE("callpop agent: a chosen token is for one agent, and --print-token is for generated ones") {
+    Daemon daemon;  // not started: only its store and config
+    const std::string config = daemon.config_path().string();
+    auto several = run_callpop({"agent", "2001", "2002", "--token", "x", "--config", config});
+    CHECK(several.exit_code == 2);
+    CHECK(several.output.find("--token and --token-stdin are for one agent") != std::string::npos);
+    auto print_chosen = run_callpop({"agent", "2001", "--token", "x", "--print-token", "--config", config});
+    CHECK(print_chosen.exit_code == 2);
+    auto twice = run_callpop({"agent", "2001", "2001", "--config", config});
+    CHECK(twice.exit_code == 2);
+    auto empty = run_callpop({"agent", "2001", "--token-stdin", "--config", config}, "\n");
+    CHECK(empty.exit_code == 2);
+    CHECK(query_one(daemon.database_path(), "SELECT count(*) FROM agents WHERE id = '2001'") == "0");
+    auto help = run_callpop({"agent", "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.output.find("--print-token") != std::string::npos);
+}
+
+TEST_CASE("login: connections beyond sessions.logins_at_once wait their turn; silent ones do not block it") {
+    Daemon::Options options;
+    options.logins_at_once = 1;
+    Daemon daemon(options);
+    daemon.start();
+    // A client that connects and says nothing holds the one place for 200 ms at most.
+    Client silent(daemon.agent_port());
+    std::string ticket;
+    {
+        Client agent(daemon.agent_port());
+        ticket = login(agent, "1001", "secret-1001", {"1001"})["ticket"];
+    }
+    // Many at once: each gets its welcome, one after the other.
+    constexpr int clients = 40;
+    std::vector<std::unique_ptr<Client>> many;
+    for (int i = 0; i < clients; ++i) {
+        many.push_back(std::make_unique<Client>(daemon.agent_port()));
+        many.back()->send({{"type", "login"}, {"agent", "1002"}, {"token", "secret-1002"}});
+    }
+    int welcomed = 0;
+    for (auto& client : many) {
+        const json answer = client->next(10s);
+        if (answer["type"] == "welcome") ++welcomed;
+    }
+    // Each login replaced the one before: all were welcomed.
+    CHECK(welcomed == clients);
+    Client resumed(daemon.agent_port());
+    CHECK(ticket_login(resumed, "1001", ticket, {"1001"})["type"] == "welcome");
+    // The silent one is still connected, and may still log in.
+    CHECK(login(silent, "1003", "secret-1003", {"1003"})["agent"] == "1003");
+}

@@ -1,0 +1,75 @@
+// Logins in the SQLite backend, checked with SQLite itself: migration 3 (the secrets table)
+// and the ticket key's row. What every backend must do is in test_storage_logins.cpp.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <string>
+
+#include "storage/token_hash.hpp"
+#include "support/sqlite_query.hpp"
+#include "storage_test_support.hpp"
+
+using namespace callpop;
+using test::TempDir;
+using test::query_one;
+
+namespace {
+
+constexpr const char* migrations[] = {
+#include "storage/sqlite/schema.sql.inc"
+};
+
+void exec_sql(const std::filesystem::path& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    const std::string message = error != nullptr ? error : "";
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE_MESSAGE(code == SQLITE_OK, message);
+}
+
+}  // namespace
+
+TEST_CASE("logins: a version-2 database gains the secrets table, and its agents still log in") {
+    const TempDir dir;
+    const auto path = dir / "callpop.db";
+    const auto stored_before = storage::hash_token("secret-1001", 1000);
+    exec_sql(path, std::string(migrations[0]) + migrations[1] +
+                       "PRAGMA user_version = 2;"
+                       "INSERT INTO agents (id, name, role, token_hash) VALUES ('1001', 'Alex', "
+                       "'agent', '" + stored_before + "');");
+
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(migrations)));
+    CHECK(std::size(migrations) >= 3);
+    const auto alex = store->agent("1001");
+    REQUIRE(alex);
+    CHECK(storage::verify_token("secret-1001", alex->token_hash));
+    // The key is made when first asked for, not by the migration.
+    CHECK(query_one(path, "SELECT count(*) FROM secrets") == "0");
+    const auto key = store->ticket_key();
+    CHECK(query_one(path, "SELECT count(*) FROM secrets") == "1");
+    CHECK(query_one(path, "SELECT value FROM secrets WHERE name = 'ticket_key'") ==
+          storage::to_hex(key));
+}
+
+TEST_CASE("logins: a ticket key row that is not hex is a storage error, not a weak key") {
+    const TempDir dir;
+    const auto path = dir / "callpop.db";
+    test::open_test_store<test::SqliteBackend>(dir);
+    exec_sql(path, "INSERT INTO secrets (name, value) VALUES ('ticket_key', 'not hex!')");
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    CHECK_THROWS_AS(store->ticket_key(), storage::StorageError);
+}
+
+TEST_CASE("logins: a ticket key row too short to be one is replaced by nothing: an error") {
+    const TempDir dir;
+    const auto path = dir / "callpop.db";
+    test::open_test_store<test::SqliteBackend>(dir);
+    exec_sql(path, "INSERT INTO secrets (name, value) VALUES ('ticket_key', '00ff')");
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    CHECK_THROWS_AS(store->ticket_key(), storage::StorageError);
+    CHECK(query_one(path, "SELECT value FROM secrets WHERE name = 'ticket_key'") == "00ff");
+}
