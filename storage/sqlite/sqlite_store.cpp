@@ -103,6 +103,7 @@ public:
                 return customers[a.second].id < customers[b.second].id;
             });
             std::vector<Customer> ordered;
+            ordered.reserve(last_call.size());
             for (const auto& entry : last_call)
                 ordered.push_back(std::move(customers[entry.second]));
             customers = std::move(ordered);
