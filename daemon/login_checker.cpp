@@ -133,8 +133,9 @@ void LoginChecker::give_back(std::unique_ptr<storage::Store> store) {
     idle_stores_.push_back(std::move(store));
 }
 
-LoginGate::LoginGate(asio::any_io_executor executor, std::size_t limit, Clock::duration hold)
-    : limit_(std::max<std::size_t>(1, limit)), hold_(hold), wake_(std::move(executor)) {}
+LoginGate::LoginGate(const asio::any_io_executor& executor, std::size_t limit,
+                     Clock::duration hold)
+    : limit_(std::max<std::size_t>(1, limit)), hold_(hold), wake_(executor) {}
 
 bool LoginGate::has_room(Clock::time_point now) {
     while (!logging_in_.empty() && now - logging_in_.front().second >= hold_)

@@ -102,7 +102,7 @@ class LoginGate {
 public:
     using Clock = std::chrono::steady_clock;
 
-    LoginGate(asio::any_io_executor executor, std::size_t limit, Clock::duration hold);
+    LoginGate(const asio::any_io_executor& executor, std::size_t limit, Clock::duration hold);
 
     // A connection accepted, to start when there is room.
     void wait_in_line(tcp::socket socket);
