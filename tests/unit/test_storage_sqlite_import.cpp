@@ -125,8 +125,9 @@ TEST_CASE("sqlite import: into an empty phones table the number index is built a
     // A table with phones keeps its index all along.
     index_seen.clear();
     const auto see_index = [&](std::size_t) { index_seen.push_back(has_number_index(database)); };
-    storage::import_customers(*store, write_file(dir, "again.csv", customers_csv(rows)),
-                              normalizer, see_index);
+    storage::import_customers(
+        *store, write_file(dir, "again.csv", customers_csv(storage::progress_interval * 2 + 5)),
+        normalizer, see_index);
     REQUIRE_FALSE(index_seen.empty());
     CHECK(index_seen == std::vector<bool>(index_seen.size(), true));
 
