@@ -63,8 +63,14 @@ public:
         db_.exec("PRAGMA synchronous = NORMAL");
         db_.exec("PRAGMA foreign_keys = ON");
         migrate(db_);
-        // An import into an empty store that stopped half-way left it to be built.
-        db_.exec(create_phones_by_number);
+        // An import into an empty store that stopped half-way left it to be built. (A
+        // busy store is an import running now, which builds it when done: opening must
+        // not fail for that.)
+        try {
+            db_.exec(create_phones_by_number);
+        } catch (const StorageError& error) {
+            if (!error.transient()) throw;
+        }
     }
 
     std::vector<Customer> customers_by_number(std::string_view number,
