@@ -78,8 +78,14 @@ public:
         db_.exec("PRAGMA synchronous = NORMAL");
         db_.exec("PRAGMA foreign_keys = ON");
         migrate(db_);
-        // An import into an empty store that stopped half-way left it to be built.
-        db_.exec(create_phones_by_number);
+        // An import into an empty store that stopped half-way left it to be built. (A
+        // busy store is an import running now, which builds it when done: opening must
+        // not fail for that.)
+        try {
+            db_.exec(create_phones_by_number);
+        } catch (const StorageError& error) {
+            if (!error.transient()) throw;
+        }
     }
 
     std::vector<Customer> customers_by_number(std::string_view number,
@@ -617,8 +623,9 @@ public:
         auto& find = statement(
             "SELECT id FROM assets WHERE customer_id = ?1 AND ((?2 <> '' AND serial = ?2) OR "
             "(?2 = '' AND serial = '' AND product = ?3 AND purchased = ?4))");
-        find.bind(1, *customer_id).bind(2, asset.serial).bind(3, asset.product);
-        find.bind(4, asset.purchased);
+        // `asset` outlives each statement's run: its text is read in place.
+        find.bind(1, *customer_id).bind_in_place(2, asset.serial);
+        find.bind_in_place(3, asset.product).bind_in_place(4, asset.purchased);
         std::optional<std::int64_t> existing;
         if (find.step()) existing = find.column_int(0);
         find.reset();
@@ -626,14 +633,16 @@ public:
             auto& update = statement(
                 "UPDATE assets SET product = ?2, serial = ?3, purchased = ?4, warranty_end = ?5 "
                 "WHERE id = ?1");
-            update.bind(1, *existing).bind(2, asset.product).bind(3, asset.serial);
-            update.bind(4, asset.purchased).bind(5, asset.warranty_end).run();
+            update.bind(1, *existing).bind_in_place(2, asset.product);
+            update.bind_in_place(3, asset.serial).bind_in_place(4, asset.purchased);
+            update.bind_in_place(5, asset.warranty_end).run();
         } else {
             auto& insert = statement(
                 "INSERT INTO assets (customer_id, product, serial, purchased, warranty_end) "
                 "VALUES (?1, ?2, ?3, ?4, ?5)");
-            insert.bind(1, *customer_id).bind(2, asset.product).bind(3, asset.serial);
-            insert.bind(4, asset.purchased).bind(5, asset.warranty_end).run();
+            insert.bind(1, *customer_id).bind_in_place(2, asset.product);
+            insert.bind_in_place(3, asset.serial).bind_in_place(4, asset.purchased);
+            insert.bind_in_place(5, asset.warranty_end).run();
         }
         return true;
     }
@@ -645,8 +654,9 @@ public:
             "INSERT INTO notes (customer_id, kind, text, author, created_at) "
             "SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM notes WHERE "
             "customer_id = ?1 AND kind = ?2 AND text = ?3)");
-        insert.bind(1, *customer_id).bind(2, note.kind).bind(3, note.text);
-        insert.bind(4, note.author).bind(5, note.created_at).run();
+        // `note` outlives the run: its text is read in place.
+        insert.bind(1, *customer_id).bind_in_place(2, note.kind).bind_in_place(3, note.text);
+        insert.bind_in_place(4, note.author).bind_in_place(5, note.created_at).run();
         return true;
     }
 
@@ -942,7 +952,7 @@ private:
 
     std::optional<std::int64_t> id_of_external(std::string_view external_id) {
         auto& query = statement("SELECT id FROM customers WHERE external_id = ?1");
-        query.bind(1, external_id);
+        query.bind_in_place(1, external_id);  // read before this returns
         std::optional<std::int64_t> id;
         if (query.step()) id = query.column_int(0);
         query.reset();

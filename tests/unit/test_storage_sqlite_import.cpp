@@ -125,8 +125,9 @@ TEST_CASE("sqlite import: into an empty phones table the number index is built a
     // A table with phones keeps its index all along.
     index_seen.clear();
     const auto see_index = [&](std::size_t) { index_seen.push_back(has_number_index(database)); };
-    storage::import_customers(*store, write_file(dir, "again.csv", customers_csv(rows)),
-                              normalizer, see_index);
+    storage::import_customers(
+        *store, write_file(dir, "again.csv", customers_csv(storage::progress_interval * 2 + 5)),
+        normalizer, see_index);
     REQUIRE_FALSE(index_seen.empty());
     CHECK(index_seen == std::vector<bool>(index_seen.size(), true));
 
@@ -159,4 +160,24 @@ TEST_CASE("sqlite import: a failed import puts the index back; so does opening t
     auto store = test::open_test_store<test::SqliteBackend>(dir);
     CHECK(has_number_index(database));
     CHECK(store->customers_by_number("+15551000020", 5).size() == 1);
+}
+
+TEST_CASE("sqlite import: a store opens while an import holds the write lock without the index") {
+    const TempDir dir;
+    const auto database = dir / "callpop.db";
+    test::open_test_store<test::SqliteBackend>(dir);
+    drop_number_index(database);
+    // Another process importing: the write lock held, the index not there yet.
+    sqlite3* importer = nullptr;
+    REQUIRE(sqlite3_open(database.c_str(), &importer) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(importer, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    // Opening waits for the lock (the busy timeout), then carries on without building it.
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    CHECK(store->customers_by_number("+15551000001", 5).empty());
+    CHECK_FALSE(has_number_index(database));
+    sqlite3_exec(importer, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(importer);
+    // The next open builds it.
+    store = test::open_test_store<test::SqliteBackend>(dir);
+    CHECK(has_number_index(database));
 }
