@@ -56,6 +56,9 @@ std::shared_ptr<SwitchClient> make_switch_client(asio::io_context& io,
     throw std::runtime_error("switch " + link.name + ": type " + link.type + " is not built yet");
 }
 
+// Threads that work beside the loop: one core stays with the loop where there are two.
+unsigned cores_beside_the_loop() { return std::max(2u, std::thread::hardware_concurrency()) - 1; }
+
 std::string join(const std::vector<std::string>& items) {
     std::string joined;
     for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
@@ -85,26 +88,24 @@ std::string transfer_notes(const TrackedCall& call, const std::vector<std::strin
 Server::Server(asio::io_context& io, config::Config config)
     : io_(io),
       config_(std::move(config)),
-      store_(storage::open_store(config_.storage)),
       followup_desk_(config_),
       writer_(config_, io_.get_executor(),
               [this](const domain::CallLogRecord& record) { publish(record); }),
       numbers_(config_),
-      // The loop and the writer have a core each where there are more.
-      lookups_(config_, io_.get_executor(),
-               std::clamp(std::thread::hardware_concurrency(), 2u, 5u) - 1),
+      lookups_(config_, io_.get_executor(), std::min(cores_beside_the_loop(), 4u)),
       tracker_(std::chrono::seconds(config_.calls.max_duration_s),
                std::chrono::seconds(config_.calls.ended_keep_s), config_.calls.ended_max),
       router_(config_.sessions.queue_max),
-      // One core stays with the event loop.
-      logins_(config_, store_->ticket_key(),
-              std::max(2u, std::thread::hardware_concurrency()) - 1),
+      logins_(config_, storage::open_store(config_.storage)->ticket_key(),
+              cores_beside_the_loop()),
       login_gate_(io_.get_executor(), config_.sessions.logins_at_once, login_hold),
       switch_acceptor_(io_),
       agent_acceptor_(io_),
       sweep_timer_(io_),
       next_pop_seq_(first_pop_seq()) {
-    for (auto& record : store_->recent_log(config_.call_log.tail_memory))
+    // Read once at start: the loop keeps no store connection of its own.
+    const auto store = storage::open_store(config_.storage, storage::Access::read_only);
+    for (auto& record : store->recent_log(config_.call_log.tail_memory))
         recent_log_.push_back(std::move(record));
 }
 
@@ -218,28 +219,20 @@ bool pops(CallChange::Kind kind) {
            kind == CallChange::Kind::transferred;
 }
 
-// What the lookup reads of a call: the tracked call's details, completed by the event as
-// the tracker will merge it.
-LookupRequest lookup_request(const TrackedCall* call, const protocol::SwitchEvent& event) {
-    const auto either = [](const std::string& kept, const std::string& sent) {
-        return kept.empty() ? sent : kept;
-    };
-    if (call == nullptr)
-        return {event.call, event.from, event.name, event.to, event.queue, event.data};
-    LookupRequest request{call->id,
-                          either(call->caller_raw, event.from),
-                          either(call->caller_name, event.name),
-                          either(call->dialed, event.to),
-                          either(call->queue, event.queue),
-                          call->data};
-    for (const auto& [key, value] : event.data.items()) {
-        if (!request.data.contains(key)) request.data[key] = value;
-    }
-    return request;
-}
-
 LookupRequest lookup_request(const TrackedCall& call) {
     return {call.id, call.caller_raw, call.caller_name, call.dialed, call.queue, call.data};
+}
+
+// What the lookup will read of the call once the tracker has merged the event in.
+LookupRequest lookup_request(const TrackedCall* call, const protocol::SwitchEvent& event) {
+    LookupRequest request;
+    if (call != nullptr) {
+        request = lookup_request(*call);
+    } else {
+        request.call = event.call;
+    }
+    merge_details(request, event);
+    return request;
 }
 
 }  // namespace

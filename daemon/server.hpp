@@ -107,7 +107,6 @@ private:
 
     asio::io_context& io_;
     config::Config config_;
-    std::unique_ptr<storage::Store> store_;  // logins and the tail's start, on this thread
     FollowupDesk followup_desk_;             // used by writer jobs only, on the writer thread
     LogWriter writer_;
     NumberBook numbers_;

@@ -123,7 +123,8 @@ JsonWriter& JsonWriter::string(std::string_view text) {
     return *this;
 }
 
-JsonWriter& JsonWriter::number(std::int64_t value) {
+template <typename Integer>
+JsonWriter& JsonWriter::integer(Integer value) {
     separate();
     std::array<char, 24> digits{};
     const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
@@ -132,14 +133,9 @@ JsonWriter& JsonWriter::number(std::int64_t value) {
     return *this;
 }
 
-JsonWriter& JsonWriter::unsigned_number(std::uint64_t value) {
-    separate();
-    std::array<char, 24> digits{};
-    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
-    out_.append(digits.data(), end);
-    after_value_ = true;
-    return *this;
-}
+JsonWriter& JsonWriter::number(std::int64_t value) { return integer(value); }
+
+JsonWriter& JsonWriter::unsigned_number(std::uint64_t value) { return integer(value); }
 
 JsonWriter& JsonWriter::boolean(bool value) {
     separate();

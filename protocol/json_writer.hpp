@@ -39,6 +39,8 @@ public:
 
 private:
     void separate();
+    template <typename Integer>
+    JsonWriter& integer(Integer value);
 
     std::string& out_;
     bool after_value_ = false;

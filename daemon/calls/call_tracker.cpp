@@ -8,17 +8,6 @@ using protocol::SwitchEventKind;
 
 namespace {
 
-// Fills what an earlier event did not know: events may arrive in any order.
-void merge_details(TrackedCall& call, const protocol::SwitchEvent& event) {
-    if (call.caller_raw.empty()) call.caller_raw = event.from;
-    if (call.caller_name.empty()) call.caller_name = event.name;
-    if (call.dialed.empty()) call.dialed = event.to;
-    if (call.queue.empty()) call.queue = event.queue;
-    for (const auto& [key, value] : event.data.items()) {
-        if (!call.data.contains(key)) call.data[key] = value;
-    }
-}
-
 bool is_transfer_target(const TrackedCall& call, const std::string& extension) {
     return !extension.empty() &&
            std::find(call.transfer_targets.begin(), call.transfer_targets.end(), extension) !=

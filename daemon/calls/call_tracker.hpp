@@ -54,6 +54,19 @@ struct TrackedCall {
     SharedMessage pop;  // serialized once, queued to every agent
 };
 
+// Fills what an earlier event did not know: events may arrive in any order. For a tracked
+// call, and for anything with the same caller fields (what a lookup reads of a call).
+template <typename CallerDetails>
+void merge_details(CallerDetails& call, const protocol::SwitchEvent& event) {
+    if (call.caller_raw.empty()) call.caller_raw = event.from;
+    if (call.caller_name.empty()) call.caller_name = event.name;
+    if (call.dialed.empty()) call.dialed = event.to;
+    if (call.queue.empty()) call.queue = event.queue;
+    for (const auto& [key, value] : event.data.items()) {
+        if (!call.data.contains(key)) call.data[key] = value;
+    }
+}
+
 struct CallChange {
     enum class Kind {
         ignored,    // duplicate or late: nothing to do, nothing to log
