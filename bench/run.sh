@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: bench/run.sh [--customers N] [--agents A] [--relogin R] [--chosen-tokens] [--fresh]
-#                     [--keep] [callpop_bench options...]
+#                     [--keep] [--rss-every S] [callpop_bench options...]
 #
 # Builds callpop and callpop_bench (RelWithDebInfo, like `scripts/build release`) if needed,
 # prepares a store with N demo customers (default 100,000) and A agents (default 100; ids
@@ -11,6 +11,10 @@
 # Agents get generated tokens (`callpop agent ... --print-token`, kept with the store);
 # --chosen-tokens gives them the token demo-<id> instead, hashed with PBKDF2 as a token a
 # person chose is (each login then costs the daemon ~6.6 ms).
+#
+# --rss-every S samples the daemon's resident memory every S seconds during the bench and
+# prints the samples, with the growth over the last half of the run (target 5: memory flat
+# under traffic).
 #
 # --relogin R measures logging back in after a restart: A+R agents are made; all of them
 # log in with their tokens (timed: "agents logged in") and keep the tickets of their
@@ -26,7 +30,10 @@
 #   bench/run.sh --rate 0 --calls 200000  # as fast as possible
 #   bench/run.sh --callers ''             # callers the customer base does not know
 #   bench/run.sh --agents 100 --relogin 10000   # 10,000 agents back after a restart
-# Environment: CALLPOP_BUILD_DIR (default build-bench), CALLPOP_BENCH_CACHE (where prepared
+# Environment: DAEMON_WRAP runs the daemon under a profiler, e.g.
+# DAEMON_WRAP="valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file=/tmp/cg.%p"
+# (it must exec the daemon in its own process, as valgrind does; `perf stat -p` attaches
+# instead); CALLPOP_BUILD_DIR (default build-bench), CALLPOP_BENCH_CACHE (where prepared
 # stores are kept between runs; default $CALLPOP_BUILD_DIR/bench-data), MISSED_CALLS=callback
 # to have every (unanswered) bench call schedule a callback, as a real missed call does
 # (default none: the figures are then those of answered traffic); LOGINS_AT_ONCE sets the
@@ -37,6 +44,7 @@ build=${CALLPOP_BUILD_DIR:-$root/build-bench}
 customers=100000
 agents=100
 relogin=0
+rss_every=0
 chosen_tokens=0
 fresh=0
 keep=0
@@ -48,6 +56,7 @@ while [ $# -gt 0 ]; do
     --relogin) relogin=$2; shift 2 ;;
     --chosen-tokens) chosen_tokens=1; shift ;;
     --fresh) fresh=1; shift ;;
+    --rss-every) rss_every=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     *) bench_args+=("$1"); shift ;;
@@ -205,10 +214,11 @@ write_config "$work" >"$work/callpop.yaml"
 # ---- serve --------------------------------------------------------------------------
 start_daemon() {
   rm -f "$work/ready.json"
-  "${pin_daemon[@]}" "$callpop" serve --config "$work/callpop.yaml" --ready-file "$work/ready.json" \
+  # shellcheck disable=SC2086  # DAEMON_WRAP is a command line
+  "${pin_daemon[@]}" ${DAEMON_WRAP:-} "$callpop" serve --config "$work/callpop.yaml" --ready-file "$work/ready.json" \
     2>>"$work/daemon.log" &
   daemon_pid=$!
-  for _ in $(seq 1 2000); do
+  for _ in $(seq 1 6000); do
     [ -f "$work/ready.json" ] && break
     kill -0 "$daemon_pid" 2>/dev/null || { echo "run.sh: callpop serve exited:" >&2; cat "$work/daemon.log" >&2; exit 1; }
     sleep 0.01
@@ -256,12 +266,25 @@ echo "daemon pid $daemon_pid (${pin_daemon[*]:-not pinned}), switch port $switch
   "bench ${pin_bench[*]:-not pinned}; $([ "$have_demo" = 1 ] && echo "$customers customers" || echo "no customers")," \
   "RelWithDebInfo" >&2
 ticks_start=$(cpu_ticks)
+sampler_pid=
+if [ "$rss_every" != 0 ]; then
+  # Seconds since the bench started, and VmRSS in KiB.
+  (
+    begin=$(date +%s)
+    while kill -0 "$daemon_pid" 2>/dev/null; do
+      echo "$(($(date +%s) - begin)) $(awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status")"
+      sleep "$rss_every"
+    done
+  ) >"$work/rss.txt" 2>/dev/null &
+  sampler_pid=$!
+fi
 set +e
 "${pin_bench[@]}" "$bench" --switch-port "$switch_port" --agent-port "$agent_port" \
   "${callers_arg[@]}" "${tokens_arg[@]}" "${relogin_args[@]}" "${bench_args[@]}" | tee "$work/bench.out"
 bench_status=${PIPESTATUS[0]}
 set -e
 ticks_end=$(cpu_ticks)
+if [ -n "$sampler_pid" ]; then kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null; fi
 vm_hwm=$(awk '/VmHWM/ {print $2}' "/proc/$daemon_pid/status")
 vm_rss=$(awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status")
 threads=$(awk '/Threads/ {print $2}' "/proc/$daemon_pid/status")
@@ -281,6 +304,13 @@ for arg in "${bench_args[@]}"; do [ "$arg" = --json ] && summary_fd=2; done
     "RSS $(calc "$rss_before / 1024") MiB at start, $(calc "$vm_rss / 1024") MiB at the end; $threads threads"
   echo "call log            $records records in calls.jsonl after SIGTERM (a ring and a hangup per call sent${MISSED_CALLS:+, and its callback}; callbacks are one per number)"
   echo "daemon              exit status $daemon_status; $warnings warning/error lines in its log"
+  if [ -s "$work/rss.txt" ]; then
+    awk '{ printf "%s%s s %.1f", (NR > 1 ? ", " : "rss samples (MiB)   "), $1, $2 / 1024 } END { print "" }' "$work/rss.txt"
+    # Growth over the second half of the samples: flat means bounded.
+    awk '{ t[NR] = $1; r[NR] = $2 } END { h = int(NR / 2) + 1;
+      lo = r[h]; hi = r[h]; for (i = h; i <= NR; i++) { if (r[i] < lo) lo = r[i]; if (r[i] > hi) hi = r[i] }
+      printf "rss, last half      %s..%s s: %.1f to %.1f MiB (min %.1f, max %.1f)\n", t[h], t[NR], r[h] / 1024, r[NR] / 1024, lo / 1024, hi / 1024 }' "$work/rss.txt"
+  fi
 } >&"$summary_fd"
 if [ "$warnings" -gt 0 ]; then grep -E '\] \[(warning|error|critical)\]' "$work/daemon.log" | head -n 5 >&2; fi
 # Every call sent is a ring and a hangup in the call log (callbacks come on top).

@@ -383,8 +383,8 @@ void Server::act_on(const CallChange& change, const protocol::SwitchEvent& event
             // Nobody took it: the caller is owed a call back. After a lost switch link
             // ("unknown") nobody knows whether someone did. A call answered once and then
             // transferred to nobody who took it was not missed.
-            const bool missed =
-                !call.ever_answered && cause != "transferred" && cause != "unknown";
+            const bool missed = !call.ever_answered && cause != "transferred" &&
+                                cause != "unknown" && followup_desk_.schedules_missed_calls();
             std::optional<domain::CallLogRecord> missed_call;
             if (missed) missed_call = record;
             write_log(std::move(record));

@@ -107,7 +107,7 @@ private:
 
     asio::io_context& io_;
     config::Config config_;
-    FollowupDesk followup_desk_;             // used by writer jobs only, on the writer thread
+    FollowupDesk followup_desk_;  // writer jobs only, on the writer thread; its policy read anywhere
     LogWriter writer_;
     NumberBook numbers_;
     LookupThreads lookups_;

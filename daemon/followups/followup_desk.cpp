@@ -93,7 +93,7 @@ FollowupDecision FollowupDesk::after_outcome(JobContext& context,
 
 FollowupDecision FollowupDesk::after_missed_call(JobContext& context,
                                                  const domain::CallLogRecord& hangup, Instant now) {
-    if (policies_.missed_calls.kind == "none") return {};
+    if (!schedules_missed_calls()) return {};
     const std::string reason = hangup.cause == "abandoned" ? "abandoned" : "missed";
     return schedule(context, policies_.missed_calls, reason, hangup, now);
 }

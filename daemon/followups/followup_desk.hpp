@@ -59,6 +59,9 @@ public:
     // An abandoned or unanswered call: a callback, one open per number.
     FollowupDecision after_missed_call(JobContext& context, const domain::CallLogRecord& hangup,
                                        Instant now);
+    // False when missed calls schedule nothing (`followups.missed_calls.kind: none`): the loop
+    // then hands the writer no job for them. Safe on any thread: the policy is fixed.
+    bool schedules_missed_calls() const { return policies_.missed_calls.kind != "none"; }
     // The switch said the call was answered after all (the answer came after the hangup):
     // the callback its hangup created is cancelled.
     void after_late_answer(JobContext& context, const std::string& call_id, Instant now);

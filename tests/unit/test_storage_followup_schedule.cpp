@@ -342,6 +342,13 @@ TEST_CASE("timestamps: format_local and parse_utc") {
     for (const auto* text : {"2026-01-01T00:00:00.000Z", "1999-12-31T23:59:59.000Z",
                              "2038-01-19T03:14:08.000Z"})
         CHECK(format_utc(utc(text)) == text);
+    // Milliseconds written, truncated, on any day: leap days, the epoch, before it.
+    using std::chrono::milliseconds;
+    CHECK(format_utc(utc("2024-02-29T23:59:59Z") + milliseconds(999)) == "2024-02-29T23:59:59.999Z");
+    CHECK(format_utc(std::chrono::system_clock::time_point(std::chrono::microseconds(1'001'999))) ==
+          "1970-01-01T00:00:01.001Z");
+    CHECK(format_utc(utc("1970-01-01T00:00:00Z") - milliseconds(1)) == "1969-12-31T23:59:59.999Z");
+    CHECK(format_utc(utc("2000-03-01T07:08:09Z") + milliseconds(40)) == "2000-03-01T07:08:09.040Z");
     CHECK_THROWS_AS(format_local(instant, "Nowhere/City"), std::runtime_error);
 
     for (const char* bad :
