@@ -128,7 +128,7 @@ JsonWriter& JsonWriter::key(std::string_view name) {
         place = std::copy(name.begin(), name.end(), place);
         *place++ = '"';
         *place++ = ':';
-        out_.append(piece.data(), place);
+        out_.append(piece.data(), static_cast<std::size_t>(place - piece.data()));
     }
     after_value_ = false;
     return *this;
