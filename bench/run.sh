@@ -37,7 +37,7 @@
 # stores are kept between runs; default $CALLPOP_BUILD_DIR/bench-data), MISSED_CALLS=callback
 # to have every (unanswered) bench call schedule a callback, as a real missed call does
 # (default none: the figures are then those of answered traffic); LOGINS_AT_ONCE sets the
-# daemon's sessions.logins_at_once.
+# daemon's sessions.logins_at_once; FLUSH_MS its call_log.flush_ms (default 20).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${CALLPOP_BUILD_DIR:-$root/build-bench}
@@ -108,7 +108,7 @@ storage:
 call_log:
   jsonl: $1/calls.jsonl
   batch_max: 1000
-  flush_ms: 20
+  flush_ms: ${FLUSH_MS:-20}
   tail_memory: 10000
 calls:
   max_duration_s: 14400

@@ -99,11 +99,19 @@ void check_followup_log(const char* kind, std::int64_t id, const std::string& ag
 
 void parse_line(const std::string& text) {
     auto event = protocol::parse_switch_event(text);
+    // simdjson reads lines first and nlohmann decides whatever simdjson refuses: together
+    // they must accept what nlohmann alone accepts, with the same values.
+    const bool nlohmann_accepts = nlohmann::json::accept(text);
     if (auto* error = std::get_if<protocol::ProtocolError>(&event)) {
         require(!error->code.empty());
+        if (!nlohmann_accepts) require(error->code == "bad_json");
         check_encoded(protocol::encode_error(*error));
     } else {
         const auto& parsed = std::get<protocol::SwitchEvent>(event);
+        require(nlohmann_accepts);
+        const auto reference = nlohmann::json::parse(text, nullptr, false);
+        if (reference.is_object() && reference.contains("data") && reference["data"].is_object())
+            require(parsed.data == reference["data"]);
         require(!parsed.call.empty());
         for (const auto& extension : parsed.extensions) require(!extension.empty());
         protocol::Pop pop;
