@@ -284,7 +284,7 @@ set +e
 bench_status=${PIPESTATUS[0]}
 set -e
 ticks_end=$(cpu_ticks)
-if [ -n "$sampler_pid" ]; then kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null; fi
+if [ -n "$sampler_pid" ]; then kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; fi
 vm_hwm=$(awk '/VmHWM/ {print $2}' "/proc/$daemon_pid/status")
 vm_rss=$(awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status")
 threads=$(awk '/Threads/ {print $2}' "/proc/$daemon_pid/status")

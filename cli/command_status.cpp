@@ -58,6 +58,7 @@ std::string summary(const json& status) {
     text +=
         fmt::format("supervisors following the call log: {}\n", text_of(status["tail_followers"]));
     text += fmt::format("call-log writer queue: {}\n", text_of(status["writer_queue"]));
+    text += fmt::format("customer lookups: {}\n", text_of(status["lookups"]));
     return text;
 }
 

@@ -690,6 +690,7 @@ void Server::on_status(const std::shared_ptr<AgentSession>& session) {
                       [](const auto& waiter) { return !waiter.expired(); }));
     status.followups_held = held_followups_.size();
     status.writer_queue = writer_.queued();
+    status.lookups = lookups_started_;
     for (const auto& client : switch_clients_) status.switches.push_back(client->status());
     status.switches.push_back(native_switch_port_.status);
     status.switches.back().sessions = native_switch_port_.sessions;

@@ -322,6 +322,7 @@ std::string encode_status(const DaemonStatus& status) {
                     {"followup_waiters", status.followup_waiters},
                     {"followups_held", status.followups_held},
                     {"writer_queue", status.writer_queue},
+                    {"lookups", status.lookups},
                     {"switches", std::move(switches)}});
 }
 

@@ -159,6 +159,7 @@ struct DaemonStatus {
     std::size_t followup_waiters = 0;
     std::size_t followups_held = 0;
     std::size_t writer_queue = 0;
+    std::uint64_t lookups = 0;  // customer lookups started since the daemon started
     std::vector<SwitchStatus> switches;
 };
 std::string encode_status(const DaemonStatus& status);

@@ -46,7 +46,9 @@ struct LookupRequest {
     std::string caller_name;
     std::string dialed;
     std::string queue;
-    nlohmann::json data;
+    // What the IVR collected: an empty object when nothing, as on a tracked call, or every
+    // request would differ from its call and be looked up twice.
+    nlohmann::json data = nlohmann::json::object();
     bool operator==(const LookupRequest&) const = default;
 };
 

@@ -166,6 +166,8 @@ TEST_CASE("status: the native port counts its switches' events, calls and refuse
         check_recent(native.at("up_since"));
         check_recent(native.at("last_event_at"));
         CHECK(status.at("live_calls") == 1);  // c-2 still rings
+        // One lookup a call: the one started as the ring arrived is the one its pop uses.
+        CHECK(status.at("lookups") == 2);
 
         const auto shown = run_callpop(status_command(daemon, "super", "boss"));
         REQUIRE_MESSAGE(shown.exit_code == 0, shown.output);
@@ -244,7 +246,7 @@ TEST_CASE("status --json: one JSON object with the documented keys") {
     check_recent(status.at("at"));
     for (const char* key : {"uptime_s", "live_calls", "agents_logged_in", "agents_away",
                             "tail_followers", "followup_waiters", "followups_held",
-                            "writer_queue"}) {
+                            "writer_queue", "lookups"}) {
         INFO("key: " << key);
         CHECK(status.at(key).is_number_unsigned());
     }

@@ -886,6 +886,7 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
     status.followup_waiters = 4;
     status.followups_held = 1;
     status.writer_queue = 0;
+    status.lookups = 9;
 
     // A link that never came up: no times, the reason it is down.
     protocol::SwitchStatus down;
@@ -923,6 +924,7 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
                           {"followup_waiters", 4},
                           {"followups_held", 1},
                           {"writer_queue", 0},
+                          {"lookups", 9},
                           {"switches",
                            {{{"name", "pbx-down"},
                              {"type", "ami"},

@@ -162,6 +162,37 @@ TEST_CASE("switch event: unknown fields are ignored; a repeated key keeps its la
     CHECK(event.call == "c-2");
 }
 
+TEST_CASE("switch event: the IVR's data reads as json::parse reads it") {
+    // simdjson reads the line first; what comes out must be nlohmann's value for the same
+    // text: integers >= 0 unsigned, negative ones signed, doubles, nesting, the last of
+    // duplicate keys, and \u escapes (those lines are read by nlohmann itself).
+    const std::string data =
+        R"({"serial":"7XK2Q1","n":42,"neg":-7,"big":18446744073709551615,"pi":3.25,)"
+        R"("exp":1e3,"yes":true,"no":null,"list":[1,"two",[3],{"four":4}],"dup":1,"dup":2,)"
+        R"("text":"café \"quoted\" \\ tab\t","utf8":"Zoë 東京"})";
+    for (const std::string& line :
+         {R"({"event":"ring","call":"c-1","data":)" + data + "}",
+          R"({"event":"ring","call":"c-1","data":)" + data + R"(,"name":"\u0050at"})"}) {
+        INFO("line: " << line);
+        const auto event = event_of(line);
+        const auto expected = json::parse(line)["data"];
+        CHECK(event.data == expected);
+        CHECK(event.data["n"].is_number_unsigned());
+        CHECK(event.data["neg"].is_number_integer());
+        CHECK_FALSE(event.data["neg"].is_number_unsigned());
+        CHECK(event.data["big"].get<std::uint64_t>() == 18446744073709551615ULL);
+        CHECK(event.data["pi"].is_number_float());
+        CHECK(event.data["exp"].is_number_float());
+        CHECK(event.data["dup"] == 2);
+        CHECK(event.data["text"] == "café \"quoted\" \\ tab\t");
+    }
+    CHECK(event_of(R"({"event":"ring","call":"c-1","name":"\u0050at"})").name == "Pat");
+    // A number past uint64 is a double for nlohmann; simdjson refuses it, nlohmann reads it.
+    CHECK(event_of(R"({"event":"ring","call":"c","data":{"huge":18446744073709551616}})")
+              .data["huge"]
+              .is_number_float());
+}
+
 TEST_CASE("switch event: errors, with their exact code and message") {
     SUBCASE("not JSON") {
         check_error("x", "bad_json", "not JSON at byte 1 of the line");
