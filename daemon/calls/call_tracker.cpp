@@ -31,7 +31,7 @@ TrackedCall& CallTracker::create(const protocol::SwitchEvent& event,
     call.id = event.call;
     call.switch_name = switch_name;
     call.started = now;
-    by_start_.emplace_back(now, call.id);
+    live_by_start_.emplace(now, call.id);
     return call;
 }
 
@@ -155,19 +155,20 @@ void CallTracker::mark_ended(TrackedCall& call, Clock::time_point now) {
     call.ended = now;
     ++ended_kept_;
     --live_;
+    live_by_start_.erase({call.started, call.id});
     by_end_.emplace_back(now, call.id);
 }
 
 std::vector<TrackedCall*> CallTracker::expire(Clock::time_point now) {
     std::vector<TrackedCall*> expired;
-    // Calls leave by_start_ in the order they started: only the due ones are looked at.
-    while (!by_start_.empty() && now - by_start_.front().first >= max_duration_) {
-        const auto [started, id] = std::move(by_start_.front());
-        by_start_.pop_front();
-        TrackedCall* call = find(id);
-        if (call == nullptr || call->started != started || call->state == CallState::ended)
+    // Oldest first: only the due ones are looked at.
+    while (!live_by_start_.empty() && now - live_by_start_.begin()->first >= max_duration_) {
+        TrackedCall* call = find(live_by_start_.begin()->second);
+        if (call == nullptr) {  // cannot happen: a call leaves the set as it ends
+            live_by_start_.erase(live_by_start_.begin());
             continue;
-        mark_ended(*call, now);
+        }
+        mark_ended(*call, now);  // takes it out of the set
         expired.push_back(call);
     }
     return expired;

@@ -121,6 +121,30 @@ TEST_CASE("no more ended calls are kept than ended_max, the oldest forgotten fir
     CHECK(tracker.live_calls() == 1);
 }
 
+TEST_CASE("what the tracker holds stays bounded by live calls and ended_max, however many calls") {
+    // Calls that never time out within the test (4 h) and are kept an hour: only ended_max
+    // bounds what the ended ones leave behind.
+    CallTracker tracker(std::chrono::hours(4), std::chrono::hours(1), 10);
+    const auto start = Clock::now();
+    tracker.apply(event(SwitchEventKind::ring, "long", {"1001"}), "native", start);
+    for (int index = 0; index < 5000; ++index) {
+        const std::string id = "c-" + std::to_string(index);
+        const auto at = start + std::chrono::milliseconds(index);
+        tracker.apply(event(SwitchEventKind::ring, id, {"1002"}), "native", at);
+        tracker.apply(event(SwitchEventKind::hangup, id, {}), "native", at);
+        if (index % 100 == 0) tracker.forget_ended(at);
+    }
+    tracker.forget_ended(start + std::chrono::seconds(5));
+    CHECK(tracker.live_calls() == 1);
+    // The live call (its entry and start), 10 ended calls and their entries in the end order.
+    CHECK(tracker.entries() == 1 + 1 + 10 + 10);
+    // The live one still times out on schedule.
+    const auto expired = tracker.expire(start + std::chrono::hours(4));
+    REQUIRE(expired.size() == 1);
+    CHECK(expired.front()->id == "long");
+    CHECK(tracker.live_calls() == 0);
+}
+
 TEST_CASE("transfer after the answer: the call rings at the target, whose answer is a second leg") {
     CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
     const auto now = Clock::now();
