@@ -383,10 +383,11 @@ void Server::act_on(const CallChange& change, const protocol::SwitchEvent& event
             // Nobody took it: the caller is owed a call back. After a lost switch link
             // ("unknown") nobody knows whether someone did. A call answered once and then
             // transferred to nobody who took it was not missed.
-            const bool missed = !call.ever_answered && cause != "transferred" &&
-                                cause != "unknown" && followup_desk_.schedules_missed_calls();
+            const bool missed =
+                !call.ever_answered && cause != "transferred" && cause != "unknown";
+            // The record is copied for the follow-up job only when the policy will use it.
             std::optional<domain::CallLogRecord> missed_call;
-            if (missed) missed_call = record;
+            if (missed && followup_desk_.schedules_missed_calls()) missed_call = record;
             write_log(std::move(record));
             if (missed_call) {
                 writer_.write([this, hangup = std::move(*missed_call)](JobContext& context) {

@@ -110,15 +110,12 @@ Parsed<json> parse_json_object(std::string_view line) {
     // tenth of the instructions nlohmann's lexer takes. Whatever simdjson refuses, and any
     // "\\u" escape (where the two could differ on lone surrogates), goes to nlohmann, which
     // decides exactly as before and names the byte of the error.
-    Parsed<json> parsed = ProtocolError{};
     thread_local simdjson::dom::parser parser;
     simdjson::dom::element root;
-    if (line.find("\\u") == std::string_view::npos &&
-        parser.parse(line.data(), line.size(), true).get(root) == simdjson::SUCCESS) {
-        parsed = to_nlohmann(root);
-    } else {
-        parsed = parse_with_nlohmann(line);
-    }
+    const bool simdjson_read_it =
+        line.find("\\u") == std::string_view::npos &&
+        parser.parse(line.data(), line.size(), true).get(root) == simdjson::SUCCESS;
+    Parsed<json> parsed = simdjson_read_it ? Parsed<json>(to_nlohmann(root)) : parse_with_nlohmann(line);
     if (auto* value = std::get_if<json>(&parsed); value != nullptr && !value->is_object())
         return ProtocolError{"bad_json", "expected a JSON object"};
     return parsed;
