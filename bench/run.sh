@@ -12,6 +12,13 @@
 # --chosen-tokens gives them the token demo-<id> instead, hashed with PBKDF2 as a token a
 # person chose is (each login then costs the daemon ~6.6 ms).
 #
+# --prepare-only builds and prepares the store (as for a run with these --customers and
+# --agents), prints the directory that holds it (callpop.db, tokens.txt, callers.txt) and
+# stops: bench/kamailio.sh uses the same stores.
+#
+# --cdf PNG plots the latency CDF of the run with bench/cdf.sh (gnuplot), from --samples
+# FILE when given, else from a temporary one.
+#
 # --rss-every S samples the daemon's resident memory every S seconds during the bench and
 # prints the samples, with the growth over the last half of the run (target 5: memory flat
 # under traffic).
@@ -48,6 +55,9 @@ rss_every=0
 chosen_tokens=0
 fresh=0
 keep=0
+prepare_only=0
+cdf_png=
+samples_file=
 bench_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,6 +68,9 @@ while [ $# -gt 0 ]; do
     --fresh) fresh=1; shift ;;
     --rss-every) rss_every=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --prepare-only) prepare_only=1; shift ;;
+    --cdf) cdf_png=$2; shift 2 ;;
+    --samples) samples_file=$2; bench_args+=(--samples "$2"); shift 2 ;;
     -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     *) bench_args+=("$1"); shift ;;
   esac
@@ -204,6 +217,11 @@ PY
   echo "store prepared in $(calc "$(date +%s.%N) - $start") s" >&2
 fi
 have_demo=$(cat "$cache/ready")
+if [ "$prepare_only" = 1 ]; then echo "$cache"; exit 0; fi
+if [ -n "$cdf_png" ] && [ -z "$samples_file" ]; then
+  samples_file=$work/samples.csv
+  bench_args+=(--samples "$samples_file")
+fi
 
 cp "$cache/callpop.db" "$work/callpop.db"
 [ -f "$cache/callers.txt" ] && cp "$cache/callers.txt" "$work/callers.txt"
@@ -318,5 +336,8 @@ sent=$(awk '/^calls sent/ {print $3; exit}' "$work/bench.out")
 if [ -n "$sent" ] && [ "$records" -lt $((2 * sent)) ]; then
   echo "run.sh: $records call-log records for $sent calls: records were lost" >&2
   [ "$bench_status" = 0 ] && bench_status=4
+fi
+if [ -n "$cdf_png" ]; then
+  "$root/bench/cdf.sh" "$samples_file" "$cdf_png" >&2 || { [ "$bench_status" = 0 ] && bench_status=5; }
 fi
 exit "$bench_status"
