@@ -13,6 +13,11 @@
 // 4. --relogin N: --relogin-after seconds after the first ring, N more agents (ids after
 //    the A) connect at once and log in with their tickets, as a daemon restart makes them
 //    do; the time until the last welcome is reported, and the pops rung meanwhile apart.
+// 5. --no-switch: no switch events at all; a real switch (Kamailio, bench/kamailio.sh) sends
+//    them to the daemon. The agents only read and ack pops; each pop's read time is taken
+//    from CLOCK_REALTIME, the clock the switch stamps its events with. --evapi-port P
+//    connects to Kamailio's evapi as a second, recording client and keeps each ring's
+//    Call-ID and ts_us (Kamailio's own stamp): latency = pop read - ts_us, per Call-ID.
 // Bounded: at most --calls calls, at most --max-seconds from the first ring.
 #include "daemon/net/asio.hpp"  // <utility> before boost/asio.hpp (Boost 1.74)
 
@@ -21,7 +26,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <array>
@@ -35,6 +43,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <map>
@@ -43,6 +52,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -52,12 +62,17 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using WallClock = std::chrono::system_clock;  // CLOCK_REALTIME: what Kamailio stamps with
 using json = nlohmann::json;
 
 constexpr std::int64_t not_yet = -1;
 
 std::int64_t ns_since(Clock::time_point origin, Clock::time_point when) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(when - origin).count();
+}
+
+std::int64_t unix_ns(WallClock::time_point when) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
 }
 
 // ---- options --------------------------------------------------------------------------
@@ -91,6 +106,9 @@ struct Options {
     bool ack = true;
     bool nagle = false;
     bool json_output = false;
+    bool no_switch = false;
+    std::uint16_t evapi_port = 0;  // 0: no recording evapi client
+    std::string ready_file;
 };
 
 const char* usage_text =
@@ -126,7 +144,16 @@ const char* usage_text =
     "  --samples FILE       write one CSV line per call: call,sent_us,latency_us (empty: lost)\n"
     "  --no-ack             do not ack pops\n"
     "  --nagle              leave Nagle's algorithm on for the switch connection\n"
-    "  --json               print one JSON object instead of text\n";
+    "  --json               print one JSON object instead of text\n"
+    "  --no-switch          send no switch events: only be the agents, for a daemon whose\n"
+    "                       switch is a real one (bench/kamailio.sh); --calls is then the\n"
+    "                       number of calls expected, pops are keyed by the switch's call id\n"
+    "                       and read times are CLOCK_REALTIME. Stops once --calls pops and\n"
+    "                       'ended' arrived, on SIGINT/SIGTERM, after --max-seconds from the\n"
+    "                       login, or --drain-seconds without news after the first pop\n"
+    "  --evapi-port P       with --no-switch: also read Kamailio's evapi on P (127.0.0.1) as a\n"
+    "                       second client; latency = pop read - the ring event's ts_us\n"
+    "  --ready-file FILE    written once the agents are logged in (and evapi greeted us)\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
     std::cerr << "callpop_bench: " << message << "\n" << usage_text;
@@ -217,6 +244,12 @@ Options parse_options(int argc, char** argv) {
             options.nagle = true;
         } else if (name == "--json") {
             options.json_output = true;
+        } else if (name == "--no-switch") {
+            options.no_switch = true;
+        } else if (name == "--evapi-port") {
+            options.evapi_port = parse_number<std::uint16_t>(name, value());
+        } else if (name == "--ready-file") {
+            options.ready_file = value();
         } else {
             usage_error("unknown option " + name);
         }
@@ -230,6 +263,10 @@ Options parse_options(int argc, char** argv) {
     if (options.calls == 0) usage_error("--calls: at least 1");
     if (options.login_window == 0) usage_error("--login-window: at least 1");
     if (options.warmup >= options.calls) usage_error("--warmup must be below --calls");
+    if (options.evapi_port != 0 && !options.no_switch)
+        usage_error("--evapi-port goes with --no-switch (the bench plays no switch then)");
+    if (options.no_switch && (options.relogin > 0 || options.warmup > 0 || options.login_only))
+        usage_error("--no-switch does not combine with --relogin, --warmup or --login-only");
     if (options.call_prefix.empty())
         options.call_prefix =
             "b" + std::to_string(::getpid()) + "-" +
@@ -395,6 +432,13 @@ struct Observed {
     std::int64_t last_ended_ns = not_yet;
     std::int64_t last_pop_ns = not_yet;
     std::vector<std::string> problems;  // errors and byes from the daemon
+    // --no-switch: every pop as it came, keyed by the switch's call id, read time on
+    // CLOCK_REALTIME (written by the agent thread only).
+    struct PopRead {
+        std::string call;
+        std::int64_t read_unix_ns;
+    };
+    std::vector<PopRead> pops_by_call;
     // Read by the main thread while running.
     std::atomic<std::uint64_t> pops{0};
     std::atomic<std::uint64_t> ended{0};
@@ -586,6 +630,8 @@ private:
             asio::buffer(agent.buffer),
             [this, &agent](const boost::system::error_code& error, std::size_t size) {
                 const auto now = Clock::now();
+                // Both clocks, read together: the switch's stamps are wall-clock time.
+                const std::int64_t now_unix_ns = unix_ns(WallClock::now());
                 if (error) {
                     if (!stopped_) lost_connection(agent, "read: " + error.message());
                     return;
@@ -601,10 +647,10 @@ private:
                         break;
                     }
                     if (agent.partial.empty()) {
-                        on_line(agent, data.substr(0, end), now_ns);
+                        on_line(agent, data.substr(0, end), now_ns, now_unix_ns);
                     } else {
                         agent.partial.append(data.substr(0, end));
-                        on_line(agent, agent.partial, now_ns);
+                        on_line(agent, agent.partial, now_ns, now_unix_ns);
                         agent.partial.clear();
                     }
                     data.remove_prefix(end + 1);
@@ -632,14 +678,23 @@ private:
         return number;
     }
 
-    void on_line(Agent& agent, std::string_view line, std::int64_t now_ns) {
+    void on_line(Agent& agent, std::string_view line, std::int64_t now_ns,
+                 std::int64_t now_unix_ns) {
         TopFields fields;
         if (!Scanner(line).scan(fields)) {
             observed_.problems.push_back("agent " + agent.id + ": unreadable line: " +
                                          std::string(line.substr(0, 200)));
             return;
         }
-        if (fields.type == "pop") {
+        if (fields.type == "pop" && options_.no_switch) {
+            // Call ids are the switch's: matched with its events after the run.
+            observed_.pops_by_call.push_back({std::string(fields.call), now_unix_ns});
+            observed_.last_pop_ns = now_ns;
+            observed_.pops.fetch_add(1, std::memory_order_relaxed);
+            observed_.last_progress_ns.store(now_ns, std::memory_order_relaxed);
+            if (options_.ack && fields.seq != 0)
+                send(agent, "{\"type\":\"ack\",\"seq\":" + std::to_string(fields.seq) + "}\n");
+        } else if (fields.type == "pop") {
             const auto number = call_number(fields.call);
             if (!number) {
                 ++observed_.foreign_pops;
@@ -654,7 +709,7 @@ private:
             if (options_.ack && fields.seq != 0)
                 send(agent, "{\"type\":\"ack\",\"seq\":" + std::to_string(fields.seq) + "}\n");
         } else if (fields.type == "call") {
-            if (fields.state == "ended" && call_number(fields.call)) {
+            if (fields.state == "ended" && (options_.no_switch || call_number(fields.call))) {
                 ++observed_.ended_messages;
                 observed_.last_ended_ns = now_ns;
                 observed_.ended.fetch_add(1, std::memory_order_relaxed);
@@ -853,6 +908,153 @@ private:
     std::atomic<bool> aborted_{false};
 };
 
+// ---- Kamailio's evapi, read by a second client ---------------------------------------
+
+// One ring event as the recording client read it.
+struct RingSeen {
+    std::string call;           // the SIP Call-ID: callpop's call id, in the pop
+    std::int64_t ts_us;         // Kamailio's stamp, taken in its SIP worker as it relays
+    std::int64_t read_unix_ns;  // when this client's recv() returned
+};
+
+// The string or integer value of "key" in a flat JSON object, found without a parser
+// (3,000 events a second share the cores with Kamailio and callpop). Kamailio's script
+// builds the events with jansson, flat, with no such key inside another value.
+std::string_view json_field(std::string_view object, std::string_view key) {
+    std::string quoted = "\"";
+    quoted.append(key);
+    quoted += '"';
+    std::size_t at = object.find(quoted);
+    if (at == std::string_view::npos) return {};
+    at += quoted.size();
+    while (at < object.size() && (object[at] == ' ' || object[at] == ':')) ++at;
+    if (at >= object.size()) return {};
+    if (object[at] == '"') {
+        const std::size_t begin = at + 1;
+        std::size_t end = begin;
+        while (end < object.size() && object[end] != '"') end += object[end] == '\\' ? 2 : 1;
+        return end < object.size() ? object.substr(begin, end - begin) : std::string_view{};
+    }
+    std::size_t end = at;
+    while (end < object.size() && object[end] != ',' && object[end] != '}' && object[end] != ' ')
+        ++end;
+    return object.substr(at, end - at);
+}
+
+// Reads evapi's netstrings ("LEN:{json},") with blocking reads on a thread of its own and
+// keeps every ring's call id and ts_us. Like callpop it never writes to evapi and does
+// nothing between reads but scan what came: a client that stops reading stalls Kamailio.
+class EvapiRecorder {
+public:
+    explicit EvapiRecorder(const Options& options) : options_(options) {}
+    ~EvapiRecorder() { stop(); }
+    EvapiRecorder(const EvapiRecorder&) = delete;
+    EvapiRecorder& operator=(const EvapiRecorder&) = delete;
+
+    // Connects and starts reading; throws on failure.
+    void start() {
+        const auto address = asio::ip::make_address(options_.host);
+        fd_ = ::socket(address.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+        const tcp::endpoint endpoint(address, options_.evapi_port);
+        if (::connect(fd_, endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0)
+            throw std::runtime_error("connect to evapi port " + std::to_string(options_.evapi_port) +
+                                     ": " + std::strerror(errno));
+        thread_ = std::thread([this] { run(); });
+    }
+
+    // Kamailio greets a client once it relays events to it: the recording starts there.
+    bool wait_for_hello(std::chrono::seconds timeout) const {
+        const auto deadline = Clock::now() + timeout;
+        while (!hello_ && !closed_ && Clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return hello_;
+    }
+
+    void stop() {
+        if (!thread_.joinable()) return;
+        stopping_ = true;
+        ::shutdown(fd_, SHUT_RDWR);
+        thread_.join();
+        ::close(fd_);
+        fd_ = -1;
+    }
+
+    // After stop().
+    const std::vector<RingSeen>& rings() const { return rings_; }
+    const std::map<std::string, std::uint64_t>& events() const { return events_; }
+    std::uint64_t garbage() const { return garbage_; }
+    const std::string& error() const { return error_; }
+
+private:
+    void run() {
+        std::string pending;
+        std::array<char, 65536> buffer{};
+        while (true) {
+            const ssize_t size = ::recv(fd_, buffer.data(), buffer.size(), 0);
+            const std::int64_t read_unix_ns = unix_ns(WallClock::now());
+            if (size <= 0) {
+                if (size < 0 && errno == EINTR) continue;
+                if (!stopping_)
+                    error_ = size == 0 ? "evapi closed the connection"
+                                       : std::string("evapi read: ") + std::strerror(errno);
+                closed_ = true;
+                return;
+            }
+            pending.append(buffer.data(), static_cast<std::size_t>(size));
+            std::size_t at = 0;
+            while (true) {
+                const std::size_t colon = pending.find(':', at);
+                if (colon == std::string::npos) break;
+                std::size_t length = 0;
+                const auto digits = std::from_chars(pending.data() + at, pending.data() + colon, length);
+                if (digits.ec != std::errc() || digits.ptr != pending.data() + colon) {
+                    // Not a netstring where one should start: count it, look for the next.
+                    ++garbage_;
+                    const std::size_t next = pending.find(",", at);
+                    if (next == std::string::npos) break;
+                    at = next + 1;
+                    continue;
+                }
+                if (pending.size() < colon + 1 + length + 1) break;  // the rest is coming
+                on_payload(std::string_view(pending).substr(colon + 1, length), read_unix_ns);
+                if (pending[colon + 1 + length] != ',') ++garbage_;
+                at = colon + 1 + length + 1;
+            }
+            pending.erase(0, at);
+        }
+    }
+
+    void on_payload(std::string_view payload, std::int64_t read_unix_ns) {
+        const std::string event(json_field(payload, "event"));
+        ++events_[event];
+        if (event == "hello") {
+            hello_ = true;
+        } else if (event == "ring") {
+            const std::string_view ts = json_field(payload, "ts_us");
+            std::int64_t ts_us = 0;
+            const auto parsed = std::from_chars(ts.data(), ts.data() + ts.size(), ts_us);
+            if (parsed.ec != std::errc() || ts_us <= 0) {
+                ++garbage_;  // a ring without its stamp cannot be measured
+                return;
+            }
+            rings_.push_back({std::string(json_field(payload, "callid")), ts_us, read_unix_ns});
+        }
+    }
+
+    const Options& options_;
+    int fd_ = -1;
+    std::thread thread_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> hello_{false};
+    std::atomic<bool> closed_{false};
+    // Written by the reading thread, read after stop().
+    std::vector<RingSeen> rings_;
+    std::map<std::string, std::uint64_t> events_;
+    std::uint64_t garbage_ = 0;
+    std::string error_;
+};
+
 // ---- figures ------------------------------------------------------------------------
 
 double percentile_us(const std::vector<std::int64_t>& sorted_ns, double fraction) {
@@ -876,10 +1078,225 @@ std::vector<std::string> read_callers(const std::string& path) {
     return callers;
 }
 
+double cpu_seconds_of_this_process() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Written whole or not at all: a script polls for it.
+bool write_ready_file(const std::string& path, const json& content) {
+    const std::string partial = path + ".partial";
+    {
+        std::ofstream out(partial, std::ios::trunc);
+        out << content.dump() << '\n';
+        if (!out) return false;
+    }
+    return std::rename(partial.c_str(), path.c_str()) == 0;
+}
+
+// --no-switch: the agents are logged in; a real switch makes the calls. Waits for them,
+// then matches each pop with its ring event by call id. Returns the exit status.
+int run_without_switch(const Options& options, Agents& agents, Observed& observed,
+                       const std::function<void()>& finish_agents, double login_s) {
+    auto say = [&](const std::string& text) {
+        if (!options.json_output) std::cerr << text << std::endl;
+    };
+    std::optional<EvapiRecorder> recorder;
+    if (options.evapi_port != 0) {
+        recorder.emplace(options);
+        try {
+            recorder->start();
+        } catch (const std::exception& error) {
+            std::cerr << "callpop_bench: " << error.what() << "\n";
+            finish_agents();
+            return 1;
+        }
+        if (!recorder->wait_for_hello(std::chrono::seconds(10))) {
+            std::cerr << "callpop_bench: no hello from evapi on port " << options.evapi_port
+                      << " within 10 s" << (recorder->error().empty() ? "" : ": " + recorder->error())
+                      << "\n";
+            recorder->stop();
+            finish_agents();
+            return 1;
+        }
+    }
+    const auto origin = Clock::now();
+    agents.set_origin(origin);
+    const double cpu_at_ready = cpu_seconds_of_this_process();
+    if (!options.ready_file.empty() &&
+        !write_ready_file(options.ready_file, {{"agents", options.agents}, {"login_seconds", login_s}})) {
+        std::cerr << "callpop_bench: cannot write " << options.ready_file << "\n";
+        if (recorder) recorder->stop();
+        finish_agents();
+        return 1;
+    }
+    say("ready: waiting for " + std::to_string(options.calls) + " calls from the switch" +
+        (recorder ? " (recording evapi on port " + std::to_string(options.evapi_port) + ")" : ""));
+
+    // SIGINT and SIGTERM were blocked in every thread (main): taken here, between checks.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    const auto deadline = origin + std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(options.max_seconds));
+    std::string stop_reason;
+    while (stop_reason.empty()) {
+        const timespec tick{0, 5'000'000};
+        const int signal = ::sigtimedwait(&stop_signals, nullptr, &tick);
+        const auto now = Clock::now();
+        const auto pops = observed.pops.load();
+        const auto last = origin + std::chrono::nanoseconds(observed.last_progress_ns.load());
+        if (signal > 0) {
+            stop_reason = std::string("stopped by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM");
+        } else if (pops >= options.calls && observed.ended.load() >= options.calls) {
+            stop_reason = "all pops and hangups arrived";
+        } else if (pops > 0 && now - last > std::chrono::duration<double>(options.drain_seconds)) {
+            stop_reason = "nothing arrived for " + std::to_string(options.drain_seconds) + " s";
+        } else if (now >= deadline) {
+            stop_reason = "--max-seconds reached";
+        } else if (observed.disconnected) {
+            stop_reason = "an agent connection closed";
+        }
+    }
+    finish_agents();
+    if (recorder) recorder->stop();
+    const double cpu_s = cpu_seconds_of_this_process() - cpu_at_ready;
+
+    // Each pop against its ring's stamp.
+    static const std::vector<RingSeen> no_rings;
+    const auto& rings = recorder ? recorder->rings() : no_rings;
+    std::unordered_map<std::string_view, std::size_t> ring_of_call;
+    ring_of_call.reserve(rings.size());
+    std::size_t duplicate_rings = 0;
+    for (std::size_t index = 0; index < rings.size(); ++index)
+        if (!ring_of_call.emplace(rings[index].call, index).second) ++duplicate_rings;
+    std::vector<std::int64_t> popped_ns(rings.size(), not_yet);  // pop read - ts_us
+    std::size_t duplicate_pops = 0;
+    std::size_t pops_without_ring = 0;
+    for (const auto& pop : observed.pops_by_call) {
+        const auto ring = ring_of_call.find(pop.call);
+        if (ring == ring_of_call.end()) {
+            ++pops_without_ring;
+        } else if (popped_ns[ring->second] != not_yet) {
+            ++duplicate_pops;
+        } else {
+            popped_ns[ring->second] = pop.read_unix_ns - rings[ring->second].ts_us * 1000;
+        }
+    }
+    std::vector<std::int64_t> latencies;
+    std::vector<std::int64_t> evapi_delivery;  // ring read by the recorder - ts_us
+    std::size_t lost = 0;
+    for (std::size_t index = 0; index < rings.size(); ++index) {
+        evapi_delivery.push_back(rings[index].read_unix_ns - rings[index].ts_us * 1000);
+        if (popped_ns[index] == not_yet) {
+            ++lost;
+        } else {
+            latencies.push_back(popped_ns[index]);
+        }
+    }
+    if (!options.samples_file.empty()) {
+        // The same columns as a run with the bench's own switch; sent_us counts from the
+        // first ring's stamp and call is the SIP Call-ID.
+        std::ofstream samples(options.samples_file, std::ios::trunc);
+        samples << "call,sent_us,latency_us\n";
+        for (std::size_t index = 0; index < rings.size(); ++index) {
+            samples << rings[index].call << ',' << rings[index].ts_us - rings.front().ts_us << ',';
+            if (popped_ns[index] != not_yet) samples << popped_ns[index] / 1000;
+            samples << '\n';
+        }
+        if (!samples) std::cerr << "callpop_bench: cannot write " << options.samples_file << "\n";
+    }
+    std::sort(latencies.begin(), latencies.end());
+    std::sort(evapi_delivery.begin(), evapi_delivery.end());
+    auto figures = [](const std::vector<std::int64_t>& sorted) {
+        return json{{"samples", sorted.size()},
+                    {"min", percentile_us(sorted, 0)},
+                    {"p50", percentile_us(sorted, 0.50)},
+                    {"p90", percentile_us(sorted, 0.90)},
+                    {"p99", percentile_us(sorted, 0.99)},
+                    {"p99_9", percentile_us(sorted, 0.999)},
+                    {"max", percentile_us(sorted, 1.0)}};
+    };
+    const double ring_span_s =
+        rings.size() > 1 ? static_cast<double>(rings.back().ts_us - rings.front().ts_us) / 1e6 : 0;
+    json result = {
+        {"agents", options.agents},
+        {"calls_expected", options.calls},
+        {"login_seconds", login_s},
+        {"evapi_events", recorder ? json(recorder->events()) : json(nullptr)},
+        {"evapi_garbage", recorder ? recorder->garbage() : 0},
+        {"ring_events", rings.size()},
+        {"duplicate_ring_events", duplicate_rings},
+        {"ring_rate", ring_span_s > 0 ? static_cast<double>(rings.size() - 1) / ring_span_s : 0},
+        {"pops_received", observed.pops_by_call.size()},
+        {"ended_received", observed.ended_messages},
+        {"lost", lost},
+        {"duplicate_pops", duplicate_pops},
+        {"pops_without_ring_event", pops_without_ring},
+        {"latency_us", figures(latencies)},
+        {"evapi_delivery_us", figures(evapi_delivery)},
+        {"bench_cpu_seconds", cpu_s},
+        {"stopped", stop_reason},
+        {"problems", observed.problems.size()},
+    };
+    if (recorder && !recorder->error().empty()) result["evapi_error"] = recorder->error();
+    if (options.json_output) {
+        std::cout << result.dump() << std::endl;
+    } else {
+        auto line = [](const json& f) {
+            char text[200];
+            std::snprintf(text, sizeof text, "p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f  (min %.0f; %zu samples)",
+                          f["p50"].get<double>(), f["p90"].get<double>(), f["p99"].get<double>(),
+                          f["p99_9"].get<double>(), f["max"].get<double>(), f["min"].get<double>(),
+                          f["samples"].get<std::size_t>());
+            return std::string(text);
+        };
+        std::printf("agents logged in    %zu (in %.2f s)\n", options.agents, login_s);
+        if (recorder) {
+            std::printf("evapi events        ");
+            for (const auto& [event, count] : recorder->events())
+                std::printf("%s %llu  ", event.c_str(), static_cast<unsigned long long>(count));
+            std::printf("(read by the recording client)\n");
+        }
+        std::printf("ring events         %zu over %.2f s: %.0f calls/s (Kamailio's stamps)\n",
+                    rings.size(), ring_span_s, result["ring_rate"].get<double>());
+        std::printf("pops received       %zu (%zu duplicate, %zu without a ring event)\n",
+                    observed.pops_by_call.size(), duplicate_pops, pops_without_ring);
+        std::printf("lost                %zu (ring events never popped)\n", lost);
+        std::printf("hangups seen        %llu 'ended' messages\n",
+                    static_cast<unsigned long long>(observed.ended_messages));
+        std::printf("latency (µs)        %s  ring's ts_us -> pop read\n", line(result["latency_us"]).c_str());
+        if (recorder)
+            std::printf("evapi delivery (µs) %s  ring's ts_us -> read by the recorder\n",
+                        line(result["evapi_delivery_us"]).c_str());
+        std::printf("bench CPU           %.2f s (user+sys) since ready\n", cpu_s);
+        std::printf("stopped             %s\n", stop_reason.c_str());
+        if (recorder && !recorder->error().empty())
+            std::printf("evapi error         %s\n", recorder->error().c_str());
+        const std::size_t shown = std::min<std::size_t>(observed.problems.size(), 10);
+        for (std::size_t i = 0; i < shown; ++i)
+            std::printf("daemon said         %s\n", observed.problems[i].c_str());
+        std::fflush(stdout);
+    }
+    return lost > 0 || (recorder && rings.empty()) ? 3 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     const Options options = parse_options(argc, argv);
+    if (options.no_switch) {
+        // A script stops this mode with SIGTERM: blocked in every thread (threads inherit
+        // the mask), taken by run_without_switch() between its checks.
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGINT);
+        sigaddset(&stop_signals, SIGTERM);
+        ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    }
     const auto callers = read_callers(options.callers_file);
     auto say = [&](const std::string& text) {
         if (!options.json_output) std::cerr << text << std::endl;
@@ -942,6 +1359,7 @@ int main(int argc, char** argv) {
         finish_agents();
         return 1;
     }
+    if (options.no_switch) return run_without_switch(options, agents, observed, finish_agents, login_s);
     if (options.login_only) {
         finish_agents();
         const json result = {{"agents", options.agents},
