@@ -40,7 +40,7 @@ lost=$(cat "$tmp/lost")
 
 # The curve, at most ~4,000 points (1,000,000 calls would make a slow, huge plot for nothing
 # the eye can see): every step-th sample and the last; y over every call, lost ones too.
-# Then the figures for the marks and the axis range, as shell assignments.
+# Then the figures for the marks and the axis range.
 LC_ALL=C awk -v total=$((popped + lost)) -v popped="$popped" -v curve="$tmp/curve" '
   function rank(fraction,   r) { r = int(fraction * popped); if (r < fraction * popped) r++; return r < 1 ? 1 : r }
   { value[NR] = $1 }
@@ -50,11 +50,10 @@ LC_ALL=C awk -v total=$((popped + lost)) -v popped="$popped" -v curve="$tmp/curv
       if (i % step == 0 || i == 1 || i == popped) printf "%d %.4f\n", value[i], 100 * i / total > curve
     p50 = value[rank(0.50)]; p99 = value[rank(0.99)]; max = value[popped]; min = value[1]
     low = min < 50 ? min : 50; high = max > 1000 ? max : 1000  # both budget lines inside
-    printf "p50=%d p99=%d max=%d xmin=%g xmax=%g\n", p50, p99, max,
+    printf "%d %d %d %g %g\n", p50, p99, max,
       10 ^ int(log(low) / log(10) - (low < 1 ? 1 : 0)), 10 ^ (int(log(high * 1.01) / log(10)) + 1)
   }' "$tmp/sorted" >"$tmp/figures"
-# shellcheck disable=SC1091  # written just above
-. "$tmp/figures"
+read -r p50 p99 max xmin xmax <"$tmp/figures"
 
 subtitle="$((popped + lost)) calls, $lost lost; p50 ${p50} µs, p99 ${p99} µs, max ${max} µs"
 gnuplot <<EOF
