@@ -106,13 +106,17 @@ void LineSession::deliver(std::string message) {
 
 void LineSession::deliver(SharedMessage message) {
     if (closing_) return;
-    if (queue_.size() >= queue_max_ || queued_bytes_ + message->size() > queued_bytes_max) {
+    const bool too_many = queue_.size() >= queue_max_;
+    if (too_many || queued_bytes_ + message->size() > queued_bytes_max) {
         spdlog::warn("{}: {} messages ({} bytes) unread, disconnecting", describe(), queue_.size(),
                      queued_bytes_);
+        // Named by the bound that tripped: a few huge messages are not "too many".
+        const std::string unread =
+            too_many ? std::to_string(queue_max_) + " queued messages"
+                     : std::to_string(queued_bytes_max / (1024 * 1024)) + " MiB of queued messages";
         queue_.clear();
         queued_bytes_ = 0;
-        close_with("slow_consumer", "you did not read " + std::to_string(queue_max_) +
-                                        " queued messages; reconnect with resume_after");
+        close_with("slow_consumer", "you did not read " + unread + "; reconnect with resume_after");
         return;
     }
     queued_bytes_ += message->size();

@@ -140,8 +140,28 @@ TEST_CASE("an agent that stops reading is dropped without slowing the others") {
     while (auto line = stalled.read_line(10s)) last = json::parse(*line);
     CHECK(last["type"] == "bye");
     CHECK(last["code"] == "slow_consumer");
+    CHECK(last["message"].get<std::string>().find("16 queued messages") != std::string::npos);
     pbx.send(ring("after", "+15550102000", "1002"));
     CHECK(healthy.expect("pop")["call"] == "after");
+}
+
+TEST_CASE("an agent dropped for the bytes it left unread is told so, not a message count") {
+    Daemon daemon;  // queue_max 1024: ~300 pops near the line limit pass 16 MiB first
+    daemon.start();
+    Client stalled(daemon.agent_port());
+    login(stalled, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    const std::string padding(60 * 1024, 'p');
+    for (int call = 0; call < 400; ++call) {
+        json event = ring("big-" + std::to_string(call), "+15550102000", "1001");
+        event["data"] = {{"padding", padding}};
+        pbx.send(event);
+    }
+    json last;
+    while (auto line = stalled.read_line(10s)) last = json::parse(*line);
+    CHECK(last["code"] == "slow_consumer");
+    CHECK(last["message"].get<std::string>().find("16 MiB of queued messages") !=
+          std::string::npos);
 }
 
 TEST_CASE("a switch that disconnects mid-call loses nothing already accepted") {
