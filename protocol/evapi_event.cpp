@@ -20,6 +20,19 @@ bool ends_call(EvapiEventKind kind) {
            kind == EvapiEventKind::failed;
 }
 
+// Kamailio's {s.unquote} takes the quotes off a display name but leaves its quoted-pairs:
+// in RFC 3261's quoted-string a backslash stands for the character after it (\" and \\).
+std::string without_quoted_pairs(std::string name) {
+    if (name.find('\\') == std::string::npos) return name;
+    std::string plain;
+    plain.reserve(name.size());
+    for (std::size_t at = 0; at < name.size(); ++at) {
+        if (name[at] == '\\' && at + 1 < name.size()) ++at;
+        plain += name[at];
+    }
+    return plain;
+}
+
 }  // namespace
 
 std::string_view to_string(EvapiEventKind kind) {
@@ -70,7 +83,7 @@ Parsed<EvapiEvent> parse_evapi_event(std::string_view payload) {
     } else {
         event.callid = fields.required_string("callid");
         event.caller = fields.optional_string("caller");
-        event.caller_name = fields.optional_string("caller_name");
+        event.caller_name = without_quoted_pairs(fields.optional_string("caller_name"));
         event.pai = fields.optional_string("pai");
         event.called = fields.optional_string("called");
         event.agent = fields.optional_string("agent");

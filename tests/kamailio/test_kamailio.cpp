@@ -636,3 +636,35 @@ TEST_CASE("kamailio: a burst of calls all reach the call log") {
         15s, "every call completed in the call log");
     CHECK(daemon.log().find("skipped:") == std::string::npos);
 }
+
+TEST_CASE("kamailio: display names pop as the caller wrote them, SIP's escapes undone") {
+    Switch kamailio({});
+    Daemon daemon({.extra_config = evapi_link(kamailio.evapi_port())});
+    daemon.start();
+    wait_for_link(daemon, 1);
+    Desk desk(daemon);
+
+    struct Name {
+        std::string in_sip;  // inside the From header's quotes, as the phone sends it
+        std::string popped;
+    };
+    // The longest a From header here carries in one UDP datagram with room to spare.
+    const std::string long_name(900, 'N');
+    const std::vector<Name> names = {
+        {R"(Pat \"The Boss\" Doe)", R"(Pat "The Boss" Doe)"},
+        {R"(Back\\slash \\ Co)", R"(Back\slash \ Co)"},
+        {"Jos\xc3\xa9 M\xc3\xbcller \xe6\x9d\x8e", "Jos\xc3\xa9 M\xc3\xbcller \xe6\x9d\x8e"},
+        {long_name, long_name},
+    };
+    for (const auto& name : names) {
+        const std::string call = kamailio.call({.scenario = "caller_answered",
+                                                .caller = "15550102000",
+                                                .caller_name = name.in_sip,
+                                                .extension = "1001",
+                                                .pause_ms = 50});
+        const json pop = desk.agent_1001.expect("pop", 10s);
+        CHECK(pop["call"] == call);
+        CHECK(pop["caller"]["name"] == name.popped);
+        expect_ended(desk.agent_1001, call);
+    }
+}

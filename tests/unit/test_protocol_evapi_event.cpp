@@ -64,6 +64,20 @@ TEST_CASE("evapi event: hello carries the server and maps to nothing") {
     CHECK(mapper.calls_started() == 0);
 }
 
+TEST_CASE("evapi event: a display name's quoted-pairs are undone, as RFC 3261 reads them") {
+    auto name_of = [](const std::string& json_value) {
+        return parsed(R"({"event":"ring","callid":"q-1","caller":"15550102000","caller_name":)" +
+                      json_value + "}")
+            .caller_name;
+    };
+    CHECK(name_of(R"("Pat \\\"The Boss\\\" Doe")") == R"(Pat "The Boss" Doe)");
+    CHECK(name_of(R"("C:\\\\dir")") == R"(C:\dir)");
+    CHECK(name_of(R"("\\x\\y")") == "xy");
+    CHECK(name_of(R"("Jos\u00e9 M\u00fcller")") == "Jos\xc3\xa9 M\xc3\xbcller");
+    CHECK(name_of(R"("trailing \\")") == "trailing \\");  // nothing after it to stand for
+    CHECK(name_of("42") == "42");
+}
+
 TEST_CASE("evapi event: ring, answer, hangup become the native events") {
     EvapiCallMapper mapper;
     const auto ring = mapped(mapper, ring_payload);
