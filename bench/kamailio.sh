@@ -257,7 +257,11 @@ awk -v agents="$agents" -v calls="$calls" 'BEGIN { print "SEQUENTIAL" }
 # Concurrent calls: rate x (ring + talk), with room for retransmissions.
 limit=$((rate * (ring_ms + talk_ms + 500) * 3 / 1000 + 1000))
 say "$calls calls at $rate calls/s from $(($(wc -l <"$work/callers.csv") - 1)) customers' numbers to $agents agents (ring ${ring_ms} ms, talk ${talk_ms} ms)"
+# How busy the machine was just before (anything else running skews every figure).
+read -r before_all_0 before_idle_0 <<<"$(machine_ticks)"
+sleep 1
 read -r machine_all_0 machine_idle_0 <<<"$(machine_ticks)"
+busy_before=$(calc "100 - 100 * ($machine_idle_0 - $before_idle_0) / ($machine_all_0 - $before_all_0)" 0)
 daemon_ticks_0=$(ticks "$daemon_pid")
 kamailio_ticks_0=$(kamailio_ticks)
 phone_ticks_0=$(ticks "$phone_pid")
@@ -297,7 +301,11 @@ stat_field() {  # the last row's value of a column of SIPp's -trace_stat CSV
     { value = $column } END { print (column ? value : "?") }' "$work/callers.stat.csv"
 }
 records() { grep -c "\"kind\":\"$1\"" "$work/calls.jsonl" || true; }
-read -r callers_user callers_sys _ <"$work/callers.time"
+# /usr/bin/time's last line (a first one says when SIPp's exit status was not 0); nothing
+# when `timeout` had to stop it.
+callers_user=0
+callers_sys=0
+if [ -s "$work/callers.time" ]; then read -r callers_user callers_sys _ < <(tail -n 1 "$work/callers.time") || true; fi
 window_s=$(calc "$end_s - $start_s")
 per_call() { calc "$1 / $hz / $calls * 1000000" 0; }
 cpu_line() {  # name ticks
@@ -317,7 +325,7 @@ bench_cpu=$(awk '/^bench CPU/ {print $3}' "$work/bench.out")
   cpu_line "sipp callers" "$(calc "($callers_user + $callers_sys) * $hz" 0)"
   cpu_line "sipp phone" $((phone_ticks_1 - phone_ticks_0))
   cpu_line "callpop_bench (agents)" "$(calc "${bench_cpu:-0} * $hz" 0)"
-  echo "machine              $(nproc) cores, $(calc "100 - 100 * ($machine_idle_1 - $machine_idle_0) / ($machine_all_1 - $machine_all_0)" 0) % busy over the window;" \
+  echo "machine              $(nproc) cores, $busy_before % busy in the second before the calls, $(calc "100 - 100 * ($machine_idle_1 - $machine_idle_0) / ($machine_all_1 - $machine_all_0)" 0) % busy over the window;" \
     "callpop peak RSS $(calc "$daemon_rss / 1024" 1) MiB"
   echo "warnings             callpop: $(grep -c -E '\] \[(warning|error|critical)\]' "$work/daemon.log" || true) lines;" \
     "kamailio: $(grep -v 'evapi client' "$work/kamailio.log" | grep -c -E 'WARNING|ERROR|CRITICAL' || true) lines;" \
