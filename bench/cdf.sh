@@ -2,7 +2,7 @@
 # bench/cdf.sh SAMPLES.csv OUT.png [TITLE]
 #
 # Plots the latency CDF of one bench run as a PNG: the `--samples FILE` CSV of callpop_bench
-# (`call,sent_us,latency_us`, one line per call; an empty latency is a lost pop), as written
+# (`call,sent_us,latency_us[,...]`, one line per call; an empty latency is a lost pop), as written
 # by `bench/run.sh --samples FILE` (or `--cdf PNG`, which calls this script) and by
 # `bench/kamailio.sh`. x: latency in µs, log scale; y: the share of calls popped within that
 # time, in percent. Marked: p50 and p99 (nearest rank over the calls popped, as the bench
