@@ -519,11 +519,24 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session, const Lo
                           const protocol::Login& login) {
     const storage::AgentAccount& account = *verdict.account;
     const AgentRole role = account.role;
+    // A login at no extension (the CLI's status, tail, followups, a supervisor who watches)
+    // may share the account with other terminals and never displaces the one at the phone;
+    // anyone at a phone has one live session, the latest.
+    const bool takes_calls = !login.extensions.empty();
+    if (takes_calls) {
+        // Refused before anything changes: the agent at the phone keeps it, and is not
+        // disturbed by a login it did not make.
+        if (const auto held = router_.holder_besides(account.id, login.extensions)) {
+            spdlog::warn("client {}: agent {} refused at extension {}: agent {} holds it",
+                         session->peer(), account.id, held->extension, held->agent);
+            session->deliver(protocol::encode_error(
+                {"extension_taken", "extension " + held->extension + " is held by agent " +
+                                        held->agent + " until it logs out"}));
+            return;
+        }
+    }
     session->logged_in_as(account.id, role);
     login_gate_.settled(session.get());
-    // A supervisor who takes no calls may watch from several terminals at once (tail -f,
-    // the followups CLI); anyone at a phone has one live session, the latest.
-    const bool takes_calls = role != AgentRole::supervisor || !login.extensions.empty();
     if (takes_calls) {
         if (auto previous = router_.attach(account.id, login.extensions, session))
             previous->close_with("replaced", "logged in again from " + session->peer());
@@ -782,6 +795,21 @@ void Server::on_followup_result(const std::shared_ptr<AgentSession>& session,
                                        const JobOutcome<FollowupUpdate>& written) {
         reply_to_followup_change(*session, id, written, "the attempt was not saved");
     });
+}
+
+void Server::on_release_extension(AgentSession& session,
+                                  const protocol::ReleaseExtension& request) {
+    const std::string holder = router_.release(request.extension);
+    if (holder.empty()) {
+        session.reject("not_found", "nobody holds extension " + request.extension);
+        return;
+    }
+    spdlog::info("supervisor {}: released extension {} from agent {}", session.agent(), request.extension,
+                 holder);
+    const std::string released =
+        protocol::encode_extension_released(request.extension, holder, session.agent());
+    if (auto held_by = router_.session(holder)) held_by->deliver(released);
+    session.deliver(released);
 }
 
 void Server::on_followup_close(const std::shared_ptr<AgentSession>& session,

@@ -65,6 +65,8 @@ public:
     void on_followup_close(const std::shared_ptr<AgentSession>& session,
                            protocol::FollowupClose request) override;
     void on_status(const std::shared_ptr<AgentSession>& session) override;
+    void on_release_extension(AgentSession& session,
+                              const protocol::ReleaseExtension& request) override;
     void on_logout(AgentSession& session) override;
     void on_agent_closed(AgentSession& session) override;
 

@@ -134,10 +134,18 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
         return finish(fields, std::move(close));
     }
     if (type == "status") return StatusRequest{};
+    if (type == "release_extension") {
+        ReleaseExtension release;
+        release.extension = fields.required_string("extension");
+        if (!fields.error() && release.extension.empty())
+            return ProtocolError{"bad_field", "release_extension: extension must not be empty"};
+        return finish(fields, std::move(release));
+    }
     return ProtocolError{"unknown_type",
                          "unknown message type \"" + type +
                              "\" (expected login, ack, outcome, note, tail, ping, logout, "
-                             "next_followup, followup_result, followup_close or status)"};
+                             "next_followup, followup_result, followup_close, status or "
+                             "release_extension)"};
 }
 
 std::string encode_welcome(std::string_view agent, domain::AgentRole role, int heartbeat_s,
@@ -344,6 +352,14 @@ std::string encode_pong() { return line_of({{"type", "pong"}}); }
 
 std::string encode_bye(std::string_view code, std::string_view message) {
     return line_of({{"type", "bye"}, {"code", code}, {"message", message}});
+}
+
+std::string encode_extension_released(std::string_view extension, std::string_view agent,
+                                      std::string_view by) {
+    return line_of({{"type", "extension_released"},
+                    {"extension", extension},
+                    {"agent", agent},
+                    {"by", by}});
 }
 
 }  // namespace callpop::protocol

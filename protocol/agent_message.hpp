@@ -69,9 +69,14 @@ struct FollowupClose {
 
 // Supervisors: how the daemon and its switch links are doing (`callpop status`).
 struct StatusRequest {};
+// Supervisors: free an extension that an agent holds (one who left without logging out),
+// so that another agent may log in there.
+struct ReleaseExtension {
+    std::string extension;
+};
 
 using AgentMessage = std::variant<Login, Ack, Outcome, AddNote, Tail, Ping, Logout, NextFollowup,
-                                  FollowupResult, FollowupClose, StatusRequest>;
+                                  FollowupResult, FollowupClose, StatusRequest, ReleaseExtension>;
 
 Parsed<AgentMessage> parse_agent_message(std::string_view line);
 
@@ -167,5 +172,8 @@ std::string encode_log(const CallLogRecord& record);
 std::string encode_backlog_end(std::size_t count);
 std::string encode_pong();
 std::string encode_bye(std::string_view code, std::string_view message);
+// To the supervisor who released it, and to the agent who held it.
+std::string encode_extension_released(std::string_view extension, std::string_view agent,
+                                      std::string_view by);
 
 }  // namespace callpop::protocol

@@ -12,20 +12,35 @@ std::shared_ptr<AgentSession> AgentDirectory::attach(const std::string& agent,
     presence.session = session;
     if (!extensions.empty() || presence.extensions.empty()) {
         leave_extensions(agent, presence);
-        // One agent per phone: whoever sat here before (and left without logging out) is
-        // no longer rung or credited with the answer.
-        for (const auto& extension : extensions) {
-            auto& seated = agents_by_extension_[extension];
-            for (const auto& other : seated) {
-                auto other_presence = agents_.find(other);
-                if (other != agent && other_presence != agents_.end())
-                    std::erase(other_presence->second.extensions, extension);
-            }
-            seated.assign(1, agent);
-        }
+        // One agent per phone: the login was refused if another holds one of them.
+        for (const auto& extension : extensions) agents_by_extension_[extension].assign(1, agent);
         presence.extensions = extensions;
     }
     return previous == session ? nullptr : previous;
+}
+
+std::optional<AgentDirectory::Seat> AgentDirectory::holder_besides(
+    const std::string& agent, const std::vector<std::string>& extensions) const {
+    for (const auto& extension : extensions) {
+        auto seated = agents_by_extension_.find(extension);
+        if (seated == agents_by_extension_.end()) continue;
+        for (const auto& other : seated->second)
+            if (other != agent) return Seat{extension, other};
+    }
+    return std::nullopt;
+}
+
+std::string AgentDirectory::release(const std::string& extension) {
+    auto seated = agents_by_extension_.find(extension);
+    if (seated == agents_by_extension_.end()) return {};
+    std::string holder;
+    for (const auto& agent : seated->second) {
+        if (holder.empty()) holder = agent;
+        if (auto presence = agents_.find(agent); presence != agents_.end())
+            std::erase(presence->second.extensions, extension);
+    }
+    agents_by_extension_.erase(seated);
+    return holder;
 }
 
 void AgentDirectory::detach(const std::string& agent, const AgentSession* session) {

@@ -1,9 +1,11 @@
 #pragma once
 // Who sits at which extension, which agent session is live, and the pops each agent has
 // not acked yet (replayed when it reconnects). An agent stays at its extensions while
-// disconnected, so what rings meanwhile waits for it, until another agent logs in there.
+// disconnected, so what rings meanwhile waits for it, until it logs out or a supervisor
+// releases the extension; no other agent can take it meanwhile.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +31,16 @@ public:
     std::shared_ptr<AgentSession> attach(const std::string& agent,
                                          const std::vector<std::string>& extensions,
                                          const std::shared_ptr<AgentSession>& session);
+    // Another agent seated at one of `extensions` (live or away), if any: an extension is
+    // held by one agent at a time.
+    struct Seat {
+        std::string extension;
+        std::string agent;
+    };
+    std::optional<Seat> holder_besides(const std::string& agent,
+                                       const std::vector<std::string>& extensions) const;
+    // Unseats whoever holds `extension`; returns who did (empty: nobody).
+    std::string release(const std::string& extension);
     // The session went away; the agent keeps its extensions and pending pops.
     void detach(const std::string& agent, const AgentSession* session);
     // Logged out: leaves its extensions and forgets its pending pops.

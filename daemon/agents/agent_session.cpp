@@ -72,6 +72,10 @@ void AgentSession::on_line(std::string_view line) {
                 if (role_ != domain::AgentRole::supervisor)
                     return reject("forbidden", "status is for supervisors");
                 requests_.on_status(self());
+            } else if constexpr (std::is_same_v<Body, protocol::ReleaseExtension>) {
+                if (role_ != domain::AgentRole::supervisor)
+                    return reject("forbidden", "releasing extensions is for supervisors");
+                requests_.on_release_extension(*this, body);
             }
         },
         message);

@@ -30,6 +30,8 @@ public:
     virtual void on_followup_close(const std::shared_ptr<AgentSession>& session,
                                    protocol::FollowupClose request) = 0;
     virtual void on_status(const std::shared_ptr<AgentSession>& session) = 0;
+    virtual void on_release_extension(AgentSession& session,
+                                      const protocol::ReleaseExtension& request) = 0;
     virtual void on_logout(AgentSession& session) = 0;
     virtual void on_agent_closed(AgentSession& session) = 0;
 

@@ -23,6 +23,14 @@ public:
     std::shared_ptr<AgentSession> attach(const std::string& agent,
                                          const std::vector<std::string>& extensions,
                                          const std::shared_ptr<AgentSession>& session);
+    std::optional<AgentDirectory::Seat> holder_besides(
+        const std::string& agent, const std::vector<std::string>& extensions) const {
+        return directory_.holder_besides(agent, extensions);
+    }
+    std::string release(const std::string& extension) { return directory_.release(extension); }
+    std::shared_ptr<AgentSession> session(const std::string& agent) const {
+        return directory_.session(agent);
+    }
     void detach(const std::string& agent, const AgentSession* session);
     void remove(const std::string& agent);
     void ack(const std::string& agent, std::uint64_t seq);

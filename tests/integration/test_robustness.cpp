@@ -56,6 +56,11 @@ TEST_CASE("an agent who left without logging out is not credited with a colleagu
         Client leaver(daemon.agent_port());
         login(leaver, "1001", "secret-1001", {"200"});
     }
+    // 1001 still holds extension 200: a supervisor frees it for the newcomer.
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    supervisor.send({{"type", "release_extension"}, {"extension", "200"}});
+    CHECK(supervisor.expect("extension_released")["agent"] == "1001");
     Client newcomer(daemon.agent_port());
     login(newcomer, "1002", "secret-1002", {"200"});
     Client pbx(daemon.switch_port());
@@ -104,4 +109,63 @@ TEST_CASE("with no tail memory, call-log ids still continue after a restart") {
         daemon.stop();
     }
     CHECK(daemon.log().find("UNIQUE constraint") == std::string::npos);
+}
+
+TEST_CASE("an extension is held by one agent: another's claim is refused and disturbs no one") {
+    Daemon daemon;
+    daemon.start();
+    Client holder(daemon.agent_port());
+    login(holder, "1001", "secret-1001", {"1001"});
+    Client claimant(daemon.agent_port());
+    claimant.send({{"type", "login"},
+                   {"agent", "1002"},
+                   {"token", "secret-1002"},
+                   {"extensions", {"1002", "1001"}}});
+    const json refused = claimant.expect("error");
+    CHECK(refused["code"] == "extension_taken");
+    CHECK(refused["message"] == "extension 1001 is held by agent 1001 until it logs out");
+    // Not logged in: the claimant may try again, elsewhere.
+    claimant.send({{"type", "status"}});
+    CHECK(claimant.expect("error")["code"] == "not_logged_in");
+    login(claimant, "1002", "secret-1002", {"1002"});
+
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("held", "+15550102000", "1001"));
+    CHECK(holder.expect("pop")["call"] == "held");
+    CHECK(claimant.quiet());
+
+    // A supervisor moves it: the holder is told, and the claimant may log in there.
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    supervisor.send({{"type", "release_extension"}, {"extension", "1001"}});
+    const json released = holder.expect("extension_released");
+    CHECK(released["extension"] == "1001");
+    CHECK(released["by"] == "super");
+    CHECK(supervisor.expect("extension_released")["agent"] == "1001");
+    supervisor.send({{"type", "release_extension"}, {"extension", "1001"}});
+    CHECK(supervisor.expect("error")["code"] == "not_found");
+    Client moved(daemon.agent_port());
+    login(moved, "1002", "secret-1002", {"1001"});
+    CHECK(claimant.expect("bye")["code"] == "replaced");
+    pbx.send(ring("moved", "+15550102000", "1001"));
+    CHECK(moved.expect("pop")["call"] == "moved");
+    CHECK(holder.quiet());
+    // Agents may not move extensions.
+    holder.send({{"type", "release_extension"}, {"extension", "1001"}});
+    CHECK(holder.expect("error")["code"] == "forbidden");
+}
+
+TEST_CASE("an agent's login at no extension (the CLI's status) leaves its terminal alone") {
+    Daemon daemon;
+    daemon.start();
+    Client terminal(daemon.agent_port());
+    login(terminal, "1003", "secret-1003", {"1003"});
+    const auto status =
+        run_callpop({"status", "--config", daemon.config_path().string(), "--port",
+                     std::to_string(daemon.agent_port()), "--user", "1003", "--token", "secret-1003"});
+    CHECK(status.exit_code != 0);
+    CHECK(status.output.find("status is for supervisors") != std::string::npos);
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("after-status", "+15550102000", "1003"));
+    CHECK(terminal.expect("pop")["call"] == "after-status");  // not a bye: still connected
 }
