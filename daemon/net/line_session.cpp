@@ -111,9 +111,10 @@ void LineSession::deliver(SharedMessage message) {
         spdlog::warn("{}: {} messages ({} bytes) unread, disconnecting", describe(), queue_.size(),
                      queued_bytes_);
         // Named by the bound that tripped: a few huge messages are not "too many".
+        constexpr std::size_t mebibyte = std::size_t{1024} * 1024;
         const std::string unread =
             too_many ? std::to_string(queue_max_) + " queued messages"
-                     : std::to_string(queued_bytes_max / (1024 * 1024)) + " MiB of queued messages";
+                     : std::to_string(queued_bytes_max / mebibyte) + " MiB of queued messages";
         queue_.clear();
         queued_bytes_ = 0;
         close_with("slow_consumer", "you did not read " + unread + "; reconnect with resume_after");
