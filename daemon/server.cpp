@@ -196,7 +196,7 @@ awaitable<void> Server::sweep_calls() {
             auto record = make_record("timeout", *call);
             record.cause = "timeout";
             write_log(std::move(record));
-            router_.call_ended(call->id, "timeout");
+            call->popped_for = router_.call_ended(call->id, "timeout");
             CallTracker::shed_payload(*call);
         }
         tracker_.forget_ended(now);
@@ -394,7 +394,7 @@ void Server::act_on(const CallChange& change, const protocol::SwitchEvent& event
                     followup_desk_.after_missed_call(context, hangup, now_seconds());
                 });
             }
-            router_.call_ended(call.id, cause);
+            call.popped_for = router_.call_ended(call.id, cause);
             CallTracker::shed_payload(call);
             return;
         }
@@ -602,23 +602,54 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
     record.notes = outcome.notes;
     // The outcome and the follow-up it schedules commit together, before the agent is told.
     struct Saved {
-        bool accepted = false;
+        protocol::ProtocolError refusal;  // empty code: saved
         FollowupDecision followup;
     };
-    auto save = [this, record = std::move(record), forgotten = call == nullptr,
+    // Checked against the call's row on the writer, where the records before this one have
+    // landed: who answered is what the store says, in memory or not.
+    const bool popped_here = call != nullptr && (router_.popped_for(call->id, session->agent()) ||
+                                                 call->popped_for.contains(session->agent()));
+    auto save = [this, record = std::move(record), forgotten = call == nullptr, popped_here,
+                 supervisor = session->role() == AgentRole::supervisor,
                  requested = outcome.satisfaction_call](JobContext& context) {
         Saved saved;
-        // A call ended long ago is no longer in memory; its row still knows who called.
-        domain::CallLogRecord full = record;
-        if (forgotten) {
-            if (auto row = context.store.call_summary(record.call)) {
-                full.from = row->caller;
-                full.customer_id = row->customer_id;
-                full.line = row->entry.line;
-            }
+        const auto row = context.store.call_summary(record.call);
+        if (!row) {
+            saved.refusal = {"unknown_call",
+                             "no call \"" + record.call + "\" to record an outcome for"};
+            return saved;
         }
-        saved.accepted = context.log(full);
-        if (saved.accepted)
+        // An agent's own calls: the one it answered, or one nobody answered that popped
+        // for it (a missed call it calls back), while callpop remembers whom it popped for.
+        const bool own = row->answered_agent == record.agent ||
+                         (row->answered_agent.empty() && popped_here);
+        if (!supervisor && !own) {
+            saved.refusal = {"not_your_call",
+                             row->answered_agent.empty()
+                                 ? "call " + record.call + " was not answered by you"
+                                 : "call " + record.call + " was answered by agent " +
+                                       row->answered_agent + ", not by you"};
+            return saved;
+        }
+        domain::CallLogRecord full = record;
+        // A call ended long ago is no longer in memory; its row still knows who called.
+        if (forgotten) {
+            full.switch_name = row->switch_name;
+            full.from = row->caller;
+            full.caller_name = row->caller_name;
+            full.to = row->dialed;
+            full.line = row->entry.line;
+            full.queue = row->queue;
+            full.extension = row->extension;
+            full.customer_id = row->customer_id;
+            full.customer_name = row->customer_name;
+        }
+        // A supervisor's replacing another's outcome is marked; the earlier outcome record
+        // stays in the log.
+        if (!row->outcome_agent.empty() && row->outcome_agent != record.agent)
+            full.cause = "correction";
+        context.log(full);
+        if (full.cause.empty())
             saved.followup = followup_desk_.after_outcome(context, full, requested, now_seconds());
         return saved;
     };
@@ -629,9 +660,8 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
             return;
         }
         const Saved& saved = result.value;
-        if (!saved.accepted) {
-            session->deliver(protocol::encode_error(
-                {"unknown_call", "no call \"" + call + "\" to record an outcome for"}));
+        if (!saved.refusal.code.empty()) {
+            session->deliver(protocol::encode_error({saved.refusal.code, saved.refusal.message}));
             return;
         }
         session->deliver(protocol::encode_outcome_saved(call, saved.followup.scheduled,

@@ -18,6 +18,18 @@ struct CallSummary {
     domain::HistoryEntry entry;
     std::string caller;  // E.164 where parseable
     std::optional<std::int64_t> customer_id;
+    // Who answered it last (after a transfer, the agent it went to), and whose outcome the
+    // row holds: `entry.agent` is the latter when there is one.
+    std::string answered_agent;
+    std::string outcome_agent;
+    // The rest of what the call's records carry, for records about a call no longer in
+    // memory.
+    std::string switch_name;
+    std::string caller_name;
+    std::string dialed;
+    std::string queue;
+    std::string extension;
+    std::string customer_name;
 };
 
 class CallLog {

@@ -80,9 +80,18 @@ void PopRouter::tell_agents(const std::string& call, PoppedCallState state, cons
     }
 }
 
-void PopRouter::call_ended(const std::string& call, const std::string& cause) {
+std::set<std::string> PopRouter::call_ended(const std::string& call, const std::string& cause) {
     tell_agents(call, PoppedCallState::ended, "", cause, {});
-    popped_.erase(call);
+    auto found = popped_.find(call);
+    if (found == popped_.end()) return {};
+    auto agents = std::move(found->second);
+    popped_.erase(found);
+    return agents;
+}
+
+bool PopRouter::popped_for(const std::string& call, const std::string& agent) const {
+    auto found = popped_.find(call);
+    return found != popped_.end() && found->second.contains(agent);
 }
 
 void PopRouter::tell(const std::string& agent, const std::string& call,

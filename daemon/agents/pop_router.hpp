@@ -56,8 +56,10 @@ public:
     // The same for every agent the call popped for but `except_agents`.
     void tell_agents(const std::string& call, domain::PoppedCallState state, const std::string& by,
                      const std::string& cause, const std::vector<std::string>& except_agents);
-    // Tells every agent the call popped for that it ended, and forgets whom it popped for.
-    void call_ended(const std::string& call, const std::string& cause);
+    // Tells every agent the call popped for that it ended; returns them, and forgets them.
+    std::set<std::string> call_ended(const std::string& call, const std::string& cause);
+    // Whether the live call popped for `agent`.
+    bool popped_for(const std::string& call, const std::string& agent) const;
 
 private:
     void tell(const std::string& agent, const std::string& call, const SharedMessage& message);

@@ -52,6 +52,9 @@ struct TrackedCall {
     std::string customer_name;
     std::uint64_t pop_seq = 0;
     SharedMessage pop;  // serialized once, queued to every agent
+    // Once ended, the agents it popped for (PopRouter knows them while it is live): they
+    // may record its outcome while it is remembered, if nobody answered it.
+    std::set<std::string> popped_for;
 };
 
 // Fills what an earlier event did not know: events may arrive in any order. For a tracked

@@ -199,7 +199,9 @@ public:
     std::optional<CallSummary> call_summary(std::string_view call_id) override {
         auto& query = statement(
             "SELECT call_id, started_at, line, state, coalesce(nullif(outcome_agent, ''), agent), "
-            "outcome, outcome_notes, caller, customer_id FROM calls WHERE call_id = ?1");
+            "outcome, outcome_notes, caller, customer_id, agent, outcome_agent, switch, "
+            "caller_name, dialed, queue, extension, coalesce(c.name, '') "
+            "FROM calls LEFT JOIN customers c ON c.id = calls.customer_id WHERE call_id = ?1");
         query.bind(1, call_id);
         std::optional<CallSummary> summary;
         if (query.step()) {
@@ -207,7 +209,15 @@ public:
                                    query.column_text(3), query.column_text(4), query.column_text(5),
                                    query.column_text(6)},
                                   query.column_text(7),
-                                  std::nullopt};
+                                  std::nullopt,
+                                  query.column_text(9),
+                                  query.column_text(10),
+                                  query.column_text(11),
+                                  query.column_text(12),
+                                  query.column_text(13),
+                                  query.column_text(14),
+                                  query.column_text(15),
+                                  query.column_text(16)};
             if (!query.column_is_null(8)) summary->customer_id = query.column_int(8);
         }
         query.reset();

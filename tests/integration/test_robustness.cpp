@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "harness.hpp"
+#include "support/sqlite_query.hpp"
 
 using namespace callpop::test;
 
@@ -81,8 +82,9 @@ TEST_CASE("a client that sends and half-closes still gets its answers") {
     pbx.send({{"event", "hangup"}, {"call", "half"}});
     std::this_thread::sleep_for(100ms);
     Client agent(daemon.agent_port());
+    // A supervisor: the call popped for nobody, so no agent may record its outcome.
     agent.send_raw(
-        json({{"type", "login"}, {"agent", "1001"}, {"token", "secret-1001"}}).dump() + "\n" +
+        json({{"type", "login"}, {"agent", "super"}, {"token", "boss"}}).dump() + "\n" +
         json({{"type", "outcome"}, {"call", "half"}, {"code", "resolved"}}).dump() + "\n");
     agent.shutdown_write();
     agent.expect("welcome");
@@ -168,4 +170,75 @@ TEST_CASE("an agent's login at no extension (the CLI's status) leaves its termin
     Client pbx(daemon.switch_port());
     pbx.send(ring("after-status", "+15550102000", "1003"));
     CHECK(terminal.expect("pop")["call"] == "after-status");  // not a bye: still connected
+}
+
+TEST_CASE("an agent records outcomes only for its own calls; a supervisor's correction is marked") {
+    Daemon daemon;
+    daemon.start();
+    Client agent_1001(daemon.agent_port());
+    login(agent_1001, "1001", "secret-1001", {"1001"});
+    Client agent_1003(daemon.agent_port());
+    login(agent_1003, "1003", "secret-1003", {"1003"});
+    Client supervisor(daemon.agent_port());
+    follow_call_log(supervisor);
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("c-8", "+15550102000", "1001"));
+    agent_1001.expect("pop");
+    pbx.send({{"event", "answer"}, {"call", "c-8"}, {"ext", "1001"}});
+    pbx.send({{"event", "hangup"}, {"call", "c-8"}});
+    agent_1001.expect("call");
+    agent_1001.send({{"type", "outcome"}, {"call", "c-8"}, {"code", "resolved"}, {"notes", "fixed"}});
+    CHECK(agent_1001.expect("outcome_saved")["call"] == "c-8");
+
+    // 1003 never rang nor answered c-8.
+    agent_1003.send({{"type", "outcome"}, {"call", "c-8"}, {"code", "complaint"}});
+    const json refused = agent_1003.expect("error");
+    CHECK(refused["code"] == "not_your_call");
+    CHECK(refused["message"] == "call c-8 was answered by agent 1001, not by you");
+    const auto row = [&] {
+        return query_one(daemon.database_path(),
+                         "SELECT outcome || ' ' || outcome_notes || ' ' || outcome_agent FROM calls "
+                         "WHERE call_id = 'c-8'");
+    };
+    CHECK(row() == "resolved fixed 1001");
+
+    // A missed call that popped for 1003: its outcome is 1003's to record.
+    pbx.send(ring("missed", "+15550102000", "1003"));
+    agent_1003.expect("pop");
+    pbx.send({{"event", "hangup"}, {"call", "missed"}});
+    agent_1003.expect("call");
+    agent_1003.send({{"type", "outcome"}, {"call", "missed"}, {"code", "resolved"}});
+    CHECK(agent_1003.expect("outcome_saved")["call"] == "missed");
+    agent_1001.send({{"type", "outcome"}, {"call", "missed"}, {"code", "complaint"}});
+    CHECK(agent_1001.expect("error")["message"] == "call missed was not answered by you");
+
+    // The supervisor corrects 1001's outcome: the record says so, the first one stays.
+    supervisor.send({{"type", "outcome"}, {"call", "c-8"}, {"code", "complaint"}, {"notes", "upsold"}});
+    CHECK(supervisor.expect("outcome_saved")["call"] == "c-8");
+    CHECK(row() == "complaint upsold super");
+    CHECK(query_one(daemon.database_path(),
+                    "SELECT group_concat(outcome || '/' || agent || '/' || cause, ' ') FROM call_log "
+                    "WHERE call_id = 'c-8' AND kind = 'outcome' ORDER BY id") ==
+          "resolved/1001/ complaint/super/correction");
+
+    // After a restart c-8 is no longer in memory: the rule holds, and the record that is
+    // saved still says who called.
+    daemon.stop();
+    daemon.start();
+    Client again_1003(daemon.agent_port());
+    login(again_1003, "1003", "secret-1003", {"1003"});
+    again_1003.send({{"type", "outcome"}, {"call", "c-8"}, {"code", "repaired"}});
+    CHECK(again_1003.expect("error")["code"] == "not_your_call");
+    Client again_1001(daemon.agent_port());
+    login(again_1001, "1001", "secret-1001", {"1001"});
+    Client tail(daemon.agent_port());
+    follow_call_log(tail);
+    again_1001.send({{"type", "outcome"}, {"call", "c-8"}, {"code", "repaired"}});
+    CHECK(again_1001.expect("outcome_saved")["call"] == "c-8");
+    const json record = expect_log(tail, "outcome", "c-8");
+    CHECK(record["from"] == "+15550102000");
+    CHECK(record["ext"] == "1001");
+    CHECK(record["customer_name"] == "Pat Doe");
+    CHECK(record["line"] == "Support hotline");
+    CHECK(record["cause"] == "correction");
 }
