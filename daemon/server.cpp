@@ -107,6 +107,30 @@ Server::Server(asio::io_context& io, config::Config config)
     const auto store = storage::open_store(config_.storage, storage::Access::read_only);
     for (auto& record : store->recent_log(config_.call_log.tail_memory))
         recent_log_.push_back(std::move(record));
+    close_calls_left_open();
+}
+
+void Server::close_calls_left_open() {
+    // Queued before any event can be, so the writer closes them before it logs anything
+    // new; no switch link can tell what became of them (none resyncs live calls yet).
+    auto close = [](JobContext& context) {
+        const auto open = context.store.calls_left_open();
+        const std::string now = domain::utc_now();
+        for (auto record : open) {
+            record.at = now;
+            record.cause = "restart";
+            context.log(std::move(record));
+        }
+        return open.size();
+    };
+    writer_.write(std::move(close), [](const JobOutcome<std::size_t>& closed) {
+        if (!closed.error.empty())
+            spdlog::error("calls left open when callpop last stopped were not closed: {}",
+                          closed.error);
+        else if (closed.value > 0)
+            spdlog::warn("closed {} call(s) left open when callpop last stopped (cause restart)",
+                         closed.value);
+    });
 }
 
 Server::~Server() {

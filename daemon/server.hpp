@@ -97,6 +97,9 @@ private:
 
     domain::CallLogRecord make_record(const char* kind, const TrackedCall& call);
     // Hands the record to the writer; once committed it joins the tail stream.
+    // Calls the store holds with no end, from before this start, are closed as `timeout`
+    // with cause `restart`.
+    void close_calls_left_open();
     void write_log(domain::CallLogRecord record, WriteCompletion done = {});
     void publish(const domain::CallLogRecord& record);
     void release_followups(std::vector<FollowupLease> leases);

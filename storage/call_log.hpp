@@ -40,6 +40,10 @@ public:
     virtual std::optional<CallSummary> call_summary(std::string_view call_id) = 0;
     // The last `count` call-log records, oldest first.
     virtual std::vector<CallLogRecord> recent_log(std::size_t count) = 0;
+    // Calls the store holds with no end, each as the `timeout` record that closes it (all
+    // but `at`, `id` and `cause` filled from its row): left by a daemon that stopped or
+    // died while they were live.
+    virtual std::vector<CallLogRecord> calls_left_open() = 0;
     // The highest call-log id so far (0 for an empty log): new records continue from it.
     virtual std::int64_t last_log_id() = 0;
     // Appends to the call log and folds the record into the call's row. Returns false, and

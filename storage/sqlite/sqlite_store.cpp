@@ -224,6 +224,34 @@ public:
         return summary;
     }
 
+    std::vector<CallLogRecord> calls_left_open() override {
+        // A scan, once a start (~0.3 s over 1,200,000 calls, on the writer): an index of
+        // open calls would cost every call two more B-tree writes.
+        auto& query = statement(
+            "SELECT call_id, switch, caller, caller_name, dialed, line, queue, extension, agent, "
+            "customer_id, coalesce(c.name, '') FROM calls "
+            "LEFT JOIN customers c ON c.id = calls.customer_id WHERE ended_at IS NULL");
+        std::vector<CallLogRecord> open;
+        while (query.step()) {
+            CallLogRecord record;
+            record.kind = "timeout";
+            record.call = query.column_text(0);
+            record.switch_name = query.column_text(1);
+            record.from = query.column_text(2);
+            record.caller_name = query.column_text(3);
+            record.to = query.column_text(4);
+            record.line = query.column_text(5);
+            record.queue = query.column_text(6);
+            record.extension = query.column_text(7);
+            record.agent = query.column_text(8);
+            if (!query.column_is_null(9)) record.customer_id = query.column_int(9);
+            record.customer_name = query.column_text(10);
+            open.push_back(std::move(record));
+        }
+        query.reset();
+        return open;
+    }
+
     std::optional<AgentAccount> agent(std::string_view id) override {
         auto& query = statement("SELECT id, name, role, token_hash FROM agents WHERE id = ?1");
         query.bind(1, id);

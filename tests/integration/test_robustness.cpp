@@ -3,6 +3,7 @@
 
 #include "harness.hpp"
 #include "support/sqlite_query.hpp"
+#include "support/wait_until.hpp"
 
 using namespace callpop::test;
 
@@ -241,4 +242,47 @@ TEST_CASE("an agent records outcomes only for its own calls; a supervisor's corr
     CHECK(record["customer_name"] == "Pat Doe");
     CHECK(record["line"] == "Support hotline");
     CHECK(record["cause"] == "correction");
+}
+
+TEST_CASE("calls live when the daemon stopped or died are closed at the next start") {
+    Daemon daemon;
+    daemon.start();
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("talking", "+15550102000", "1001"));
+    pbx.send({{"event", "answer"}, {"call", "talking"}, {"ext", "1001"}});
+    pbx.send(ring("ringing", "+15550104000", "1002"));
+    const auto row = [&](const std::string& call) {
+        return query_one(daemon.database_path(),
+                         "SELECT state || ' ' || cause || ' ' || (ended_at IS NOT NULL) FROM calls "
+                         "WHERE call_id = '" + call + "'");
+    };
+    wait_until([&] { return row("talking") == "answered  0" && row("ringing") == "ringing  0"; },
+               5s, "both calls in the store");
+    daemon.stop();
+    CHECK(row("talking") == "answered  0");  // a stop cannot know how they end
+
+    daemon.start();
+    wait_until([&] { return row("talking") == "timeout restart 1"; }, 5s, "closed at start");
+    CHECK(row("ringing") == "timeout restart 1");
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    supervisor.send({{"type", "tail"}, {"backlog", 10}});
+    json record;
+    do {
+        record = supervisor.expect("log");
+    } while (!(record["kind"] == "timeout" && record["call"] == "talking"));
+    CHECK(record["cause"] == "restart");
+    CHECK(record["ext"] == "1001");
+    CHECK(record["from"] == "+15550102000");
+
+    // The same after a kill -9, and a call closed is not closed again.
+    Client pbx_again(daemon.switch_port());
+    pbx_again.send(ring("before-kill", "+15550102000", "1001"));
+    wait_until([&] { return row("before-kill") == "ringing  0"; }, 5s, "the call stored");
+    daemon.kill_hard();
+    daemon.start();
+    wait_until([&] { return row("before-kill") == "timeout restart 1"; }, 5s, "closed at start");
+    CHECK(query_one(daemon.database_path(),
+                    "SELECT count(*) FROM call_log WHERE kind = 'timeout' AND cause = 'restart'") ==
+          "3");
 }

@@ -22,6 +22,7 @@
 
 #include "integration/harness.hpp"
 #include "support/sqlite_query.hpp"
+#include "support/wait_until.hpp"
 
 using namespace callpop::test;
 namespace fs = std::filesystem;
@@ -151,16 +152,6 @@ class Process {
     pid_t pid_ = -1;
     int exit_code_ = -1;
 };
-
-template <typename Condition>
-void wait_until(Condition condition, std::chrono::milliseconds timeout, const std::string& what) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-        REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
-                        "waited " << timeout.count() << " ms for " << what);
-        std::this_thread::sleep_for(20ms);
-    }
-}
 
 std::size_t count_of(const std::string& text, const std::string& needle) {
     std::size_t count = 0;
