@@ -18,13 +18,13 @@
 
 namespace callpop::test {
 
-namespace {
-
-std::string binary() {
+std::string callpop_binary() {
     const char* path = std::getenv("CALLPOP_BINARY");
     REQUIRE_MESSAGE(path != nullptr, "CALLPOP_BINARY must name the callpop binary (ctest sets it)");
     return path;
 }
+
+namespace {
 
 int spawn(const std::vector<std::string>& arguments, const std::filesystem::path& output,
           const std::string& standard_input, bool wait_for_exit, int* exit_code) {
@@ -40,7 +40,7 @@ int spawn(const std::vector<std::string>& arguments, const std::filesystem::path
         ::dup2(out, 1);
         ::dup2(out, 2);
         std::vector<char*> argv;
-        std::string program = binary();
+        std::string program = callpop_binary();
         argv.push_back(program.data());
         std::vector<std::string> copies = arguments;
         for (auto& argument : copies) argv.push_back(argument.data());
@@ -82,7 +82,7 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
     std::ostringstream yaml;
     yaml << "site:\n  region: US\n  timezone: America/New_York\n"
          << "listen:\n  switch: {address: 127.0.0.1, port: 0}\n"
-         << "  agent: {address: 127.0.0.1, port: 0}\n"
+         << "  agent: {address: 127.0.0.1, port: " << options.agent_port << "}\n"
          << "storage:\n  path: " << (dir / "callpop.db").string() << "\n"
          << "call_log:\n  jsonl: " << (dir / "calls.jsonl").string() << "\n  flush_ms: 5\n"
          << "  tail_memory: " << options.tail_memory << "\n"
@@ -219,6 +219,22 @@ void Daemon::kill_hard() {
 }
 
 std::string Daemon::log() const { return read_file(dir_ / "daemon.log"); }
+
+// The system picks a free one, and it stays free once closed (nothing else in the tests
+// binds ports without asking for 0).
+std::uint16_t unused_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    socklen_t size = sizeof address;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
 
 Client::Client(std::uint16_t port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

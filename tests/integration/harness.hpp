@@ -24,6 +24,10 @@ struct CommandResult {
     int exit_code = -1;
     std::string output;  // stdout and stderr
 };
+// A port nobody listens on now, for a daemon that must keep its port across restarts.
+std::uint16_t unused_port();
+// The callpop binary under test.
+std::string callpop_binary();
 // Runs `callpop <arguments>` to completion.
 CommandResult run_callpop(const std::vector<std::string>& arguments,
                           const std::string& standard_input = "");
@@ -39,6 +43,9 @@ class Daemon {
         std::size_t tail_memory = 10000;
         std::optional<std::uint32_t> ticket_ttl_s = std::nullopt;  // default: callpop's
         std::optional<std::size_t> logins_at_once = std::nullopt;  // default: callpop's
+        // 0: the system picks one each start; a fixed one lets clients reconnect after a
+        // restart (see unused_port()).
+        std::uint16_t agent_port = 0;
     };
     Daemon();
     explicit Daemon(Options options);

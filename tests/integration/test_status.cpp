@@ -16,22 +16,6 @@ using namespace callpop::test;
 
 namespace {
 
-// A port nobody listens on: the system picks a free one, and it stays free once closed
-// (nothing else in the test binds ports without asking for 0).
-std::uint16_t unused_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    socklen_t size = sizeof address;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
-
 std::string unreachable_ami_link(std::uint16_t port) {
     return "switches:\n  - {name: pbx-down, type: ami, host: 127.0.0.1, port: " +
            std::to_string(port) +
