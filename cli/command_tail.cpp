@@ -1,6 +1,8 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -44,7 +46,9 @@ int command_tail(const Arguments& arguments) {
     CommandLine command_line(
         "callpop tail [-f] [-n N] [--json] [--queue Q] [--agent A] [--outcome O] "
         "[--user ID --token TOKEN]");
-    command_line.options()("follow,f", "keep showing new records as they come")(
+    command_line.options()("follow,f",
+                           "keep showing new records as they come; when the connection drops "
+                           "(a daemon restart), reconnect and resume after the last one shown")(
         "lines,n", program_options::value<std::size_t>()->default_value(20),
         "how many past records to show first")("json", "print the raw JSON records")(
         "queue", program_options::value<std::string>()->default_value(""), "only this queue")(
@@ -60,76 +64,112 @@ int command_tail(const Arguments& arguments) {
     const bool follow = command_line.has("follow");
     const bool raw = command_line.has("json");
 
-    asio::io_context io;
-    tcp::socket socket(io);
-    asio::connect(socket,
-                  tcp::resolver(io).resolve(login_as->host, std::to_string(login_as->port)));
-    const nlohmann::json login = {{"type", "login"}, {"agent", login_as->user},
-                                  {"token", login_as->token}};
-    const nlohmann::json tail = {{"type", "tail"},
-                                 {"backlog", command_line.get<std::size_t>("lines")},
-                                 {"follow", follow},
-                                 {"filter",
-                                  {{"queue", command_line.get<std::string>("queue")},
-                                   {"agent", command_line.get<std::string>("agent")},
-                                   {"outcome", command_line.get<std::string>("outcome")}}}};
-    const std::string requests = login.dump() + "\n" + tail.dump() + "\n";
-    asio::write(socket, asio::buffer(requests));
+    // One connection's life: the login, the tail request, then lines until it ends.
+    enum class Ended { done, lost, refused };
+    std::optional<std::int64_t> resume_after;  // the last record shown, once there is one
+    auto follow_once = [&]() -> Ended {
+        asio::io_context io;
+        tcp::socket socket(io);
+        boost::system::error_code connect_error;
+        asio::connect(socket,
+                      tcp::resolver(io).resolve(login_as->host, std::to_string(login_as->port)),
+                      connect_error);
+        if (connect_error) {
+            std::cerr << "callpop tail: " << login_as->host << ":" << login_as->port << ": "
+                      << connect_error.message() << "\n";
+            return Ended::lost;
+        }
+        const nlohmann::json login = {{"type", "login"}, {"agent", login_as->user},
+                                      {"token", login_as->token}};
+        nlohmann::json tail = {{"type", "tail"},
+                               {"backlog", command_line.get<std::size_t>("lines")},
+                               {"follow", follow},
+                               {"filter",
+                                {{"queue", command_line.get<std::string>("queue")},
+                                 {"agent", command_line.get<std::string>("agent")},
+                                 {"outcome", command_line.get<std::string>("outcome")}}}};
+        if (resume_after) tail["after"] = *resume_after;
+        const std::string requests = login.dump() + "\n" + tail.dump() + "\n";
+        asio::write(socket, asio::buffer(requests), connect_error);
 
-    int exit_code = 0;
-    std::string buffer;
-    // While the log is quiet, pings keep the session inside the daemon's heartbeat rule.
-    asio::steady_timer ping_timer(io);
-    const std::string ping = "{\"type\":\"ping\"}\n";
-    std::chrono::seconds ping_every(5);  // until the welcome says the daemon's heartbeat
-    std::function<void()> schedule_ping = [&] {
-        ping_timer.expires_after(ping_every);
-        ping_timer.async_wait([&](const boost::system::error_code& error) {
-            if (error) return;
-            asio::async_write(socket, asio::buffer(ping), [](auto, auto) {});
-            schedule_ping();
-        });
-    };
-    std::function<void()> read_next = [&] {
-        asio::async_read_until(
-            socket, asio::dynamic_buffer(buffer), '\n',
-            [&](const boost::system::error_code& error, std::size_t size) {
-                if (error) {
-                    std::cerr << "callpop tail: connection closed: " << error.message() << "\n";
-                    exit_code = 1;
-                    ping_timer.cancel();
-                    return;
-                }
-                const std::string line = buffer.substr(0, size - 1);
-                buffer.erase(0, size);
-                const auto message = nlohmann::json::parse(line, nullptr, false);
-                const std::string type =
-                    message.is_object() ? message.value("type", "") : std::string();
-                if (type == "error" || type == "bye") {
-                    std::cerr << "callpop tail: " << message.value("code", "") << ": "
-                              << message.value("message", "") << "\n";
-                    exit_code = 1;
-                    ping_timer.cancel();
-                    return;
-                }
-                if (type == "welcome") {
-                    ping_every = std::chrono::seconds(std::max(1, message.value("heartbeat_s", 5)));
-                } else if (type == "log") {
-                    std::cout << (raw ? line
-                                      : columns(protocol::call_log_record_from_json(message)))
-                              << std::endl;
-                } else if (type == "backlog_end" && !follow) {
-                    ping_timer.cancel();
-                    return;
-                }
-                read_next();
+        Ended ended = Ended::lost;
+        std::string buffer;
+        // While the log is quiet, pings keep the session inside the daemon's heartbeat rule.
+        asio::steady_timer ping_timer(io);
+        const std::string ping = "{\"type\":\"ping\"}\n";
+        std::chrono::seconds ping_every(5);  // until the welcome says the daemon's heartbeat
+        std::function<void()> schedule_ping = [&] {
+            ping_timer.expires_after(ping_every);
+            ping_timer.async_wait([&](const boost::system::error_code& error) {
+                if (error) return;
+                asio::async_write(socket, asio::buffer(ping), [](auto, auto) {});
+                schedule_ping();
             });
+        };
+        std::function<void()> read_next = [&] {
+            asio::async_read_until(
+                socket, asio::dynamic_buffer(buffer), '\n',
+                [&](const boost::system::error_code& error, std::size_t size) {
+                    if (error) {
+                        std::cerr << "callpop tail: connection closed: " << error.message()
+                                  << "\n";
+                        ping_timer.cancel();
+                        return;
+                    }
+                    const std::string line = buffer.substr(0, size - 1);
+                    buffer.erase(0, size);
+                    const auto message = nlohmann::json::parse(line, nullptr, false);
+                    const std::string type =
+                        message.is_object() ? message.value("type", "") : std::string();
+                    if (type == "error" || type == "bye") {
+                        std::cerr << "callpop tail: " << message.value("code", "") << ": "
+                                  << message.value("message", "") << "\n";
+                        // A refusal stays one; a daemon that stops or drops us is left.
+                        if (type == "error") ended = Ended::refused;
+                        ping_timer.cancel();
+                        return;
+                    }
+                    if (type == "welcome") {
+                        ping_every =
+                            std::chrono::seconds(std::max(1, message.value("heartbeat_s", 5)));
+                    } else if (type == "log") {
+                        const auto record = protocol::call_log_record_from_json(message);
+                        std::cout << (raw ? line : columns(record)) << std::endl;
+                        resume_after = record.id;
+                    } else if (type == "backlog_end") {
+                        if (!resume_after) resume_after = message.value("last", std::int64_t{0});
+                        if (!follow) {
+                            ended = Ended::done;
+                            ping_timer.cancel();
+                            return;
+                        }
+                    }
+                    read_next();
+                });
+        };
+        schedule_ping();
+        read_next();
+        io.run();
+        return ended;
     };
+
     if (!raw) std::cout << column_header() << std::endl;
-    schedule_ping();
-    read_next();
-    io.run();
-    return exit_code;
+    // Followed, the log outlives a daemon restart or a dropped connection: it reconnects,
+    // backing off, and resumes after the last record shown, with no duplicate and no hole.
+    std::chrono::milliseconds backoff(200);
+    constexpr std::chrono::milliseconds backoff_max(5000);
+    while (true) {
+        const auto before = resume_after;
+        const Ended ended = follow_once();
+        if (ended == Ended::done) return 0;
+        // A daemon never reached (a wrong port, a typo) is an error, not something to wait for.
+        if (ended == Ended::refused || !follow || !resume_after) return 1;
+        // Records since the last attempt mean the daemon was there: back off from the start.
+        if (resume_after != before) backoff = std::chrono::milliseconds(200);
+        std::cerr << "callpop tail: reconnecting in " << backoff.count() << " ms\n";
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, backoff_max);
+    }
 }
 
 }  // namespace callpop::cli

@@ -96,6 +96,11 @@ Server::Server(asio::io_context& io, config::Config config)
       tracker_(std::chrono::seconds(config_.calls.max_duration_s),
                std::chrono::seconds(config_.calls.ended_keep_s), config_.calls.ended_max),
       router_(config_.sessions.queue_max),
+      call_log_feed_(config_.call_log.tail_memory, config_.sessions.queue_max / 2,
+                     [this](std::int64_t after_id, std::size_t count,
+                            std::function<void(CallLogFeed::Records)> done) {
+                         read_log_after(after_id, count, std::move(done));
+                     }),
       logins_(config_, storage::open_store(config_.storage)->ticket_key(),
               cores_beside_the_loop()),
       login_gate_(io_.get_executor(), config_.sessions.logins_at_once, login_hold),
@@ -105,9 +110,23 @@ Server::Server(asio::io_context& io, config::Config config)
       next_pop_seq_(first_pop_seq()) {
     // Read once at start: the loop keeps no store connection of its own.
     const auto store = storage::open_store(config_.storage, storage::Access::read_only);
-    for (auto& record : store->recent_log(config_.call_log.tail_memory))
-        recent_log_.push_back(std::move(record));
+    call_log_feed_.load(store->recent_log(config_.call_log.tail_memory), store->last_log_id());
     close_calls_left_open();
+}
+
+void Server::read_log_after(std::int64_t after_id, std::size_t count,
+                            std::function<void(CallLogFeed::Records)> done) {
+    // On the writer, the one thread that touches the store for the loop: it reads what it
+    // has committed, in order.
+    auto read = [after_id, count](JobContext& context) {
+        return context.store.log_after(after_id, count);
+    };
+    writer_.write(std::move(read), [done = std::move(done)](
+                                       const JobOutcome<CallLogFeed::Records>& read_out) {
+        if (!read_out.error.empty())
+            spdlog::error("a tail catching up could not read the call log: {}", read_out.error);
+        done(read_out.error.empty() ? read_out.value : CallLogFeed::Records{});
+    });
 }
 
 void Server::close_calls_left_open() {
@@ -224,6 +243,7 @@ awaitable<void> Server::sweep_calls() {
             CallTracker::shed_payload(*call);
         }
         tracker_.forget_ended(now);
+        call_log_feed_.catch_up_all();
         tend_followups(sweep);
     }
 }
@@ -448,15 +468,7 @@ void Server::write_log(domain::CallLogRecord record, WriteCompletion done) {
     writer_.write(std::move(record), std::move(done));
 }
 
-void Server::publish(const domain::CallLogRecord& record) {
-    recent_log_.push_back(record);
-    while (recent_log_.size() > config_.call_log.tail_memory) recent_log_.pop_front();
-    if (tail_subscribers_.empty()) return;
-    auto message = std::make_shared<const std::string>(protocol::encode_log(record));
-    for (const auto& subscriber : tail_subscribers_) {
-        if (subscriber->tail_filter().matches(record)) subscriber->deliver(message);
-    }
-}
+void Server::publish(const domain::CallLogRecord& record) { call_log_feed_.publish(record); }
 
 // ---- agent side -----------------------------------------------------------------------
 
@@ -588,7 +600,7 @@ void Server::on_logout(AgentSession& session) {
 
 void Server::on_agent_closed(AgentSession& session) {
     login_gate_.settled(&session);
-    tail_subscribers_.erase(std::static_pointer_cast<AgentSession>(session.shared_from_this()));
+    call_log_feed_.forget(&session);
     if (session.logged_in()) router_.detach(session.agent(), &session);
     std::erase_if(followup_waiters_, [&](const auto& waiter) {
         const auto waiting = waiter.lock();
@@ -721,24 +733,7 @@ void Server::on_note(const std::shared_ptr<AgentSession>& session, protocol::Add
 }
 
 void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protocol::Tail& tail) {
-    session->set_tail_filter(tail.filter);
-    std::vector<const domain::CallLogRecord*> backlog;
-    for (auto it = recent_log_.rbegin(); it != recent_log_.rend() && backlog.size() < tail.backlog;
-         ++it) {
-        if (tail.filter.matches(*it)) backlog.push_back(&*it);
-    }
-    // One message for the whole backlog: a long backlog must not count against the queue
-    // limit that protects the daemon from slow consumers.
-    std::reverse(backlog.begin(), backlog.end());  // oldest first, as the log reads
-    std::string lines;
-    for (const auto* record : backlog) lines += protocol::encode_log(*record);
-    lines += protocol::encode_backlog_end(backlog.size());
-    session->deliver(std::move(lines));
-    if (tail.follow && session->open()) {
-        tail_subscribers_.insert(session);
-    } else {
-        tail_subscribers_.erase(session);
-    }
+    call_log_feed_.tail(session, tail);
 }
 
 void Server::on_status(const std::shared_ptr<AgentSession>& session) {
@@ -752,7 +747,7 @@ void Server::on_status(const std::shared_ptr<AgentSession>& session) {
     const auto headcount = router_.headcount();
     status.agents_logged_in = headcount.connected;
     status.agents_away = headcount.away;
-    status.tail_followers = tail_subscribers_.size();
+    status.tail_followers = call_log_feed_.followers();
     status.followup_waiters = static_cast<std::size_t>(
         std::count_if(followup_waiters_.begin(), followup_waiters_.end(),
                       [](const auto& waiter) { return !waiter.expired(); }));
@@ -850,6 +845,8 @@ void Server::on_followup_result(const std::shared_ptr<AgentSession>& session,
         reply_to_followup_change(*session, id, written, "the attempt was not saved");
     });
 }
+
+void Server::on_agent_drained(AgentSession& session) { call_log_feed_.drained(&session); }
 
 void Server::on_release_extension(AgentSession& session,
                                   const protocol::ReleaseExtension& request) {

@@ -14,6 +14,7 @@
 
 #include "config/config.hpp"
 #include "daemon/agents/agent_session.hpp"
+#include "daemon/agents/call_log_feed.hpp"
 #include "daemon/agents/pop_router.hpp"
 #include "daemon/net/asio.hpp"
 #include "daemon/net/session_registry.hpp"
@@ -65,6 +66,7 @@ public:
     void on_followup_close(const std::shared_ptr<AgentSession>& session,
                            protocol::FollowupClose request) override;
     void on_status(const std::shared_ptr<AgentSession>& session) override;
+    void on_agent_drained(AgentSession& session) override;
     void on_release_extension(AgentSession& session,
                               const protocol::ReleaseExtension& request) override;
     void on_logout(AgentSession& session) override;
@@ -100,6 +102,9 @@ private:
     // Calls the store holds with no end, from before this start, are closed as `timeout`
     // with cause `restart`.
     void close_calls_left_open();
+    // A tail behind what memory holds reads the store through the writer.
+    void read_log_after(std::int64_t after_id, std::size_t count,
+                        std::function<void(CallLogFeed::Records)> done);
     void write_log(domain::CallLogRecord record, WriteCompletion done = {});
     void publish(const domain::CallLogRecord& record);
     void release_followups(std::vector<FollowupLease> leases);
@@ -118,6 +123,7 @@ private:
     LookupThreads lookups_;
     CallTracker tracker_;
     PopRouter router_;
+    CallLogFeed call_log_feed_;
     LoginChecker logins_;  // account lookups and token hashes stay off the loop
     LoginGate login_gate_;  // how many agent connections log in at once
     std::vector<std::shared_ptr<SwitchClient>> switch_clients_;
@@ -129,8 +135,6 @@ private:
     tcp::acceptor agent_acceptor_;
     asio::steady_timer sweep_timer_;
     SessionRegistry sessions_;
-    std::set<std::shared_ptr<AgentSession>> tail_subscribers_;
-    std::deque<domain::CallLogRecord> recent_log_;
     // Follow-up work belongs to the session that asked for it: a new session of the same
     // agent starts afresh.
     std::deque<std::weak_ptr<AgentSession>> followup_waiters_;  // first come, first served

@@ -91,6 +91,11 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
         tail.filter.agent = filter_fields.optional_string("agent");
         tail.filter.outcome = filter_fields.optional_string("outcome");
         if (!fields.error() && filter_fields.error()) return *filter_fields.error();
+        if (auto after = fields.optional_integer("after")) {
+            if (!fields.error() && *after < 0)
+                return ProtocolError{"bad_field", "tail: after must be >= 0"};
+            tail.after = *after;
+        }
         return finish(fields, std::move(tail));
     }
     if (type == "ping") return Ping{};
@@ -344,8 +349,8 @@ std::string encode_log(const CallLogRecord& record) {
     return line;
 }
 
-std::string encode_backlog_end(std::size_t count) {
-    return line_of({{"type", "backlog_end"}, {"count", count}});
+std::string encode_backlog_end(std::size_t count, std::int64_t last_id) {
+    return line_of({{"type", "backlog_end"}, {"count", count}, {"last", last_id}});
 }
 
 std::string encode_pong() { return line_of({{"type", "pong"}}); }

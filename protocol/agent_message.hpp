@@ -49,6 +49,8 @@ struct Tail {
     std::size_t backlog = 0;
     bool follow = true;
     TailFilter filter;
+    // Resume: every matching record after this id instead of a backlog.
+    std::optional<std::int64_t> after;
 };
 struct Ping {};
 struct Logout {};
@@ -169,7 +171,7 @@ struct DaemonStatus {
 };
 std::string encode_status(const DaemonStatus& status);
 std::string encode_log(const CallLogRecord& record);
-std::string encode_backlog_end(std::size_t count);
+std::string encode_backlog_end(std::size_t count, std::int64_t last_id);
 std::string encode_pong();
 std::string encode_bye(std::string_view code, std::string_view message);
 // To the supervisor who released it, and to the agent who held it.

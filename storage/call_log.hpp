@@ -40,6 +40,8 @@ public:
     virtual std::optional<CallSummary> call_summary(std::string_view call_id) = 0;
     // The last `count` call-log records, oldest first.
     virtual std::vector<CallLogRecord> recent_log(std::size_t count) = 0;
+    // Up to `count` call-log records after `after_id`, oldest first: a tail catching up.
+    virtual std::vector<CallLogRecord> log_after(std::int64_t after_id, std::size_t count) = 0;
     // Calls the store holds with no end, each as the `timeout` record that closes it (all
     // but `at`, `id` and `cause` filled from its row): left by a daemon that stopped or
     // died while they were live.

@@ -34,6 +34,7 @@ public:
                                       const protocol::ReleaseExtension& request) = 0;
     virtual void on_logout(AgentSession& session) = 0;
     virtual void on_agent_closed(AgentSession& session) = 0;
+    virtual void on_agent_drained(AgentSession& session) = 0;
 
 protected:
     ~AgentRequests() = default;
@@ -59,6 +60,7 @@ public:
 protected:
     void on_line(std::string_view line) override;
     void on_closed() override;
+    void on_drained() override { requests_.on_agent_drained(*this); }
     std::string describe() const override;
 
 private:

@@ -260,6 +260,7 @@ void LineSession::on_written(const boost::system::error_code& error) {
         // Idle again: hold no memory for writes until the next one.
         std::vector<SharedMessage>().swap(in_flight_);
         std::vector<asio::const_buffer>().swap(write_buffers_);
+        if (!closing_) on_drained();
     }
     write_queued();
 }

@@ -47,6 +47,8 @@ public:
     void resume_reading();
 
     bool open() const { return !closing_; }
+    // Messages queued and not yet handed to the socket.
+    std::size_t queued_messages() const { return queue_.size(); }
     // Safe to ask from any thread: the connection is gone or going.
     bool finished() const { return finished_.load(); }
     const std::string& peer() const { return peer_; }
@@ -59,6 +61,8 @@ public:
 protected:
     virtual void on_line(std::string_view line) = 0;
     virtual void on_closed() = 0;
+    // Everything queued has been handed to the socket: room for more (a tail catching up).
+    virtual void on_drained() {}
     // Named in the log: "switch 127.0.0.1:5321", "agent 1001".
     virtual std::string describe() const { return peer_; }
 

@@ -61,6 +61,11 @@ constexpr const char* followup_columns =
 constexpr const char* create_phones_by_number =
     "CREATE INDEX IF NOT EXISTS phones_by_number ON phones(number)";
 
+constexpr const char* log_record_select =
+    "SELECT id, at, kind, call_id, switch, caller, caller_name, dialed, line, queue, "
+    "extension, agent, customer_id, customer_name, outcome, cause, notes, followup_id "
+    "FROM call_log";
+
 constexpr const char* customer_columns =
     "c.id, c.external_id, c.name, c.company, c.tier, c.segment, c.language, c.timezone, "
     "c.email, c.address, c.do_not_call";
@@ -265,11 +270,20 @@ public:
     }
 
     std::vector<CallLogRecord> recent_log(std::size_t count) override {
-        auto& query = statement(
-            "SELECT id, at, kind, call_id, switch, caller, caller_name, dialed, line, queue, "
-            "extension, agent, customer_id, customer_name, outcome, cause, notes, followup_id "
-            "FROM call_log ORDER BY id DESC LIMIT ?1");
+        auto& query = statement(std::string(log_record_select) + " ORDER BY id DESC LIMIT ?1");
         query.bind(1, static_cast<std::int64_t>(count));
+        auto records = read_log_records(query);
+        return {records.rbegin(), records.rend()};
+    }
+
+    std::vector<CallLogRecord> log_after(std::int64_t after_id, std::size_t count) override {
+        auto& query =
+            statement(std::string(log_record_select) + " WHERE id > ?1 ORDER BY id LIMIT ?2");
+        query.bind(1, after_id).bind(2, static_cast<std::int64_t>(count));
+        return read_log_records(query);
+    }
+
+    static std::vector<CallLogRecord> read_log_records(Statement& query) {
         std::vector<CallLogRecord> records;
         while (query.step()) {
             CallLogRecord record;
@@ -294,7 +308,7 @@ public:
             records.push_back(std::move(record));
         }
         query.reset();
-        return {records.rbegin(), records.rend()};
+        return records;
     }
 
     std::int64_t last_log_id() override {

@@ -2,10 +2,13 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <map>
 #include <sstream>
 
 #include "support/sqlite_query.hpp"
 #include "harness.hpp"
+#include "support/process.hpp"
+#include "support/wait_until.hpp"
 
 using namespace callpop::test;
 
@@ -203,4 +206,94 @@ TEST_CASE("an outcome for a call the daemon has forgotten is saved with the call
     CHECK(record["from"] == "+15550102000");
     CHECK(record["customer"].is_number_integer());
     CHECK(record["line"] == "Support hotline");
+}
+
+namespace {
+
+// Every (kind, call) the `callpop tail -f --json` output printed, with how often, and
+// whether the ids only went up.
+struct Printed {
+    std::map<std::string, int> times;
+    bool ids_ascending = true;
+};
+
+Printed printed(const std::string& output) {
+    Printed result;
+    std::istringstream lines(output);
+    std::int64_t last_id = 0;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line.front() != '{') continue;  // a reconnect's note
+        const json record = json::parse(line);
+        const auto id = record["id"].get<std::int64_t>();
+        result.ids_ascending = result.ids_ascending && id > last_id;
+        last_id = id;
+        ++result.times[record["kind"].get<std::string>() + " " + record["call"].get<std::string>()];
+    }
+    return result;
+}
+
+// Cheap enough to poll: records are the lines that start with '{'.
+std::size_t record_lines(const std::string& output) {
+    std::size_t count = output.starts_with('{') ? 1 : 0;
+    for (auto at = output.find("\n{"); at != std::string::npos; at = output.find("\n{", at + 1))
+        ++count;
+    return count;
+}
+
+void send_burst(Client& pbx, const std::string& prefix, int calls) {
+    std::string lines;
+    for (int call = 0; call < calls; ++call) {
+        const std::string id = prefix + std::to_string(call);
+        lines += ring(id, "+15550102000", "1001").dump() + "\n";
+        lines += json{{"event", "hangup"}, {"call", id}}.dump() + "\n";
+    }
+    pbx.send_raw(lines);
+}
+
+}  // namespace
+
+TEST_CASE("callpop tail -f prints every call of a burst once, and across a daemon restart") {
+    Daemon::Options options;
+    options.extra_config = without_missed_call_followups;
+    options.agent_port = unused_port();
+    Daemon daemon(options);
+    daemon.start();
+    Process tail("tail", {callpop_binary(), "tail", "-f", "--json", "-n", "0", "--config",
+                          daemon.config_path().string(), "--port",
+                          std::to_string(daemon.agent_port()), "--user", "super", "--token", "boss"},
+                 daemon.dir());
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    wait_until(
+        [&] {
+            supervisor.send({{"type", "status"}});
+            return supervisor.expect("status")["tail_followers"] == 1;
+        },
+        10s, "the tail following");
+
+    constexpr int burst = 10000;
+    {
+        Client pbx(daemon.switch_port());
+        send_burst(pbx, "b-", burst);
+        wait_until([&] { return record_lines(tail.output()) == 2 * burst; }, 60s,
+                   "the burst printed");
+    }
+    // Restarted, with calls logged before the tail is back: it resumes after the last
+    // record it printed.
+    daemon.stop();
+    daemon.start();
+    {
+        Client pbx(daemon.switch_port());
+        send_burst(pbx, "r-", 1000);
+        wait_until([&] { return record_lines(tail.output()) == 2 * burst + 2 * 1000; }, 60s,
+                   "the calls after the restart printed");
+    }
+    const Printed seen = printed(tail.output());
+    CHECK(seen.ids_ascending);
+    CHECK(seen.times.size() == 2 * burst + 2 * 1000);
+    for (const auto& [what, times] : seen.times) {
+        if (times != 1) FAIL_CHECK(what << " printed " << times << " times");
+    }
+    CHECK(tail.running());
+    CHECK(tail.output().find("reconnecting") != std::string::npos);
 }

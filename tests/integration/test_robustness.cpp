@@ -1,15 +1,18 @@
 // Misbehaving clients and awkward settings that once broke the daemon.
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include "harness.hpp"
 #include "support/sqlite_query.hpp"
 #include "support/wait_until.hpp"
 
 using namespace callpop::test;
 
-TEST_CASE("supervisors that stop reading a busy tail are dropped, the daemon carries on") {
+TEST_CASE("supervisors that stop reading a busy tail fall behind, then catch up with every record") {
     Daemon::Options options;
     options.queue_max = 16;
+    options.tail_memory = 50;  // most of the catching up is read back from the store
     Daemon daemon(options);
     daemon.start();
     Client stalled_a(daemon.agent_port());
@@ -27,6 +30,28 @@ TEST_CASE("supervisors that stop reading a busy tail are dropped, the daemon car
     }
     pbx.send(ring("still-alive", "+15550102000", "1001"));
     CHECK(agent.expect("pop", 20s)["call"] == "still-alive");
+    // Neither was dropped: reading again, each gets every record once, in order.
+    for (Client* stalled : {&stalled_a, &stalled_b}) {
+        std::map<std::string, int> seen;
+        std::int64_t last_id = 0;
+        bool in_order = true;
+        while (seen["ring still-alive"] == 0) {
+            const json record = stalled->expect("log", 20s);
+            in_order = in_order && record["id"].get<std::int64_t>() > last_id;
+            last_id = record["id"].get<std::int64_t>();
+            ++seen[record["kind"].get<std::string>() + " " + record["call"].get<std::string>()];
+        }
+        CHECK(in_order);
+        int rings = 0;
+        int hangups = 0;
+        for (const auto& [what, count] : seen) {
+            CHECK_MESSAGE(count == 1, what << " seen " << count << " times");
+            rings += what.starts_with("ring tail-flood-") ? 1 : 0;
+            hangups += what.starts_with("hangup tail-flood-") ? 1 : 0;
+        }
+        CHECK(rings == 300);
+        CHECK(hangups == 300);
+    }
 }
 
 TEST_CASE("an agent with a full replay list can still log in and gets all of it") {

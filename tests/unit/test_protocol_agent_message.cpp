@@ -700,8 +700,8 @@ TEST_CASE("encode: outcome_saved, note_saved, backlog_end, pong, bye, error") {
           json{{"type", "outcome_saved"}, {"call", "c-1"}, {"followup", nullptr}});
     CHECK(parse_line(protocol::encode_note_saved(17, 5)) ==
           json{{"type", "note_saved"}, {"customer", 17}, {"id", 5}});
-    CHECK(parse_line(protocol::encode_backlog_end(3)) ==
-          json{{"type", "backlog_end"}, {"count", 3}});
+    CHECK(parse_line(protocol::encode_backlog_end(3, 1234)) ==
+          json{{"type", "backlog_end"}, {"count", 3}, {"last", 1234}});
     CHECK(parse_line(protocol::encode_pong()) == json{{"type", "pong"}});
     CHECK(parse_line(protocol::encode_bye("slow_consumer", "too slow")) ==
           json{{"type", "bye"}, {"code", "slow_consumer"}, {"message", "too slow"}});
