@@ -8,6 +8,7 @@
 #include "cli/command_options.hpp"
 #include "daemon/serve.hpp"
 #include "daemon/server.hpp"
+#include "storage/open_store.hpp"
 
 namespace callpop::daemon {
 
@@ -40,6 +41,8 @@ int command_serve(const std::vector<std::string>& arguments) {
     spdlog::set_level(spdlog::level::from_str(config.log.level));
     spdlog::info("callpop starting with {}", config.source.string());
 
+    // Before anything opens the store: a second daemon must not migrate or write it.
+    const auto serve_lock = storage::lock_store_for_serving(config.storage);
     asio::io_context io;
     Server server(io, std::move(config));
     server.start();

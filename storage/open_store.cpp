@@ -10,4 +10,9 @@ std::unique_ptr<Store> open_store(const config::Storage& settings, Access access
     throw StorageError("storage.backend \"" + settings.backend + "\" is not built in (sqlite)");
 }
 
+std::unique_ptr<ServeLock> lock_store_for_serving(const config::Storage& settings) {
+    if (settings.backend == "sqlite") return lock_sqlite_store_for_serving(settings.path);
+    throw StorageError("storage.backend \"" + settings.backend + "\" is not built in (sqlite)");
+}
+
 }  // namespace callpop::storage

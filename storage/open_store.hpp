@@ -17,4 +17,8 @@ enum class Access {
 std::unique_ptr<Store> open_store(const config::Storage& settings,
                                   Access access = Access::read_write);
 
+// Held by `callpop serve` for its life: a store the backend lets one daemon serve (SQLite)
+// is refused to a second one, with the first one's pid.
+std::unique_ptr<ServeLock> lock_store_for_serving(const config::Storage& settings);
+
 }  // namespace callpop::storage

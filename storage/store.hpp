@@ -32,4 +32,11 @@ class Store : public virtual CustomerDirectory,
               public AgentAccounts,
               public virtual Transactions {};
 
+// Held by the daemon for its life where a backend lets one daemon serve a store; released
+// when the process ends, however it ends.
+class ServeLock {
+public:
+    virtual ~ServeLock() = default;
+};
+
 }  // namespace callpop::storage

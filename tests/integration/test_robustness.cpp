@@ -311,3 +311,24 @@ TEST_CASE("calls live when the daemon stopped or died are closed at the next sta
                     "SELECT count(*) FROM call_log WHERE kind = 'timeout' AND cause = 'restart'") ==
           "3");
 }
+
+TEST_CASE("one daemon per store: a second callpop serve is refused with the first one's pid") {
+    Daemon daemon;
+    daemon.start();
+    const auto first_pid =
+        json::parse(read_file(daemon.dir() / "ready.json"))["pid"].get<int>();
+    const auto second = run_callpop({"serve", "--config", daemon.config_path().string()});
+    CHECK(second.exit_code == 1);
+    CHECK_MESSAGE(second.output.find("is served by another callpop serve (pid " +
+                                     std::to_string(first_pid) + ")") != std::string::npos,
+                  second.output);
+    // The first one never noticed.
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("after-second", "+15550102000", "1001"));
+    CHECK(agent.expect("pop")["call"] == "after-second");
+    // A daemon killed outright leaves no lock behind.
+    daemon.kill_hard();
+    daemon.start();
+}
