@@ -19,6 +19,8 @@ using domain::PoppedCallState;
 namespace {
 
 constexpr std::chrono::seconds sweep_interval{1};
+// How long a stop waits for the answers to what was asked before it.
+constexpr std::chrono::seconds drain_max{5};
 // How long a connection that has not logged in counts against sessions.logins_at_once.
 constexpr std::chrono::milliseconds login_hold{200};
 // Agent connections accepted at a time before the loop turns to other work.
@@ -107,6 +109,7 @@ Server::Server(asio::io_context& io, config::Config config)
       switch_acceptor_(io_),
       agent_acceptor_(io_),
       sweep_timer_(io_),
+      drain_timer_(io_),
       next_pop_seq_(first_pop_seq()) {
     // Read once at start: the loop keeps no store connection of its own.
     const auto store = storage::open_store(config_.storage, storage::Access::read_only);
@@ -202,7 +205,22 @@ void Server::stop() {
     sweep_timer_.cancel();
     login_gate_.close();
     for (const auto& client : switch_clients_) client->stop();
-    sessions_.close_all("shutdown", "callpop is stopping");
+    // Nothing more is read; what was asked before (an outcome being committed) is answered
+    // first: the writer answers in order, so once a job queued now completes, every earlier
+    // one has. A writer stuck on a locked store does not hold the stop past drain_max.
+    sessions_.pause_all();
+    auto say_goodbye = [this] {
+        if (goodbyes_said_) return;
+        goodbyes_said_ = true;
+        drain_timer_.cancel();
+        sessions_.close_all("shutdown", "callpop is stopping");
+    };
+    writer_.write([](JobContext&) { return true; },
+                  [say_goodbye](const JobOutcome<bool>&) { say_goodbye(); });
+    drain_timer_.expires_after(drain_max);
+    drain_timer_.async_wait([say_goodbye](const boost::system::error_code& error) {
+        if (!error) say_goodbye();
+    });
 }
 
 awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, const char* what,

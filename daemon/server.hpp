@@ -134,6 +134,8 @@ private:
     tcp::acceptor switch_acceptor_;
     tcp::acceptor agent_acceptor_;
     asio::steady_timer sweep_timer_;
+    asio::steady_timer drain_timer_;  // bounds a stop's wait for the writer's answers
+    bool goodbyes_said_ = false;
     SessionRegistry sessions_;
     // Follow-up work belongs to the session that asked for it: a new session of the same
     // agent starts afresh.

@@ -15,6 +15,8 @@ public:
     // Holds the session and starts it.
     void start(const std::shared_ptr<LineSession>& session);
     void remove(LineSession& session);
+    // Every session stops reading: what they asked is answered, nothing more is taken.
+    void pause_all();
     // Sends every session a bye naming the reason; each closes once its queue drains.
     void close_all(std::string_view code, std::string_view message);
     std::size_t size() const { return sessions_.size(); }

@@ -84,7 +84,7 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
          << "listen:\n  switch: {address: 127.0.0.1, port: 0}\n"
          << "  agent: {address: 127.0.0.1, port: " << options.agent_port << "}\n"
          << "storage:\n  path: " << (dir / "callpop.db").string() << "\n"
-         << "call_log:\n  jsonl: " << (dir / "calls.jsonl").string() << "\n  flush_ms: 5\n"
+         << "call_log:\n  jsonl: " << (dir / "calls.jsonl").string() << "\n  flush_ms: " << options.flush_ms << "\n"
          << "  tail_memory: " << options.tail_memory << "\n"
          << "sessions:\n  login_timeout_s: " << options.login_timeout_s
          << "\n  heartbeat_s: " << options.heartbeat_s << "\n  queue_max: " << options.queue_max

@@ -46,6 +46,7 @@ class Daemon {
         // 0: the system picks one each start; a fixed one lets clients reconnect after a
         // restart (see unused_port()).
         std::uint16_t agent_port = 0;
+        std::uint32_t flush_ms = 5;  // how long the writer lets a batch gather
     };
     Daemon();
     explicit Daemon(Options options);

@@ -332,3 +332,28 @@ TEST_CASE("one daemon per store: a second callpop serve is refused with the firs
     daemon.kill_hard();
     daemon.start();
 }
+
+TEST_CASE("SIGTERM answers what was asked before it, then says goodbye, and exits 0") {
+    Daemon::Options options;
+    options.flush_ms = 1500;  // the outcome is still being committed when the stop comes
+    Daemon daemon(options);
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("drain", "+15550102000", "1001"));
+    agent.expect("pop");
+    pbx.send({{"event", "answer"}, {"call", "drain"}, {"ext", "1001"}});
+    wait_until([&] {
+        return query_one(daemon.database_path(),
+                         "SELECT count(*) FROM calls WHERE call_id = 'drain' AND agent = '1001'") ==
+               "1";
+    }, 10s, "the answer committed");
+    agent.send({{"type", "outcome"}, {"call", "drain"}, {"code", "resolved"}});
+    std::this_thread::sleep_for(200ms);  // read by the daemon, waiting for its batch
+    daemon.stop();                       // SIGTERM; fails the test unless it exits 0
+    CHECK(agent.expect("outcome_saved")["call"] == "drain");
+    CHECK(agent.expect("bye")["code"] == "shutdown");
+    CHECK(query_one(daemon.database_path(),
+                    "SELECT outcome FROM calls WHERE call_id = 'drain'") == "resolved");
+}
