@@ -59,6 +59,13 @@ std::string summary(const json& status) {
         fmt::format("supervisors following the call log: {}\n", text_of(status["tail_followers"]));
     text += fmt::format("call-log writer queue: {}\n", text_of(status["writer_queue"]));
     text += fmt::format("customer lookups: {}\n", text_of(status["lookups"]));
+    const json& faults = status["faults"];
+    text += fmt::format(
+        "faults: {} calls timed out, {} closed at start, {} tail catch-ups, {} logins refused, "
+        "{} outcomes refused, {} writes failed\n",
+        text_of(faults["calls_timed_out"]), text_of(faults["calls_closed_at_start"]),
+        text_of(faults["tail_fell_behind"]), text_of(faults["logins_refused"]),
+        text_of(faults["outcomes_refused"]), text_of(faults["writes_failed"]));
     return text;
 }
 

@@ -145,11 +145,14 @@ void Server::close_calls_left_open() {
         }
         return open.size();
     };
-    writer_.write(std::move(close), [](const JobOutcome<std::size_t>& closed) {
-        if (!closed.error.empty())
+    writer_.write(std::move(close), [this](const JobOutcome<std::size_t>& closed) {
+        if (!closed.error.empty()) {
             spdlog::error("calls left open when callpop last stopped were not closed: {}",
                           closed.error);
-        else if (closed.value > 0)
+            return;
+        }
+        faults_.calls_closed_at_start += closed.value;
+        if (closed.value > 0)
             spdlog::warn("closed {} call(s) left open when callpop last stopped (cause restart)",
                          closed.value);
     });
@@ -252,6 +255,7 @@ awaitable<void> Server::sweep_calls() {
         if (stopping_) break;
         const auto now = Clock::now();
         for (TrackedCall* call : tracker_.expire(now)) {
+            ++faults_.calls_timed_out;
             spdlog::warn("call {}: no hangup after {} s, closing it as timed out", call->id,
                          config_.calls.max_duration_s);
             auto record = make_record("timeout", *call);
@@ -558,6 +562,7 @@ void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Lo
                     session->deliver(protocol::encode_error(
                         {"storage_error", "the login could not be checked: try again"}));
                 } else {
+                    ++faults_.logins_refused;
                     spdlog::warn("{}: {} for agent \"{}\"", "client " + session->peer(),
                                  verdict.refusal, login.agent);
                     session->deliver(protocol::encode_error(
@@ -583,6 +588,7 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session, const Lo
         if (const auto held = router_.holder_besides(account.id, login.extensions)) {
             spdlog::warn("client {}: agent {} refused at extension {}: agent {} holds it",
                          session->peer(), account.id, held->extension, held->agent);
+            ++faults_.logins_refused;
             session->deliver(protocol::encode_error(
                 {"extension_taken", "extension " + held->extension + " is held by agent " +
                                         held->agent + " until it logs out"}));
@@ -707,14 +713,21 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
             saved.followup = followup_desk_.after_outcome(context, full, requested, now_seconds());
         return saved;
     };
-    writer_.write(std::move(save), [session, call = outcome.call](const JobOutcome<Saved>& result) {
+    writer_.write(std::move(save), [this, session, call = outcome.call](
+                                       const JobOutcome<Saved>& result) {
         if (!result.error.empty()) {
+            ++faults_.writes_failed;
             session->deliver(protocol::encode_error(
                 {"storage_error", "the outcome was not saved: " + result.error}));
             return;
         }
         const Saved& saved = result.value;
         if (!saved.refusal.code.empty()) {
+            if (saved.refusal.code == "not_your_call") {
+                ++faults_.outcomes_refused;
+                spdlog::warn("agent {}: outcome for call {} refused: {}", session->agent(), call,
+                             saved.refusal.message);
+            }
             session->deliver(protocol::encode_error({saved.refusal.code, saved.refusal.message}));
             return;
         }
@@ -732,6 +745,7 @@ void Server::on_note(const std::shared_ptr<AgentSession>& session, protocol::Add
     write.note.created_at = domain::utc_now();
     writer_.write(std::move(write), [this, session, note = std::move(note)](const WriteResult& result) {
         if (!result.accepted || !result.new_id) {
+            if (!result.error.empty()) ++faults_.writes_failed;
             session->deliver(protocol::encode_error(
                 {result.error.empty() ? "unknown_customer" : "storage_error",
                  result.error.empty() ? "no customer " + std::to_string(note.customer)
@@ -772,6 +786,8 @@ void Server::on_status(const std::shared_ptr<AgentSession>& session) {
     status.followups_held = held_followups_.size();
     status.writer_queue = writer_.queued();
     status.lookups = lookups_started_;
+    status.faults = faults_;
+    status.faults.tail_fell_behind = call_log_feed_.fell_behind();
     for (const auto& client : switch_clients_) status.switches.push_back(client->status());
     status.switches.push_back(native_switch_port_.status);
     status.switches.back().sessions = native_switch_port_.sessions;
@@ -896,6 +912,7 @@ void Server::reply_to_followup_change(AgentSession& session, std::int64_t id,
                                       const JobOutcome<FollowupUpdate>& written,
                                       const char* not_saved) {
     if (!written.error.empty()) {
+        ++faults_.writes_failed;
         session.deliver(protocol::encode_error(
             {"storage_error", std::string(not_saved) + ": " + written.error}));
         return;

@@ -136,6 +136,7 @@ private:
     asio::steady_timer sweep_timer_;
     asio::steady_timer drain_timer_;  // bounds a stop's wait for the writer's answers
     bool goodbyes_said_ = false;
+    protocol::FaultCounts faults_;  // for `callpop status`
     SessionRegistry sessions_;
     // Follow-up work belongs to the session that asked for it: a new session of the same
     // agent starts afresh.

@@ -336,6 +336,13 @@ std::string encode_status(const DaemonStatus& status) {
                     {"followups_held", status.followups_held},
                     {"writer_queue", status.writer_queue},
                     {"lookups", status.lookups},
+                    {"faults",
+                     {{"calls_timed_out", status.faults.calls_timed_out},
+                      {"calls_closed_at_start", status.faults.calls_closed_at_start},
+                      {"tail_fell_behind", status.faults.tail_fell_behind},
+                      {"logins_refused", status.faults.logins_refused},
+                      {"outcomes_refused", status.faults.outcomes_refused},
+                      {"writes_failed", status.faults.writes_failed}}},
                     {"switches", std::move(switches)}});
 }
 

@@ -154,6 +154,15 @@ struct SwitchStatus {
     std::uint64_t garbage = 0;
     std::optional<std::size_t> sessions;  // the native port only
 };
+// How often each failure mode came up since the daemon started; each also has a log line.
+struct FaultCounts {
+    std::uint64_t calls_timed_out = 0;        // no hangup within calls.max_duration_s
+    std::uint64_t calls_closed_at_start = 0;  // left open when callpop last stopped or died
+    std::uint64_t tail_fell_behind = 0;       // a tail follower caught up from its cursor
+    std::uint64_t logins_refused = 0;         // bad token or ticket, or extension taken
+    std::uint64_t outcomes_refused = 0;       // not the agent's call
+    std::uint64_t writes_failed = 0;          // a write the store refused (storage_error)
+};
 struct DaemonStatus {
     std::string version;
     std::chrono::system_clock::time_point started_at;
@@ -167,6 +176,7 @@ struct DaemonStatus {
     std::size_t followups_held = 0;
     std::size_t writer_queue = 0;
     std::uint64_t lookups = 0;  // customer lookups started since the daemon started
+    FaultCounts faults;
     std::vector<SwitchStatus> switches;
 };
 std::string encode_status(const DaemonStatus& status);

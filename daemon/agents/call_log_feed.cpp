@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "daemon/agents/agent_session.hpp"
 
 namespace callpop::daemon {
@@ -37,6 +39,9 @@ void CallLogFeed::publish(const protocol::CallLogRecord& record) {
         }
         if (follower.session->queued_messages() >= live_queue_max_) {
             follower.live = false;  // from now on it catches up from where it stands
+            ++fell_behind_;
+            spdlog::info("supervisor {}: the tail fell behind at record {}; catching up",
+                         follower.session->agent(), follower.cursor);
             continue;
         }
         follower.cursor = record.id;

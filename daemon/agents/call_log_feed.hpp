@@ -40,6 +40,8 @@ public:
     // a chunk read from the store may come back after the queue drained).
     void catch_up_all();
     std::size_t followers() const { return followers_.size(); }
+    // Times a follower stopped getting live lines and caught up from its cursor.
+    std::uint64_t fell_behind() const { return fell_behind_; }
 
 private:
     struct Follower {
@@ -56,6 +58,7 @@ private:
     ReadAfter read_after_;
     std::deque<protocol::CallLogRecord> recent_;  // ids ascending
     std::int64_t newest_id_ = 0;
+    std::uint64_t fell_behind_ = 0;
     std::map<const AgentSession*, Follower> followers_;
 };
 

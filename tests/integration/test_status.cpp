@@ -234,6 +234,11 @@ TEST_CASE("status --json: one JSON object with the documented keys") {
         INFO("key: " << key);
         CHECK(status.at(key).is_number_unsigned());
     }
+    for (const char* key : {"calls_timed_out", "calls_closed_at_start", "tail_fell_behind",
+                            "logins_refused", "outcomes_refused", "writes_failed"}) {
+        INFO("fault: " << key);
+        CHECK(status.at("faults").at(key) == 0);
+    }
     REQUIRE(status.at("switches").is_array());
     REQUIRE(status.at("switches").size() == 2);
     // Configured links first, in config order, then the native port.

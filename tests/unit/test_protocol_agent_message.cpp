@@ -887,6 +887,8 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
     status.followups_held = 1;
     status.writer_queue = 0;
     status.lookups = 9;
+    status.faults.calls_timed_out = 1;
+    status.faults.logins_refused = 3;
 
     // A link that never came up: no times, the reason it is down.
     protocol::SwitchStatus down;
@@ -925,6 +927,13 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
                           {"followups_held", 1},
                           {"writer_queue", 0},
                           {"lookups", 9},
+                          {"faults",
+                           {{"calls_timed_out", 1},
+                            {"calls_closed_at_start", 0},
+                            {"tail_fell_behind", 0},
+                            {"logins_refused", 3},
+                            {"outcomes_refused", 0},
+                            {"writes_failed", 0}}},
                           {"switches",
                            {{{"name", "pbx-down"},
                              {"type", "ami"},
