@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <sstream>
 
 #include "harness.hpp"
 #include "support/sqlite_query.hpp"
@@ -360,4 +361,50 @@ TEST_CASE("SIGTERM answers what was asked before it, then says goodbye, and exit
     CHECK(agent.expect("bye")["code"] == "shutdown");
     CHECK(query_one(daemon.database_path(),
                     "SELECT outcome FROM calls WHERE call_id = 'drain'") == "resolved");
+}
+
+namespace {
+
+std::size_t resident_kib(const Daemon& daemon) {
+    const int pid = json::parse(read_file(daemon.dir() / "ready.json"))["pid"].get<int>();
+    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
+    for (std::string line; std::getline(status, line);)
+        if (line.starts_with("VmRSS:")) return std::stoul(line.substr(6));
+    FAIL("no VmRSS for callpop serve");
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("10,000 agent logins and disconnects leave the daemon's memory flat") {
+    Daemon daemon;
+    daemon.start();
+    std::string ticket;
+    {
+        Client first(daemon.agent_port());
+        ticket = login(first, "1001", "secret-1001", {"1001"})["ticket"].get<std::string>();
+    }
+    // With the ticket each login is an HMAC, not the slow hash of a chosen token.
+    const auto cycle = [&](int times) {
+        for (int round = 0; round < times; ++round) {
+            Client terminal(daemon.agent_port());
+            terminal.send({{"type", "login"},
+                           {"agent", "1001"},
+                           {"ticket", ticket},
+                           {"extensions", {"1001"}}});
+            terminal.expect("welcome");
+        }
+    };
+    cycle(2000);  // allocator pools and tables at their working size
+    const std::size_t warm = resident_kib(daemon);
+    cycle(8000);
+    const std::size_t after = resident_kib(daemon);
+    MESSAGE("resident after 2,000 logins " << warm << " KiB, after 10,000 " << after << " KiB");
+    CHECK(after < warm + 1024);  // under 1 MiB for 8,000 more: ~130 bytes a login at most
+    Client pbx(daemon.switch_port());
+    Client last(daemon.agent_port());
+    last.send({{"type", "login"}, {"agent", "1001"}, {"ticket", ticket}, {"extensions", {"1001"}}});
+    last.expect("welcome");
+    pbx.send(ring("after-churn", "+15550102000", "1001"));
+    CHECK(last.expect("pop")["call"] == "after-churn");
 }
