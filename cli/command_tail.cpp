@@ -124,8 +124,10 @@ int command_tail(const Arguments& arguments) {
                     if (type == "error" || type == "bye") {
                         std::cerr << "callpop tail: " << message.value("code", "") << ": "
                                   << message.value("message", "") << "\n";
-                        // A refusal stays one; a daemon that stops or drops us is left.
-                        if (type == "error") ended = Ended::refused;
+                        // A refusal stays one; a daemon that stops or drops us, or whose
+                        // store is busy, is tried again.
+                        if (type == "error" && message.value("code", "") != "storage_error")
+                            ended = Ended::refused;
                         ping_timer.cancel();
                         return;
                     }

@@ -609,8 +609,12 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session, const Lo
     std::string welcome =
         protocol::encode_welcome(account.id, role, static_cast<int>(config_.sessions.heartbeat_s),
                                  next_pop_seq_ - 1, verdict.ticket);
-    for (const auto& pop : router_.pending_after(account.id, login.resume_after.value_or(0)))
-        welcome += *pop.message;
+    // Pops are for the terminal at the phone: a connection at no extension acking them would
+    // take them from it.
+    if (takes_calls) {
+        for (const auto& pop : router_.pending_after(account.id, login.resume_after.value_or(0)))
+            welcome += *pop.message;
+    }
     session->deliver(std::move(welcome));
 }
 
@@ -683,6 +687,19 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
         // for it (a missed call it calls back), while callpop remembers whom it popped for.
         const bool own = row->answered_agent == record.agent ||
                          (row->answered_agent.empty() && popped_here);
+        // Nor may it undo a supervisor's correction. (After a transfer the agent who answered
+        // last may replace the first agent's outcome: a correction, marked as one.)
+        const auto corrected_by = [&] {
+            if (row->outcome_agent.empty() || row->outcome_agent == record.agent) return false;
+            const auto author = context.store.agent(row->outcome_agent);
+            return author && author->role == AgentRole::supervisor;
+        };
+        if (!supervisor && own && corrected_by()) {
+            saved.refusal = {"not_your_call", "call " + record.call +
+                                                  "'s outcome was corrected by supervisor " +
+                                                  row->outcome_agent};
+            return saved;
+        }
         if (!supervisor && !own) {
             saved.refusal = {"not_your_call",
                              row->answered_agent.empty()

@@ -94,6 +94,8 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
         if (auto after = fields.optional_integer("after")) {
             if (!fields.error() && *after < 0)
                 return ProtocolError{"bad_field", "tail: after must be >= 0"};
+            if (!fields.error() && !tail.follow)
+                return ProtocolError{"bad_field", "tail: after needs follow"};
             tail.after = *after;
         }
         return finish(fields, std::move(tail));

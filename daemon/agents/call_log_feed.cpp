@@ -10,9 +10,17 @@ namespace callpop::daemon {
 
 namespace {
 
-// Records per catch-up message: one queued message, ~200 KB, so a follower far behind
-// never holds much of the daemon's memory while it reads.
+// A catch-up message: at most this many records and about this many bytes (a record is at
+// most a line, 64 KiB), so that a follower far behind holds little of the daemon's memory
+// and no chunk comes near a session's byte bound.
 constexpr std::size_t chunk_records = 512;
+constexpr std::size_t chunk_bytes = std::size_t{1024} * 1024;
+// A live follower with this much unwritten falls behind, well before the byte bound that
+// would drop it.
+constexpr std::size_t live_bytes_max = std::size_t{4} * 1024 * 1024;
+// Chunks a filtered follower reads from memory at once while none of them matches: it must
+// not wait for a write to drain to go on, yet not hold the loop for the whole memory.
+constexpr int silent_chunks_at_once = 64;
 
 }  // namespace
 
@@ -37,7 +45,9 @@ void CallLogFeed::publish(const protocol::CallLogRecord& record) {
             catch_up(follower);
             continue;
         }
-        if (follower.session->queued_messages() >= live_queue_max_) {
+        if (record.id <= follower.cursor) continue;  // resumed after a record still to come
+        if (follower.session->queued_messages() >= live_queue_max_ ||
+            follower.session->queued_bytes() >= live_bytes_max) {
             follower.live = false;  // from now on it catches up from where it stands
             ++fell_behind_;
             spdlog::info("supervisor {}: the tail fell behind at record {}; catching up",
@@ -74,8 +84,12 @@ void CallLogFeed::tail(const std::shared_ptr<AgentSession>& session,
         followers_.erase(session.get());
         return;
     }
+    // A new tail on the same session starts afresh: a store read still out for the old one
+    // is recognised by its generation and dropped.
     Follower& follower = followers_[session.get()];
     follower.session = session;
+    follower.generation = ++generations_;
+    follower.reading = false;
     follower.cursor = request.after.value_or(newest_id_);
     follower.live = follower.cursor >= newest_id_;
     catch_up(follower);
@@ -93,12 +107,18 @@ void CallLogFeed::catch_up_all() {
 }
 
 void CallLogFeed::catch_up(Follower& follower) {
-    if (follower.live || follower.reading || !follower.session->open()) return;
+    for (int chunk = 0; chunk < silent_chunks_at_once; ++chunk) {
+        if (!next_chunk(follower)) return;
+    }
+}
+
+bool CallLogFeed::next_chunk(Follower& follower) {
+    if (follower.live || follower.reading || !follower.session->open()) return false;
     // One chunk at a time, each once the previous one is written.
-    if (follower.session->queued_messages() > 0) return;
+    if (follower.session->queued_messages() > 0) return false;
     if (follower.cursor >= newest_id_) {
         follower.live = true;
-        return;
+        return false;
     }
     const auto first_after = std::upper_bound(
         recent_.begin(), recent_.end(), follower.cursor,
@@ -110,29 +130,36 @@ void CallLogFeed::catch_up(Follower& follower) {
     if (memory_has_next) {
         const auto end = first_after + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
                                            chunk_records, recent_.end() - first_after));
-        send_chunk(follower, Records(first_after, end));
-        return;
+        // Nothing sent (no record matched): nothing will drain to bring the next chunk.
+        return !send_chunk(follower, Records(first_after, end));
     }
     // Older than memory holds: the store has every record (callpop never deletes any).
     follower.reading = true;
     read_after_(follower.cursor, chunk_records,
-                [this, key = follower.session.get()](const Records& records) {
+                [this, key = follower.session.get(),
+                 generation = follower.generation](const Records& records) {
                     auto found = followers_.find(key);
-                    if (found == followers_.end()) return;
-                    found->second.reading = false;
-                    if (!records.empty()) send_chunk(found->second, records);
+                    if (found == followers_.end() || found->second.generation != generation)
+                        return;
+                    Follower& reader = found->second;
+                    reader.reading = false;
+                    if (!records.empty() && !send_chunk(reader, records)) catch_up(reader);
                 });
+    return false;
 }
 
-void CallLogFeed::send_chunk(Follower& follower, const Records& records) {
+bool CallLogFeed::send_chunk(Follower& follower, const Records& records) {
     std::string lines;
     for (const auto& record : records) {
         if (record.id <= follower.cursor) continue;
+        if (lines.size() >= chunk_bytes) break;  // the rest comes with the next chunk
         if (follower.session->tail_filter().matches(record)) lines += protocol::encode_log(record);
         follower.cursor = record.id;
     }
-    if (!lines.empty()) follower.session->deliver(std::move(lines));
     if (follower.cursor >= newest_id_) follower.live = true;
+    if (lines.empty()) return false;
+    follower.session->deliver(std::move(lines));
+    return true;
 }
 
 }  // namespace callpop::daemon

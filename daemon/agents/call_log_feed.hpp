@@ -49,9 +49,14 @@ private:
         std::int64_t cursor = 0;  // the last record it was sent, or skipped by its filter
         bool live = false;        // caught up: gets each new record as it comes
         bool reading = false;     // a chunk is being read from the store
+        std::uint64_t generation = 0;  // which tail request it follows, for late reads
     };
     void catch_up(Follower& follower);
-    void send_chunk(Follower& follower, const Records& records);
+    // Sends (or starts reading) the next chunk; true when it sent nothing and the next one
+    // can follow at once.
+    bool next_chunk(Follower& follower);
+    // True when something was queued to the session.
+    bool send_chunk(Follower& follower, const Records& records);
 
     std::size_t memory_;
     std::size_t live_queue_max_;
@@ -59,6 +64,7 @@ private:
     std::deque<protocol::CallLogRecord> recent_;  // ids ascending
     std::int64_t newest_id_ = 0;
     std::uint64_t fell_behind_ = 0;
+    std::uint64_t generations_ = 0;
     std::map<const AgentSession*, Follower> followers_;
 };
 

@@ -117,7 +117,8 @@ void LineSession::deliver(SharedMessage message) {
                      : std::to_string(queued_bytes_max / mebibyte) + " MiB of queued messages";
         queue_.clear();
         queued_bytes_ = 0;
-        close_with("slow_consumer", "you did not read " + unread + "; reconnect with resume_after");
+        close_with("slow_consumer",
+                   "you did not read " + unread + "; reconnect with resume_after (a tail: after)");
         return;
     }
     queued_bytes_ += message->size();

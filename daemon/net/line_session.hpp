@@ -49,6 +49,7 @@ public:
     bool open() const { return !closing_; }
     // Messages queued and not yet handed to the socket.
     std::size_t queued_messages() const { return queue_.size(); }
+    std::size_t queued_bytes() const { return queued_bytes_; }
     // Safe to ask from any thread: the connection is gone or going.
     bool finished() const { return finished_.load(); }
     const std::string& peer() const { return peer_; }

@@ -259,18 +259,25 @@ TEST_CASE("an agent records outcomes only for its own calls; a supervisor's corr
     login(again_1003, "1003", "secret-1003", {"1003"});
     again_1003.send({{"type", "outcome"}, {"call", "c-8"}, {"code", "repaired"}});
     CHECK(again_1003.expect("error")["code"] == "not_your_call");
+    // 1001 answered it, but may not undo the supervisor's correction.
     Client again_1001(daemon.agent_port());
     login(again_1001, "1001", "secret-1001", {"1001"});
+    again_1001.send({{"type", "outcome"}, {"call", "c-8"}, {"code", "repaired"}});
+    CHECK(again_1001.expect("error")["message"] ==
+          "call c-8's outcome was corrected by supervisor super");
     Client tail(daemon.agent_port());
     follow_call_log(tail);
-    again_1001.send({{"type", "outcome"}, {"call", "c-8"}, {"code", "repaired"}});
-    CHECK(again_1001.expect("outcome_saved")["call"] == "c-8");
+    Client again_super(daemon.agent_port());
+    login(again_super, "super", "boss");
+    again_super.send({{"type", "outcome"}, {"call", "c-8"}, {"code", "repaired"}});
+    CHECK(again_super.expect("outcome_saved")["call"] == "c-8");
     const json record = expect_log(tail, "outcome", "c-8");
     CHECK(record["from"] == "+15550102000");
     CHECK(record["ext"] == "1001");
     CHECK(record["customer_name"] == "Pat Doe");
     CHECK(record["line"] == "Support hotline");
-    CHECK(record["cause"] == "correction");
+    CHECK(record["agent"] == "super");
+    CHECK_FALSE(record.contains("cause"));  // its own outcome again: no correction
 }
 
 TEST_CASE("calls live when the daemon stopped or died are closed at the next start") {
@@ -443,4 +450,51 @@ TEST_CASE("a store locked by another process: pops keep coming, the writes land 
     sqlite3_close(other);
     wait_until([&] { return logged() == std::to_string(calls); }, 30s, "every call written");
     CHECK(daemon.log().find("database is locked") != std::string::npos);
+}
+
+TEST_CASE("a tail catching up: a new tail on the same connection, big records, a filter") {
+    Daemon::Options options;
+    options.tail_memory = 50;  // catching up reads from the store
+    options.extra_config = without_missed_call_followups;
+    Daemon daemon(options);
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    // Notes near the line limit: 400 of them are far more than a session's 16 MiB bound.
+    const std::string text(60 * 1024, 'n');
+    std::string notes;
+    for (int note = 0; note < 400; ++note)
+        notes += json{{"type", "note"}, {"customer", 4}, {"text", text}}.dump() + "\n";  // no caller here
+    agent.send_raw(notes);
+    for (int note = 0; note < 400; ++note) agent.expect("note_saved", 30s);
+    for (int call = 0; call < 300; ++call) {
+        pbx.send(ring("q-" + std::to_string(call), "+15550102000", "1001", json::object(),
+                      call % 100 == 0 ? "sales" : "support"));
+    }
+    for (int call = 0; call < 300; ++call) agent.expect("pop");
+
+    // Two tails in one write: the second replaces the first while its read is out.
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    supervisor.send_raw(json{{"type", "tail"}, {"after", 350}}.dump() + "\n" +
+                        json{{"type", "tail"}, {"after", 0}}.dump() + "\n");
+    std::int64_t expected = 1;
+    int notes_seen = 0;
+    while (expected <= 700) {
+        const json message = supervisor.expect("log", 30s);
+        const auto id = message["id"].get<std::int64_t>();
+        if (id < expected) continue;  // the first tail's start, before the second took over
+        REQUIRE(id == expected);
+        ++expected;
+        notes_seen += message["kind"] == "note" ? 1 : 0;
+    }
+    CHECK(notes_seen == 400);  // never dropped for the bytes: cut into small chunks
+
+    // Filtered, from the start: only 3 of 700 records match, and they come at once.
+    Client filtered(daemon.agent_port());
+    login(filtered, "super", "boss");
+    filtered.send({{"type", "tail"}, {"after", 0}, {"filter", {{"queue", "sales"}}}});
+    for (const char* call : {"q-0", "q-100", "q-200"})
+        CHECK(filtered.expect("log", 5s)["call"] == call);
 }
