@@ -408,7 +408,13 @@ TEST_CASE("10,000 agent logins and disconnects leave the daemon's memory flat") 
     cycle(8000);
     const std::size_t after = resident_kib(daemon);
     MESSAGE("resident after 2,000 logins " << warm << " KiB, after 10,000 " << after << " KiB");
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer holds freed memory in quarantine (up to 256 MiB): resident memory
+    // grows whatever the daemon does. Its leak check at exit covers this build.
+    (void)after;
+#else
     CHECK(after < warm + 1024);  // under 1 MiB for 8,000 more: ~130 bytes a login at most
+#endif
     Client pbx(daemon.switch_port());
     Client last(daemon.agent_port());
     last.send({{"type", "login"}, {"agent", "1001"}, {"ticket", ticket}, {"extensions", {"1001"}}});
@@ -460,7 +466,6 @@ TEST_CASE("a tail catching up: a new tail on the same connection, big records, a
     daemon.start();
     Client agent(daemon.agent_port());
     login(agent, "1001", "secret-1001", {"1001"});
-    Client pbx(daemon.switch_port());
     // Notes near the line limit: 400 of them are far more than a session's 16 MiB bound.
     const std::string text(60 * 1024, 'n');
     std::string notes;
@@ -468,6 +473,7 @@ TEST_CASE("a tail catching up: a new tail on the same connection, big records, a
         notes += json{{"type", "note"}, {"customer", 4}, {"text", text}}.dump() + "\n";  // no caller here
     agent.send_raw(notes);
     for (int note = 0; note < 400; ++note) agent.expect("note_saved", 30s);
+    Client pbx(daemon.switch_port());  // after the notes: a silent switch is closed in 2 s
     for (int call = 0; call < 300; ++call) {
         pbx.send(ring("q-" + std::to_string(call), "+15550102000", "1001", json::object(),
                       call % 100 == 0 ? "sales" : "support"));
