@@ -172,51 +172,12 @@ say "extensions 1001..$((1000 + agents)) registered at the SIPp phone on udp $ph
 
 # ---- callpop, with Kamailio as its switch ------------------------------------------------
 cp "$cache/callpop.db" "$work/callpop.db"
-cat >"$work/callpop.yaml" <<EOF
-# bench/run.sh's configuration (config/callpop.yaml's shape), with Kamailio as the switch.
-site:
-  name: callpop behind kamailio
-  region: US
-  international_prefixes: ["00"]
-  timezone: America/New_York
-listen:
-  switch: {address: 127.0.0.1, port: 0}
-  agent: {address: 127.0.0.1, port: 0}
-switches:
-  - name: kamailio
-    type: evapi
-    host: 127.0.0.1
-    port: $evapi_port
-storage:
-  backend: sqlite
-  path: $work/callpop.db
-call_log:
-  jsonl: $work/calls.jsonl
-  batch_max: 1000
-  flush_ms: ${FLUSH_MS:-20}
-  tail_memory: 10000
-calls:
-  max_duration_s: 14400
-  ended_keep_s: 3600
-sessions:
-  login_timeout_s: 10
-  heartbeat_s: 15
-  queue_max: 1024
-pop:
-  history: 5
-  candidates: 5
-  asset_keys: [serial, service_tag, asset]
-  account_keys: [account, account_number, customer_id]
-lines:
-  - {number: "8005551000", name: Support hotline}
-  - {number: "8005552000", name: Sales}
-outcomes:
-  - {code: resolved, label: Resolved on the call}
-followups:
-  missed_calls: {kind: none}
-log:
-  level: warn
-EOF
+# bench/run.sh's configuration, with Kamailio as the switch.
+source "$root/bench/config.sh"
+{
+  write_config "$work"
+  printf 'switches:\n  - {name: kamailio, type: evapi, host: 127.0.0.1, port: %s}\n' "$evapi_port"
+} >"$work/callpop.yaml"
 "$callpop" serve --config "$work/callpop.yaml" --ready-file "$work/ready.json" 2>>"$work/daemon.log" &
 daemon_pid=$!
 pids+=("$daemon_pid")
