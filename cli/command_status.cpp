@@ -57,15 +57,17 @@ std::string summary(const json& status) {
                         text_of(status["followup_waiters"]), text_of(status["followups_held"]));
     text +=
         fmt::format("supervisors following the call log: {}\n", text_of(status["tail_followers"]));
-    text += fmt::format("call-log writer queue: {}\n", text_of(status["writer_queue"]));
+    text += fmt::format("call-log writer queue: {}, spooled: {}\n", text_of(status["writer_queue"]),
+                        text_of(status["writer_spooled"]));
     text += fmt::format("customer lookups: {}\n", text_of(status["lookups"]));
     const json& faults = status["faults"];
     text += fmt::format(
         "faults: {} calls timed out, {} closed at start, {} tail catch-ups, {} logins refused, "
-        "{} outcomes refused, {} writes failed\n",
+        "{} outcomes refused, {} writes failed, {} records spilled\n",
         text_of(faults["calls_timed_out"]), text_of(faults["calls_closed_at_start"]),
         text_of(faults["tail_fell_behind"]), text_of(faults["logins_refused"]),
-        text_of(faults["outcomes_refused"]), text_of(faults["writes_failed"]));
+        text_of(faults["outcomes_refused"]), text_of(faults["writes_failed"]),
+        text_of(faults["writes_spilled"]));
     return text;
 }
 

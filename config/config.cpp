@@ -341,6 +341,7 @@ void read_call_log(const Value& value, CallLog& call_log) {
         {"batch_max", [&](const Value& v) { call_log.batch_max = read_positive(v); }},
         {"flush_ms", [&](const Value& v) { call_log.flush_ms = read_zero_or_more(v); }},
         {"tail_memory", [&](const Value& v) { call_log.tail_memory = read_zero_or_more(v); }},
+        {"queue_max", [&](const Value& v) { call_log.queue_max = read_positive(v); }},
     };
     read_section(value, members);
 }

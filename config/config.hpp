@@ -39,6 +39,7 @@ struct CallLog {
     std::size_t batch_max = 1000;               // records per transaction at most
     std::uint32_t flush_ms = 20;                 // how long a record may wait for its batch
     std::size_t tail_memory = 10000;             // records kept in memory for tail backlogs
+    std::size_t queue_max = 100000;  // writes waiting in memory; past it records spill to disk
 };
 
 struct Calls {

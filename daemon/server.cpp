@@ -92,7 +92,11 @@ Server::Server(asio::io_context& io, config::Config config)
       config_(std::move(config)),
       followup_desk_(config_),
       writer_(config_, io_.get_executor(),
-              [this](const domain::CallLogRecord& record) { publish(record); }),
+              [this](const domain::CallLogRecord& record) { publish(record); },
+              [this](JobContext& context, const domain::CallLogRecord& record,
+                     FollowOn follow_on, std::int64_t now) {
+                  this->follow_on(context, record, follow_on, now);
+              }),
       numbers_(config_),
       lookups_(config_, io_.get_executor(), std::min(cores_beside_the_loop(), 4u)),
       tracker_(std::chrono::seconds(config_.calls.max_duration_s),
@@ -124,7 +128,7 @@ void Server::read_log_after(std::int64_t after_id, std::size_t count,
     auto read = [after_id, count](JobContext& context) {
         return context.store.log_after(after_id, count);
     };
-    writer_.write(std::move(read), [done = std::move(done)](
+    writer_.read(std::move(read), [done = std::move(done)](
                                        const JobOutcome<CallLogFeed::Records>& read_out) {
         if (!read_out.error.empty())
             spdlog::error("a tail catching up could not read the call log: {}", read_out.error);
@@ -434,13 +438,10 @@ void Server::act_on(const CallChange& change, const protocol::SwitchEvent& event
         case CallChange::Kind::answered_after_end:
             if (call.answered_agent.empty())
                 call.answered_agent = router_.agent_at(call.answered_extension);
-            write_log(make_record("answer", call));
             // A transfer's target answering late: the call was answered before, no
             // callback was scheduled at its hangup.
-            if (change.took_transfer) return;
-            writer_.write([this, id = call.id](JobContext& context) {
-                followup_desk_.after_late_answer(context, id, now_seconds());
-            });
+            write_log(make_record("answer", call),
+                      change.took_transfer ? FollowOn::none : FollowOn::late_answer);
             return;
         case CallChange::Kind::ended: {
             auto record = make_record("hangup", call);
@@ -451,15 +452,9 @@ void Server::act_on(const CallChange& change, const protocol::SwitchEvent& event
             // transferred to nobody who took it was not missed.
             const bool missed =
                 !call.ever_answered && cause != "transferred" && cause != "unknown";
-            // The record is copied for the follow-up job only when the policy will use it.
-            std::optional<domain::CallLogRecord> missed_call;
-            if (missed && followup_desk_.schedules_missed_calls()) missed_call = record;
-            write_log(std::move(record));
-            if (missed_call) {
-                writer_.write([this, hangup = std::move(*missed_call)](JobContext& context) {
-                    followup_desk_.after_missed_call(context, hangup, now_seconds());
-                });
-            }
+            write_log(std::move(record), missed && followup_desk_.schedules_missed_calls()
+                                             ? FollowOn::missed_call
+                                             : FollowOn::none);
             call.popped_for = router_.call_ended(call.id, cause);
             CallTracker::shed_payload(call);
             return;
@@ -486,8 +481,24 @@ domain::CallLogRecord Server::make_record(const char* kind, const TrackedCall& c
     return record;
 }
 
-void Server::write_log(domain::CallLogRecord record, WriteCompletion done) {
-    writer_.write(std::move(record), std::move(done));
+void Server::write_log(domain::CallLogRecord record, FollowOn follow_on) {
+    writer_.write(
+        LoggedEvent{std::move(record), follow_on, now_seconds().time_since_epoch().count()});
+}
+
+void Server::follow_on(JobContext& context, const domain::CallLogRecord& record,
+                       FollowOn follow_on, std::int64_t at_seconds) {
+    const storage::Instant now{std::chrono::seconds(at_seconds)};
+    switch (follow_on) {
+        case FollowOn::missed_call:
+            followup_desk_.after_missed_call(context, record, now);
+            return;
+        case FollowOn::late_answer:
+            followup_desk_.after_late_answer(context, record.call, now);
+            return;
+        case FollowOn::none:
+            return;
+    }
 }
 
 void Server::publish(const domain::CallLogRecord& record) { call_log_feed_.publish(record); }
@@ -801,9 +812,12 @@ void Server::on_status(const std::shared_ptr<AgentSession>& session) {
         std::count_if(followup_waiters_.begin(), followup_waiters_.end(),
                       [](const auto& waiter) { return !waiter.expired(); }));
     status.followups_held = held_followups_.size();
-    status.writer_queue = writer_.queued();
+    const WriterBacklog backlog = writer_.backlog();
+    status.writer_queue = backlog.queued;
+    status.writer_spooled = backlog.spooled;
     status.lookups = lookups_started_;
     status.faults = faults_;
+    status.faults.writes_spilled = backlog.spilled_total;
     status.faults.tail_fell_behind = call_log_feed_.fell_behind();
     for (const auto& client : switch_clients_) status.switches.push_back(client->status());
     status.switches.push_back(native_switch_port_.status);

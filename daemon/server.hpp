@@ -105,7 +105,10 @@ private:
     // A tail behind what memory holds reads the store through the writer.
     void read_log_after(std::int64_t after_id, std::size_t count,
                         std::function<void(CallLogFeed::Records)> done);
-    void write_log(domain::CallLogRecord record, WriteCompletion done = {});
+    void write_log(domain::CallLogRecord record, FollowOn follow_on = FollowOn::none);
+    // The follow-up work a record asks for, in its transaction on the writer thread.
+    void follow_on(JobContext& context, const domain::CallLogRecord& record, FollowOn follow_on,
+                   std::int64_t now);
     void publish(const domain::CallLogRecord& record);
     void release_followups(std::vector<FollowupLease> leases);
     // Tells the agent how its attempt or close went, once committed.

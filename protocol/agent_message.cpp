@@ -337,6 +337,7 @@ std::string encode_status(const DaemonStatus& status) {
                     {"followup_waiters", status.followup_waiters},
                     {"followups_held", status.followups_held},
                     {"writer_queue", status.writer_queue},
+                    {"writer_spooled", status.writer_spooled},
                     {"lookups", status.lookups},
                     {"faults",
                      {{"calls_timed_out", status.faults.calls_timed_out},
@@ -344,7 +345,8 @@ std::string encode_status(const DaemonStatus& status) {
                       {"tail_fell_behind", status.faults.tail_fell_behind},
                       {"logins_refused", status.faults.logins_refused},
                       {"outcomes_refused", status.faults.outcomes_refused},
-                      {"writes_failed", status.faults.writes_failed}}},
+                      {"writes_failed", status.faults.writes_failed},
+                      {"writes_spilled", status.faults.writes_spilled}}},
                     {"switches", std::move(switches)}});
 }
 

@@ -162,6 +162,7 @@ struct FaultCounts {
     std::uint64_t logins_refused = 0;         // bad token or ticket, or extension taken
     std::uint64_t outcomes_refused = 0;       // not the agent's call
     std::uint64_t writes_failed = 0;          // a write the store refused (storage_error)
+    std::uint64_t writes_spilled = 0;         // records that waited in the spool
 };
 struct DaemonStatus {
     std::string version;
@@ -175,6 +176,7 @@ struct DaemonStatus {
     std::size_t followup_waiters = 0;
     std::size_t followups_held = 0;
     std::size_t writer_queue = 0;
+    std::size_t writer_spooled = 0;  // records in the spool, waiting for the store
     std::uint64_t lookups = 0;  // customer lookups started since the daemon started
     FaultCounts faults;
     std::vector<SwitchStatus> switches;

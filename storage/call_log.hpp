@@ -32,6 +32,14 @@ struct CallSummary {
     std::string customer_name;
 };
 
+// How far the writer has replayed its spool (the append-only file a daemon writes switch
+// records to when the store falls behind): the file's number and the byte offset after the
+// last entry committed. Kept in the store, committed with the entries it counts.
+struct SpoolPosition {
+    std::int64_t file = 0;
+    std::int64_t offset = 0;
+};
+
 class CallLog {
 public:
     virtual ~CallLog() = default;
@@ -53,6 +61,8 @@ public:
     virtual bool append_log(const CallLogRecord& record) = 0;
     // Returns the note's id, or nullopt when the customer does not exist.
     virtual std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) = 0;
+    virtual SpoolPosition spool_position() = 0;
+    virtual void set_spool_position(SpoolPosition position) = 0;
 };
 
 }  // namespace callpop::storage

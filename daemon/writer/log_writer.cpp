@@ -2,12 +2,42 @@
 
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "protocol/records.hpp"
 #include "storage/open_store.hpp"
 
 namespace callpop::daemon {
+
+namespace {
+
+// A spool chunk: large enough for a batch of records, small enough to read at once.
+constexpr std::size_t spool_chunk_bytes = std::size_t{1} << 20;
+
+constexpr const char* follow_on_names[] = {"none", "missed_call", "late_answer"};
+
+std::string spool_line(const LoggedEvent& event) {
+    const nlohmann::json entry = {
+        {"record", protocol::to_json(event.record)},
+        {"follow_on", follow_on_names[static_cast<int>(event.follow_on)]},
+        {"now", event.now}};
+    return entry.dump() + "\n";
+}
+
+LoggedEvent from_spool_line(std::string_view line) {
+    const auto entry = nlohmann::json::parse(line);
+    LoggedEvent event;
+    event.record = protocol::call_log_record_from_json(entry.at("record"));
+    const auto follow_on = entry.at("follow_on").get<std::string>();
+    for (int index = 0; index < static_cast<int>(std::size(follow_on_names)); ++index) {
+        if (follow_on == follow_on_names[index]) event.follow_on = static_cast<FollowOn>(index);
+    }
+    event.now = entry.at("now").get<std::int64_t>();
+    return event;
+}
+
+}  // namespace
 
 bool JobContext::log(domain::CallLogRecord record) {
     record.id = next_log_id_;
@@ -18,19 +48,25 @@ bool JobContext::log(domain::CallLogRecord record) {
 }
 
 LogWriter::LogWriter(const config::Config& config, asio::any_io_executor loop,
-                     CommittedRecord committed)
+                     CommittedRecord committed, FollowOnHandler follow_on)
     : store_(storage::open_store(config.storage)),
       batch_max_(config.call_log.batch_max),
       flush_delay_(config.call_log.flush_ms),
+      queue_max_(config.call_log.queue_max),
       loop_(std::move(loop)),
-      committed_(std::move(committed)),
-      next_log_id_(store_->last_log_id() + 1) {
+      follow_on_(std::move(follow_on)),
+      next_log_id_(store_->last_log_id() + 1),
+      spool_(config.storage.path) {
     if (!config.call_log.jsonl_path.empty()) {
         const std::filesystem::path path(config.call_log.jsonl_path);
         if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
         jsonl_.open(path, std::ios::app | std::ios::binary);
         if (!jsonl_) throw std::runtime_error("cannot open call_log.jsonl " + path.string());
     }
+    // Before anything new, and before the loop reads the log back: what is replayed here
+    // is in the store when it does, so it is not handed to the loop as well.
+    for (const auto& file : spool_.leftovers(store_->spool_position())) replay_file(file);
+    committed_ = std::move(committed);
     thread_ = std::thread([this] { run(); });
 }
 
@@ -45,9 +81,7 @@ void LogWriter::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
-void LogWriter::write(domain::CallLogRecord record, WriteCompletion done) {
-    enqueue({std::move(record), std::move(done)});
-}
+void LogWriter::write(LoggedEvent event) { enqueue({std::move(event), {}}); }
 
 void LogWriter::write(NoteWrite note, WriteCompletion done) {
     enqueue({std::move(note), std::move(done)});
@@ -55,30 +89,67 @@ void LogWriter::write(NoteWrite note, WriteCompletion done) {
 
 void LogWriter::write(Job job) { enqueue({std::move(job), {}}); }
 
-std::size_t LogWriter::queued() const {
+WriterBacklog LogWriter::backlog() const {
     std::lock_guard lock(mutex_);
-    return queue_.size();
+    return {queue_.size(), spooled_waiting_, spilled_total_};
 }
 
 void LogWriter::enqueue(Pending pending) {
-    bool wake = false;
-    {
-        std::lock_guard lock(mutex_);
-        queue_.push_back(std::move(pending));
-        // The thread waits for the first record, then for a full batch or the flush delay:
-        // waking it for every record would cost the loop a futex call each.
-        wake = queue_.size() == 1 || queue_.size() == batch_max_;
-    }
+    std::unique_lock lock(mutex_);
+    if ((spilling_ || queue_.size() >= queue_max_) && spill(pending, lock)) return;
+    queue_.push_back(std::move(pending));
+    // The thread waits for the first record, then for a full batch or the flush delay:
+    // waking it for every record would cost the loop a futex call each.
+    const bool wake = queue_.size() == 1 || queue_.size() == batch_max_;
+    lock.unlock();
     if (wake) wake_.notify_one();
+}
+
+bool LogWriter::spill(Pending& pending, std::unique_lock<std::mutex>& lock) {
+    auto* event = std::get_if<LoggedEvent>(&pending.request);
+    if (!event) {
+        // The daemon's own upkeep (small and periodic) and reads wait their turn.
+        if (!pending.done || pending.reads_only) return false;
+        // Someone waits for it: say so now rather than hold it past the bound, or
+        // acknowledge it before the records ahead of it are written.
+        const std::size_t behind = queue_.size() + spooled_waiting_;
+        lock.unlock();
+        asio::post(loop_, [done = std::move(pending.done), behind] {
+            done(WriteResult{false, std::nullopt,
+                             "the store is " + std::to_string(behind) +
+                                 " writes behind; send it again in a moment"});
+        });
+        return true;
+    }
+    const bool started = !spilling_;
+    if (started) {
+        spdlog::warn("call log: {} writes wait for the store; spilling records to {}",
+                     queue_.size(), spool_.path_of(spool_.open_file().number).string());
+    }
+    spilling_ = true;
+    ++spooled_waiting_;
+    ++spilled_total_;
+    // In order: into the file unless some are already waiting in memory behind it.
+    if (!unspooled_.empty() || !spool_.append(spool_line(*event)))
+        unspooled_.push_back(std::move(pending));
+    lock.unlock();
+    if (started) wake_.notify_one();
+    return true;
 }
 
 void LogWriter::run() {
     std::unique_lock lock(mutex_);
     while (true) {
-        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty() && stopping_) return;
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || spilling_; });
+        if (queue_.empty()) {
+            if (spilling_) {
+                replay_spilled(lock);
+                continue;
+            }
+            if (stopping_) return;
+        }
         // Let a burst gather so one transaction carries many records.
-        if (!stopping_ && queue_.size() < batch_max_)
+        if (!stopping_ && !spilling_ && queue_.size() < batch_max_)
             wake_.wait_for(lock, flush_delay_,
                            [this] { return stopping_ || queue_.size() >= batch_max_; });
         std::deque<Pending> batch;
@@ -90,6 +161,85 @@ void LogWriter::run() {
         write_batch(batch);
         lock.lock();
     }
+}
+
+void LogWriter::replay_spilled(std::unique_lock<std::mutex>& lock) {
+    const Spool::File file = spool_.open_file();
+    std::deque<Pending> batch;
+    std::int64_t next_offset = spool_read_;
+    if (spool_read_ < file.end) {
+        lock.unlock();
+        std::string lines;
+        try {
+            lines = Spool::read(file.path, spool_read_, file.end, spool_chunk_bytes);
+        } catch (const std::exception& error) {
+            spdlog::error("call log: {}; trying again in 1 s", error.what());
+        }
+        if (lines.empty()) {
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            lock.lock();
+            return;
+        }
+        next_offset = spool_read_ + static_cast<std::int64_t>(lines.size());
+        batch = spooled_batch(lines, file.number, next_offset);
+    } else {
+        while (!unspooled_.empty() && batch.size() < batch_max_) {
+            batch.push_back(std::move(unspooled_.front()));
+            unspooled_.pop_front();
+        }
+        lock.unlock();
+    }
+    const std::size_t entries = batch.size() - (next_offset != spool_read_ ? 1 : 0);
+    write_batch(batch);
+    lock.lock();
+    spool_read_ = next_offset;
+    spooled_waiting_ -= std::min(spooled_waiting_, entries);
+    if (spool_read_ >= spool_.open_file().end && unspooled_.empty()) {
+        spdlog::info("call log: the spool is written; records go straight to the store again");
+        spool_.finish();
+        spool_read_ = 0;
+        spooled_waiting_ = 0;
+        spilling_ = false;
+    }
+}
+
+void LogWriter::replay_file(const Spool::File& file) {
+    spdlog::warn("call log: replaying {} from byte {} (left by the last run)", file.path.string(),
+                 file.offset);
+    std::size_t replayed = 0;
+    for (std::int64_t offset = file.offset; offset < file.end;) {
+        const std::string lines = Spool::read(file.path, offset, file.end, spool_chunk_bytes);
+        if (lines.empty()) break;
+        offset += static_cast<std::int64_t>(lines.size());
+        auto batch = spooled_batch(lines, file.number, offset);
+        replayed += batch.size() - 1;
+        write_batch(batch);
+    }
+    std::filesystem::remove(file.path);
+    spdlog::warn("call log: {} record(s) replayed from {}", replayed, file.path.string());
+}
+
+std::deque<LogWriter::Pending> LogWriter::spooled_batch(const std::string& lines,
+                                                        std::int64_t file,
+                                                        std::int64_t next_offset) {
+    std::deque<Pending> batch;
+    for (std::size_t start = 0; start < lines.size();) {
+        const std::size_t end = lines.find('\n', start);
+        const std::string_view line(lines.data() + start, end - start);
+        start = end + 1;
+        try {
+            batch.push_back({from_spool_line(line), {}});
+        } catch (const std::exception& error) {
+            spdlog::error("spool file {}: a line that is not a spooled record is skipped ({}): {}",
+                          file, error.what(), line.substr(0, 200));
+        }
+    }
+    // Committed with the entries it counts: a crash replays neither less nor more.
+    batch.push_back({Job([file, next_offset](JobContext& context) {
+                         context.store.set_spool_position({file, next_offset});
+                     }),
+                     {}});
+    return batch;
 }
 
 LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t first,
@@ -109,8 +259,10 @@ LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t 
             auto& request = batch[index].request;
             auto& result = results[index];
             result = WriteResult{};
-            if (auto* record = std::get_if<domain::CallLogRecord>(&request)) {
-                result.accepted = context.log(*record);
+            if (auto* event = std::get_if<LoggedEvent>(&request)) {
+                result.accepted = context.log(event->record);
+                if (result.accepted && event->follow_on != FollowOn::none && follow_on_)
+                    follow_on_(context, logged.back(), event->follow_on, event->now);
             } else if (auto* note = std::get_if<NoteWrite>(&request)) {
                 result.new_id = store_->add_note(note->customer_id, note->note);
                 result.accepted = result.new_id.has_value();

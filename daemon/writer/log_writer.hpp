@@ -2,7 +2,8 @@
 // The one thread that writes to the store: the call log, notes and follow-ups. Requests
 // queue up, each batch is one transaction, committed call-log records are appended to the
 // JSONL file and handed to the loop, and completions are posted back to the event loop.
-// The loop never waits for a disk write.
+// The loop never waits for the store. The queue is bounded (call_log.queue_max): past it
+// the switches' records spill to the spool and writes someone waits for are refused.
 #include <concepts>
 #include <condition_variable>
 #include <cstdint>
@@ -21,6 +22,7 @@
 
 #include "config/config.hpp"
 #include "daemon/net/asio.hpp"
+#include "daemon/writer/spool.hpp"
 #include "storage/store.hpp"
 
 namespace callpop::daemon {
@@ -66,36 +68,78 @@ struct JobOutcome {
 // Runs on the loop for every call-log record once it is committed, in commit order.
 using CommittedRecord = std::function<void(const domain::CallLogRecord&)>;
 
+// What a call's record asks of the store besides itself: the callback a missed call is
+// owed, or cancelling it when the call is answered late.
+enum class FollowOn { none, missed_call, late_answer };
+// A record no one waits for (a switch's, mostly): it may go through the spool, so it is
+// data, not code. `now` is when it happened, in seconds, for the follow-up it schedules.
+struct LoggedEvent {
+    domain::CallLogRecord record;
+    FollowOn follow_on = FollowOn::none;
+    std::int64_t now = 0;
+};
+// Runs on the writer thread, in the transaction that logged `record` (with its id).
+using FollowOnHandler =
+    std::function<void(JobContext&, const domain::CallLogRecord&, FollowOn, std::int64_t now)>;
+
+struct WriterBacklog {
+    std::size_t queued = 0;           // waiting in memory
+    std::size_t spooled = 0;          // waiting in the spool (or past the bound in memory)
+    std::uint64_t spilled_total = 0;  // records that went the spool's way since start
+};
+
 class LogWriter {
 public:
-    // Opens its own store connection; completions and `committed` run on `loop`.
+    // Opens its own store connection and replays what an earlier run left in the spool;
+    // completions and `committed` run on `loop`.
     LogWriter(const config::Config& config, asio::any_io_executor loop,
-              CommittedRecord committed = {});
+              CommittedRecord committed = {}, FollowOnHandler follow_on = {});
     ~LogWriter();  // drains what is queued, then joins
     LogWriter(const LogWriter&) = delete;
     LogWriter& operator=(const LogWriter&) = delete;
 
-    void write(domain::CallLogRecord record, WriteCompletion done = {});
+    void write(LoggedEvent event);
     void write(NoteWrite note, WriteCompletion done = {});
     // A job nobody waits for; what it returns is dropped.
     void write(Job job);
     // `done` gets what the job returned in the attempt that committed.
     template <std::invocable<JobContext&> Work>
-    void write(Work work, std::function<void(const JobOutcome<JobResult<Work>>&)> done);
-    // Stops accepting, writes everything queued, joins the thread.
+    void write(Work work, std::function<void(const JobOutcome<JobResult<Work>>&)> done) {
+        enqueue(with_outcome(std::move(work), std::move(done), false));
+    }
+    // A job that only reads what is committed: never refused for a backlog.
+    template <std::invocable<JobContext&> Work>
+    void read(Work work, std::function<void(const JobOutcome<JobResult<Work>>&)> done) {
+        enqueue(with_outcome(std::move(work), std::move(done), true));
+    }
+    // Stops accepting, writes everything queued and spooled, joins the thread.
     void stop();
     // Requests waiting for the writer thread, not counting the batch it is writing.
-    std::size_t queued() const;
+    WriterBacklog backlog() const;
 
 private:
-    using Request = std::variant<domain::CallLogRecord, NoteWrite, Job>;
+    using Request = std::variant<LoggedEvent, NoteWrite, Job>;
     struct Pending {
         Request request;
         WriteCompletion done;
+        bool reads_only = false;
     };
+    template <typename Work>
+    static Pending with_outcome(Work work,
+                                std::function<void(const JobOutcome<JobResult<Work>>&)> done,
+                                bool reads_only);
 
     void enqueue(Pending pending);
+    // Past the bound: true when `pending` went to the spool's side, or was refused.
+    bool spill(Pending& pending, std::unique_lock<std::mutex>& lock);
     void run();
+    // One batch from the spool's side: the file, then what it could not take.
+    void replay_spilled(std::unique_lock<std::mutex>& lock);
+    // Replays a whole file, from `offset`, before the thread starts.
+    void replay_file(const Spool::File& file);
+    // Entries of a spool chunk, then the job that commits the position after them.
+    std::deque<Pending> spooled_batch(const std::string& lines, std::int64_t file,
+                                      std::int64_t next_offset);
     void write_batch(std::deque<Pending>& batch);
     enum class Attempt { committed, retry_later, refused };
     Attempt try_write(std::deque<Pending>& batch, std::size_t first, std::size_t count,
@@ -106,19 +150,31 @@ private:
     std::ofstream jsonl_;
     std::size_t batch_max_;
     std::chrono::milliseconds flush_delay_;
+    std::size_t queue_max_;
     asio::any_io_executor loop_;
     CommittedRecord committed_;
+    FollowOnHandler follow_on_;
     std::int64_t next_log_id_ = 1;  // the writer thread's alone
+    std::int64_t spool_read_ = 0;   // replay's offset in the open spool file; the thread's alone
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Pending> queue_;
+    // Spilling: every LoggedEvent goes the spool's way until all of it is written, so the
+    // log keeps the switches' order. In order: the spool file, then `unspooled_`, what the
+    // file could not take (a full disk), kept in memory rather than lost.
+    bool spilling_ = false;
+    Spool spool_;
+    std::deque<Pending> unspooled_;
+    std::size_t spooled_waiting_ = 0;
+    std::uint64_t spilled_total_ = 0;
     bool stopping_ = false;
     std::thread thread_;
 };
 
-template <std::invocable<JobContext&> Work>
-void LogWriter::write(Work work, std::function<void(const JobOutcome<JobResult<Work>>&)> done) {
+template <typename Work>
+LogWriter::Pending LogWriter::with_outcome(
+    Work work, std::function<void(const JobOutcome<JobResult<Work>>&)> done, bool reads_only) {
     using Result = JobResult<Work>;
     // Each attempt overwrites the slot; the completion, posted after the last one, reads it.
     auto slot = std::make_shared<std::optional<Result>>();
@@ -130,7 +186,7 @@ void LogWriter::write(Work work, std::function<void(const JobOutcome<JobResult<W
             done(JobOutcome<Result>{result.error});
         }
     };
-    enqueue({std::move(job), std::move(complete)});
+    return {std::move(job), std::move(complete), reads_only};
 }
 
 }  // namespace callpop::daemon

@@ -319,6 +319,25 @@ public:
         return id;
     }
 
+    SpoolPosition spool_position() override {
+        auto& query = statement(
+            "SELECT coalesce((SELECT value FROM writer_state WHERE name = 'spool_file'), 0), "
+            "coalesce((SELECT value FROM writer_state WHERE name = 'spool_offset'), 0)");
+        query.step();
+        const SpoolPosition position{query.column_int(0), query.column_int(1)};
+        query.reset();
+        return position;
+    }
+
+    void set_spool_position(SpoolPosition position) override {
+        auto& update = statement(
+            "INSERT INTO writer_state (name, value) VALUES ('spool_file', ?1), "
+            "('spool_offset', ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+        update.bind(1, position.file);
+        update.bind(2, position.offset);
+        update.run();
+    }
+
     // A reader's transaction is one snapshot for several queries (a caller's whole card);
     // the statements are kept, as a lookup begins and ends one each time.
     void begin() override { statement(read_only_ ? "BEGIN" : "BEGIN IMMEDIATE").run(); }

@@ -230,12 +230,13 @@ TEST_CASE("status --json: one JSON object with the documented keys") {
     check_recent(status.at("at"));
     for (const char* key : {"uptime_s", "live_calls", "agents_logged_in", "agents_away",
                             "tail_followers", "followup_waiters", "followups_held",
-                            "writer_queue", "lookups"}) {
+                            "writer_queue", "writer_spooled", "lookups"}) {
         INFO("key: " << key);
         CHECK(status.at(key).is_number_unsigned());
     }
     for (const char* key : {"calls_timed_out", "calls_closed_at_start", "tail_fell_behind",
-                            "logins_refused", "outcomes_refused", "writes_failed"}) {
+                            "logins_refused", "outcomes_refused", "writes_failed",
+                            "writes_spilled"}) {
         INFO("fault: " << key);
         CHECK(status.at("faults").at(key) == 0);
     }
