@@ -351,6 +351,7 @@ void read_calls(const Value& value, Calls& calls) {
         {"max_duration_s", [&](const Value& v) { calls.max_duration_s = read_positive(v); }},
         {"ended_keep_s", [&](const Value& v) { calls.ended_keep_s = read_positive(v); }},
         {"ended_max", [&](const Value& v) { calls.ended_max = read_positive(v); }},
+        {"resync_s", [&](const Value& v) { calls.resync_s = read_zero_or_more(v); }},
     };
     read_section(value, members);
 }

@@ -48,6 +48,9 @@ struct Calls {
     // fill its outcome record; at most ended_max of them, the oldest forgotten first.
     std::uint32_t ended_keep_s = 600;
     std::uint32_t ended_max = 50000;
+    // After a start, how long switches have to tell of calls the store holds open from
+    // before it (they resend live calls' events, or list channels); the rest are closed.
+    std::uint32_t resync_s = 10;
 };
 
 struct Sessions {

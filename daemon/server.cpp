@@ -118,7 +118,8 @@ Server::Server(asio::io_context& io, config::Config config)
     // Read once at start: the loop keeps no store connection of its own.
     const auto store = storage::open_store(config_.storage, storage::Access::read_only);
     call_log_feed_.load(store->recent_log(config_.call_log.tail_memory), store->last_log_id());
-    close_calls_left_open();
+    calls_left_open_ = store->calls_left_open();
+    if (config_.calls.resync_s == 0) close_calls_left_open();
 }
 
 void Server::read_log_after(std::int64_t after_id, std::size_t count,
@@ -137,29 +138,24 @@ void Server::read_log_after(std::int64_t after_id, std::size_t count,
 }
 
 void Server::close_calls_left_open() {
-    // Queued before any event can be, so the writer closes them before it logs anything
-    // new; no switch link can tell what became of them (none resyncs live calls yet).
-    auto close = [](JobContext& context) {
-        const auto open = context.store.calls_left_open();
-        const std::string now = domain::utc_now();
-        for (auto record : open) {
-            record.at = now;
-            record.cause = "restart";
-            context.log(std::move(record));
-        }
-        return open.size();
-    };
-    writer_.write(std::move(close), [this](const JobOutcome<std::size_t>& closed) {
-        if (!closed.error.empty()) {
-            spdlog::error("calls left open when callpop last stopped were not closed: {}",
-                          closed.error);
-            return;
-        }
-        faults_.calls_closed_at_start += closed.value;
-        if (closed.value > 0)
-            spdlog::warn("closed {} call(s) left open when callpop last stopped (cause restart)",
-                         closed.value);
-    });
+    std::size_t closed = 0;
+    const std::string now = domain::utc_now();
+    for (auto& record : calls_left_open_) {
+        // A switch told of it again: the tracker has it, and it ends as the switch says.
+        if (tracker_.find(record.call) != nullptr) continue;
+        record.at = now;
+        record.cause = "restart";
+        write_log(std::move(record));
+        ++closed;
+    }
+    const std::size_t resumed = calls_left_open_.size() - closed;
+    calls_left_open_.clear();
+    calls_left_open_.shrink_to_fit();
+    faults_.calls_closed_at_start += closed;
+    if (closed + resumed > 0)
+        spdlog::warn("of {} call(s) left open when callpop last stopped, {} came back from the "
+                     "switches and {} were closed (cause restart)",
+                     closed + resumed, resumed, closed);
 }
 
 Server::~Server() {
@@ -269,6 +265,9 @@ awaitable<void> Server::sweep_calls() {
             CallTracker::shed_payload(*call);
         }
         tracker_.forget_ended(now);
+        if (!calls_left_open_.empty() &&
+            now - started_ >= std::chrono::seconds(config_.calls.resync_s))
+            close_calls_left_open();
         call_log_feed_.catch_up_all();
         tend_followups(sweep);
     }
@@ -624,6 +623,8 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session, const Lo
     // take them from it.
     if (takes_calls) {
         for (const auto& pop : router_.pending_after(account.id, login.resume_after.value_or(0)))
+            welcome += *pop.message;
+        for (const auto& pop : router_.ringing_for_new_seat(account.id, login.extensions))
             welcome += *pop.message;
     }
     session->deliver(std::move(welcome));

@@ -99,8 +99,8 @@ private:
 
     domain::CallLogRecord make_record(const char* kind, const TrackedCall& call);
     // Hands the record to the writer; once committed it joins the tail stream.
-    // Calls the store holds with no end, from before this start, are closed as `timeout`
-    // with cause `restart`.
+    // Calls the store holds with no end, from before this start, that no switch has spoken
+    // of since are closed as `timeout` with cause `restart` (calls.resync_s after the start).
     void close_calls_left_open();
     // A tail behind what memory holds reads the store through the writer.
     void read_log_after(std::int64_t after_id, std::size_t count,
@@ -140,6 +140,8 @@ private:
     asio::steady_timer drain_timer_;  // bounds a stop's wait for the writer's answers
     bool goodbyes_said_ = false;
     protocol::FaultCounts faults_;  // for `callpop status`
+    // Each as the record that closes it, until calls.resync_s after the start.
+    std::vector<domain::CallLogRecord> calls_left_open_;
     SessionRegistry sessions_;
     // Follow-up work belongs to the session that asked for it: a new session of the same
     // agent starts afresh.

@@ -40,9 +40,41 @@ std::string PopRouter::agent_at(const std::string& extension) const {
 }
 
 void PopRouter::pop_at(const std::vector<std::string>& extensions, const PendingPop& pop) {
+    auto& rung = ringing_extensions_[pop.call];
     for (const auto& extension : extensions) {
+        ringing_at_[extension].insert_or_assign(pop.call, pop);
+        rung.push_back(extension);
         for (const auto& agent : directory_.agents_at(extension)) pop_for(agent, pop);
     }
+}
+
+std::vector<PendingPop> PopRouter::ringing_for_new_seat(const std::string& agent,
+                                                        const std::vector<std::string>& extensions) {
+    std::vector<PendingPop> pops;
+    for (const auto& extension : extensions) {
+        auto ringing = ringing_at_.find(extension);
+        if (ringing == ringing_at_.end()) continue;
+        for (const auto& [call, pop] : ringing->second) {
+            if (!popped_[call].insert(agent).second) continue;
+            directory_.add_pending(agent, pop);
+            pops.push_back(pop);
+        }
+    }
+    std::sort(pops.begin(), pops.end(),
+              [](const PendingPop& a, const PendingPop& b) { return a.seq < b.seq; });
+    return pops;
+}
+
+void PopRouter::stop_ringing(const std::string& call) {
+    auto rung = ringing_extensions_.find(call);
+    if (rung == ringing_extensions_.end()) return;
+    for (const auto& extension : rung->second) {
+        auto ringing = ringing_at_.find(extension);
+        if (ringing == ringing_at_.end()) continue;
+        ringing->second.erase(call);
+        if (ringing->second.empty()) ringing_at_.erase(ringing);
+    }
+    ringing_extensions_.erase(rung);
 }
 
 void PopRouter::pop_for(const std::string& agent, const PendingPop& pop) {
@@ -68,6 +100,7 @@ void PopRouter::tell_agent(const std::string& call, const std::string& agent, Po
 void PopRouter::tell_agents(const std::string& call, PoppedCallState state, const std::string& by,
                             const std::string& cause,
                             const std::vector<std::string>& except_agents) {
+    stop_ringing(call);  // answered or ended: no longer for whoever sits down
     auto popped = popped_.find(call);
     if (popped == popped_.end()) return;
     // Encoded once for all of them.
@@ -81,6 +114,7 @@ void PopRouter::tell_agents(const std::string& call, PoppedCallState state, cons
 }
 
 std::set<std::string> PopRouter::call_ended(const std::string& call, const std::string& cause) {
+    stop_ringing(call);
     tell_agents(call, PoppedCallState::ended, "", cause, {});
     auto found = popped_.find(call);
     if (found == popped_.end()) return {};

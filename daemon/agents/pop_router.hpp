@@ -41,8 +41,14 @@ public:
     // The agent seated at `extension`, or "" when nobody is.
     std::string agent_at(const std::string& extension) const;
 
-    // Pops the call for every agent seated at `extensions`.
+    // Pops the call for every agent seated at `extensions`, and for whoever sits down at
+    // one of them while it rings (ringing_for_new_seat).
     void pop_at(const std::vector<std::string>& extensions, const PendingPop& pop);
+    // Calls ringing now at `extensions` that never popped for `agent`, who sat down while the
+    // phone rang (or after a restart, when the switch told of them again): pending for it
+    // from now on, and returned, oldest first, for its welcome.
+    std::vector<PendingPop> ringing_for_new_seat(const std::string& agent,
+                                                 const std::vector<std::string>& extensions);
     // Pops the call for `agent`, unless it already popped for it.
     void pop_for(const std::string& agent, const PendingPop& pop);
     // Pops the call for `agent` under the pop's new seq, whether or not it popped for it
@@ -64,9 +70,14 @@ public:
 private:
     void tell(const std::string& agent, const std::string& call, const SharedMessage& message);
 
+    void stop_ringing(const std::string& call);
+
     AgentDirectory directory_;
     // Call id to the agents it popped for; an entry lives until the call ends.
     std::unordered_map<std::string, std::set<std::string>> popped_;
+    // Calls ringing at each extension, until answered or ended, and the other way round.
+    std::unordered_map<std::string, std::unordered_map<std::string, PendingPop>> ringing_at_;
+    std::unordered_map<std::string, std::vector<std::string>> ringing_extensions_;
 };
 
 }  // namespace callpop::daemon

@@ -86,6 +86,8 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
          << "storage:\n  path: " << (dir / "callpop.db").string() << "\n"
          << "call_log:\n  jsonl: " << (dir / "calls.jsonl").string() << "\n  flush_ms: " << options.flush_ms << "\n"
          << "  tail_memory: " << options.tail_memory << "\n"
+         << "  queue_max: " << options.writer_queue_max << "\n"
+         << "calls:\n  resync_s: " << options.resync_s << "\n" << options.calls_config
          << "sessions:\n  login_timeout_s: " << options.login_timeout_s
          << "\n  heartbeat_s: " << options.heartbeat_s << "\n  queue_max: " << options.queue_max
          << "\n"

@@ -47,6 +47,10 @@ class Daemon {
         // restart (see unused_port()).
         std::uint16_t agent_port = 0;
         std::uint32_t flush_ms = 5;  // how long the writer lets a batch gather
+        std::size_t writer_queue_max = 100000;  // call_log.queue_max
+        // calls.resync_s: how long after a start calls left open wait for the switches.
+        std::uint32_t resync_s = 1;
+        std::string calls_config = "";  // more keys of the `calls` section, e.g. "  ended_keep_s: 1\n"
     };
     Daemon();
     explicit Daemon(Options options);

@@ -164,7 +164,7 @@ TEST_CASE("callpop tail prints the backlog as columns or JSON") {
 
 TEST_CASE("calls that never end are closed by the timeout") {
     Daemon::Options options;
-    options.extra_config = "calls:\n  max_duration_s: 1\n  ended_keep_s: 60\n";
+    options.calls_config = "  max_duration_s: 1\n  ended_keep_s: 60\n";
     Daemon daemon(options);
     daemon.start();
     Client agent(daemon.agent_port());
@@ -182,7 +182,8 @@ TEST_CASE("calls that never end are closed by the timeout") {
 
 TEST_CASE("an outcome for a call the daemon has forgotten is saved with the call's details") {
     Daemon::Options options;
-    options.extra_config = without_missed_call_followups + "calls:\n  ended_keep_s: 1\n";
+    options.extra_config = without_missed_call_followups;
+    options.calls_config = "  ended_keep_s: 1\n";
     Daemon daemon(options);
     daemon.start();
     Client agent(daemon.agent_port());

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include "harness.hpp"
+#include "support/sqlite_query.hpp"
+#include "support/wait_until.hpp"
 
 using namespace callpop::test;
 
@@ -145,6 +147,34 @@ TEST_CASE("when one agent answers, the others' pops are withdrawn") {
     const json ended = agent_1002.expect("call");
     CHECK(ended["state"] == "ended");
     CHECK(ended["cause"] == "normal");
+}
+
+TEST_CASE("an agent who logs in while its phone rings gets the pop, not once the call is taken") {
+    Daemon daemon;
+    daemon.start();
+    Client pbx(daemon.switch_port());
+    json both = ring("rings-on", "+15550102000", "1001");
+    both["ext"] = {"1001", "1002"};
+    pbx.send(both);
+    pbx.send(ring("taken", "+15550102000", "1001"));
+    pbx.send({{"event", "answer"}, {"call", "taken"}, {"ext", "1001"}});
+    wait_until([&] {
+        return query_one(daemon.database_path(),
+                         "SELECT state FROM calls WHERE call_id = 'taken'") == "answered";
+    }, 5s, "the answer handled");
+
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    const json pop = agent.expect("pop");
+    CHECK(pop["call"] == "rings-on");
+    CHECK(pop["customer"]["name"] == "Pat Doe");
+    CHECK(agent.quiet());  // nothing for the call someone already took
+    pbx.send({{"event", "answer"}, {"call", "rings-on"}, {"ext", "1002"}});
+    CHECK(agent.expect("call")["state"] == "answered");
+
+    Client late(daemon.agent_port());
+    login(late, "1002", "secret-1002", {"1002"});
+    CHECK(late.quiet());  // answered before it sat down
 }
 
 TEST_CASE("an agent that reconnects gets the pops it missed while the call is live") {

@@ -177,6 +177,7 @@ TEST_CASE("an extension is held by one agent: another's claim is refused and dis
     Client moved(daemon.agent_port());
     login(moved, "1002", "secret-1002", {"1001"});
     CHECK(claimant.expect("bye")["code"] == "replaced");
+    CHECK(moved.expect("pop")["call"] == "held");  // still ringing where it sat down
     pbx.send(ring("moved", "+15550102000", "1001"));
     CHECK(moved.expect("pop")["call"] == "moved");
     CHECK(holder.quiet());

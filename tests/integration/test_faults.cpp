@@ -1,0 +1,188 @@
+// Faults a daemon lives through in months of service: killed mid-burst, a store that takes
+// no writes. Each names what it saw, for the step's closing note.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <set>
+
+#include "harness.hpp"
+#include "support/sqlite_query.hpp"
+#include "support/wait_until.hpp"
+
+using namespace callpop::test;
+
+namespace {
+
+std::int64_t count_of(const Daemon& daemon, const std::string& sql) {
+    return std::stoll(query_one(daemon.database_path(), sql));
+}
+
+// The log's ids run 1..n with no hole (no half batch), and the JSONL file, written after
+// each commit, holds the first of them in order.
+void check_log_whole(const Daemon& daemon) {
+    const auto records = count_of(daemon, "SELECT count(*) FROM call_log");
+    CHECK(count_of(daemon, "SELECT coalesce(max(id), 0) FROM call_log") == records);
+    std::ifstream jsonl(daemon.jsonl_path());
+    std::int64_t expected = 1;
+    for (std::string line; std::getline(jsonl, line); ++expected)
+        REQUIRE(json::parse(line)["id"] == expected);
+    CHECK(expected - 1 <= records);
+    MESSAGE("call log: " << records << " records in the store, " << expected - 1
+                         << " in the JSONL file");
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 in the middle of a burst: acknowledged outcomes kept, the log whole, live "
+          "calls pop again") {
+    Daemon::Options options;
+    options.agent_port = unused_port();  // the agent dials the same port again
+    options.resync_s = 3;
+    options.extra_config = without_missed_call_followups;
+    Daemon daemon(options);
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    auto pbx = std::make_unique<Client>(daemon.switch_port());
+
+    // Two calls ringing at 1001 when the daemon dies.
+    for (const char* call : {"live-1", "live-2"}) {
+        pbx->send(ring(call, "+15550102000", "1001"));
+        CHECK(agent.expect("pop")["call"] == call);
+    }
+    // The burst: each call rings 1001, is answered there, and gets the agent's outcome; the
+    // first hundred also hang up.
+    constexpr int calls = 400;
+    std::string events;
+    std::string outcomes;
+    for (int call = 0; call < calls; ++call) {
+        const std::string id = "burst-" + std::to_string(call);
+        events += ring(id, "+15550102000", "1001").dump() + "\n" +
+                  json{{"event", "answer"}, {"call", id}, {"ext", "1001"}}.dump() + "\n";
+        if (call < 100) events += json{{"event", "hangup"}, {"call", id}}.dump() + "\n";
+        outcomes += json{{"type", "outcome"}, {"call", id}, {"code", "resolved"}}.dump() + "\n";
+    }
+    pbx->send_raw(events);
+    for (int call = 0; call < calls; ++call) agent.expect("pop", 30s);
+    agent.send_raw(outcomes);
+    std::set<std::string> acknowledged;
+    while (acknowledged.size() < calls / 2) {
+        const json message = agent.next(30s);
+        if (message["type"] == "outcome_saved") acknowledged.insert(message["call"]);
+    }
+    daemon.kill_hard();
+    MESSAGE("outcomes acknowledged before kill -9: "
+            << acknowledged.size() << " of " << calls << "; committed: "
+            << query_one(daemon.database_path(),
+                         "SELECT count(*) FROM calls WHERE outcome = 'resolved'"));
+
+    daemon.start();
+    // The switch reconnects and resends its live calls' events; the agent logs in again.
+    pbx = std::make_unique<Client>(daemon.switch_port());
+    for (const char* call : {"live-1", "live-2"}) pbx->send(ring(call, "+15550102000", "1001"));
+    Client again(daemon.agent_port());
+    login(again, "1001", "secret-1001", {"1001"});
+    std::set<std::string> popped;
+    for (int pop = 0; pop < 2; ++pop) popped.insert(again.expect("pop")["call"].get<std::string>());
+    CHECK(popped == std::set<std::string>{"live-1", "live-2"});
+
+    for (const auto& call : acknowledged) {
+        INFO("acknowledged outcome of " << call);
+        CHECK(query_one(daemon.database_path(),
+                        "SELECT outcome FROM calls WHERE call_id = '" + call + "'") == "resolved");
+    }
+    // Calls the switch did not speak of again are closed once the resync time is over; the
+    // ones it did stay live and end as it says.
+    wait_until([&] { return count_of(daemon, "SELECT count(*) FROM calls WHERE ended_at IS NULL") == 2; },
+               15s, "the calls left open closed, the resent ones kept");
+    const auto closed = count_of(
+        daemon, "SELECT count(*) FROM calls WHERE cause = 'restart' AND call_id LIKE 'burst-%'");
+    const auto hung_up = count_of(
+        daemon, "SELECT count(*) FROM calls WHERE cause = 'normal' AND call_id LIKE 'burst-%'");
+    MESSAGE("after the restart: " << hung_up << " burst calls hung up before the kill, " << closed
+                                  << " closed with cause restart");
+    CHECK(hung_up + closed == count_of(daemon, "SELECT count(*) FROM calls WHERE call_id LIKE 'burst-%'"));
+    pbx->send({{"event", "hangup"}, {"call", "live-1"}});
+    pbx->send({{"event", "hangup"}, {"call", "live-2"}});
+    wait_until([&] { return count_of(daemon, "SELECT count(*) FROM calls WHERE ended_at IS NULL") == 0; },
+               5s, "the live calls ended by the switch");
+    CHECK(count_of(daemon, "SELECT count(*) FROM calls WHERE call_id LIKE 'live-%' AND "
+                           "cause = 'normal'") == 2);
+    daemon.stop();
+    check_log_whole(daemon);
+}
+
+TEST_CASE("a store that takes no writes: pops keep coming, records spill to the spool and "
+          "survive a kill -9, outcomes are refused, not acknowledged") {
+    Daemon::Options options;
+    options.writer_queue_max = 20;
+    options.extra_config = without_missed_call_followups;
+    Daemon daemon(options);
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("before", "+15550102000", "1001"));
+    agent.expect("pop");
+    pbx.send({{"event", "answer"}, {"call", "before"}, {"ext", "1001"}});
+    wait_until([&] { return query_one(daemon.database_path(),
+                                      "SELECT state FROM calls WHERE call_id = 'before'") == "answered"; },
+               5s, "the first call stored");
+
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open(daemon.database_path().c_str(), &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    constexpr int calls = 300;
+    const auto sent_at = std::chrono::steady_clock::now();
+    for (int call = 0; call < calls; ++call) {
+        const std::string id = "spilled-" + std::to_string(call);
+        pbx.send(ring(id, "+15550102000", "1001"));
+        pbx.send({{"event", "hangup"}, {"call", id}});
+    }
+    for (int call = 0; call < calls; ++call) agent.expect("pop");
+    const auto popped_in = std::chrono::steady_clock::now() - sent_at;
+    MESSAGE("300 pops with the store locked in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(popped_in).count() << " ms");
+
+    // An outcome now would be acknowledged ahead of the records it follows: refused.
+    agent.send({{"type", "outcome"}, {"call", "before"}, {"code", "resolved"}});
+    const json refused = agent.expect("error", 10s);
+    CHECK(refused["code"] == "storage_error");
+    CHECK(refused["message"].get<std::string>().find("writes behind") != std::string::npos);
+
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    supervisor.send({{"type", "status"}});
+    const json status = supervisor.expect("status");
+    MESSAGE("status while locked: writer_queue " << status["writer_queue"] << ", writer_spooled "
+                                                 << status["writer_spooled"] << ", spilled "
+                                                 << status["faults"]["writes_spilled"]);
+    const auto spooled = status["writer_spooled"].get<std::int64_t>();
+    CHECK(spooled > 2 * calls - 30);  // all but what the memory queue holds (20)
+    CHECK(status["faults"]["writes_spilled"] == spooled);
+    CHECK(status["faults"]["writes_failed"] == 1);
+
+    // Killed while it waits in the spool; the store is free again when it starts. What the
+    // memory queue held is lost with the process, as it would be without a spool: records
+    // no one was told are written.
+    daemon.kill_hard();
+    REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(other);
+    daemon.start();
+    CHECK(daemon.log().find("record(s) replayed from") != std::string::npos);
+    CHECK(count_of(daemon, "SELECT count(*) FROM call_log WHERE call_id LIKE 'spilled-%'") ==
+          spooled);
+    // In the switch's order: each call's ring right before its hangup.
+    CHECK(count_of(daemon, "SELECT count(*) FROM call_log a JOIN call_log b ON a.call_id = "
+                           "b.call_id WHERE a.kind = 'ring' AND b.kind = 'hangup' AND a.id + 1 "
+                           "<> b.id AND a.call_id LIKE 'spilled-%'") == 0);
+    CHECK(count_of(daemon, "SELECT count(*) FROM call_log WHERE kind = 'hangup' AND call_id "
+                           "LIKE 'spilled-%'") >= spooled / 2);
+    std::size_t spool_files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(daemon.dir()))
+        spool_files += entry.path().filename().string().find("-spool-") != std::string::npos;
+    CHECK(spool_files == 0);
+    daemon.stop();
+    check_log_whole(daemon);
+}
