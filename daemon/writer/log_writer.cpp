@@ -1,5 +1,10 @@
 #include "daemon/writer/log_writer.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -60,8 +65,10 @@ LogWriter::LogWriter(const config::Config& config, asio::any_io_executor loop,
     if (!config.call_log.jsonl_path.empty()) {
         const std::filesystem::path path(config.call_log.jsonl_path);
         if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-        jsonl_.open(path, std::ios::app | std::ios::binary);
-        if (!jsonl_) throw std::runtime_error("cannot open call_log.jsonl " + path.string());
+        jsonl_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (jsonl_fd_ < 0)
+            throw std::runtime_error("cannot open call_log.jsonl " + path.string() + ": " +
+                                     std::strerror(errno));
     }
     // Before anything new, and before the loop reads the log back: what is replayed here
     // is in the store when it does, so it is not handed to the loop as well.
@@ -70,7 +77,38 @@ LogWriter::LogWriter(const config::Config& config, asio::any_io_executor loop,
     thread_ = std::thread([this] { run(); });
 }
 
-LogWriter::~LogWriter() { stop(); }
+LogWriter::~LogWriter() {
+    stop();
+    if (!jsonl_pending_.empty())
+        spdlog::error("call log: {} bytes of the JSONL file could not be written",
+                      jsonl_pending_.size());
+    if (jsonl_fd_ >= 0) ::close(jsonl_fd_);
+}
+
+void LogWriter::append_jsonl(const std::vector<domain::CallLogRecord>& logged) {
+    if (jsonl_fd_ < 0) return;
+    for (const auto& record : logged) jsonl_pending_ += protocol::json_line(record);
+    std::size_t written = 0;
+    while (written < jsonl_pending_.size()) {
+        const ssize_t wrote =
+            ::write(jsonl_fd_, jsonl_pending_.data() + written, jsonl_pending_.size() - written);
+        if (wrote < 0 && errno == EINTR) continue;
+        if (wrote <= 0) {
+            if (!jsonl_failing_)
+                spdlog::error("call log: writing the JSONL file failed ({}); its lines wait in "
+                              "memory and are written once it takes them",
+                              std::strerror(errno));
+            jsonl_failing_ = true;
+            break;
+        }
+        written += static_cast<std::size_t>(wrote);
+    }
+    jsonl_pending_.erase(0, written);
+    if (jsonl_failing_ && jsonl_pending_.empty()) {
+        spdlog::info("call log: the JSONL file is written again");
+        jsonl_failing_ = false;
+    }
+}
 
 void LogWriter::stop() {
     {
@@ -304,15 +342,7 @@ void LogWriter::write_batch(std::deque<Pending>& batch) {
     if (write_until_done(0, batch.size()) == Attempt::refused) {
         for (std::size_t index = 0; index < batch.size(); ++index) write_until_done(index, 1);
     }
-    if (jsonl_.is_open()) {
-        for (const auto& record : logged)
-            jsonl_ << protocol::json_line(record);
-        jsonl_.flush();
-        if (!jsonl_) {
-            spdlog::error("call log: writing the JSONL file failed");
-            jsonl_.clear();
-        }
-    }
+    append_jsonl(logged);
     if (committed_ && !logged.empty()) {
         asio::post(loop_, [committed = committed_, logged = std::move(logged)] {
             for (const auto& record : logged) committed(record);

@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -147,7 +146,12 @@ private:
                       std::vector<domain::CallLogRecord>& logged);
 
     std::unique_ptr<storage::Store> store_;
-    std::ofstream jsonl_;
+    // The JSONL copy, appended after each commit. What a full disk refused waits here and
+    // goes first next time: the file gets every line once, whole, in order.
+    int jsonl_fd_ = -1;
+    std::string jsonl_pending_;
+    bool jsonl_failing_ = false;
+    void append_jsonl(const std::vector<domain::CallLogRecord>& logged);
     std::size_t batch_max_;
     std::chrono::milliseconds flush_delay_;
     std::size_t queue_max_;

@@ -79,12 +79,13 @@ const char* notes_csv =
     "C-1000,note,VIP since 2019,import,2025-01-02T10:00:00Z\n";
 
 std::string config_text(const std::filesystem::path& dir, const Daemon::Options& options) {
+    const std::filesystem::path store = options.store_dir.empty() ? dir : options.store_dir;
     std::ostringstream yaml;
     yaml << "site:\n  region: US\n  timezone: America/New_York\n"
          << "listen:\n  switch: {address: 127.0.0.1, port: 0}\n"
          << "  agent: {address: 127.0.0.1, port: " << options.agent_port << "}\n"
-         << "storage:\n  path: " << (dir / "callpop.db").string() << "\n"
-         << "call_log:\n  jsonl: " << (dir / "calls.jsonl").string() << "\n  flush_ms: " << options.flush_ms << "\n"
+         << "storage:\n  path: " << (store / "callpop.db").string() << "\n"
+         << "call_log:\n  jsonl: " << (store / "calls.jsonl").string() << "\n  flush_ms: " << options.flush_ms << "\n"
          << "  tail_memory: " << options.tail_memory << "\n"
          << "  queue_max: " << options.writer_queue_max << "\n"
          << "calls:\n  resync_s: " << options.resync_s << "\n" << options.calls_config

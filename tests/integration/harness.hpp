@@ -50,6 +50,9 @@ class Daemon {
         std::size_t writer_queue_max = 100000;  // call_log.queue_max
         // calls.resync_s: how long after a start calls left open wait for the switches.
         std::uint32_t resync_s = 1;
+        // Where the store and the JSONL file live (a small filesystem of the test's own);
+        // empty: the daemon's directory.
+        std::filesystem::path store_dir = {};
         std::string calls_config = "";  // more keys of the `calls` section, e.g. "  ended_keep_s: 1\n"
     };
     Daemon();
@@ -63,8 +66,12 @@ class Daemon {
     std::uint16_t agent_port() const { return agent_port_; }
     const std::filesystem::path& dir() const { return dir_.path(); }
     std::filesystem::path config_path() const { return dir_ / "callpop.yaml"; }
-    std::filesystem::path database_path() const { return dir_ / "callpop.db"; }
-    std::filesystem::path jsonl_path() const { return dir_ / "calls.jsonl"; }
+    // The store and the JSONL file: in store_dir when the options name one.
+    std::filesystem::path store_dir() const {
+        return options_.store_dir.empty() ? dir_.path() : options_.store_dir;
+    }
+    std::filesystem::path database_path() const { return store_dir() / "callpop.db"; }
+    std::filesystem::path jsonl_path() const { return store_dir() / "calls.jsonl"; }
     std::string log() const;
 
   private:

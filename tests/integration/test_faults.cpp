@@ -1,13 +1,19 @@
 // Faults a daemon lives through in months of service: killed mid-burst, a store that takes
 // no writes. Each names what it saw, for the step's closing note.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <set>
 
 #include "harness.hpp"
 #include "support/sqlite_query.hpp"
+#include "support/temp_dir.hpp"
 #include "support/wait_until.hpp"
 
 using namespace callpop::test;
@@ -185,4 +191,94 @@ TEST_CASE("a store that takes no writes: pops keep coming, records spill to the 
     CHECK(spool_files == 0);
     daemon.stop();
     check_log_whole(daemon);
+}
+
+TEST_CASE("a full disk: pops keep coming, writes wait and are reported, nothing acknowledged "
+          "unwritten, and all of it lands once there is room") {
+    // A filesystem of the test's own, small enough to fill in a moment.
+    TempDir mount_point;
+    REQUIRE_MESSAGE(::mount("tmpfs", mount_point.path().c_str(), "tmpfs", 0, "size=4m") == 0,
+                    "mounting a 4 MiB tmpfs (the test runs as root, as CI does): "
+                        << std::strerror(errno));
+    struct Unmount {
+        std::filesystem::path path;
+        ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+    } unmount{mount_point.path()};
+
+    Daemon::Options options;
+    options.store_dir = mount_point.path();
+    options.extra_config = without_missed_call_followups;
+    Daemon daemon(options);
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("roomy", "+15550102000", "1001"));
+    agent.expect("pop");
+    pbx.send({{"event", "answer"}, {"call", "roomy"}, {"ext", "1001"}});
+    wait_until([&] { return query_one(daemon.database_path(),
+                                      "SELECT state FROM calls WHERE call_id = 'roomy'") == "answered"; },
+               5s, "the first call stored");
+
+    // Fill the disk to the last byte.
+    const auto filler = mount_point / "filler";
+    {
+        const int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        REQUIRE(fd >= 0);
+        const std::string block(64 * 1024, 'f');
+        for (std::size_t size = block.size(); size > 0;) {
+            if (::write(fd, block.data(), size) < 0) size /= 2;
+        }
+        ::close(fd);
+    }
+    constexpr int calls = 200;
+    const auto sent_at = std::chrono::steady_clock::now();
+    for (int call = 0; call < calls; ++call) {
+        const std::string id = "full-" + std::to_string(call);
+        pbx.send(ring(id, "+15550102000", "1001"));
+        pbx.send({{"event", "hangup"}, {"call", id}});
+    }
+    for (int call = 0; call < calls; ++call) agent.expect("pop");
+    MESSAGE(calls << " pops with the disk full in "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - sent_at)
+                         .count()
+                  << " ms");
+
+    // The outcome cannot be written: it is not acknowledged, and waits.
+    agent.send({{"type", "outcome"}, {"call", "roomy"}, {"code", "resolved"}});
+    const auto until = std::chrono::steady_clock::now() + 2s;
+    while (auto line = agent.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
+               until - std::chrono::steady_clock::now()))) {
+        CHECK(json::parse(*line)["type"] != "outcome_saved");  // the calls' ends come meanwhile
+    }
+    wait_until([&] { return daemon.log().find("database or disk is full") != std::string::npos; },
+               10s, "the full disk reported");
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    supervisor.send({{"type", "status"}});
+    const auto waiting = supervisor.expect("status")["writer_queue"].get<int>();
+    MESSAGE("writes waiting with the disk full: " << waiting);
+    CHECK(waiting > 0);
+    CHECK(query_one(daemon.database_path(), "SELECT outcome FROM calls WHERE call_id = 'roomy'") ==
+          "");
+
+    // Room again: everything lands, the outcome is acknowledged once it is written.
+    const auto freed_at = std::chrono::steady_clock::now();
+    std::filesystem::remove(filler);
+    CHECK(agent.expect("outcome_saved", 15s)["call"] == "roomy");
+    MESSAGE("outcome acknowledged "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - freed_at)
+                   .count()
+            << " ms after the disk had room");
+    CHECK(query_one(daemon.database_path(), "SELECT outcome FROM calls WHERE call_id = 'roomy'") ==
+          "resolved");
+    wait_until([&] {
+        return count_of(daemon, "SELECT count(*) FROM calls WHERE call_id LIKE 'full-%' AND "
+                                "ended_at IS NOT NULL") == calls;
+    }, 10s, "every call written");
+    daemon.stop();
+    check_log_whole(daemon);
+    CHECK(count_of(daemon, "SELECT count(*) FROM call_log") == 2 + 2 * calls + 1);
 }
