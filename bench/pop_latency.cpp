@@ -2,7 +2,7 @@
 // daemon. Not a test: a developer runs it (bench/run.sh starts a daemon and runs it).
 //
 // 1. Logs in A agents (one TCP connection each, extension = agent id), a few at a time,
-//    before the clock starts: with their tokens (--tokens FILE, from `callpop agent
+//    before the clock starts: with their tokens (--tokens FILE, from `callpop agent add
 //    --print-token`; else --token-format), or with resume tickets (--tickets FILE).
 //    --login-only stops here (with --save-tickets: after writing the welcomes' tickets).
 // 2. A writer thread plays the switch on one connection: N rings at R calls/s, round robin
@@ -120,7 +120,7 @@ const char* usage_text =
     "  --agent-prefix S     text before the agent number (\"\")\n"
     "  --first-agent N      number of the first agent (1001)\n"
     "  --token-format F     each agent's token, {id} replaced by its id (demo-{id})\n"
-    "  --tokens FILE        tokens by agent, \"ID TOKEN\" a line (`callpop agent --print-token`);\n"
+    "  --tokens FILE        tokens by agent, \"ID TOKEN\" a line (`callpop agent add --print-token`);\n"
     "                       agents not in it use --token-format\n"
     "  --tickets FILE       resume tickets by agent, \"ID TICKET\" a line: agents in it log in\n"
     "                       with the ticket instead of the token\n"

@@ -8,7 +8,7 @@
 # callpop_bench against it, prints its figures, the daemon's CPU time and peak RSS, and
 # checks the call log got every record; then stops the daemon with SIGTERM.
 #
-# Agents get generated tokens (`callpop agent ... --print-token`, kept with the store);
+# Agents get generated tokens (`callpop agent add ... --print-token`, kept with the store);
 # --chosen-tokens gives them the token demo-<id> instead, hashed with PBKDF2 as a token a
 # person chose is (each login then costs the daemon ~6.6 ms).
 #
@@ -138,19 +138,19 @@ if [ "$fresh" = 1 ] || [ ! -f "$cache/ready" ]; then
     first_missing=1001
     [ "$have_demo" = 1 ] && first_missing=1021
     if [ "$first_missing" -le "$last" ]; then
-      echo "adding agents $first_missing..$last with chosen tokens (callpop agent --token) ..." >&2
+      echo "adding agents $first_missing..$last with chosen tokens (callpop agent add --token) ..." >&2
       # One at a time: SQLite allows one writer, and each is quick.
       for id in $(seq "$first_missing" "$last"); do
-        "$callpop" agent "$id" --config "$cache/callpop.yaml" --token "demo-$id" >/dev/null
+        "$callpop" agent add "$id" --config "$cache/callpop.yaml" --token "demo-$id" >/dev/null
       done
     fi
   else
     # Every agent, demo-data's 1001..1020 too, with a generated token: one process, one
     # transaction. The tokens are printed once; keep them as "ID TOKEN" for the bench.
-    echo "adding agents 1001..$last with generated tokens (callpop agent --print-token) ..." >&2
+    echo "adding agents 1001..$last with generated tokens (callpop agent add --print-token) ..." >&2
     seq 1001 "$last" >"$cache/ids.txt"
     # shellcheck disable=SC2046  # one argument per id
-    "$callpop" agent $(cat "$cache/ids.txt") --config "$cache/callpop.yaml" --print-token \
+    "$callpop" agent add $(cat "$cache/ids.txt") --config "$cache/callpop.yaml" --print-token \
       >"$cache/printed-tokens.txt"
     paste -d ' ' "$cache/ids.txt" "$cache/printed-tokens.txt" >"$cache/tokens.txt"
     rm -f "$cache/ids.txt" "$cache/printed-tokens.txt"

@@ -18,7 +18,7 @@ constexpr Verb verbs[] = {
     {"check-config", callpop::cli::command_check_config, "validate callpop.yaml, start nothing"},
     {"import", callpop::cli::command_import, "import customers, assets, notes from CSV"},
     {"demo-data", callpop::cli::command_demo_data, "fill the store with generated demo data"},
-    {"agent", callpop::cli::command_agent, "add or update an agent or supervisor login"},
+    {"agent", callpop::cli::command_agent, "add, update, remove or list agent logins, or give one a new token"},
     {"tail", callpop::cli::command_tail, "show the call log (-f: live)"},
     {"followups", callpop::cli::command_followups, "list or export follow-up calls"},
     {"report", callpop::cli::command_report, "satisfaction scores (csat) and feedback"},

@@ -70,6 +70,12 @@ std::string join(const std::vector<std::string>& items) {
 // The call's pop as the router sends it and keeps it pending.
 PendingPop pop_of(const TrackedCall& call) { return {call.pop_seq, call.id, call.pop}; }
 
+// What a logged-in session holds of its account: a change to any of it ends the session.
+std::string account_fingerprint(const storage::AgentAccount& account) {
+    return std::string(domain::to_string(account.role)) + "\n" + account.token_hash + "\n" +
+           join(account.extensions);
+}
+
 // A transfer record's notes: "from extension 1001 (agent 1001) to extension 1002", the
 // part callpop does not know left out.
 std::string transfer_notes(const TrackedCall& call, const std::vector<std::string>& targets) {
@@ -119,6 +125,7 @@ Server::Server(asio::io_context& io, config::Config config)
     const auto store = storage::open_store(config_.storage, storage::Access::read_only);
     call_log_feed_.load(store->recent_log(config_.call_log.tail_memory), store->last_log_id());
     calls_left_open_ = store->calls_left_open();
+    accounts_revision_ = store->accounts_revision();
     if (config_.calls.resync_s == 0) close_calls_left_open();
 }
 
@@ -270,6 +277,7 @@ awaitable<void> Server::sweep_calls() {
             close_calls_left_open();
         call_log_feed_.catch_up_all();
         tend_followups(sweep);
+        watch_accounts();
     }
 }
 
@@ -593,6 +601,21 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session, const Lo
     // anyone at a phone has one live session, the latest.
     const bool takes_calls = !login.extensions.empty();
     if (takes_calls) {
+        // An account limited to some extensions (`callpop agent add --extensions`).
+        for (const auto& extension : login.extensions) {
+            if (account.extensions.empty() ||
+                std::find(account.extensions.begin(), account.extensions.end(), extension) !=
+                    account.extensions.end())
+                continue;
+            spdlog::warn("client {}: agent {} refused at extension {}: not one of its own ({})",
+                         session->peer(), account.id, extension, join(account.extensions));
+            ++faults_.logins_refused;
+            session->deliver(protocol::encode_error(
+                {"extension_not_allowed", "agent " + account.id + " may log in at " +
+                                              join(account.extensions) + " only, not at " +
+                                              extension}));
+            return;
+        }
         // Refused before anything changes: the agent at the phone keeps it, and is not
         // disturbed by a login it did not make.
         if (const auto held = router_.holder_besides(account.id, login.extensions)) {
@@ -606,6 +629,7 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session, const Lo
         }
     }
     session->logged_in_as(account.id, role);
+    sessions_by_agent_.emplace(account.id, AccountSession{session, account_fingerprint(account)});
     login_gate_.settled(session.get());
     if (takes_calls) {
         if (auto previous = router_.attach(account.id, login.extensions, session))
@@ -632,6 +656,57 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session, const Lo
 
 void Server::on_ack(AgentSession& session, std::uint64_t seq) { router_.ack(session.agent(), seq); }
 
+void Server::watch_accounts() {
+    if (accounts_reading_ || sessions_by_agent_.empty()) return;
+    accounts_reading_ = true;
+    auto revision = [](JobContext& context) { return context.store.accounts_revision(); };
+    writer_.read(std::move(revision), [this](const JobOutcome<std::int64_t>& read) {
+        if (!read.error.empty() || read.value == accounts_revision_) {
+            accounts_reading_ = false;
+            return;
+        }
+        accounts_revision_ = read.value;
+        auto accounts = [](JobContext& context) { return context.store.agents(); };
+        writer_.read(std::move(accounts),
+                     [this](const JobOutcome<std::vector<storage::AgentAccount>>& read_all) {
+                         accounts_reading_ = false;
+                         if (read_all.error.empty())
+                             close_sessions_of_changed_accounts(read_all.value);
+                     });
+    });
+}
+
+void Server::close_sessions_of_changed_accounts(
+    const std::vector<storage::AgentAccount>& accounts) {
+    std::unordered_map<std::string, std::string> now;
+    for (const auto& account : accounts) now.emplace(account.id, account_fingerprint(account));
+    // Closed after the walk: closing changes the map.
+    std::vector<std::pair<std::shared_ptr<AgentSession>, bool>> to_close;  // removed?
+    for (auto it = sessions_by_agent_.begin(); it != sessions_by_agent_.end();) {
+        auto session = it->second.session.lock();
+        if (!session) {
+            it = sessions_by_agent_.erase(it);
+            continue;
+        }
+        const auto found = now.find(it->first);
+        if (found == now.end() || found->second != it->second.account)
+            to_close.emplace_back(std::move(session), found == now.end());
+        ++it;
+    }
+    for (const auto& [session, removed] : to_close) {
+        spdlog::warn("agent {} ({}): closed, its account was {}", session->agent(),
+                     session->peer(), removed ? "removed" : "changed");
+        ++faults_.sessions_closed_for_account;
+        if (removed) {
+            session->close_with("account_removed", "agent " + session->agent() + " was removed");
+        } else {
+            session->close_with("account_changed",
+                                "agent " + session->agent() +
+                                    "'s token, role or extensions changed: log in again");
+        }
+    }
+}
+
 void Server::on_logout(AgentSession& session) {
     router_.remove(session.agent());
     spdlog::info("agent {}: logged out", session.agent());
@@ -641,7 +716,16 @@ void Server::on_logout(AgentSession& session) {
 void Server::on_agent_closed(AgentSession& session) {
     login_gate_.settled(&session);
     call_log_feed_.forget(&session);
-    if (session.logged_in()) router_.detach(session.agent(), &session);
+    if (session.logged_in()) {
+        router_.detach(session.agent(), &session);
+        const auto [first, last] = sessions_by_agent_.equal_range(session.agent());
+        for (auto it = first; it != last; ++it) {
+            if (it->second.session.expired() || it->second.session.lock().get() == &session) {
+                sessions_by_agent_.erase(it);
+                break;
+            }
+        }
+    }
     std::erase_if(followup_waiters_, [&](const auto& waiter) {
         const auto waiting = waiter.lock();
         return !waiting || waiting.get() == &session;
@@ -686,7 +770,7 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
     const bool popped_here = call != nullptr && (router_.popped_for(call->id, session->agent()) ||
                                                  call->popped_for.contains(session->agent()));
     auto save = [this, record = std::move(record), forgotten = call == nullptr, popped_here,
-                 supervisor = session->role() == AgentRole::supervisor,
+                 supervisor = domain::supervises(session->role()),
                  requested = outcome.satisfaction_call](JobContext& context) {
         Saved saved;
         const auto row = context.store.call_summary(record.call);
@@ -704,7 +788,7 @@ void Server::on_outcome(const std::shared_ptr<AgentSession>& session, protocol::
         const auto corrected_by = [&] {
             if (row->outcome_agent.empty() || row->outcome_agent == record.agent) return false;
             const auto author = context.store.agent(row->outcome_agent);
-            return author && author->role == AgentRole::supervisor;
+            return author && domain::supervises(author->role);
         };
         if (!supervisor && own && corrected_by()) {
             saved.refusal = {"not_your_call", "call " + record.call +

@@ -117,6 +117,10 @@ private:
                                   const char* not_saved);
     void finish_login(const std::shared_ptr<AgentSession>& session, const LoginVerdict& verdict,
                       const protocol::Login& login);
+    // Reads the accounts again when their revision moved, and closes the sessions of those
+    // removed or changed.
+    void watch_accounts();
+    void close_sessions_of_changed_accounts(const std::vector<storage::AgentAccount>& accounts);
 
     asio::io_context& io_;
     config::Config config_;
@@ -146,6 +150,15 @@ private:
     // Follow-up work belongs to the session that asked for it: a new session of the same
     // agent starts afresh.
     std::deque<std::weak_ptr<AgentSession>> followup_waiters_;  // first come, first served
+    // Logged-in sessions by agent, with their account as it was at login: a session whose
+    // account is removed or changed since (`callpop agent`, from any process) is closed.
+    struct AccountSession {
+        std::weak_ptr<AgentSession> session;
+        std::string account;  // account_fingerprint()
+    };
+    std::unordered_multimap<std::string, AccountSession> sessions_by_agent_;
+    std::int64_t accounts_revision_ = 0;
+    bool accounts_reading_ = false;
     struct HeldFollowup {
         std::string agent;
         const AgentSession* session = nullptr;  // identity only

@@ -8,7 +8,10 @@
 
 namespace callpop::domain {
 
-enum class AgentRole { agent, supervisor };
+// Each role may do all that the one before it may: admins are supervisors who may also
+// disconnect any agent's session.
+enum class AgentRole { agent, supervisor, admin };
+constexpr bool supervises(AgentRole role) { return role >= AgentRole::supervisor; }
 enum class FollowupKind { satisfaction, callback };
 enum class FollowupStatus { open, completed, unreachable, cancelled };
 // How one attempt at a follow-up call went.
@@ -23,7 +26,7 @@ template <typename State>
 struct StateNames;
 template <>
 struct StateNames<AgentRole> {
-    static constexpr std::array<std::string_view, 2> names{"agent", "supervisor"};
+    static constexpr std::array<std::string_view, 3> names{"agent", "supervisor", "admin"};
 };
 template <>
 struct StateNames<FollowupKind> {

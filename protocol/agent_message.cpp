@@ -346,7 +346,8 @@ std::string encode_status(const DaemonStatus& status) {
                       {"logins_refused", status.faults.logins_refused},
                       {"outcomes_refused", status.faults.outcomes_refused},
                       {"writes_failed", status.faults.writes_failed},
-                      {"writes_spilled", status.faults.writes_spilled}}},
+                      {"writes_spilled", status.faults.writes_spilled},
+                      {"sessions_closed_for_account", status.faults.sessions_closed_for_account}}},
                     {"switches", std::move(switches)}});
 }
 

@@ -163,6 +163,7 @@ struct FaultCounts {
     std::uint64_t outcomes_refused = 0;       // not the agent's call
     std::uint64_t writes_failed = 0;          // a write the store refused (storage_error)
     std::uint64_t writes_spilled = 0;         // records that waited in the spool
+    std::uint64_t sessions_closed_for_account = 0;  // the account was removed or changed
 };
 struct DaemonStatus {
     std::string version;

@@ -55,7 +55,7 @@ void AgentSession::on_line(std::string_view line) {
             } else if constexpr (std::is_same_v<Body, protocol::AddNote>) {
                 requests_.on_note(self(), std::move(body));
             } else if constexpr (std::is_same_v<Body, protocol::Tail>) {
-                if (role_ != domain::AgentRole::supervisor)
+                if (!domain::supervises(role_))
                     return reject("forbidden", "tail is for supervisors");
                 requests_.on_tail(self(), body);
             } else if constexpr (std::is_same_v<Body, protocol::Logout>) {
@@ -65,15 +65,15 @@ void AgentSession::on_line(std::string_view line) {
             } else if constexpr (std::is_same_v<Body, protocol::FollowupResult>) {
                 requests_.on_followup_result(self(), std::move(body));
             } else if constexpr (std::is_same_v<Body, protocol::FollowupClose>) {
-                if (role_ != domain::AgentRole::supervisor)
+                if (!domain::supervises(role_))
                     return reject("forbidden", "closing follow-ups is for supervisors");
                 requests_.on_followup_close(self(), std::move(body));
             } else if constexpr (std::is_same_v<Body, protocol::StatusRequest>) {
-                if (role_ != domain::AgentRole::supervisor)
+                if (!domain::supervises(role_))
                     return reject("forbidden", "status is for supervisors");
                 requests_.on_status(self());
             } else if constexpr (std::is_same_v<Body, protocol::ReleaseExtension>) {
-                if (role_ != domain::AgentRole::supervisor)
+                if (!domain::supervises(role_))
                     return reject("forbidden", "releasing extensions is for supervisors");
                 requests_.on_release_extension(*this, body);
             }

@@ -258,15 +258,37 @@ public:
     }
 
     std::optional<AgentAccount> agent(std::string_view id) override {
-        auto& query = statement("SELECT id, name, role, token_hash FROM agents WHERE id = ?1");
+        auto& query = statement(
+            "SELECT id, name, role, token_hash, extensions FROM agents WHERE id = ?1");
         query.bind(1, id);
         std::optional<AgentAccount> account;
-        if (query.step())
-            account = AgentAccount{query.column_text(0), query.column_text(1),
-                                   state_column<AgentRole>(query, 2, "agents.role"),
-                                   query.column_text(3)};
+        if (query.step()) account = read_account(query);
         query.reset();
         return account;
+    }
+
+    std::vector<AgentAccount> agents() override {
+        auto& query =
+            statement("SELECT id, name, role, token_hash, extensions FROM agents ORDER BY id");
+        std::vector<AgentAccount> accounts;
+        while (query.step()) accounts.push_back(read_account(query));
+        query.reset();
+        return accounts;
+    }
+
+    bool remove_agent(std::string_view id) override {
+        auto& remove = statement("DELETE FROM agents WHERE id = ?1");
+        remove.bind(1, id).run();
+        return db_.changes() > 0;
+    }
+
+    std::int64_t accounts_revision() override {
+        auto& query = statement(
+            "SELECT coalesce((SELECT value FROM daemon_state WHERE name = 'accounts_revision'), 0)");
+        query.step();
+        const std::int64_t revision = query.column_int(0);
+        query.reset();
+        return revision;
     }
 
     std::vector<CallLogRecord> recent_log(std::size_t count) override {
@@ -321,8 +343,8 @@ public:
 
     SpoolPosition spool_position() override {
         auto& query = statement(
-            "SELECT coalesce((SELECT value FROM writer_state WHERE name = 'spool_file'), 0), "
-            "coalesce((SELECT value FROM writer_state WHERE name = 'spool_offset'), 0)");
+            "SELECT coalesce((SELECT value FROM daemon_state WHERE name = 'spool_file'), 0), "
+            "coalesce((SELECT value FROM daemon_state WHERE name = 'spool_offset'), 0)");
         query.step();
         const SpoolPosition position{query.column_int(0), query.column_int(1)};
         query.reset();
@@ -331,7 +353,7 @@ public:
 
     void set_spool_position(SpoolPosition position) override {
         auto& update = statement(
-            "INSERT INTO writer_state (name, value) VALUES ('spool_file', ?1), "
+            "INSERT INTO daemon_state (name, value) VALUES ('spool_file', ?1), "
             "('spool_offset', ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value");
         update.bind(1, position.file);
         update.bind(2, position.offset);
@@ -404,11 +426,15 @@ public:
 
     void put_agent(const AgentAccount& account) override {
         auto& upsert = statement(
-            "INSERT INTO agents (id, name, role, token_hash) VALUES (?1, ?2, ?3, ?4) "
+            "INSERT INTO agents (id, name, role, token_hash, extensions) "
+            "VALUES (?1, ?2, ?3, ?4, ?5) "
             "ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, "
-            "token_hash = excluded.token_hash");
+            "token_hash = excluded.token_hash, extensions = excluded.extensions");
+        std::string extensions;
+        for (const auto& extension : account.extensions)
+            extensions += (extensions.empty() ? "" : ",") + extension;
         upsert.bind(1, account.id).bind(2, account.name).bind(3, domain::to_string(account.role));
-        upsert.bind(4, account.token_hash).run();
+        upsert.bind(4, account.token_hash).bind(5, extensions).run();
     }
 
     std::string ticket_key() override {
@@ -765,6 +791,18 @@ private:
         if (parsed.is_discarded())
             fail_row(row, "follow-up " + std::to_string(id) + ": " + what + " is not JSON");
         return parsed;
+    }
+
+    static AgentAccount read_account(Statement& row) {
+        AgentAccount account{row.column_text(0), row.column_text(1),
+                             state_column<AgentRole>(row, 2, "agents.role"), row.column_text(3)};
+        const std::string extensions = row.column_text(4);
+        for (std::size_t start = 0; start < extensions.size();) {
+            const auto comma = std::min(extensions.find(',', start), extensions.size());
+            account.extensions.push_back(extensions.substr(start, comma - start));
+            start = comma + 1;
+        }
+        return account;
     }
 
     // A name the schema's CHECK should have kept out is a broken row, not a default.

@@ -122,11 +122,11 @@ const std::filesystem::path& template_database() {
         REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
         for (const char* agent : {"1001", "1002", "1003"}) {
             auto added = run_callpop(
-                {"agent", agent, "--config", config, "--token", std::string("secret-") + agent});
+                {"agent", "add", agent, "--config", config, "--token", std::string("secret-") + agent});
             REQUIRE_MESSAGE(added.exit_code == 0, added.output);
         }
         auto supervisor = run_callpop(
-            {"agent", "super", "--role", "supervisor", "--config", config, "--token", "boss"});
+            {"agent", "add", "super", "--role", "supervisor", "--config", config, "--token", "boss"});
         REQUIRE_MESSAGE(supervisor.exit_code == 0, supervisor.output);
         built = true;
     }

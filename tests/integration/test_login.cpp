@@ -11,10 +11,10 @@ using namespace callpop::test;
 
 namespace {
 
-// `callpop agent ID...` without --token: the generated tokens, from its human output
+// `callpop agent add ID...` without --token: the generated tokens, from its human output
 // ("agent 2001 saved; its token, shown this once only: cpt_...").
 std::vector<std::string> add_agents(const Daemon& daemon, const std::vector<std::string>& ids) {
-    std::vector<std::string> arguments{"agent"};
+    std::vector<std::string> arguments{"agent", "add"};
     arguments.insert(arguments.end(), ids.begin(), ids.end());
     arguments.insert(arguments.end(), {"--config", daemon.config_path().string()});
     const auto added = run_callpop(arguments);
@@ -77,7 +77,7 @@ TEST_CASE("login: a token callpop generated logs in, and the welcome brings a re
     CHECK(agent.expect("pop")["call"] == "c-1");
 
     // --print-token: the tokens alone, one line per id, in order; each logs its agent in.
-    const auto printed = run_callpop({"agent", "2002", "2003", "--print-token", "--role",
+    const auto printed = run_callpop({"agent", "add", "2002", "2003", "--print-token", "--role",
                                       "supervisor", "--config", daemon.config_path().string()});
     REQUIRE_MESSAGE(printed.exit_code == 0, printed.output);
     std::istringstream lines(printed.output);
@@ -106,7 +106,7 @@ TEST_CASE("login: a token chosen before (PBKDF2) still logs in, and gets a ticke
     CHECK(welcome["ticket"].is_string());
     // A chosen token is still given with --token or --token-stdin, for one agent.
     const auto added = run_callpop(
-        {"agent", "2001", "--token-stdin", "--config", daemon.config_path().string()},
+        {"agent", "add", "2001", "--token-stdin", "--config", daemon.config_path().string()},
         "my own secret\n");
     REQUIRE_MESSAGE(added.exit_code == 0, added.output);
     CHECK(added.output == "agent 2001 saved\n");
@@ -224,20 +224,20 @@ TEST_CASE("login: with sessions.ticket_ttl_s 0 there are no tickets") {
     CHECK_FALSE(welcome.contains("ticket_expires"));
 }
 
-TEST_CASE("callpop agent: a chosen token is for one agent, and --print-token is for generated ones") {
+TEST_CASE("callpop agent add: a chosen token is for one agent, and --print-token is for generated ones") {
     Daemon daemon;  // not started: only its store and config
     const std::string config = daemon.config_path().string();
-    auto several = run_callpop({"agent", "2001", "2002", "--token", "x", "--config", config});
+    auto several = run_callpop({"agent", "add", "2001", "2002", "--token", "x", "--config", config});
     CHECK(several.exit_code == 2);
     CHECK(several.output.find("--token and --token-stdin are for one agent") != std::string::npos);
-    auto print_chosen = run_callpop({"agent", "2001", "--token", "x", "--print-token", "--config", config});
+    auto print_chosen = run_callpop({"agent", "add", "2001", "--token", "x", "--print-token", "--config", config});
     CHECK(print_chosen.exit_code == 2);
-    auto twice = run_callpop({"agent", "2001", "2001", "--config", config});
+    auto twice = run_callpop({"agent", "add", "2001", "2001", "--config", config});
     CHECK(twice.exit_code == 2);
-    auto empty = run_callpop({"agent", "2001", "--token-stdin", "--config", config}, "\n");
+    auto empty = run_callpop({"agent", "add", "2001", "--token-stdin", "--config", config}, "\n");
     CHECK(empty.exit_code == 2);
     CHECK(query_one(daemon.database_path(), "SELECT count(*) FROM agents WHERE id = '2001'") == "0");
-    auto help = run_callpop({"agent", "--help"});
+    auto help = run_callpop({"agent", "add", "--help"});
     CHECK(help.exit_code == 0);
     CHECK(help.output.find("--print-token") != std::string::npos);
 }
@@ -273,4 +273,71 @@ TEST_CASE("login: connections beyond sessions.logins_at_once wait their turn; si
     CHECK(welcomed == clients);
     Client resumed(daemon.agent_port());
     CHECK(ticket_login(resumed, "1001", ticket, {"1001"})["type"] == "welcome");
+}
+
+TEST_CASE("callpop agent: list, reset-token, remove, and limits on extensions; a running daemon "
+          "closes the sessions of accounts that change") {
+    Daemon daemon;
+    daemon.start();
+    const std::string config = daemon.config_path().string();
+    const auto added = run_callpop({"agent", "add", "3001", "--name", "Robin", "--extensions",
+                                    "3001,3002", "--print-token", "--config", config});
+    REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+    const std::string token = added.output.substr(0, added.output.find('\n'));
+    const auto admin = run_callpop({"agent", "add", "boss", "--role", "admin", "--token", "root-1",
+                                    "--config", config});
+    REQUIRE_MESSAGE(admin.exit_code == 0, admin.output);
+    const auto listed = run_callpop({"agent", "list", "--config", config});
+    CHECK(listed.exit_code == 0);
+    CHECK(listed.output.find("3001             agent      3001,3002                Robin") !=
+          std::string::npos);
+    CHECK(listed.output.find("boss             admin      any") != std::string::npos);
+    CHECK(listed.output.find("cpt_") == std::string::npos);  // no token, ever
+
+    // Only at its own extensions; a refused login disturbs nothing.
+    Client agent(daemon.agent_port());
+    agent.send({{"type", "login"}, {"agent", "3001"}, {"token", token}, {"extensions", {"2001"}}});
+    const json refused = agent.expect("error");
+    CHECK(refused["code"] == "extension_not_allowed");
+    CHECK(refused["message"] == "agent 3001 may log in at 3001,3002 only, not at 2001");
+    const auto ticket = login(agent, "3001", token, {"3002"})["ticket"].get<std::string>();
+    // An admin does what supervisors do.
+    Client boss(daemon.agent_port());
+    CHECK(login(boss, "boss", "root-1")["role"] == "admin");
+    boss.send({{"type", "status"}});
+    CHECK(boss.expect("status")["agents_logged_in"] == 1);
+
+    // A new token: the session is closed within seconds, the old token and ticket refused.
+    const auto reset = run_callpop({"agent", "reset-token", "3001", "--print-token", "--config", config});
+    REQUIRE_MESSAGE(reset.exit_code == 0, reset.output);
+    const std::string new_token = reset.output.substr(0, reset.output.find('\n'));
+    CHECK(new_token != token);
+    const json changed = agent.expect("bye", 5s);
+    CHECK(changed["code"] == "account_changed");
+    Client old(daemon.agent_port());
+    old.send({{"type", "login"}, {"agent", "3001"}, {"token", token}});
+    check_refused(old.next(), "unknown agent or wrong token");
+    old.send({{"type", "login"}, {"agent", "3001"}, {"ticket", ticket}});
+    check_refused(old.next(), "unknown agent or bad ticket");
+    Client again(daemon.agent_port());
+    login(again, "3001", new_token, {"3001"});
+
+    // Removed: closed, and no login any more.
+    CHECK(run_callpop({"agent", "remove", "3001", "--config", config}).exit_code == 0);
+    CHECK(again.expect("bye", 5s)["code"] == "account_removed");
+    Client gone(daemon.agent_port());
+    gone.send({{"type", "login"}, {"agent", "3001"}, {"token", new_token}});
+    check_refused(gone.next(), "unknown agent or wrong token");
+    boss.send({{"type", "status"}});
+    CHECK(boss.expect("status")["faults"]["sessions_closed_for_account"] == 2);
+
+    // Unknown ids change nothing and say which.
+    const auto unknown = run_callpop({"agent", "remove", "boss", "nobody", "--config", config});
+    CHECK(unknown.exit_code == 2);
+    CHECK(unknown.output.find("no agent nobody") != std::string::npos);
+    CHECK(query_one(daemon.database_path(), "SELECT count(*) FROM agents WHERE id = 'boss'") == "1");
+    CHECK(run_callpop({"agent", "reset-token", "nobody", "--config", config}).exit_code == 2);
+    CHECK(run_callpop({"agent", "add", "x", "--extensions", "1,,2", "--config", config}).exit_code == 2);
+    CHECK(run_callpop({"agent", "add", "x", "--role", "root", "--config", config}).exit_code == 2);
+    CHECK(run_callpop({"agent", "frobnicate", "--config", config}).exit_code == 2);
 }

@@ -115,6 +115,33 @@ TEST_CASE_TEMPLATE("logins: accounts keep either kind of hash, and both verify r
     CHECK_FALSE(store->agent("1003"));
 }
 
+TEST_CASE_TEMPLATE("logins: accounts list, remove, keep their extensions, and every change moves "
+                   "the revision another process sees",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto writer = test::open_test_store<Backend>(dir);
+    auto watcher = test::open_test_store<Backend>(dir);  // the daemon, beside `callpop agent`
+    const auto start = watcher->accounts_revision();
+    writer->put_agent({"1002", "Sam", AgentRole::admin, "sha256$00$11", {"1002", "2002"}});
+    writer->put_agent({"1001", "Alex", AgentRole::agent, "sha256$00$22"});
+    const auto added = watcher->accounts_revision();
+    CHECK(added > start);
+    const auto accounts = watcher->agents();
+    REQUIRE(accounts.size() == 2);
+    CHECK(accounts[0].id == "1001");
+    CHECK(accounts[0].extensions.empty());
+    CHECK(accounts[1].role == AgentRole::admin);
+    CHECK(accounts[1].extensions == std::vector<std::string>{"1002", "2002"});
+    writer->put_agent({"1001", "Alex", AgentRole::agent, "sha256$00$33"});
+    const auto changed = watcher->accounts_revision();
+    CHECK(changed > added);
+    CHECK(writer->remove_agent("1001"));
+    CHECK_FALSE(writer->remove_agent("1001"));
+    CHECK(watcher->accounts_revision() > changed);
+    CHECK_FALSE(watcher->agent("1001"));
+    CHECK(watcher->agents().size() == 1);
+}
+
 TEST_CASE_TEMPLATE("logins: the ticket key is made on first use and is the same from then on",
                    Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
