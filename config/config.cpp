@@ -383,6 +383,10 @@ void read_sessions(const Value& value, Sessions& sessions) {
         {"queue_max", [&](const Value& v) { sessions.queue_max = read_queue_max(v); }},
         {"ticket_ttl_s", [&](const Value& v) { sessions.ticket_ttl_s = read_ticket_ttl(v); }},
         {"logins_at_once", [&](const Value& v) { sessions.logins_at_once = read_positive(v); }},
+        {"login_failures_max",
+         [&](const Value& v) { sessions.login_failures_max = read_positive(v); }},
+        {"login_failures_window_s",
+         [&](const Value& v) { sessions.login_failures_window_s = read_positive(v); }},
     };
     read_section(value, members);
 }

@@ -63,6 +63,10 @@ struct Sessions {
     // Agent connections logging in at once; more wait in line, accepted, so that a
     // reconnect storm cannot crowd the switch events out of the loop.
     std::size_t logins_at_once = 32;
+    // Failed logins from one address within the window before it is refused unchecked
+    // until the window has passed.
+    std::size_t login_failures_max = 20;
+    std::uint32_t login_failures_window_s = 60;
 };
 
 struct Pop {

@@ -116,6 +116,8 @@ Server::Server(asio::io_context& io, config::Config config)
       logins_(config_, storage::open_store(config_.storage)->ticket_key(),
               cores_beside_the_loop()),
       login_gate_(io_.get_executor(), config_.sessions.logins_at_once, login_hold),
+      failed_logins_(config_.sessions.login_failures_max,
+                     std::chrono::seconds(config_.sessions.login_failures_window_s)),
       switch_acceptor_(io_),
       agent_acceptor_(io_),
       sweep_timer_(io_),
@@ -272,6 +274,7 @@ awaitable<void> Server::sweep_calls() {
             CallTracker::shed_payload(*call);
         }
         tracker_.forget_ended(now);
+        failed_logins_.forget_old(now);
         if (!calls_left_open_.empty() &&
             now - started_ >= std::chrono::seconds(config_.calls.resync_s))
             close_calls_left_open();
@@ -556,6 +559,18 @@ void Server::start_agent_session(tcp::socket socket) {
 }
 
 void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Login login) {
+    const std::string address = session->peer_address();
+    if (const auto wait = failed_logins_.blocked_for(address, Clock::now()); wait.count() > 0) {
+        ++faults_.logins_throttled;
+        const auto seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
+        spdlog::warn("client {}: login of agent \"{}\" refused unchecked: too many failed "
+                     "logins from {}",
+                     session->peer(), login.agent, address);
+        session->deliver(protocol::encode_error(
+            {"too_many_failures", "too many failed logins from " + address + ": try again in " +
+                                      std::to_string(seconds) + " s"}));
+        return;
+    }
     session->login_started();
     Credentials credentials{login.agent, login.token, login.ticket};
     // The account lookup and the token's hash (slow on purpose for a chosen token) happen
@@ -581,6 +596,7 @@ void Server::on_login(const std::shared_ptr<AgentSession>& session, protocol::Lo
                         {"storage_error", "the login could not be checked: try again"}));
                 } else {
                     ++faults_.logins_refused;
+                    failed_logins_.failed(session->peer_address(), Clock::now());
                     spdlog::warn("{}: {} for agent \"{}\"", "client " + session->peer(),
                                  verdict.refusal, login.agent);
                     session->deliver(protocol::encode_error(

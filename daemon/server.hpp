@@ -15,6 +15,7 @@
 #include "config/config.hpp"
 #include "daemon/agents/agent_session.hpp"
 #include "daemon/agents/call_log_feed.hpp"
+#include "daemon/agents/failed_logins.hpp"
 #include "daemon/agents/pop_router.hpp"
 #include "daemon/net/asio.hpp"
 #include "daemon/net/session_registry.hpp"
@@ -133,6 +134,7 @@ private:
     CallLogFeed call_log_feed_;
     LoginChecker logins_;  // account lookups and token hashes stay off the loop
     LoginGate login_gate_;  // how many agent connections log in at once
+    FailedLogins failed_logins_;
     std::vector<std::shared_ptr<SwitchClient>> switch_clients_;
     NativeSwitchPort native_switch_port_;
     // For `callpop status`: the wall-clock start to show, the steady one to measure uptime.

@@ -347,7 +347,8 @@ std::string encode_status(const DaemonStatus& status) {
                       {"outcomes_refused", status.faults.outcomes_refused},
                       {"writes_failed", status.faults.writes_failed},
                       {"writes_spilled", status.faults.writes_spilled},
-                      {"sessions_closed_for_account", status.faults.sessions_closed_for_account}}},
+                      {"sessions_closed_for_account", status.faults.sessions_closed_for_account},
+                      {"logins_throttled", status.faults.logins_throttled}}},
                     {"switches", std::move(switches)}});
 }
 

@@ -53,6 +53,8 @@ public:
     // Safe to ask from any thread: the connection is gone or going.
     bool finished() const { return finished_.load(); }
     const std::string& peer() const { return peer_; }
+    // The peer's address without the port.
+    std::string peer_address() const { return peer_.substr(0, peer_.rfind(':')); }
     // From now on the connection is closed after `timeout` without a byte from the peer.
     void set_idle_timeout(std::chrono::seconds timeout);
     // Memory held right now for input not yet handled and output not yet written: none

@@ -98,6 +98,7 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
          << (options.logins_at_once
                  ? "  logins_at_once: " + std::to_string(*options.logins_at_once) + "\n"
                  : std::string())
+         << options.sessions_config
          << "lines:\n  - {number: \"8005551000\", name: Support hotline}\n"
          << "outcomes:\n  - {code: resolved, label: Resolved}\n"
          << "  - {code: repaired, label: Repaired}\n  - {code: complaint, label: Complaint}\n"

@@ -341,3 +341,43 @@ TEST_CASE("callpop agent: list, reset-token, remove, and limits on extensions; a
     CHECK(run_callpop({"agent", "add", "x", "--role", "root", "--config", config}).exit_code == 2);
     CHECK(run_callpop({"agent", "frobnicate", "--config", config}).exit_code == 2);
 }
+
+TEST_CASE("login: an address with too many failed logins is refused unchecked until its window "
+          "has passed; agents logged in are not disturbed") {
+    Daemon::Options options;
+    options.sessions_config = "  login_failures_max: 3\n  login_failures_window_s: 2\n";
+    Daemon daemon(options);
+    daemon.start();
+    Client seated(daemon.agent_port());
+    login(seated, "1001", "secret-1001", {"1001"});
+    Client guesser(daemon.agent_port());
+    for (const char* guess : {"a", "b", "c"}) {
+        guesser.send({{"type", "login"}, {"agent", "1002"}, {"token", guess}});
+        check_refused(guesser.next(), "unknown agent or wrong token");
+    }
+    const auto blocked_at = std::chrono::steady_clock::now();
+    // Now even the right token is not checked, from any connection of that address.
+    Client right(daemon.agent_port());
+    right.send({{"type", "login"}, {"agent", "1002"}, {"token", "secret-1002"}});
+    const json refused = right.next();
+    CHECK(refused["code"] == "too_many_failures");
+    CHECK(refused["message"].get<std::string>().find("too many failed logins from 127.0.0.1: try "
+                                                     "again in ") == 0);
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("still-served", "+15550102000", "1001"));
+    CHECK(seated.expect("pop")["call"] == "still-served");
+    Client supervisor(daemon.agent_port());
+    supervisor.send({{"type", "login"}, {"agent", "super"}, {"token", "boss"}});
+    CHECK(supervisor.next()["code"] == "too_many_failures");
+
+    std::this_thread::sleep_until(blocked_at + 2100ms);
+    Client later(daemon.agent_port());  // the others were closed for not logging in in 2 s
+    login(later, "1002", "secret-1002", {"1002"});
+    Client watching(daemon.agent_port());
+    login(watching, "super", "boss");
+    watching.send({{"type", "status"}});
+    const json faults = watching.expect("status")["faults"];
+    CHECK(faults["logins_refused"] == 3);
+    CHECK(faults["logins_throttled"] == 2);
+    CHECK(daemon.log().find("too many failed logins from 127.0.0.1") != std::string::npos);
+}
