@@ -64,12 +64,12 @@ std::string summary(const json& status) {
     text += fmt::format(
         "faults: {} calls timed out, {} closed at start, {} tail catch-ups, {} logins refused, "
         "{} outcomes refused, {} writes failed, {} records spilled, {} sessions closed for "
-        "their account, {} logins throttled\n",
+        "their account, {} logins throttled, {} switch connections refused\n",
         text_of(faults["calls_timed_out"]), text_of(faults["calls_closed_at_start"]),
         text_of(faults["tail_fell_behind"]), text_of(faults["logins_refused"]),
         text_of(faults["outcomes_refused"]), text_of(faults["writes_failed"]),
         text_of(faults["writes_spilled"]), text_of(faults["sessions_closed_for_account"]),
-        text_of(faults["logins_throttled"]));
+        text_of(faults["logins_throttled"]), text_of(faults["switches_refused"]));
     return text;
 }
 

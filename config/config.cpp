@@ -26,6 +26,56 @@
 #include <utility>
 
 namespace callpop::config {
+
+namespace {
+
+// The address as IPv6 bytes (IPv4 as ::ffff:a.b.c.d), or nothing.
+std::optional<std::array<unsigned char, 16>> address_bytes(const std::string& text) {
+    std::array<unsigned char, 16> bytes{};
+    std::array<unsigned char, 4> v4{};
+    if (inet_pton(AF_INET, text.c_str(), v4.data()) == 1) {
+        bytes[10] = 0xff;
+        bytes[11] = 0xff;
+        std::copy(v4.begin(), v4.end(), bytes.begin() + 12);
+        return bytes;
+    }
+    if (inet_pton(AF_INET6, text.c_str(), bytes.data()) == 1) return bytes;
+    return std::nullopt;
+}
+
+}  // namespace
+
+AddressRange AddressRange::parse(const std::string& text) {
+    const auto slash = text.find('/');
+    const std::string address = text.substr(0, slash);
+    const auto bytes = address_bytes(address);
+    if (!bytes)
+        throw std::invalid_argument("\"" + text +
+                                    "\" is not an address block (like 10.0.0.0/8 or fd00::/8)");
+    const bool v4 = address.find(':') == std::string::npos;
+    const unsigned width = v4 ? 32 : 128;
+    unsigned bits = width;
+    if (slash != std::string::npos) {
+        const std::string length = text.substr(slash + 1);
+        const auto [end, error] = std::from_chars(length.data(), length.data() + length.size(), bits);
+        if (error != std::errc{} || end != length.data() + length.size() || length.empty() ||
+            bits > width)
+            throw std::invalid_argument("\"" + text + "\": the prefix length must be 0 to " +
+                                        std::to_string(width));
+    }
+    AddressRange range{*bytes, v4 ? bits + 96 : bits};
+    return range;
+}
+
+bool AddressRange::contains(const std::string& address) const {
+    const auto bytes = address_bytes(address);
+    if (!bytes) return false;
+    for (unsigned bit = 0; bit < prefix_bits; ++bit) {
+        const unsigned mask = 0x80U >> (bit % 8);
+        if (((*bytes)[bit / 8] & mask) != (this->bytes[bit / 8] & mask)) return false;
+    }
+    return true;
+}
 namespace {
 
 // --- error reporting ------------------------------------------------------------------------
@@ -307,9 +357,32 @@ void read_endpoint(const Value& value, Endpoint& endpoint) {
     read_section(value, members);
 }
 
+AddressRange read_address_range(const Value& value) {
+    try {
+        return AddressRange::parse(read_string(value));
+    } catch (const std::invalid_argument& error) {
+        value.fail(error.what());
+    }
+}
+
+void read_switch_listener(const Value& value, Listen& listen) {
+    const Member members[] = {
+        {"address", [&](const Value& v) { listen.switch_port.address = read_ip_address(v); }},
+        {"port", [&](const Value& v) { listen.switch_port.port = read_port(v); }},
+        {"allow",
+         [&](const Value& v) {
+             listen.switch_allow.clear();
+             read_list(v, [&](const Value& element) {
+                 listen.switch_allow.push_back(read_address_range(element));
+             });
+         }},
+    };
+    read_section(value, members);
+}
+
 void read_listen(const Value& value, Listen& listen) {
     const Member members[] = {
-        {"switch", [&](const Value& v) { read_endpoint(v, listen.switch_port); }},
+        {"switch", [&](const Value& v) { read_switch_listener(v, listen); }},
         {"agent", [&](const Value& v) { read_endpoint(v, listen.agent_port); }},
     };
     read_section(value, members);

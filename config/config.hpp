@@ -24,9 +24,23 @@ struct Site {
     std::string timezone = "UTC";  // IANA zone of the site
 };
 
+// An address block in CIDR notation (10.0.0.0/8, fd00::/8); IPv4 addresses are kept as
+// IPv4-mapped IPv6, so that a listener on :: matches IPv4 peers against IPv4 blocks.
+struct AddressRange {
+    std::array<unsigned char, 16> bytes{};
+    unsigned prefix_bits = 128;
+    // Throws std::invalid_argument naming what is wrong.
+    static AddressRange parse(const std::string& text);
+    // False for text that is not an address.
+    bool contains(const std::string& address) const;
+};
+
 struct Listen {
     Endpoint switch_port{"127.0.0.1", 7700};
     Endpoint agent_port{"127.0.0.1", 7701};
+    // Where switches may connect from: others are closed at once.
+    std::vector<AddressRange> switch_allow = {AddressRange::parse("127.0.0.0/8"),
+                                              AddressRange::parse("::1/128")};
 };
 
 struct Storage {

@@ -184,6 +184,7 @@ void Server::start() {
     spawn_logged(io_.get_executor(),
                  accept_loop(switch_acceptor_, "switch",
                              [this](tcp::socket socket) -> std::shared_ptr<LineSession> {
+                                 if (!switch_allowed(socket)) return nullptr;
                                  return std::make_shared<SwitchSession>(
                                      std::move(socket), native_switch_port_,
                                      [this](const protocol::SwitchEvent& event,
@@ -235,6 +236,20 @@ void Server::stop() {
     });
 }
 
+bool Server::switch_allowed(tcp::socket& socket) {
+    boost::system::error_code error;
+    const auto peer = socket.remote_endpoint(error);
+    if (error) return false;  // gone already
+    const std::string address = peer.address().to_string();
+    for (const auto& range : config_.listen.switch_allow) {
+        if (range.contains(address)) return true;
+    }
+    ++faults_.switches_refused;
+    spdlog::warn("switch port: connection from {} refused: not in listen.switch.allow", address);
+    socket.close(error);
+    return false;
+}
+
 awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, const char* what,
                                     std::function<std::shared_ptr<LineSession>(tcp::socket)> make) {
     asio::steady_timer backoff(io_);
@@ -251,6 +266,7 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, const char* what,
             continue;
         }
         auto session = make(std::move(socket));
+        if (!session) continue;  // refused, and said why
         spdlog::debug("{} {}: connected", what, session->peer());
         sessions_.start(session);
     }

@@ -116,6 +116,9 @@ private:
     void reply_to_followup_change(AgentSession& session, std::int64_t id,
                                   const JobOutcome<FollowupUpdate>& written,
                                   const char* not_saved);
+    // Whether a switch may connect from the socket's peer (listen.switch.allow); a refused
+    // one is closed, logged and counted.
+    bool switch_allowed(tcp::socket& socket);
     void finish_login(const std::shared_ptr<AgentSession>& session, const LoginVerdict& verdict,
                       const protocol::Login& login);
     // Reads the accounts again when their revision moved, and closes the sessions of those

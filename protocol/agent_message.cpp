@@ -348,7 +348,8 @@ std::string encode_status(const DaemonStatus& status) {
                       {"writes_failed", status.faults.writes_failed},
                       {"writes_spilled", status.faults.writes_spilled},
                       {"sessions_closed_for_account", status.faults.sessions_closed_for_account},
-                      {"logins_throttled", status.faults.logins_throttled}}},
+                      {"logins_throttled", status.faults.logins_throttled},
+                      {"switches_refused", status.faults.switches_refused}}},
                     {"switches", std::move(switches)}});
 }
 

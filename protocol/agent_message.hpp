@@ -164,7 +164,8 @@ struct FaultCounts {
     std::uint64_t writes_failed = 0;          // a write the store refused (storage_error)
     std::uint64_t writes_spilled = 0;         // records that waited in the spool
     std::uint64_t sessions_closed_for_account = 0;  // the account was removed or changed
-    std::uint64_t logins_throttled = 0;  // refused unchecked: too many failures from the address
+    std::uint64_t logins_throttled = 0;
+    std::uint64_t switches_refused = 0;  // a switch connection from outside listen.switch.allow  // refused unchecked: too many failures from the address
 };
 struct DaemonStatus {
     std::string version;

@@ -82,7 +82,8 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
     const std::filesystem::path store = options.store_dir.empty() ? dir : options.store_dir;
     std::ostringstream yaml;
     yaml << "site:\n  region: US\n  timezone: America/New_York\n"
-         << "listen:\n  switch: {address: 127.0.0.1, port: 0}\n"
+         << "listen:\n  switch: {address: 127.0.0.1, port: 0"
+         << (options.switch_allow.empty() ? "" : ", allow: " + options.switch_allow) << "}\n"
          << "  agent: {address: 127.0.0.1, port: " << options.agent_port << "}\n"
          << "storage:\n  path: " << (store / "callpop.db").string() << "\n"
          << "call_log:\n  jsonl: " << (store / "calls.jsonl").string() << "\n  flush_ms: " << options.flush_ms << "\n"

@@ -53,6 +53,7 @@ class Daemon {
         // Where the store and the JSONL file live (a small filesystem of the test's own);
         // empty: the daemon's directory.
         std::filesystem::path store_dir = {};
+        std::string switch_allow = "";  // listen.switch.allow, as YAML; empty: the default
         std::string sessions_config = "";  // more keys of `sessions`, e.g. "  heartbeat_s: 5\n"
         std::string calls_config = "";  // more keys of the `calls` section, e.g. "  ended_keep_s: 1\n"
     };

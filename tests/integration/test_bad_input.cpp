@@ -203,3 +203,31 @@ TEST_CASE("check-config names the file, line, column and key") {
     auto good = run_callpop({"check-config", "--config", (dir / "good.yaml").string()});
     CHECK(good.exit_code == 0);
 }
+
+TEST_CASE("the switch port takes connections only from listen.switch.allow") {
+    Daemon::Options options;
+    options.switch_allow = "[10.0.0.0/8, \"fd00::/8\"]";  // not the test's 127.0.0.1
+    Daemon daemon(options);
+    daemon.start();
+    Client stranger(daemon.switch_port());
+    stranger.send(ring("from-outside", "+15550102000", "1001"));
+    CHECK(stranger.closed_by_peer());
+    CHECK(daemon.log().find("switch port: connection from 127.0.0.1 refused: not in "
+                            "listen.switch.allow") != std::string::npos);
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    supervisor.send({{"type", "status"}});
+    const json status = supervisor.expect("status");
+    CHECK(status["faults"]["switches_refused"] == 1);
+    CHECK(status["live_calls"] == 0);
+
+    Daemon::Options loopback;
+    loopback.switch_allow = "[127.0.0.1]";
+    Daemon allowed(loopback);
+    allowed.start();
+    Client agent(allowed.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(allowed.switch_port());
+    pbx.send(ring("from-inside", "+15550102000", "1001"));
+    CHECK(agent.expect("pop")["call"] == "from-inside");
+}

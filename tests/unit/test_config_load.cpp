@@ -272,7 +272,8 @@ TEST_CASE_FIXTURE(ConfigFile, "unknown keys are refused where they are written")
     }
     SUBCASE("nested") {
         CHECK(load_error("listen:\n  switch:\n    address: 127.0.0.1\n    prot: 7700\n") ==
-              file + ":4:5: listen.switch.prot: unknown key (expected one of: address, port)");
+              file + ":4:5: listen.switch.prot: unknown key (expected one of: address, port, "
+                     "allow)");
     }
     SUBCASE("in a list element") {
         CHECK(load_error("outcomes:\n  - {code: sale, lable: Sale}\n") ==
@@ -856,4 +857,30 @@ TEST_CASE_FIXTURE(ConfigFile, "switches: errors name the entry and the key") {
           file + ":4:37: switches[0].hots: unknown key (expected one of: name, type, host, port, "
                  "username, secret, extension_patterns, inbound_contexts, ping_interval, "
                  "reconnect_min, reconnect_max)");
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "listen.switch.allow: address blocks, checked where written") {
+    const auto config = load(std::string(one_outcome) + "listen:\n  switch:\n    allow: [10.1.0.0/16, 192.0.2.7, \"fd00::/8\"]\n");
+    const auto& allow = config.listen.switch_allow;
+    REQUIRE(allow.size() == 3);
+    CHECK(allow[0].contains("10.1.200.3"));
+    CHECK_FALSE(allow[0].contains("10.2.0.1"));
+    CHECK(allow[0].contains("::ffff:10.1.0.9"));  // an IPv4 peer of a listener on ::
+    CHECK(allow[1].contains("192.0.2.7"));
+    CHECK_FALSE(allow[1].contains("192.0.2.8"));
+    CHECK(allow[2].contains("fd12:3456::1"));
+    CHECK_FALSE(allow[2].contains("fe80::1"));
+    CHECK_FALSE(allow[2].contains("not an address"));
+    const auto defaults = load(one_outcome);
+    REQUIRE(defaults.listen.switch_allow.size() == 2);
+    CHECK(defaults.listen.switch_allow[0].contains("127.0.0.1"));
+    CHECK(defaults.listen.switch_allow[1].contains("::1"));
+    CHECK_FALSE(defaults.listen.switch_allow[0].contains("10.0.0.1"));
+    CHECK(load(std::string(one_outcome) + "listen:\n  switch:\n    allow: [0.0.0.0/0]\n").listen.switch_allow[0].contains("8.8.8.8"));
+
+    CHECK(load_error(std::string(one_outcome) + "listen:\n  switch:\n    allow: [10.0.0.0/33]\n") ==
+          file + ":5:13: listen.switch.allow[0]: \"10.0.0.0/33\": the prefix length must be 0 to 32");
+    CHECK(load_error(std::string(one_outcome) + "listen:\n  switch:\n    allow: [pbx.example.com]\n") ==
+          file + ":5:13: listen.switch.allow[0]: \"pbx.example.com\" is not an address block (like "
+                 "10.0.0.0/8 or fd00::/8)");
 }
