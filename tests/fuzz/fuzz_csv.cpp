@@ -59,7 +59,9 @@ std::string quoted_csv(const std::vector<storage::CsvRecord>& records) {
 }
 
 std::vector<storage::CsvRecord> checked_records(std::string_view data, std::size_t block_size) {
-    const auto records = read_all(data, storage::CsvReader::default_block_size);
+    // One block for the whole input, as an import of a file under 256 KiB reads it (a
+    // default block of its own each time would cost the fuzzer most of its time in memset).
+    const auto records = read_all(data, data.size() + 1);
     // Where the blocks end changes nothing.
     require(same(read_all(data, block_size), records));
     const auto newlines = static_cast<std::size_t>(std::count(data.begin(), data.end(), '\n'));
