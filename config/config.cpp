@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -873,21 +875,66 @@ Config read_config(const Value& root) {
     return config;
 }
 
+// Where the root node of each document starts. yaml-cpp's parser is driven by hand here, a
+// few documents at most, because its LoadAll() never returns on a token the parser leaves
+// unconsumed ("," or "!," at the top, yaml-cpp issue 1040, still in Debian 12's 0.7): each
+// call then yields one more empty document at the same place, and LoadAll() keeps them all.
+class DocumentRoots final : public YAML::EventHandler {
+  public:
+    const std::vector<YAML::Mark>& marks() const { return marks_; }
+
+    void OnDocumentStart(const YAML::Mark&) override { at_root_ = true; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        node(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnMapEnd() override {}
+
+  private:
+    void node(const YAML::Mark& mark) {
+        if (at_root_) marks_.push_back(mark);
+        at_root_ = false;
+    }
+
+    std::vector<YAML::Mark> marks_;
+    bool at_root_ = false;
+};
+
 // The one document of the file, or a null node when the file holds none (empty, comments).
 YAML::Node parse_document(const std::string& yaml_text, const std::string& source_name) {
-    std::vector<YAML::Node> documents;
     try {
-        documents = YAML::LoadAll(yaml_text);
+        std::istringstream input(yaml_text);
+        YAML::Parser parser(input);
+        DocumentRoots roots;
+        // Two documents are one too many; a third shows whether the parser is stuck.
+        for (int document = 0; document < 3 && parser.HandleNextDocument(roots); ++document) {
+        }
+        const auto& marks = roots.marks();
+        for (std::size_t index = 1; index < marks.size(); ++index) {
+            if (marks[index].pos == marks[index - 1].pos)
+                throw_at(source_name, marks[index], {}, "YAML syntax error: unexpected character");
+        }
+        // yaml-cpp's Load() would silently drop everything after a second "---".
+        if (marks.size() > 1) {
+            throw_at(source_name, marks[1], {},
+                     "expected a single YAML document (found a second one)");
+        }
+        return YAML::Load(yaml_text);
     } catch (const YAML::ParserException& error) {
         throw_at(source_name, error.mark, {}, "YAML syntax error: " + error.msg);
     }
-    if (documents.empty()) return YAML::Node();
-    // yaml-cpp's Load() would silently drop everything after a second "---".
-    if (documents.size() > 1) {
-        throw_at(source_name, documents[1].Mark(), {},
-                 "expected a single YAML document (found a second one)");
-    }
-    return documents.front();
 }
 
 // The whole file, or ConfigError naming the system's reason.

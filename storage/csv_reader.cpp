@@ -1,17 +1,18 @@
 #include "storage/csv_reader.hpp"
 
+#include <algorithm>
 #include <string_view>
 
 namespace callpop::storage {
 
 namespace {
 
-constexpr std::size_t block_size = std::size_t{256} * 1024;
 constexpr std::string_view utf8_byte_order_mark = "\xEF\xBB\xBF";
 
 }  // namespace
 
-CsvReader::CsvReader(std::istream& input) : input_(input), buffer_(block_size) {}
+CsvReader::CsvReader(std::istream& input, std::size_t block_size)
+    : input_(input), buffer_(std::max(block_size, utf8_byte_order_mark.size() + 1)) {}
 
 bool CsvReader::refill() {
     input_.read(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));

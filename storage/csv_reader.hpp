@@ -17,7 +17,10 @@ struct CsvRecord {
 
 class CsvReader {
 public:
-    explicit CsvReader(std::istream& input);
+    static constexpr std::size_t default_block_size = std::size_t{256} * 1024;
+    // Reads `block_size` bytes at a time (at least 4, so that a byte order mark is in the
+    // first block); a small block lets tests and the fuzz target cross block ends often.
+    explicit CsvReader(std::istream& input, std::size_t block_size = default_block_size);
 
     // Reads the next record into `record`, reusing its strings. False at the end of the
     // input. Empty lines between records are skipped. A quote that is never closed takes

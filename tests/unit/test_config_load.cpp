@@ -449,6 +449,17 @@ TEST_CASE_FIXTURE(ConfigFile, "a second YAML document is refused, not ignored") 
           file + ":4:1: expected a single YAML document (found a second one)");
 }
 
+// Found by tests/fuzz/fuzz_config (corpus/fuzz_config/yaml-cpp-stuck-*): yaml-cpp 0.7's
+// LoadAll() loops forever, allocating, on a token its parser does not consume (yaml-cpp
+// issue 1040); before the fix these hung until memory ran out.
+TEST_CASE_FIXTURE(ConfigFile, "a token yaml-cpp cannot take is a syntax error, not a hang") {
+    CHECK(load_error(",\n") == file + ":1:1: YAML syntax error: unexpected character");
+    CHECK(load_error("!,isalesf\x8aialesfui\n\n") ==
+          file + ":1:2: YAML syntax error: unexpected character");
+    CHECK(load_error(std::string(one_outcome) + "---\n!,\n") ==
+          file + ":4:1: expected a single YAML document (found a second one)");
+}
+
 TEST_CASE_FIXTURE(ConfigFile, "a file that cannot be read") {
     const std::string missing = (dir.path() / "missing.yaml").string();
     CHECK(error_of([&] { load_config(missing); }) ==

@@ -130,3 +130,31 @@ TEST_CASE("csv: fields and records across the reader's block boundaries") {
     }
     CHECK(seen == rows);
 }
+
+TEST_CASE("csv: small blocks read the same records as one block") {
+    // A block ends after every byte offset: in the byte order mark, between a doubled quote,
+    // between CR and LF, in the middle of a field. (1 to 3 are read as 4: the mark must fit
+    // in the first block.)
+    const std::string text =
+        "\xEF\xBB\xBF" "id,\"a \"\"b\"\"\r\nc\",x\r\n\r\n2,\"\",lone\rcr\n3,q\"in,\"tail\"after\n4,\"open";
+    std::istringstream whole_input(text);
+    CsvReader whole(whole_input, text.size() + 1);
+    std::vector<CsvRecord> expected;
+    for (CsvRecord record; whole.next(record);) expected.push_back(record);
+    REQUIRE(expected.size() == 4);
+    CHECK(expected[0].fields == Fields{"id", "a \"b\"\r\nc", "x"});
+    CHECK(expected[3].error == "field 2: quote never closed");
+    for (std::size_t block = 1; block <= 16; ++block) {
+        CAPTURE(block);
+        std::istringstream input(text);
+        CsvReader reader(input, block);
+        std::size_t index = 0;
+        for (CsvRecord record; reader.next(record); ++index) {
+            REQUIRE(index < expected.size());
+            CHECK(record.line == expected[index].line);
+            CHECK(record.fields == expected[index].fields);
+            CHECK(record.error == expected[index].error);
+        }
+        CHECK(index == expected.size());
+    }
+}

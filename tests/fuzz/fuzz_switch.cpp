@@ -1,0 +1,69 @@
+// libFuzzer target for the native switch port (docs/protocol-switch.md): the line decoder
+// and parse_switch_event, and the encoders fed with what it accepts (the pop, the call
+// state, the callback a missed call schedules). Build and run: tests/fuzz/README.md.
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <variant>
+
+#include "fuzz/protocol_support.hpp"
+#include "protocol/switch_event.hpp"
+
+namespace protocol = callpop::protocol;
+namespace domain = callpop::domain;
+using callpop::fuzz::check_encoded;
+using callpop::fuzz::require;
+
+namespace {
+
+void parse_line(const std::string& text) {
+    auto event = protocol::parse_switch_event(text);
+    // simdjson reads lines first and nlohmann decides whatever simdjson refuses: together
+    // they must accept what nlohmann alone accepts, with the same values.
+    const bool nlohmann_accepts = nlohmann::json::accept(text);
+    if (auto* error = std::get_if<protocol::ProtocolError>(&event)) {
+        require(!error->code.empty());
+        if (!nlohmann_accepts) require(error->code == "bad_json");
+        check_encoded(protocol::encode_error(*error));
+        return;
+    }
+    const auto& parsed = std::get<protocol::SwitchEvent>(event);
+    require(nlohmann_accepts);
+    const auto reference = nlohmann::json::parse(text, nullptr, false);
+    require(reference.is_object());
+    if (reference.contains("data") && reference["data"].is_object())
+        require(parsed.data == reference["data"]);
+    require(!parsed.call.empty());
+    for (const auto& extension : parsed.extensions) require(!extension.empty());
+    // The strings are the ones nlohmann reads (simdjson's and nlohmann's unescaping agree).
+    if (reference["call"].is_string()) require(reference["call"] == parsed.call);
+    if (reference.contains("from") && reference["from"].is_string())
+        require(reference["from"] == parsed.from);
+    // A transfer says where the call goes.
+    if (parsed.kind == protocol::SwitchEventKind::transfer) require(!parsed.extensions.empty());
+    protocol::Pop pop;
+    pop.call = parsed.call;
+    pop.caller.raw = parsed.from;
+    pop.caller.number = parsed.from;
+    pop.caller.name = parsed.name;
+    pop.dialed = parsed.to;
+    pop.queue = parsed.queue;
+    pop.data = parsed.data;
+    check_encoded(protocol::encode_pop(pop));
+    check_encoded(protocol::encode_call_state(parsed.call, domain::PoppedCallState::ended,
+                                              parsed.agent, parsed.cause));
+    // A missed call becomes a callback to the caller.
+    callpop::fuzz::check_followup_offer(parsed.from, parsed.name, parsed.call, parsed.cause,
+                                        parsed.to, 1);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
+    if (size == 0) return 0;
+    for (const auto& line : callpop::fuzz::checked_lines(callpop::fuzz::split_input(bytes, size))) {
+        if (!line.empty()) parse_line(line);
+    }
+    return 0;
+}
