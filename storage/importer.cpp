@@ -203,13 +203,26 @@ std::optional<std::chrono::minutes> read_utc_offset(DigitCursor& cursor) {
     return std::chrono::minutes{sign * (*hours * 60 + *minutes)};
 }
 
+// The time on system_clock, which counts nanoseconds in 64 bits, from 1677 to 2262: a time
+// outside would overflow (found by tests/fuzz/fuzz_csv with the year 2471).
+std::optional<std::chrono::system_clock::time_point> on_system_clock(std::chrono::sys_seconds time) {
+    using Clock = std::chrono::system_clock;
+    constexpr auto earliest =
+        std::chrono::time_point_cast<std::chrono::seconds>(Clock::time_point::min());
+    constexpr auto latest =
+        std::chrono::time_point_cast<std::chrono::seconds>(Clock::time_point::max());
+    if (time < earliest || time > latest) return std::nullopt;
+    return Clock::time_point{time};
+}
+
 // "2024-05-01", "2024-05-01T14:30", "2024-05-01 14:30:00.250+02:00"; UTC when no offset
 // is given. Fractions of a second are dropped.
+
 std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text) {
     DigitCursor cursor(text);
     const auto date = read_date(cursor);
     if (!date) return std::nullopt;
-    if (cursor.done()) return *date;
+    if (cursor.done()) return on_system_clock(std::chrono::sys_seconds{*date});
     if (!cursor.skip_any_of("T ")) return std::nullopt;
     const auto hours = cursor.number(2);
     if (!hours || *hours > 23 || !cursor.skip(':')) return std::nullopt;
@@ -223,8 +236,11 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
     }
     const auto offset = read_utc_offset(cursor);
     if (!offset || !cursor.done()) return std::nullopt;
-    return *date + std::chrono::hours{*hours} + std::chrono::minutes{*minutes} +
-           std::chrono::seconds{*seconds} - *offset;
+    const std::chrono::sys_seconds time = std::chrono::sys_seconds{*date} +
+                                          std::chrono::hours{*hours} +
+                                          std::chrono::minutes{*minutes} +
+                                          std::chrono::seconds{*seconds} - *offset;
+    return on_system_clock(time);
 }
 
 // "212-555-0123; +44 20 7946 0000 | 0049 30 1234567" into E.164 numbers. Text that

@@ -405,6 +405,33 @@ TEST_CASE_TEMPLATE("import notes: kinds, times in UTC, unknown customers, no dup
     CHECK(card.notes.size() == 3);
 }
 
+// Found by tests/fuzz/fuzz_csv (corpus/fuzz_csv/notes-year-2471): a time past what
+// system_clock holds (nanoseconds in 64 bits: 1677 to 2262) overflowed while it was read.
+TEST_CASE_TEMPLATE("import notes: a time system_clock cannot hold is rejected, not wrapped",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    storage::import_customers(*store, write_file(dir, "c.csv", pat_doe_csv),
+                              test::us_normalizer());
+    const auto path = write_file(dir, "notes.csv",
+                                 "customer,text,created_at\n"
+                                 "C-1000,far ahead,2471-03-20 10:00:00.250-05:00\n"
+                                 "C-1000,far back,1600-01-01\n"
+                                 "C-1000,last day it holds,2262-04-11\n");
+    const auto report = storage::import_notes(*store, path);
+    const std::string file = path.string();
+    CHECK(described_errors(report) ==
+          Strings{file + ":2: created_at: \"2471-03-20 10:00:00.250-05:00\" is not an ISO 8601 "
+                         "time (2024-05-01T14:30:00Z)",
+                  file + ":3: created_at: \"1600-01-01\" is not an ISO 8601 time "
+                         "(2024-05-01T14:30:00Z)"});
+    const auto pat = store->customer_by_external_id("C-1000");
+    REQUIRE(pat);
+    const auto card = store->card(*pat, 5);
+    REQUIRE(card.notes.size() == 1);
+    CHECK(card.notes[0].created_at == "2262-04-11T00:00:00.000Z");
+}
+
 TEST_CASE_TEMPLATE("import: progress is reported every progress_interval rows", Backend,
                    CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
