@@ -13,7 +13,7 @@ namespace callpop::cli {
 
 namespace {
 
-// The ids given, each once and none empty; empty when they are not (the reason printed).
+// The ids given; throws UsageError for an empty one or one given twice.
 std::vector<std::string> distinct_ids(const CommandLine& command_line) {
     auto ids = command_line.get<std::vector<std::string>>("id");
     std::set<std::string> seen;

@@ -750,12 +750,11 @@ void Server::on_agent_closed(AgentSession& session) {
     call_log_feed_.forget(&session);
     if (session.logged_in()) {
         router_.detach(session.agent(), &session);
-        const auto [first, last] = sessions_by_agent_.equal_range(session.agent());
-        for (auto it = first; it != last; ++it) {
-            if (it->second.session.expired() || it->second.session.lock().get() == &session) {
-                sessions_by_agent_.erase(it);
-                break;
-            }
+        // This session's entry, and any of the agent's whose session is gone.
+        auto [it, last] = sessions_by_agent_.equal_range(session.agent());
+        while (it != last) {
+            const auto held = it->second.session.lock();
+            it = !held || held.get() == &session ? sessions_by_agent_.erase(it) : std::next(it);
         }
     }
     std::erase_if(followup_waiters_, [&](const auto& waiter) {

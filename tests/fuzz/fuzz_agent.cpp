@@ -102,9 +102,6 @@ void parse_line(const std::string& text) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
-    if (size == 0) return 0;
-    for (const auto& line : callpop::fuzz::checked_lines(callpop::fuzz::split_input(bytes, size))) {
-        if (!line.empty()) parse_line(line);
-    }
+    callpop::fuzz::for_each_line(bytes, size, parse_line);
     return 0;
 }

@@ -66,6 +66,15 @@ inline std::vector<std::string> checked_lines(const Stream& stream) {
     return lines;
 }
 
+// A target over lines: each non-empty line the decoder gives, checked as above, to `parse`.
+template <typename Parse>
+void for_each_line(const std::uint8_t* bytes, std::size_t size, Parse parse) {
+    if (size == 0) return;
+    for (const auto& line : checked_lines(split_input(bytes, size))) {
+        if (!line.empty()) parse(line);
+    }
+}
+
 
 // An outbound pop made of whatever text the parsers let through, so that bytes that are
 // not UTF-8 reach every string of it (the follow-up, the survey, the customer, the call).

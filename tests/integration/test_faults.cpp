@@ -38,6 +38,17 @@ void check_log_whole(const Daemon& daemon) {
                          << " in the JSONL file");
 }
 
+// A call rung at 1001, popped, answered there, and in the store: the agent's own call.
+void answer_and_store(const Daemon& daemon, Client& agent, Client& pbx, const std::string& call) {
+    pbx.send(ring(call, "+15550102000", "1001"));
+    CHECK(agent.expect("pop")["call"] == call);
+    pbx.send({{"event", "answer"}, {"call", call}, {"ext", "1001"}});
+    wait_until([&] {
+        return query_one(daemon.database_path(),
+                         "SELECT state FROM calls WHERE call_id = '" + call + "'") == "answered";
+    }, 5s, "call " + call + " stored as answered");
+}
+
 }  // namespace
 
 TEST_CASE("kill -9 in the middle of a burst: acknowledged outcomes kept, the log whole, live "
@@ -129,12 +140,7 @@ TEST_CASE("a store that takes no writes: pops keep coming, records spill to the 
     Client agent(daemon.agent_port());
     login(agent, "1001", "secret-1001", {"1001"});
     Client pbx(daemon.switch_port());
-    pbx.send(ring("before", "+15550102000", "1001"));
-    agent.expect("pop");
-    pbx.send({{"event", "answer"}, {"call", "before"}, {"ext", "1001"}});
-    wait_until([&] { return query_one(daemon.database_path(),
-                                      "SELECT state FROM calls WHERE call_id = 'before'") == "answered"; },
-               5s, "the first call stored");
+    answer_and_store(daemon, agent, pbx, "before");
 
     sqlite3* other = nullptr;
     REQUIRE(sqlite3_open(daemon.database_path().c_str(), &other) == SQLITE_OK);
@@ -213,12 +219,7 @@ TEST_CASE("a full disk: pops keep coming, writes wait and are reported, nothing 
     Client agent(daemon.agent_port());
     login(agent, "1001", "secret-1001", {"1001"});
     Client pbx(daemon.switch_port());
-    pbx.send(ring("roomy", "+15550102000", "1001"));
-    agent.expect("pop");
-    pbx.send({{"event", "answer"}, {"call", "roomy"}, {"ext", "1001"}});
-    wait_until([&] { return query_one(daemon.database_path(),
-                                      "SELECT state FROM calls WHERE call_id = 'roomy'") == "answered"; },
-               5s, "the first call stored");
+    answer_and_store(daemon, agent, pbx, "roomy");
 
     // Fill the disk to the last byte.
     const auto filler = mount_point / "filler";
