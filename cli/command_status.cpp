@@ -64,12 +64,15 @@ std::string summary(const json& status) {
     text += fmt::format(
         "faults: {} calls timed out, {} closed at start, {} tail catch-ups, {} logins refused, "
         "{} outcomes refused, {} writes failed, {} records spilled, {} sessions closed for "
-        "their account, {} logins throttled, {} switch connections refused\n",
+        "their account, {} logins throttled, {} switch connections refused, {} switch hellos "
+        "refused, {} plain agent connections refused, {} TLS handshakes failed\n",
         text_of(faults["calls_timed_out"]), text_of(faults["calls_closed_at_start"]),
         text_of(faults["tail_fell_behind"]), text_of(faults["logins_refused"]),
         text_of(faults["outcomes_refused"]), text_of(faults["writes_failed"]),
         text_of(faults["writes_spilled"]), text_of(faults["sessions_closed_for_account"]),
-        text_of(faults["logins_throttled"]), text_of(faults["switches_refused"]));
+        text_of(faults["logins_throttled"]), text_of(faults["switches_refused"]),
+        text_of(faults["switch_hellos_refused"]), text_of(faults["plain_refused"]),
+        text_of(faults["tls_failed"]));
     return text;
 }
 

@@ -67,18 +67,7 @@ int command_tail(const Arguments& arguments) {
     // One connection's life: the login, the tail request, then lines until it ends.
     enum class Ended { done, lost, refused };
     std::optional<std::int64_t> resume_after;  // the last record shown, once there is one
-    auto follow_once = [&]() -> Ended {
-        asio::io_context io;
-        tcp::socket socket(io);
-        boost::system::error_code connect_error;
-        asio::connect(socket,
-                      tcp::resolver(io).resolve(login_as->host, std::to_string(login_as->port)),
-                      connect_error);
-        if (connect_error) {
-            std::cerr << "callpop tail: " << login_as->host << ":" << login_as->port << ": "
-                      << connect_error.message() << "\n";
-            return Ended::lost;
-        }
+    auto follow_over = [&](asio::io_context& io, auto& stream) -> Ended {
         const nlohmann::json login = {{"type", "login"}, {"agent", login_as->user},
                                       {"token", login_as->token}};
         nlohmann::json tail = {{"type", "tail"},
@@ -90,7 +79,8 @@ int command_tail(const Arguments& arguments) {
                                  {"outcome", command_line.get<std::string>("outcome")}}}};
         if (resume_after) tail["after"] = *resume_after;
         const std::string requests = login.dump() + "\n" + tail.dump() + "\n";
-        asio::write(socket, asio::buffer(requests), connect_error);
+        boost::system::error_code write_error;
+        asio::write(stream, asio::buffer(requests), write_error);
 
         Ended ended = Ended::lost;
         std::string buffer;
@@ -102,13 +92,13 @@ int command_tail(const Arguments& arguments) {
             ping_timer.expires_after(ping_every);
             ping_timer.async_wait([&](const boost::system::error_code& error) {
                 if (error) return;
-                asio::async_write(socket, asio::buffer(ping), [](auto, auto) {});
+                asio::async_write(stream, asio::buffer(ping), [](auto, auto) {});
                 schedule_ping();
             });
         };
         std::function<void()> read_next = [&] {
             asio::async_read_until(
-                socket, asio::dynamic_buffer(buffer), '\n',
+                stream, asio::dynamic_buffer(buffer), '\n',
                 [&](const boost::system::error_code& error, std::size_t size) {
                     if (error) {
                         std::cerr << "callpop tail: connection closed: " << error.message()
@@ -153,6 +143,20 @@ int command_tail(const Arguments& arguments) {
         read_next();
         io.run();
         return ended;
+    };
+
+    auto follow_once = [&]() -> Ended {
+        asio::io_context io;
+        try {
+            return talk_to_daemon(io, *login_as,
+                                  [&](auto& stream) { return follow_over(io, stream); });
+        } catch (const DaemonUnreachable& error) {
+            std::cerr << "callpop tail: " << error.what() << "\n";
+            return Ended::lost;
+        } catch (const std::exception& error) {  // TLS refused: trying again will not help
+            std::cerr << "callpop tail: " << error.what() << "\n";
+            return Ended::refused;
+        }
     };
 
     if (!raw) std::cout << column_header() << std::endl;

@@ -22,7 +22,11 @@ void add_daemon_login_options(CommandLine& command_line) {
         "port", program_options::value<unsigned short>(), "daemon port (default: listen.agent.port)")(
         "user", program_options::value<std::string>(),
         "supervisor login (default: $CALLPOP_USER)")("token", program_options::value<std::string>(),
-                                                     "its token (default: $CALLPOP_TOKEN)");
+                                                     "its token (default: $CALLPOP_TOKEN)")(
+        "tls", "connect with TLS (needed from another host when the daemon has listen.agent.tls)")(
+        "ca", program_options::value<std::string>(),
+        "with --tls: the PEM file of the authorities that signed the daemon's certificate "
+        "(default: the system's); implies --tls");
 }
 
 std::optional<DaemonLogin> daemon_login(const CommandLine& command_line,
@@ -36,6 +40,8 @@ std::optional<DaemonLogin> daemon_login(const CommandLine& command_line,
                                           : environment_or("CALLPOP_USER", "");
     login.token = command_line.has("token") ? command_line.get<std::string>("token")
                                             : environment_or("CALLPOP_TOKEN", "");
+    login.ca = command_line.has("ca") ? command_line.get<std::string>("ca") : "";
+    login.tls = command_line.has("tls") || !login.ca.empty();
     if (login.user.empty() || login.token.empty()) {
         std::cerr << "callpop " << verb
                   << ": give a supervisor login with --user and --token "
@@ -45,35 +51,46 @@ std::optional<DaemonLogin> daemon_login(const CommandLine& command_line,
     return login;
 }
 
-nlohmann::json ask_daemon(const DaemonLogin& login, const nlohmann::json& request) {
-    asio::io_context io;
+tcp::socket connect_to_daemon(asio::io_context& io, const DaemonLogin& login) {
     tcp::socket socket(io);
-    const std::string address = login.host + ":" + std::to_string(login.port);
     boost::system::error_code error;
     asio::connect(socket, tcp::resolver(io).resolve(login.host, std::to_string(login.port)), error);
     // The usual reason is a daemon that is not running: say so rather than "connect: ...".
     if (error)
-        throw std::runtime_error("no daemon answers at " + address + ": " + error.message() +
-                                 " (is callpop serve running?)");
-    const nlohmann::json hello = {{"type", "login"}, {"agent", login.user}, {"token", login.token}};
-    const std::string requests = hello.dump() + "\n" + request.dump() + "\n";
-    asio::write(socket, asio::buffer(requests));
-    std::string buffer;
-    while (true) {
-        const std::size_t size =
-            asio::read_until(socket, asio::dynamic_buffer(buffer), '\n', error);
-        if (error)
-            throw std::runtime_error("the daemon at " + address +
-                                     " closed the connection before answering: " +
-                                     error.message());
-        auto reply = nlohmann::json::parse(buffer.substr(0, size - 1), nullptr, false);
-        buffer.erase(0, size);
-        const std::string type = reply.is_object() ? reply.value("type", "") : std::string();
-        if (type == "welcome") continue;
-        if (type == "error" || type == "bye")
-            throw std::runtime_error(reply.value("code", "") + ": " + reply.value("message", ""));
-        return reply;
-    }
+        throw DaemonUnreachable("no daemon answers at " + login.host + ":" +
+                                std::to_string(login.port) + ": " + error.message() +
+                                " (is callpop serve running?)");
+    return socket;
+}
+
+nlohmann::json ask_daemon(const DaemonLogin& login, const nlohmann::json& request) {
+    asio::io_context io;
+    const std::string address = login.host + ":" + std::to_string(login.port);
+    return talk_to_daemon(io, login, [&](auto& stream) {
+        const nlohmann::json hello = {
+            {"type", "login"}, {"agent", login.user}, {"token", login.token}};
+        const std::string requests = hello.dump() + "\n" + request.dump() + "\n";
+        asio::write(stream, asio::buffer(requests));
+        std::string buffer;
+        boost::system::error_code error;
+        while (true) {
+            const std::size_t size =
+                asio::read_until(stream, asio::dynamic_buffer(buffer), '\n', error);
+            if (error)
+                throw std::runtime_error("the daemon at " + address +
+                                         " closed the connection before answering: " +
+                                         error.message());
+            auto reply = nlohmann::json::parse(buffer.substr(0, size - 1), nullptr, false);
+            buffer.erase(0, size);
+            const std::string type =
+                reply.is_object() ? reply.value("type", "") : std::string();
+            if (type == "welcome") continue;
+            if (type == "error" || type == "bye")
+                throw std::runtime_error(reply.value("code", "") + ": " +
+                                         reply.value("message", ""));
+            return reply;
+        }
+    });
 }
 
 }  // namespace callpop::cli

@@ -69,6 +69,10 @@ AddressRange AddressRange::parse(const std::string& text) {
     return range;
 }
 
+std::vector<AddressRange> loopback_ranges() {
+    return {AddressRange::parse("127.0.0.0/8"), AddressRange::parse("::1/128")};
+}
+
 bool AddressRange::contains(const std::string& address) const {
     const auto bytes = address_bytes(address);
     if (!bytes) return false;
@@ -235,6 +239,23 @@ std::string read_nonempty_string(const Value& value) {
     return text;
 }
 
+bool read_bool(const Value& value) {
+    const std::string text = value.yaml().IsScalar() ? value.yaml().Scalar() : std::string();
+    if (text == "true") return true;
+    if (text == "false") return false;
+    value.fail("expected true or false");
+}
+
+// A file the daemon will read at start: refused here when it cannot be read, so that
+// check-config finds the mistake rather than a failed start.
+std::filesystem::path read_readable_file(const Value& value) {
+    std::filesystem::path path = read_nonempty_string(value);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) value.fail(path.string() + ": " + std::strerror(errno));
+    ::close(fd);
+    return path;
+}
+
 // Non-empty and made only of allowed characters.
 bool consists_of(std::string_view text, bool (*allowed)(char)) {
     return !text.empty() && std::all_of(text.begin(), text.end(), allowed);
@@ -351,14 +372,6 @@ std::string read_ip_address(const Value& value) {
     return address;
 }
 
-void read_endpoint(const Value& value, Endpoint& endpoint) {
-    const Member members[] = {
-        {"address", [&](const Value& v) { endpoint.address = read_ip_address(v); }},
-        {"port", [&](const Value& v) { endpoint.port = read_port(v); }},
-    };
-    read_section(value, members);
-}
-
 AddressRange read_address_range(const Value& value) {
     try {
         return AddressRange::parse(read_string(value));
@@ -367,25 +380,76 @@ AddressRange read_address_range(const Value& value) {
     }
 }
 
+std::vector<AddressRange> read_address_ranges(const Value& value) {
+    std::vector<AddressRange> ranges;
+    read_list(value, [&](const Value& element) { ranges.push_back(read_address_range(element)); });
+    return ranges;
+}
+
 void read_switch_listener(const Value& value, Listen& listen) {
     const Member members[] = {
         {"address", [&](const Value& v) { listen.switch_port.address = read_ip_address(v); }},
         {"port", [&](const Value& v) { listen.switch_port.port = read_port(v); }},
         {"allow",
          [&](const Value& v) {
-             listen.switch_allow.clear();
-             read_list(v, [&](const Value& element) {
-                 listen.switch_allow.push_back(read_address_range(element));
-             });
+             listen.switch_allow = read_address_ranges(v);
+         }},
+        {"secret", [&](const Value& v) { listen.switch_secret = read_nonempty_string(v); }},
+    };
+    read_section(value, members);
+}
+
+TlsIdentity read_tls_identity(const Value& value) {
+    TlsIdentity identity;
+    const Member members[] = {
+        {"certificate", [&](const Value& v) { identity.certificate = read_readable_file(v); }},
+        {"key", [&](const Value& v) { identity.key = read_readable_file(v); }},
+    };
+    read_section(value, members);
+    if (identity.certificate.empty())
+        value.fail_missing("certificate", "missing (the PEM file of the certificate chain)");
+    if (identity.key.empty()) value.fail_missing("key", "missing (the PEM file of its private key)");
+    return identity;
+}
+
+// false: loopback only; true: everywhere; or a list of address blocks.
+std::vector<AddressRange> read_plain_allow(const Value& value) {
+    if (value.yaml().IsSequence()) return read_address_ranges(value);
+    if (!value.yaml().IsScalar() || (value.yaml().Scalar() != "true" && value.yaml().Scalar() != "false"))
+        value.fail("expected true, false or a list of address blocks");
+    if (read_bool(value)) return {AddressRange::parse("::/0")};
+    return loopback_ranges();
+}
+
+void read_agent_listener(const Value& value, Listen& listen) {
+    bool plain_only_from_loopback = true;
+    const Member members[] = {
+        {"address", [&](const Value& v) { listen.agent_port.address = read_ip_address(v); }},
+        {"port", [&](const Value& v) { listen.agent_port.port = read_port(v); }},
+        {"tls", [&](const Value& v) { listen.agent_tls = read_tls_identity(v); }},
+        {"allow_plain",
+         [&](const Value& v) {
+             listen.agent_plain_allow = read_plain_allow(v);
+             plain_only_from_loopback = v.yaml().IsScalar() && v.yaml().Scalar() == "false";
          }},
     };
     read_section(value, members);
+    // A listener that would refuse everyone it was opened for is a mistake, not a policy.
+    const auto loopback = loopback_ranges();
+    const bool loopback_bind =
+        std::any_of(loopback.begin(), loopback.end(), [&](const AddressRange& range) {
+            return range.contains(listen.agent_port.address);
+        });
+    if (!listen.agent_tls && plain_only_from_loopback && !loopback_bind)
+        value.fail("listens on " + listen.agent_port.address +
+                   " without tls, so agents on other hosts would be refused: give tls "
+                   "(certificate, key) or allow_plain");
 }
 
 void read_listen(const Value& value, Listen& listen) {
     const Member members[] = {
         {"switch", [&](const Value& v) { read_switch_listener(v, listen); }},
-        {"agent", [&](const Value& v) { read_endpoint(v, listen.agent_port); }},
+        {"agent", [&](const Value& v) { read_agent_listener(v, listen); }},
     };
     read_section(value, members);
 }
@@ -812,6 +876,8 @@ SwitchLink read_switch(const Value& element, UniqueValues& names) {
         {"port", [&](const Value& v) { link.port = read_port(v); }},
         {"username", [&](const Value& v) { link.username = read_nonempty_string(v); }},
         {"secret", [&](const Value& v) { link.secret = read_nonempty_string(v); }},
+        {"tls", [&](const Value& v) { link.tls = read_bool(v); }},
+        {"ca", [&](const Value& v) { link.ca = read_readable_file(v); }},
         {"extension_patterns",
          [&](const Value& v) {
              link.extension_patterns = read_string_list(v, read_extension_pattern);
@@ -832,7 +898,11 @@ SwitchLink read_switch(const Value& element, UniqueValues& names) {
     } else if (!link.username.empty() || !link.secret.empty()) {
         element.fail("username and secret are for type ami only (evapi has no login)");
     }
-    if (link.port == 0) link.port = link.type == "ami" ? 5038 : 8448;
+    if (link.type != "ami" && link.tls)
+        element.fail("tls is for type ami only (Kamailio's evapi speaks plain TCP)");
+    if (!link.tls && !link.ca.empty()) element.fail("ca is for links with tls: true");
+    // Asterisk's usual ports: bindport 5038, tlsbindport 5039.
+    if (link.port == 0) link.port = link.type == "ami" ? (link.tls ? 5039 : 5038) : 8448;
     if (link.reconnect_max < link.reconnect_min) {
         element.fail("reconnect_max must not be less than reconnect_min");
     }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,12 +36,26 @@ struct AddressRange {
     bool contains(const std::string& address) const;
 };
 
+// 127.0.0.0/8 and ::1.
+std::vector<AddressRange> loopback_ranges();
+
+// A certificate chain and its private key, PEM files.
+struct TlsIdentity {
+    std::filesystem::path certificate;
+    std::filesystem::path key;
+};
+
 struct Listen {
     Endpoint switch_port{"127.0.0.1", 7700};
     Endpoint agent_port{"127.0.0.1", 7701};
     // Where switches may connect from: others are closed at once.
-    std::vector<AddressRange> switch_allow = {AddressRange::parse("127.0.0.0/8"),
-                                              AddressRange::parse("::1/128")};
+    std::vector<AddressRange> switch_allow = loopback_ranges();
+    // A native switch's first line must be a hello with this secret; empty: no hello.
+    std::string switch_secret;
+    // TLS on the agent port; without it every connection there is plain.
+    std::optional<TlsIdentity> agent_tls;
+    // Where agents may connect without TLS (allow_plain: true means everywhere).
+    std::vector<AddressRange> agent_plain_allow = loopback_ranges();
 };
 
 struct Storage {
@@ -156,6 +171,10 @@ struct SwitchLink {
     std::uint16_t port = 0;  // 0 in the file: the type's usual port (ami 5038, evapi 8448)
     std::string username;    // ami
     std::string secret;      // ami
+    bool tls = false;        // ami: TLS to the switch (Asterisk's tlsbindport)
+    // ami with tls: the PEM file of the certificate authorities trusted for the switch's
+    // certificate; empty: the system's.
+    std::filesystem::path ca;
     // How a channel or queue interface names an agent's extension; `{ext}` is the extension.
     std::vector<std::string> extension_patterns{"PJSIP/{ext}", "SIP/{ext}", "IAX2/{ext}"};
     // ami: a call is one whose first channel starts in one of these contexts (empty: every

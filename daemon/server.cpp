@@ -124,6 +124,10 @@ Server::Server(asio::io_context& io, config::Config config)
       drain_timer_(io_),
       next_pop_seq_(first_pop_seq()) {
     // Read once at start: the loop keeps no store connection of its own.
+    if (config_.listen.agent_tls) agent_tls_.emplace(server_tls_context(*config_.listen.agent_tls));
+    agent_security_.tls = agent_tls_ ? &*agent_tls_ : nullptr;
+    agent_security_.plain_allow = config_.listen.agent_plain_allow;
+    native_switch_port_.secret = config_.listen.switch_secret;
     const auto store = storage::open_store(config_.storage, storage::Access::read_only);
     call_log_feed_.load(store->recent_log(config_.call_log.tail_memory), store->last_log_id());
     calls_left_open_ = store->calls_left_open();
@@ -568,7 +572,8 @@ awaitable<void> Server::admit_agents() {
 }
 
 void Server::start_agent_session(tcp::socket socket) {
-    auto session = std::make_shared<AgentSession>(std::move(socket), *this, config_.sessions);
+    auto session = std::make_shared<AgentSession>(std::move(socket), *this, config_.sessions,
+                                                  agent_security_);
     spdlog::debug("agent {}: connected", session->peer());
     login_gate_.entered(session.get());
     sessions_.start(session);
@@ -935,6 +940,9 @@ void Server::on_status(const std::shared_ptr<AgentSession>& session) {
     status.faults = faults_;
     status.faults.writes_spilled = backlog.spilled_total;
     status.faults.tail_fell_behind = call_log_feed_.fell_behind();
+    status.faults.switch_hellos_refused = native_switch_port_.hellos_refused;
+    status.faults.plain_refused = agent_security_.plain_refused;
+    status.faults.tls_failed = agent_security_.tls_failed;
     for (const auto& client : switch_clients_) status.switches.push_back(client->status());
     status.switches.push_back(native_switch_port_.status);
     status.switches.back().sessions = native_switch_port_.sessions;

@@ -140,6 +140,8 @@ private:
     FailedLogins failed_logins_;
     std::vector<std::shared_ptr<SwitchClient>> switch_clients_;
     NativeSwitchPort native_switch_port_;
+    std::optional<asio::ssl::context> agent_tls_;  // listen.agent.tls
+    ListenerSecurity agent_security_;
     // For `callpop status`: the wall-clock start to show, the steady one to measure uptime.
     std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
     Clock::time_point started_ = Clock::now();

@@ -349,7 +349,10 @@ std::string encode_status(const DaemonStatus& status) {
                       {"writes_spilled", status.faults.writes_spilled},
                       {"sessions_closed_for_account", status.faults.sessions_closed_for_account},
                       {"logins_throttled", status.faults.logins_throttled},
-                      {"switches_refused", status.faults.switches_refused}}},
+                      {"switches_refused", status.faults.switches_refused},
+                      {"switch_hellos_refused", status.faults.switch_hellos_refused},
+                      {"plain_refused", status.faults.plain_refused},
+                      {"tls_failed", status.faults.tls_failed}}},
                     {"switches", std::move(switches)}});
 }
 

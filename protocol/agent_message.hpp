@@ -164,8 +164,11 @@ struct FaultCounts {
     std::uint64_t writes_failed = 0;          // a write the store refused (storage_error)
     std::uint64_t writes_spilled = 0;         // records that waited in the spool
     std::uint64_t sessions_closed_for_account = 0;  // the account was removed or changed
-    std::uint64_t logins_throttled = 0;
-    std::uint64_t switches_refused = 0;  // a switch connection from outside listen.switch.allow  // refused unchecked: too many failures from the address
+    std::uint64_t logins_throttled = 0;  // refused unchecked: too many failures from the address
+    std::uint64_t switches_refused = 0;  // a switch connection from outside listen.switch.allow
+    std::uint64_t switch_hellos_refused = 0;  // a native switch without the right secret
+    std::uint64_t plain_refused = 0;  // a plain agent connection from outside allow_plain
+    std::uint64_t tls_failed = 0;     // an agent connection's TLS handshake failed
 };
 struct DaemonStatus {
     std::string version;

@@ -53,4 +53,20 @@ Parsed<SwitchEvent> parse_switch_event(std::string_view line) {
     return event;
 }
 
+Parsed<SwitchHello> parse_switch_hello(std::string_view line) {
+    auto parsed = parse_json_object(line);
+    if (auto* error = std::get_if<ProtocolError>(&parsed)) return *error;
+    const auto& object = std::get<nlohmann::json>(parsed);
+    FieldReader fields(object, "hello");
+    const std::string name = fields.required_string("event");
+    SwitchHello hello;
+    if (!fields.error() && name != "hello")
+        return ProtocolError{"hello_expected",
+                             "expected {\"event\":\"hello\",\"secret\":...} first, got a \"" +
+                                 name + "\" event"};
+    hello.secret = fields.required_string("secret");
+    if (fields.error()) return *fields.error();
+    return hello;
+}
+
 }  // namespace callpop::protocol

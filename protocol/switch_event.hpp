@@ -27,6 +27,13 @@ struct SwitchEvent {
 
 Parsed<SwitchEvent> parse_switch_event(std::string_view line);
 
+// What a switch says first when the port asks for a shared secret.
+struct SwitchHello {
+    std::string secret;
+};
+// {"event":"hello","secret":"..."}; any other line is an error naming what a hello is.
+Parsed<SwitchHello> parse_switch_hello(std::string_view line);
+
 std::string_view to_string(SwitchEventKind kind);
 
 }  // namespace callpop::protocol

@@ -6,9 +6,9 @@
 namespace callpop::daemon {
 
 AgentSession::AgentSession(tcp::socket socket, AgentRequests& requests,
-                           const config::Sessions& settings)
+                           const config::Sessions& settings, ListenerSecurity& security)
     : LineSession(std::move(socket), settings.queue_max,
-                  std::chrono::seconds(settings.login_timeout_s)),
+                  std::chrono::seconds(settings.login_timeout_s), &security),
       requests_(requests),
       heartbeat_(settings.heartbeat_s) {}
 

@@ -43,7 +43,9 @@ protected:
 // An agent terminal or a supervisor (docs/protocol-agent.md).
 class AgentSession final : public LineSession {
 public:
-    AgentSession(tcp::socket socket, AgentRequests& requests, const config::Sessions& settings);
+    // `security` (the agent port's TLS and plain rules) outlives the session.
+    AgentSession(tcp::socket socket, AgentRequests& requests, const config::Sessions& settings,
+                 ListenerSecurity& security);
 
     const std::string& agent() const { return agent_; }
     domain::AgentRole role() const { return role_; }

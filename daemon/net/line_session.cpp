@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "protocol/agent_message.hpp"
 #include "protocol/error.hpp"
 
@@ -37,11 +39,24 @@ std::string endpoint_text(const tcp::socket& socket) {
 
 constexpr auto never = std::chrono::steady_clock::time_point::max();
 
+// The first byte of a TLS connection: a handshake record. A JSON line never starts so.
+constexpr unsigned char tls_handshake_record = 0x16;
+// Decrypted input lands in the session's own buffer: an asynchronous TLS read may complete
+// after other sessions' handlers ran, so the per-thread buffer cannot serve it.
+constexpr std::size_t tls_read_chunk = std::size_t{16} * 1024;
+
 }  // namespace
 
+struct LineSession::Tls {
+    Tls(tcp::socket& socket, asio::ssl::context& context) : stream(socket, context) {}
+    asio::ssl::stream<tcp::socket&> stream;
+    std::vector<char> input = std::vector<char>(tls_read_chunk);
+};
+
 LineSession::LineSession(tcp::socket socket, std::size_t queue_max,
-                         std::chrono::seconds first_deadline)
+                         std::chrono::seconds first_deadline, ListenerSecurity* security)
     : socket_(std::move(socket)),
+      security_(security),
       peer_(endpoint_text(socket_)),
       queue_max_(queue_max),
       idle_timeout_(first_deadline),
@@ -53,6 +68,8 @@ LineSession::LineSession(tcp::socket socket, std::size_t queue_max,
     // Reads are tried when the socket is readable, and must not block when it is not.
     socket_.non_blocking(true, ignored);
 }
+
+LineSession::~LineSession() = default;
 
 template <typename Work>
 void LineSession::guarded(const char* what, Work&& work) {
@@ -67,7 +84,81 @@ void LineSession::guarded(const char* what, Work&& work) {
 void LineSession::start() {
     touch();
     wait_watchdog();
+    // Without TLS there is nothing to tell apart: no need to wait for the first byte.
+    if (security_ != nullptr && security_->tls != nullptr)
+        choose_transport();
+    else
+        begin_plain();
+}
+
+void LineSession::choose_transport() {
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& error) {
+                           self->guarded("session transport",
+                                         [&] { self->on_first_byte(error); });
+                       });
+}
+
+void LineSession::on_first_byte(const boost::system::error_code& waited) {
+    if (closing_) return;
+    boost::system::error_code error = waited;
+    unsigned char first = 0;
+    std::size_t size = 0;
+    if (!error) size = socket_.receive(asio::buffer(&first, 1), tcp::socket::message_peek, error);
+    if (error == asio::error::would_block || error == asio::error::try_again) {
+        choose_transport();
+        return;
+    }
+    if (error || size == 0) {  // gone before it said anything
+        stop();
+        return;
+    }
+    if (first == tls_handshake_record && security_->tls != nullptr) {
+        tls_ = std::make_unique<Tls>(socket_, *security_->tls);
+        tls_->stream.async_handshake(asio::ssl::stream_base::server,
+                                     [self = shared_from_this()](const boost::system::error_code& e) {
+                                         self->guarded("TLS handshake",
+                                                       [&] { self->on_handshake(e); });
+                                     });
+        return;
+    }
+    begin_plain();
+}
+
+void LineSession::begin_plain() {
+    transport_ready_ = true;
+    if (security_ != nullptr) {
+        const std::string address = peer_address();
+        const auto& allowed = security_->plain_allow;
+        if (std::none_of(allowed.begin(), allowed.end(), [&](const config::AddressRange& range) {
+                return range.contains(address);
+            })) {
+            ++security_->plain_refused;
+            spdlog::warn("{}: plain connection refused: not in listen.agent.allow_plain",
+                         describe());
+            close_with("tls_required", security_->tls != nullptr
+                                           ? "this port takes plain connections only from the "
+                                             "addresses in listen.agent.allow_plain; connect "
+                                             "with TLS"
+                                           : "this port takes connections only from the "
+                                             "addresses in listen.agent.allow_plain");
+            return;
+        }
+    }
     wait_for_input();
+}
+
+void LineSession::on_handshake(const boost::system::error_code& error) {
+    if (closing_) return;
+    if (error) {
+        ++security_->tls_failed;
+        spdlog::info("{}: TLS handshake failed: {}", describe(), error.message());
+        stop();
+        return;
+    }
+    transport_ready_ = true;
+    wait_for_input();
+    write_queued();
 }
 
 void LineSession::set_idle_timeout(std::chrono::seconds timeout) {
@@ -77,7 +168,7 @@ void LineSession::set_idle_timeout(std::chrono::seconds timeout) {
 }
 
 std::size_t LineSession::buffer_bytes() const {
-    return decoder_.buffer_capacity() + queue_.capacity() * sizeof(SharedMessage) +
+    return (tls_ ? tls_->input.capacity() : 0) + decoder_.buffer_capacity() + queue_.capacity() * sizeof(SharedMessage) +
            in_flight_.capacity() * sizeof(SharedMessage) +
            write_buffers_.capacity() * sizeof(asio::const_buffer);
 }
@@ -133,6 +224,10 @@ void LineSession::reject(std::string_view code, std::string_view message) {
 
 void LineSession::close_with(std::string_view code, std::string_view message) {
     if (closing_) return;
+    if (!transport_ready_) {  // no protocol agreed yet to say it in
+        stop();
+        return;
+    }
     auto bye = std::make_shared<const std::string>(protocol::encode_bye(code, message));
     queued_bytes_ += bye->size();
     queue_.push_back(std::move(bye));
@@ -176,6 +271,17 @@ void LineSession::handle(const protocol::DecodedLine& line) {
 void LineSession::wait_for_input() {
     if (waiting_for_input_) return;
     waiting_for_input_ = true;
+    if (tls_) {
+        tls_->stream.async_read_some(
+            asio::buffer(tls_->input),
+            [self = shared_from_this()](const boost::system::error_code& error, std::size_t size) {
+                self->waiting_for_input_ = false;
+                self->guarded("session reader", [&] {
+                    self->on_read(error, self->tls_->input.data(), size);
+                });
+            });
+        return;
+    }
     socket_.async_wait(tcp::socket::wait_read,
                        [self = shared_from_this()](const boost::system::error_code& error) {
                            self->waiting_for_input_ = false;
@@ -193,6 +299,13 @@ void LineSession::on_readable(const boost::system::error_code& waited) {
         wait_for_input();  // readable was a false alarm
         return;
     }
+    on_read(error, static_cast<const char*>(buffer.data()), size);
+}
+
+void LineSession::on_read(boost::system::error_code error, const char* data, std::size_t size) {
+    if (closing_) return;
+    // A TLS peer that closes without close_notify ended its input all the same.
+    if (error == asio::ssl::error::stream_truncated) error = asio::error::eof;
     if (error == asio::error::eof) {
         // Answer what the peer sent before it half-closed, then close.
         input_ended_ = true;
@@ -206,7 +319,7 @@ void LineSession::on_readable(const boost::system::error_code& waited) {
         return;
     }
     if (extend_on_read_) touch();
-    decoder_.feed(std::string_view(static_cast<const char*>(buffer.data()), size));
+    decoder_.feed(std::string_view(data, size));
     handle_lines_then_read();
 }
 
@@ -229,7 +342,7 @@ void LineSession::handle_decoded_lines() {
 }
 
 void LineSession::write_queued() {
-    if (writing_ || !socket_.is_open()) return;
+    if (writing_ || !transport_ready_ || !socket_.is_open()) return;
     if (queue_.empty()) {
         if (closing_) stop();  // the bye is out: done
         return;
@@ -240,11 +353,14 @@ void LineSession::write_queued() {
         in_flight_.push_back(queue_.pop_front());
         write_buffers_.push_back(asio::buffer(*in_flight_.back()));
     }
-    asio::async_write(socket_, write_buffers_,
-                      [self = shared_from_this()](const boost::system::error_code& error,
+    auto on_written = [self = shared_from_this()](const boost::system::error_code& error,
                                                   std::size_t) {
-                          self->guarded("session writer", [&] { self->on_written(error); });
-                      });
+        self->guarded("session writer", [&] { self->on_written(error); });
+    };
+    if (tls_)
+        asio::async_write(tls_->stream, write_buffers_, std::move(on_written));
+    else
+        asio::async_write(socket_, write_buffers_, std::move(on_written));
 }
 
 void LineSession::on_written(const boost::system::error_code& error) {
@@ -279,7 +395,7 @@ void LineSession::on_watchdog() {
         wait_watchdog();  // cancelled to be re-armed, or touched since it was armed
         return;
     }
-    if (closing_ || input_ended_) {
+    if (closing_ || input_ended_ || !transport_ready_) {
         stop();
         return;
     }

@@ -13,19 +13,32 @@
 #include <string_view>
 #include <vector>
 
+#include "config/config.hpp"
 #include "daemon/net/asio.hpp"
 #include "daemon/net/message_queue.hpp"
+#include "daemon/net/tls.hpp"
 #include "daemon/net/shared_message.hpp"
 #include "protocol/line_decoder.hpp"
 
 namespace callpop::daemon {
 
+// How a listener's connections may speak: TLS (told apart by its first byte, a handshake
+// record), and plain only from some addresses. The listener owns it and its counts.
+struct ListenerSecurity {
+    asio::ssl::context* tls = nullptr;  // null: plain only
+    std::vector<config::AddressRange> plain_allow;
+    std::size_t plain_refused = 0;
+    std::size_t tls_failed = 0;  // handshakes that failed
+};
+
 class LineSession : public std::enable_shared_from_this<LineSession> {
 public:
     // Until set_idle_timeout() is called the peer has `first_deadline` in all to prove
-    // itself (log in, send a valid event): bytes alone do not extend it.
-    LineSession(tcp::socket socket, std::size_t queue_max, std::chrono::seconds first_deadline);
-    virtual ~LineSession() = default;
+    // itself (log in, send a valid event): bytes alone do not extend it. Without `security`
+    // the connection is plain, from wherever the listener let it in.
+    LineSession(tcp::socket socket, std::size_t queue_max, std::chrono::seconds first_deadline,
+                ListenerSecurity* security = nullptr);
+    virtual ~LineSession();
     LineSession(const LineSession&) = delete;
     LineSession& operator=(const LineSession&) = delete;
 
@@ -70,11 +83,20 @@ protected:
     virtual std::string describe() const { return peer_; }
 
 private:
+    struct Tls;
+    // Under a ListenerSecurity: wait for the first byte, then handshake, go on in plain, or
+    // refuse plain.
+    void choose_transport();
+    void on_first_byte(const boost::system::error_code& waited);
+    void on_handshake(const boost::system::error_code& error);
+    // Plain lines from here, if the peer's address may speak plain.
+    void begin_plain();
     // Input: wait until the socket is readable, read what is there, hand each complete line
     // to on_line(); again, unless paused (resume_reading() carries on), closing, or the
     // peer's input ended.
     void wait_for_input();
     void on_readable(const boost::system::error_code& error);
+    void on_read(boost::system::error_code error, const char* data, std::size_t size);
     void handle_lines_then_read();
     void handle_decoded_lines();
     void handle(const protocol::DecodedLine& line);
@@ -93,6 +115,8 @@ private:
     void guarded(const char* what, Work&& work);
 
     tcp::socket socket_;
+    ListenerSecurity* security_;
+    std::unique_ptr<Tls> tls_;  // once the peer began a TLS handshake
     std::string peer_;
     std::size_t queue_max_;
     std::chrono::seconds idle_timeout_;
@@ -104,6 +128,7 @@ private:
     std::chrono::steady_clock::time_point deadline_;
     protocol::LineDecoder decoder_;
     bool extend_on_read_ = false;
+    bool transport_ready_ = false;  // plain, or TLS past its handshake: lines may flow
     bool paused_ = false;
     bool waiting_for_input_ = false;  // a wait for input is pending
     bool writing_ = false;            // a write is in flight

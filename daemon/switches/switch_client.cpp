@@ -32,6 +32,7 @@ SwitchClient::SwitchClient(asio::io_context& io, config::SwitchLink link, Switch
     status_.type = link_.type;
     status_.address = link_.host + ":" + std::to_string(link_.port);
     status_.state = "connecting";
+    if (link_.tls) tls_context_.emplace(client_tls_context(link_.ca));
 }
 
 void SwitchClient::start() {
@@ -102,6 +103,11 @@ awaitable<std::string> SwitchClient::connect_and_serve(std::chrono::seconds& bac
     socket_.set_option(tcp::no_delay(true), error);
     // A switch can be quiet all night; TCP keepalive finds one that vanished.
     socket_.set_option(asio::socket_base::keep_alive(true), error);
+    drop_reason_.clear();
+    if (tls_context_ && !co_await start_tls()) {
+        close_socket();
+        co_return drop_reason_;
+    }
     connected_ = true;
     drop_reason_.clear();
     outbox_.clear();
@@ -131,6 +137,24 @@ awaitable<std::string> SwitchClient::connect_and_serve(std::chrono::seconds& bac
         backoff = link_.reconnect_min;
     if (!failure.empty()) co_return failure;
     co_return drop_reason_.empty() ? "connection closed" : drop_reason_;
+}
+
+awaitable<bool> SwitchClient::start_tls() {
+    // A fresh stream per connection: TLS state does not outlive its connection.
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_context_);
+    expect_peer_name(*tls_, link_.host);
+    boost::system::error_code error;
+    co_await tls_->async_handshake(asio::ssl::stream_base::client,
+                                   asio::redirect_error(use_awaitable, error));
+    if (!error && !stopping_) co_return true;
+    const std::string reason = "TLS with " + status_.address + " failed: " + error.message();
+    // A certificate that does not check out stays so until someone fixes it: like a wrong
+    // secret, it is logged once and retried slowly.
+    if (error.category() == asio::error::get_ssl_category())
+        refuse(reason + " (check ca and host in callpop.yaml, and the switch's certificate)");
+    else
+        drop(reason);
+    co_return false;
 }
 
 awaitable<void> SwitchClient::run() {
@@ -168,10 +192,13 @@ awaitable<void> SwitchClient::read_loop() {
     std::array<char, read_chunk> buffer;
     while (connected_) {
         boost::system::error_code error;
-        const std::size_t count = co_await socket_.async_read_some(
-            asio::buffer(buffer), asio::redirect_error(use_awaitable, error));
+        const std::size_t count =
+            tls_ ? co_await tls_->async_read_some(asio::buffer(buffer),
+                                                  asio::redirect_error(use_awaitable, error))
+                 : co_await socket_.async_read_some(asio::buffer(buffer),
+                                                    asio::redirect_error(use_awaitable, error));
         if (error) {
-            if (error == asio::error::eof) {
+            if (error == asio::error::eof || error == asio::ssl::error::stream_truncated) {
                 drop("the switch closed the connection");
             } else {
                 drop("read failed: " + error.message());
@@ -193,8 +220,12 @@ awaitable<void> SwitchClient::write_loop() {
             continue;
         }
         boost::system::error_code error;
-        co_await asio::async_write(socket_, asio::buffer(outbox_.front()),
-                                   asio::redirect_error(use_awaitable, error));
+        if (tls_)
+            co_await asio::async_write(*tls_, asio::buffer(outbox_.front()),
+                                       asio::redirect_error(use_awaitable, error));
+        else
+            co_await asio::async_write(socket_, asio::buffer(outbox_.front()),
+                                       asio::redirect_error(use_awaitable, error));
         if (!connected_ || status_.connects != connection) co_return;
         if (error) {
             drop("write failed: " + error.message());

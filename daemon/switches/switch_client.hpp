@@ -13,6 +13,7 @@
 
 #include "config/config.hpp"
 #include "daemon/net/asio.hpp"
+#include "daemon/net/tls.hpp"
 #include "protocol/agent_message.hpp"
 #include "protocol/switch_event.hpp"
 
@@ -28,6 +29,7 @@ using SwitchEventSink = std::function<bool(const protocol::SwitchEvent&, const s
 // it with std::make_shared.
 class SwitchClient : public std::enable_shared_from_this<SwitchClient> {
 public:
+    // Throws std::runtime_error when the link's TLS authorities (`ca`) cannot be loaded.
     SwitchClient(asio::io_context& io, config::SwitchLink link, SwitchEventSink sink);
     virtual ~SwitchClient() = default;
     SwitchClient(const SwitchClient&) = delete;
@@ -62,6 +64,9 @@ private:
     awaitable<void> run();
     // One connection, from connect to close; returns why it ended.
     awaitable<std::string> connect_and_serve(std::chrono::seconds& backoff);
+    // With tls: the handshake, the switch's certificate checked; false (and dropped or
+    // refused, with the reason) when it failed.
+    awaitable<bool> start_tls();
     awaitable<void> read_loop();
     awaitable<void> write_loop();
     awaitable<void> keepalive_loop();
@@ -73,6 +78,8 @@ private:
     SwitchLinkStatus status_;
     tcp::resolver resolver_;
     tcp::socket socket_;
+    std::optional<asio::ssl::context> tls_context_;  // link.tls
+    std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // this connection's, with tls
     asio::steady_timer retry_timer_;
     asio::steady_timer write_signal_;
     asio::steady_timer keepalive_timer_;

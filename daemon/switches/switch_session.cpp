@@ -1,6 +1,10 @@
 #include "daemon/switches/switch_session.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
+
+#include <array>
 
 #include "protocol/switch_event.hpp"
 
@@ -9,6 +13,18 @@ namespace callpop::daemon {
 namespace {
 // A switch may be quiet all night; dead peers are found by TCP keepalive instead.
 constexpr std::chrono::hours switch_quiet_allowed{24};
+
+// Compares digests in constant time: how long a refusal takes says nothing about how much of
+// the secret was right, nor its length.
+bool same_secret(std::string_view said, std::string_view expected) {
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> said_digest{};
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> expected_digest{};
+    SHA256(reinterpret_cast<const unsigned char*>(said.data()), said.size(), said_digest.data());
+    SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(),
+           expected_digest.data());
+    return CRYPTO_memcmp(said_digest.data(), expected_digest.data(), said_digest.size()) == 0;
+}
+
 }  // namespace
 
 SwitchSession::SwitchSession(tcp::socket socket, NativeSwitchPort& port, SwitchEventSink sink,
@@ -17,7 +33,8 @@ SwitchSession::SwitchSession(tcp::socket socket, NativeSwitchPort& port, SwitchE
                   std::chrono::seconds(settings.login_timeout_s)),
       port_(port),
       sink_(std::move(sink)),
-      registry_(registry) {
+      registry_(registry),
+      greeted_(port_.secret.empty()) {
     ++port_.status.connects;
     if (port_.sessions++ == 0) {
         port_.status.state = "up";
@@ -29,8 +46,16 @@ void SwitchSession::on_line(std::string_view line) {
     SwitchLinkStatus& figures = port_.status;
     ++figures.messages;
     figures.last_event_at = std::chrono::system_clock::now();
+    if (!greeted_) {
+        check_hello(line);
+        return;
+    }
     auto parsed = protocol::parse_switch_event(line);
     if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
+        // A switch set up with a secret may say it to a port that asks for none.
+        if (error->code == "unknown_event" &&
+            std::holds_alternative<protocol::SwitchHello>(protocol::parse_switch_hello(line)))
+            return;
         spdlog::warn("{}: {}: {}", describe(), error->code, error->message);
         ++figures.garbage;
         // The port has no link to go down: its last error is the last line it refused,
@@ -39,13 +64,33 @@ void SwitchSession::on_line(std::string_view line) {
         reject(error->code, error->message);
         return;
     }
-    if (!heard_from_) {
-        heard_from_ = true;
-        set_idle_timeout(switch_quiet_allowed);
-    }
+    heard();
     ++figures.events;
     if (sink_(std::get<protocol::SwitchEvent>(parsed), std::string(native_switch_name)))
         ++figures.calls;
+}
+
+void SwitchSession::heard() {
+    if (heard_from_) return;
+    heard_from_ = true;
+    set_idle_timeout(switch_quiet_allowed);
+}
+
+void SwitchSession::check_hello(std::string_view line) {
+    auto parsed = protocol::parse_switch_hello(line);
+    const auto* hello = std::get_if<protocol::SwitchHello>(&parsed);
+    if (hello != nullptr && same_secret(hello->secret, port_.secret)) {
+        greeted_ = true;
+        heard();
+        return;
+    }
+    ++port_.hellos_refused;
+    const std::string why = hello != nullptr
+                                ? std::string("the hello's secret is not listen.switch.secret")
+                                : std::get<protocol::ProtocolError>(parsed).message;
+    spdlog::warn("{}: refused: {}", describe(), why);
+    port_.status.last_error = "unauthorized: " + why;
+    close_with("unauthorized", "this port takes events after a hello with its shared secret: " + why);
 }
 
 void SwitchSession::on_closed() {

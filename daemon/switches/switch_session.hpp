@@ -18,6 +18,8 @@ inline constexpr std::string_view native_switch_name = "native";
 struct NativeSwitchPort {
     SwitchLinkStatus status;
     std::size_t sessions = 0;
+    std::string secret;  // listen.switch.secret: a switch says it in its hello first
+    std::uint64_t hellos_refused = 0;
 };
 
 // A phone switch speaking callpop's native protocol (docs/protocol-switch.md).
@@ -34,10 +36,13 @@ protected:
     std::string describe() const override { return "switch " + peer(); }
 
 private:
+    void check_hello(std::string_view line);
+    void heard();
     NativeSwitchPort& port_;
     SwitchEventSink sink_;
     SessionRegistry& registry_;
     bool heard_from_ = false;
+    bool greeted_;  // said the port's secret, or the port asks for none
 };
 
 }  // namespace callpop::daemon

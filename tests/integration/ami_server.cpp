@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,25 +14,38 @@
 #include <random>
 #include <stdexcept>
 
+#include "harness.hpp"
+
 namespace callpop::test {
 
 namespace {
 
 constexpr const char* banner = "Asterisk Call Manager/11.0.0\r\n";
 
-bool send_all(int fd, const std::string& bytes) {
+// The daemon's end of one connection: a blocking socket, with TLS over it or not.
+struct Peer {
+    int fd = -1;
+    SSL* tls = nullptr;
+};
+
+bool send_all(Peer& peer, const std::string& bytes) {
+    if (peer.tls != nullptr)
+        return SSL_write(peer.tls, bytes.data(), static_cast<int>(bytes.size())) > 0;
     std::size_t sent = 0;
     while (sent < bytes.size()) {
-        const ssize_t count = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        const ssize_t count =
+            ::send(peer.fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
         if (count <= 0) return false;
         sent += static_cast<std::size_t>(count);
     }
     return true;
 }
 
-// Reads one action (lines up to a blank line); nullopt on timeout or a closed peer.
-std::optional<AmiServer::Action> read_action(int fd, std::string& buffer,
-                                             std::chrono::milliseconds timeout) {
+// Reads one action (lines up to a blank line); nullopt on timeout or a closed peer (then
+// `closed` is set).
+std::optional<AmiServer::Action> read_action(Peer& peer, std::string& buffer,
+                                             std::chrono::milliseconds timeout,
+                                             bool* closed = nullptr) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         const auto end = buffer.find("\r\n\r\n");
@@ -50,11 +65,17 @@ std::optional<AmiServer::Action> read_action(int fd, std::string& buffer,
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return std::nullopt;
-        pollfd poll_fd{fd, POLLIN, 0};
-        if (::poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) continue;
+        pollfd poll_fd{peer.fd, POLLIN, 0};
+        const bool decrypted = peer.tls != nullptr && SSL_pending(peer.tls) > 0;
+        if (!decrypted && ::poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) continue;
         char chunk[4096];
-        const ssize_t count = ::recv(fd, chunk, sizeof chunk, 0);
-        if (count <= 0) return std::nullopt;
+        const ssize_t count = peer.tls != nullptr
+                                  ? SSL_read(peer.tls, chunk, sizeof chunk)
+                                  : ::recv(peer.fd, chunk, sizeof chunk, 0);
+        if (count <= 0) {
+            if (closed != nullptr) *closed = true;
+            return std::nullopt;
+        }
         buffer.append(chunk, static_cast<std::size_t>(count));
     }
 }
@@ -69,7 +90,14 @@ std::string reply(const std::string& response, const AmiServer::Action& action,
 
 }  // namespace
 
-AmiServer::AmiServer() {
+AmiServer::AmiServer(bool tls) {
+    if (tls) {
+        tls_ = SSL_CTX_new(TLS_server_method());
+        if (tls_ == nullptr ||
+            SSL_CTX_use_certificate_chain_file(tls_, tls_file("server.pem").c_str()) != 1 ||
+            SSL_CTX_use_PrivateKey_file(tls_, tls_file("server.key").c_str(), SSL_FILETYPE_PEM) != 1)
+            throw std::runtime_error("cannot load the tests' TLS certificate");
+    }
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listen_fd_ < 0) throw std::runtime_error("socket failed");
     sockaddr_in address{};
@@ -88,6 +116,7 @@ AmiServer::~AmiServer() {
     stopping_ = true;
     thread_.join();
     ::close(listen_fd_);
+    if (tls_ != nullptr) SSL_CTX_free(tls_);
 }
 
 void AmiServer::add_session(Session session) {
@@ -136,27 +165,43 @@ void AmiServer::serve() {
                 sessions_.pop_front();
             }
         }
-        handle(fd, std::move(session));
+        SSL* tls = nullptr;
+        if (tls_ != nullptr) {
+            tls = SSL_new(tls_);
+            SSL_set_fd(tls, fd);
+            // A daemon that refuses our certificate ends here, as with a real Asterisk.
+            timeval limit{5, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+            if (SSL_accept(tls) != 1) {
+                ERR_clear_error();
+                SSL_free(tls);
+                ::close(fd);
+                continue;
+            }
+        }
+        handle(fd, tls, std::move(session));
+        if (tls != nullptr) SSL_free(tls);
         ::close(fd);
     }
 }
 
-void AmiServer::handle(int fd, Session session) {
+void AmiServer::handle(int fd, SSL* tls, Session session) {
+    Peer peer{fd, tls};
     std::string buffer;
     const auto record = [&](const Action& action) {
         std::lock_guard lock(mutex_);
         actions_.back().push_back(action);
     };
-    if (!send_all(fd, banner)) return;
-    auto login = read_action(fd, buffer, std::chrono::seconds(5));
+    if (!send_all(peer, banner)) return;
+    auto login = read_action(peer, buffer, std::chrono::seconds(5));
     if (!login) return;
     record(*login);
     if ((*login)["Action"] != "Login" || (*login)["Secret"] != session.secret) {
-        send_all(fd, reply("Error", *login, "Message: Authentication failed\r\n"));
+        send_all(peer, reply("Error", *login, "Message: Authentication failed\r\n"));
         return;  // Asterisk hangs up on a failed login
     }
-    if (!send_all(fd, reply("Success", *login, "Message: Authentication accepted\r\n"))) return;
-    auto list = read_action(fd, buffer, std::chrono::seconds(5));
+    if (!send_all(peer, reply("Success", *login, "Message: Authentication accepted\r\n"))) return;
+    auto list = read_action(peer, buffer, std::chrono::seconds(5));
     if (!list) return;
     record(*list);
     if ((*list)["Action"] == "CoreShowChannels") {
@@ -174,7 +219,7 @@ void AmiServer::handle(int fd, Session session) {
             listed += events.substr(at, end - at) + "\r\nActionID: " + id + "\r\n\r\n";
             at = end + 4;
         }
-        send_all(fd, reply("Success", *list,
+        send_all(peer, reply("Success", *list,
                            "EventList: start\r\nMessage: Channels will follow\r\n") +
                          listed + "Event: CoreShowChannelsComplete\r\nActionID: " + id +
                          "\r\nEventList: Complete\r\nListItems: " + std::to_string(count) +
@@ -182,22 +227,20 @@ void AmiServer::handle(int fd, Session session) {
     }
     while (!released_ && !stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     for (const auto& piece : session.pieces) {
-        if (!send_all(fd, piece)) return;
+        if (!send_all(peer, piece)) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (session.close_after) return;
     while (!stopping_) {
-        auto action = read_action(fd, buffer, std::chrono::milliseconds(100));
+        bool closed = false;
+        auto action = read_action(peer, buffer, std::chrono::milliseconds(100), &closed);
         if (!action) {
-            pollfd poll_fd{fd, POLLIN, 0};
-            // Closed by the daemon: readable with nothing left to read.
-            char probe;
-            if (::poll(&poll_fd, 1, 0) > 0 && ::recv(fd, &probe, 1, MSG_PEEK) <= 0) return;
+            if (closed) return;  // by the daemon
             continue;
         }
         record(*action);
         if ((*action)["Action"] == "Ping" && session.answer_pings)
-            send_all(fd, reply("Success", *action, "Ping: Pong\r\nTimestamp: 1795385697.000000\r\n"));
+            send_all(peer, reply("Success", *action, "Ping: Pong\r\nTimestamp: 1795385697.000000\r\n"));
     }
 }
 

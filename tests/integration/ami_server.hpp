@@ -1,6 +1,7 @@
 #pragma once
 // Plays an Asterisk manager port on 127.0.0.1 for the daemon's AMI link: the banner, a
 // checked login, the channel list after it, then bytes recorded from a real Asterisk 22.
+// Over TLS too, as Asterisk's tlsbindport, with the tests' server certificate.
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -9,6 +10,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
 
 namespace callpop::test {
 
@@ -24,7 +28,8 @@ class AmiServer {
     };
     using Action = std::map<std::string, std::string>;
 
-    AmiServer();
+    // With `tls`, every connection is TLS (tests/integration/tls/server.pem).
+    explicit AmiServer(bool tls = false);
     ~AmiServer();
     AmiServer(const AmiServer&) = delete;
     AmiServer& operator=(const AmiServer&) = delete;
@@ -43,8 +48,9 @@ class AmiServer {
 
   private:
     void serve();
-    void handle(int fd, Session session);
+    void handle(int fd, SSL* tls, Session session);
 
+    SSL_CTX* tls_ = nullptr;
     int listen_fd_ = -1;
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};

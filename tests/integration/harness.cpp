@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -22,6 +25,12 @@ std::string callpop_binary() {
     const char* path = std::getenv("CALLPOP_BINARY");
     REQUIRE_MESSAGE(path != nullptr, "CALLPOP_BINARY must name the callpop binary (ctest sets it)");
     return path;
+}
+
+std::filesystem::path tls_file(const std::string& name) {
+    const char* source_dir = std::getenv("CALLPOP_SOURCE_DIR");
+    REQUIRE_MESSAGE(source_dir != nullptr, "CALLPOP_SOURCE_DIR must name the source tree");
+    return std::filesystem::path(source_dir) / "tests" / "integration" / "tls" / name;
 }
 
 namespace {
@@ -83,8 +92,15 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
     std::ostringstream yaml;
     yaml << "site:\n  region: US\n  timezone: America/New_York\n"
          << "listen:\n  switch: {address: 127.0.0.1, port: 0"
-         << (options.switch_allow.empty() ? "" : ", allow: " + options.switch_allow) << "}\n"
-         << "  agent: {address: 127.0.0.1, port: " << options.agent_port << "}\n"
+         << (options.switch_allow.empty() ? "" : ", allow: " + options.switch_allow)
+         << (options.switch_secret.empty() ? "" : ", secret: \"" + options.switch_secret + "\"")
+         << "}\n"
+         << "  agent: {address: 127.0.0.1, port: " << options.agent_port
+         << (options.agent_tls ? ", tls: {certificate: " + tls_file("server.pem").string() +
+                                     ", key: " + tls_file("server.key").string() + "}"
+                               : "")
+         << (options.agent_allow_plain.empty() ? "" : ", allow_plain: " + options.agent_allow_plain)
+         << "}\n"
          << "storage:\n  path: " << (store / "callpop.db").string() << "\n"
          << "call_log:\n  jsonl: " << (store / "calls.jsonl").string() << "\n  flush_ms: " << options.flush_ms << "\n"
          << "  tail_memory: " << options.tail_memory << "\n"
@@ -256,13 +272,54 @@ Client::Client(std::uint16_t port) {
 Client::~Client() { close(); }
 
 void Client::close() {
+    if (tls_ != nullptr) SSL_free(tls_);
+    if (tls_context_ != nullptr) SSL_CTX_free(tls_context_);
+    tls_ = nullptr;
+    tls_context_ = nullptr;
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
+}
+
+std::string Client::start_tls(const std::filesystem::path& ca, const std::string& host) {
+    tls_context_ = SSL_CTX_new(TLS_client_method());
+    REQUIRE(tls_context_ != nullptr);
+    REQUIRE(SSL_CTX_load_verify_locations(tls_context_, ca.c_str(), nullptr) == 1);
+    SSL_CTX_set_verify(tls_context_, SSL_VERIFY_PEER, nullptr);
+    tls_ = SSL_new(tls_context_);
+    SSL_set_fd(tls_, fd_);
+    SSL_set1_host(tls_, host.c_str());
+    if (host.find_first_not_of("0123456789.") != std::string::npos)
+        SSL_set_tlsext_host_name(tls_, host.c_str());
+    if (SSL_connect(tls_) != 1) {
+        const unsigned long error = ERR_get_error();
+        const long verified = SSL_get_verify_result(tls_);
+        std::string why = verified != X509_V_OK ? X509_verify_cert_error_string(verified)
+                          : error != 0          ? ERR_error_string(error, nullptr)
+                                                : "the connection closed during the handshake";
+        ERR_clear_error();
+        return why;
+    }
+    // From here reads wait in poll(), with the test's timeouts.
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    return "";
 }
 
 void Client::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
 
 void Client::send_raw(const std::string& bytes) {
+    if (tls_ != nullptr) {
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (true) {
+            const int written = SSL_write(tls_, bytes.data(), static_cast<int>(bytes.size()));
+            if (written > 0) return;
+            const int error = SSL_get_error(tls_, written);
+            REQUIRE_MESSAGE((error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ),
+                            "TLS send failed");
+            REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "TLS send timed out");
+            pollfd poll_fd{fd_, static_cast<short>(error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN), 0};
+            ::poll(&poll_fd, 1, 100);
+        }
+    }
     std::size_t sent = 0;
     while (sent < bytes.size()) {
         const auto written = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
@@ -282,20 +339,42 @@ std::optional<std::string> Client::read_line(std::chrono::milliseconds timeout) 
             buffer_.erase(0, newline + 1);
             return line;
         }
-        if (peer_closed_) return std::nullopt;
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return std::nullopt;
-        pollfd poll_fd{fd_, POLLIN, 0};
-        if (::poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) continue;
+        if (peer_closed_ || !receive_some(deadline)) return std::nullopt;
+    }
+}
+
+bool Client::receive_some(std::chrono::steady_clock::time_point deadline) {
+    while (!peer_closed_) {
         char chunk[65536];
+        // Bytes TLS has decrypted already are not in the socket for poll() to see.
+        if (tls_ == nullptr || SSL_pending(tls_) == 0) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd poll_fd{fd_, POLLIN, 0};
+            if (::poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) continue;
+        }
+        if (tls_ != nullptr) {
+            const int size = SSL_read(tls_, chunk, sizeof chunk);
+            if (size > 0) {
+                buffer_.append(chunk, static_cast<std::size_t>(size));
+                return true;
+            }
+            const int error = SSL_get_error(tls_, size);
+            if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) continue;
+            ERR_clear_error();
+            peer_closed_ = true;
+            return true;
+        }
         const auto size = ::recv(fd_, chunk, sizeof chunk, 0);
         if (size <= 0) {
             peer_closed_ = true;
-            continue;
+            return true;
         }
         buffer_.append(chunk, static_cast<std::size_t>(size));
+        return true;
     }
+    return true;
 }
 
 json Client::next(std::chrono::milliseconds timeout) {

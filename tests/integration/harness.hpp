@@ -12,6 +12,9 @@
 
 #include "support/temp_dir.hpp"
 
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace callpop::test {
 
 using nlohmann::json;
@@ -28,6 +31,9 @@ struct CommandResult {
 std::uint16_t unused_port();
 // The callpop binary under test.
 std::string callpop_binary();
+// The tests' certificates (tests/integration/tls/): ca.pem, server.pem, server.key,
+// other-ca.pem.
+std::filesystem::path tls_file(const std::string& name);
 // Runs `callpop <arguments>` to completion.
 CommandResult run_callpop(const std::vector<std::string>& arguments,
                           const std::string& standard_input = "");
@@ -56,6 +62,9 @@ class Daemon {
         std::string switch_allow = "";  // listen.switch.allow, as YAML; empty: the default
         std::string sessions_config = "";  // more keys of `sessions`, e.g. "  heartbeat_s: 5\n"
         std::string calls_config = "";  // more keys of the `calls` section, e.g. "  ended_keep_s: 1\n"
+        bool agent_tls = false;  // listen.agent.tls with the tests' server certificate
+        std::string agent_allow_plain = "";  // listen.agent.allow_plain, as YAML; empty: the default
+        std::string switch_secret = "";  // listen.switch.secret
     };
     Daemon();
     explicit Daemon(Options options);
@@ -115,9 +124,18 @@ class Client {
     // Half-closes: the daemon sees the end of input, the client can still read.
     void shutdown_write();
     int fd() const { return fd_; }
+    // Switches to TLS, trusting the authorities in `ca` and expecting the certificate to name
+    // `host`; from then on everything goes through TLS. Returns why the handshake failed, or
+    // "" when it succeeded.
+    std::string start_tls(const std::filesystem::path& ca, const std::string& host = "localhost");
 
   private:
+    // Some bytes into buffer_; false when the peer closed or the wait ran out.
+    bool receive_some(std::chrono::steady_clock::time_point deadline);
+
     int fd_ = -1;
+    SSL_CTX* tls_context_ = nullptr;
+    SSL* tls_ = nullptr;
     std::string buffer_;
     std::vector<json> skipped_;
     bool peer_closed_ = false;

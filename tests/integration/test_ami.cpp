@@ -231,3 +231,35 @@ TEST_CASE("ami: a switch that stops answering Ping is dropped and dialled again"
     CHECK(pinged);
     CHECK(daemon.log().find("switch pbx1: no answer to Ping for ") != std::string::npos);
 }
+
+TEST_CASE("ami over TLS: the calls pop through it, and a certificate that does not check out "
+          "is one clear error") {
+    AmiServer asterisk(/*tls=*/true);
+    asterisk.add_session(playing({AmiServer::after_banner(read_ami_fixture("queue.ami"))}));
+    const std::string trusted = "    tls: true\n    ca: " + tls_file("ca.pem").string() + "\n";
+    Daemon daemon({.extra_config = ami_switch_config(asterisk.port(), trusted)});
+    daemon.start();
+    Client alice(daemon.agent_port());
+    login(alice, "1001", "secret-1001", {"1001"});
+    asterisk.release();
+    CHECK(alice.expect("pop")["caller"]["name"] == "Alice Caller");
+    const auto actions = asterisk.actions();
+    REQUIRE(!actions.empty());
+    CHECK(actions[0].at(0).at("Secret") == "cti-secret");  // said inside TLS
+
+    AmiServer impostor(/*tls=*/true);
+    for (int i = 0; i < 10; ++i) impostor.add_session({});
+    const std::string distrusting =
+        "    tls: true\n    ca: " + tls_file("other-ca.pem").string() + "\n";
+    Daemon wary({.extra_config = ami_switch_config(impostor.port(), distrusting, "5s")});
+    wary.start();
+    std::this_thread::sleep_for(3500ms);
+    for (const auto& actions_seen : impostor.actions())
+        CHECK(actions_seen.empty());  // the secret never went to it
+    const std::string log = wary.log();
+    const std::string error = "[error] switch pbx1: TLS with 127.0.0.1:" +
+                              std::to_string(impostor.port()) +
+                              " failed: certificate verify failed";
+    CHECK_MESSAGE(log.find(error) != std::string::npos, log);
+    CHECK(log.find(error) == log.rfind(error));  // once, then slow retries
+}

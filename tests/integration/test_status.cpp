@@ -237,7 +237,8 @@ TEST_CASE("status --json: one JSON object with the documented keys") {
     for (const char* key : {"calls_timed_out", "calls_closed_at_start", "tail_fell_behind",
                             "logins_refused", "outcomes_refused", "writes_failed",
                             "writes_spilled", "sessions_closed_for_account",
-                            "logins_throttled", "switches_refused"}) {
+                            "logins_throttled", "switches_refused", "switch_hellos_refused",
+                            "plain_refused", "tls_failed"}) {
         INFO("fault: " << key);
         CHECK(status.at("faults").at(key) == 0);
     }

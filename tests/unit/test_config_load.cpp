@@ -273,7 +273,7 @@ TEST_CASE_FIXTURE(ConfigFile, "unknown keys are refused where they are written")
     SUBCASE("nested") {
         CHECK(load_error("listen:\n  switch:\n    address: 127.0.0.1\n    prot: 7700\n") ==
               file + ":4:5: listen.switch.prot: unknown key (expected one of: address, port, "
-                     "allow)");
+                     "allow, secret)");
     }
     SUBCASE("in a list element") {
         CHECK(load_error("outcomes:\n  - {code: sale, lable: Sale}\n") ==
@@ -866,7 +866,7 @@ TEST_CASE_FIXTURE(ConfigFile, "switches: errors name the entry and the key") {
           file + ":5:12: switches[1].name: duplicate switch name \"a\" (first given at line 4)");
     CHECK(error("  - {name: a, type: evapi, host: h, hots: x}\n") ==
           file + ":4:37: switches[0].hots: unknown key (expected one of: name, type, host, port, "
-                 "username, secret, extension_patterns, inbound_contexts, ping_interval, "
+                 "username, secret, tls, ca, extension_patterns, inbound_contexts, ping_interval, "
                  "reconnect_min, reconnect_max)");
 }
 
@@ -894,4 +894,54 @@ TEST_CASE_FIXTURE(ConfigFile, "listen.switch.allow: address blocks, checked wher
     CHECK(load_error(std::string(one_outcome) + "listen:\n  switch:\n    allow: [pbx.example.com]\n") ==
           file + ":5:13: listen.switch.allow[0]: \"pbx.example.com\" is not an address block (like "
                  "10.0.0.0/8 or fd00::/8)");
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "listen.agent.tls and allow_plain: files that exist, checked where written") {
+    dir.write("agent.pem", "certificate");
+    dir.write("agent.key", "key");
+    const std::string files = "{certificate: " + (dir.path() / "agent.pem").string() +
+                              ", key: " + (dir.path() / "agent.key").string() + "}";
+    const auto config = load(std::string(one_outcome) + "listen:\n  agent:\n    address: 0.0.0.0\n    tls: " + files + "\n");
+    REQUIRE(config.listen.agent_tls.has_value());
+    CHECK(config.listen.agent_tls->key == dir.path() / "agent.key");
+    REQUIRE(config.listen.agent_plain_allow.size() == 2);  // loopback only, by default
+    CHECK(config.listen.agent_plain_allow[0].contains("127.0.0.1"));
+    CHECK_FALSE(config.listen.agent_plain_allow[0].contains("10.0.0.1"));
+    CHECK_FALSE(load(one_outcome).listen.agent_tls.has_value());
+
+    const auto anywhere = load(std::string(one_outcome) + "listen:\n  agent: {address: 0.0.0.0, allow_plain: true}\n");
+    REQUIRE(anywhere.listen.agent_plain_allow.size() == 1);
+    CHECK(anywhere.listen.agent_plain_allow[0].contains("203.0.113.9"));
+    CHECK(anywhere.listen.agent_plain_allow[0].contains("2001:db8::1"));
+    const auto vlan = load(std::string(one_outcome) + "listen:\n  agent: {address: 0.0.0.0, allow_plain: [10.20.0.0/16]}\n");
+    REQUIRE(vlan.listen.agent_plain_allow.size() == 1);
+    CHECK_FALSE(vlan.listen.agent_plain_allow[0].contains("127.0.0.1"));
+
+    CHECK(load_error(std::string(one_outcome) + "listen:\n  agent: {address: 0.0.0.0}\n") ==
+          file + ":4:10: listen.agent: listens on 0.0.0.0 without tls, so agents on other hosts "
+                 "would be refused: give tls (certificate, key) or allow_plain");
+    CHECK(load_error(std::string(one_outcome) + "listen:\n  agent: {allow_plain: yes}\n") ==
+          file + ":4:24: listen.agent.allow_plain: expected true, false or a list of address blocks");
+    CHECK(load_error(std::string(one_outcome) + "listen:\n  agent: {tls: {certificate: /nonexistent/agent.pem, key: /nonexistent/agent.key}}\n") ==
+          file + ":4:30: listen.agent.tls.certificate: /nonexistent/agent.pem: No such file or directory");
+    CHECK(load_error(std::string(one_outcome) + "listen:\n  agent: {tls: {certificate: " + (dir.path() / "agent.pem").string() + "}}\n") ==
+          file + ":4:16: listen.agent.tls.key: missing (the PEM file of its private key)");
+}
+
+TEST_CASE_FIXTURE(ConfigFile, "listen.switch.secret and an AMI link's tls") {
+    CHECK(load(std::string(one_outcome) + "listen:\n  switch: {secret: \"pbx shared\"}\n").listen.switch_secret == "pbx shared");
+    CHECK(load(one_outcome).listen.switch_secret.empty());
+    CHECK(load_error(std::string(one_outcome) + "listen:\n  switch: {secret: \"\"}\n") ==
+          file + ":4:20: listen.switch.secret: must not be empty");
+
+    const std::string ami = std::string(one_outcome) + "switches:\n  - {name: a, type: ami, host: h, username: u, secret: s";
+    const auto link = load(ami + ", tls: true}\n").switches.at(0);
+    CHECK(link.tls);
+    CHECK(link.port == 5039);  // Asterisk's tlsbindport
+    CHECK(link.ca.empty());
+    CHECK(load(ami + "}\n").switches.at(0).port == 5038);
+    CHECK(load_error(ami + ", tls: 1}\n") == file + ":4:64: switches[0].tls: expected true or false");
+    CHECK(load_error(ami + ", ca: /etc/hostname}\n") == file + ":4:5: switches[0]: ca is for links with tls: true");
+    CHECK(load_error(std::string(one_outcome) + "switches:\n  - {name: a, type: evapi, host: h, tls: true}\n") ==
+          file + ":4:5: switches[0]: tls is for type ami only (Kamailio's evapi speaks plain TCP)");
 }
