@@ -1,5 +1,5 @@
 // libFuzzer target for the native switch port (docs/protocol-switch.md): the line decoder
-// and parse_switch_event, and the encoders fed with what it accepts (the pop, the call
+// and parse_switch_event (parse_switch_hello too), and the encoders fed with what it accepts (the pop, the call
 // state, the callback a missed call schedules). Build and run: tests/fuzz/README.md.
 #include <cstddef>
 #include <cstdint>
@@ -17,7 +17,21 @@ using callpop::fuzz::require;
 
 namespace {
 
+// A hello is an object whose event is "hello" and whose secret is a string.
+void parse_hello(const std::string& text) {
+    auto hello = protocol::parse_switch_hello(text);
+    if (auto* error = std::get_if<protocol::ProtocolError>(&hello)) {
+        require(!error->code.empty());
+        check_encoded(protocol::encode_error(*error));
+        return;
+    }
+    const auto reference = nlohmann::json::parse(text, nullptr, false);
+    require(reference.is_object() && reference.value("event", "") == "hello");
+    require(reference["secret"] == std::get<protocol::SwitchHello>(hello).secret);
+}
+
 void parse_line(const std::string& text) {
+    parse_hello(text);
     auto event = protocol::parse_switch_event(text);
     // simdjson reads lines first and nlohmann decides whatever simdjson refuses: together
     // they must accept what nlohmann alone accepts, with the same values.
