@@ -456,6 +456,7 @@ void Server::act_on(const CallChange& change, const protocol::SwitchEvent& event
             // The call's pop rings there. An agent there who saw the call ring earlier (and
             // was told it was answered) gets it again; the agent who has the call keeps it.
             const PendingPop pop = pop_of(call);
+            router_.ring_at(change.new_extensions, pop);
             const auto pop_again = [&](const std::string& agent) {
                 if (agent != call.answered_agent) router_.pop_again_for(agent, pop);
             };
@@ -1050,6 +1051,24 @@ void Server::on_release_extension(AgentSession& session,
         protocol::encode_extension_released(request.extension, holder, session.agent());
     if (auto held_by = router_.session(holder)) held_by->deliver(released);
     session.deliver(released);
+}
+
+void Server::on_disconnect(AgentSession& session, const protocol::Disconnect& request) {
+    std::vector<std::shared_ptr<AgentSession>> sessions;
+    auto [it, last] = sessions_by_agent_.equal_range(request.agent);
+    for (; it != last; ++it) {
+        if (auto held = it->second.session.lock(); held && held->open() && held.get() != &session)
+            sessions.push_back(std::move(held));
+    }
+    if (sessions.empty()) {
+        session.reject("not_found", "agent " + request.agent + " has no session");
+        return;
+    }
+    spdlog::warn("admin {}: disconnected agent {} ({} session(s))", session.agent(), request.agent,
+                 sessions.size());
+    for (const auto& held : sessions)
+        held->close_with("disconnected", "an admin (" + session.agent() + ") closed this session");
+    session.deliver(protocol::encode_disconnected(request.agent, sessions.size()));
 }
 
 void Server::on_followup_close(const std::shared_ptr<AgentSession>& session,

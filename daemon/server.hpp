@@ -70,6 +70,7 @@ public:
     void on_agent_drained(AgentSession& session) override;
     void on_release_extension(AgentSession& session,
                               const protocol::ReleaseExtension& request) override;
+    void on_disconnect(AgentSession& session, const protocol::Disconnect& request) override;
     void on_logout(AgentSession& session) override;
     void on_agent_closed(AgentSession& session) override;
 

@@ -148,11 +148,16 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
             return ProtocolError{"bad_field", "release_extension: extension must not be empty"};
         return finish(fields, std::move(release));
     }
+    if (type == "disconnect") {
+        Disconnect disconnect;
+        disconnect.agent = fields.required_string("agent");  // refuses "" too
+        return finish(fields, std::move(disconnect));
+    }
     return ProtocolError{"unknown_type",
                          "unknown message type \"" + type +
                              "\" (expected login, ack, outcome, note, tail, ping, logout, "
-                             "next_followup, followup_result, followup_close, status or "
-                             "release_extension)"};
+                             "next_followup, followup_result, followup_close, status, "
+                             "release_extension or disconnect)"};
 }
 
 std::string encode_welcome(std::string_view agent, domain::AgentRole role, int heartbeat_s,
@@ -374,6 +379,10 @@ std::string encode_pong() { return line_of({{"type", "pong"}}); }
 
 std::string encode_bye(std::string_view code, std::string_view message) {
     return line_of({{"type", "bye"}, {"code", code}, {"message", message}});
+}
+
+std::string encode_disconnected(std::string_view agent, std::size_t sessions) {
+    return line_of({{"type", "disconnected"}, {"agent", agent}, {"sessions", sessions}});
 }
 
 std::string encode_extension_released(std::string_view extension, std::string_view agent,

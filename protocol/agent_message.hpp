@@ -77,8 +77,15 @@ struct ReleaseExtension {
     std::string extension;
 };
 
+// Admins: close every session of an agent (a terminal left logged in, a stolen one). The
+// agent may log in again: to keep it out, `callpop agent remove` or `reset-token`.
+struct Disconnect {
+    std::string agent;
+};
+
 using AgentMessage = std::variant<Login, Ack, Outcome, AddNote, Tail, Ping, Logout, NextFollowup,
-                                  FollowupResult, FollowupClose, StatusRequest, ReleaseExtension>;
+                                  FollowupResult, FollowupClose, StatusRequest, ReleaseExtension,
+                                  Disconnect>;
 
 Parsed<AgentMessage> parse_agent_message(std::string_view line);
 
@@ -193,6 +200,8 @@ std::string encode_backlog_end(std::size_t count, std::int64_t last_id);
 std::string encode_pong();
 std::string encode_bye(std::string_view code, std::string_view message);
 // To the supervisor who released it, and to the agent who held it.
+// The answer to disconnect: how many sessions of `agent` were closed.
+std::string encode_disconnected(std::string_view agent, std::size_t sessions);
 std::string encode_extension_released(std::string_view extension, std::string_view agent,
                                       std::string_view by);
 

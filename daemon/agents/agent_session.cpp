@@ -76,6 +76,10 @@ void AgentSession::on_line(std::string_view line) {
                 if (!domain::supervises(role_))
                     return reject("forbidden", "releasing extensions is for supervisors");
                 requests_.on_release_extension(*this, body);
+            } else if constexpr (std::is_same_v<Body, protocol::Disconnect>) {
+                if (role_ != domain::AgentRole::admin)
+                    return reject("forbidden", "disconnecting agents is for admins");
+                requests_.on_disconnect(*this, body);
             }
         },
         message);

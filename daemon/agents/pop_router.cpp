@@ -48,6 +48,15 @@ void PopRouter::pop_at(const std::vector<std::string>& extensions, const Pending
     }
 }
 
+void PopRouter::ring_at(const std::vector<std::string>& extensions, const PendingPop& pop) {
+    stop_ringing(pop.call);
+    auto& rung = ringing_extensions_[pop.call];
+    for (const auto& extension : extensions) {
+        ringing_at_[extension].insert_or_assign(pop.call, pop);
+        rung.push_back(extension);
+    }
+}
+
 std::vector<PendingPop> PopRouter::ringing_for_new_seat(const std::string& agent,
                                                         const std::vector<std::string>& extensions) {
     std::vector<PendingPop> pops;

@@ -44,6 +44,9 @@ public:
     // Pops the call for every agent seated at `extensions`, and for whoever sits down at
     // one of them while it rings (ringing_for_new_seat).
     void pop_at(const std::vector<std::string>& extensions, const PendingPop& pop);
+    // A transfer: the call rings at `extensions` now, and no longer where it rang before,
+    // for whoever sits down there while it rings.
+    void ring_at(const std::vector<std::string>& extensions, const PendingPop& pop);
     // Calls ringing now at `extensions` that never popped for `agent`, who sat down while the
     // phone rang (or after a restart, when the switch told of them again): pending for it
     // from now on, and returned, oldest first, for its welcome.

@@ -22,6 +22,11 @@ constexpr std::size_t spool_chunk_bytes = std::size_t{1} << 20;
 
 constexpr const char* follow_on_names[] = {"none", "missed_call", "late_answer"};
 
+// How long a stop waits for a store that takes no writes (locked by another process, a full
+// disk) before it leaves the rest to the spool; the server has already waited for it to
+// answer the agents.
+constexpr std::chrono::seconds stop_patience{3};
+
 std::string spool_line(const LoggedEvent& event) {
     const nlohmann::json entry = {
         {"record", protocol::to_json(event.record)},
@@ -115,6 +120,8 @@ void LogWriter::stop() {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
+    give_up_at_ = std::min(give_up_at_.load(),
+                           (std::chrono::steady_clock::now() + stop_patience).time_since_epoch().count());
     wake_.notify_one();
     if (thread_.joinable()) thread_.join();
 }
@@ -181,7 +188,7 @@ void LogWriter::run() {
         wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || spilling_; });
         if (queue_.empty()) {
             if (spilling_) {
-                replay_spilled(lock);
+                if (!replay_spilled(lock)) return;  // a stop gave up on the store
                 continue;
             }
             if (stopping_) return;
@@ -196,12 +203,56 @@ void LogWriter::run() {
             queue_.pop_front();
         }
         lock.unlock();
-        write_batch(batch);
+        auto left = write_batch(batch);
         lock.lock();
+        if (!left.empty()) {
+            leave_for_next_start(std::move(left), {}, lock);
+            return;
+        }
     }
 }
 
-void LogWriter::replay_spilled(std::unique_lock<std::mutex>& lock) {
+bool LogWriter::giving_up() const {
+    return std::chrono::steady_clock::now().time_since_epoch().count() >= give_up_at_.load();
+}
+
+void LogWriter::leave_for_next_start(std::deque<Pending> first, std::deque<Pending> after_file,
+                                     std::unique_lock<std::mutex>& lock) {
+    std::string lines;
+    std::size_t records = 0;
+    std::size_t failed = 0;
+    auto take = [&](std::deque<Pending>& requests) {
+        for (auto& pending : requests) {
+            if (const auto* event = std::get_if<LoggedEvent>(&pending.request)) {
+                lines += spool_line(*event);
+                ++records;
+            } else if (pending.done && !pending.reads_only) {
+                ++failed;  // no one waits any more: the sessions were told goodbye
+            }
+        }
+        requests.clear();
+    };
+    take(first);
+    take(queue_);
+    const Spool::File file = spool_.open_file();
+    if (spool_.active() && spool_read_ < file.end)
+        lines += Spool::read(file.path, spool_read_, file.end,
+                             static_cast<std::size_t>(file.end - spool_read_));
+    take(after_file);
+    take(unspooled_);
+    lock.unlock();
+    if (lines.empty()) return;
+    if (spool_.hand_over(lines))
+        spdlog::error("call log: the store still takes no writes; {} record(s) and the rest of "
+                      "the spool are left in {} for the next start to write ({} write(s) an "
+                      "agent asked for were not made)",
+                      records, spool_.path_of(spool_.open_file().number).string(), failed);
+    else
+        spdlog::critical("call log: the store takes no writes and the spool cannot take the "
+                         "{} record(s) left either: they are lost", records);
+}
+
+bool LogWriter::replay_spilled(std::unique_lock<std::mutex>& lock) {
     const Spool::File file = spool_.open_file();
     std::deque<Pending> batch;
     std::int64_t next_offset = spool_read_;
@@ -216,7 +267,7 @@ void LogWriter::replay_spilled(std::unique_lock<std::mutex>& lock) {
         if (lines.empty()) {
             std::this_thread::sleep_for(std::chrono::seconds(1));
             lock.lock();
-            return;
+            return true;
         }
         next_offset = spool_read_ + static_cast<std::int64_t>(lines.size());
         batch = spooled_batch(lines, file.number, next_offset);
@@ -228,8 +279,15 @@ void LogWriter::replay_spilled(std::unique_lock<std::mutex>& lock) {
         lock.unlock();
     }
     const std::size_t entries = batch.size() - (next_offset != spool_read_ ? 1 : 0);
-    write_batch(batch);
+    const bool from_file = next_offset != spool_read_;
+    auto left = write_batch(batch);
     lock.lock();
+    if (!left.empty()) {
+        // What came from the file is still there, from spool_read_ on.
+        leave_for_next_start({}, from_file ? std::deque<Pending>{} : std::move(left), lock);
+        lock.lock();
+        return false;
+    }
     spool_read_ = next_offset;
     spooled_waiting_ -= std::min(spooled_waiting_, entries);
     if (spool_read_ >= spool_.open_file().end && unspooled_.empty()) {
@@ -239,6 +297,7 @@ void LogWriter::replay_spilled(std::unique_lock<std::mutex>& lock) {
         spooled_waiting_ = 0;
         spilling_ = false;
     }
+    return true;
 }
 
 void LogWriter::replay_file(const Spool::File& file) {
@@ -326,7 +385,7 @@ LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t 
     }
 }
 
-void LogWriter::write_batch(std::deque<Pending>& batch) {
+std::deque<LogWriter::Pending> LogWriter::write_batch(std::deque<Pending>& batch) {
     std::vector<WriteResult> results(batch.size());
     std::vector<domain::CallLogRecord> logged;
     // A busy database or a full disk passes: retry until it does, so that nothing the loop
@@ -336,11 +395,20 @@ void LogWriter::write_batch(std::deque<Pending>& batch) {
         for (int attempt = 1;; ++attempt) {
             const Attempt outcome = try_write(batch, first, count, results, logged);
             if (outcome != Attempt::retry_later) return outcome;
+            if (giving_up()) return Attempt::gave_up;
             std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 * attempt, 5000)));
         }
     };
-    if (write_until_done(0, batch.size()) == Attempt::refused) {
-        for (std::size_t index = 0; index < batch.size(); ++index) write_until_done(index, 1);
+    std::deque<Pending> left;
+    const Attempt whole = write_until_done(0, batch.size());
+    if (whole == Attempt::gave_up) {
+        left.swap(batch);
+        return left;
+    }
+    std::vector<bool> left_out(batch.size(), false);
+    if (whole == Attempt::refused) {
+        for (std::size_t index = 0; index < batch.size(); ++index)
+            left_out[index] = write_until_done(index, 1) == Attempt::gave_up;
     }
     append_jsonl(logged);
     if (committed_ && !logged.empty()) {
@@ -349,10 +417,16 @@ void LogWriter::write_batch(std::deque<Pending>& batch) {
         });
     }
     for (std::size_t index = 0; auto& pending : batch) {
+        if (left_out[index]) {
+            left.push_back(std::move(pending));
+            ++index;
+            continue;
+        }
         const WriteResult& result = results[index++];
         if (!pending.done) continue;
         asio::post(loop_, [done = std::move(pending.done), result] { done(result); });
     }
+    return left;
 }
 
 }  // namespace callpop::daemon

@@ -111,7 +111,9 @@ public:
     void read(Work work, std::function<void(const JobOutcome<JobResult<Work>>&)> done) {
         enqueue(with_outcome(std::move(work), std::move(done), true));
     }
-    // Stops accepting, writes everything queued and spooled, joins the thread.
+    // Stops accepting, writes everything queued and spooled, joins the thread. A store that
+    // still takes no writes a few seconds on does not hold the stop: the records left go to
+    // a spool file that the next start replays, and requests someone waits for fail.
     void stop();
     // Requests waiting for the writer thread, not counting the batch it is writing.
     WriterBacklog backlog() const;
@@ -132,15 +134,24 @@ private:
     // Past the bound: true when `pending` went to the spool's side, or was refused.
     bool spill(Pending& pending, std::unique_lock<std::mutex>& lock);
     void run();
-    // One batch from the spool's side: the file, then what it could not take.
-    void replay_spilled(std::unique_lock<std::mutex>& lock);
+    // One batch from the spool's side: the file, then what it could not take. False when a
+    // stop gave up on the store and left the rest to the next start.
+    bool replay_spilled(std::unique_lock<std::mutex>& lock);
     // Replays a whole file, from `offset`, before the thread starts.
     void replay_file(const Spool::File& file);
     // Entries of a spool chunk, then the job that commits the position after them.
     std::deque<Pending> spooled_batch(const std::string& lines, std::int64_t file,
                                       std::int64_t next_offset);
-    void write_batch(std::deque<Pending>& batch);
-    enum class Attempt { committed, retry_later, refused };
+    // What a stop that gave up on the store left unwritten and unanswered, in order; empty
+    // when all of `batch` was written or refused.
+    std::deque<Pending> write_batch(std::deque<Pending>& batch);
+    // The stop gave up: in the order they would have been written, `first`, the queue, the
+    // rest of the spool file, `after_file`, and what waits in memory behind the file go to a
+    // new spool file for the next start.
+    void leave_for_next_start(std::deque<Pending> first, std::deque<Pending> after_file,
+                              std::unique_lock<std::mutex>& lock);
+    bool giving_up() const;
+    enum class Attempt { committed, retry_later, refused, gave_up };
     Attempt try_write(std::deque<Pending>& batch, std::size_t first, std::size_t count,
                       std::vector<WriteResult>& results,
                       std::vector<domain::CallLogRecord>& logged);
@@ -173,6 +184,8 @@ private:
     std::size_t spooled_waiting_ = 0;
     std::uint64_t spilled_total_ = 0;
     bool stopping_ = false;
+    // When a stop stops waiting for the store (steady clock, nanoseconds); set by stop().
+    std::atomic<std::int64_t> give_up_at_{std::numeric_limits<std::int64_t>::max()};
     std::thread thread_;
 };
 

@@ -119,6 +119,27 @@ void Spool::finish() {
     end_ = 0;
 }
 
+bool Spool::hand_over(std::string_view lines) {
+    const bool had_file = fd_ >= 0;
+    const std::int64_t old = number_;
+    if (had_file) {
+        ::close(fd_);
+        fd_ = -1;
+        ++number_;
+    }
+    if (!append(lines) || ::fsync(fd_) != 0) {
+        spdlog::error("spool {}: cannot hand over: {}", path_of(number_).string(),
+                      std::strerror(errno));
+        return false;
+    }
+    // A crash right here leaves both files: the next start replays the old one's rest twice.
+    if (had_file) {
+        std::error_code error;
+        std::filesystem::remove(path_of(old), error);
+    }
+    return true;
+}
+
 std::string Spool::read(const std::filesystem::path& path, std::int64_t offset, std::int64_t end,
                         std::size_t max_bytes) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

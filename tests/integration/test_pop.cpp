@@ -177,6 +177,34 @@ TEST_CASE("an agent who logs in while its phone rings gets the pop, not once the
     CHECK(late.quiet());  // answered before it sat down
 }
 
+TEST_CASE("an agent who logs in where a transferred call now rings gets its pop") {
+    Daemon daemon;
+    daemon.start();
+    Client first(daemon.agent_port());
+    login(first, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("handed-on", "+15550102000", "1001"));
+    CHECK(first.expect("pop")["call"] == "handed-on");
+    pbx.send({{"event", "answer"}, {"call", "handed-on"}, {"ext", "1001"}});
+    pbx.send({{"event", "transfer"}, {"call", "handed-on"}, {"ext", "1003"}});
+    wait_until([&] {
+        return query_one(daemon.database_path(),
+                         "SELECT count(*) FROM call_log WHERE call_id = 'handed-on' AND kind = "
+                         "'transfer'") == "1";
+    }, 5s, "the transfer handled");
+
+    Client taker(daemon.agent_port());
+    login(taker, "1003", "secret-1003", {"1003"});
+    const json pop = taker.expect("pop");
+    CHECK(pop["call"] == "handed-on");
+    CHECK(pop["customer"]["name"] == "Pat Doe");
+    first.send({{"type", "logout"}});
+    first.expect("bye");
+    Client old_seat(daemon.agent_port());
+    login(old_seat, "1002", "secret-1002", {"1001"});  // the call rings at 1001 no more
+    CHECK(old_seat.quiet());
+}
+
 TEST_CASE("an agent that reconnects gets the pops it missed while the call is live") {
     Daemon daemon;
     daemon.start();

@@ -180,3 +180,39 @@ TEST_CASE("listen.switch.secret: a native switch says it in a hello before its e
     CHECK(agent2.expect("pop")["call"] == "open-1");
     CHECK(switch2.quiet());
 }
+
+TEST_CASE("roles: an admin may close any agent's sessions, a supervisor may not") {
+    Daemon daemon;
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    supervisor.send({{"type", "disconnect"}, {"agent", "1001"}});
+    json refused = supervisor.expect("error");
+    CHECK(refused["code"] == "forbidden");
+    CHECK(refused["message"] == "disconnecting agents is for admins");
+
+    const auto added = run_callpop({"agent", "add", "root", "--role", "admin", "--config",
+                                    daemon.config_path().string(), "--token", "root-token"});
+    REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+    Client admin(daemon.agent_port());
+    CHECK(login(admin, "root", "root-token")["role"] == "admin");
+    admin.send({{"type", "disconnect"}, {"agent", "1001"}});
+    const json done = admin.expect("disconnected");
+    CHECK(done["agent"] == "1001");
+    CHECK(done["sessions"] == 1);
+    const json bye = agent.expect("bye");
+    CHECK(bye["code"] == "disconnected");
+    CHECK(bye["message"].get<std::string>().find("root") != std::string::npos);
+    CHECK(agent.closed_by_peer());
+    admin.send({{"type", "disconnect"}, {"agent", "1001"}});
+    CHECK(admin.expect("error")["code"] == "not_found");
+
+    // Not a ban: the agent logs in again, and its calls pop there.
+    Client again(daemon.agent_port());
+    login(again, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("after-disconnect", "+15550102000", "1001"));
+    CHECK(again.expect("pop")["call"] == "after-disconnect");
+}

@@ -476,7 +476,17 @@ TEST_CASE("agent message: status") {
     message_of<protocol::StatusRequest>(R"({"type":"status","switch":["pbx1"],"verbose":1})");
     check_error(R"({"type":"Status"})", "unknown_type",
                 "unknown message type \"Status\" (expected login, ack, outcome, note, tail, ping, "
-                "logout, next_followup, followup_result, followup_close, status or release_extension)");
+                "logout, next_followup, followup_result, followup_close, status, release_extension or disconnect)");
+}
+
+TEST_CASE("agent message: release_extension and disconnect") {
+    CHECK(message_of<protocol::ReleaseExtension>(R"({"type":"release_extension","extension":"1001"})")
+              .extension == "1001");
+    CHECK(message_of<protocol::Disconnect>(R"({"type":"disconnect","agent":"1002"})").agent == "1002");
+    check_error(R"({"type":"disconnect","agent":""})", "missing_field",
+                "disconnect: field \"agent\" is empty");
+    CHECK(parse_line(protocol::encode_disconnected("1002", 2)) ==
+          json{{"type", "disconnected"}, {"agent", "1002"}, {"sessions", 2}});
 }
 
 TEST_CASE("agent message: errors common to every message") {
@@ -490,11 +500,11 @@ TEST_CASE("agent message: errors common to every message") {
     check_error(R"({"type":7})", "bad_field", "message: field \"type\" must be a string");
     check_error(R"({"type":"hello"})", "unknown_type",
                 "unknown message type \"hello\" (expected login, ack, outcome, note, tail, ping, "
-                "logout, next_followup, followup_result, followup_close, status or release_extension)");
+                "logout, next_followup, followup_result, followup_close, status, release_extension or disconnect)");
     // Types are matched exactly.
     check_error(R"({"type":"Next_Followup"})", "unknown_type",
                 "unknown message type \"Next_Followup\" (expected login, ack, outcome, note, "
-                "tail, ping, logout, next_followup, followup_result, followup_close, status or release_extension)");
+                "tail, ping, logout, next_followup, followup_result, followup_close, status, release_extension or disconnect)");
 }
 
 // ---- callpop → client ------------------------------------------------------------------

@@ -73,3 +73,35 @@ TEST_CASE("logins: a ticket key row too short to be one is replaced by nothing: 
     CHECK_THROWS_AS(store->ticket_key(), storage::StorageError);
     CHECK(query_one(path, "SELECT value FROM secrets WHERE name = 'ticket_key'") == "00ff");
 }
+
+TEST_CASE("logins: a version-4 database (before the spool and the admin role) upgrades with "
+          "its accounts and secrets kept") {
+    const TempDir dir;
+    const auto path = dir / "callpop.db";
+    const auto stored_before = storage::hash_token("boss", 1000);
+    std::string first_four;
+    for (std::size_t index = 0; index < 4; ++index) first_four += migrations[index];
+    exec_sql(path, first_four +
+                       "PRAGMA user_version = 4;"
+                       "INSERT INTO agents (id, name, role, token_hash) VALUES ('super', 'Sam', "
+                       "'supervisor', '" + stored_before + "');"
+                       "INSERT INTO secrets (name, value) VALUES ('ticket_key', '" +
+                       std::string(64, 'a') + "');");
+
+    auto store = test::open_test_store<test::SqliteBackend>(dir);
+    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(migrations)));
+    const auto sam = store->agent("super");
+    REQUIRE(sam);
+    CHECK(sam->name == "Sam");
+    CHECK(sam->role == domain::AgentRole::supervisor);
+    CHECK(sam->extensions.empty());
+    CHECK(storage::verify_token("boss", sam->token_hash));
+    CHECK(storage::to_hex(store->ticket_key()) == std::string(64, 'a'));  // old tickets hold
+    // Nothing spooled yet; accounts start counting changes from here.
+    CHECK(store->spool_position().file == 0);
+    const auto revision = store->accounts_revision();
+    store->put_agent({.id = "root", .name = "", .role = domain::AgentRole::admin,
+                      .token_hash = stored_before, .extensions = {"1001"}});
+    CHECK(store->accounts_revision() > revision);
+    CHECK(store->agent("root")->role == domain::AgentRole::admin);
+}
