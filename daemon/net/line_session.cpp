@@ -1,5 +1,7 @@
 #include "daemon/net/line_session.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -41,16 +43,37 @@ constexpr auto never = std::chrono::steady_clock::time_point::max();
 
 // The first byte of a TLS connection: a handshake record. A JSON line never starts so.
 constexpr unsigned char tls_handshake_record = 0x16;
-// Decrypted input lands in the session's own buffer: an asynchronous TLS read may complete
-// after other sessions' handlers ran, so the per-thread buffer cannot serve it.
-constexpr std::size_t tls_read_chunk = std::size_t{16} * 1024;
+// OpenSSL's last error, as an error code whose message names it.
+boost::system::error_code tls_error(int ssl_error) {
+    if (ssl_error == SSL_ERROR_SYSCALL && errno != 0)
+        return {errno, boost::system::system_category()};
+    const unsigned long queued = ERR_get_error();
+    ERR_clear_error();
+    if (queued == 0) return asio::error::eof;  // the peer closed without close_notify
+    return {static_cast<int>(queued), asio::error::get_ssl_category()};
+}
 
 }  // namespace
 
+// OpenSSL straight on the socket, driven by the session's own waits. Asio's ssl::stream
+// would cost ~85 KiB a connection in fixed buffers (its BIO pair and staging buffers); an SSL
+// on the socket holds its buffers only while a record is in transit (SSL_MODE_RELEASE_BUFFERS),
+// and reads use the per-thread buffer like plain ones, since SSL_read is synchronous.
 struct LineSession::Tls {
-    Tls(tcp::socket& socket, asio::ssl::context& context) : stream(socket, context) {}
-    asio::ssl::stream<tcp::socket&> stream;
-    std::vector<char> input = std::vector<char>(tls_read_chunk);
+    Tls(SSL_CTX* context, int fd) : ssl(SSL_new(context)) {
+        if (ssl == nullptr) throw std::runtime_error("cannot make a TLS connection");
+        SSL_set_fd(ssl, fd);
+        SSL_set_accept_state(ssl);
+    }
+    ~Tls() { SSL_free(ssl); }
+    Tls(const Tls&) = delete;
+    Tls& operator=(const Tls&) = delete;
+
+    SSL* ssl;
+    bool handshaken = false;
+    // The write in progress: the buffer of write_buffers_ and how far into it.
+    std::size_t buffer = 0;
+    std::size_t offset = 0;
 };
 
 LineSession::LineSession(tcp::socket socket, std::size_t queue_max,
@@ -114,15 +137,41 @@ void LineSession::on_first_byte(const boost::system::error_code& waited) {
         return;
     }
     if (first == tls_handshake_record && security_->tls != nullptr) {
-        tls_ = std::make_unique<Tls>(socket_, *security_->tls);
-        tls_->stream.async_handshake(asio::ssl::stream_base::server,
-                                     [self = shared_from_this()](const boost::system::error_code& e) {
-                                         self->guarded("TLS handshake",
-                                                       [&] { self->on_handshake(e); });
-                                     });
+        tls_ = std::make_unique<Tls>(security_->tls->native_handle(), socket_.native_handle());
+        continue_handshake();
         return;
     }
     begin_plain();
+}
+
+void LineSession::when_socket(tcp::socket::wait_type wait, const char* what,
+                              void (LineSession::*next)(const boost::system::error_code&)) {
+    socket_.async_wait(wait, [self = shared_from_this(), what,
+                              next](const boost::system::error_code& error) {
+        self->guarded(what, [&] { ((*self).*next)(error); });
+    });
+}
+
+void LineSession::continue_handshake(const boost::system::error_code& waited) {
+    if (closing_) return;
+    if (waited) {
+        on_handshake(waited);
+        return;
+    }
+    ERR_clear_error();
+    const int done = SSL_do_handshake(tls_->ssl);
+    if (done == 1) {
+        tls_->handshaken = true;
+        on_handshake({});
+        return;
+    }
+    const int error = SSL_get_error(tls_->ssl, done);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+        when_socket(error == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write,
+                    "TLS handshake", &LineSession::continue_handshake);
+        return;
+    }
+    on_handshake(tls_error(error));
 }
 
 void LineSession::begin_plain() {
@@ -168,7 +217,7 @@ void LineSession::set_idle_timeout(std::chrono::seconds timeout) {
 }
 
 std::size_t LineSession::buffer_bytes() const {
-    return (tls_ ? tls_->input.capacity() : 0) + decoder_.buffer_capacity() + queue_.capacity() * sizeof(SharedMessage) +
+    return decoder_.buffer_capacity() + queue_.capacity() * sizeof(SharedMessage) +
            in_flight_.capacity() * sizeof(SharedMessage) +
            write_buffers_.capacity() * sizeof(asio::const_buffer);
 }
@@ -239,6 +288,10 @@ void LineSession::close_with(std::string_view code, std::string_view message) {
 
 void LineSession::stop() {
     closing_ = true;
+    if (tls_ && tls_->handshaken && socket_.is_open()) {
+        SSL_shutdown(tls_->ssl);  // close_notify, if the socket takes it now; no wait for the reply
+        ERR_clear_error();
+    }
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -271,15 +324,12 @@ void LineSession::handle(const protocol::DecodedLine& line) {
 void LineSession::wait_for_input() {
     if (waiting_for_input_) return;
     waiting_for_input_ = true;
-    if (tls_) {
-        tls_->stream.async_read_some(
-            asio::buffer(tls_->input),
-            [self = shared_from_this()](const boost::system::error_code& error, std::size_t size) {
-                self->waiting_for_input_ = false;
-                self->guarded("session reader", [&] {
-                    self->on_read(error, self->tls_->input.data(), size);
-                });
-            });
+    // Bytes TLS decrypted already are not in the socket for a wait to see.
+    if (tls_ && SSL_pending(tls_->ssl) > 0) {
+        asio::post(socket_.get_executor(), [self = shared_from_this()] {
+            self->waiting_for_input_ = false;
+            self->guarded("session reader", [&] { self->on_readable({}); });
+        });
         return;
     }
     socket_.async_wait(tcp::socket::wait_read,
@@ -294,7 +344,7 @@ void LineSession::on_readable(const boost::system::error_code& waited) {
     boost::system::error_code error = waited;
     std::size_t size = 0;
     const auto buffer = read_buffer();
-    if (!error) size = socket_.read_some(buffer, error);
+    if (!error) size = receive(buffer, error);
     if (error == asio::error::would_block || error == asio::error::try_again) {
         wait_for_input();  // readable was a false alarm
         return;
@@ -302,10 +352,23 @@ void LineSession::on_readable(const boost::system::error_code& waited) {
     on_read(error, static_cast<const char*>(buffer.data()), size);
 }
 
+std::size_t LineSession::receive(asio::mutable_buffer buffer, boost::system::error_code& error) {
+    if (!tls_) return socket_.read_some(buffer, error);
+    ERR_clear_error();
+    const int got = SSL_read(tls_->ssl, buffer.data(), static_cast<int>(buffer.size()));
+    if (got > 0) return static_cast<std::size_t>(got);
+    const int ssl_error = SSL_get_error(tls_->ssl, got);
+    if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE)
+        error = asio::error::would_block;
+    else if (ssl_error == SSL_ERROR_ZERO_RETURN)
+        error = asio::error::eof;  // close_notify
+    else
+        error = tls_error(ssl_error);
+    return 0;
+}
+
 void LineSession::on_read(boost::system::error_code error, const char* data, std::size_t size) {
     if (closing_) return;
-    // A TLS peer that closes without close_notify ended its input all the same.
-    if (error == asio::ssl::error::stream_truncated) error = asio::error::eof;
     if (error == asio::error::eof) {
         // Answer what the peer sent before it half-closed, then close.
         input_ended_ = true;
@@ -353,14 +416,57 @@ void LineSession::write_queued() {
         in_flight_.push_back(queue_.pop_front());
         write_buffers_.push_back(asio::buffer(*in_flight_.back()));
     }
-    auto on_written = [self = shared_from_this()](const boost::system::error_code& error,
+    if (tls_) {
+        write_tls({});
+        return;
+    }
+    asio::async_write(socket_, write_buffers_,
+                      [self = shared_from_this()](const boost::system::error_code& error,
                                                   std::size_t) {
-        self->guarded("session writer", [&] { self->on_written(error); });
+                          self->guarded("session writer", [&] { self->on_written(error); });
+                      });
+}
+
+void LineSession::write_tls(const boost::system::error_code& waited) {
+    // Completions run later, never inside deliver(): like Asio's, they may call back into
+    // whoever delivered.
+    auto complete = [this](const boost::system::error_code& error) {
+        tls_->buffer = 0;
+        tls_->offset = 0;
+        asio::post(socket_.get_executor(), [self = shared_from_this(), error] {
+            self->guarded("session writer", [&] { self->on_written(error); });
+        });
     };
-    if (tls_)
-        asio::async_write(tls_->stream, write_buffers_, std::move(on_written));
-    else
-        asio::async_write(socket_, write_buffers_, std::move(on_written));
+    if (waited) {
+        complete(waited);
+        return;
+    }
+    while (tls_->buffer < write_buffers_.size()) {
+        const asio::const_buffer& buffer = write_buffers_[tls_->buffer];
+        const std::size_t left = buffer.size() - tls_->offset;
+        ERR_clear_error();
+        const int wrote = SSL_write(tls_->ssl, static_cast<const char*>(buffer.data()) + tls_->offset,
+                                    static_cast<int>(std::min<std::size_t>(left, 1U << 30)));
+        if (wrote > 0) {
+            tls_->offset += static_cast<std::size_t>(wrote);
+            if (tls_->offset == buffer.size()) {
+                ++tls_->buffer;
+                tls_->offset = 0;
+            }
+            continue;
+        }
+        const int error = SSL_get_error(tls_->ssl, wrote);
+        if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) {
+            // The same SSL_write is tried again once the socket is ready.
+            when_socket(error == SSL_ERROR_WANT_WRITE ? tcp::socket::wait_write
+                                                      : tcp::socket::wait_read,
+                        "session writer", &LineSession::write_tls);
+            return;
+        }
+        complete(tls_error(error));
+        return;
+    }
+    complete({});
 }
 
 void LineSession::on_written(const boost::system::error_code& error) {

@@ -88,6 +88,10 @@ private:
     // refuse plain.
     void choose_transport();
     void on_first_byte(const boost::system::error_code& waited);
+    // Runs `next` once the socket is ready for `wait`.
+    void when_socket(tcp::socket::wait_type wait, const char* what,
+                     void (LineSession::*next)(const boost::system::error_code&));
+    void continue_handshake(const boost::system::error_code& waited = {});
     void on_handshake(const boost::system::error_code& error);
     // Plain lines from here, if the peer's address may speak plain.
     void begin_plain();
@@ -97,6 +101,10 @@ private:
     void wait_for_input();
     void on_readable(const boost::system::error_code& error);
     void on_read(boost::system::error_code error, const char* data, std::size_t size);
+    // What the socket has (decrypted, with TLS); would_block when nothing.
+    std::size_t receive(asio::mutable_buffer buffer, boost::system::error_code& error);
+    // Writes write_buffers_ with SSL_write, waiting on the socket as TLS asks.
+    void write_tls(const boost::system::error_code& waited);
     void handle_lines_then_read();
     void handle_decoded_lines();
     void handle(const protocol::DecodedLine& line);

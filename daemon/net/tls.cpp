@@ -37,6 +37,16 @@ asio::ssl::context server_tls_context(const config::TlsIdentity& identity) {
     auto context = modern_context(asio::ssl::context::tls_server);
     // Renegotiation lets a client make the server do handshakes at will.
     SSL_CTX_set_options(context.native_handle(), SSL_OP_NO_RENEGOTIATION);
+    // No TLS session resumption: a reconnecting agent presents its resume ticket inside a
+    // full handshake (cheap with an EC key), and a server-side session cache would cost
+    // memory for every agent that ever connected.
+    SSL_CTX_set_session_cache_mode(context.native_handle(), SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(context.native_handle(), 0);
+    // Sessions write with SSL_write straight from their queued messages (daemon/net/
+    // line_session.cpp): a message may go out in parts, and a retry may come from a moved
+    // buffer.
+    SSL_CTX_set_mode(context.native_handle(),
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     boost::system::error_code error;
     context.use_certificate_chain_file(identity.certificate.string(), error);
     if (error)

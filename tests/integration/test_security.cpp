@@ -1,6 +1,9 @@
 // Who may talk to the daemon and how: TLS on the agent port, plain connections only from
 // listen.agent.allow_plain, and the native switch's shared secret.
 #include <doctest/doctest.h>
+#include <sys/socket.h>
+
+#include <thread>
 
 #include "harness.hpp"
 #include "support/wait_until.hpp"
@@ -65,6 +68,20 @@ TEST_CASE("TLS on the agent port: pops over TLS, and plain still from loopback b
     // The sessions that got in are undisturbed.
     pbx.send(ring("tls-2", "+15550102000", "1001"));
     CHECK(secure.expect("pop")["call"] == "tls-2");
+
+    // A burst to a TLS terminal with a small window, read late: the daemon's writes wait
+    // for the socket again and again, and every pop arrives whole, in order.
+    Client narrow(daemon.agent_port());
+    const int window = 4096;
+    ::setsockopt(narrow.fd(), SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
+    REQUIRE(narrow.start_tls(tls_file("ca.pem")) == "");
+    login(narrow, "1003", "secret-1003", {"1003"});
+    constexpr int burst = 300;
+    for (int call = 0; call < burst; ++call)
+        pbx.send(ring("burst-" + std::to_string(call), "+15550102000", "1003"));
+    std::this_thread::sleep_for(500ms);
+    for (int call = 0; call < burst; ++call)
+        REQUIRE(narrow.expect("pop")["call"] == "burst-" + std::to_string(call));
     wait_until([&] { return status_over_tls(daemon)["faults"]["tls_failed"] >= 2; }, 5s,
                "two failed handshakes counted");
 }
