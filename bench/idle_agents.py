@@ -5,6 +5,7 @@ daemon's resident memory before and after, and per connection.
     bench/idle_agents.py --agents 2000                 # build/callpop, 2,000 agents
     bench/idle_agents.py --agents 10000 --callpop build-bench/callpop
     bench/idle_agents.py --agents 2000 --wrap "heaptrack -o /tmp/idle"   # profile the daemon
+    bench/idle_agents.py --agents 10000 --tls          # over TLS (tests/integration/tls certs)
 
 The agents are written straight into a fresh store with a one-iteration token hash
 ("pbkdf2-sha256$1$salt$hash", the format of storage/token_hash.hpp), so that logging in
@@ -22,6 +23,7 @@ import shlex
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,7 @@ CONFIG = """\
 site: {{region: US, timezone: America/New_York}}
 listen:
   switch: {{address: 127.0.0.1, port: 0}}
-  agent: {{address: 127.0.0.1, port: 0}}
+  agent: {{address: 127.0.0.1, port: 0{tls}}}
 storage: {{backend: sqlite, path: {dir}/callpop.db}}
 call_log: {{jsonl: {dir}/calls.jsonl}}
 sessions: {{login_timeout_s: 10, heartbeat_s: 15, queue_max: 1024}}
@@ -63,6 +65,8 @@ def main():
     parser.add_argument("--wrap", default="", help="command the daemon runs under")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds idle before measuring")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--tls", action="store_true",
+                        help="agents connect with TLS (the daemon gets the tests' certificate)")
     parser.add_argument("--kill", action="store_true",
                         help="end the daemon with SIGKILL, so that a heap profile's "
                              "leaks are what the idle sessions held")
@@ -71,9 +75,14 @@ def main():
     work = tempfile.mkdtemp(prefix="callpop-idle.")
     config = os.path.join(work, "callpop.yaml")
     with open(config, "w") as f:
-        f.write(CONFIG.format(dir=work))
+        certs = os.path.join(here, "..", "tests", "integration", "tls")
+        tls = (f", tls: {{certificate: {certs}/server.pem, key: {certs}/server.key}}"
+               if args.tls else "")
+        f.write(CONFIG.format(dir=work, tls=tls))
+    context = ssl.create_default_context(cafile=os.path.join(here, "..", "tests", "integration",
+                                                             "tls", "ca.pem"))
     # One agent through callpop itself creates the store with its schema; the rest directly.
-    subprocess.run([args.callpop, "agent", "1001", "--config", config, "--token", "demo-1001"],
+    subprocess.run([args.callpop, "agent", "add", "1001", "--config", config, "--token", "demo-1001"],
                    check=True, stdout=subprocess.DEVNULL)
     db = sqlite3.connect(os.path.join(work, "callpop.db"))
     db.executemany("INSERT OR REPLACE INTO agents (id, name, role, token_hash) VALUES (?, ?, 'agent', ?)",
@@ -114,6 +123,8 @@ def main():
         while next_agent <= args.agents and len(pending) < batch:
             agent = str(1000 + next_agent)
             sock = socket.create_connection(("127.0.0.1", port))
+            if args.tls:
+                sock = context.wrap_socket(sock, server_hostname="localhost")
             sock.sendall((json.dumps({"type": "login", "agent": agent, "token": f"demo-{agent}",
                                       "extensions": [agent]}) + "\n").encode())
             sock.setblocking(False)
@@ -122,7 +133,10 @@ def main():
             next_agent += 1
         for key, _ in selector.select(timeout=5):
             sock = key.fileobj
-            data = sock.recv(65536)
+            try:
+                data = sock.recv(65536)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                continue
             if not data:
                 sys.exit(f"connection closed before welcome; see {work}/daemon.log")
             pending[sock] += data
@@ -141,7 +155,7 @@ def main():
                 sock.send(b'{"type":"ping"}\n')
                 while True:
                     sock.recv(65536)
-            except BlockingIOError:
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 pass
 
     deadline = time.monotonic() + args.settle
@@ -154,6 +168,7 @@ def main():
     hwm = status(pid, "VmHWM")
     result = {
         "agents": args.agents,
+        "tls": args.tls,
         "login_s": round(login_s, 1),
         "rss_before_kib": rss_before,
         "rss_after_kib": rss_after,
