@@ -52,6 +52,72 @@ void answer_and_store(const Daemon& daemon, Client& agent, Client& pbx, const st
     }, 5s, "call " + call + " stored as answered");
 }
 
+
+// Another process holding the store's write lock (BEGIN EXCLUSIVE) until released.
+class StoreLock {
+public:
+    explicit StoreLock(const std::filesystem::path& database) {
+        REQUIRE(sqlite3_open(database.c_str(), &other_) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(other_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
+    ~StoreLock() { release(); }
+    StoreLock(const StoreLock&) = delete;
+    StoreLock& operator=(const StoreLock&) = delete;
+    void release() {
+        if (other_ == nullptr) return;
+        CHECK(sqlite3_exec(other_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(other_);
+        other_ = nullptr;
+    }
+
+private:
+    sqlite3* other_ = nullptr;
+};
+
+// A daemon whose writer keeps `writer_queue_max` writes in memory, agent 1001 logged in at
+// its extension, the switch, and one call of the agent's own in the store ("before").
+struct AgentAtWork {
+    explicit AgentAtWork(std::size_t writer_queue_max)
+        : daemon({.extra_config = without_missed_call_followups,
+                  .writer_queue_max = writer_queue_max}),
+          agent(started(daemon).agent_port()),
+          pbx(daemon.switch_port()) {
+        login(agent, "1001", "secret-1001", {"1001"});
+        answer_and_store(daemon, agent, pbx, "before");
+    }
+    static Daemon& started(Daemon& daemon) {
+        daemon.start();
+        return daemon;
+    }
+    Daemon daemon;
+    Client agent;
+    Client pbx;
+};
+
+// Calls `<prefix>0`, `<prefix>1`, ... rung at 1001 and hung up at once, back to back.
+void ring_and_hang_up(Client& pbx, const std::string& prefix, int calls) {
+    for (int call = 0; call < calls; ++call) {
+        const std::string id = prefix + std::to_string(call);
+        pbx.send(ring(id, "+15550102000", "1001"));
+        pbx.send({{"event", "hangup"}, {"call", id}});
+    }
+}
+
+// Calls of `prefix` whose ring is not followed at once by their hangup in the log: the
+// switch sent each pair together, so the log keeps them together.
+std::int64_t pairs_out_of_order(const Daemon& daemon, const std::string& prefix) {
+    return count_of(daemon, "SELECT count(*) FROM call_log a JOIN call_log b ON a.call_id = "
+                            "b.call_id WHERE a.kind = 'ring' AND b.kind = 'hangup' AND a.id + 1 "
+                            "<> b.id AND a.call_id LIKE '" + prefix + "%'");
+}
+
+std::size_t spool_files(const Daemon& daemon) {
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(daemon.store_dir()))
+        files += entry.path().filename().string().find("-spool-") != std::string::npos;
+    return files;
+}
+
 }  // namespace
 
 TEST_CASE("kill -9 in the middle of a burst: acknowledged outcomes kept, the log whole, live "
@@ -135,26 +201,12 @@ TEST_CASE("kill -9 in the middle of a burst: acknowledged outcomes kept, the log
 
 TEST_CASE("a store that takes no writes: pops keep coming, records spill to the spool and "
           "survive a kill -9, outcomes are refused, not acknowledged") {
-    Daemon::Options options;
-    options.writer_queue_max = 20;
-    options.extra_config = without_missed_call_followups;
-    Daemon daemon(options);
-    daemon.start();
-    Client agent(daemon.agent_port());
-    login(agent, "1001", "secret-1001", {"1001"});
-    Client pbx(daemon.switch_port());
-    answer_and_store(daemon, agent, pbx, "before");
-
-    sqlite3* other = nullptr;
-    REQUIRE(sqlite3_open(daemon.database_path().c_str(), &other) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    AgentAtWork work(20);
+    auto& [daemon, agent, pbx] = work;
+    StoreLock lock(daemon.database_path());
     constexpr int calls = 300;
     const auto sent_at = std::chrono::steady_clock::now();
-    for (int call = 0; call < calls; ++call) {
-        const std::string id = "spilled-" + std::to_string(call);
-        pbx.send(ring(id, "+15550102000", "1001"));
-        pbx.send({{"event", "hangup"}, {"call", id}});
-    }
+    ring_and_hang_up(pbx, "spilled-", calls);
     for (int call = 0; call < calls; ++call) agent.expect("pop");
     const auto popped_in = std::chrono::steady_clock::now() - sent_at;
     MESSAGE("300 pops with the store locked in "
@@ -182,22 +234,16 @@ TEST_CASE("a store that takes no writes: pops keep coming, records spill to the 
     // memory queue held is lost with the process, as it would be without a spool: records
     // no one was told are written.
     daemon.kill_hard();
-    REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(other);
+    lock.release();
     daemon.start();
     CHECK(daemon.log().find("record(s) replayed from") != std::string::npos);
     CHECK(count_of(daemon, "SELECT count(*) FROM call_log WHERE call_id LIKE 'spilled-%'") ==
           spooled);
     // In the switch's order: each call's ring right before its hangup.
-    CHECK(count_of(daemon, "SELECT count(*) FROM call_log a JOIN call_log b ON a.call_id = "
-                           "b.call_id WHERE a.kind = 'ring' AND b.kind = 'hangup' AND a.id + 1 "
-                           "<> b.id AND a.call_id LIKE 'spilled-%'") == 0);
+    CHECK(pairs_out_of_order(daemon, "spilled-") == 0);
     CHECK(count_of(daemon, "SELECT count(*) FROM call_log WHERE kind = 'hangup' AND call_id "
                            "LIKE 'spilled-%'") >= spooled / 2);
-    std::size_t spool_files = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(daemon.dir()))
-        spool_files += entry.path().filename().string().find("-spool-") != std::string::npos;
-    CHECK(spool_files == 0);
+    CHECK(spool_files(daemon) == 0);
     daemon.stop();
     check_log_whole(daemon);
 }
@@ -289,25 +335,11 @@ TEST_CASE("a full disk: pops keep coming, writes wait and are reported, nothing 
 
 TEST_CASE("SIGTERM while the store takes no writes: the daemon exits in bounded time and the "
           "next start writes every record it held, once, in order") {
-    Daemon::Options options;
-    options.writer_queue_max = 50;  // some records in memory, more in the spool
-    options.extra_config = without_missed_call_followups;
-    Daemon daemon(options);
-    daemon.start();
-    Client agent(daemon.agent_port());
-    login(agent, "1001", "secret-1001", {"1001"});
-    Client pbx(daemon.switch_port());
-    answer_and_store(daemon, agent, pbx, "before");
-
-    sqlite3* other = nullptr;
-    REQUIRE(sqlite3_open(daemon.database_path().c_str(), &other) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    AgentAtWork work(50);  // some records in memory, more in the spool
+    auto& [daemon, agent, pbx] = work;
+    StoreLock lock(daemon.database_path());
     constexpr int calls = 200;
-    for (int call = 0; call < calls; ++call) {
-        const std::string id = "held-" + std::to_string(call);
-        pbx.send(ring(id, "+15550102000", "1001"));
-        pbx.send({{"event", "hangup"}, {"call", id}});
-    }
+    ring_and_hang_up(pbx, "held-", calls);
     for (int call = 0; call < calls; ++call) agent.expect("pop");
 
     const auto asked_at = std::chrono::steady_clock::now();
@@ -319,41 +351,25 @@ TEST_CASE("SIGTERM while the store takes no writes: the daemon exits in bounded 
     CHECK(daemon.log().find("for the next start to write") != std::string::npos);
     CHECK(count_of(daemon, "SELECT count(*) FROM call_log WHERE call_id LIKE 'held-%'") == 0);
 
-    REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(other);
+    lock.release();
     daemon.start();
     CHECK(count_of(daemon, "SELECT count(*) FROM call_log WHERE call_id LIKE 'held-%'") ==
           2 * calls);
     CHECK(count_of(daemon, "SELECT count(DISTINCT call_id || kind) FROM call_log WHERE call_id "
                            "LIKE 'held-%'") == 2 * calls);
-    CHECK(count_of(daemon, "SELECT count(*) FROM call_log a JOIN call_log b ON a.call_id = "
-                           "b.call_id WHERE a.kind = 'ring' AND b.kind = 'hangup' AND a.id + 1 "
-                           "<> b.id AND a.call_id LIKE 'held-%'") == 0);
+    CHECK(pairs_out_of_order(daemon, "held-") == 0);
     CHECK(count_of(daemon, "SELECT count(*) FROM calls WHERE call_id LIKE 'held-%' AND state = "
                            "'abandoned'") == calls);
-    std::size_t spool_files = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(daemon.dir()))
-        spool_files += entry.path().filename().string().find("-spool-") != std::string::npos;
-    CHECK(spool_files == 0);
+    CHECK(spool_files(daemon) == 0);
     daemon.stop();
     check_log_whole(daemon);
 }
 
 TEST_CASE("the store locked by another process for 10 s: pops keep coming on time, and the "
           "writes land after, in order, without a restart") {
-    Daemon::Options options;
-    options.writer_queue_max = 100;  // the burst outgrows memory: the spool is replayed live
-    options.extra_config = without_missed_call_followups;
-    Daemon daemon(options);
-    daemon.start();
-    Client agent(daemon.agent_port());
-    login(agent, "1001", "secret-1001", {"1001"});
-    Client pbx(daemon.switch_port());
-    answer_and_store(daemon, agent, pbx, "before");
-
-    sqlite3* other = nullptr;
-    REQUIRE(sqlite3_open(daemon.database_path().c_str(), &other) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    AgentAtWork work(100);  // the burst outgrows memory: the spool is replayed live
+    auto& [daemon, agent, pbx] = work;
+    StoreLock lock(daemon.database_path());
     const auto locked_at = std::chrono::steady_clock::now();
     constexpr int calls = 400;  // one every 25 ms: 10 s
     std::vector<std::int64_t> pop_us;
@@ -368,8 +384,7 @@ TEST_CASE("the store locked by another process for 10 s: pops keep coming on tim
         pbx.send({{"event", "hangup"}, {"call", id}});
         std::this_thread::sleep_until(locked_at + (call + 1) * 25ms);
     }
-    REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(other);
+    lock.release();
     std::sort(pop_us.begin(), pop_us.end());
     MESSAGE("store locked " << std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::steady_clock::now() - locked_at)
@@ -389,9 +404,7 @@ TEST_CASE("the store locked by another process for 10 s: pops keep coming on tim
                           std::chrono::steady_clock::now() - unlocked_at)
                           .count()
                    << " ms after the lock was released");
-    CHECK(count_of(daemon, "SELECT count(*) FROM call_log a JOIN call_log b ON a.call_id = "
-                           "b.call_id WHERE a.kind = 'ring' AND b.kind = 'hangup' AND a.id + 1 "
-                           "<> b.id AND a.call_id LIKE 'locked-%'") == 0);
+    CHECK(pairs_out_of_order(daemon, "locked-") == 0);
     // Agents' writes are taken again once the spool is written.
     json saved;
     wait_until([&] {
