@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include "cli/command_options.hpp"
 #include "daemon/serve.hpp"
 #include "daemon/server.hpp"
@@ -41,6 +43,9 @@ int command_serve(const std::vector<std::string>& arguments) {
     spdlog::set_level(spdlog::level::from_str(config.log.level));
     spdlog::info("callpop starting with {}", config.source.string());
 
+    // A peer gone mid-write must cost its session, not the daemon: OpenSSL writes to agents'
+    // TLS sockets with write(2), which raises SIGPIPE (Asio's own writes do not).
+    std::signal(SIGPIPE, SIG_IGN);
     // Before anything opens the store: a second daemon must not migrate or write it.
     const auto serve_lock = storage::lock_store_for_serving(config.storage);
     asio::io_context io;

@@ -199,9 +199,9 @@ std::string encode_log(const CallLogRecord& record);
 std::string encode_backlog_end(std::size_t count, std::int64_t last_id);
 std::string encode_pong();
 std::string encode_bye(std::string_view code, std::string_view message);
-// To the supervisor who released it, and to the agent who held it.
 // The answer to disconnect: how many sessions of `agent` were closed.
 std::string encode_disconnected(std::string_view agent, std::size_t sessions);
+// To the supervisor who released it, and to the agent who held it.
 std::string encode_extension_released(std::string_view extension, std::string_view agent,
                                       std::string_view by);
 

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "protocol/agent_message.hpp"
 #include "protocol/error.hpp"
@@ -71,6 +72,9 @@ struct LineSession::Tls {
 
     SSL* ssl;
     bool handshaken = false;
+    // A fatal error came up (a reset, a bad record): OpenSSL forbids any further call, and
+    // a close_notify would only write to a dead socket.
+    bool failed = false;
     // The write in progress: the buffer of write_buffers_ and how far into it.
     std::size_t buffer = 0;
     std::size_t offset = 0;
@@ -159,6 +163,7 @@ void LineSession::continue_handshake(const boost::system::error_code& waited) {
         return;
     }
     ERR_clear_error();
+    errno = 0;
     const int done = SSL_do_handshake(tls_->ssl);
     if (done == 1) {
         tls_->handshaken = true;
@@ -171,6 +176,7 @@ void LineSession::continue_handshake(const boost::system::error_code& waited) {
                     "TLS handshake", &LineSession::continue_handshake);
         return;
     }
+    tls_->failed = true;
     on_handshake(tls_error(error));
 }
 
@@ -288,7 +294,7 @@ void LineSession::close_with(std::string_view code, std::string_view message) {
 
 void LineSession::stop() {
     closing_ = true;
-    if (tls_ && tls_->handshaken && socket_.is_open()) {
+    if (tls_ && tls_->handshaken && !tls_->failed && socket_.is_open()) {
         SSL_shutdown(tls_->ssl);  // close_notify, if the socket takes it now; no wait for the reply
         ERR_clear_error();
     }
@@ -355,15 +361,18 @@ void LineSession::on_readable(const boost::system::error_code& waited) {
 std::size_t LineSession::receive(asio::mutable_buffer buffer, boost::system::error_code& error) {
     if (!tls_) return socket_.read_some(buffer, error);
     ERR_clear_error();
+    errno = 0;
     const int got = SSL_read(tls_->ssl, buffer.data(), static_cast<int>(buffer.size()));
     if (got > 0) return static_cast<std::size_t>(got);
     const int ssl_error = SSL_get_error(tls_->ssl, got);
     if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE)
         error = asio::error::would_block;
     else if (ssl_error == SSL_ERROR_ZERO_RETURN)
-        error = asio::error::eof;  // close_notify
-    else
+        error = asio::error::eof;  // close_notify, or a bare FIN (SSL_OP_IGNORE_UNEXPECTED_EOF)
+    else {
+        tls_->failed = true;
         error = tls_error(ssl_error);
+    }
     return 0;
 }
 
@@ -442,9 +451,14 @@ void LineSession::write_tls(const boost::system::error_code& waited) {
         return;
     }
     while (tls_->buffer < write_buffers_.size()) {
+        if (!socket_.is_open() || tls_->failed) {  // stopped meanwhile
+            complete(asio::error::operation_aborted);
+            return;
+        }
         const asio::const_buffer& buffer = write_buffers_[tls_->buffer];
         const std::size_t left = buffer.size() - tls_->offset;
         ERR_clear_error();
+        errno = 0;
         const int wrote = SSL_write(tls_->ssl, static_cast<const char*>(buffer.data()) + tls_->offset,
                                     static_cast<int>(std::min<std::size_t>(left, 1U << 30)));
         if (wrote > 0) {
@@ -463,6 +477,7 @@ void LineSession::write_tls(const boost::system::error_code& waited) {
                         "session writer", &LineSession::write_tls);
             return;
         }
+        tls_->failed = true;
         complete(tls_error(error));
         return;
     }

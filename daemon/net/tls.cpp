@@ -37,6 +37,9 @@ asio::ssl::context server_tls_context(const config::TlsIdentity& identity) {
     auto context = modern_context(asio::ssl::context::tls_server);
     // Renegotiation lets a client make the server do handshakes at will.
     SSL_CTX_set_options(context.native_handle(), SSL_OP_NO_RENEGOTIATION);
+    // A client that closes without close_notify has still ended its input: its last
+    // requests are answered, as on a plain connection that half-closes.
+    SSL_CTX_set_options(context.native_handle(), SSL_OP_IGNORE_UNEXPECTED_EOF);
     // No TLS session resumption: a reconnecting agent presents its resume ticket inside a
     // full handshake (cheap with an EC key), and a server-side session cache would cost
     // memory for every agent that ever connected.

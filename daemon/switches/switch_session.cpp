@@ -43,13 +43,13 @@ SwitchSession::SwitchSession(tcp::socket socket, NativeSwitchPort& port, SwitchE
 }
 
 void SwitchSession::on_line(std::string_view line) {
-    SwitchLinkStatus& figures = port_.status;
-    ++figures.messages;
-    figures.last_event_at = std::chrono::system_clock::now();
-    if (!greeted_) {
+    if (!greeted_) {  // a stranger's lines are not the port's messages
         check_hello(line);
         return;
     }
+    SwitchLinkStatus& figures = port_.status;
+    ++figures.messages;
+    figures.last_event_at = std::chrono::system_clock::now();
     auto parsed = protocol::parse_switch_event(line);
     if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
         // A switch set up with a secret may say it to a port that asks for none.

@@ -74,6 +74,7 @@ LogWriter::LogWriter(const config::Config& config, asio::any_io_executor loop,
         if (jsonl_fd_ < 0)
             throw std::runtime_error("cannot open call_log.jsonl " + path.string() + ": " +
                                      std::strerror(errno));
+        catch_up_jsonl(path);
     }
     // Before anything new, and before the loop reads the log back: what is replayed here
     // is in the store when it does, so it is not handed to the loop as well.
@@ -88,6 +89,51 @@ LogWriter::~LogWriter() {
         spdlog::error("call log: {} bytes of the JSONL file could not be written",
                       jsonl_pending_.size());
     if (jsonl_fd_ >= 0) ::close(jsonl_fd_);
+}
+
+void LogWriter::catch_up_jsonl(const std::filesystem::path& path) {
+    // The file's last whole line, from its tail (a record line is at most a few hundred KiB).
+    const auto size = static_cast<std::int64_t>(std::filesystem::file_size(path));
+    if (size == 0) return;  // new, or just rotated: nothing to continue
+    constexpr std::int64_t tail_max = std::int64_t{1} << 20;
+    const std::int64_t from = std::max<std::int64_t>(0, size - tail_max);
+    std::string tail(static_cast<std::size_t>(size - from), '\0');
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    const ssize_t got = ::pread(fd, tail.data(), tail.size(), from);
+    ::close(fd);
+    if (got != static_cast<ssize_t>(tail.size())) return;
+    const auto last_newline = tail.rfind('\n');
+    if (last_newline == std::string::npos) return;
+    if (last_newline + 1 < tail.size()) {
+        // A line cut short by a crash: it is written again whole below.
+        spdlog::warn("call log: {} bytes after the JSONL file's last whole line dropped",
+                     tail.size() - last_newline - 1);
+        if (::ftruncate(jsonl_fd_, from + static_cast<std::int64_t>(last_newline) + 1) != 0)
+            return;
+    }
+    const std::string_view lines(tail.data(), last_newline);  // up to the last whole line's end
+    const auto previous = lines.rfind('\n');
+    const std::string last_line(previous == std::string_view::npos ? lines
+                                                                   : lines.substr(previous + 1));
+    const auto parsed = nlohmann::json::parse(last_line, nullptr, false);
+    if (!parsed.is_object() || !parsed.contains("id") || !parsed["id"].is_number_integer()) {
+        spdlog::warn("call log: the JSONL file's last line is not a record; not continuing it");
+        return;
+    }
+    // A crash between a commit and its lines leaves the file behind the store.
+    const std::int64_t last_in_file = parsed["id"].get<std::int64_t>();
+    const std::int64_t last_in_store = store_->last_log_id();
+    if (last_in_file >= last_in_store) return;
+    for (std::int64_t after = last_in_file; after < last_in_store;) {
+        const auto records = store_->log_after(after, batch_max_);
+        if (records.empty()) break;
+        append_jsonl(records);
+        after = records.back().id;
+    }
+    spdlog::warn("call log: the JSONL file lacked records {}..{} (the last run ended between a "
+                 "commit and its lines); appended from the store",
+                 last_in_file + 1, last_in_store);
 }
 
 void LogWriter::append_jsonl(const std::vector<domain::CallLogRecord>& logged) {
@@ -206,7 +252,7 @@ void LogWriter::run() {
         auto left = write_batch(batch);
         lock.lock();
         if (!left.empty()) {
-            leave_for_next_start(std::move(left), {}, lock);
+            leave_for_next_start(std::move(left), lock);
             return;
         }
     }
@@ -216,7 +262,7 @@ bool LogWriter::giving_up() const {
     return std::chrono::steady_clock::now().time_since_epoch().count() >= give_up_at_.load();
 }
 
-void LogWriter::leave_for_next_start(std::deque<Pending> first, std::deque<Pending> after_file,
+void LogWriter::leave_for_next_start(std::deque<Pending> first,
                                      std::unique_lock<std::mutex>& lock) {
     std::string lines;
     std::size_t records = 0;
@@ -235,14 +281,21 @@ void LogWriter::leave_for_next_start(std::deque<Pending> first, std::deque<Pendi
     take(first);
     take(queue_);
     const Spool::File file = spool_.open_file();
-    if (spool_.active() && spool_read_ < file.end)
-        lines += Spool::read(file.path, spool_read_, file.end,
-                             static_cast<std::size_t>(file.end - spool_read_));
-    take(after_file);
+    bool file_copied = true;
+    if (spool_.active() && spool_read_ < file.end) {
+        try {
+            lines += Spool::read(file.path, spool_read_, file.end,
+                                 static_cast<std::size_t>(file.end - spool_read_));
+        } catch (const std::exception& error) {
+            // Kept, then, for the next start to replay first; what memory held follows it.
+            spdlog::error("call log: {}", error.what());
+            file_copied = false;
+        }
+    }
     take(unspooled_);
     lock.unlock();
     if (lines.empty()) return;
-    if (spool_.hand_over(lines))
+    if (spool_.hand_over(lines, file_copied))
         spdlog::error("call log: the store still takes no writes; {} record(s) and the rest of "
                       "the spool are left in {} for the next start to write ({} write(s) an "
                       "agent asked for were not made)",
@@ -265,6 +318,13 @@ bool LogWriter::replay_spilled(std::unique_lock<std::mutex>& lock) {
             spdlog::error("call log: {}; trying again in 1 s", error.what());
         }
         if (lines.empty()) {
+            lock.lock();
+            if (giving_up()) {
+                leave_for_next_start({}, lock);
+                lock.lock();
+                return false;
+            }
+            lock.unlock();
             std::this_thread::sleep_for(std::chrono::seconds(1));
             lock.lock();
             return true;
@@ -283,8 +343,10 @@ bool LogWriter::replay_spilled(std::unique_lock<std::mutex>& lock) {
     auto left = write_batch(batch);
     lock.lock();
     if (!left.empty()) {
-        // What came from the file is still there, from spool_read_ on.
-        leave_for_next_start({}, from_file ? std::deque<Pending>{} : std::move(left), lock);
+        // What the batch did not write goes first, then the file after the batch: records
+        // of the chunk that were written one by one are not written twice.
+        if (from_file) spool_read_ = next_offset;
+        leave_for_next_start(std::move(left), lock);
         lock.lock();
         return false;
     }
@@ -396,7 +458,11 @@ std::deque<LogWriter::Pending> LogWriter::write_batch(std::deque<Pending>& batch
             const Attempt outcome = try_write(batch, first, count, results, logged);
             if (outcome != Attempt::retry_later) return outcome;
             if (giving_up()) return Attempt::gave_up;
-            std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 * attempt, 5000)));
+            // A stop's patience bounds the wait too.
+            const auto backoff = std::chrono::nanoseconds(std::chrono::milliseconds(std::min(100 * attempt, 5000)));
+            const auto until_give_up = std::chrono::nanoseconds(
+                give_up_at_.load() - std::chrono::steady_clock::now().time_since_epoch().count());
+            std::this_thread::sleep_for(std::max(std::chrono::nanoseconds(0), std::min(backoff, until_give_up)));
         }
     };
     std::deque<Pending> left;
@@ -407,8 +473,12 @@ std::deque<LogWriter::Pending> LogWriter::write_batch(std::deque<Pending>& batch
     }
     std::vector<bool> left_out(batch.size(), false);
     if (whole == Attempt::refused) {
-        for (std::size_t index = 0; index < batch.size(); ++index)
-            left_out[index] = write_until_done(index, 1) == Attempt::gave_up;
+        // Once one waits for the next start, so do all after it: the log keeps their order.
+        bool gave_up = false;
+        for (std::size_t index = 0; index < batch.size(); ++index) {
+            gave_up = gave_up || write_until_done(index, 1) == Attempt::gave_up;
+            left_out[index] = gave_up;
+        }
     }
     append_jsonl(logged);
     if (committed_ && !logged.empty()) {

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -113,7 +114,7 @@ public:
     }
     // Stops accepting, writes everything queued and spooled, joins the thread. A store that
     // still takes no writes a few seconds on does not hold the stop: the records left go to
-    // a spool file that the next start replays, and requests someone waits for fail.
+    // a spool file that the next start replays; requests someone waited for are dropped.
     void stop();
     // Requests waiting for the writer thread, not counting the batch it is writing.
     WriterBacklog backlog() const;
@@ -146,10 +147,10 @@ private:
     // when all of `batch` was written or refused.
     std::deque<Pending> write_batch(std::deque<Pending>& batch);
     // The stop gave up: in the order they would have been written, `first`, the queue, the
-    // rest of the spool file, `after_file`, and what waits in memory behind the file go to a
-    // new spool file for the next start.
-    void leave_for_next_start(std::deque<Pending> first, std::deque<Pending> after_file,
-                              std::unique_lock<std::mutex>& lock);
+    // rest of the spool file from spool_read_, and what waits in memory behind the file go to
+    // a new spool file for the next start. Requests someone waited for are dropped unanswered:
+    // the sessions were already told goodbye.
+    void leave_for_next_start(std::deque<Pending> first, std::unique_lock<std::mutex>& lock);
     bool giving_up() const;
     enum class Attempt { committed, retry_later, refused, gave_up };
     Attempt try_write(std::deque<Pending>& batch, std::size_t first, std::size_t count,
@@ -163,6 +164,8 @@ private:
     std::string jsonl_pending_;
     bool jsonl_failing_ = false;
     void append_jsonl(const std::vector<domain::CallLogRecord>& logged);
+    // At start: the records the store committed after the file's last line, appended.
+    void catch_up_jsonl(const std::filesystem::path& path);
     std::size_t batch_max_;
     std::chrono::milliseconds flush_delay_;
     std::size_t queue_max_;

@@ -119,7 +119,7 @@ void Spool::finish() {
     end_ = 0;
 }
 
-bool Spool::hand_over(std::string_view lines) {
+bool Spool::hand_over(std::string_view lines, bool replaces_open_file) {
     const bool had_file = fd_ >= 0;
     const std::int64_t old = number_;
     if (had_file) {
@@ -133,7 +133,7 @@ bool Spool::hand_over(std::string_view lines) {
         return false;
     }
     // A crash right here leaves both files: the next start replays the old one's rest twice.
-    if (had_file) {
+    if (had_file && replaces_open_file) {
         std::error_code error;
         std::filesystem::remove(path_of(old), error);
     }

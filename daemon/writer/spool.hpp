@@ -41,9 +41,9 @@ public:
     // Closes and removes the open file, once replay has committed all of it.
     void finish();
     // Writes `lines` to a new file after the open one, flushed to disk, then removes the
-    // open one: `lines` holds what it had left to replay. False when the new file cannot
-    // take them (the open one is kept).
-    bool hand_over(std::string_view lines);
+    // open one when `lines` holds what it had left to replay (`replaces_open_file`). False
+    // when the new file cannot take them (the open one is kept).
+    bool hand_over(std::string_view lines, bool replaces_open_file);
 
     // Whole lines of `file` from `offset`, up to `end`, about `max_bytes` at most.
     static std::string read(const std::filesystem::path& path, std::int64_t offset,

@@ -422,3 +422,33 @@ TEST_CASE("the store locked by another process for 10 s: pops keep coming on tim
     daemon.stop();
     check_log_whole(daemon);
 }
+
+TEST_CASE("a crash between a commit and its JSONL lines: the next start appends what the file "
+          "lacks, after its last whole line") {
+    Daemon daemon({.extra_config = without_missed_call_followups});
+    daemon.start();
+    Client pbx(daemon.switch_port());
+    ring_and_hang_up(pbx, "jsonl-", 50);
+    wait_until([&] { return count_of(daemon, "SELECT count(*) FROM call_log") == 100; }, 10s,
+               "100 records committed");
+    daemon.stop();
+
+    // The file as a crash could leave it: 60 whole lines, then half of the 61st.
+    std::ifstream full(daemon.jsonl_path());
+    std::string kept;
+    std::string line;
+    for (int index = 0; index < 60 && std::getline(full, line); ++index) kept += line + "\n";
+    REQUIRE(std::getline(full, line));
+    kept += line.substr(0, line.size() / 2);
+    full.close();
+    write_file(daemon.jsonl_path(), kept);
+
+    daemon.start();
+    CHECK(daemon.log().find("the JSONL file lacked records 61..100") != std::string::npos);
+    daemon.stop();
+    check_log_whole(daemon);
+    std::ifstream after(daemon.jsonl_path());
+    int lines = 0;
+    while (std::getline(after, line)) ++lines;
+    CHECK(lines == 100);
+}

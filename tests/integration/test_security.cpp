@@ -148,6 +148,26 @@ TEST_CASE("a client that stalls or garbles its TLS handshake holds up no one") {
 
     CHECK(garbled.closed_by_peer());
     CHECK(stalled.closed_by_peer(3s));  // at login_timeout_s
+
+    // A TLS terminal that resets its connection while pops are being written to it costs
+    // only its session (a write to a reset socket raises SIGPIPE unless the daemon ignores it).
+    for (int round = 0; round < 3; ++round) {
+        Client gone(daemon.agent_port());
+        const int window = 4096;
+        ::setsockopt(gone.fd(), SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
+        REQUIRE(gone.start_tls(tls_file("ca.pem")) == "");
+        login(gone, "1002", "secret-1002", {"1002"});
+        for (int call = 0; call < 200; ++call)
+            pbx.send(ring("reset-" + std::to_string(round) + "-" + std::to_string(call),
+                          "+15550102000", "1002"));
+        std::this_thread::sleep_for(100ms);
+        const linger abort_at_close{1, 0};
+        ::setsockopt(gone.fd(), SOL_SOCKET, SO_LINGER, &abort_at_close, sizeof abort_at_close);
+        gone.close();  // RST: the daemon's next write fails
+        std::this_thread::sleep_for(200ms);
+    }
+    pbx.send(ring("after-resets", "+15550102000", "1001"));
+    CHECK(secure.expect("pop")["call"] == "after-resets");
     CHECK(status_over_tls(daemon)["faults"]["tls_failed"] >= 1);
 }
 
