@@ -13,6 +13,13 @@ namespace callpop::cli {
 
 namespace {
 
+// The verb's exit status once its output is out: 1 when standard output failed (a full
+// disk, a closed pipe), so that scripts do not take lost output for success.
+int printed_all() {
+    std::cout.flush();
+    return std::cout ? 0 : 1;
+}
+
 // The ids given; throws UsageError for an empty one or one given twice.
 std::vector<std::string> distinct_ids(const CommandLine& command_line) {
     auto ids = command_line.get<std::vector<std::string>>("id");
@@ -132,8 +139,7 @@ int agent_add(const Arguments& arguments) {
     for (const auto& account : accounts) store->put_agent(account);
     transaction.commit();
     print_saved(accounts, generated, command_line.has("print-token"));
-    std::cout.flush();
-    return std::cout ? 0 : 1;
+    return printed_all();
 }
 
 // The accounts named, as stored; throws naming the first id the store does not have.
@@ -166,8 +172,7 @@ int agent_remove(const Arguments& arguments) {
     for (const auto& id : ids) store->remove_agent(id);
     transaction.commit();
     for (const auto& id : ids) std::cout << "agent " << id << " removed\n";
-    std::cout.flush();
-    return std::cout ? 0 : 1;
+    return printed_all();
 }
 
 int agent_reset_token(const Arguments& arguments) {
@@ -194,8 +199,7 @@ int agent_reset_token(const Arguments& arguments) {
     }
     transaction.commit();
     print_saved(accounts, generated, command_line.has("print-token"));
-    std::cout.flush();
-    return std::cout ? 0 : 1;
+    return printed_all();
 }
 
 int agent_list(const Arguments& arguments) {
@@ -213,8 +217,7 @@ int agent_list(const Arguments& arguments) {
             "{:<16} {:<10} {:<24} {}\n", account.id, domain::to_string(account.role),
             account.extensions.empty() ? "any" : joined(account.extensions), account.name);
     }
-    std::cout.flush();
-    return std::cout ? 0 : 1;
+    return printed_all();
 }
 
 constexpr std::string_view usage =

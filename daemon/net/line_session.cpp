@@ -345,19 +345,6 @@ void LineSession::wait_for_input() {
                        });
 }
 
-void LineSession::on_readable(const boost::system::error_code& waited) {
-    if (closing_) return;
-    boost::system::error_code error = waited;
-    std::size_t size = 0;
-    const auto buffer = read_buffer();
-    if (!error) size = receive(buffer, error);
-    if (error == asio::error::would_block || error == asio::error::try_again) {
-        wait_for_input();  // readable was a false alarm
-        return;
-    }
-    on_read(error, static_cast<const char*>(buffer.data()), size);
-}
-
 std::size_t LineSession::receive(asio::mutable_buffer buffer, boost::system::error_code& error) {
     if (!tls_) return socket_.read_some(buffer, error);
     ERR_clear_error();
@@ -376,8 +363,17 @@ std::size_t LineSession::receive(asio::mutable_buffer buffer, boost::system::err
     return 0;
 }
 
-void LineSession::on_read(boost::system::error_code error, const char* data, std::size_t size) {
+void LineSession::on_readable(const boost::system::error_code& waited) {
     if (closing_) return;
+    boost::system::error_code error = waited;
+    std::size_t size = 0;
+    const auto buffer = read_buffer();
+    if (!error) size = receive(buffer, error);
+    if (error == asio::error::would_block || error == asio::error::try_again) {
+        wait_for_input();  // readable was a false alarm
+        return;
+    }
+
     if (error == asio::error::eof) {
         // Answer what the peer sent before it half-closed, then close.
         input_ended_ = true;
@@ -391,7 +387,7 @@ void LineSession::on_read(boost::system::error_code error, const char* data, std
         return;
     }
     if (extend_on_read_) touch();
-    decoder_.feed(std::string_view(data, size));
+    decoder_.feed(std::string_view(static_cast<const char*>(buffer.data()), size));
     handle_lines_then_read();
 }
 

@@ -100,7 +100,6 @@ private:
     // peer's input ended.
     void wait_for_input();
     void on_readable(const boost::system::error_code& error);
-    void on_read(boost::system::error_code error, const char* data, std::size_t size);
     // What the socket has (decrypted, with TLS); would_block when nothing.
     std::size_t receive(asio::mutable_buffer buffer, boost::system::error_code& error);
     // Writes write_buffers_ with SSL_write, waiting on the socket as TLS asks.

@@ -428,6 +428,11 @@ json login(Client& client, const std::string& agent, const std::string& token,
     return client.expect("welcome");
 }
 
+json ask_status(Client& supervisor) {
+    supervisor.send({{"type", "status"}});
+    return supervisor.expect("status");
+}
+
 json expect_log(Client& supervisor, const std::string& kind, const std::string& call) {
     while (true) {
         json record = supervisor.expect("log", 10s);

@@ -151,6 +151,9 @@ void follow_call_log(Client& supervisor);
 // Reads the tail until a record of `kind` (for `call`, if given) arrives: it is committed.
 json expect_log(Client& supervisor, const std::string& kind, const std::string& call = "");
 
+// Asks a logged-in supervisor's session for the daemon's status and returns it.
+json ask_status(Client& supervisor);
+
 // Logs in and returns the welcome.
 json login(Client& client, const std::string& agent, const std::string& token,
            const std::vector<std::string>& extensions = {},

@@ -216,8 +216,7 @@ TEST_CASE("the switch port takes connections only from listen.switch.allow") {
                             "listen.switch.allow") != std::string::npos);
     Client supervisor(daemon.agent_port());
     login(supervisor, "super", "boss");
-    supervisor.send({{"type", "status"}});
-    const json status = supervisor.expect("status");
+    const json status = ask_status(supervisor);
     CHECK(status["faults"]["switches_refused"] == 1);
     CHECK(status["live_calls"] == 0);
 

@@ -220,8 +220,7 @@ TEST_CASE("a store that takes no writes: pops keep coming, records spill to the 
 
     Client supervisor(daemon.agent_port());
     login(supervisor, "super", "boss");
-    supervisor.send({{"type", "status"}});
-    const json status = supervisor.expect("status");
+    const json status = ask_status(supervisor);
     MESSAGE("status while locked: writer_queue " << status["writer_queue"] << ", writer_spooled "
                                                  << status["writer_spooled"] << ", spilled "
                                                  << status["faults"]["writes_spilled"]);
@@ -306,8 +305,7 @@ TEST_CASE("a full disk: pops keep coming, writes wait and are reported, nothing 
                10s, "the full disk reported");
     Client supervisor(daemon.agent_port());
     login(supervisor, "super", "boss");
-    supervisor.send({{"type", "status"}});
-    const auto waiting = supervisor.expect("status")["writer_queue"].get<int>();
+    const auto waiting = ask_status(supervisor)["writer_queue"].get<int>();
     MESSAGE("writes waiting with the disk full: " << waiting);
     CHECK(waiting > 0);
     CHECK(query_one(daemon.database_path(), "SELECT outcome FROM calls WHERE call_id = 'roomy'") ==

@@ -304,8 +304,7 @@ TEST_CASE("callpop agent: list, reset-token, remove, and limits on extensions; a
     // An admin does what supervisors do.
     Client boss(daemon.agent_port());
     CHECK(login(boss, "boss", "root-1")["role"] == "admin");
-    boss.send({{"type", "status"}});
-    CHECK(boss.expect("status")["agents_logged_in"] == 1);
+    CHECK(ask_status(boss)["agents_logged_in"] == 1);
 
     // A new token: the session is closed within seconds, the old token and ticket refused.
     const auto reset = run_callpop({"agent", "reset-token", "3001", "--print-token", "--config", config});
@@ -328,8 +327,7 @@ TEST_CASE("callpop agent: list, reset-token, remove, and limits on extensions; a
     Client gone(daemon.agent_port());
     gone.send({{"type", "login"}, {"agent", "3001"}, {"token", new_token}});
     check_refused(gone.next(), "unknown agent or wrong token");
-    boss.send({{"type", "status"}});
-    CHECK(boss.expect("status")["faults"]["sessions_closed_for_account"] == 2);
+    CHECK(ask_status(boss)["faults"]["sessions_closed_for_account"] == 2);
 
     // Unknown ids change nothing and say which.
     const auto unknown = run_callpop({"agent", "remove", "boss", "nobody", "--config", config});
@@ -375,8 +373,7 @@ TEST_CASE("login: an address with too many failed logins is refused unchecked un
     login(later, "1002", "secret-1002", {"1002"});
     Client watching(daemon.agent_port());
     login(watching, "super", "boss");
-    watching.send({{"type", "status"}});
-    const json faults = watching.expect("status")["faults"];
+    const json faults = ask_status(watching)["faults"];
     CHECK(faults["logins_refused"] == 3);
     CHECK(faults["logins_throttled"] == 2);
     CHECK(daemon.log().find("too many failed logins from 127.0.0.1") != std::string::npos);

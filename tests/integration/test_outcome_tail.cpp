@@ -267,8 +267,7 @@ TEST_CASE("callpop tail -f prints every call of a burst once, and across a daemo
     login(supervisor, "super", "boss");
     wait_until(
         [&] {
-            supervisor.send({{"type", "status"}});
-            return supervisor.expect("status")["tail_followers"] == 1;
+            return ask_status(supervisor)["tail_followers"] == 1;
         },
         10s, "the tail following");
 

@@ -240,8 +240,7 @@ TEST_CASE("an agent records outcomes only for its own calls; a supervisor's corr
     CHECK(agent_1003.expect("outcome_saved")["call"] == "missed");
     agent_1001.send({{"type", "outcome"}, {"call", "missed"}, {"code", "complaint"}});
     CHECK(agent_1001.expect("error")["message"] == "call missed was not answered by you");
-    supervisor.send({{"type", "status"}});
-    CHECK(supervisor.expect("status")["faults"]["outcomes_refused"] == 2);
+    CHECK(ask_status(supervisor)["faults"]["outcomes_refused"] == 2);
 
     // The supervisor corrects 1001's outcome: the record says so, the first one stays.
     supervisor.send({{"type", "outcome"}, {"call", "c-8"}, {"code", "complaint"}, {"notes", "upsold"}});
@@ -303,8 +302,7 @@ TEST_CASE("calls live when the daemon stopped or died are closed at the next sta
     CHECK(row("ringing") == "timeout restart 1");
     Client supervisor(daemon.agent_port());
     login(supervisor, "super", "boss");
-    supervisor.send({{"type", "status"}});
-    CHECK(supervisor.expect("status")["faults"]["calls_closed_at_start"] == 2);
+    CHECK(ask_status(supervisor)["faults"]["calls_closed_at_start"] == 2);
     supervisor.send({{"type", "tail"}, {"backlog", 10}});
     json record;
     do {

@@ -29,8 +29,7 @@ json status_over_tls(const Daemon& daemon) {
     Client supervisor(daemon.agent_port());
     REQUIRE(supervisor.start_tls(tls_file("ca.pem")) == "");
     login(supervisor, "super", "boss");
-    supervisor.send({{"type", "status"}});
-    return supervisor.expect("status");
+    return ask_status(supervisor);
 }
 
 }  // namespace
@@ -200,8 +199,7 @@ TEST_CASE("listen.switch.secret: a native switch says it in a hello before its e
 
     Client supervisor(daemon.agent_port());
     login(supervisor, "super", "boss");
-    supervisor.send({{"type", "status"}});
-    const json status = supervisor.expect("status");
+    const json status = ask_status(supervisor);
     CHECK(status["faults"]["switch_hellos_refused"] == 2);
     CHECK(status["live_calls"] == 1);
     CHECK(daemon.log().find("the hello's secret is not listen.switch.secret") != std::string::npos);

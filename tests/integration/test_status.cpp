@@ -22,11 +22,6 @@ std::string unreachable_ami_link(std::uint16_t port) {
            ", username: u, secret: s, reconnect_min: 1s, reconnect_max: 2s}\n";
 }
 
-json ask_status(Client& supervisor) {
-    supervisor.send({{"type", "status"}});
-    return supervisor.expect("status");
-}
-
 const json& switch_named(const json& status, const std::string& name) {
     for (const auto& link : status.at("switches"))
         if (link.at("name") == name) return link;
