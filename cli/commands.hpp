@@ -1,5 +1,6 @@
 #pragma once
-// The command-line verbs of the callpop binary (`serve` is the daemon's: daemon/serve.hpp);
+// The command-line verbs of the callpop binary (`serve` and `check-config` are the daemon's:
+// daemon/serve.hpp);
 // each returns the process exit code.
 #include <string>
 #include <vector>
@@ -8,7 +9,6 @@ namespace callpop::cli {
 
 using Arguments = std::vector<std::string>;  // after the verb
 
-int command_check_config(const Arguments& arguments);
 int command_import(const Arguments& arguments);
 int command_demo_data(const Arguments& arguments);
 int command_agent(const Arguments& arguments);

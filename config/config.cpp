@@ -118,11 +118,15 @@ std::string comma_separated(const Items& items, Name name_of) {
 // A YAML node together with what an error about it must say: the file and the key path.
 class Value {
   public:
-    Value(const YAML::Node& yaml, std::string path, YAML::Mark fallback_mark, const std::string& source)
+    Value(const YAML::Node& yaml, std::string path, YAML::Mark fallback_mark, const std::string& source,
+          std::map<std::string, std::string, std::less<>>* places)
         : yaml_(yaml),
           path_(std::move(path)),
           fallback_mark_(fallback_mark),
-          source_(&source) {}
+          source_(&source),
+          places_(places) {
+        if (places_ != nullptr && !path_.empty()) (*places_)[path_] = position(mark());
+    }
 
     const YAML::Node& yaml() const { return yaml_; }
     const std::string& path() const { return path_; }
@@ -132,17 +136,17 @@ class Value {
     YAML::Mark mark() const { return yaml_.IsNull() ? fallback_mark_ : yaml_.Mark(); }
 
     Value member(const YAML::Node& key, const YAML::Node& content) const {
-        return Value(content, join_key(path_, key.Scalar()), key.Mark(), *source_);
+        return Value(content, join_key(path_, key.Scalar()), key.Mark(), *source_, places_);
     }
 
     // The key node itself: unknown and repeated keys are reported where the key is written.
     Value member_key(const YAML::Node& key) const {
         const std::string path = key.IsScalar() ? join_key(path_, key.Scalar()) : path_;
-        return Value(key, path, key.Mark(), *source_);
+        return Value(key, path, key.Mark(), *source_, nullptr);
     }
 
     Value element(std::size_t index, const YAML::Node& content) const {
-        return Value(content, path_ + "[" + std::to_string(index) + "]", mark(), *source_);
+        return Value(content, path_ + "[" + std::to_string(index) + "]", mark(), *source_, places_);
     }
 
     [[noreturn]] void fail(std::string_view message) const {
@@ -159,6 +163,7 @@ class Value {
     std::string path_;
     YAML::Mark fallback_mark_;
     const std::string* source_;
+    std::map<std::string, std::string, std::less<>>* places_;  // Config::places, being filled
 };
 
 // --- mappings and lists ---------------------------------------------------------------------
@@ -983,6 +988,56 @@ class DocumentRoots final : public YAML::EventHandler {
 };
 
 // The one document of the file, or a null node when the file holds none (empty, comments).
+// The flow collection ("{" or "[") still open at `end`, if any: yaml-cpp reports a missing
+// "}" where it gave up, often lines later, so the error points at the opening instead. A
+// scan, not a parser: quoted text and comments are passed over, which is enough for the
+// flow collections of a config file.
+std::optional<YAML::Mark> unclosed_flow_collection(std::string_view text, std::size_t end) {
+    struct Open {
+        char closer;
+        YAML::Mark mark;
+    };
+    std::vector<Open> open;
+    YAML::Mark at;
+    char quote = 0;
+    bool comment = false;
+    char previous = '\n';
+    for (std::size_t index = 0; index < std::min(end, text.size()); ++index) {
+        const char c = text[index];
+        const bool after_space = previous == '\n' || previous == ' ' || previous == '\t';
+        if (comment) {
+            comment = c != '\n';
+        } else if (quote != 0) {
+            if (c == '\\' && quote == '"' && index + 1 < end) {
+                previous = c;
+                ++index;
+                ++at.column;
+                at.pos = static_cast<int>(index);
+            } else if (c == quote) {
+                quote = 0;
+            }
+        } else if (c == '#' && after_space) {
+            comment = true;
+        } else if ((c == '"' || c == '\'') && (after_space || std::strchr("[{,:", previous) != nullptr)) {
+            quote = c;
+        } else if (c == '{' || c == '[') {
+            open.push_back({c == '{' ? '}' : ']', at});
+        } else if (!open.empty() && c == open.back().closer) {
+            open.pop_back();
+        }
+        previous = c;
+        at.pos = static_cast<int>(index + 1);
+        if (c == '\n') {
+            ++at.line;
+            at.column = 0;
+        } else {
+            ++at.column;
+        }
+    }
+    if (open.empty()) return std::nullopt;
+    return open.back().mark;
+}
+
 YAML::Node parse_document(const std::string& yaml_text, const std::string& source_name) {
     try {
         std::istringstream input(yaml_text);
@@ -1003,6 +1058,15 @@ YAML::Node parse_document(const std::string& yaml_text, const std::string& sourc
         }
         return YAML::Load(yaml_text);
     } catch (const YAML::ParserException& error) {
+        const auto opening =
+            unclosed_flow_collection(yaml_text, static_cast<std::size_t>(std::max(0, error.mark.pos)));
+        if (opening && opening->line != error.mark.line) {
+            const char bracket = yaml_text[static_cast<std::size_t>(opening->pos)];
+            throw_at(source_name, *opening, {},
+                     std::string("YAML syntax error: this ") + bracket +
+                         " is not closed (the parser gave up at " + position(error.mark) + ": " +
+                         error.msg + ")");
+        }
         throw_at(source_name, error.mark, {}, "YAML syntax error: " + error.msg);
     }
 }
@@ -1033,15 +1097,25 @@ std::string read_file(const std::filesystem::path& path) {
 
 }  // namespace
 
+void Config::fail(std::string_view path, std::string_view message) const {
+    const auto place = places.find(path);
+    std::string text = source.string();
+    if (place != places.end()) text.append(":").append(place->second);
+    text.append(": ").append(path).append(": ").append(message);
+    throw ConfigError(text);
+}
+
 bool Config::has_outcome(const std::string& code) const {
     return std::any_of(outcomes.begin(), outcomes.end(),
                        [&](const OutcomeCode& outcome) { return outcome.code == code; });
 }
 
 Config parse_config(const std::string& yaml_text, const std::string& source_name) {
-    const Value root(parse_document(yaml_text, source_name), "", YAML::Mark(), source_name);
+    std::map<std::string, std::string, std::less<>> places;
+    const Value root(parse_document(yaml_text, source_name), "", YAML::Mark(), source_name, &places);
     Config config = read_config(root);
     config.source = source_name;
+    config.places = std::move(places);
     return config;
 }
 

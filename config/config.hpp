@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace callpop::config {
@@ -191,6 +192,9 @@ struct Log {
 
 struct Config {
     std::filesystem::path source;  // the file this was loaded from
+    // Where each key was written ("site.timezone" → "3:13"), for checks that need more than
+    // the file (a zone in the tz database, a certificate that loads) to point at it too.
+    std::map<std::string, std::string, std::less<>> places;
     Site site;
     Listen listen;
     Storage storage;
@@ -205,6 +209,9 @@ struct Config {
     Log log;
 
     bool has_outcome(const std::string& code) const;
+    // Throws ConfigError as loading does: "<file>:<line>:<col>: <path>: <message>" (no
+    // line and column for a key left to its default).
+    [[noreturn]] void fail(std::string_view path, std::string_view message) const;
 };
 
 // Thrown for any problem in the file, as "callpop.yaml:12:5: listen.agent.port: expected an

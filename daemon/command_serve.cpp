@@ -10,6 +10,7 @@
 #include "cli/command_options.hpp"
 #include "daemon/serve.hpp"
 #include "daemon/server.hpp"
+#include "daemon/startup_checks.hpp"
 #include "storage/open_store.hpp"
 
 namespace callpop::daemon {
@@ -40,6 +41,7 @@ int command_serve(const std::vector<std::string>& arguments) {
                            "write {\"pid\",\"switch_port\",\"agent_port\"} here once listening");
     if (!command_line.parse(arguments)) return 0;
     config::Config config = command_line.load_config();
+    check_what_serve_needs(config);
     spdlog::set_level(spdlog::level::from_str(config.log.level));
     spdlog::info("callpop starting with {}", config.source.string());
 

@@ -15,7 +15,7 @@ struct Verb {
 
 constexpr Verb verbs[] = {
     {"serve", callpop::daemon::command_serve, "run the daemon"},
-    {"check-config", callpop::cli::command_check_config, "validate callpop.yaml, start nothing"},
+    {"check-config", callpop::daemon::command_check_config, "validate callpop.yaml, start nothing"},
     {"import", callpop::cli::command_import, "import customers, assets, notes from CSV"},
     {"demo-data", callpop::cli::command_demo_data, "fill the store with generated demo data"},
     {"agent", callpop::cli::command_agent, "add, update, remove or list agent logins, or give one a new token"},

@@ -109,7 +109,7 @@ int parse_time(const nlohmann::json& json, const char* key) {
 
 FollowupSchedule::FollowupSchedule(const config::Site& site) : site_zone_(site.timezone) {
     if (find(site_zone_) == nullptr)
-        throw std::runtime_error("site.timezone: " + unknown_zone(site_zone_));
+        throw std::runtime_error(unknown_zone(site_zone_));
 }
 
 const date::time_zone* FollowupSchedule::find(std::string_view zone) const {

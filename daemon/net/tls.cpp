@@ -53,15 +53,13 @@ asio::ssl::context server_tls_context(const config::TlsIdentity& identity) {
     boost::system::error_code error;
     context.use_certificate_chain_file(identity.certificate.string(), error);
     if (error)
-        throw std::runtime_error("listen.agent.tls.certificate: " + identity.certificate.string() +
-                                 ": " + openssl_reason(error));
+        throw TlsFileError("certificate",
+                           identity.certificate.string() + ": " + openssl_reason(error));
     context.use_private_key_file(identity.key.string(), asio::ssl::context::pem, error);
-    if (error)
-        throw std::runtime_error("listen.agent.tls.key: " + identity.key.string() + ": " +
-                                 openssl_reason(error));
+    if (error) throw TlsFileError("key", identity.key.string() + ": " + openssl_reason(error));
     if (SSL_CTX_check_private_key(context.native_handle()) != 1)
-        throw std::runtime_error("listen.agent.tls.key: " + identity.key.string() +
-                                 " is not the key of " + identity.certificate.string());
+        throw TlsFileError("key", identity.key.string() + " is not the key of " +
+                                      identity.certificate.string());
     return context;
 }
 

@@ -3,6 +3,7 @@
 // and the client side of switch links and the command line.
 #include <boost/asio/ssl.hpp>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 #include "config/config.hpp"
@@ -10,8 +11,15 @@
 
 namespace callpop {
 
-// TLS 1.2 or later with this certificate chain and key. Throws std::runtime_error naming
-// the file that could not be used and why.
+// A certificate or key that cannot be used: `part` says which ("certificate", "key"),
+// what() names the file and why.
+struct TlsFileError : std::runtime_error {
+    TlsFileError(std::string part, const std::string& why)
+        : std::runtime_error(why), part(std::move(part)) {}
+    std::string part;
+};
+
+// TLS 1.2 or later with this certificate chain and key. Throws TlsFileError.
 asio::ssl::context server_tls_context(const config::TlsIdentity& identity);
 
 // TLS 1.2 or later, the peer's certificate checked against the authorities in `ca` (a PEM

@@ -204,6 +204,45 @@ TEST_CASE("check-config names the file, line, column and key") {
     CHECK(good.exit_code == 0);
 }
 
+TEST_CASE("check-config refuses what serve refuses, at the same file:line:col") {
+    TempDir dir;
+    const std::string certificate = tls_file("server.pem");
+    const std::string missing_ca = (dir / "missing.pem").string();
+    const std::string switch_line =
+        "  - {name: pbx, type: ami, host: 127.0.0.1, username: u, secret: s, tls: true, ca: " +
+        missing_ca + "}";
+    struct Case {
+        std::string yaml;
+        std::string where;  // what both must print: "<file>:line:col: key: why"
+    };
+    const Case cases[] = {
+        {"outcomes:\n  - {code: ok}\nsite:\n  region: XX\n",
+         ":4:11: site.region: unknown phone region \"XX\""},
+        {"outcomes:\n  - {code: ok}\nsite:\n  timezone: America/NewYork\n",
+         ":4:13: site.timezone: time zone \"America/NewYork\" is not in the tz database"},
+        // The certificate given as its own key.
+        {"outcomes:\n  - {code: ok}\nlisten:\n  agent:\n    tls:\n      certificate: " +
+             certificate + "\n      key: " + certificate + "\n",
+         ":7:12: listen.agent.tls.key: " + certificate + ":"},
+        {"outcomes:\n  - {code: ok}\nswitches:\n" + switch_line + "\n",
+         ":4:" + std::to_string(switch_line.find(missing_ca) + 1) + ": switches[0].ca: " +
+             missing_ca + ": No such file or directory"},
+    };
+    for (const auto& bad : cases) {
+        const auto file = dir / "bad.yaml";
+        write_file(file, bad.yaml);
+        CAPTURE(bad.yaml);
+        const auto checked = run_callpop({"check-config", "--config", file.string()});
+        CHECK(checked.exit_code == 1);
+        CHECK(checked.output.find(file.string() + bad.where) != std::string::npos);
+        CAPTURE(checked.output);
+        const auto served = run_callpop({"serve", "--config", file.string()});
+        CHECK(served.exit_code == 1);
+        CHECK(served.output.find(file.string() + bad.where) != std::string::npos);
+        CAPTURE(served.output);
+    }
+}
+
 TEST_CASE("the switch port takes connections only from listen.switch.allow") {
     Daemon::Options options;
     options.switch_allow = "[10.0.0.0/8, \"fd00::/8\"]";  // not the test's 127.0.0.1

@@ -438,10 +438,25 @@ TEST_CASE_FIXTURE(ConfigFile, "outcomes") {
 }
 
 TEST_CASE_FIXTURE(ConfigFile, "YAML syntax errors keep yaml-cpp's message and position") {
-    CHECK(load_error("outcomes: [resolved, sale\nlog: {}\n") ==
-          file + ":2:4: YAML syntax error: end of sequence flow not found");
     CHECK(load_error("site:\n  name: a\n region: US\n") ==
           file + ":3:2: YAML syntax error: end of map not found");
+    // A { closed on its own line is not blamed for what follows.
+    CHECK(load_error("log: {level: info}\nsite:\n  name: a\n region: US\n") ==
+          file + ":4:2: YAML syntax error: end of map not found");
+}
+
+// yaml-cpp gives up on a missing "}" where the next block begins, lines further down.
+TEST_CASE_FIXTURE(ConfigFile, "an unclosed { or [ is reported where it opened, and where the parser gave up") {
+    CHECK(load_error("outcomes: [resolved, sale\nlog: {}\n") ==
+          file + ":1:11: YAML syntax error: this [ is not closed (the parser gave up at 2:4: end "
+                 "of sequence flow not found)");
+    const std::string lines = std::string(one_outcome) +
+                              "lines:\n"
+                              "  - {number: \"8005551000\", name: \"Support {24/7}\" # it's }\n"
+                              "  - {number: \"8005552000\", name: Sales}\n";
+    CHECK(load_error(lines) == file +
+                                   ":4:5: YAML syntax error: this { is not closed (the parser gave "
+                                   "up at 5:3: illegal block entry)");
 }
 
 TEST_CASE_FIXTURE(ConfigFile, "a second YAML document is refused, not ignored") {

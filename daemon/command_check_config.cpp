@@ -1,15 +1,18 @@
 #include <iostream>
 
 #include "cli/command_options.hpp"
+#include "daemon/serve.hpp"
+#include "daemon/startup_checks.hpp"
 
-namespace callpop::cli {
+namespace callpop::daemon {
 
-int command_check_config(const Arguments& arguments) {
-    CommandLine command_line("callpop check-config [--config FILE]");
+int command_check_config(const std::vector<std::string>& arguments) {
+    cli::CommandLine command_line("callpop check-config [--config FILE]");
     command_line.positional("config", 1);
     if (!command_line.parse(arguments)) return 0;
     try {
         const config::Config config = command_line.load_config();
+        check_what_serve_needs(config);
         std::cout << config.source.string() << ": OK (" << config.lines.size() << " lines, "
                   << config.outcomes.size() << " outcome codes)\n";
         return 0;
@@ -19,4 +22,4 @@ int command_check_config(const Arguments& arguments) {
     }
 }
 
-}  // namespace callpop::cli
+}  // namespace callpop::daemon
