@@ -32,8 +32,9 @@ Parsed<SwitchEvent> parse_switch_event(std::string_view line) {
     } else if (name == "transfer") {
         event.kind = SwitchEventKind::transfer;
     } else {
-        return ProtocolError{"unknown_event", "unknown event \"" + name +
-                                                  "\" (expected ring, answer, hangup or transfer)"};
+        return ProtocolError{"unknown_event",
+                             "unknown event \"" + name +
+                                 "\" (expected ring, answer, hangup, transfer, hello or ping)"};
     }
 
     FieldReader fields(object, name + " event");
@@ -53,18 +54,22 @@ Parsed<SwitchEvent> parse_switch_event(std::string_view line) {
     return event;
 }
 
-Parsed<SwitchHello> parse_switch_hello(std::string_view line) {
+Parsed<SwitchControl> parse_switch_control(std::string_view line) {
     auto parsed = parse_json_object(line);
     if (auto* error = std::get_if<ProtocolError>(&parsed)) return *error;
     const auto& object = std::get<nlohmann::json>(parsed);
-    FieldReader fields(object, "hello");
-    const std::string name = fields.required_string("event");
-    SwitchHello hello;
-    if (!fields.error() && name != "hello")
+    FieldReader event_name(object, "event");
+    const std::string name = event_name.required_string("event");
+    if (event_name.error()) return *event_name.error();
+    if (name == "ping") return SwitchControl{SwitchControlKind::ping, {}, {}};
+    if (name != "hello")
         return ProtocolError{"hello_expected",
                              "expected {\"event\":\"hello\",\"secret\":...} first, got a \"" +
                                  name + "\" event"};
-    hello.secret = fields.required_string("secret");
+    FieldReader fields(object, "hello");
+    SwitchControl hello;
+    hello.switch_name = fields.optional_string("switch");
+    hello.secret = fields.optional_string("secret");
     if (fields.error()) return *fields.error();
     return hello;
 }

@@ -27,12 +27,18 @@ struct SwitchEvent {
 
 Parsed<SwitchEvent> parse_switch_event(std::string_view line);
 
-// What a switch says first when the port asks for a shared secret.
-struct SwitchHello {
-    std::string secret;
+// A hello introduces a switch: first, when the port asks for a shared secret; at any time
+// otherwise. A ping is answered with a pong. Either tells callpop the link is alive while
+// no call comes.
+enum class SwitchControlKind { hello, ping };
+struct SwitchControl {
+    SwitchControlKind kind = SwitchControlKind::hello;
+    std::string switch_name;  // hello: "switch", for the log; empty when not given
+    std::string secret;       // hello: empty when not given
 };
-// {"event":"hello","secret":"..."}; any other line is an error naming what a hello is.
-Parsed<SwitchHello> parse_switch_hello(std::string_view line);
+// {"event":"hello",...} or {"event":"ping"}; any other line is an error naming what was
+// expected.
+Parsed<SwitchControl> parse_switch_control(std::string_view line);
 
 std::string_view to_string(SwitchEventKind kind);
 

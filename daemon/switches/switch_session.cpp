@@ -6,6 +6,7 @@
 
 #include <array>
 
+#include "protocol/agent_message.hpp"
 #include "protocol/switch_event.hpp"
 
 namespace callpop::daemon {
@@ -52,10 +53,13 @@ void SwitchSession::on_line(std::string_view line) {
     figures.last_event_at = std::chrono::system_clock::now();
     auto parsed = protocol::parse_switch_event(line);
     if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
-        // A switch set up with a secret may say it to a port that asks for none.
-        if (error->code == "unknown_event" &&
-            std::holds_alternative<protocol::SwitchHello>(protocol::parse_switch_hello(line)))
-            return;
+        if (error->code == "unknown_event") {
+            auto parsed_control = protocol::parse_switch_control(line);
+            if (auto* control = std::get_if<protocol::SwitchControl>(&parsed_control)) {
+                if (control->kind == protocol::SwitchControlKind::ping) return on_ping();
+                return on_hello(*control);
+            }
+        }
         spdlog::warn("{}: {}: {}", describe(), error->code, error->message);
         ++figures.garbage;
         // The port has no link to go down: its last error is the last line it refused,
@@ -76,18 +80,41 @@ void SwitchSession::heard() {
     set_idle_timeout(switch_quiet_allowed);
 }
 
+// A hello after the first (or on a port without a secret, which ignores any secret in it)
+// names the switch anew and, like a ping, meets the first-event deadline.
+void SwitchSession::on_hello(const protocol::SwitchControl& hello) {
+    if (!hello.switch_name.empty() && hello.switch_name != switch_name_) {
+        spdlog::info("{}: says it is switch \"{}\"", describe(), hello.switch_name);
+        switch_name_ = hello.switch_name;
+    }
+    heard();
+}
+
+void SwitchSession::on_ping() {
+    heard();
+    deliver(protocol::encode_pong());
+}
+
 void SwitchSession::check_hello(std::string_view line) {
-    auto parsed = protocol::parse_switch_hello(line);
-    const auto* hello = std::get_if<protocol::SwitchHello>(&parsed);
+    auto parsed = protocol::parse_switch_control(line);
+    const auto* control = std::get_if<protocol::SwitchControl>(&parsed);
+    const auto* hello =
+        control != nullptr && control->kind == protocol::SwitchControlKind::hello ? control : nullptr;
     if (hello != nullptr && same_secret(hello->secret, port_.secret)) {
         greeted_ = true;
-        heard();
+        on_hello(*hello);
         return;
     }
     ++port_.hellos_refused;
-    const std::string why = hello != nullptr
-                                ? std::string("the hello's secret is not listen.switch.secret")
-                                : std::get<protocol::ProtocolError>(parsed).message;
+    std::string why;
+    if (hello != nullptr) {
+        why = hello->secret.empty() ? "the hello has no \"secret\""
+                                    : "the hello's secret is not listen.switch.secret";
+    } else if (control != nullptr) {
+        why = "expected {\"event\":\"hello\",\"secret\":...} first, got a \"ping\" event";
+    } else {
+        why = std::get<protocol::ProtocolError>(parsed).message;
+    }
     spdlog::warn("{}: refused: {}", describe(), why);
     port_.status.last_error = "unauthorized: " + why;
     close_with("unauthorized", "this port takes events after a hello with its shared secret: " + why);

@@ -6,6 +6,7 @@
 #include "daemon/net/line_session.hpp"
 #include "daemon/net/session_registry.hpp"
 #include "daemon/switches/switch_client.hpp"
+#include "protocol/switch_event.hpp"
 
 namespace callpop::daemon {
 
@@ -33,15 +34,20 @@ public:
 protected:
     void on_line(std::string_view line) override;
     void on_closed() override;
-    std::string describe() const override { return "switch " + peer(); }
+    std::string describe() const override {
+        return switch_name_.empty() ? "switch " + peer() : "switch " + switch_name_ + " (" + peer() + ")";
+    }
 
 private:
     void check_hello(std::string_view line);
+    void on_hello(const protocol::SwitchControl& hello);
+    void on_ping();
     void heard();
     NativeSwitchPort& port_;
     SwitchEventSink sink_;
     SessionRegistry& registry_;
     bool heard_from_ = false;
+    std::string switch_name_;  // from its hello
     bool greeted_;  // said the port's secret, or the port asks for none
 };
 

@@ -1,5 +1,5 @@
 // libFuzzer target for the native switch port (docs/protocol-switch.md): the line decoder
-// and parse_switch_event (parse_switch_hello too), and the encoders fed with what it accepts (the pop, the call
+// and parse_switch_event (parse_switch_control too), and the encoders fed with what it accepts (the pop, the call
 // state, the callback a missed call schedules). Build and run: tests/fuzz/README.md.
 #include <cstddef>
 #include <cstdint>
@@ -17,21 +17,34 @@ using callpop::fuzz::require;
 
 namespace {
 
-// A hello is an object whose event is "hello" and whose secret is a string.
-void parse_hello(const std::string& text) {
-    auto hello = protocol::parse_switch_hello(text);
-    if (auto* error = std::get_if<protocol::ProtocolError>(&hello)) {
+// A hello is an object whose event is "hello", with its secret and switch name as given (or
+// absent); a ping one whose event is "ping".
+void parse_control(const std::string& text) {
+    auto control = protocol::parse_switch_control(text);
+    if (auto* error = std::get_if<protocol::ProtocolError>(&control)) {
         require(!error->code.empty());
         check_encoded(protocol::encode_error(*error));
         return;
     }
     const auto reference = nlohmann::json::parse(text, nullptr, false);
-    require(reference.is_object() && reference.value("event", "") == "hello");
-    require(reference["secret"] == std::get<protocol::SwitchHello>(hello).secret);
+    require(reference.is_object());
+    const auto& hello = std::get<protocol::SwitchControl>(control);
+    if (hello.kind == protocol::SwitchControlKind::ping) {
+        require(reference.value("event", "") == "ping");
+        return;
+    }
+    require(reference.value("event", "") == "hello");
+    const auto given = [&](const char* key, const std::string& value) {
+        const auto found = reference.find(key);
+        if (found == reference.end() || found->is_null()) return value.empty();
+        return found->is_string() ? found->get<std::string>() == value
+                                  : found->is_number_integer() && found->dump() == value;
+    };
+    require(given("secret", hello.secret) && given("switch", hello.switch_name));
 }
 
 void parse_line(const std::string& text) {
-    parse_hello(text);
+    parse_control(text);
     auto event = protocol::parse_switch_event(text);
     // simdjson reads lines first and nlohmann decides whatever simdjson refuses: together
     // they must accept what nlohmann alone accepts, with the same values.

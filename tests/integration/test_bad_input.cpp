@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <sys/socket.h>
 
+#include <thread>
+
 #include "harness.hpp"
 #include "support/wait_until.hpp"
 
@@ -26,7 +28,7 @@ TEST_CASE("the switch port answers each bad line with an error and keeps the con
         {"[1,2]", "bad_json", "expected a JSON object"},
         {R"({"call":"x"})", "missing_field", "event: missing field \"event\""},
         {R"({"event":"park","call":"x"})", "unknown_event",
-         "unknown event \"park\" (expected ring, answer, hangup or transfer)"},
+         "unknown event \"park\" (expected ring, answer, hangup, transfer, hello or ping)"},
         {R"({"event":"ring"})", "missing_field", "ring event: missing field \"call\""},
         {R"({"event":"ring","call":7})", "bad_field",
          "ring event: field \"call\" must be a string"},
@@ -113,6 +115,34 @@ TEST_CASE("a client that says nothing is closed after the login timeout") {
     Client half(daemon.switch_port());
     half.send_raw("{\"event\":\"ri");
     CHECK(half.expect("bye", 6s)["code"] == "idle_timeout");
+}
+
+// A switch restarted at night connects while no call comes: its hello and pings must keep
+// it, or it would reconnect in a loop every login_timeout_s.
+TEST_CASE("a native switch that says hello or pings while no call comes is kept") {
+    Daemon daemon;  // login_timeout_s: 2
+    daemon.start();
+    Client pinging(daemon.switch_port());
+    Client greeting(daemon.switch_port());
+    greeting.send({{"event", "hello"}, {"switch", "pbx-east"}});
+    for (int second = 0; second < 4; ++second) {
+        pinging.send({{"event", "ping"}});
+        CHECK(pinging.expect("pong", 2s).size() == 1);  // {"type":"pong"}, nothing else
+        std::this_thread::sleep_for(1s);
+    }
+    CHECK(greeting.quiet());  // past the 2 s deadline, no bye
+    CHECK(daemon.log().find("says it is switch \"pbx-east\"") != std::string::npos);
+    // Both still carry calls.
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    greeting.send(ring("after-hello", "+15550102000", "1001"));
+    CHECK(agent.expect("pop")["call"] == "after-hello");
+    pinging.send(ring("after-pings", "+15550102000", "1001"));
+    CHECK(agent.expect("pop")["call"] == "after-pings");
+    // An unknown event names the ones there are.
+    pinging.send({{"event", "park"}, {"call", "x"}});
+    CHECK(pinging.expect("error")["message"] ==
+          "unknown event \"park\" (expected ring, answer, hangup, transfer, hello or ping)");
 }
 
 TEST_CASE("an agent that stops reading is dropped without slowing the others") {

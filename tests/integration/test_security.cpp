@@ -189,6 +189,15 @@ TEST_CASE("listen.switch.secret: a native switch says it in a hello before its e
     wrong.send({{"event", "hello"}, {"secret", "guess"}});
     wrong.send(ring("unheard-2", "+15550102000", "1001"));
     CHECK(wrong.expect("bye")["code"] == "unauthorized");
+    Client ping_first(daemon.switch_port());
+    ping_first.send({{"event", "ping"}});
+    bye = ping_first.expect("bye");
+    CHECK(bye["code"] == "unauthorized");
+    CHECK(bye["message"].get<std::string>().find("got a \"ping\" event") != std::string::npos);
+    Client no_secret(daemon.switch_port());
+    no_secret.send({{"event", "hello"}, {"switch", "pbx-east"}});
+    CHECK(no_secret.expect("bye")["message"].get<std::string>().find("the hello has no \"secret\"") !=
+          std::string::npos);
     CHECK(agent.quiet());
 
     Client pbx(daemon.switch_port());
@@ -200,7 +209,7 @@ TEST_CASE("listen.switch.secret: a native switch says it in a hello before its e
     Client supervisor(daemon.agent_port());
     login(supervisor, "super", "boss");
     const json status = ask_status(supervisor);
-    CHECK(status["faults"]["switch_hellos_refused"] == 2);
+    CHECK(status["faults"]["switch_hellos_refused"] == 4);
     CHECK(status["live_calls"] == 1);
     CHECK(daemon.log().find("the hello's secret is not listen.switch.secret") != std::string::npos);
 

@@ -48,6 +48,31 @@ std::string nested_arrays(std::size_t depth) {
 
 }  // namespace
 
+TEST_CASE("switch control: a hello (named, with or without a secret) and a ping") {
+    using callpop::protocol::parse_switch_control;
+    using callpop::protocol::SwitchControl;
+    using callpop::protocol::SwitchControlKind;
+    const auto control_of = [](std::string_view line) {
+        auto parsed = parse_switch_control(line);
+        REQUIRE(std::holds_alternative<SwitchControl>(parsed));
+        return std::get<SwitchControl>(parsed);
+    };
+    const auto hello = control_of(R"({"event":"hello","switch":"pbx-east","secret":"s"})");
+    CHECK(hello.kind == SwitchControlKind::hello);
+    CHECK(hello.switch_name == "pbx-east");
+    CHECK(hello.secret == "s");
+    const auto bare = control_of(R"({"event":"hello"})");
+    CHECK(bare.switch_name.empty());
+    CHECK(bare.secret.empty());
+    CHECK(control_of(R"({"event":"ping"})").kind == SwitchControlKind::ping);
+    auto ring = parse_switch_control(R"({"event":"ring","call":"c-1"})");
+    REQUIRE(std::holds_alternative<ProtocolError>(ring));
+    CHECK(std::get<ProtocolError>(ring).code == "hello_expected");
+    auto bad_name = parse_switch_control(R"({"event":"hello","switch":["a"]})");
+    REQUIRE(std::holds_alternative<ProtocolError>(bad_name));
+    CHECK(std::get<ProtocolError>(bad_name).message == "hello: field \"switch\" must be a string");
+}
+
 TEST_CASE("switch event: ring with every field") {
     const auto event =
         event_of(R"({"event":"ring","call":"c-1","from":"+1 (555) 010-2000","name":"PAT DOE",)"
@@ -236,9 +261,9 @@ TEST_CASE("switch event: errors, with their exact code and message") {
     }
     SUBCASE("unknown event") {
         check_error(R"({"event":"park","call":"c-1"})", "unknown_event",
-                    "unknown event \"park\" (expected ring, answer, hangup or transfer)");
+                    "unknown event \"park\" (expected ring, answer, hangup, transfer, hello or ping)");
         check_error(R"({"event":"RING","call":"c-1"})", "unknown_event",
-                    "unknown event \"RING\" (expected ring, answer, hangup or transfer)");
+                    "unknown event \"RING\" (expected ring, answer, hangup, transfer, hello or ping)");
     }
     SUBCASE("transfer names where the call goes") {
         check_error(R"({"event":"transfer","call":"c-1"})", "missing_field",
