@@ -426,15 +426,17 @@ std::vector<AddressRange> read_plain_allow(const Value& value) {
     return loopback_ranges();
 }
 
-void read_agent_listener(const Value& value, Listen& listen) {
+// The agent port and the web port: TLS, and plain connections only from allow_plain.
+void read_secured_listener(const Value& value, Endpoint& endpoint, std::optional<TlsIdentity>& tls,
+                           std::vector<AddressRange>& plain_allow, std::string_view clients) {
     bool plain_only_from_loopback = true;
     const Member members[] = {
-        {"address", [&](const Value& v) { listen.agent_port.address = read_ip_address(v); }},
-        {"port", [&](const Value& v) { listen.agent_port.port = read_port(v); }},
-        {"tls", [&](const Value& v) { listen.agent_tls = read_tls_identity(v); }},
+        {"address", [&](const Value& v) { endpoint.address = read_ip_address(v); }},
+        {"port", [&](const Value& v) { endpoint.port = read_port(v); }},
+        {"tls", [&](const Value& v) { tls = read_tls_identity(v); }},
         {"allow_plain",
          [&](const Value& v) {
-             listen.agent_plain_allow = read_plain_allow(v);
+             plain_allow = read_plain_allow(v);
              plain_only_from_loopback = v.yaml().IsScalar() && v.yaml().Scalar() == "false";
          }},
     };
@@ -443,18 +445,27 @@ void read_agent_listener(const Value& value, Listen& listen) {
     const auto loopback = loopback_ranges();
     const bool loopback_bind =
         std::any_of(loopback.begin(), loopback.end(), [&](const AddressRange& range) {
-            return range.contains(listen.agent_port.address);
+            return range.contains(endpoint.address);
         });
-    if (!listen.agent_tls && plain_only_from_loopback && !loopback_bind)
-        value.fail("listens on " + listen.agent_port.address +
-                   " without tls, so agents on other hosts would be refused: give tls "
-                   "(certificate, key) or allow_plain");
+    if (!tls && plain_only_from_loopback && !loopback_bind)
+        value.fail("listens on " + endpoint.address + " without tls, so " + std::string(clients) +
+                   " on other hosts would be refused: give tls (certificate, key) or allow_plain");
 }
 
 void read_listen(const Value& value, Listen& listen) {
     const Member members[] = {
         {"switch", [&](const Value& v) { read_switch_listener(v, listen); }},
-        {"agent", [&](const Value& v) { read_agent_listener(v, listen); }},
+        {"agent",
+         [&](const Value& v) {
+             read_secured_listener(v, listen.agent_port, listen.agent_tls, listen.agent_plain_allow,
+                                   "agents");
+         }},
+        {"http",
+         [&](const Value& v) {
+             WebListener web;
+             read_secured_listener(v, web.endpoint, web.tls, web.plain_allow, "browsers");
+             listen.http = std::move(web);
+         }},
     };
     read_section(value, members);
 }

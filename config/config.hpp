@@ -46,6 +46,13 @@ struct TlsIdentity {
     std::filesystem::path key;
 };
 
+// The web port (consoles, wallboard, /metrics, /healthz), with the agent port's TLS rules.
+struct WebListener {
+    Endpoint endpoint{"127.0.0.1", 7702};
+    std::optional<TlsIdentity> tls;
+    std::vector<AddressRange> plain_allow = loopback_ranges();
+};
+
 struct Listen {
     Endpoint switch_port{"127.0.0.1", 7700};
     Endpoint agent_port{"127.0.0.1", 7701};
@@ -57,6 +64,7 @@ struct Listen {
     std::optional<TlsIdentity> agent_tls;
     // Where agents may connect without TLS (allow_plain: true means everywhere).
     std::vector<AddressRange> agent_plain_allow = loopback_ranges();
+    std::optional<WebListener> http;  // absent: no web port
 };
 
 struct Storage {

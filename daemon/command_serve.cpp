@@ -19,9 +19,10 @@ namespace {
 
 // Written once both ports listen, so scripts and tests that asked for port 0 learn them.
 void write_ready_file(const std::string& path, const Server& server) {
-    const nlohmann::json ready = {{"pid", ::getpid()},
-                                  {"switch_port", server.switch_endpoint().port()},
-                                  {"agent_port", server.agent_endpoint().port()}};
+    nlohmann::json ready = {{"pid", ::getpid()},
+                            {"switch_port", server.switch_endpoint().port()},
+                            {"agent_port", server.agent_endpoint().port()}};
+    if (const auto web = server.web_endpoint()) ready["http_port"] = web->port();
     const std::string temporary = path + ".tmp";
     {
         std::ofstream out(temporary, std::ios::trunc);

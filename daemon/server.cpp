@@ -201,6 +201,15 @@ void Server::start() {
     spawn_logged(io_.get_executor(), accept_agents(), "agent listener");
     spawn_logged(io_.get_executor(), admit_agents(), "agent logins");
     spawn_logged(io_.get_executor(), sweep_calls(), "call sweeper");
+    if (config_.listen.http) {
+        web_.emplace(io_, *config_.listen.http,
+                     [this](const std::string& target, WebRespond respond) {
+                         on_web_request(target, std::move(respond));
+                     });
+        web_->start();
+        spdlog::info("listening for browsers on {}:{}", web_->endpoint().address().to_string(),
+                     web_->endpoint().port());
+    }
     for (const auto& link : config_.switches) {
         switch_clients_.push_back(make_switch_client(
             io_, link, [this](const protocol::SwitchEvent& event, const std::string& name) {
@@ -219,6 +228,7 @@ void Server::stop() {
     boost::system::error_code ignored;
     switch_acceptor_.close(ignored);
     agent_acceptor_.close(ignored);
+    if (web_) web_->stop();
     sweep_timer_.cancel();
     login_gate_.close();
     for (const auto& client : switch_clients_) client->stop();
@@ -369,6 +379,11 @@ void Server::act_on_queued_events() {
         // log and the agents see events in the order the switches sent them.
         if (lookup != lookups_by_call_.end() && !lookup->second.answer) return;
         if (!apply_switch_event(head)) return;
+        if (head.applied && head.applied->kind == CallChange::Kind::rang) {
+            event_to_pop_.observe(static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - head.received)
+                    .count()));
+        }
         auto count = queued_events_by_call_.find(head.event.call);
         if (count != queued_events_by_call_.end() && --count->second == 0)
             queued_events_by_call_.erase(count);
@@ -684,10 +699,16 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session, const Lo
     // Pops are for the terminal at the phone: a connection at no extension acking them would
     // take them from it.
     if (takes_calls) {
-        for (const auto& pop : router_.pending_after(account.id, login.resume_after.value_or(0)))
+        std::size_t pops = 0;
+        for (const auto& pop : router_.pending_after(account.id, login.resume_after.value_or(0))) {
             welcome += *pop.message;
-        for (const auto& pop : router_.ringing_for_new_seat(account.id, login.extensions))
+            ++pops;
+        }
+        for (const auto& pop : router_.ringing_for_new_seat(account.id, login.extensions)) {
             welcome += *pop.message;
+            ++pops;
+        }
+        router_.count_welcome_pops(pops);
     }
     session->deliver(std::move(welcome));
 }
@@ -919,6 +940,10 @@ void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protoco
 }
 
 void Server::on_status(const std::shared_ptr<AgentSession>& session) {
+    session->deliver(protocol::encode_status(status_now()));
+}
+
+protocol::DaemonStatus Server::status_now() const {
     protocol::DaemonStatus status;
     status.version = CALLPOP_VERSION;
     status.started_at = started_at_;
@@ -947,7 +972,7 @@ void Server::on_status(const std::shared_ptr<AgentSession>& session) {
     for (const auto& client : switch_clients_) status.switches.push_back(client->status());
     status.switches.push_back(native_switch_port_.status);
     status.switches.back().sessions = native_switch_port_.sessions;
-    session->deliver(protocol::encode_status(status));
+    return status;
 }
 
 // ---- follow-ups ------------------------------------------------------------------------

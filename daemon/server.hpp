@@ -26,7 +26,9 @@
 #include "daemon/writer/log_writer.hpp"
 #include "daemon/switches/switch_client.hpp"
 #include "daemon/switches/switch_session.hpp"
+#include "daemon/web/web_port.hpp"
 #include "protocol/agent_message.hpp"
+#include "protocol/metrics.hpp"
 #include "protocol/switch_event.hpp"
 #include "storage/store.hpp"
 
@@ -67,6 +69,10 @@ public:
     void on_followup_close(const std::shared_ptr<AgentSession>& session,
                            protocol::FollowupClose request) override;
     void on_status(const std::shared_ptr<AgentSession>& session) override;
+
+    // The web port (daemon/server_web.cpp): /healthz, /metrics.
+    std::optional<tcp::endpoint> web_endpoint() const;
+    void on_web_request(const std::string& target, WebRespond respond);
     void on_agent_drained(AgentSession& session) override;
     void on_release_extension(AgentSession& session,
                               const protocol::ReleaseExtension& request) override;
@@ -75,6 +81,16 @@ public:
     void on_agent_closed(AgentSession& session) override;
 
 private:
+    protocol::DaemonStatus status_now() const;
+    // What /healthz and /metrics read from the store, through the writer: a write job that
+    // goes through says the store takes writes. `done` runs once, within store_probe_wait.
+    struct StoreProbe {
+        bool writable = false;
+        std::string problem;  // why not writable
+        std::optional<storage::FollowupCounts> followups;
+    };
+    void probe_store(std::function<void(StoreProbe)> done);
+
     awaitable<void> accept_loop(tcp::acceptor& acceptor, const char* what,
                                 std::function<std::shared_ptr<LineSession>(tcp::socket)> make);
     // The agent port: accepts into the LoginGate's line, and starts sessions as it admits.
@@ -92,6 +108,7 @@ private:
         protocol::SwitchEvent event;
         std::string switch_name;
         std::optional<CallChange> applied;  // applied to the tracker, waiting for its lookup
+        Clock::time_point received = Clock::now();  // for the event → pop latency
     };
     void start_lookup(LookupRequest request);
     void act_on_queued_events();
@@ -184,6 +201,8 @@ private:
     std::unordered_map<std::string, CallerLookupState> lookups_by_call_;
     std::uint64_t next_pop_seq_ = 1;
     bool stopping_ = false;
+    protocol::LatencyHistogram event_to_pop_;
+    std::optional<WebPort> web_;  // listen.http
 };
 
 }  // namespace callpop::daemon

@@ -27,6 +27,13 @@ void check_what_serve_needs(const config::Config& config) {
             config.fail("listen.agent.tls." + error.part, error.what());
         }
     }
+    if (config.listen.http && config.listen.http->tls) {
+        try {
+            server_tls_context(*config.listen.http->tls);
+        } catch (const TlsFileError& error) {
+            config.fail("listen.http.tls." + error.part, error.what());
+        }
+    }
     for (std::size_t index = 0; index < config.switches.size(); ++index) {
         const auto& link = config.switches[index];
         if (!link.tls) continue;

@@ -327,9 +327,27 @@ json switch_json(const SwitchStatus& link) {
 
 }  // namespace
 
+std::vector<std::pair<std::string_view, std::uint64_t>> named_faults(const FaultCounts& faults) {
+    return {{"calls_timed_out", faults.calls_timed_out},
+            {"calls_closed_at_start", faults.calls_closed_at_start},
+            {"tail_fell_behind", faults.tail_fell_behind},
+            {"logins_refused", faults.logins_refused},
+            {"outcomes_refused", faults.outcomes_refused},
+            {"writes_failed", faults.writes_failed},
+            {"writes_spilled", faults.writes_spilled},
+            {"sessions_closed_for_account", faults.sessions_closed_for_account},
+            {"logins_throttled", faults.logins_throttled},
+            {"switches_refused", faults.switches_refused},
+            {"switch_hellos_refused", faults.switch_hellos_refused},
+            {"plain_refused", faults.plain_refused},
+            {"tls_failed", faults.tls_failed}};
+}
+
 std::string encode_status(const DaemonStatus& status) {
     json switches = json::array();
     for (const auto& link : status.switches) switches.push_back(switch_json(link));
+    json faults = json::object();
+    for (const auto& [name, count] : named_faults(status.faults)) faults[std::string(name)] = count;
     return line_of({{"type", "status"},
                     {"version", status.version},
                     {"started_at", format_utc(status.started_at)},
@@ -344,20 +362,7 @@ std::string encode_status(const DaemonStatus& status) {
                     {"writer_queue", status.writer_queue},
                     {"writer_spooled", status.writer_spooled},
                     {"lookups", status.lookups},
-                    {"faults",
-                     {{"calls_timed_out", status.faults.calls_timed_out},
-                      {"calls_closed_at_start", status.faults.calls_closed_at_start},
-                      {"tail_fell_behind", status.faults.tail_fell_behind},
-                      {"logins_refused", status.faults.logins_refused},
-                      {"outcomes_refused", status.faults.outcomes_refused},
-                      {"writes_failed", status.faults.writes_failed},
-                      {"writes_spilled", status.faults.writes_spilled},
-                      {"sessions_closed_for_account", status.faults.sessions_closed_for_account},
-                      {"logins_throttled", status.faults.logins_throttled},
-                      {"switches_refused", status.faults.switches_refused},
-                      {"switch_hellos_refused", status.faults.switch_hellos_refused},
-                      {"plain_refused", status.faults.plain_refused},
-                      {"tls_failed", status.faults.tls_failed}}},
+                    {"faults", std::move(faults)},
                     {"switches", std::move(switches)}});
 }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -177,6 +178,8 @@ struct FaultCounts {
     std::uint64_t plain_refused = 0;  // a plain agent connection from outside allow_plain
     std::uint64_t tls_failed = 0;     // an agent connection's TLS handshake failed
 };
+// Each fault's name on the wire (status, /metrics) with its count, in the order above.
+std::vector<std::pair<std::string_view, std::uint64_t>> named_faults(const FaultCounts& faults);
 struct DaemonStatus {
     std::string version;
     std::chrono::system_clock::time_point started_at;

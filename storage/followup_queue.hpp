@@ -33,6 +33,12 @@ struct FollowupQuery {
     std::size_t limit = 1000;
 };
 
+// Open follow-ups due at a time, and the callbacks among them flagged overdue.
+struct FollowupCounts {
+    std::uint64_t due = 0;
+    std::uint64_t overdue = 0;
+};
+
 class FollowupQueue {
 public:
     virtual ~FollowupQueue() = default;
@@ -56,6 +62,8 @@ public:
     virtual std::vector<Followup> unflagged_overdue_callbacks(std::string_view cutoff,
                                                               std::size_t limit) = 0;
     virtual std::vector<Followup> list_followups(const FollowupQuery& query) = 0;
+    // Open follow-ups due at `now` or before, held or not.
+    virtual FollowupCounts count_due_followups(std::string_view now) = 0;
 };
 
 }  // namespace callpop::storage

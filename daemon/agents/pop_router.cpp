@@ -89,7 +89,10 @@ void PopRouter::stop_ringing(const std::string& call) {
 void PopRouter::pop_for(const std::string& agent, const PendingPop& pop) {
     if (!popped_[pop.call].insert(agent).second) return;
     directory_.add_pending(agent, pop);
-    if (auto session = directory_.session(agent)) session->deliver(pop.message);
+    if (auto session = directory_.session(agent)) {
+        session->deliver(pop.message);
+        ++pops_sent_;
+    }
 }
 
 void PopRouter::pop_again_for(const std::string& agent, const PendingPop& pop) {

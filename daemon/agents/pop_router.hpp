@@ -36,6 +36,9 @@ public:
     void ack(const std::string& agent, std::uint64_t seq);
     std::vector<PendingPop> pending_after(const std::string& agent, std::uint64_t seq) const;
     AgentDirectory::Headcount headcount() const;
+    // Pops handed to agents' sessions: as they rang, and those a login's welcome carried.
+    std::uint64_t pops_sent() const { return pops_sent_; }
+    void count_welcome_pops(std::size_t count) { pops_sent_ += count; }
 
     const std::vector<std::string>& agents_at(const std::string& extension) const;
     // The agent seated at `extension`, or "" when nobody is.
@@ -81,6 +84,7 @@ private:
     // Calls ringing at each extension, until answered or ended, and the other way round.
     std::unordered_map<std::string, std::unordered_map<std::string, PendingPop>> ringing_at_;
     std::unordered_map<std::string, std::vector<std::string>> ringing_extensions_;
+    std::uint64_t pops_sent_ = 0;
 };
 
 }  // namespace callpop::daemon

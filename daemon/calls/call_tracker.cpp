@@ -201,4 +201,13 @@ TrackedCall* CallTracker::find(const std::string& call_id) {
 
 std::size_t CallTracker::live_calls() const { return live_; }
 
+CallTracker::LiveCounts CallTracker::live_by_state() const {
+    LiveCounts counts;
+    for (const auto& [id, call] : calls_) {
+        if (call.state == CallState::ringing) ++counts.ringing;
+        if (call.state == CallState::answered) ++counts.answered;
+    }
+    return counts;
+}
+
 }  // namespace callpop::daemon

@@ -110,6 +110,12 @@ public:
 
     TrackedCall* find(const std::string& call_id);
     std::size_t live_calls() const;
+    struct LiveCounts {
+        std::size_t ringing = 0;
+        std::size_t answered = 0;
+    };
+    // Walks every call held (live and recently ended): for /metrics, not for each event.
+    LiveCounts live_by_state() const;
     // Everything held, calls and their indexes: bounded by the live calls and ended_max
     // whatever the traffic (the memory target of a daemon that runs for months).
     std::size_t entries() const { return calls_.size() + live_by_start_.size() + by_end_.size(); }

@@ -517,6 +517,19 @@ public:
         return read_followups(query);
     }
 
+    FollowupCounts count_due_followups(std::string_view now) override {
+        auto& query = statement(
+            "SELECT count(*), count(overdue_at) FROM followups WHERE status = 'open' AND due_at <= ?1");
+        query.bind(1, now);
+        FollowupCounts counts;
+        if (query.step()) {
+            counts.due = static_cast<std::uint64_t>(query.column_int(0));
+            counts.overdue = static_cast<std::uint64_t>(query.column_int(1));
+        }
+        query.reset();
+        return counts;
+    }
+
     void update_followup(const Followup& followup) override {
         auto& update = statement(
             "UPDATE followups SET status = ?2, due_at = ?3, attempts_made = ?4, leased_by = ?5, "

@@ -100,7 +100,15 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
                                      ", key: " + tls_file("server.key").string() + "}"
                                : "")
          << (options.agent_allow_plain.empty() ? "" : ", allow_plain: " + options.agent_allow_plain)
-         << "}\n"
+         << "}\n";
+    if (options.http) {
+        yaml << "  http: {address: 127.0.0.1, port: 0"
+             << (options.http_tls ? ", tls: {certificate: " + tls_file("server.pem").string() +
+                                        ", key: " + tls_file("server.key").string() + "}"
+                                  : "")
+             << *options.http << "}\n";
+    }
+    yaml
          << "storage:\n  path: " << (store / "callpop.db").string() << "\n"
          << "call_log:\n  jsonl: " << (store / "calls.jsonl").string() << "\n  flush_ms: " << options.flush_ms << "\n"
          << "  tail_memory: " << options.tail_memory << "\n"
@@ -210,6 +218,7 @@ void Daemon::start() {
     const json ports = json::parse(read_file(ready));
     switch_port_ = ports.at("switch_port").get<std::uint16_t>();
     agent_port_ = ports.at("agent_port").get<std::uint16_t>();
+    http_port_ = ports.value("http_port", std::uint16_t{0});
 }
 
 void Daemon::stop() {
@@ -405,6 +414,17 @@ bool Client::closed_by_peer(std::chrono::milliseconds timeout) {
         if (!read_line(100ms) && peer_closed_) return true;
     }
     return peer_closed_;
+}
+
+std::string Client::read_until_closed(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!peer_closed_) {
+        if (!receive_some(deadline)) {
+            FAIL("the peer did not close within " << timeout.count() << " ms; got: " << buffer_);
+            break;
+        }
+    }
+    return std::exchange(buffer_, {});
 }
 
 void follow_call_log(Client& supervisor) {

@@ -65,6 +65,10 @@ class Daemon {
         bool agent_tls = false;  // listen.agent.tls with the tests' server certificate
         std::string agent_allow_plain = "";  // listen.agent.allow_plain, as YAML; empty: the default
         std::string switch_secret = "";  // listen.switch.secret
+        // listen.http's keys besides address and port (127.0.0.1, 0), as YAML flow
+        // entries: ", allow_plain: [10.0.0.0/8]"; nullopt: no web port.
+        std::optional<std::string> http = std::nullopt;
+        bool http_tls = false;  // listen.http.tls with the tests' server certificate
     };
     Daemon();
     explicit Daemon(Options options);
@@ -75,6 +79,7 @@ class Daemon {
     void kill_hard();
     std::uint16_t switch_port() const { return switch_port_; }
     std::uint16_t agent_port() const { return agent_port_; }
+    std::uint16_t http_port() const { return http_port_; }
     const std::filesystem::path& dir() const { return dir_.path(); }
     std::filesystem::path config_path() const { return dir_ / "callpop.yaml"; }
     // The store and the JSONL file: in store_dir when the options name one.
@@ -93,6 +98,7 @@ class Daemon {
     int pid_ = -1;
     std::uint16_t switch_port_ = 0;
     std::uint16_t agent_port_ = 0;
+    std::uint16_t http_port_ = 0;
 };
 
 // For tests that count call-log records: unanswered calls schedule no callback.
@@ -119,6 +125,9 @@ class Client {
     bool quiet(std::chrono::milliseconds wait = 300ms);
     // Waits for the peer to close the connection.
     bool closed_by_peer(std::chrono::milliseconds timeout = 5s);
+    // Everything until the peer closes (an HTTP reply with Connection: close); fails the test
+    // on timeout.
+    std::string read_until_closed(std::chrono::milliseconds timeout = 5s);
     const std::vector<json>& skipped() const { return skipped_; }
     void close();
     // Half-closes: the daemon sees the end of input, the client can still read.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "store_lock.hpp"
 #include "support/sqlite_query.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait_until.hpp"
@@ -52,27 +53,6 @@ void answer_and_store(const Daemon& daemon, Client& agent, Client& pbx, const st
     }, 5s, "call " + call + " stored as answered");
 }
 
-
-// Another process holding the store's write lock (BEGIN EXCLUSIVE) until released.
-class StoreLock {
-public:
-    explicit StoreLock(const std::filesystem::path& database) {
-        REQUIRE(sqlite3_open(database.c_str(), &other_) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(other_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
-    }
-    ~StoreLock() { release(); }
-    StoreLock(const StoreLock&) = delete;
-    StoreLock& operator=(const StoreLock&) = delete;
-    void release() {
-        if (other_ == nullptr) return;
-        CHECK(sqlite3_exec(other_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
-        sqlite3_close(other_);
-        other_ = nullptr;
-    }
-
-private:
-    sqlite3* other_ = nullptr;
-};
 
 // A daemon whose writer keeps `writer_queue_max` writes in memory, agent 1001 logged in at
 // its extension, the switch, and one call of the agent's own in the store ("before").

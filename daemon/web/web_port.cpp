@@ -1,0 +1,264 @@
+#include "daemon/web/web_port.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "daemon/net/tls.hpp"
+
+namespace callpop::daemon {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+// A browser opens a connection and speaks at once; one that does not is not a browser.
+constexpr std::chrono::seconds first_bytes_within{10};
+// Also how long an idle keep-alive connection is kept.
+constexpr std::chrono::seconds request_within{30};
+// What we serve takes no request body; a header of 8 KiB holds any browser's cookies.
+constexpr std::uint32_t header_limit = 8 * 1024;
+constexpr std::uint64_t body_limit = std::uint64_t{16} * 1024;
+
+std::string peer_of(const tcp::socket& socket) {
+    boost::system::error_code error;
+    const auto endpoint = socket.remote_endpoint(error);
+    return error ? std::string("a client") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+class WebConnection {
+public:
+    explicit WebConnection(WebPort& port) : port_(port) { port_.opened(this); }
+    virtual ~WebConnection() { port_.closed(this); }
+    WebConnection(const WebConnection&) = delete;
+    WebConnection& operator=(const WebConnection&) = delete;
+    virtual void close() = 0;
+
+protected:
+    WebPort& port_;
+};
+
+namespace {
+
+// One connection's requests, one at a time, over a plain or a TLS stream.
+template <typename Stream>
+class HttpSession final : public WebConnection, public std::enable_shared_from_this<HttpSession<Stream>> {
+public:
+    HttpSession(WebPort& port, Stream stream, beast::flat_buffer buffer, std::string peer,
+                std::string refusal)
+        : WebConnection(port),
+          stream_(std::move(stream)),
+          buffer_(std::move(buffer)),
+          peer_(std::move(peer)),
+          refusal_(std::move(refusal)) {}
+
+    void start() {
+        if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+            beast::get_lowest_layer(stream_).expires_after(first_bytes_within);
+            stream_.async_handshake(
+                asio::ssl::stream_base::server, buffer_.data(),
+                [self = this->shared_from_this()](boost::system::error_code error, std::size_t used) {
+                    if (error) {
+                        ++self->port_.tls_failed;
+                        spdlog::info("web {}: TLS handshake failed: {}", self->peer_, error.message());
+                        return self->close();
+                    }
+                    self->buffer_.consume(used);
+                    self->read();
+                });
+        } else {
+            read();
+        }
+    }
+
+    void close() override {
+        boost::system::error_code ignored;
+        auto& socket = beast::get_lowest_layer(stream_).socket();
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+        socket.close(ignored);
+    }
+
+private:
+    void read() {
+        parser_.emplace();
+        parser_->header_limit(header_limit);
+        parser_->body_limit(body_limit);
+        beast::get_lowest_layer(stream_).expires_after(request_within);
+        http::async_read(stream_, buffer_, *parser_,
+                         [self = this->shared_from_this()](boost::system::error_code error, std::size_t) {
+                             self->on_read(error);
+                         });
+    }
+
+    void on_read(boost::system::error_code error) {
+        if (error == http::error::end_of_stream || error == asio::error::operation_aborted ||
+            error == beast::error::timeout || error == asio::error::eof ||
+            error == asio::error::connection_reset)
+            return close();
+        if (error) {
+            // Said in HTTP, so that whoever wrote the request sees what was wrong with it.
+            const bool too_big = error == http::error::header_limit || error == http::error::body_limit;
+            spdlog::info("web {}: bad request: {}", peer_, error.message());
+            return reply({too_big ? 431u : 400u, "text/plain; charset=utf-8",
+                          "bad request: " + error.message() + "\n"},
+                         false, false);
+        }
+        const auto& request = parser_->get();
+        const bool keep_alive = request.keep_alive();
+        const bool head = request.method() == http::verb::head;
+        if (!refusal_.empty()) {
+            return reply({403, "text/plain; charset=utf-8", refusal_ + "\n"}, false, head);
+        }
+        if (request.method() != http::verb::get && !head) {
+            return reply({405, "text/plain; charset=utf-8",
+                          "method " + std::string(request.method_string()) + " not allowed: GET or HEAD\n"},
+                         keep_alive, false);
+        }
+        port_.handler()(std::string(request.target()),
+                        [self = this->shared_from_this(), keep_alive, head](WebReply answer) {
+                            self->reply(std::move(answer), keep_alive, head);
+                        });
+    }
+
+    void reply(WebReply answer, bool keep_alive, bool head) {
+        response_ = {};
+        response_.version(11);
+        response_.result(answer.status);
+        response_.set(http::field::server, "callpop");
+        response_.set(http::field::content_type, answer.content_type);
+        response_.set(http::field::cache_control, "no-store");
+        response_.keep_alive(keep_alive);
+        const std::size_t length = answer.body.size();
+        if (!head) response_.body() = std::move(answer.body);
+        response_.content_length(length);
+        http::async_write(stream_, response_,
+                          [self = this->shared_from_this(), keep_alive](boost::system::error_code error,
+                                                                         std::size_t) {
+                              if (error || !keep_alive) return self->close();
+                              self->read();
+                          });
+    }
+
+    Stream stream_;
+    beast::flat_buffer buffer_;
+    std::string peer_;
+    std::string refusal_;  // non-empty: every request gets 403 with it
+    std::optional<http::request_parser<http::string_body>> parser_;
+    http::response<http::string_body> response_;
+};
+
+// Tells TLS from plain by the first bytes, then hands the connection on.
+class Detector final : public WebConnection, public std::enable_shared_from_this<Detector> {
+public:
+    Detector(WebPort& port, tcp::socket socket)
+        : WebConnection(port), peer_(peer_of(socket)), stream_(std::move(socket)) {}
+
+    void start() {
+        stream_.expires_after(first_bytes_within);
+        beast::async_detect_ssl(stream_, buffer_,
+                                [self = shared_from_this()](boost::system::error_code error, bool tls) {
+                                    self->on_detected(error, tls);
+                                });
+    }
+
+    void close() override {
+        boost::system::error_code ignored;
+        stream_.socket().close(ignored);
+    }
+
+private:
+    void on_detected(boost::system::error_code error, bool tls) {
+        if (error) return close();
+        if (tls) {
+            if (port_.tls() == nullptr) {
+                spdlog::info("web {}: TLS, but listen.http has no tls: closed", peer_);
+                return close();
+            }
+            using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+            std::make_shared<HttpSession<TlsStream>>(port_, TlsStream(std::move(stream_), *port_.tls()),
+                                                     std::move(buffer_), peer_, "")
+                ->start();
+            return;
+        }
+        boost::system::error_code ignored;
+        const auto address = stream_.socket().remote_endpoint(ignored).address();
+        std::string refusal;
+        if (!port_.plain_allowed(address)) {
+            ++port_.plain_refused;
+            spdlog::warn("web {}: plain connection refused: not in listen.http.allow_plain", peer_);
+            refusal = port_.tls() != nullptr
+                          ? "this port takes HTTPS; plain HTTP only from listen.http.allow_plain"
+                          : "plain HTTP only from listen.http.allow_plain";
+        }
+        std::make_shared<HttpSession<beast::tcp_stream>>(port_, std::move(stream_), std::move(buffer_),
+                                                         peer_, std::move(refusal))
+            ->start();
+    }
+
+    std::string peer_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+};
+
+}  // namespace
+
+WebPort::WebPort(asio::io_context& io, const config::WebListener& listener, WebHandler handler)
+    : acceptor_(io), backoff_(io), plain_allow_(listener.plain_allow), handler_(std::move(handler)) {
+    if (listener.tls) tls_.emplace(server_tls_context(*listener.tls));
+    const tcp::endpoint endpoint(asio::ip::make_address(listener.endpoint.address), listener.endpoint.port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    boost::system::error_code error;
+    acceptor_.bind(endpoint, error);
+    if (error)
+        throw std::runtime_error("cannot listen for browsers on " + listener.endpoint.address + ":" +
+                                 std::to_string(listener.endpoint.port) + ": " + error.message());
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+WebPort::~WebPort() = default;
+
+tcp::endpoint WebPort::endpoint() const { return acceptor_.local_endpoint(); }
+
+bool WebPort::plain_allowed(const asio::ip::address& peer) const {
+    const std::string address = peer.to_string();
+    return std::any_of(plain_allow_.begin(), plain_allow_.end(),
+                       [&](const config::AddressRange& range) { return range.contains(address); });
+}
+
+void WebPort::start() { accept(); }
+
+void WebPort::accept() {
+    acceptor_.async_accept([this](boost::system::error_code error, tcp::socket socket) {
+        if (stopped_ || error == asio::error::operation_aborted) return;
+        if (!error) {
+            std::make_shared<Detector>(*this, std::move(socket))->start();
+            return accept();
+        }
+        // Out of file descriptors, say: retrying at once would spin the loop.
+        spdlog::warn("accepting a web connection: {}", error.message());
+        backoff_.expires_after(std::chrono::milliseconds(100));
+        backoff_.async_wait([this](boost::system::error_code waited) {
+            if (!waited && !stopped_) accept();
+        });
+    });
+}
+
+void WebPort::stop() {
+    stopped_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    backoff_.cancel();
+    // close() may end a connection at once: walk a copy.
+    const std::vector<WebConnection*> open(connections_.begin(), connections_.end());
+    for (auto* connection : open) connection->close();
+}
+
+}  // namespace callpop::daemon

@@ -1,0 +1,66 @@
+#pragma once
+// The web port (listen.http): HTTP/1.1 over TCP, or TLS when listen.http.tls is set, one port
+// for both. As on the agent port, the first bytes tell TLS from plain, and plain is taken
+// only from listen.http.allow_plain. What a request gets is the server's to say (WebHandler);
+// this room reads requests within bounds and writes the replies.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+#include <boost/asio/ssl.hpp>
+
+#include "config/config.hpp"
+#include "daemon/net/asio.hpp"
+
+namespace callpop::daemon {
+
+struct WebReply {
+    unsigned status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+};
+using WebRespond = std::function<void(WebReply)>;
+// Called on the loop for each GET or HEAD request with its target ("/metrics?x=1"); answers
+// through `respond`, at once or later, exactly once.
+using WebHandler = std::function<void(const std::string& target, WebRespond respond)>;
+
+class WebConnection;
+
+class WebPort {
+public:
+    // Throws when the port cannot be opened, or the certificate cannot be used.
+    WebPort(asio::io_context& io, const config::WebListener& listener, WebHandler handler);
+    ~WebPort();
+    WebPort(const WebPort&) = delete;
+    WebPort& operator=(const WebPort&) = delete;
+
+    tcp::endpoint endpoint() const;
+    void start();
+    // Stops accepting and closes every connection: the loop can end.
+    void stop();
+
+    // For the connections.
+    const WebHandler& handler() const { return handler_; }
+    asio::ssl::context* tls() { return tls_ ? &*tls_ : nullptr; }
+    bool plain_allowed(const asio::ip::address& peer) const;
+    void opened(WebConnection* connection) { connections_.insert(connection); }
+    void closed(WebConnection* connection) { connections_.erase(connection); }
+    std::uint64_t plain_refused = 0;
+    std::uint64_t tls_failed = 0;
+
+private:
+    void accept();
+
+    tcp::acceptor acceptor_;
+    asio::steady_timer backoff_;
+    std::optional<asio::ssl::context> tls_;
+    std::vector<config::AddressRange> plain_allow_;
+    WebHandler handler_;
+    std::unordered_set<WebConnection*> connections_;
+    bool stopped_ = false;
+};
+
+}  // namespace callpop::daemon

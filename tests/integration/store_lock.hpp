@@ -1,0 +1,30 @@
+#pragma once
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+namespace callpop::test {
+
+// Another process holding the store's write lock (BEGIN EXCLUSIVE) until released.
+class StoreLock {
+public:
+    explicit StoreLock(const std::filesystem::path& database) {
+        REQUIRE(sqlite3_open(database.c_str(), &other_) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(other_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
+    ~StoreLock() { release(); }
+    StoreLock(const StoreLock&) = delete;
+    StoreLock& operator=(const StoreLock&) = delete;
+    void release() {
+        if (other_ == nullptr) return;
+        CHECK(sqlite3_exec(other_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(other_);
+        other_ = nullptr;
+    }
+
+private:
+    sqlite3* other_ = nullptr;
+};
+
+}  // namespace callpop::test
