@@ -16,6 +16,7 @@ namespace callpop::config {
 struct Endpoint {
     std::string address = "127.0.0.1";
     std::uint16_t port = 0;
+    bool operator==(const Endpoint&) const = default;
 };
 
 struct Site {
@@ -24,6 +25,7 @@ struct Site {
     // Leading prefixes that mean "international" whatever the region; they become "+".
     std::vector<std::string> international_prefixes{"00"};
     std::string timezone = "UTC";  // IANA zone of the site
+    bool operator==(const Site&) const = default;
 };
 
 // An address block in CIDR notation (10.0.0.0/8, fd00::/8); IPv4 addresses are kept as
@@ -35,6 +37,7 @@ struct AddressRange {
     static AddressRange parse(const std::string& text);
     // False for text that is not an address.
     bool contains(const std::string& address) const;
+    bool operator==(const AddressRange&) const = default;
 };
 
 // 127.0.0.0/8 and ::1.
@@ -44,6 +47,7 @@ std::vector<AddressRange> loopback_ranges();
 struct TlsIdentity {
     std::filesystem::path certificate;
     std::filesystem::path key;
+    bool operator==(const TlsIdentity&) const = default;
 };
 
 // The web port (consoles, wallboard, /metrics, /healthz), with the agent port's TLS rules.
@@ -51,6 +55,7 @@ struct WebListener {
     Endpoint endpoint{"127.0.0.1", 7702};
     std::optional<TlsIdentity> tls;
     std::vector<AddressRange> plain_allow = loopback_ranges();
+    bool operator==(const WebListener&) const = default;
 };
 
 struct Listen {
@@ -65,11 +70,13 @@ struct Listen {
     // Where agents may connect without TLS (allow_plain: true means everywhere).
     std::vector<AddressRange> agent_plain_allow = loopback_ranges();
     std::optional<WebListener> http;  // absent: no web port
+    bool operator==(const Listen&) const = default;
 };
 
 struct Storage {
     std::string backend = "sqlite";
     std::string path = "var/callpop.db";
+    bool operator==(const Storage&) const = default;
 };
 
 struct CallLog {
@@ -78,6 +85,7 @@ struct CallLog {
     std::uint32_t flush_ms = 20;                 // how long a record may wait for its batch
     std::size_t tail_memory = 10000;             // records kept in memory for tail backlogs
     std::size_t queue_max = 100000;  // writes waiting in memory; past it records spill to disk
+    bool operator==(const CallLog&) const = default;
 };
 
 struct Calls {
@@ -89,6 +97,7 @@ struct Calls {
     // After a start, how long switches have to tell of calls the store holds open from
     // before it (they resend live calls' events, or list channels); the rest are closed.
     std::uint32_t resync_s = 10;
+    bool operator==(const Calls&) const = default;
 };
 
 struct Sessions {
@@ -105,6 +114,7 @@ struct Sessions {
     // until the window has passed.
     std::size_t login_failures_max = 20;
     std::uint32_t login_failures_window_s = 60;
+    bool operator==(const Sessions&) const = default;
 };
 
 struct Pop {
@@ -112,16 +122,19 @@ struct Pop {
     std::size_t candidates = 5;   // customers shown when one number has several
     std::vector<std::string> asset_keys{"serial", "service_tag", "asset"};
     std::vector<std::string> account_keys{"account", "account_number", "customer_id"};
+    bool operator==(const Pop&) const = default;
 };
 
 struct Line {
     std::string number;  // as configured
     std::string name;    // "Support hotline"
+    bool operator==(const Line&) const = default;
 };
 
 struct OutcomeCode {
     std::string code;
     std::string label;
+    bool operator==(const OutcomeCode&) const = default;
 };
 
 // When a follow-up call may be placed, on the customer's local clock.
@@ -132,12 +145,14 @@ struct CallingWindow {
     // Days the window opens on, Monday first. A window past midnight belongs to the day it
     // opened on: a Friday 18:00–02:00 window includes Saturday 01:00.
     std::array<bool, 7> days{true, true, true, true, true, true, true};
+    bool operator==(const CallingWindow&) const = default;
 };
 
 struct Survey {
     std::string scale = "csat";  // csat: satisfaction 1–5; nps: would recommend 0–10
     std::string question = "How satisfied are you with how we handled your call?";
     std::string comment_question = "Is there anything we could have done better?";
+    bool operator==(const Survey&) const = default;
 };
 
 struct FollowupPolicy {
@@ -149,6 +164,7 @@ struct FollowupPolicy {
     std::uint32_t attempts = 3;                      // calls at most, then "unreachable"
     std::chrono::seconds retry_after{2 * 3600};      // between failed attempts
     Survey survey;                                   // used by satisfaction follow-ups
+    bool operator==(const FollowupPolicy&) const = default;
 };
 
 struct Followups {
@@ -170,6 +186,7 @@ struct Followups {
     std::chrono::seconds survey_period{7 * 86400};  // one survey per customer per period at most
     std::chrono::seconds lease{300};                // an offered follow-up is held this long
     std::chrono::seconds overdue_after{1800};       // a callback this late is flagged overdue
+    bool operator==(const Followups&) const = default;
 };
 
 // A phone switch callpop connects to as a client (docs/config.md, `switches`).
@@ -192,10 +209,12 @@ struct SwitchLink {
     std::chrono::seconds ping_interval{20};  // a link silent this long is pinged, then dropped
     std::chrono::seconds reconnect_min{1};   // first retry; doubles up to reconnect_max
     std::chrono::seconds reconnect_max{30};
+    bool operator==(const SwitchLink&) const = default;
 };
 
 struct Log {
     std::string level = "info";
+    bool operator==(const Log&) const = default;
 };
 
 struct Config {
@@ -220,6 +239,7 @@ struct Config {
     // Throws ConfigError as loading does: "<file>:<line>:<col>: <path>: <message>" (no
     // line and column for a key left to its default).
     [[noreturn]] void fail(std::string_view path, std::string_view message) const;
+    bool operator==(const Config&) const = default;
 };
 
 // Thrown for any problem in the file, as "callpop.yaml:12:5: listen.agent.port: expected an

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -32,6 +33,18 @@ void write_ready_file(const std::string& path, const Server& server) {
     std::filesystem::rename(temporary, path);
 }
 
+// SIGHUP, as `systemctl reload` and logrotate send it, for as long as the daemon runs.
+void reload_on_hangup(asio::signal_set& hangups, Server& server) {
+    hangups.async_wait([&hangups, &server](const boost::system::error_code& error, int) {
+        if (error) return;
+        spdlog::info("signal SIGHUP: reloading");
+        sd_notify(0, "RELOADING=1");
+        server.reload();
+        sd_notify(0, "READY=1");
+        reload_on_hangup(hangups, server);
+    });
+}
+
 }  // namespace
 
 int command_serve(const std::vector<std::string>& arguments) {
@@ -56,11 +69,17 @@ int command_serve(const std::vector<std::string>& arguments) {
     server.start();
     if (command_line.has("ready-file"))
         write_ready_file(command_line.get<std::string>("ready-file"), server);
+    // Every port listens now: systemd (Type=notify) starts what comes after callpop.
+    sd_notify(0, "READY=1");
 
+    asio::signal_set hangups(io, SIGHUP);
+    reload_on_hangup(hangups, server);
     asio::signal_set stop_signals(io, SIGINT, SIGTERM);
     stop_signals.async_wait([&](const boost::system::error_code& error, int signal) {
         if (error) return;
         spdlog::info("signal {}: stopping", signal);
+        sd_notify(0, "STOPPING=1");
+        hangups.cancel();
         server.stop();
     });
     io.run();

@@ -1,4 +1,5 @@
 #include "daemon/server.hpp"
+#include "daemon/startup_checks.hpp"
 
 #include <algorithm>
 
@@ -220,6 +221,30 @@ void Server::start() {
     spdlog::info("listening for switches on {}:{}, agents on {}:{}",
                  switch_endpoint().address().to_string(), switch_endpoint().port(),
                  agent_endpoint().address().to_string(), agent_endpoint().port());
+}
+
+std::string Server::reload() {
+    config::Config fresh;
+    try {
+        fresh = config::load_config(config_.source);
+        check_what_serve_needs(fresh);
+    } catch (const std::exception& error) {
+        spdlog::error("reload: {}; the running configuration is kept", error.what());
+        return error.what();
+    }
+    spdlog::set_level(spdlog::level::from_str(fresh.log.level));
+    config_.log = fresh.log;
+    writer_.reopen_jsonl();
+    // Everything else is held by listeners, sessions and threads made at the start.
+    fresh.places = config_.places;  // where keys are written is no change
+    if (!(fresh == config_))
+        spdlog::warn("reload: {} passed its checks; log.level applies now, other changes "
+                     "take effect at the next start",
+                     fresh.source.string());
+    else
+        spdlog::info("reload: {} passed its checks; the call log's JSONL file is reopened",
+                     fresh.source.string());
+    return {};
 }
 
 void Server::stop() {

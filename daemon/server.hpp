@@ -43,6 +43,12 @@ public:
     void start();
     // Closes the listeners, says goodbye to every session, lets writes drain.
     void stop();
+    // SIGHUP: reads the config file again and checks it as a start would. A file that does
+    // not pass is logged with its file:line:col and the running configuration is kept.
+    // One that passes: log.level applies at once, the JSONL call log is reopened (after
+    // logrotate), and other changes are named as waiting for the next start.
+    // Returns the error, or "" when the file passed.
+    std::string reload();
 
     tcp::endpoint switch_endpoint() const { return switch_acceptor_.local_endpoint(); }
     tcp::endpoint agent_endpoint() const { return agent_acceptor_.local_endpoint(); }

@@ -69,6 +69,7 @@ LogWriter::LogWriter(const config::Config& config, asio::any_io_executor loop,
       spool_(config.storage.path) {
     if (!config.call_log.jsonl_path.empty()) {
         const std::filesystem::path path(config.call_log.jsonl_path);
+        jsonl_path_ = path;
         if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
         jsonl_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (jsonl_fd_ < 0)
@@ -136,7 +137,25 @@ void LogWriter::catch_up_jsonl(const std::filesystem::path& path) {
                  last_in_file + 1, last_in_store);
 }
 
+void LogWriter::reopen_jsonl() {
+    if (jsonl_path_.empty()) return;
+    jsonl_reopen_asked_ = true;
+    // A batch, even of nothing, brings the thread to append_jsonl().
+    write(Job([](JobContext&) {}));
+}
+
 void LogWriter::append_jsonl(const std::vector<domain::CallLogRecord>& logged) {
+    if (jsonl_reopen_asked_.exchange(false) && jsonl_fd_ >= 0) {
+        const int reopened = ::open(jsonl_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (reopened < 0) {
+            spdlog::error("call log: reopening {} failed ({}); lines keep going to the file open before",
+                          jsonl_path_.string(), std::strerror(errno));
+        } else {
+            ::close(jsonl_fd_);
+            jsonl_fd_ = reopened;
+            spdlog::info("call log: {} reopened", jsonl_path_.string());
+        }
+    }
     if (jsonl_fd_ < 0) return;
     for (const auto& record : logged) jsonl_pending_ += protocol::json_line(record);
     std::size_t written = 0;

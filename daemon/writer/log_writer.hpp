@@ -5,6 +5,7 @@
 // The loop never waits for the store. The queue is bounded (call_log.queue_max): past it
 // the switches' records spill to the spool and writes someone waits for are refused.
 #include <concepts>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -118,6 +119,10 @@ public:
     void stop();
     // Requests waiting for the writer thread, not counting the batch it is writing.
     WriterBacklog backlog() const;
+    // The JSONL file is opened again by its name before the next lines go to it: after
+    // logrotate moved it away, they go to a new file. A file that cannot be opened is
+    // logged, and the lines keep going to the old one.
+    void reopen_jsonl();
 
 private:
     using Request = std::variant<LoggedEvent, NoteWrite, Job>;
@@ -161,6 +166,8 @@ private:
     // The JSONL copy, appended after each commit. What a full disk refused waits here and
     // goes first next time: the file gets every line once, whole, in order.
     int jsonl_fd_ = -1;
+    std::filesystem::path jsonl_path_;
+    std::atomic<bool> jsonl_reopen_asked_{false};
     std::string jsonl_pending_;
     bool jsonl_failing_ = false;
     void append_jsonl(const std::vector<domain::CallLogRecord>& logged);

@@ -221,6 +221,11 @@ void Daemon::start() {
     http_port_ = ports.value("http_port", std::uint16_t{0});
 }
 
+void Daemon::send_signal(int signal) {
+    REQUIRE(pid_ > 0);
+    REQUIRE(::kill(pid_, signal) == 0);
+}
+
 void Daemon::stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);

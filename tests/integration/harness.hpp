@@ -77,6 +77,8 @@ class Daemon {
     void start();
     void stop();  // graceful, waits for exit
     void kill_hard();
+    // Sends the running daemon a signal (SIGHUP: reload).
+    void send_signal(int signal);
     std::uint16_t switch_port() const { return switch_port_; }
     std::uint16_t agent_port() const { return agent_port_; }
     std::uint16_t http_port() const { return http_port_; }

@@ -1,0 +1,71 @@
+// callpop as a service: what SIGHUP does (systemctl reload, logrotate's postrotate).
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <string>
+
+#include "harness.hpp"
+#include "support/wait_until.hpp"
+
+using namespace callpop::test;
+
+namespace {
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    REQUIRE_MESSAGE(at != std::string::npos, from);
+    return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("SIGHUP reopens the JSONL call log after logrotate moved it") {
+    Daemon daemon;
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("before-rotate", "+15550102000", "1001"));
+    agent.expect("pop");
+    const auto jsonl = daemon.jsonl_path();
+    wait_until([&] { return has(read_file(jsonl), "before-rotate"); }, 5s, "the first ring in the JSONL file");
+    const auto rotated = std::filesystem::path(jsonl.string() + ".1");
+    std::filesystem::rename(jsonl, rotated);
+
+    daemon.send_signal(SIGHUP);
+    wait_until([&] { return has(daemon.log(), "reopened"); }, 5s, "the JSONL file reopened");
+    pbx.send(ring("after-rotate", "+15550102000", "1001"));
+    CHECK(agent.expect("pop")["call"] == "after-rotate");
+    wait_until([&] { return std::filesystem::exists(jsonl) && has(read_file(jsonl), "after-rotate"); }, 5s,
+               "the second ring in a new JSONL file");
+    CHECK(!has(read_file(jsonl), "before-rotate"));
+    CHECK(!has(read_file(rotated), "after-rotate"));
+    CHECK(has(daemon.log(), "passed its checks"));
+}
+
+TEST_CASE("SIGHUP with a config that does not pass keeps the running one, and says why") {
+    Daemon daemon;
+    daemon.start();
+    Client agent(daemon.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    const std::string good = read_file(daemon.config_path());
+    write_file(daemon.config_path(), replaced(good, "region: US", "region: XX"));
+    daemon.send_signal(SIGHUP);
+    const std::string expected = daemon.config_path().string() +
+                                 ":2:11: site.region: unknown phone region \"XX\"; the running "
+                                 "configuration is kept";
+    wait_until([&] { return has(daemon.log(), expected); }, 5s, expected);
+    // Still running, on what it had.
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("still-up", "+15550102000", "1001"));
+    CHECK(agent.expect("pop")["call"] == "still-up");
+
+    // A change that cannot apply while running is named as waiting for the next start.
+    write_file(daemon.config_path(), replaced(good, "heartbeat_s: 15", "heartbeat_s: 20"));
+    daemon.send_signal(SIGHUP);
+    wait_until([&] { return has(daemon.log(), "other changes take effect at the next start"); }, 5s,
+               "the reload's warning");
+}
