@@ -16,5 +16,6 @@ int command_tail(const Arguments& arguments);
 int command_followups(const Arguments& arguments);  // list, export, complete, cancel
 int command_report(const Arguments& arguments);     // csat, feedback
 int command_status(const Arguments& arguments);     // the daemon and its switch links
+int command_reload(const Arguments& arguments);     // the daemon reads its config again
 
 }  // namespace callpop::cli

@@ -223,28 +223,36 @@ void Server::start() {
                  agent_endpoint().address().to_string(), agent_endpoint().port());
 }
 
-std::string Server::reload() {
+Server::Reloaded Server::reload() {
     config::Config fresh;
     try {
         fresh = config::load_config(config_.source);
         check_what_serve_needs(fresh);
     } catch (const std::exception& error) {
         spdlog::error("reload: {}; the running configuration is kept", error.what());
-        return error.what();
+        return {error.what(), false};
     }
     spdlog::set_level(spdlog::level::from_str(fresh.log.level));
     config_.log = fresh.log;
     writer_.reopen_jsonl();
     // Everything else is held by listeners, sessions and threads made at the start.
     fresh.places = config_.places;  // where keys are written is no change
-    if (!(fresh == config_))
+    const bool restart_needed = !(fresh == config_);
+    if (restart_needed)
         spdlog::warn("reload: {} passed its checks; log.level applies now, other changes "
                      "take effect at the next start",
                      fresh.source.string());
     else
         spdlog::info("reload: {} passed its checks; the call log's JSONL file is reopened",
                      fresh.source.string());
-    return {};
+    return {"", restart_needed};
+}
+
+void Server::on_reload(AgentSession& session) {
+    spdlog::info("admin {}: reload", session.agent());
+    const Reloaded reloaded = reload();
+    if (!reloaded.error.empty()) return session.reject("config_error", reloaded.error);
+    session.deliver(protocol::encode_reloaded(config_.source.string(), reloaded.restart_needed));
 }
 
 void Server::stop() {

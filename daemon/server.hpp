@@ -47,8 +47,11 @@ public:
     // not pass is logged with its file:line:col and the running configuration is kept.
     // One that passes: log.level applies at once, the JSONL call log is reopened (after
     // logrotate), and other changes are named as waiting for the next start.
-    // Returns the error, or "" when the file passed.
-    std::string reload();
+    struct Reloaded {
+        std::string error;  // "" when the file passed
+        bool restart_needed = false;
+    };
+    Reloaded reload();
 
     tcp::endpoint switch_endpoint() const { return switch_acceptor_.local_endpoint(); }
     tcp::endpoint agent_endpoint() const { return agent_acceptor_.local_endpoint(); }
@@ -83,6 +86,7 @@ public:
     void on_release_extension(AgentSession& session,
                               const protocol::ReleaseExtension& request) override;
     void on_disconnect(AgentSession& session, const protocol::Disconnect& request) override;
+    void on_reload(AgentSession& session) override;
     void on_logout(AgentSession& session) override;
     void on_agent_closed(AgentSession& session) override;
 

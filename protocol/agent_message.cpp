@@ -153,11 +153,12 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
         disconnect.agent = fields.required_string("agent");  // refuses "" too
         return finish(fields, std::move(disconnect));
     }
+    if (type == "reload") return Reload{};
     return ProtocolError{"unknown_type",
                          "unknown message type \"" + type +
                              "\" (expected login, ack, outcome, note, tail, ping, logout, "
                              "next_followup, followup_result, followup_close, status, "
-                             "release_extension or disconnect)"};
+                             "release_extension, disconnect or reload)"};
 }
 
 std::string encode_welcome(std::string_view agent, domain::AgentRole role, int heartbeat_s,
@@ -384,6 +385,10 @@ std::string encode_pong() { return line_of({{"type", "pong"}}); }
 
 std::string encode_bye(std::string_view code, std::string_view message) {
     return line_of({{"type", "bye"}, {"code", code}, {"message", message}});
+}
+
+std::string encode_reloaded(std::string_view config, bool restart_needed) {
+    return line_of({{"type", "reloaded"}, {"config", config}, {"restart_needed", restart_needed}});
 }
 
 std::string encode_disconnected(std::string_view agent, std::size_t sessions) {

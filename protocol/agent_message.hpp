@@ -83,10 +83,12 @@ struct ReleaseExtension {
 struct Disconnect {
     std::string agent;
 };
+// Admins: read the config file again, as SIGHUP does (`callpop reload`).
+struct Reload {};
 
 using AgentMessage = std::variant<Login, Ack, Outcome, AddNote, Tail, Ping, Logout, NextFollowup,
                                   FollowupResult, FollowupClose, StatusRequest, ReleaseExtension,
-                                  Disconnect>;
+                                  Disconnect, Reload>;
 
 Parsed<AgentMessage> parse_agent_message(std::string_view line);
 
@@ -204,6 +206,9 @@ std::string encode_pong();
 std::string encode_bye(std::string_view code, std::string_view message);
 // The answer to disconnect: how many sessions of `agent` were closed.
 std::string encode_disconnected(std::string_view agent, std::size_t sessions);
+// The answer to a reload whose file passed: `restart_needed` when it changed more than a
+// running daemon applies.
+std::string encode_reloaded(std::string_view config, bool restart_needed);
 // To the supervisor who released it, and to the agent who held it.
 std::string encode_extension_released(std::string_view extension, std::string_view agent,
                                       std::string_view by);

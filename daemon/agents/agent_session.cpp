@@ -80,6 +80,10 @@ void AgentSession::on_line(std::string_view line) {
                 if (role_ != domain::AgentRole::admin)
                     return reject("forbidden", "disconnecting agents is for admins");
                 requests_.on_disconnect(*this, body);
+            } else if constexpr (std::is_same_v<Body, protocol::Reload>) {
+                if (role_ != domain::AgentRole::admin)
+                    return reject("forbidden", "reloading the configuration is for admins");
+                requests_.on_reload(*this);
             }
         },
         message);

@@ -33,6 +33,7 @@ public:
     virtual void on_release_extension(AgentSession& session,
                                       const protocol::ReleaseExtension& request) = 0;
     virtual void on_disconnect(AgentSession& session, const protocol::Disconnect& request) = 0;
+    virtual void on_reload(AgentSession& session) = 0;
     virtual void on_logout(AgentSession& session) = 0;
     virtual void on_agent_closed(AgentSession& session) = 0;
     virtual void on_agent_drained(AgentSession& session) = 0;

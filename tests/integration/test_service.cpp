@@ -69,3 +69,47 @@ TEST_CASE("SIGHUP with a config that does not pass keeps the running one, and sa
     wait_until([&] { return has(daemon.log(), "other changes take effect at the next start"); }, 5s,
                "the reload's warning");
 }
+
+TEST_CASE("callpop reload: an admin's reload message does what SIGHUP does; others may not") {
+    Daemon daemon;
+    daemon.start();
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    supervisor.send({{"type", "reload"}});
+    const json refused = supervisor.expect("error");
+    CHECK(refused["code"] == "forbidden");
+    CHECK(refused["message"] == "reloading the configuration is for admins");
+
+    const auto added = run_callpop({"agent", "add", "root", "--role", "admin", "--config",
+                                    daemon.config_path().string(), "--token", "root-token"});
+    REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+    const std::vector<std::string> reload = {"reload",     "--config", daemon.config_path().string(),
+                                             "--port",     std::to_string(daemon.agent_port()),
+                                             "--user",     "root",     "--token", "root-token"};
+    const auto unchanged = run_callpop(reload);
+    CHECK(unchanged.exit_code == 0);
+    CHECK(unchanged.output == daemon.config_path().string() +
+                                  " passed its checks: log.level applied, the JSONL call log reopened\n");
+
+    const std::string good = read_file(daemon.config_path());
+    write_file(daemon.config_path(), replaced(good, "heartbeat_s: 15", "heartbeat_s: 20"));
+    const auto changed = run_callpop(reload);
+    CHECK(changed.exit_code == 0);
+    CHECK(has(changed.output, "other changes take effect at the next start"));
+
+    write_file(daemon.config_path(), replaced(good, "timezone: America/New_York", "timezone: America/NewYork"));
+    const auto bad = run_callpop(reload);
+    CHECK(bad.exit_code == 1);
+    CHECK(has(bad.output, "config_error: " + daemon.config_path().string() +
+                              ":3:13: site.timezone: time zone \"America/NewYork\" is not in the tz database"));
+    // The admin's own session may ask too, and the daemon keeps running.
+    Client admin(daemon.agent_port());
+    login(admin, "root", "root-token");
+    admin.send({{"type", "reload"}});
+    CHECK(admin.expect("error")["code"] == "config_error");
+    write_file(daemon.config_path(), good);
+    admin.send({{"type", "reload"}});
+    const json reloaded = admin.expect("reloaded");
+    CHECK(reloaded["config"] == daemon.config_path().string());
+    CHECK(reloaded["restart_needed"] == false);
+}

@@ -476,7 +476,7 @@ TEST_CASE("agent message: status") {
     message_of<protocol::StatusRequest>(R"({"type":"status","switch":["pbx1"],"verbose":1})");
     check_error(R"({"type":"Status"})", "unknown_type",
                 "unknown message type \"Status\" (expected login, ack, outcome, note, tail, ping, "
-                "logout, next_followup, followup_result, followup_close, status, release_extension or disconnect)");
+                "logout, next_followup, followup_result, followup_close, status, release_extension, disconnect or reload)");
 }
 
 TEST_CASE("agent message: release_extension and disconnect") {
@@ -500,11 +500,11 @@ TEST_CASE("agent message: errors common to every message") {
     check_error(R"({"type":7})", "bad_field", "message: field \"type\" must be a string");
     check_error(R"({"type":"hello"})", "unknown_type",
                 "unknown message type \"hello\" (expected login, ack, outcome, note, tail, ping, "
-                "logout, next_followup, followup_result, followup_close, status, release_extension or disconnect)");
+                "logout, next_followup, followup_result, followup_close, status, release_extension, disconnect or reload)");
     // Types are matched exactly.
     check_error(R"({"type":"Next_Followup"})", "unknown_type",
                 "unknown message type \"Next_Followup\" (expected login, ack, outcome, note, "
-                "tail, ping, logout, next_followup, followup_result, followup_close, status, release_extension or disconnect)");
+                "tail, ping, logout, next_followup, followup_result, followup_close, status, release_extension, disconnect or reload)");
 }
 
 // ---- callpop → client ------------------------------------------------------------------
