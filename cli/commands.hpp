@@ -17,5 +17,6 @@ int command_followups(const Arguments& arguments);  // list, export, complete, c
 int command_report(const Arguments& arguments);     // csat, feedback
 int command_status(const Arguments& arguments);     // the daemon and its switch links
 int command_reload(const Arguments& arguments);     // the daemon reads its config again
+int command_console(const Arguments& arguments);    // an agent's terminal
 
 }  // namespace callpop::cli

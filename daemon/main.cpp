@@ -23,6 +23,7 @@ constexpr Verb verbs[] = {
     {"followups", callpop::cli::command_followups, "list or export follow-up calls"},
     {"report", callpop::cli::command_report, "satisfaction scores (csat) and feedback"},
     {"status", callpop::cli::command_status, "the running daemon and its switch links"},
+    {"console", callpop::cli::command_console, "an agent's terminal: pops as cards, outcomes and notes"},
     {"reload", callpop::cli::command_reload, "the running daemon reads its config again (admins)"},
 };
 

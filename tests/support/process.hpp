@@ -17,9 +17,11 @@
 namespace callpop::test {
 
 // A program run for the test: its own process group, output in a file, stopped by pid.
+// Its standard input is /dev/null, or `input` (a FIFO the test writes to).
 class Process {
   public:
-    Process(std::string name, std::vector<std::string> arguments, const std::filesystem::path& dir)
+    Process(std::string name, std::vector<std::string> arguments, const std::filesystem::path& dir,
+            const std::filesystem::path& input = "/dev/null")
         : name_(std::move(name)), output_(dir / (name_ + ".log")) {
         const pid_t pid = ::fork();
         REQUIRE(pid >= 0);
@@ -27,8 +29,8 @@ class Process {
             ::setpgid(0, 0);
             if (::chdir(dir.c_str()) != 0) ::_exit(126);
             const int out = ::open(output_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-            const int null = ::open("/dev/null", O_RDONLY);
-            ::dup2(null, 0);
+            const int in = ::open(input.c_str(), O_RDONLY);
+            ::dup2(in, 0);
             ::dup2(out, 1);
             ::dup2(out, 2);
             std::vector<char*> argv;
