@@ -20,8 +20,9 @@ int command_reload(const Arguments& arguments) {
     // A file that does not pass comes back as an error naming its file:line:col: main()
     // prints it and exits 1, and the daemon keeps running on what it had.
     const nlohmann::json reloaded = ask_daemon(*login, {{"type", "reload"}});
-    std::cout << reloaded.value("config", "the config") << " passed its checks: log.level applied, "
-              << "the JSONL call log reopened";
+    std::cout << reloaded.value("config", "the config")
+              << " passed its checks: log.level and the TLS certificates applied, the JSONL call "
+                 "log's file opened again";
     if (reloaded.value("restart_needed", false))
         std::cout << "; other changes take effect at the next start";
     std::cout << "\n";

@@ -999,37 +999,47 @@ class DocumentRoots final : public YAML::EventHandler {
 };
 
 // The one document of the file, or a null node when the file holds none (empty, comments).
-// The flow collection ("{" or "[") still open at `end`, if any: yaml-cpp reports a missing
-// "}" where it gave up, often lines later, so the error points at the opening instead. A
-// scan, not a parser: quoted text and comments are passed over, which is enough for the
-// flow collections of a config file.
+// A flow collection ("{" or "[") that opens before `end` and is never closed in the whole
+// file, if any: yaml-cpp reports a missing "}" where it gave up, often lines later, so the
+// error points at the opening instead. A scan, not a parser: quoted text and comments are
+// passed over, which is enough for the flow collections of a config file.
 std::optional<YAML::Mark> unclosed_flow_collection(std::string_view text, std::size_t end) {
     struct Open {
         char closer;
         YAML::Mark mark;
     };
     std::vector<Open> open;
+    std::optional<YAML::Mark> never_closed;  // the latest before `end`
     YAML::Mark at;
     char quote = 0;
     bool comment = false;
     char previous = '\n';
-    for (std::size_t index = 0; index < std::min(end, text.size()); ++index) {
+    const auto advance = [&](char c) {
+        at.pos += 1;
+        if (c == '\n') {
+            ++at.line;
+            at.column = 0;
+        } else {
+            ++at.column;
+        }
+    };
+    for (std::size_t index = 0; index < text.size(); ++index) {
         const char c = text[index];
         const bool after_space = previous == '\n' || previous == ' ' || previous == '\t';
         if (comment) {
             comment = c != '\n';
         } else if (quote != 0) {
-            if (c == '\\' && quote == '"' && index + 1 < end) {
+            if (c == '\\' && quote == '"' && index + 1 < text.size()) {
+                advance(c);
                 previous = c;
                 ++index;
-                ++at.column;
-                at.pos = static_cast<int>(index);
-            } else if (c == quote) {
-                quote = 0;
+                advance(text[index]);
+                continue;
             }
+            if (c == quote) quote = 0;
         } else if (c == '#' && after_space) {
             comment = true;
-        } else if ((c == '"' || c == '\'') && (after_space || std::strchr("[{,:", previous) != nullptr)) {
+        } else if ((c == '"' || c == '\'') && (after_space || (previous != 0 && std::strchr("[{,:", previous) != nullptr))) {
             quote = c;
         } else if (c == '{' || c == '[') {
             open.push_back({c == '{' ? '}' : ']', at});
@@ -1037,16 +1047,14 @@ std::optional<YAML::Mark> unclosed_flow_collection(std::string_view text, std::s
             open.pop_back();
         }
         previous = c;
-        at.pos = static_cast<int>(index + 1);
-        if (c == '\n') {
-            ++at.line;
-            at.column = 0;
-        } else {
-            ++at.column;
-        }
+        advance(c);
     }
-    if (open.empty()) return std::nullopt;
-    return open.back().mark;
+    // What is still open at the end of the file never closed; blame the last one that
+    // opened before the parser gave up.
+    for (const auto& opened : open) {
+        if (static_cast<std::size_t>(opened.mark.pos) < end) never_closed = opened.mark;
+    }
+    return never_closed;
 }
 
 YAML::Node parse_document(const std::string& yaml_text, const std::string& source_name) {

@@ -36,7 +36,7 @@ void write_ready_file(const std::string& path, const Server& server) {
 // SIGHUP, as `systemctl reload` and logrotate send it, for as long as the daemon runs.
 void reload_on_hangup(asio::signal_set& hangups, Server& server) {
     hangups.async_wait([&hangups, &server](const boost::system::error_code& error, int) {
-        if (error) return;
+        if (error || server.stopping()) return;
         spdlog::info("signal SIGHUP: reloading");
         sd_notify(0, "RELOADING=1");
         server.reload();
@@ -65,6 +65,10 @@ int command_serve(const std::vector<std::string>& arguments) {
     // Before anything opens the store: a second daemon must not migrate or write it.
     const auto serve_lock = storage::lock_store_for_serving(config.storage);
     asio::io_context io;
+    // Caught from here on, before the start (a spool replay can take a while): a SIGHUP from
+    // logrotate then must not end the daemon, and a SIGTERM waits for the start to finish.
+    asio::signal_set hangups(io, SIGHUP);
+    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
     Server server(io, std::move(config));
     server.start();
     if (command_line.has("ready-file"))
@@ -72,9 +76,7 @@ int command_serve(const std::vector<std::string>& arguments) {
     // Every port listens now: systemd (Type=notify) starts what comes after callpop.
     sd_notify(0, "READY=1");
 
-    asio::signal_set hangups(io, SIGHUP);
     reload_on_hangup(hangups, server);
-    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
     stop_signals.async_wait([&](const boost::system::error_code& error, int signal) {
         if (error) return;
         spdlog::info("signal {}: stopping", signal);

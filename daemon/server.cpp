@@ -235,12 +235,23 @@ Server::Reloaded Server::reload() {
     spdlog::set_level(spdlog::level::from_str(fresh.log.level));
     config_.log = fresh.log;
     writer_.reopen_jsonl();
+    // A renewed certificate (certbot, then `systemctl reload`) serves the connections to
+    // come; those open keep theirs. The files passed check_what_serve_needs() just now.
+    if (agent_tls_ && fresh.listen.agent_tls) {
+        agent_tls_.emplace(server_tls_context(*fresh.listen.agent_tls));
+        config_.listen.agent_tls = fresh.listen.agent_tls;
+    }
+    if (web_ && web_->has_tls() && fresh.listen.http && fresh.listen.http->tls &&
+        config_.listen.http) {
+        web_->reload_tls(*fresh.listen.http->tls);
+        config_.listen.http->tls = fresh.listen.http->tls;
+    }
     // Everything else is held by listeners, sessions and threads made at the start.
     fresh.places = config_.places;  // where keys are written is no change
     const bool restart_needed = !(fresh == config_);
     if (restart_needed)
-        spdlog::warn("reload: {} passed its checks; log.level applies now, other changes "
-                     "take effect at the next start",
+        spdlog::warn("reload: {} passed its checks; log.level and the TLS certificates apply "
+                     "now, other changes take effect at the next start",
                      fresh.source.string());
     else
         spdlog::info("reload: {} passed its checks; the call log's JSONL file is reopened",
@@ -262,6 +273,7 @@ void Server::stop() {
     switch_acceptor_.close(ignored);
     agent_acceptor_.close(ignored);
     if (web_) web_->stop();
+    probe_deadline_.cancel();
     sweep_timer_.cancel();
     login_gate_.close();
     for (const auto& client : switch_clients_) client->stop();

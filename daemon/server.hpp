@@ -43,6 +43,7 @@ public:
     void start();
     // Closes the listeners, says goodbye to every session, lets writes drain.
     void stop();
+    bool stopping() const { return stopping_; }
     // SIGHUP: reads the config file again and checks it as a start would. A file that does
     // not pass is logged with its file:line:col and the running configuration is kept.
     // One that passes: log.level applies at once, the JSONL call log is reopened (after
@@ -100,6 +101,10 @@ private:
         std::optional<storage::FollowupCounts> followups;
     };
     void probe_store(std::function<void(StoreProbe)> done);
+    void finish_probe(const StoreProbe& probe);
+    std::vector<std::function<void(StoreProbe)>> probe_waiters_;  // while a probe runs
+    std::uint64_t probe_generation_ = 0;  // a deadline that fired for an answered probe is stale
+    bool probe_in_writer_ = false;        // its job waits in the writer
 
     awaitable<void> accept_loop(tcp::acceptor& acceptor, const char* what,
                                 std::function<std::shared_ptr<LineSession>(tcp::socket)> make);
@@ -213,6 +218,7 @@ private:
     bool stopping_ = false;
     protocol::LatencyHistogram event_to_pop_;
     std::optional<WebPort> web_;  // listen.http
+    asio::steady_timer probe_deadline_{io_};
 };
 
 }  // namespace callpop::daemon

@@ -25,33 +25,37 @@ std::optional<tcp::endpoint> Server::web_endpoint() const {
 }
 
 void Server::probe_store(std::function<void(StoreProbe)> done) {
-    struct Pending {
-        std::function<void(StoreProbe)> done;
-        asio::steady_timer deadline;
-    };
-    auto pending = std::make_shared<Pending>(Pending{std::move(done), asio::steady_timer(io_)});
-    pending->deadline.expires_after(store_probe_wait);
-    pending->deadline.async_wait([pending](boost::system::error_code error) {
-        if (error || !pending->done) return;
-        auto done = std::move(pending->done);
-        pending->done = nullptr;
-        done({false,
-              "the store took no write within " + std::to_string(store_probe_wait.count()) + " s",
-              std::nullopt});
+    // One probe at a time, whoever asks, and one job in the writer at most: a prober every
+    // second cannot queue a job a second behind a store that takes no writes.
+    probe_waiters_.push_back(std::move(done));
+    if (probe_waiters_.size() > 1) return;
+    probe_deadline_.expires_after(store_probe_wait);
+    probe_deadline_.async_wait([this, generation = probe_generation_](boost::system::error_code error) {
+        if (error || generation != probe_generation_) return;
+        finish_probe({false,
+                      "the store took no write within " + std::to_string(store_probe_wait.count()) + " s",
+                      std::nullopt});
     });
+    if (probe_in_writer_) return;  // the last one is still waiting for the store
+    probe_in_writer_ = true;
     auto count = [](JobContext& context) {
         return context.store.count_due_followups(domain::utc_now());
     };
-    writer_.write(std::move(count),
-                  [pending](const JobOutcome<storage::FollowupCounts>& counted) {
-                      if (!pending->done) return;  // answered already: too late
-                      pending->deadline.cancel();
-                      auto done = std::move(pending->done);
-                      pending->done = nullptr;
-                      if (!counted.error.empty())
-                          return done({false, "the store refused a write: " + counted.error, std::nullopt});
-                      done({true, "", counted.value});
-                  });
+    writer_.write(std::move(count), [this](const JobOutcome<storage::FollowupCounts>& counted) {
+        probe_in_writer_ = false;
+        if (probe_waiters_.empty()) return;  // answered by the deadline already
+        if (!counted.error.empty())
+            return finish_probe({false, "the store refused a write: " + counted.error, std::nullopt});
+        finish_probe({true, "", counted.value});
+    });
+}
+
+void Server::finish_probe(const StoreProbe& probe) {
+    ++probe_generation_;
+    probe_deadline_.cancel();
+    auto waiters = std::move(probe_waiters_);
+    probe_waiters_.clear();
+    for (auto& waiter : waiters) waiter(probe);
 }
 
 void Server::on_web_request(const std::string& target, WebRespond respond) {

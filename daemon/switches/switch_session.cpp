@@ -50,7 +50,6 @@ void SwitchSession::on_line(std::string_view line) {
     }
     SwitchLinkStatus& figures = port_.status;
     ++figures.messages;
-    figures.last_event_at = std::chrono::system_clock::now();
     auto parsed = protocol::parse_switch_event(line);
     if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
         if (error->code == "unknown_event") {
@@ -59,6 +58,9 @@ void SwitchSession::on_line(std::string_view line) {
                 if (control->kind == protocol::SwitchControlKind::ping) return on_ping();
                 return on_hello(*control);
             }
+            // A hello or ping with a bad field: say that, not "unknown event".
+            const auto& control_error = std::get<protocol::ProtocolError>(parsed_control);
+            if (control_error.code != "hello_expected") *error = control_error;
         }
         spdlog::warn("{}: {}: {}", describe(), error->code, error->message);
         ++figures.garbage;
@@ -69,6 +71,7 @@ void SwitchSession::on_line(std::string_view line) {
         return;
     }
     heard();
+    figures.last_event_at = std::chrono::system_clock::now();
     ++figures.events;
     if (sink_(std::get<protocol::SwitchEvent>(parsed), std::string(native_switch_name)))
         ++figures.calls;
@@ -83,9 +86,13 @@ void SwitchSession::heard() {
 // A hello after the first (or on a port without a secret, which ignores any secret in it)
 // names the switch anew and, like a ping, meets the first-event deadline.
 void SwitchSession::on_hello(const protocol::SwitchControl& hello) {
-    if (!hello.switch_name.empty() && hello.switch_name != switch_name_) {
-        spdlog::info("{}: says it is switch \"{}\"", describe(), hello.switch_name);
-        switch_name_ = hello.switch_name;
+    // A name for the log: printable, and short, whatever the switch sent.
+    std::string name;
+    for (const char c : std::string_view(hello.switch_name).substr(0, 64))
+        name += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
+    if (!name.empty() && name != switch_name_) {
+        spdlog::info("{}: says it is switch \"{}\"", describe(), name);
+        switch_name_ = std::move(name);
     }
     heard();
 }

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 #include "daemon/net/tls.hpp"
@@ -19,6 +20,11 @@ namespace {
 
 // A browser opens a connection and speaks at once; one that does not is not a browser.
 constexpr std::chrono::seconds first_bytes_within{10};
+// A reply, once the answer is ready, must be taken within this.
+constexpr std::chrono::seconds reply_within{10};
+// After an error reply: how long the rest of a request is read and dropped, so that closing
+// with unread input (which resets the connection) does not destroy the reply in flight.
+constexpr std::chrono::seconds linger_within{1};
 // Also how long an idle keep-alive connection is kept.
 constexpr std::chrono::seconds request_within{30};
 // What we serve takes no request body; a header of 8 KiB holds any browser's cookies.
@@ -79,6 +85,7 @@ public:
     }
 
     void close() override {
+        closed_ = true;
         boost::system::error_code ignored;
         auto& socket = beast::get_lowest_layer(stream_).socket();
         socket.shutdown(tcp::socket::shutdown_both, ignored);
@@ -86,6 +93,27 @@ public:
     }
 
 private:
+    // Sends no more, reads what the client still sends until it closes (or linger_within),
+    // then closes: the client reads the whole reply.
+    void close_after_reply() {
+        boost::system::error_code ignored;
+        auto& lowest = beast::get_lowest_layer(stream_);
+        lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        lowest.expires_after(linger_within);
+        lowest.async_read_some(asio::buffer(drain_),
+                               [self = this->shared_from_this()](boost::system::error_code error, std::size_t) {
+                                   if (error) return self->close();
+                                   self->drain_more();
+                               });
+    }
+    void drain_more() {
+        beast::get_lowest_layer(stream_).async_read_some(
+            asio::buffer(drain_), [self = this->shared_from_this()](boost::system::error_code error, std::size_t) {
+                if (error) return self->close();
+                self->drain_more();
+            });
+    }
+
     void read() {
         parser_.emplace();
         parser_->header_limit(header_limit);
@@ -100,14 +128,17 @@ private:
     void on_read(boost::system::error_code error) {
         if (error == http::error::end_of_stream || error == asio::error::operation_aborted ||
             error == beast::error::timeout || error == asio::error::eof ||
-            error == asio::error::connection_reset)
+            error == asio::error::connection_reset || error == asio::error::broken_pipe ||
+            error == asio::error::bad_descriptor || error == asio::ssl::error::stream_truncated)
             return close();
+        if (closed_) return;  // the port stopped while the request came in
         if (error) {
             // Said in HTTP, so that whoever wrote the request sees what was wrong with it.
-            const bool too_big = error == http::error::header_limit || error == http::error::body_limit;
+            unsigned status = 400;
+            if (error == http::error::header_limit) status = 431;
+            if (error == http::error::body_limit) status = 413;
             spdlog::info("web {}: bad request: {}", peer_, error.message());
-            return reply({too_big ? 431u : 400u, "text/plain; charset=utf-8",
-                          "bad request: " + error.message() + "\n"},
+            return reply({status, "text/plain; charset=utf-8", "bad request: " + error.message() + "\n"},
                          false, false);
         }
         const auto& request = parser_->get();
@@ -121,15 +152,19 @@ private:
                           "method " + std::string(request.method_string()) + " not allowed: GET or HEAD\n"},
                          keep_alive, false);
         }
+        version_ = request.version();
+        auto answered = std::make_shared<bool>(false);
         port_.handler()(std::string(request.target()),
-                        [self = this->shared_from_this(), keep_alive, head](WebReply answer) {
+                        [self = this->shared_from_this(), keep_alive, head, answered](WebReply answer) {
+                            if (*answered || self->closed_) return;  // once, and not after a stop
+                            *answered = true;
                             self->reply(std::move(answer), keep_alive, head);
                         });
     }
 
     void reply(WebReply answer, bool keep_alive, bool head) {
         response_ = {};
-        response_.version(11);
+        response_.version(version_);
         response_.result(answer.status);
         response_.set(http::field::server, "callpop");
         response_.set(http::field::content_type, answer.content_type);
@@ -138,10 +173,13 @@ private:
         const std::size_t length = answer.body.size();
         if (!head) response_.body() = std::move(answer.body);
         response_.content_length(length);
+        // Reads and writes share the stream's deadline: a slow answer must not have used it up.
+        beast::get_lowest_layer(stream_).expires_after(reply_within);
         http::async_write(stream_, response_,
                           [self = this->shared_from_this(), keep_alive](boost::system::error_code error,
                                                                          std::size_t) {
-                              if (error || !keep_alive) return self->close();
+                              if (error) return self->close();
+                              if (!keep_alive) return self->close_after_reply();
                               self->read();
                           });
     }
@@ -152,6 +190,9 @@ private:
     std::string refusal_;  // non-empty: every request gets 403 with it
     std::optional<http::request_parser<http::string_body>> parser_;
     http::response<http::string_body> response_;
+    unsigned version_ = 11;  // the request's: an HTTP/1.0 client gets a 1.0 reply
+    std::array<char, 512> drain_{};
+    bool closed_ = false;
 };
 
 // Tells TLS from plain by the first bytes, then hands the connection on.
@@ -187,8 +228,9 @@ private:
                 ->start();
             return;
         }
-        boost::system::error_code ignored;
-        const auto address = stream_.socket().remote_endpoint(ignored).address();
+        boost::system::error_code gone;
+        const auto address = stream_.socket().remote_endpoint(gone).address();
+        if (gone) return close();
         std::string refusal;
         if (!port_.plain_allowed(address)) {
             ++port_.plain_refused;
@@ -235,11 +277,27 @@ bool WebPort::plain_allowed(const asio::ip::address& peer) const {
 
 void WebPort::start() { accept(); }
 
+void WebPort::reload_tls(const config::TlsIdentity& identity) {
+    // Connections made from now on; those open keep the context they began with.
+    tls_.emplace(server_tls_context(identity));
+}
+
 void WebPort::accept() {
     acceptor_.async_accept([this](boost::system::error_code error, tcp::socket socket) {
         if (stopped_ || error == asio::error::operation_aborted) return;
         if (!error) {
-            std::make_shared<Detector>(*this, std::move(socket))->start();
+            // A client that opens connections in a loop must not take the descriptors the
+            // agents' and switches' ports need.
+            if (connections_.size() >= connections_max) {
+                if (refused_full_++ % 100 == 0)
+                    spdlog::warn("web port: {} connections open, the most it keeps: closing new ones "
+                                 "({} so far)",
+                                 connections_.size(), refused_full_);
+                boost::system::error_code ignored;
+                socket.close(ignored);
+            } else {
+                std::make_shared<Detector>(*this, std::move(socket))->start();
+            }
             return accept();
         }
         // Out of file descriptors, say: retrying at once would spin the loop.

@@ -39,6 +39,10 @@ public:
 
     tcp::endpoint endpoint() const;
     void start();
+    // A renewed certificate, for the connections to come. Throws TlsFileError.
+    void reload_tls(const config::TlsIdentity& identity);
+    bool has_tls() const { return tls_.has_value(); }
+    static constexpr std::size_t connections_max = 256;
     // Stops accepting and closes every connection: the loop can end.
     void stop();
 
@@ -60,6 +64,7 @@ private:
     std::vector<config::AddressRange> plain_allow_;
     WebHandler handler_;
     std::unordered_set<WebConnection*> connections_;
+    std::uint64_t refused_full_ = 0;
     bool stopped_ = false;
 };
 

@@ -11,6 +11,8 @@ class StoreLock {
 public:
     explicit StoreLock(const std::filesystem::path& database) {
         REQUIRE(sqlite3_open(database.c_str(), &other_) == SQLITE_OK);
+        // The daemon writes now and then (sweeps, probes): wait for its commit, not fail.
+        sqlite3_busy_timeout(other_, 5000);
         REQUIRE(sqlite3_exec(other_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
     }
     ~StoreLock() { release(); }

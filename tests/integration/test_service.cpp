@@ -36,7 +36,8 @@ TEST_CASE("SIGHUP reopens the JSONL call log after logrotate moved it") {
     std::filesystem::rename(jsonl, rotated);
 
     daemon.send_signal(SIGHUP);
-    wait_until([&] { return has(daemon.log(), "reopened"); }, 5s, "the JSONL file reopened");
+    wait_until([&] { return has(daemon.log(), "call log: " + jsonl.string() + " reopened"); }, 5s,
+               "the JSONL file reopened");
     pbx.send(ring("after-rotate", "+15550102000", "1001"));
     CHECK(agent.expect("pop")["call"] == "after-rotate");
     wait_until([&] { return std::filesystem::exists(jsonl) && has(read_file(jsonl), "after-rotate"); }, 5s,
@@ -89,7 +90,8 @@ TEST_CASE("callpop reload: an admin's reload message does what SIGHUP does; othe
     const auto unchanged = run_callpop(reload);
     CHECK(unchanged.exit_code == 0);
     CHECK(unchanged.output == daemon.config_path().string() +
-                                  " passed its checks: log.level applied, the JSONL call log reopened\n");
+                                  " passed its checks: log.level and the TLS certificates applied, the JSONL "
+                                  "call log's file opened again\n");
 
     const std::string good = read_file(daemon.config_path());
     write_file(daemon.config_path(), replaced(good, "heartbeat_s: 15", "heartbeat_s: 20"));

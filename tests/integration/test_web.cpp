@@ -26,7 +26,7 @@ HttpAnswer ask_http(std::uint16_t port, const std::string& request, bool tls = f
     REQUIRE_MESSAGE(end_of_head != std::string::npos, reply);
     answer.head = reply.substr(0, end_of_head);
     answer.body = reply.substr(end_of_head + 4);
-    REQUIRE(reply.rfind("HTTP/1.1 ", 0) == 0);
+    REQUIRE(reply.rfind("HTTP/1.", 0) == 0);
     answer.status = std::stoi(reply.substr(9, 3));
     return answer;
 }
@@ -97,6 +97,30 @@ TEST_CASE("web port: /healthz says ok and /metrics counts a pop; other paths and
     // A client that misbehaves costs nobody else: the agent still gets pops.
     pbx.send(ring("m-2", "+15550102000", "1001"));
     CHECK(agent.expect("pop")["call"] == "m-2");
+}
+
+TEST_CASE("web port: keep-alive serves several requests on one connection; oversized and TLS-on-plain refused") {
+    Daemon daemon(with_web());
+    daemon.start();
+    {
+        Client client(daemon.http_port());
+        client.send_raw("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        const std::string replies = client.read_until_closed();
+        CHECK(replies.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(has(replies, "Content-Length: 3\r\n\r\nHTTP/1.1 200 OK\r\n"));  // HEAD: no body
+        CHECK(has(replies, "\r\n\r\nok\nHTTP/1.1 200 OK\r\n"));
+        CHECK(has(replies, "\ncallpop_up 1\n"));
+    }
+    const auto oversized =
+        ask_http(daemon.http_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nCookie: " +
+                                         std::string(10000, 'c') + "\r\nConnection: close\r\n\r\n");
+    CHECK(oversized.status == 431);
+    const auto old_client = ask_http(daemon.http_port(), "GET /healthz HTTP/1.0\r\n\r\n");
+    CHECK(old_client.head.rfind("HTTP/1.0 200 OK", 0) == 0);
+    Client tls_client(daemon.http_port());
+    CHECK(!tls_client.start_tls(tls_file("ca.pem")).empty());  // no TLS here: refused
+    CHECK(has(daemon.log(), "TLS, but listen.http has no tls: closed"));
 }
 
 TEST_CASE("web port: /healthz is 503 naming a switch link that is down, or a store that takes no writes") {

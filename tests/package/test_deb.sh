@@ -3,11 +3,18 @@
 # Builds the .deb (cpack), checks what it holds, installs it with dpkg on this machine, and
 # starts the service: with systemctl where systemd runs, otherwise as its unit says (the
 # callpop user, its directories, NOTIFY_SOCKET), checking that readiness comes only once
-# every port listens, that SIGHUP reloads and SIGTERM stops. Then purges it. Root only.
+# every port listens, that SIGHUP reloads and SIGTERM stops. Then purges it.
+# Exits 77 (ctest: skipped) where it must not run: not root, or a callpop already installed
+# (its store would go with the purge).
 set -euo pipefail
 build=$(cd "$1" && pwd)
 fail() { echo "test_deb: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || fail "must run as root (dpkg -i); CI runs as root"
+skip() { echo "test_deb: skipped: $*" >&2; exit 77; }
+[ "$(id -u)" = 0 ] || skip "dpkg -i needs root (CI runs as root)"
+dpkg -s callpop >/dev/null 2>&1 && skip "a callpop package is installed here; this test would replace and purge it"
+for port in 7700 7701 7702; do
+  (exec 6<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && skip "port $port is taken (scripts/demo running?)"
+done
 
 work=$(mktemp -d)
 daemon_pid=
@@ -85,15 +92,19 @@ for _ in $(seq 1 100); do [ -S "$socket_dir/notify" ] && break; sleep 0.05; done
 daemon_pid=$!
 for _ in $(seq 1 200); do grep -q "READY=1" "$work/notify.log" && break; sleep 0.05; done
 grep -q "READY=1" "$work/notify.log" || fail "no READY=1 within 10 s: $(cat "$work/daemon.log")"
-# Ready means listening: every port takes a connection now.
+# Ready means listening: this daemon holds every port now.
+listening=$(ss -ltnpH 2>/dev/null)
 for port in 7700 7701 7702; do
-  (exec 6<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "READY=1 sent but port $port does not listen"
+  grep -q "127.0.0.1:$port .*pid=$daemon_pid," <<<"$listening" ||
+    fail "READY=1 sent but callpop ($daemon_pid) does not listen on $port: $listening"
 done
 [ "$(http_get 7702 /healthz)" = "HTTP/1.1 200 OK" ] || fail "/healthz is not 200: $(cat "$work/daemon.log")"
 [ -f /var/lib/callpop/callpop.db ] || fail "no store in /var/lib/callpop"
 kill -HUP "$daemon_pid"
-for _ in $(seq 1 100); do grep -q "RELOADING=1" "$work/notify.log" && break; sleep 0.05; done
+for _ in $(seq 1 100); do [ "$(grep -c "READY=1" "$work/notify.log")" -ge 2 ] && break; sleep 0.05; done
 grep -q "RELOADING=1" "$work/notify.log" || fail "SIGHUP sent no RELOADING=1"
+[ "$(grep -c "READY=1" "$work/notify.log")" -ge 2 ] || fail "no READY=1 after the reload"
+grep -q "passed its checks" "$work/daemon.log" || fail "the reload did not check the config: $(cat "$work/daemon.log")"
 kill -0 "$daemon_pid" || fail "callpop died on SIGHUP: $(cat "$work/daemon.log")"
 kill -TERM "$daemon_pid"
 status=0

@@ -440,6 +440,10 @@ TEST_CASE_FIXTURE(ConfigFile, "outcomes") {
 TEST_CASE_FIXTURE(ConfigFile, "YAML syntax errors keep yaml-cpp's message and position") {
     CHECK(load_error("site:\n  name: a\n region: US\n") ==
           file + ":3:2: YAML syntax error: end of map not found");
+    // A [ closed lines later, with a comma missing inside, is not blamed.
+    CHECK(load_error(std::string(one_outcome) +
+                     "site:\n  international_prefixes: [\n    \"00\"\n    \"011\",\n  ]\n")
+              .find("is not closed") == std::string::npos);
     // A { closed on its own line is not blamed for what follows.
     CHECK(load_error("log: {level: info}\nsite:\n  name: a\n region: US\n") ==
           file + ":4:2: YAML syntax error: end of map not found");
