@@ -81,6 +81,13 @@ class Process {
             pid_ = -1;
         }
     }
+    // SIGKILL to the whole group at once: a crash, after which the program says nothing more.
+    void kill_hard() {
+        if (pid_ <= 0) return;
+        ::kill(-pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
     std::string output() const { return read_file(output_); }
 
   private:
