@@ -256,25 +256,15 @@ int command_console(const Arguments& arguments) {
         "callpop console --agent ID --extension EXT [--config FILE] [--host H] [--port P] [--tls] "
         "[--ca FILE]\n(the token is asked for, or read as the first line of standard input)");
     command_line.options()("agent", program_options::value<std::string>(), "the agent logging in")(
-        "extension", program_options::value<std::string>(), "the extension of the agent's phone")(
-        "host", program_options::value<std::string>(), "daemon address (default: listen.agent.address)")(
-        "port", program_options::value<unsigned short>(), "daemon port (default: listen.agent.port)")(
-        "tls", "connect with TLS")(
-        "ca", program_options::value<std::string>(), "the PEM file of the authorities that signed the "
-                                                    "daemon's certificate; implies --tls");
+        "extension", program_options::value<std::string>(), "the extension of the agent's phone");
+    add_daemon_address_options(command_line);
     if (!command_line.parse(arguments)) return 0;
     if (!command_line.has("agent") || !command_line.has("extension")) {
         std::cerr << "callpop console: give --agent and --extension\n";
         return exit_usage;
     }
     const config::Config config = command_line.load_config();
-    DaemonLogin login;
-    login.host = command_line.has("host") ? command_line.get<std::string>("host")
-                                          : config.listen.agent_port.address;
-    login.port = command_line.has("port") ? command_line.get<unsigned short>("port")
-                                          : config.listen.agent_port.port;
-    login.ca = command_line.has("ca") ? command_line.get<std::string>("ca") : "";
-    login.tls = command_line.has("tls") || !login.ca.empty();
+    const DaemonLogin login = daemon_address(command_line, config);
     Desk desk;
     desk.agent = command_line.get<std::string>("agent");
     desk.extension = command_line.get<std::string>("extension");

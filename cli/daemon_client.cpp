@@ -16,32 +16,41 @@ std::string environment_or(const char* name, const std::string& fallback) {
 
 }  // namespace
 
-void add_daemon_login_options(CommandLine& command_line) {
+void add_daemon_address_options(CommandLine& command_line) {
     command_line.options()("host", program_options::value<std::string>(),
                            "daemon address (default: listen.agent.address)")(
         "port", program_options::value<unsigned short>(), "daemon port (default: listen.agent.port)")(
-        "user", program_options::value<std::string>(),
-        "supervisor login (default: $CALLPOP_USER)")("token", program_options::value<std::string>(),
-                                                     "its token (default: $CALLPOP_TOKEN)")(
         "tls", "connect with TLS (needed from another host when the daemon has listen.agent.tls)")(
         "ca", program_options::value<std::string>(),
         "with --tls: the PEM file of the authorities that signed the daemon's certificate "
         "(default: the system's); implies --tls");
 }
 
-std::optional<DaemonLogin> daemon_login(const CommandLine& command_line,
-                                        const config::Config& config, const char* verb) {
+void add_daemon_login_options(CommandLine& command_line) {
+    add_daemon_address_options(command_line);
+    command_line.options()("user", program_options::value<std::string>(),
+                           "supervisor login (default: $CALLPOP_USER)")(
+        "token", program_options::value<std::string>(), "its token (default: $CALLPOP_TOKEN)");
+}
+
+DaemonLogin daemon_address(const CommandLine& command_line, const config::Config& config) {
     DaemonLogin login;
     login.host = command_line.has("host") ? command_line.get<std::string>("host")
                                           : config.listen.agent_port.address;
     login.port = command_line.has("port") ? command_line.get<unsigned short>("port")
                                           : config.listen.agent_port.port;
+    login.ca = command_line.has("ca") ? command_line.get<std::string>("ca") : "";
+    login.tls = command_line.has("tls") || !login.ca.empty();
+    return login;
+}
+
+std::optional<DaemonLogin> daemon_login(const CommandLine& command_line,
+                                        const config::Config& config, const char* verb) {
+    DaemonLogin login = daemon_address(command_line, config);
     login.user = command_line.has("user") ? command_line.get<std::string>("user")
                                           : environment_or("CALLPOP_USER", "");
     login.token = command_line.has("token") ? command_line.get<std::string>("token")
                                             : environment_or("CALLPOP_TOKEN", "");
-    login.ca = command_line.has("ca") ? command_line.get<std::string>("ca") : "";
-    login.tls = command_line.has("tls") || !login.ca.empty();
     if (login.user.empty() || login.token.empty()) {
         std::cerr << "callpop " << verb
                   << ": give a supervisor login with --user and --token "

@@ -29,8 +29,12 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// Adds --host, --port, --user, --token, --tls and --ca.
+// Adds --host, --port, --tls and --ca: where the daemon is.
+void add_daemon_address_options(CommandLine& command_line);
+// Adds those, --user and --token.
 void add_daemon_login_options(CommandLine& command_line);
+// Where the daemon is, from the options, else listen.agent in the config; no user yet.
+DaemonLogin daemon_address(const CommandLine& command_line, const config::Config& config);
 // From the options, else listen.agent in the config and $CALLPOP_USER / $CALLPOP_TOKEN.
 // Prints what is missing and returns nullopt when there is no login.
 std::optional<DaemonLogin> daemon_login(const CommandLine& command_line,

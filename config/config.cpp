@@ -69,6 +69,11 @@ AddressRange AddressRange::parse(const std::string& text) {
     return range;
 }
 
+bool any_contains(const std::vector<AddressRange>& ranges, const std::string& address) {
+    return std::any_of(ranges.begin(), ranges.end(),
+                       [&](const AddressRange& range) { return range.contains(address); });
+}
+
 std::vector<AddressRange> loopback_ranges() {
     return {AddressRange::parse("127.0.0.0/8"), AddressRange::parse("::1/128")};
 }
@@ -442,12 +447,7 @@ void read_secured_listener(const Value& value, Endpoint& endpoint, std::optional
     };
     read_section(value, members);
     // A listener that would refuse everyone it was opened for is a mistake, not a policy.
-    const auto loopback = loopback_ranges();
-    const bool loopback_bind =
-        std::any_of(loopback.begin(), loopback.end(), [&](const AddressRange& range) {
-            return range.contains(endpoint.address);
-        });
-    if (!tls && plain_only_from_loopback && !loopback_bind)
+    if (!tls && plain_only_from_loopback && !any_contains(loopback_ranges(), endpoint.address))
         value.fail("listens on " + endpoint.address + " without tls, so " + std::string(clients) +
                    " on other hosts would be refused: give tls (certificate, key) or allow_plain");
 }

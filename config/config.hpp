@@ -42,6 +42,8 @@ struct AddressRange {
 
 // 127.0.0.0/8 and ::1.
 std::vector<AddressRange> loopback_ranges();
+// True when one of `ranges` holds `address` (allow lists: switches, plain connections).
+bool any_contains(const std::vector<AddressRange>& ranges, const std::string& address);
 
 // A certificate chain and its private key, PEM files.
 struct TlsIdentity {

@@ -300,9 +300,7 @@ bool Server::switch_allowed(tcp::socket& socket) {
     const auto peer = socket.remote_endpoint(error);
     if (error) return false;  // gone already
     const std::string address = peer.address().to_string();
-    for (const auto& range : config_.listen.switch_allow) {
-        if (range.contains(address)) return true;
-    }
+    if (config::any_contains(config_.listen.switch_allow, address)) return true;
     ++faults_.switches_refused;
     spdlog::warn("switch port: connection from {} refused: not in listen.switch.allow", address);
     socket.close(error);

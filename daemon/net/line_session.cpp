@@ -183,11 +183,7 @@ void LineSession::continue_handshake(const boost::system::error_code& waited) {
 void LineSession::begin_plain() {
     transport_ready_ = true;
     if (security_ != nullptr) {
-        const std::string address = peer_address();
-        const auto& allowed = security_->plain_allow;
-        if (std::none_of(allowed.begin(), allowed.end(), [&](const config::AddressRange& range) {
-                return range.contains(address);
-            })) {
+        if (!config::any_contains(security_->plain_allow, peer_address())) {
             ++security_->plain_refused;
             spdlog::warn("{}: plain connection refused: not in listen.agent.allow_plain",
                          describe());

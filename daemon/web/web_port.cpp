@@ -270,9 +270,7 @@ WebPort::~WebPort() = default;
 tcp::endpoint WebPort::endpoint() const { return acceptor_.local_endpoint(); }
 
 bool WebPort::plain_allowed(const asio::ip::address& peer) const {
-    const std::string address = peer.to_string();
-    return std::any_of(plain_allow_.begin(), plain_allow_.end(),
-                       [&](const config::AddressRange& range) { return range.contains(address); });
+    return config::any_contains(plain_allow_, peer.to_string());
 }
 
 void WebPort::start() { accept(); }

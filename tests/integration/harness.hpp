@@ -21,6 +21,10 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 void write_file(const std::filesystem::path& path, const std::string& text);
+// `part` is somewhere in `text` (a log, a reply, a program's output).
+inline bool has(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 std::string read_file(const std::filesystem::path& path);
 
 struct CommandResult {

@@ -17,8 +17,6 @@ using namespace callpop::test;
 
 namespace {
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 // The agent at the keyboard: the console's standard input.
 class Keyboard {
   public:

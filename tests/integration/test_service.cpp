@@ -12,8 +12,6 @@ using namespace callpop::test;
 
 namespace {
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
     const auto at = text.find(from);
     REQUIRE_MESSAGE(at != std::string::npos, from);

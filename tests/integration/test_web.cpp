@@ -45,8 +45,6 @@ Daemon::Options with_web(const std::string& keys = "", bool tls = false,
     return options;
 }
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 }  // namespace
 
 TEST_CASE("web port: /healthz says ok and /metrics counts a pop; other paths and methods are refused") {
