@@ -626,13 +626,12 @@ awaitable<void> Server::accept_agents() {
 awaitable<void> Server::admit_agents() {
     while (!login_gate_.closed()) {
         co_await login_gate_.next();
-        while (auto socket = login_gate_.take()) start_agent_session(std::move(*socket));
+        while (auto socket = login_gate_.take()) start_agent_session(socket_transport(std::move(*socket), &agent_security_));
     }
 }
 
-void Server::start_agent_session(tcp::socket socket) {
-    auto session = std::make_shared<AgentSession>(std::move(socket), *this, config_.sessions,
-                                                  agent_security_);
+void Server::start_agent_session(std::unique_ptr<SessionTransport> transport) {
+    auto session = std::make_shared<AgentSession>(std::move(transport), *this, config_.sessions);
     spdlog::debug("agent {}: connected", session->peer());
     login_gate_.entered(session.get());
     sessions_.start(session);

@@ -111,7 +111,7 @@ private:
     // The agent port: accepts into the LoginGate's line, and starts sessions as it admits.
     awaitable<void> accept_agents();
     awaitable<void> admit_agents();
-    void start_agent_session(tcp::socket socket);
+    void start_agent_session(std::unique_ptr<SessionTransport> transport);
     awaitable<void> sweep_calls();
     // Follow-up duties of each sweep: offers to waiting agents, lease renewal, overdue flags.
     void tend_followups(std::uint64_t sweep);

@@ -5,10 +5,10 @@
 
 namespace callpop::daemon {
 
-AgentSession::AgentSession(tcp::socket socket, AgentRequests& requests,
-                           const config::Sessions& settings, ListenerSecurity& security)
-    : LineSession(std::move(socket), settings.queue_max,
-                  std::chrono::seconds(settings.login_timeout_s), &security),
+AgentSession::AgentSession(std::unique_ptr<SessionTransport> transport, AgentRequests& requests,
+                           const config::Sessions& settings)
+    : LineSession(std::move(transport), settings.queue_max,
+                  std::chrono::seconds(settings.login_timeout_s)),
       requests_(requests),
       heartbeat_(settings.heartbeat_s) {}
 

@@ -45,9 +45,9 @@ protected:
 // An agent terminal or a supervisor (docs/protocol-agent.md).
 class AgentSession final : public LineSession {
 public:
-    // `security` (the agent port's TLS and plain rules) outlives the session.
-    AgentSession(tcp::socket socket, AgentRequests& requests, const config::Sessions& settings,
-                 ListenerSecurity& security);
+    // Over the agent port (socket_transport.hpp) or a browser's WebSocket (daemon/web).
+    AgentSession(std::unique_ptr<SessionTransport> transport, AgentRequests& requests,
+                 const config::Sessions& settings);
 
     const std::string& agent() const { return agent_; }
     domain::AgentRole role() const { return role_; }

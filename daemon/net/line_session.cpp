@@ -1,11 +1,6 @@
 #include "daemon/net/line_session.hpp"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
-
-#include <algorithm>
-#include <cerrno>
 
 #include "protocol/agent_message.hpp"
 #include "protocol/error.hpp"
@@ -20,81 +15,21 @@ namespace {
 constexpr std::chrono::seconds bye_grace{10};
 // How long a peer that half-closed its side gets for the answers to what it sent.
 constexpr std::chrono::seconds linger_after_input{2};
-// Reads go through one buffer per thread: each read is handed to the decoder (which keeps
-// only an incomplete line) before the next read starts, so a session waiting for input holds
-// no buffer of its own; ten thousand idle agents would otherwise hold one each.
-constexpr std::size_t read_chunk = std::size_t{64} * 1024;
 constexpr std::size_t writes_per_batch = 64;
 // Besides the message count, a byte bound: one queued tail backlog can be megabytes.
 constexpr std::size_t queued_bytes_max = std::size_t{16} * 1024 * 1024;
 
-asio::mutable_buffer read_buffer() {
-    thread_local std::vector<char> buffer(read_chunk);
-    return asio::buffer(buffer);
-}
-
-std::string endpoint_text(const tcp::socket& socket) {
-    boost::system::error_code error;
-    const auto endpoint = socket.remote_endpoint(error);
-    if (error) return "unknown peer";
-    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-}
-
 constexpr auto never = std::chrono::steady_clock::time_point::max();
-
-// The first byte of a TLS connection: a handshake record. A JSON line never starts so.
-constexpr unsigned char tls_handshake_record = 0x16;
-// OpenSSL's last error, as an error code whose message names it.
-boost::system::error_code tls_error(int ssl_error) {
-    if (ssl_error == SSL_ERROR_SYSCALL && errno != 0)
-        return {errno, boost::system::system_category()};
-    const unsigned long queued = ERR_get_error();
-    ERR_clear_error();
-    if (queued == 0) return asio::error::eof;  // the peer closed without close_notify
-    return {static_cast<int>(queued), asio::error::get_ssl_category()};
-}
 
 }  // namespace
 
-// OpenSSL straight on the socket, driven by the session's own waits. Asio's ssl::stream
-// would cost ~85 KiB a connection in fixed buffers (its BIO pair and staging buffers); an SSL
-// on the socket holds its buffers only while a record is in transit (SSL_MODE_RELEASE_BUFFERS),
-// and reads use the per-thread buffer like plain ones, since SSL_read is synchronous.
-struct LineSession::Tls {
-    Tls(SSL_CTX* context, int fd) : ssl(SSL_new(context)) {
-        if (ssl == nullptr) throw std::runtime_error("cannot make a TLS connection");
-        SSL_set_fd(ssl, fd);
-        SSL_set_accept_state(ssl);
-    }
-    ~Tls() { SSL_free(ssl); }
-    Tls(const Tls&) = delete;
-    Tls& operator=(const Tls&) = delete;
-
-    SSL* ssl;
-    bool handshaken = false;
-    // A fatal error came up (a reset, a bad record): OpenSSL forbids any further call, and
-    // a close_notify would only write to a dead socket.
-    bool failed = false;
-    // The write in progress: the buffer of write_buffers_ and how far into it.
-    std::size_t buffer = 0;
-    std::size_t offset = 0;
-};
-
-LineSession::LineSession(tcp::socket socket, std::size_t queue_max,
-                         std::chrono::seconds first_deadline, ListenerSecurity* security)
-    : socket_(std::move(socket)),
-      security_(security),
-      peer_(endpoint_text(socket_)),
+LineSession::LineSession(std::unique_ptr<SessionTransport> transport, std::size_t queue_max,
+                         std::chrono::seconds first_deadline)
+    : transport_(std::move(transport)),
+      peer_(transport_->peer()),
       queue_max_(queue_max),
       idle_timeout_(first_deadline),
-      watchdog_(socket_.get_executor()) {
-    boost::system::error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
-    // Finds peers that vanished without a FIN (a switch quiet all night, a laptop asleep).
-    socket_.set_option(asio::socket_base::keep_alive(true), ignored);
-    // Reads are tried when the socket is readable, and must not block when it is not.
-    socket_.non_blocking(true, ignored);
-}
+      watchdog_(transport_->executor()) {}
 
 LineSession::~LineSession() = default;
 
@@ -111,105 +46,23 @@ void LineSession::guarded(const char* what, Work&& work) {
 void LineSession::start() {
     touch();
     wait_watchdog();
-    // Without TLS there is nothing to tell apart: no need to wait for the first byte.
-    if (security_ != nullptr && security_->tls != nullptr)
-        choose_transport();
-    else
-        begin_plain();
+    transport_->open(*this);
 }
 
-void LineSession::choose_transport() {
-    socket_.async_wait(tcp::socket::wait_read,
-                       [self = shared_from_this()](const boost::system::error_code& error) {
-                           self->guarded("session transport",
-                                         [&] { self->on_first_byte(error); });
-                       });
-}
-
-void LineSession::on_first_byte(const boost::system::error_code& waited) {
-    if (closing_) return;
-    boost::system::error_code error = waited;
-    unsigned char first = 0;
-    std::size_t size = 0;
-    if (!error) size = socket_.receive(asio::buffer(&first, 1), tcp::socket::message_peek, error);
-    if (error == asio::error::would_block || error == asio::error::try_again) {
-        choose_transport();
-        return;
-    }
-    if (error || size == 0) {  // gone before it said anything
-        stop();
-        return;
-    }
-    if (first == tls_handshake_record && security_->tls != nullptr) {
-        tls_ = std::make_unique<Tls>(security_->tls->native_handle(), socket_.native_handle());
-        continue_handshake();
-        return;
-    }
-    begin_plain();
-}
-
-void LineSession::when_socket(tcp::socket::wait_type wait, const char* what,
-                              void (LineSession::*next)(const boost::system::error_code&)) {
-    socket_.async_wait(wait, [self = shared_from_this(), what,
-                              next](const boost::system::error_code& error) {
-        self->guarded(what, [&] { ((*self).*next)(error); });
+void LineSession::transport_opened() {
+    guarded("session transport", [&] {
+        if (closing_) return;
+        transport_ready_ = true;
+        wait_for_input();
+        write_queued();
     });
 }
 
-void LineSession::continue_handshake(const boost::system::error_code& waited) {
-    if (closing_) return;
-    if (waited) {
-        on_handshake(waited);
-        return;
-    }
-    ERR_clear_error();
-    errno = 0;
-    const int done = SSL_do_handshake(tls_->ssl);
-    if (done == 1) {
-        tls_->handshaken = true;
-        on_handshake({});
-        return;
-    }
-    const int error = SSL_get_error(tls_->ssl, done);
-    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
-        when_socket(error == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write,
-                    "TLS handshake", &LineSession::continue_handshake);
-        return;
-    }
-    tls_->failed = true;
-    on_handshake(tls_error(error));
-}
-
-void LineSession::begin_plain() {
-    transport_ready_ = true;
-    if (security_ != nullptr) {
-        if (!config::any_contains(security_->plain_allow, peer_address())) {
-            ++security_->plain_refused;
-            spdlog::warn("{}: plain connection refused: not in listen.agent.allow_plain",
-                         describe());
-            close_with("tls_required", security_->tls != nullptr
-                                           ? "this port takes plain connections only from the "
-                                             "addresses in listen.agent.allow_plain; connect "
-                                             "with TLS"
-                                           : "this port takes connections only from the "
-                                             "addresses in listen.agent.allow_plain");
-            return;
-        }
-    }
-    wait_for_input();
-}
-
-void LineSession::on_handshake(const boost::system::error_code& error) {
-    if (closing_) return;
-    if (error) {
-        ++security_->tls_failed;
-        spdlog::info("{}: TLS handshake failed: {}", describe(), error.message());
-        stop();
-        return;
-    }
-    transport_ready_ = true;
-    wait_for_input();
-    write_queued();
+void LineSession::transport_refused(std::string_view code, std::string_view message) {
+    guarded("session transport", [&] {
+        transport_ready_ = true;  // the refusal is said in the transport's terms
+        close_with(code, message);
+    });
 }
 
 void LineSession::set_idle_timeout(std::chrono::seconds timeout) {
@@ -237,7 +90,7 @@ void LineSession::resume_reading() {
     watchdog_.cancel();  // re-arms it at the deadline the pause suspended
     // Later, not now: the caller may be handling one of our lines, or iterating over
     // sessions.
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    asio::post(watchdog_.get_executor(), [self = shared_from_this()] {
         self->guarded("session reader", [&] { self->handle_lines_then_read(); });
     });
 }
@@ -290,13 +143,7 @@ void LineSession::close_with(std::string_view code, std::string_view message) {
 
 void LineSession::stop() {
     closing_ = true;
-    if (tls_ && tls_->handshaken && !tls_->failed && socket_.is_open()) {
-        SSL_shutdown(tls_->ssl);  // close_notify, if the socket takes it now; no wait for the reply
-        ERR_clear_error();
-    }
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    transport_->close();
     watchdog_.cancel();
     finish();
 }
@@ -305,7 +152,7 @@ void LineSession::finish() {
     if (finished_.exchange(true)) return;
     // Later, not now: whoever closed us may be iterating over the sessions on_closed()
     // removes us from.
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_closed(); });
+    asio::post(watchdog_.get_executor(), [self = shared_from_this()] { self->on_closed(); });
 }
 
 void LineSession::handle(const protocol::DecodedLine& line) {
@@ -326,50 +173,16 @@ void LineSession::handle(const protocol::DecodedLine& line) {
 void LineSession::wait_for_input() {
     if (waiting_for_input_) return;
     waiting_for_input_ = true;
-    // Bytes TLS decrypted already are not in the socket for a wait to see.
-    if (tls_ && SSL_pending(tls_->ssl) > 0) {
-        asio::post(socket_.get_executor(), [self = shared_from_this()] {
-            self->waiting_for_input_ = false;
-            self->guarded("session reader", [&] { self->on_readable({}); });
-        });
-        return;
-    }
-    socket_.async_wait(tcp::socket::wait_read,
-                       [self = shared_from_this()](const boost::system::error_code& error) {
-                           self->waiting_for_input_ = false;
-                           self->guarded("session reader", [&] { self->on_readable(error); });
-                       });
+    transport_->read(*this);
 }
 
-std::size_t LineSession::receive(asio::mutable_buffer buffer, boost::system::error_code& error) {
-    if (!tls_) return socket_.read_some(buffer, error);
-    ERR_clear_error();
-    errno = 0;
-    const int got = SSL_read(tls_->ssl, buffer.data(), static_cast<int>(buffer.size()));
-    if (got > 0) return static_cast<std::size_t>(got);
-    const int ssl_error = SSL_get_error(tls_->ssl, got);
-    if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE)
-        error = asio::error::would_block;
-    else if (ssl_error == SSL_ERROR_ZERO_RETURN)
-        error = asio::error::eof;  // close_notify, or a bare FIN (SSL_OP_IGNORE_UNEXPECTED_EOF)
-    else {
-        tls_->failed = true;
-        error = tls_error(ssl_error);
-    }
-    return 0;
+void LineSession::received(const boost::system::error_code& error, std::string_view bytes) {
+    waiting_for_input_ = false;
+    guarded("session reader", [&] { on_received(error, bytes); });
 }
 
-void LineSession::on_readable(const boost::system::error_code& waited) {
+void LineSession::on_received(const boost::system::error_code& error, std::string_view bytes) {
     if (closing_) return;
-    boost::system::error_code error = waited;
-    std::size_t size = 0;
-    const auto buffer = read_buffer();
-    if (!error) size = receive(buffer, error);
-    if (error == asio::error::would_block || error == asio::error::try_again) {
-        wait_for_input();  // readable was a false alarm
-        return;
-    }
-
     if (error == asio::error::eof) {
         // Answer what the peer sent before it half-closed, then close.
         input_ended_ = true;
@@ -383,7 +196,7 @@ void LineSession::on_readable(const boost::system::error_code& waited) {
         return;
     }
     if (extend_on_read_) touch();
-    decoder_.feed(std::string_view(static_cast<const char*>(buffer.data()), size));
+    decoder_.feed(bytes);
     handle_lines_then_read();
 }
 
@@ -406,7 +219,7 @@ void LineSession::handle_decoded_lines() {
 }
 
 void LineSession::write_queued() {
-    if (writing_ || !transport_ready_ || !socket_.is_open()) return;
+    if (writing_ || !transport_ready_ || !transport_->is_open()) return;
     if (queue_.empty()) {
         if (closing_) stop();  // the bye is out: done
         return;
@@ -417,63 +230,11 @@ void LineSession::write_queued() {
         in_flight_.push_back(queue_.pop_front());
         write_buffers_.push_back(asio::buffer(*in_flight_.back()));
     }
-    if (tls_) {
-        write_tls({});
-        return;
-    }
-    asio::async_write(socket_, write_buffers_,
-                      [self = shared_from_this()](const boost::system::error_code& error,
-                                                  std::size_t) {
-                          self->guarded("session writer", [&] { self->on_written(error); });
-                      });
+    transport_->write(*this, write_buffers_);
 }
 
-void LineSession::write_tls(const boost::system::error_code& waited) {
-    // Completions run later, never inside deliver(): like Asio's, they may call back into
-    // whoever delivered.
-    auto complete = [this](const boost::system::error_code& error) {
-        tls_->buffer = 0;
-        tls_->offset = 0;
-        asio::post(socket_.get_executor(), [self = shared_from_this(), error] {
-            self->guarded("session writer", [&] { self->on_written(error); });
-        });
-    };
-    if (waited) {
-        complete(waited);
-        return;
-    }
-    while (tls_->buffer < write_buffers_.size()) {
-        if (!socket_.is_open() || tls_->failed) {  // stopped meanwhile
-            complete(asio::error::operation_aborted);
-            return;
-        }
-        const asio::const_buffer& buffer = write_buffers_[tls_->buffer];
-        const std::size_t left = buffer.size() - tls_->offset;
-        ERR_clear_error();
-        errno = 0;
-        const int wrote = SSL_write(tls_->ssl, static_cast<const char*>(buffer.data()) + tls_->offset,
-                                    static_cast<int>(std::min<std::size_t>(left, 1U << 30)));
-        if (wrote > 0) {
-            tls_->offset += static_cast<std::size_t>(wrote);
-            if (tls_->offset == buffer.size()) {
-                ++tls_->buffer;
-                tls_->offset = 0;
-            }
-            continue;
-        }
-        const int error = SSL_get_error(tls_->ssl, wrote);
-        if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) {
-            // The same SSL_write is tried again once the socket is ready.
-            when_socket(error == SSL_ERROR_WANT_WRITE ? tcp::socket::wait_write
-                                                      : tcp::socket::wait_read,
-                        "session writer", &LineSession::write_tls);
-            return;
-        }
-        tls_->failed = true;
-        complete(tls_error(error));
-        return;
-    }
-    complete({});
+void LineSession::written(const boost::system::error_code& error) {
+    guarded("session writer", [&] { on_written(error); });
 }
 
 void LineSession::on_written(const boost::system::error_code& error) {
@@ -503,7 +264,7 @@ void LineSession::wait_watchdog() {
 }
 
 void LineSession::on_watchdog() {
-    if (!socket_.is_open()) return;
+    if (!transport_->is_open()) return;
     if (paused_ || std::chrono::steady_clock::now() < deadline_) {
         wait_watchdog();  // cancelled to be re-armed, or touched since it was armed
         return;
@@ -516,7 +277,7 @@ void LineSession::on_watchdog() {
         extend_on_read_ ? "nothing received for " : "no login or valid event in ";
     spdlog::info("{}: {}{} s, closing", describe(), reason, idle_timeout_.count());
     close_with("idle_timeout", reason + std::to_string(idle_timeout_.count()) + " s");
-    if (socket_.is_open()) wait_watchdog();
+    if (transport_->is_open()) wait_watchdog();
 }
 
 }  // namespace callpop::daemon

@@ -1,11 +1,12 @@
 #pragma once
-// A TCP connection that speaks JSON lines: reads handed to a line decoder, a bounded write
-// queue (one write in flight), and a watchdog that closes the connection when the peer is
-// silent too long. Switch and agent sessions derive from it.
+// A connection that speaks JSON lines: reads handed to a line decoder, a bounded write queue
+// (one write in flight), and a watchdog that closes the connection when the peer is silent
+// too long. Switch and agent sessions derive from it; a transport carries the bytes (a TCP
+// socket, plain or TLS, or a browser's WebSocket: session_transport.hpp).
 //
 // Driven by completion handlers rather than coroutines, so that an idle session holds only
-// its socket, its state and two pending waits (input, watchdog): no coroutine frames, no read
-// buffer (reads go through one buffer per thread, see line_session.cpp), no write buffers.
+// its transport, its state and two pending waits (input, watchdog): no coroutine frames, no
+// read buffer (socket reads go through one buffer per thread), no write buffers.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -16,28 +17,19 @@
 #include "config/config.hpp"
 #include "daemon/net/asio.hpp"
 #include "daemon/net/message_queue.hpp"
-#include "daemon/net/tls.hpp"
+#include "daemon/net/session_transport.hpp"
 #include "daemon/net/shared_message.hpp"
+#include "daemon/net/socket_transport.hpp"
 #include "protocol/line_decoder.hpp"
 
 namespace callpop::daemon {
 
-// How a listener's connections may speak: TLS (told apart by its first byte, a handshake
-// record), and plain only from some addresses. The listener owns it and its counts.
-struct ListenerSecurity {
-    asio::ssl::context* tls = nullptr;  // null: plain only
-    std::vector<config::AddressRange> plain_allow;
-    std::size_t plain_refused = 0;
-    std::size_t tls_failed = 0;  // handshakes that failed
-};
-
 class LineSession : public std::enable_shared_from_this<LineSession> {
 public:
     // Until set_idle_timeout() is called the peer has `first_deadline` in all to prove
-    // itself (log in, send a valid event): bytes alone do not extend it. Without `security`
-    // the connection is plain, from wherever the listener let it in.
-    LineSession(tcp::socket socket, std::size_t queue_max, std::chrono::seconds first_deadline,
-                ListenerSecurity* security = nullptr);
+    // itself (log in, send a valid event): bytes alone do not extend it.
+    LineSession(std::unique_ptr<SessionTransport> transport, std::size_t queue_max,
+                std::chrono::seconds first_deadline);
     virtual ~LineSession();
     LineSession(const LineSession&) = delete;
     LineSession& operator=(const LineSession&) = delete;
@@ -73,41 +65,31 @@ public:
     // Memory held right now for input not yet handled and output not yet written: none
     // for a session that is idle (tests watch it; a session's fixed size is its object).
     std::size_t buffer_bytes() const;
+    // Named in the log: "switch 127.0.0.1:5321", "agent 1001".
+    virtual std::string describe() const { return peer_; }
+
+    // For the transport (session_transport.hpp).
+    void transport_opened();
+    // Says a bye with the reason, then closes.
+    void transport_refused(std::string_view code, std::string_view message);
+    void received(const boost::system::error_code& error, std::string_view bytes);
+    void written(const boost::system::error_code& error);
 
 protected:
     virtual void on_line(std::string_view line) = 0;
     virtual void on_closed() = 0;
-    // Everything queued has been handed to the socket: room for more (a tail catching up).
+    // Everything queued has been handed to the transport: room for more (a tail catching up).
     virtual void on_drained() {}
-    // Named in the log: "switch 127.0.0.1:5321", "agent 1001".
-    virtual std::string describe() const { return peer_; }
 
 private:
-    struct Tls;
-    // Under a ListenerSecurity: wait for the first byte, then handshake, go on in plain, or
-    // refuse plain.
-    void choose_transport();
-    void on_first_byte(const boost::system::error_code& waited);
-    // Runs `next` once the socket is ready for `wait`.
-    void when_socket(tcp::socket::wait_type wait, const char* what,
-                     void (LineSession::*next)(const boost::system::error_code&));
-    void continue_handshake(const boost::system::error_code& waited = {});
-    void on_handshake(const boost::system::error_code& error);
-    // Plain lines from here, if the peer's address may speak plain.
-    void begin_plain();
-    // Input: wait until the socket is readable, read what is there, hand each complete line
-    // to on_line(); again, unless paused (resume_reading() carries on), closing, or the
-    // peer's input ended.
+    // Input: one read at a time, each complete line handed to on_line(); again, unless paused
+    // (resume_reading() carries on), closing, or the peer's input ended.
     void wait_for_input();
-    void on_readable(const boost::system::error_code& error);
-    // What the socket has (decrypted, with TLS); would_block when nothing.
-    std::size_t receive(asio::mutable_buffer buffer, boost::system::error_code& error);
-    // Writes write_buffers_ with SSL_write, waiting on the socket as TLS asks.
-    void write_tls(const boost::system::error_code& waited);
+    void on_received(const boost::system::error_code& error, std::string_view bytes);
     void handle_lines_then_read();
     void handle_decoded_lines();
     void handle(const protocol::DecodedLine& line);
-    // Output: one async_write of up to a batch of queued messages at a time.
+    // Output: one write of up to a batch of queued messages at a time.
     void write_queued();
     void on_written(const boost::system::error_code& error);
     // The watchdog: one wait on `watchdog_`, re-armed after each expiry or cancellation.
@@ -121,9 +103,7 @@ private:
     template <typename Work>
     void guarded(const char* what, Work&& work);
 
-    tcp::socket socket_;
-    ListenerSecurity* security_;
-    std::unique_ptr<Tls> tls_;  // once the peer began a TLS handshake
+    std::unique_ptr<SessionTransport> transport_;
     std::string peer_;
     std::size_t queue_max_;
     std::chrono::seconds idle_timeout_;
@@ -135,7 +115,7 @@ private:
     std::chrono::steady_clock::time_point deadline_;
     protocol::LineDecoder decoder_;
     bool extend_on_read_ = false;
-    bool transport_ready_ = false;  // plain, or TLS past its handshake: lines may flow
+    bool transport_ready_ = false;  // opened (past TLS' or WebSocket's handshake): lines may flow
     bool paused_ = false;
     bool waiting_for_input_ = false;  // a wait for input is pending
     bool writing_ = false;            // a write is in flight

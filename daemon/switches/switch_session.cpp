@@ -30,7 +30,7 @@ bool same_secret(std::string_view said, std::string_view expected) {
 
 SwitchSession::SwitchSession(tcp::socket socket, NativeSwitchPort& port, SwitchEventSink sink,
                              SessionRegistry& registry, const config::Sessions& settings)
-    : LineSession(std::move(socket), settings.queue_max,
+    : LineSession(socket_transport(std::move(socket)), settings.queue_max,
                   std::chrono::seconds(settings.login_timeout_s)),
       port_(port),
       sink_(std::move(sink)),

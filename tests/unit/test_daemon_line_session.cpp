@@ -21,7 +21,8 @@ namespace {
 class EchoSession final : public LineSession {
 public:
     EchoSession(tcp::socket socket, std::size_t queue_max, std::chrono::seconds first_deadline)
-        : LineSession(std::move(socket), queue_max, first_deadline) {}
+        : LineSession(callpop::daemon::socket_transport(std::move(socket)), queue_max,
+                      first_deadline) {}
 
     std::vector<std::string> lines;
     bool closed = false;
