@@ -206,6 +206,9 @@ void Server::start() {
         web_.emplace(io_, *config_.listen.http,
                      [this](const std::string& target, WebRespond respond) {
                          on_web_request(target, std::move(respond));
+                     },
+                     [this](std::unique_ptr<SessionTransport> transport) {
+                         if (!stopping_) start_agent_session(std::move(transport));
                      });
         web_->start();
         spdlog::info("listening for browsers on {}:{}", web_->endpoint().address().to_string(),

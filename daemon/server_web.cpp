@@ -1,8 +1,9 @@
-// The web port's answers: /healthz for load balancers and systemd watchers, /metrics for
-// Prometheus (docs/http.md).
+// The web port's answers: the web app, /healthz for load balancers and systemd watchers,
+// /metrics for Prometheus (docs/http.md).
 #include <spdlog/spdlog.h>
 
 #include "daemon/server.hpp"
+#include "daemon/web/web_assets.hpp"
 #include "domain/timestamp.hpp"
 
 namespace callpop::daemon {
@@ -97,7 +98,12 @@ void Server::on_web_request(const std::string& target, WebRespond respond) {
         });
         return;
     }
-    respond(text(404, "not found: " + path + " (this port serves /healthz and /metrics)\n"));
+    if (const auto asset = find_web_asset(path)) {
+        return respond({200, std::string(asset->content_type), std::string(asset->bytes)});
+    }
+    respond(text(404, "not found: " + path +
+                          " (this port serves the console at /, the wallboard at /wallboard, /ws, "
+                          "/healthz and /metrics)\n"));
 }
 
 }  // namespace callpop::daemon

@@ -3,6 +3,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <chrono>
 
 #include "daemon/net/tls.hpp"
+#include "daemon/web/websocket_transport.hpp"
 
 namespace callpop::daemon {
 
@@ -147,6 +149,7 @@ private:
         if (!refusal_.empty()) {
             return reply({403, "text/plain; charset=utf-8", refusal_ + "\n"}, false, head);
         }
+        if (beast::websocket::is_upgrade(request)) return upgrade();
         if (request.method() != http::verb::get && !head) {
             return reply({405, "text/plain; charset=utf-8",
                           "method " + std::string(request.method_string()) + " not allowed: GET or HEAD\n"},
@@ -162,6 +165,34 @@ private:
                         });
     }
 
+    static constexpr bool over_tls = std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>;
+
+    // A browser sends Origin with every WebSocket, cross-site ones too: only pages this port
+    // served may open one. Clients that are not browsers send none.
+    std::string foreign_origin(const http::request<http::string_body>& request) const {
+        const auto origin = request[http::field::origin];
+        if (origin.empty()) return "";
+        const std::string own = std::string(over_tls ? "https://" : "http://") +
+                                std::string(request[http::field::host]);
+        return origin == own ? "" : std::string(origin);
+    }
+
+    void upgrade() {
+        auto request = parser_->release();
+        const std::string path(request.target().substr(0, request.target().find('?')));
+        if (path != "/ws")
+            return reply({404, "text/plain; charset=utf-8", "no WebSocket at " + path + ": use /ws\n"},
+                         false, false);
+        if (const auto origin = foreign_origin(request); !origin.empty()) {
+            spdlog::warn("web {}: WebSocket from a page of {} refused", peer_, origin);
+            return reply({403, "text/plain; charset=utf-8",
+                          "WebSocket refused: the page came from " + origin + ", not from this port\n"},
+                         false, false);
+        }
+        closed_ = true;  // the stream is the session's from now on
+        port_.websocket_handler()(websocket_transport(std::move(stream_), std::move(request), peer_));
+    }
+
     void reply(WebReply answer, bool keep_alive, bool head) {
         response_ = {};
         response_.version(version_);
@@ -169,6 +200,10 @@ private:
         response_.set(http::field::server, "callpop");
         response_.set(http::field::content_type, answer.content_type);
         response_.set(http::field::cache_control, "no-store");
+        // The pages load only what this port serves and talk only to it.
+        response_.set("Content-Security-Policy",
+                      "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+        response_.set("X-Content-Type-Options", "nosniff");
         response_.keep_alive(keep_alive);
         const std::size_t length = answer.body.size();
         if (!head) response_.body() = std::move(answer.body);
@@ -251,8 +286,13 @@ private:
 
 }  // namespace
 
-WebPort::WebPort(asio::io_context& io, const config::WebListener& listener, WebHandler handler)
-    : acceptor_(io), backoff_(io), plain_allow_(listener.plain_allow), handler_(std::move(handler)) {
+WebPort::WebPort(asio::io_context& io, const config::WebListener& listener, WebHandler handler,
+                 WebSocketHandler websocket_handler)
+    : acceptor_(io),
+      backoff_(io),
+      plain_allow_(listener.plain_allow),
+      handler_(std::move(handler)),
+      websocket_handler_(std::move(websocket_handler)) {
     if (listener.tls) tls_.emplace(server_tls_context(*listener.tls));
     const tcp::endpoint endpoint(asio::ip::make_address(listener.endpoint.address), listener.endpoint.port);
     acceptor_.open(endpoint.protocol());

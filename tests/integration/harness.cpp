@@ -27,10 +27,14 @@ std::string callpop_binary() {
     return path;
 }
 
+std::filesystem::path source_dir() {
+    const char* directory = std::getenv("CALLPOP_SOURCE_DIR");
+    REQUIRE_MESSAGE(directory != nullptr, "CALLPOP_SOURCE_DIR must name the source tree");
+    return directory;
+}
+
 std::filesystem::path tls_file(const std::string& name) {
-    const char* source_dir = std::getenv("CALLPOP_SOURCE_DIR");
-    REQUIRE_MESSAGE(source_dir != nullptr, "CALLPOP_SOURCE_DIR must name the source tree");
-    return std::filesystem::path(source_dir) / "tests" / "integration" / "tls" / name;
+    return source_dir() / "tests" / "integration" / "tls" / name;
 }
 
 namespace {

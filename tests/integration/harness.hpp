@@ -35,6 +35,8 @@ struct CommandResult {
 std::uint16_t unused_port();
 // The callpop binary under test.
 std::string callpop_binary();
+// The source tree (ctest says where).
+std::filesystem::path source_dir();
 // The tests' certificates (tests/integration/tls/): ca.pem, server.pem, server.key,
 // other-ca.pem.
 std::filesystem::path tls_file(const std::string& name);

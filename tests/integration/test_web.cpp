@@ -1,6 +1,10 @@
 // The web port (listen.http): /healthz and /metrics over HTTP and HTTPS, and what it refuses.
 #include <doctest/doctest.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 #include <string>
 
 #include "harness.hpp"
@@ -159,4 +163,138 @@ TEST_CASE("web port: HTTPS, and plain HTTP only from listen.http.allow_plain") {
     CHECK(plain.status == 403);
     CHECK(plain.body == "this port takes HTTPS; plain HTTP only from listen.http.allow_plain\n");
     CHECK(has(daemon.log(), "plain connection refused: not in listen.http.allow_plain"));
+}
+
+namespace {
+
+// A WebSocket client as a browser's page is one: Origin set to the page's own origin unless
+// told otherwise. Every read waits at most 5 s, then fails the test.
+class WebSocketClient {
+public:
+    explicit WebSocketClient(std::uint16_t port, const std::string& origin = "same") : socket_(io_) {
+        namespace websocket = boost::beast::websocket;
+        socket_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+        const std::string host = "127.0.0.1:" + std::to_string(port);
+        const std::string sent_origin = origin == "same" ? "http://" + host : origin;
+        socket_.set_option(websocket::stream_base::decorator([sent_origin](websocket::request_type& request) {
+            if (!sent_origin.empty()) request.set(boost::beast::http::field::origin, sent_origin);
+        }));
+        socket_.handshake(response_, host, "/ws", error_);
+    }
+    // Why the upgrade was refused ("" when it was not).
+    std::string refusal() const { return error_ ? error_.message() : ""; }
+
+    void send(const json& message) {
+        socket_.text(true);
+        socket_.write(boost::asio::buffer(message.dump()));
+    }
+    json next() {
+        boost::beast::flat_buffer buffer;
+        std::optional<boost::system::error_code> result;
+        socket_.async_read(buffer, [&](boost::system::error_code error, std::size_t) { result = error; });
+        io_.restart();
+        io_.run_for(std::chrono::seconds(5));
+        if (!result) {
+            socket_.next_layer().cancel();
+            io_.restart();
+            io_.run();
+        }
+        REQUIRE_MESSAGE(result, "nothing came within 5 s");
+        REQUIRE_MESSAGE(!*result, result->message());
+        return json::parse(boost::beast::buffers_to_string(buffer.data()));
+    }
+    json expect(const std::string& type) {
+        for (int skipped = 0; skipped < 50; ++skipped) {
+            auto message = next();
+            if (message["type"] == type) return message;
+        }
+        FAIL("no " << type);
+        return {};
+    }
+
+private:
+    boost::asio::io_context io_;
+    boost::beast::websocket::stream<boost::asio::ip::tcp::socket> socket_;
+    boost::beast::websocket::response_type response_;
+    boost::system::error_code error_;
+};
+
+}  // namespace
+
+TEST_CASE("web port: the console and the wallboard, and the files they load, are served from the binary") {
+    Daemon daemon(with_web());
+    daemon.start();
+    const auto console = http_get(daemon.http_port(), "/");
+    CHECK(console.status == 200);
+    CHECK(has(console.head, "Content-Type: text/html; charset=utf-8"));
+    CHECK(has(console.head, "Content-Security-Policy: default-src 'self'"));
+    CHECK(has(console.body, "<script type=\"module\" src=\"console.js\"></script>"));
+    const auto wallboard = http_get(daemon.http_port(), "/wallboard");
+    CHECK(wallboard.status == 200);
+    CHECK(has(wallboard.body, "src=\"wallboard.js\""));
+    for (const std::string file : {"console.js", "card.js", "connection.js", "dom.js", "wallboard.js"}) {
+        const auto script = http_get(daemon.http_port(), "/" + file);
+        CHECK_MESSAGE(script.status == 200, file);
+        CHECK(has(script.head, "Content-Type: text/javascript"));
+        CHECK(script.body == read_file(source_dir() / "web" / file));
+    }
+    CHECK(has(http_get(daemon.http_port(), "/style.css").head, "Content-Type: text/css"));
+    CHECK(http_get(daemon.http_port(), "/README.md").status == 404);
+}
+
+TEST_CASE("web port: /ws carries the agent protocol with its logins, roles and pops") {
+    Daemon daemon(with_web());
+    daemon.start();
+    WebSocketClient agent(daemon.http_port());
+    REQUIRE(agent.refusal().empty());
+    agent.send({{"type", "login"}, {"agent", "1001"}, {"token", "wrong"}, {"extensions", {"1001"}}});
+    CHECK(agent.expect("error")["code"] == "bad_login");
+    agent.send({{"type", "login"}, {"agent", "1001"}, {"token", "secret-1001"}, {"extensions", {"1001"}}});
+    const auto welcome = agent.expect("welcome");
+    CHECK(welcome["agent"] == "1001");
+
+    // A pop reaches the agent at the ringing extension, over the WebSocket, and not another.
+    Client other(daemon.agent_port());
+    login(other, "1002", "secret-1002", {"1002"});
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("ws-1", "+15550102000", "1001"));
+    const auto pop = agent.expect("pop");
+    CHECK(pop["call"] == "ws-1");
+    CHECK(pop["customer"]["name"].is_string());
+    CHECK(other.quiet());
+    agent.send({{"type", "ack"}, {"seq", pop["seq"]}});
+    agent.send({{"type", "outcome"}, {"call", "ws-1"}, {"code", "resolved"}, {"notes", "over the web"}});
+    CHECK(agent.expect("outcome_saved")["call"] == "ws-1");
+
+    // Roles as on the agent port: an agent may not follow the call log.
+    agent.send({{"type", "tail"}, {"follow", true}});
+    const auto refused = agent.expect("error");
+    CHECK(refused["code"] == "forbidden");
+
+    WebSocketClient supervisor(daemon.http_port());
+    supervisor.send({{"type", "login"}, {"agent", "super"}, {"token", "boss"}});
+    supervisor.expect("welcome");
+    supervisor.send({{"type", "tail"}, {"follow", true}, {"backlog", 10}});
+    bool saw_outcome = false;
+    for (int records = 0; records < 10 && !saw_outcome; ++records)
+        saw_outcome = supervisor.expect("log")["kind"] == "outcome";
+    CHECK(saw_outcome);
+}
+
+TEST_CASE("web port: a WebSocket from another site's page, at another path, or plain from outside allow_plain is refused") {
+    Daemon daemon(with_web());
+    daemon.start();
+    WebSocketClient foreign(daemon.http_port(), "https://evil.example");
+    CHECK(!foreign.refusal().empty());
+    CHECK(has(daemon.log(), "WebSocket from a page of https://evil.example refused"));
+    WebSocketClient tool(daemon.http_port(), "");  // not a browser: no Origin
+    CHECK(tool.refusal().empty());
+    tool.send({{"type", "ping"}});
+    CHECK(tool.expect("pong").is_object());
+
+    Daemon guarded(with_web(", allow_plain: [10.0.0.0/8]", true));
+    guarded.start();
+    WebSocketClient plain(guarded.http_port());
+    CHECK(!plain.refusal().empty());
+    CHECK(has(guarded.log(), "plain connection refused: not in listen.http.allow_plain"));
 }
