@@ -129,6 +129,7 @@ Server::Server(asio::io_context& io, config::Config config)
     agent_security_.tls = agent_tls_ ? &*agent_tls_ : nullptr;
     agent_security_.plain_allow = config_.listen.agent_plain_allow;
     native_switch_port_.secret = config_.listen.switch_secret;
+    for (const auto& outcome : config_.outcomes) outcome_choices_.push_back({outcome.code, outcome.label});
     const auto store = storage::open_store(config_.storage, storage::Access::read_only);
     call_log_feed_.load(store->recent_log(config_.call_log.tail_memory), store->last_log_id());
     calls_left_open_ = store->calls_left_open();
@@ -740,7 +741,7 @@ void Server::finish_login(const std::shared_ptr<AgentSession>& session, const Lo
     // must not count as a slow consumer.
     std::string welcome =
         protocol::encode_welcome(account.id, role, static_cast<int>(config_.sessions.heartbeat_s),
-                                 next_pop_seq_ - 1, verdict.ticket);
+                                 next_pop_seq_ - 1, verdict.ticket, outcome_choices_);
     // Pops are for the terminal at the phone: a connection at no extension acking them would
     // take them from it.
     if (takes_calls) {

@@ -215,6 +215,7 @@ private:
     std::uint64_t lookups_started_ = 0;
     std::unordered_map<std::string, CallerLookupState> lookups_by_call_;
     std::uint64_t next_pop_seq_ = 1;
+    std::vector<protocol::OutcomeChoice> outcome_choices_;  // for each welcome
     bool stopping_ = false;
     protocol::LatencyHistogram event_to_pop_;
     std::optional<WebPort> web_;  // listen.http

@@ -162,7 +162,8 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
 }
 
 std::string encode_welcome(std::string_view agent, domain::AgentRole role, int heartbeat_s,
-                           std::uint64_t last_seq, const std::optional<ResumeTicket>& ticket) {
+                           std::uint64_t last_seq, const std::optional<ResumeTicket>& ticket,
+                           const std::vector<OutcomeChoice>& outcomes) {
     json welcome = {{"type", "welcome"},
                     {"agent", agent},
                     {"role", domain::to_string(role)},
@@ -172,6 +173,9 @@ std::string encode_welcome(std::string_view agent, domain::AgentRole role, int h
         welcome["ticket"] = ticket->ticket;
         welcome["ticket_expires"] = format_utc(ticket->expires);
     }
+    json& choices = welcome["outcomes"] = json::array();
+    for (const auto& outcome : outcomes)
+        choices.push_back({{"code", outcome.code}, {"label", outcome.label}});
     return line_of(welcome);
 }
 

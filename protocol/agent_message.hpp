@@ -117,9 +117,15 @@ struct ResumeTicket {
     std::string ticket;
     std::chrono::system_clock::time_point expires;
 };
+// An outcome code an agent may record (the config's `outcomes`), for the console's form.
+struct OutcomeChoice {
+    std::string code;
+    std::string label;
+};
 std::string encode_welcome(std::string_view agent, domain::AgentRole role, int heartbeat_s,
                            std::uint64_t last_seq,
-                           const std::optional<ResumeTicket>& ticket = std::nullopt);
+                           const std::optional<ResumeTicket>& ticket = std::nullopt,
+                           const std::vector<OutcomeChoice>& outcomes = {});
 std::string encode_pop(const Pop& pop);
 // A line encode_pop() wrote, under another seq: the pop is encoded where the caller is
 // looked up, and numbered where it is sent.

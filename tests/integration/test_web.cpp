@@ -252,6 +252,8 @@ TEST_CASE("web port: /ws carries the agent protocol with its logins, roles and p
     agent.send({{"type", "login"}, {"agent", "1001"}, {"token", "secret-1001"}, {"extensions", {"1001"}}});
     const auto welcome = agent.expect("welcome");
     CHECK(welcome["agent"] == "1001");
+    // The console's outcome form offers the configured codes.
+    CHECK(welcome["outcomes"][1] == json{{"code", "repaired"}, {"label", "Repaired"}});
 
     // A pop reaches the agent at the ringing extension, over the WebSocket, and not another.
     Client other(daemon.agent_port());

@@ -516,19 +516,24 @@ TEST_CASE("encode: welcome") {
                           {"agent", "1001"},
                           {"role", "agent"},
                           {"heartbeat_s", 15},
-                          {"last_seq", 1732370000000042ULL}});
+                          {"last_seq", 1732370000000042ULL},
+                          {"outcomes", json::array()}});
 
     const json with_ticket = parse_line(protocol::encode_welcome(
         "1001", domain::AgentRole::supervisor, 15, 7,
         protocol::ResumeTicket{"1001.1732413600.ab",
-                               std::chrono::system_clock::time_point(std::chrono::seconds(1732413600))}));
+                               std::chrono::system_clock::time_point(std::chrono::seconds(1732413600))},
+        {{"resolved", "Resolved on the call"}, {"repaired", "Repaired"}}));
     CHECK(with_ticket == json{{"type", "welcome"},
                               {"agent", "1001"},
                               {"role", "supervisor"},
                               {"heartbeat_s", 15},
                               {"last_seq", 7},
                               {"ticket", "1001.1732413600.ab"},
-                              {"ticket_expires", "2024-11-24T02:00:00.000Z"}});
+                              {"ticket_expires", "2024-11-24T02:00:00.000Z"},
+                              {"outcomes",
+                               {{{"code", "resolved"}, {"label", "Resolved on the call"}},
+                                {{"code", "repaired"}, {"label", "Repaired"}}}}});
 }
 
 TEST_CASE("encode: pop with a customer") {
