@@ -207,6 +207,8 @@ function trackCall(record) {
 function trackAgent(record) {
   const agentId = record.agent;
   const at = Date.parse(record.at);
+  // The table is of agents seen today: the backlog reaches back further on a quiet day.
+  if (at < startOfToday()) return;
   const set = (id, state, call) => agents.set(id, { state, since: at, call });
   switch (record.kind) {
     case 'answer':
