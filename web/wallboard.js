@@ -94,8 +94,10 @@ async function welcomed(welcome) {
     : { type: 'tail', follow: true, backlog: BACKLOG_RECORDS };
   try {
     const end = await connection.request(tail, ['backlog_end']);
-    // Nothing may have come in the backlog: the newest id then is where to resume.
-    lastRecordId = Math.max(lastRecordId, end.last ?? 0);
+    // After a backlog, the newest id is where to resume (the backlog may have been empty).
+    // A resumed tail's records come after its backlog_end (docs/protocol-agent.md): taking
+    // `last` then would skip them.
+    if (!tail.after) lastRecordId = Math.max(lastRecordId, end.last ?? 0);
     byTest('last-record-id').textContent = String(lastRecordId || '–');
   } catch (error) {
     if (error.code !== 'connection_lost') byTest('login-error').textContent = `tail: ${error.message}`;

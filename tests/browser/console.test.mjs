@@ -74,3 +74,69 @@ test('the wallboard shows calls as they ring and end', async () => {
     await board.locator('[data-test="log-row"]', { hasText: 'abandoned' }).first().waitFor();
   });
 });
+
+test('follow-up mode offers the next follow-up and records the survey answer', async () => {
+  await withPages(browser, daemon, 'console follow-up', async (open) => {
+    const page = await open('/', 'agent-1002');
+    await logIn(page, '1002', 'demo-1002', '1002');
+    // A customer never surveyed calls; "repaired" schedules a survey due at once (the
+    // test's config).
+    const [customer] = JSON.parse(daemon.query(`SELECT c.name, p.number FROM customers c
+      JOIN phones p ON p.customer_id = c.id
+      WHERE c.id NOT IN (SELECT customer_id FROM followups WHERE customer_id IS NOT NULL)
+        AND c.do_not_call = 0 LIMIT 1`));
+    pbx.send(ring('b-5', '1002', customer.number));
+    const card = page.locator('[data-test="card"]');
+    await card.waitFor();
+    pbx.send({ event: 'answer', call: 'b-5', ext: '1002' });
+    pbx.send({ event: 'hangup', call: 'b-5', cause: 'normal' });
+    await byTest(card, 'outcome-code').selectOption('repaired');
+    await byTest(card, 'outcome-save').click();
+    await card.locator('[data-test="outcome-status"]', { hasText: /saved/i }).waitFor();
+
+    // Other follow-ups may be due before it (callbacks for calls nobody answered): those
+    // are tried and not reached until the survey comes.
+    let previous = null;
+    for (let offers = 0; offers < 20; offers += 1) {
+      await byTest(page, 'followup-next').click();
+      const offer = page.locator(previous === null ? '[data-test="followup-offer"]'
+        : `[data-test="followup-offer"]:not([data-followup="${previous}"])`);
+      await offer.waitFor();
+      const id = Number(await offer.getAttribute('data-followup'));
+      previous = id;
+      const form = byTest(page, 'followup-form');
+      const name = await byTest(offer, 'followup-customer-name').textContent();
+      if (name !== customer.name || await byTest(page, 'followup-survey').count() === 0) {
+        await byTest(form, 'followup-result').selectOption('no_answer');
+        await byTest(form, 'followup-save').click();
+        await form.locator('[data-test="followup-status"]', { hasText: /saved/i }).waitFor();
+        continue;
+      }
+      assert.match(await byTest(offer, 'followup-question').textContent(), /satisfied/);
+      await byTest(form, 'followup-result').selectOption('reached');
+      await byTest(form, 'followup-score').fill('4');
+      await byTest(form, 'followup-comment').fill('works like new');
+      await byTest(form, 'followup-save').click();
+      await form.locator('[data-test="followup-status"]', { hasText: /saved/i }).waitFor();
+      const [attempt] = JSON.parse(daemon.query(
+        `SELECT agent, result, score, comment FROM followup_attempts WHERE followup_id = ${id}`));
+      assert.deepEqual(attempt, { agent: '1002', result: 'reached', score: 4, comment: 'works like new' });
+      return;
+    }
+    assert.fail(`no survey for ${customer.name} among 20 follow-ups offered`);
+  });
+});
+
+test('the wallboard reconnects after a daemon restart and shows what came meanwhile', async () => {
+  await withPages(browser, daemon, 'wallboard restart', async (open) => {
+    const board = await open('/wallboard', 'wallboard');
+    await logIn(board, 'super', 'demo-super');
+    await daemon.stop();
+    await board.locator('[data-test="connection-state"]:not([data-state="online"])').waitFor();
+    await daemon.start();  // the same ports
+    pbx = await daemon.connectSwitch();
+    pbx.send(ring('b-4', '1002'));
+    await board.locator('[data-test="connection-state"][data-state="online"]').waitFor({ timeout: 40000 });
+    await board.locator('[data-test="log-row"][data-call="b-4"]').first().waitFor();
+  });
+});

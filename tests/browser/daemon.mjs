@@ -1,7 +1,7 @@
 // The real callpop binary for the browser tests: its own directory, the demo store, ports
 // the system picks on 127.0.0.1, and a switch connection that speaks the native protocol.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
@@ -28,6 +28,12 @@ export class Daemon {
       '  - {code: resolved, label: Resolved on the call}',
       '  - {code: repaired, label: Repaired}',
       '  - {code: complaint, label: Complaint}',
+      // Follow-ups at any hour, so that the tests do not depend on the time they run.
+      'followups:',
+      '  defaults:',
+      '    window: {from: "00:00", to: "23:59", days: [mon, tue, wed, thu, fri, sat, sun]}',
+      '  outcomes:',
+      '    repaired: {kind: satisfaction, delay: 0s}',
       'log: {level: debug}',
       '',
     ].join('\n'));
@@ -36,8 +42,9 @@ export class Daemon {
 
   async start() {
     const ready = join(this.dir, 'ready.json');
+    rmSync(ready, { force: true });
     this.logPath = join(this.dir, 'daemon.log');
-    const log = (await import('node:fs')).openSync(this.logPath, 'w');
+    const log = openSync(this.logPath, 'a');
     this.process = spawn(binary, ['serve', '--config', this.config, '--ready-file', ready],
       { stdio: ['ignore', log, log] });
     const deadline = Date.now() + 20000;
@@ -50,6 +57,11 @@ export class Daemon {
     this.switchPort = ports.switch_port;
     this.agentPort = ports.agent_port;
     this.url = `http://127.0.0.1:${ports.http_port}`;
+    // A restart keeps these ports, so that pages and switches reconnect to the same place.
+    writeFileSync(this.config, readFileSync(this.config, 'utf8')
+      .replace('switch: {address: 127.0.0.1, port: 0}', `switch: {address: 127.0.0.1, port: ${this.switchPort}}`)
+      .replace('agent: {address: 127.0.0.1, port: 0}', `agent: {address: 127.0.0.1, port: ${this.agentPort}}`)
+      .replace('http: {address: 127.0.0.1, port: 0}', `http: {address: 127.0.0.1, port: ${ports.http_port}}`));
   }
 
   log() { return existsSync(this.logPath) ? readFileSync(this.logPath, 'utf8') : ''; }
