@@ -143,9 +143,9 @@ bool LoginGate::has_room(Clock::time_point now) {
     return logging_in_.size() < limit_;
 }
 
-void LoginGate::wait_in_line(tcp::socket socket) {
+void LoginGate::wait_in_line(std::unique_ptr<SessionTransport> connection) {
     if (closed_) return;
-    line_.push_back(std::move(socket));
+    line_.push_back(std::move(connection));
     wake_.cancel();
 }
 
@@ -162,11 +162,11 @@ awaitable<void> LoginGate::next() {
     }
 }
 
-std::optional<tcp::socket> LoginGate::take() {
-    if (closed_ || line_.empty() || !has_room(Clock::now())) return std::nullopt;
-    std::optional<tcp::socket> socket(std::move(line_.front()));
+std::unique_ptr<SessionTransport> LoginGate::take() {
+    if (closed_ || line_.empty() || !has_room(Clock::now())) return nullptr;
+    auto connection = std::move(line_.front());
     line_.pop_front();
-    return socket;
+    return connection;
 }
 
 void LoginGate::entered(const void* connection) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "daemon/net/session_transport.hpp"
 #include "daemon/net/asio.hpp"
 #include "protocol/agent_message.hpp"
 #include "storage/agent_accounts.hpp"
@@ -104,12 +105,13 @@ public:
 
     LoginGate(const asio::any_io_executor& executor, std::size_t limit, Clock::duration hold);
 
-    // A connection accepted, to start when there is room.
-    void wait_in_line(tcp::socket socket);
+    // A connection accepted (on the agent port, or a browser's WebSocket), to start when
+    // there is room.
+    void wait_in_line(std::unique_ptr<SessionTransport> connection);
     // Returns once there is room and a connection waiting, or once closed.
     awaitable<void> next();
     // The next connection whose turn it is, if any; it counts as logging in from now.
-    std::optional<tcp::socket> take();
+    std::unique_ptr<SessionTransport> take();
     void entered(const void* connection);
     void settled(const void* connection);
     // Drops the waiting connections and lets next() return at once, from now on (the
@@ -123,7 +125,7 @@ private:
     std::size_t limit_;
     Clock::duration hold_;
     asio::steady_timer wake_;
-    std::deque<tcp::socket> line_;
+    std::deque<std::unique_ptr<SessionTransport>> line_;
     // Connections logging in, oldest first; identity only.
     std::deque<std::pair<const void*, Clock::time_point>> logging_in_;
     bool closed_ = false;

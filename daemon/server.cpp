@@ -208,8 +208,10 @@ void Server::start() {
                      [this](const std::string& target, WebRespond respond) {
                          on_web_request(target, std::move(respond));
                      },
+                     // Admitted as the agent port's connections are: a flood of WebSockets
+                     // waits in the same line.
                      [this](std::unique_ptr<SessionTransport> transport) {
-                         if (!stopping_) start_agent_session(std::move(transport));
+                         if (!stopping_) login_gate_.wait_in_line(std::move(transport));
                      });
         web_->start();
         spdlog::info("listening for browsers on {}:{}", web_->endpoint().address().to_string(),
@@ -614,7 +616,7 @@ awaitable<void> Server::accept_agents() {
             co_await backoff.async_wait(asio::redirect_error(use_awaitable, error));
             continue;
         }
-        login_gate_.wait_in_line(std::move(socket));
+        login_gate_.wait_in_line(socket_transport(std::move(socket), &agent_security_));
         // Those waiting behind it, without a trip around the loop each: the kernel's
         // backlog must drain, or a storm's connections are refused and retried a second
         // later.
@@ -622,7 +624,7 @@ awaitable<void> Server::accept_agents() {
             tcp::socket next(io_);
             agent_acceptor_.accept(next, error);  // non-blocking: would_block when none waits
             if (error) break;  // any other error, the next async_accept reports
-            login_gate_.wait_in_line(std::move(next));
+            login_gate_.wait_in_line(socket_transport(std::move(next), &agent_security_));
         }
     }
 }
@@ -630,7 +632,7 @@ awaitable<void> Server::accept_agents() {
 awaitable<void> Server::admit_agents() {
     while (!login_gate_.closed()) {
         co_await login_gate_.next();
-        while (auto socket = login_gate_.take()) start_agent_session(socket_transport(std::move(*socket), &agent_security_));
+        while (auto connection = login_gate_.take()) start_agent_session(std::move(connection));
     }
 }
 

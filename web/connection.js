@@ -23,6 +23,18 @@ export const ConnectionState = Object.freeze({
   STOPPED: 'stopped',
 });
 
+/** What a page's connection badge says in each state; `online` is the page's own word. */
+export function connectionStateText(state, detail, online = 'online') {
+  switch (state) {
+    case ConnectionState.CONNECTING: return 'connecting…';
+    case ConnectionState.LOGGING_IN: return 'logging in…';
+    case ConnectionState.ONLINE: return online;
+    case ConnectionState.RECONNECT_WAIT:
+      return `offline, retrying in ${Math.ceil(detail.delayMs / 1000)} s (${detail.why})`;
+    default: return 'not connected';
+  }
+}
+
 // A bye with one of these codes means reconnecting would not help or would do harm:
 // `replaced` twice in two tabs would make them evict each other forever.
 const FINAL_BYE_CODES = new Set([

@@ -1,7 +1,7 @@
 // The agent console: log in at an extension, see a card for each call that rings there,
 // record the call's outcome, add notes and preferences, and place follow-up calls.
 // Protocol: docs/protocol-agent.md; the connection itself: connection.js.
-import { CallpopConnection, ConnectionState, StopReason } from './connection.js';
+import { CallpopConnection, ConnectionState, StopReason, connectionStateText } from './connection.js';
 import { el, byTest, clear, clockTime, customerClock } from './dom.js';
 import { customerSections, callSummary } from './card.js';
 
@@ -103,19 +103,10 @@ function welcomed(welcome) {
   if (waitingForFollowup) askForFollowup();
 }
 
-const STATE_TEXT = {
-  [ConnectionState.CONNECTING]: () => 'connecting…',
-  [ConnectionState.LOGGING_IN]: () => 'logging in…',
-  [ConnectionState.ONLINE]: () => 'online',
-  [ConnectionState.RECONNECT_WAIT]: (detail) =>
-    `offline, retrying in ${Math.ceil(detail.delayMs / 1000)} s (${detail.why})`,
-  [ConnectionState.STOPPED]: () => 'not connected',
-};
-
 function showConnectionState(state, detail) {
   const indicator = byTest('connection-state');
   indicator.dataset.state = state;
-  indicator.textContent = STATE_TEXT[state](detail);
+  indicator.textContent = connectionStateText(state, detail, 'online');
   if (state !== ConnectionState.ONLINE) followupLostWithConnection();
   if (state !== ConnectionState.STOPPED) return;
 

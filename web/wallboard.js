@@ -1,7 +1,7 @@
 // The supervisors' wallboard: the live call log (tail), what is happening now and today
 // derived from it, and the daemon's status polled every few seconds.
 // Protocol: docs/protocol-agent.md (tail, log, backlog_end, status; call-log records).
-import { CallpopConnection, ConnectionState, StopReason } from './connection.js';
+import { CallpopConnection, ConnectionState, StopReason, connectionStateText } from './connection.js';
 import { el, byTest, clear, clockTime, duration } from './dom.js';
 
 /** A call answered within this many seconds of its first ring counts for the service level. */
@@ -122,19 +122,10 @@ async function pollStatus() {
   statusTimer = setTimeout(pollStatus, STATUS_POLL_S * 1000);
 }
 
-const STATE_TEXT = {
-  [ConnectionState.CONNECTING]: () => 'connecting…',
-  [ConnectionState.LOGGING_IN]: () => 'logging in…',
-  [ConnectionState.ONLINE]: () => 'live',
-  [ConnectionState.RECONNECT_WAIT]: (detail) =>
-    `offline, retrying in ${Math.ceil(detail.delayMs / 1000)} s (${detail.why})`,
-  [ConnectionState.STOPPED]: () => 'not connected',
-};
-
 function showConnectionState(state, detail) {
   const indicator = byTest('connection-state');
   indicator.dataset.state = state;
-  indicator.textContent = STATE_TEXT[state](detail);
+  indicator.textContent = connectionStateText(state, detail, 'live');
   document.body.classList.toggle('stale', state !== ConnectionState.ONLINE);
   if (state !== ConnectionState.STOPPED) return;
   clearTimeout(statusTimer);

@@ -219,7 +219,11 @@ void LineSession::handle_decoded_lines() {
 }
 
 void LineSession::write_queued() {
-    if (writing_ || !transport_ready_ || !transport_->is_open()) return;
+    if (writing_ || !transport_ready_) return;
+    if (!transport_->is_open()) {  // closed under us (a WebSocket's close handshake)
+        stop();
+        return;
+    }
     if (queue_.empty()) {
         if (closing_) stop();  // the bye is out: done
         return;
@@ -264,7 +268,10 @@ void LineSession::wait_watchdog() {
 }
 
 void LineSession::on_watchdog() {
-    if (!transport_->is_open()) return;
+    if (!transport_->is_open()) {  // stopped, or closed under us
+        stop();
+        return;
+    }
     if (paused_ || std::chrono::steady_clock::now() < deadline_) {
         wait_watchdog();  // cancelled to be re-armed, or touched since it was armed
         return;

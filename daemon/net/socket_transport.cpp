@@ -219,6 +219,11 @@ private:
     }
 
     void on_readable(LineSession& session, const boost::system::error_code& waited) {
+        // Stopped meanwhile: the descriptor may already be another connection's.
+        if (!session.open() || !socket_.is_open()) {
+            session.received(asio::error::operation_aborted, {});
+            return;
+        }
         boost::system::error_code error = waited;
         std::size_t size = 0;
         const auto buffer = read_buffer();

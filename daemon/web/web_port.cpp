@@ -177,6 +177,18 @@ private:
         return origin == own ? "" : std::string(origin);
     }
 
+    // A page of another site whose name is made to resolve to this port (DNS rebinding)
+    // has an Origin that matches its Host. Over TLS its certificate check fails; over plain
+    // HTTP a browser's WebSocket is taken only where the page was opened by address or as
+    // localhost, names no other site can hold.
+    static bool host_is_address(beast::string_view host) {
+        if (host.starts_with('[')) return true;  // an IPv6 literal
+        host = host.substr(0, host.find(':'));
+        boost::system::error_code not_an_address;
+        asio::ip::make_address(std::string(host.data(), host.size()), not_an_address);
+        return !not_an_address || host == "localhost";
+    }
+
     void upgrade() {
         auto request = parser_->release();
         const std::string path(request.target().substr(0, request.target().find('?')));
@@ -187,6 +199,15 @@ private:
             spdlog::warn("web {}: WebSocket from a page of {} refused", peer_, origin);
             return reply({403, "text/plain; charset=utf-8",
                           "WebSocket refused: the page came from " + origin + ", not from this port\n"},
+                         false, false);
+        }
+        if (!over_tls && !request[http::field::origin].empty() &&
+            !host_is_address(request[http::field::host])) {
+            spdlog::warn("web {}: plain WebSocket for host {} refused", peer_,
+                         std::string(request[http::field::host]));
+            return reply({403, "text/plain; charset=utf-8",
+                          "WebSocket refused: over plain HTTP open the page by address (or localhost), "
+                          "or use HTTPS\n"},
                          false, false);
         }
         closed_ = true;  // the stream is the session's from now on

@@ -14,6 +14,9 @@ namespace {
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
+// How long the browser gets to answer our close frame before the socket is closed anyway.
+constexpr std::chrono::seconds close_within{2};
+
 template <typename Stream>
 class WebSocketTransport final : public SessionTransport {
 public:
@@ -27,6 +30,7 @@ public:
     }
 
     void open(LineSession& session) override {
+        session_ = &session;
         // The session's watchdog judges silence; the HTTP request's deadline no longer applies.
         beast::get_lowest_layer(socket_).expires_never();
         socket_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -42,6 +46,7 @@ public:
                 spdlog::info("{}: WebSocket handshake failed: {}", self->describe(), error.message());
                 return self->stop();
             }
+            accepted_ = true;
             self->transport_opened();
         });
     }
@@ -63,24 +68,43 @@ public:
 
     void write(LineSession& session, const std::vector<asio::const_buffer>& messages) override {
         socket_.text(true);
+        writing_ = true;
         write_from(session.shared_from_this(), messages, 0);
     }
 
     void close() override {
+        if (closed_) return;
         closed_ = true;
+        // A close frame, and the browser's answer, before the socket goes: closing at once
+        // with the browser's last frames unread would reset the connection, and the bye
+        // written just before could be lost with it.
+        auto owner = session_ != nullptr ? session_->weak_from_this().lock() : nullptr;
+        if (accepted_ && !writing_ && owner) {
+            beast::get_lowest_layer(socket_).expires_after(close_within);
+            socket_.async_close(websocket::close_code::going_away,
+                                [this, owner](boost::system::error_code) { shut(); });
+            return;
+        }
+        shut();
+    }
+
+private:
+    void shut() {
         boost::system::error_code ignored;
         auto& socket = beast::get_lowest_layer(socket_).socket();
         socket.shutdown(tcp::socket::shutdown_both, ignored);
         socket.close(ignored);
     }
 
-private:
     // Each line of each message is a frame (a tail's backlog comes as many lines in one
     // message). The session keeps `messages` unchanged until written() is called.
     void write_from(std::shared_ptr<LineSession> session,
                     const std::vector<asio::const_buffer>& messages, std::size_t next,
                     std::size_t offset = 0) {
-        if (next == messages.size()) return session->written({});
+        if (next == messages.size()) {
+            writing_ = false;
+            return session->written({});
+        }
         const std::string_view message(static_cast<const char*>(messages[next].data()),
                                        messages[next].size());
         if (offset >= message.size()) return write_from(std::move(session), messages, next + 1);
@@ -88,7 +112,10 @@ private:
         socket_.async_write(asio::buffer(message.substr(offset, end - offset)),
                             [this, session, &messages, next, end](boost::system::error_code error,
                                                                   std::size_t) {
-                                if (error) return session->written(error);
+                                if (error) {
+                                    writing_ = false;
+                                    return session->written(error);
+                                }
                                 write_from(session, messages, next, end + 1);
                             });
     }
@@ -97,6 +124,9 @@ private:
     UpgradeRequest upgrade_;  // until answered
     beast::flat_buffer input_;
     std::string peer_;
+    LineSession* session_ = nullptr;  // the owner, from open()
+    bool accepted_ = false;
+    bool writing_ = false;
     bool closed_ = false;
 };
 

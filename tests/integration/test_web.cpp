@@ -171,10 +171,13 @@ namespace {
 // told otherwise. Every read waits at most 5 s, then fails the test.
 class WebSocketClient {
 public:
-    explicit WebSocketClient(std::uint16_t port, const std::string& origin = "same") : socket_(io_) {
+    // `host`: the Host header; empty: the address and port.
+    explicit WebSocketClient(std::uint16_t port, const std::string& origin = "same",
+                             std::string host = "")
+        : socket_(io_) {
         namespace websocket = boost::beast::websocket;
         socket_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
-        const std::string host = "127.0.0.1:" + std::to_string(port);
+        if (host.empty()) host = "127.0.0.1:" + std::to_string(port);
         const std::string sent_origin = origin == "same" ? "http://" + host : origin;
         socket_.set_option(websocket::stream_base::decorator([sent_origin](websocket::request_type& request) {
             if (!sent_origin.empty()) request.set(boost::beast::http::field::origin, sent_origin);
@@ -202,6 +205,11 @@ public:
         REQUIRE_MESSAGE(result, "nothing came within 5 s");
         REQUIRE_MESSAGE(!*result, result->message());
         return json::parse(boost::beast::buffers_to_string(buffer.data()));
+    }
+    // The browser closing its tab: a close frame, and the daemon's answer to it.
+    void close() {
+        boost::system::error_code ignored;
+        socket_.close(boost::beast::websocket::close_code::going_away, ignored);
     }
     json expect(const std::string& type) {
         for (int skipped = 0; skipped < 50; ++skipped) {
@@ -289,6 +297,15 @@ TEST_CASE("web port: a WebSocket from another site's page, at another path, or p
     WebSocketClient foreign(daemon.http_port(), "https://evil.example");
     CHECK(!foreign.refusal().empty());
     CHECK(has(daemon.log(), "WebSocket from a page of https://evil.example refused"));
+    // A page of another site whose name was made to resolve here (DNS rebinding): its
+    // Origin matches its Host.
+    WebSocketClient rebound(daemon.http_port(), "http://evil.example:" + std::to_string(daemon.http_port()),
+                            "evil.example:" + std::to_string(daemon.http_port()));
+    CHECK(!rebound.refusal().empty());
+    CHECK(has(daemon.log(), "plain WebSocket for host evil.example:"));
+    WebSocketClient local(daemon.http_port(), "http://localhost:" + std::to_string(daemon.http_port()),
+                          "localhost:" + std::to_string(daemon.http_port()));
+    CHECK(local.refusal().empty());
     WebSocketClient tool(daemon.http_port(), "");  // not a browser: no Origin
     CHECK(tool.refusal().empty());
     tool.send({{"type", "ping"}});
@@ -299,4 +316,32 @@ TEST_CASE("web port: a WebSocket from another site's page, at another path, or p
     WebSocketClient plain(guarded.http_port());
     CHECK(!plain.refusal().empty());
     CHECK(has(guarded.log(), "plain connection refused: not in listen.http.allow_plain"));
+}
+
+TEST_CASE("web port: a closed browser tab ends its session at once, and the agent can log in again") {
+    Daemon daemon(with_web());
+    daemon.start();
+    Client supervisor(daemon.agent_port());
+    login(supervisor, "super", "boss");
+    {
+        WebSocketClient agent(daemon.http_port());
+        agent.send({{"type", "login"}, {"agent", "1001"}, {"token", "secret-1001"}, {"extensions", {"1001"}}});
+        agent.expect("welcome");
+        CHECK(ask_status(supervisor)["agents_logged_in"] == 1);
+        agent.close();
+    }
+    // Well within the 2 s a half-closed TCP peer is given, and the 45 s of silence.
+    bool gone = false;
+    for (int tries = 0; tries < 10 && !gone; ++tries) {
+        std::this_thread::sleep_for(100ms);
+        gone = ask_status(supervisor)["agents_logged_in"] == 0;
+    }
+    CHECK(gone);
+    // Pops for the extension are not queued to a dead session.
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("ws-closed", "+15550102000", "1001"));
+    WebSocketClient again(daemon.http_port());
+    again.send({{"type", "login"}, {"agent", "1001"}, {"token", "secret-1001"}, {"extensions", {"1001"}}});
+    again.expect("welcome");
+    CHECK(again.expect("pop")["call"] == "ws-closed");
 }

@@ -7,6 +7,7 @@
 #include <future>
 
 #include "daemon/login_checker.hpp"
+#include "daemon/net/socket_transport.hpp"
 #include "storage/open_store.hpp"
 #include "storage/token_hash.hpp"
 #include "storage_test_support.hpp"
@@ -255,7 +256,7 @@ std::size_t take_all(LoginGate& gate, std::vector<int>& ids, int& next_id) {
 TEST_CASE("login gate: at most `limit` connections log in at once; the rest wait their turn") {
     asio::io_context io;
     LoginGate gate(io.get_executor(), 2, std::chrono::seconds(60));
-    for (int i = 0; i < 5; ++i) gate.wait_in_line(asio::ip::tcp::socket(io));
+    for (int i = 0; i < 5; ++i) gate.wait_in_line(callpop::daemon::socket_transport(asio::ip::tcp::socket(io)));
     std::vector<int> ids;
     ids.reserve(16);
     int next_id = 0;
@@ -277,8 +278,8 @@ TEST_CASE("login gate: at most `limit` connections log in at once; the rest wait
 TEST_CASE("login gate: a connection that says nothing stops counting after the hold") {
     asio::io_context io;
     LoginGate gate(io.get_executor(), 1, std::chrono::milliseconds(50));
-    gate.wait_in_line(asio::ip::tcp::socket(io));
-    gate.wait_in_line(asio::ip::tcp::socket(io));
+    gate.wait_in_line(callpop::daemon::socket_transport(asio::ip::tcp::socket(io)));
+    gate.wait_in_line(callpop::daemon::socket_transport(asio::ip::tcp::socket(io)));
     std::vector<int> ids;
     ids.reserve(4);
     int next_id = 0;
@@ -314,10 +315,10 @@ TEST_CASE("login gate: next() wakes for a new connection, and at once when close
         asio::detached);
     io.poll();
     CHECK(woken == 0);
-    gate.wait_in_line(asio::ip::tcp::socket(io));
+    gate.wait_in_line(callpop::daemon::socket_transport(asio::ip::tcp::socket(io)));
     io.poll();
     CHECK(woken == 1);
-    gate.wait_in_line(asio::ip::tcp::socket(io));
+    gate.wait_in_line(callpop::daemon::socket_transport(asio::ip::tcp::socket(io)));
     gate.close();
     io.poll();
     CHECK(woken == 2);
