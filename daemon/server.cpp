@@ -987,8 +987,30 @@ void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protoco
     call_log_feed_.tail(session, tail);
 }
 
-void Server::on_status(const std::shared_ptr<AgentSession>& session) {
-    session->deliver(protocol::encode_status(status_now()));
+void Server::on_status(const std::shared_ptr<AgentSession>& session,
+                       const protocol::StatusRequest& request) {
+    auto status = status_now();
+    if (request.agents) status.agents = agent_presences();
+    session->deliver(protocol::encode_status(status));
+}
+
+std::vector<protocol::AgentPresence> Server::agent_presences() const {
+    std::vector<protocol::AgentPresence> presences;
+    for (auto& seated : router_.seated()) {
+        protocol::AgentPresence presence;
+        presence.agent = std::move(seated.agent);
+        presence.extensions = std::move(seated.extensions);
+        presence.connected = seated.session != nullptr;
+        presence.waiting_for_followup =
+            seated.session && std::ranges::any_of(followup_waiters_, [&](const auto& waiter) {
+                return waiter.lock() == seated.session;
+            });
+        for (const auto& [id, held] : held_followups_)
+            if (held.agent == presence.agent) presence.followup = id;
+        presences.push_back(std::move(presence));
+    }
+    std::ranges::sort(presences, {}, &protocol::AgentPresence::agent);
+    return presences;
 }
 
 protocol::DaemonStatus Server::status_now() const {

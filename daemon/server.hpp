@@ -78,7 +78,9 @@ public:
                             protocol::FollowupResult result) override;
     void on_followup_close(const std::shared_ptr<AgentSession>& session,
                            protocol::FollowupClose request) override;
-    void on_status(const std::shared_ptr<AgentSession>& session) override;
+    void on_status(const std::shared_ptr<AgentSession>& session,
+                   const protocol::StatusRequest& request) override;
+    std::vector<protocol::AgentPresence> agent_presences() const;
 
     // The web port (daemon/server_web.cpp): /healthz, /metrics.
     std::optional<tcp::endpoint> web_endpoint() const;

@@ -140,7 +140,11 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
         if (status) close.status = *status;
         return finish(fields, std::move(close));
     }
-    if (type == "status") return StatusRequest{};
+    if (type == "status") {
+        StatusRequest request;
+        request.agents = fields.optional_bool("agents").value_or(false);
+        return finish(fields, std::move(request));
+    }
     if (type == "release_extension") {
         ReleaseExtension release;
         release.extension = fields.required_string("extension");
@@ -353,7 +357,7 @@ std::string encode_status(const DaemonStatus& status) {
     for (const auto& link : status.switches) switches.push_back(switch_json(link));
     json faults = json::object();
     for (const auto& [name, count] : named_faults(status.faults)) faults[std::string(name)] = count;
-    return line_of({{"type", "status"},
+    json answer = {{"type", "status"},
                     {"version", status.version},
                     {"started_at", format_utc(status.started_at)},
                     {"at", format_utc(status.at)},
@@ -368,7 +372,18 @@ std::string encode_status(const DaemonStatus& status) {
                     {"writer_spooled", status.writer_spooled},
                     {"lookups", status.lookups},
                     {"faults", std::move(faults)},
-                    {"switches", std::move(switches)}});
+                    {"switches", std::move(switches)}};
+    if (status.agents) {
+        json& agents = answer["agents"] = json::array();
+        for (const auto& presence : *status.agents) {
+            agents.push_back({{"agent", presence.agent},
+                              {"extensions", presence.extensions},
+                              {"state", presence.connected ? "connected" : "away"},
+                              {"waiting_for_followup", presence.waiting_for_followup},
+                              {"followup", presence.followup ? json(*presence.followup) : json(nullptr)}});
+        }
+    }
+    return line_of(answer);
 }
 
 std::string encode_log(const CallLogRecord& record) {

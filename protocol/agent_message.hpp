@@ -71,7 +71,9 @@ struct FollowupClose {
 };
 
 // Supervisors: how the daemon and its switch links are doing (`callpop status`).
-struct StatusRequest {};
+struct StatusRequest {
+    bool agents = false;  // list each agent seated at an extension (a wallboard's table)
+};
 // Supervisors: free an extension that an agent holds (one who left without logging out),
 // so that another agent may log in there.
 struct ReleaseExtension {
@@ -188,6 +190,14 @@ struct FaultCounts {
 };
 // Each fault's name on the wire (status, /metrics) with its count, in the order above.
 std::vector<std::pair<std::string_view, std::uint64_t>> named_faults(const FaultCounts& faults);
+// An agent seated at extensions, as `status` with `agents` lists it.
+struct AgentPresence {
+    std::string agent;
+    std::vector<std::string> extensions;
+    bool connected = false;            // false: away, its calls wait for it
+    bool waiting_for_followup = false;  // asked next_followup, none offered yet
+    std::optional<std::int64_t> followup;  // the follow-up it holds
+};
 struct DaemonStatus {
     std::string version;
     std::chrono::system_clock::time_point started_at;
@@ -204,6 +214,7 @@ struct DaemonStatus {
     std::uint64_t lookups = 0;  // customer lookups started since the daemon started
     FaultCounts faults;
     std::vector<SwitchStatus> switches;
+    std::optional<std::vector<AgentPresence>> agents;  // when asked for
 };
 std::string encode_status(const DaemonStatus& status);
 std::string encode_log(const CallLogRecord& record);

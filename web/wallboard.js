@@ -110,7 +110,7 @@ async function pollStatus() {
   clearTimeout(statusTimer);
   if (connection.state !== ConnectionState.ONLINE) return;
   try {
-    latestStatus = await connection.request({ type: 'status' }, ['status']);
+    latestStatus = await connection.request({ type: 'status', agents: true }, ['status']);
     scheduleRender();
   } catch (error) {
     if (error.code === 'connection_lost') return;  // the next welcome starts polling again
@@ -200,7 +200,7 @@ function trackCall(record) {
 function trackAgent(record) {
   const agentId = record.agent;
   const at = Date.parse(record.at);
-  // The table is of agents seen today: the backlog reaches back further on a quiet day.
+  // Only today's records say what an agent is doing: the backlog reaches back further on a quiet day.
   if (at < startOfToday()) return;
   const set = (id, state, call) => agents.set(id, { state, since: at, call });
   switch (record.kind) {
@@ -335,15 +335,35 @@ function renderToday(dayStart) {
   }
 }
 
+// The agents seated at extensions (the daemon's status) and those seen in today's log. A
+// seated agent's state is the log's while on a call, wrap-up or follow-up; otherwise away
+// (disconnected, calls wait for it), waiting (for a follow-up) or ready. An agent in the
+// log who holds no extension now has logged out.
+function agentRows() {
+  const seated = new Map((latestStatus?.agents ?? []).map((presence) => [presence.agent, presence]));
+  const ids = new Set([...seated.keys(), ...agents.keys()]);
+  return [...ids].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).map((id) => {
+    const fromLog = agents.get(id);
+    const presence = seated.get(id);
+    const busy = fromLog && fromLog.state !== 'ready' ? fromLog : null;
+    let state = busy?.state ?? 'ready';
+    if (!presence) state = busy ? busy.state : 'logged out';
+    else if (presence.state === 'away') state = 'away';
+    else if (!busy && presence.followup !== null) state = 'follow-up';
+    else if (!busy && presence.waiting_for_followup) state = 'waiting';
+    return { id, state, extensions: presence?.extensions ?? [], since: fromLog?.since, call: busy?.call ?? null };
+  });
+}
+
 function renderAgents(now) {
   const body = byTest('agents-table').tBodies[0];
-  const rows = [...agents.entries()].sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true }));
-  clear(body).append(...rows.map(([id, agent]) => {
+  clear(body).append(...agentRows().map((agent) => {
     const call = agent.call && calls.get(agent.call);
-    return el('tr', { test: 'agent-row', data: { agent: id, state: agent.state } },
-      el('td', { text: id }),
-      el('td', {}, el('span', { class: `badge agent-${agent.state}`, test: 'agent-state', text: agent.state })),
-      el('td', { text: duration(now - agent.since) }),
+    return el('tr', { test: 'agent-row', data: { agent: agent.id, state: agent.state } },
+      el('td', { text: agent.id }),
+      el('td', { text: agent.extensions.join(', ') }),
+      el('td', {}, el('span', { class: `badge agent-${agent.state.replace(' ', '-')}`, test: 'agent-state', text: agent.state })),
+      el('td', { text: agent.since ? duration(now - agent.since) : '' }),
       el('td', { text: call ? [call.id, call.customer_name || call.from, call.queue].filter(Boolean).join(' · ') : (agent.call ?? '') }));
   }));
 }
@@ -449,6 +469,8 @@ function drawChart(dayStart) {
   context.textBaseline = 'top';
   for (let hour = 0; hour <= 24; hour += 3) {
     const x = padding.left + (hour * 60 / CHART_BUCKET_MINUTES) * barWidth;
+    // The last label ends at the plot's edge rather than running past the canvas.
+    context.textAlign = hour === 24 ? 'right' : 'center';
     context.fillText(`${String(hour).padStart(2, '0')}:00`, x, padding.top + plotHeight + 4);
   }
 

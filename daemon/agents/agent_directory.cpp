@@ -117,6 +117,14 @@ std::vector<PendingPop> AgentDirectory::pending_after(const std::string& agent,
     return result;
 }
 
+std::vector<AgentDirectory::Seated> AgentDirectory::seated() const {
+    std::vector<Seated> seats;
+    seats.reserve(agents_.size());
+    for (const auto& [agent, presence] : agents_)
+        seats.push_back({agent, presence.extensions, presence.session.lock()});
+    return seats;
+}
+
 AgentDirectory::Headcount AgentDirectory::headcount() const {
     Headcount count;
     for (const auto& [agent, presence] : agents_) {

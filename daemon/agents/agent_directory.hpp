@@ -61,6 +61,13 @@ public:
         std::size_t away = 0;
     };
     Headcount headcount() const;
+    // Each agent seated at extensions, with its live session (null: away).
+    struct Seated {
+        std::string agent;
+        std::vector<std::string> extensions;
+        std::shared_ptr<AgentSession> session;
+    };
+    std::vector<Seated> seated() const;
 
 private:
     struct Presence {

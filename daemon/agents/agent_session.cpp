@@ -71,7 +71,7 @@ void AgentSession::on_line(std::string_view line) {
             } else if constexpr (std::is_same_v<Body, protocol::StatusRequest>) {
                 if (!domain::supervises(role_))
                     return reject("forbidden", "status is for supervisors");
-                requests_.on_status(self());
+                requests_.on_status(self(), body);
             } else if constexpr (std::is_same_v<Body, protocol::ReleaseExtension>) {
                 if (!domain::supervises(role_))
                     return reject("forbidden", "releasing extensions is for supervisors");

@@ -29,7 +29,8 @@ public:
                                     protocol::FollowupResult result) = 0;
     virtual void on_followup_close(const std::shared_ptr<AgentSession>& session,
                                    protocol::FollowupClose request) = 0;
-    virtual void on_status(const std::shared_ptr<AgentSession>& session) = 0;
+    virtual void on_status(const std::shared_ptr<AgentSession>& session,
+                           const protocol::StatusRequest& request) = 0;
     virtual void on_release_extension(AgentSession& session,
                                       const protocol::ReleaseExtension& request) = 0;
     virtual void on_disconnect(AgentSession& session, const protocol::Disconnect& request) = 0;

@@ -36,6 +36,7 @@ public:
     void ack(const std::string& agent, std::uint64_t seq);
     std::vector<PendingPop> pending_after(const std::string& agent, std::uint64_t seq) const;
     AgentDirectory::Headcount headcount() const;
+    std::vector<AgentDirectory::Seated> seated() const { return directory_.seated(); }
     // Pops handed to agents' sessions: as they rang, and those a login's welcome carried.
     std::uint64_t pops_sent() const { return pops_sent_; }
     void count_welcome_pops(std::size_t count) { pops_sent_ += count; }

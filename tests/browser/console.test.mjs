@@ -140,3 +140,55 @@ test('the wallboard reconnects after a daemon restart and shows what came meanwh
     await board.locator('[data-test="log-row"][data-call="b-4"]').first().waitFor();
   });
 });
+
+test('keys, a note and a preference on the caller, and the dark scheme', async () => {
+  await withPages(browser, daemon, 'console keys and notes', async (open) => {
+    const page = await open('/', 'agent-1004');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await logIn(page, '1004', 'demo-1004', '1004');
+    // The page follows the browser's dark scheme: light text on a dark background.
+    const [background, text] = await page.evaluate(() => {
+      const style = getComputedStyle(document.body);
+      return [style.backgroundColor, style.color];
+    });
+    const lightness = (rgb) => rgb.match(/\d+/g).slice(0, 3).reduce((sum, part) => sum + Number(part), 0) / 3;
+    assert.ok(lightness(background) < 80 && lightness(text) > 170, `${background} / ${text}`);
+
+    pbx.send(ring('b-6', '1004'));
+    const card = page.locator('[data-test="card"]');
+    await card.waitFor();
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('n');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.test), 'note-text');
+    await byTest(card, 'note-kind').selectOption('preference');
+    await byTest(card, 'note-text').fill('tea with milk, no sugar');
+    await byTest(card, 'note-save').click();
+    await card.locator('[data-test="note-status"]', { hasText: /saved/i }).waitFor();
+    const [stored] = JSON.parse(daemon.query(
+      "SELECT kind, text, author FROM notes WHERE text = 'tea with milk, no sugar'"));
+    assert.deepEqual(stored, { kind: 'preference', text: 'tea with milk, no sugar', author: '1004' });
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('o');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.test), 'outcome-code');
+    pbx.send({ event: 'hangup', call: 'b-6', cause: 'no_answer' });
+  });
+});
+
+test('the wallboard lists the agents at their extensions, with their state', async () => {
+  await withPages(browser, daemon, 'wallboard agents', async (open) => {
+    const board = await open('/wallboard', 'wallboard');
+    await logIn(board, 'super', 'demo-super');
+    const page = await open('/', 'agent-2001');
+    await logIn(page, '2001', 'token-2001', '2001');
+    // From the daemon's status, polled every few seconds: at its extension, ready.
+    const row = board.locator('[data-test="agent-row"][data-agent="2001"]');
+    await board.locator('[data-test="agent-row"][data-agent="2001"][data-state="ready"]').waitFor({ timeout: 15000 });
+    assert.match(await row.textContent(), /2001/);
+    // From the log, at once: talking.
+    pbx.send(ring('b-7', '2001'));
+    pbx.send({ event: 'answer', call: 'b-7', ext: '2001' });
+    await board.locator('[data-test="agent-row"][data-agent="2001"][data-state="talking"]').waitFor();
+    pbx.send({ event: 'hangup', call: 'b-7', cause: 'normal' });
+    await board.locator('[data-test="agent-row"][data-agent="2001"][data-state="wrap-up"]').waitFor();
+  });
+});

@@ -38,6 +38,8 @@ export class Daemon {
       '',
     ].join('\n'));
     execFileSync(binary, ['demo-data', '--config', this.config, '--customers', '200'], { stdio: 'pipe' });
+    // An agent the demo's call log has never seen.
+    execFileSync(binary, ['agent', 'add', '2001', '--token', 'token-2001', '--config', this.config], { stdio: 'pipe' });
   }
 
   async start() {

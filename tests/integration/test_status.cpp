@@ -187,6 +187,12 @@ TEST_CASE("status: agents are refused; the figures count who is logged in") {
     CHECK(status.at("tail_followers") == 1);
     CHECK(status.at("followup_waiters") == 1);
     CHECK(status.at("followups_held") == 0);
+    CHECK(!status.contains("agents"));
+    // Who, when asked: the agent at its extension, waiting for a follow-up.
+    supervisor.send({{"type", "status"}, {"agents", true}});
+    const json listed = supervisor.expect("status");
+    CHECK(listed.at("agents") == json::parse(R"([{"agent":"1001","extensions":["1001"],"state":"connected",
+                                                   "waiting_for_followup":true,"followup":null}])"));
 
     // Gone without logging out: away, its extension kept.
     agent.close();
@@ -196,6 +202,11 @@ TEST_CASE("status: agents are refused; the figures count who is logged in") {
     CHECK(later.at("agents_logged_in") == 0);
     CHECK(later.at("agents_away") == 1);
     CHECK(later.at("followup_waiters") == 0);
+    supervisor.send({{"type", "status"}, {"agents", true}});
+    const json away = supervisor.expect("status").at("agents");
+    REQUIRE(away.size() == 1);
+    CHECK(away[0].at("state") == "away");
+    CHECK(away[0].at("waiting_for_followup") == false);
 
     // The command as an agent: refused, and says why. (1002: logging in as 1001 again
     // would have replaced the session above.)

@@ -471,9 +471,12 @@ TEST_CASE("agent message: followup_close") {
 }
 
 TEST_CASE("agent message: status") {
-    message_of<protocol::StatusRequest>(R"({"type":"status"})");
-    // It has no fields: others are ignored, whatever their type.
+    CHECK(!message_of<protocol::StatusRequest>(R"({"type":"status"})").agents);
+    CHECK(message_of<protocol::StatusRequest>(R"({"type":"status","agents":true})").agents);
+    // Unknown fields are ignored, whatever their type.
     message_of<protocol::StatusRequest>(R"({"type":"status","switch":["pbx1"],"verbose":1})");
+    check_error(R"({"type":"status","agents":"yes"})", "bad_field",
+                "status: field \"agents\" must be true or false");
     check_error(R"({"type":"Status"})", "unknown_type",
                 "unknown message type \"Status\" (expected login, ack, outcome, note, tail, ping, "
                 "logout, next_followup, followup_result, followup_close, status, release_extension, disconnect or reload)");
@@ -1002,6 +1005,12 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
     CHECK(alone["switches"][0]["state"] == "listening");
     CHECK(alone["switches"][0]["sessions"] == 0);
     CHECK(alone["switches"][0]["up_since"].is_null());
+    CHECK(!alone.contains("agents"));
+    quiet.agents = {{{"1001", {"1001"}, true, false, std::nullopt}, {"1002", {"1002", "1012"}, false, false, 17}}};
+    const json with_agents = parse_line(protocol::encode_status(quiet));
+    CHECK(with_agents["agents"] ==
+          json::parse(R"([{"agent":"1001","extensions":["1001"],"state":"connected","waiting_for_followup":false,"followup":null},
+                          {"agent":"1002","extensions":["1002","1012"],"state":"away","waiting_for_followup":false,"followup":17}])"));
     // Text from a switch that is not UTF-8 (an error naming its bytes) is replaced, not thrown on.
     quiet.switches[0].last_error = "bad_json: \xff\xfe";
     CHECK(parse_line(protocol::encode_status(quiet))["switches"][0]["last_error"] ==
