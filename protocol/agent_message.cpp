@@ -143,7 +143,7 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
     if (type == "status") {
         StatusRequest request;
         request.agents = fields.optional_bool("agents").value_or(false);
-        return finish(fields, std::move(request));
+        return finish(fields, request);
     }
     if (type == "release_extension") {
         ReleaseExtension release;
