@@ -984,7 +984,24 @@ void Server::on_note(const std::shared_ptr<AgentSession>& session, protocol::Add
 }
 
 void Server::on_tail(const std::shared_ptr<AgentSession>& session, const protocol::Tail& tail) {
-    call_log_feed_.tail(session, tail);
+    if (!tail.since) return call_log_feed_.tail(session, tail);
+    // Where `since` begins is the store's to say; from there on it is a tail `after`.
+    auto find = [since = *tail.since](JobContext& context) {
+        return context.store.last_log_id_before(since);
+    };
+    writer_.read(std::move(find), [this, session, tail](const JobOutcome<std::int64_t>& found) {
+        if (!session->open()) return;
+        if (!found.error.empty()) {
+            spdlog::error("{}: tail since {}: {}", session->describe(), *tail.since, found.error);
+            session->deliver(protocol::encode_error(
+                {"storage_error", "tail: the call log could not be read: try again"}));
+            return;
+        }
+        protocol::Tail from_there = tail;
+        from_there.since.reset();
+        from_there.after = found.value;
+        call_log_feed_.tail(session, from_there);
+    });
 }
 
 void Server::on_status(const std::shared_ptr<AgentSession>& session,

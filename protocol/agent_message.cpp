@@ -98,6 +98,18 @@ Parsed<AgentMessage> parse_agent_message(std::string_view line) {
                 return ProtocolError{"bad_field", "tail: after needs follow"};
             tail.after = *after;
         }
+        if (const std::string since = fields.optional_string("since"); !since.empty() && !fields.error()) {
+            if (tail.after) return ProtocolError{"bad_field", "tail: give since or after, not both"};
+            if (!tail.follow) return ProtocolError{"bad_field", "tail: since needs follow"};
+            try {
+                // Checked by parsing; written as the store writes times, milliseconds kept.
+                const auto seconds = domain::parse_utc(since);
+                tail.since = since.size() == 24 ? since : format_utc(seconds);
+            } catch (const std::invalid_argument&) {
+                return ProtocolError{"bad_field", "tail: since must be a UTC time such as "
+                                                  "2026-12-04T05:00:00Z, not \"" + since + "\""};
+            }
+        }
         return finish(fields, std::move(tail));
     }
     if (type == "ping") return Ping{};

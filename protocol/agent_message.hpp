@@ -52,6 +52,9 @@ struct Tail {
     TailFilter filter;
     // Resume: every matching record after this id instead of a backlog.
     std::optional<std::int64_t> after;
+    // Every matching record from this time on (UTC, as format_utc writes it) instead of a
+    // backlog: "today" for a wallboard opened at noon.
+    std::optional<std::string> since;
 };
 struct Ping {};
 struct Logout {};

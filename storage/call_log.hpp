@@ -54,6 +54,9 @@ public:
     // but `at`, `id` and `cause` filled from its row): left by a daemon that stopped or
     // died while they were live.
     virtual std::vector<CallLogRecord> calls_left_open() = 0;
+    // The newest record written before `at` (UTC, as format_utc writes it), 0 when none: a
+    // tail `since` a time follows on from it.
+    virtual std::int64_t last_log_id_before(std::string_view at) = 0;
     // The highest call-log id so far (0 for an empty log): new records continue from it.
     virtual std::int64_t last_log_id() = 0;
     // Appends to the call log and folds the record into the call's row. Returns false, and

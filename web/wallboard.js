@@ -8,8 +8,6 @@ import { el, byTest, clear, clockTime, duration } from './dom.js';
 const SERVICE_LEVEL_TARGET_S = 20;
 /** How often to ask the daemon for its status (agents logged in, switch links). */
 const STATUS_POLL_S = 5;
-/** Records asked for at the first tail: call_log.tail_memory's default, all the daemon keeps in memory. */
-const BACKLOG_RECORDS = 10000;
 /** Records kept in the page; the oldest go first. */
 const MAX_KEPT_RECORDS = 50000;
 /** Rows shown in the log table, newest first. */
@@ -88,16 +86,14 @@ async function welcomed(welcome) {
 
   // No filter on the daemon's side: the figures need every record; the filters below only
   // choose what the table shows. After a reconnect, resume after the last record seen
-  // (the daemon reads older ones back from its store), else start from a backlog.
+  // (the daemon reads older ones back from its store), else start from local midnight.
   const tail = lastRecordId > 0
     ? { type: 'tail', follow: true, after: lastRecordId }
-    : { type: 'tail', follow: true, backlog: BACKLOG_RECORDS };
+    : { type: 'tail', follow: true, since: new Date(startOfToday()).toISOString() };
   try {
-    const end = await connection.request(tail, ['backlog_end']);
-    // After a backlog, the newest id is where to resume (the backlog may have been empty).
-    // A resumed tail's records come after its backlog_end (docs/protocol-agent.md): taking
-    // `last` then would skip them.
-    if (!tail.after) lastRecordId = Math.max(lastRecordId, end.last ?? 0);
+    await connection.request(tail, ['backlog_end']);
+    // Records of a tail since midnight, or resumed after the last one seen, come after its
+    // backlog_end (docs/protocol-agent.md): taking `last` as seen would skip them.
     byTest('last-record-id').textContent = String(lastRecordId || '–');
   } catch (error) {
     if (error.code !== 'connection_lost') byTest('login-error').textContent = `tail: ${error.message}`;

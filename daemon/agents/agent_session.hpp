@@ -59,6 +59,7 @@ public:
     void login_finished() { resume_reading(); }
     void logged_in_as(std::string agent, domain::AgentRole role);
 
+    std::string describe() const override;
     const protocol::TailFilter& tail_filter() const { return tail_filter_; }
     void set_tail_filter(protocol::TailFilter filter) { tail_filter_ = std::move(filter); }
 
@@ -66,7 +67,6 @@ protected:
     void on_line(std::string_view line) override;
     void on_closed() override;
     void on_drained() override { requests_.on_agent_drained(*this); }
-    std::string describe() const override;
 
 private:
     std::shared_ptr<AgentSession> self();

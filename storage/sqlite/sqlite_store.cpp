@@ -333,6 +333,18 @@ public:
         return records;
     }
 
+    std::int64_t last_log_id_before(std::string_view at) override {
+        // Records come in time order: walking back from the newest reads only those since
+        // `at` (today's, for a wallboard), not the whole log.
+        auto& query = statement(
+            "SELECT coalesce((SELECT id FROM call_log WHERE at < ?1 ORDER BY id DESC LIMIT 1), 0)");
+        query.bind(1, at);
+        query.step();
+        const std::int64_t id = query.column_int(0);
+        query.reset();
+        return id;
+    }
+
     std::int64_t last_log_id() override {
         auto& query = statement("SELECT coalesce(max(id), 0) FROM call_log");
         query.step();

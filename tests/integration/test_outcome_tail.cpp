@@ -9,6 +9,7 @@
 #include "harness.hpp"
 #include "support/process.hpp"
 #include "support/wait_until.hpp"
+#include "domain/timestamp.hpp"
 
 using namespace callpop::test;
 
@@ -296,4 +297,35 @@ TEST_CASE("callpop tail -f prints every call of a burst once, and across a daemo
     }
     CHECK(tail.running());
     CHECK(tail.output().find("reconnecting") != std::string::npos);
+}
+
+TEST_CASE("tail since: every record from a time on, read back from the store, then live") {
+    Daemon daemon;
+    daemon.start();
+    Client supervisor(daemon.agent_port());
+    follow_call_log(supervisor);
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("before", "+15550102000", "1001"));
+    expect_log(supervisor, "ring", "before");
+    std::this_thread::sleep_for(20ms);
+    const std::string since = callpop::domain::utc_now();
+    std::this_thread::sleep_for(20ms);
+    pbx.send(ring("after", "+15550102000", "1002"));
+    expect_log(supervisor, "ring", "after");
+
+    Client wallboard(daemon.agent_port());
+    login(wallboard, "super", "boss");
+    wallboard.send({{"type", "tail"}, {"since", since}});
+    CHECK(wallboard.expect("backlog_end")["count"] == 0);
+    const json first = wallboard.expect("log");
+    CHECK(first["call"] == "after");  // not "before"
+    CHECK(first["kind"] == "ring");
+    pbx.send({{"event", "hangup"}, {"call", "after"}, {"cause", "normal"}});
+    const json live = wallboard.expect("log");
+    CHECK(live["call"] == "after");
+    CHECK(live["kind"] == "hangup");
+
+    wallboard.send({{"type", "tail"}, {"since", "noon"}});
+    CHECK(wallboard.expect("error")["message"] ==
+          "tail: since must be a UTC time such as 2026-12-04T05:00:00Z, not \"noon\"");
 }

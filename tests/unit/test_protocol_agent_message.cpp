@@ -276,6 +276,18 @@ TEST_CASE("agent message: tail") {
     CHECK(tail.filter.agent == "1001");
     CHECK(tail.filter.outcome == "repaired");
 
+    const auto today = message_of<protocol::Tail>(R"({"type":"tail","since":"2026-12-04T05:00:00Z"})");
+    CHECK(today.since == "2026-12-04T05:00:00.000Z");
+    CHECK(!today.after);
+    CHECK(message_of<protocol::Tail>(R"({"type":"tail","since":"2026-12-04T05:00:00.250Z"})").since ==
+          "2026-12-04T05:00:00.250Z");
+    check_error(R"({"type":"tail","since":"yesterday"})", "bad_field",
+                "tail: since must be a UTC time such as 2026-12-04T05:00:00Z, not \"yesterday\"");
+    check_error(R"({"type":"tail","since":"2026-12-04T05:00:00Z","after":7})", "bad_field",
+                "tail: give since or after, not both");
+    check_error(R"({"type":"tail","since":"2026-12-04T05:00:00Z","follow":false})", "bad_field",
+                "tail: since needs follow");
+
     check_error(R"({"type":"tail","backlog":-1})", "bad_field", "tail: backlog must be >= 0");
     check_error(R"({"type":"tail","backlog":"all"})", "bad_field",
                 "tail: field \"backlog\" must be an integer");

@@ -97,6 +97,21 @@ TEST_CASE_TEMPLATE("store: ring, answer and hangup fold into one call whatever t
     } while (std::next_permutation(order.begin(), order.end()));
 }
 
+TEST_CASE_TEMPLATE("store: the newest log record before a time, where a tail since it begins", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    CHECK(store->last_log_id_before("2026-01-10T15:00:00.000Z") == 0);  // an empty log
+    const auto customer_id = add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
+    for (const auto& record : answered_call("c-1", customer_id)) CHECK(append(*store, record));
+    const auto log = store->recent_log(10);
+    REQUIRE(log.size() == 3);
+    CHECK(store->last_log_id_before("2026-01-10T14:59:59.999Z") == 0);
+    CHECK(store->last_log_id_before(log[0].at) == 0);  // before, not at
+    CHECK(store->last_log_id_before(log[1].at) == log[0].id);
+    CHECK(store->last_log_id_before("2027-01-01T00:00:00.000Z") == log[2].id);
+}
+
 TEST_CASE_TEMPLATE("store: a transferred call's row shows who took it last, and its log both legs",
                    Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
