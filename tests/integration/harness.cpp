@@ -93,6 +93,9 @@ const char* notes_csv =
 
 std::string config_text(const std::filesystem::path& dir, const Daemon::Options& options) {
     const std::filesystem::path store = options.store_dir.empty() ? dir : options.store_dir;
+    const auto certificates = [&](const std::string& name) {
+        return options.tls_dir.empty() ? tls_file(name) : options.tls_dir / name;
+    };
     std::ostringstream yaml;
     yaml << "site:\n  region: US\n  timezone: America/New_York\n"
          << "listen:\n  switch: {address: 127.0.0.1, port: 0"
@@ -100,15 +103,15 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
          << (options.switch_secret.empty() ? "" : ", secret: \"" + options.switch_secret + "\"")
          << "}\n"
          << "  agent: {address: 127.0.0.1, port: " << options.agent_port
-         << (options.agent_tls ? ", tls: {certificate: " + tls_file("server.pem").string() +
-                                     ", key: " + tls_file("server.key").string() + "}"
+         << (options.agent_tls ? ", tls: {certificate: " + certificates("server.pem").string() +
+                                     ", key: " + certificates("server.key").string() + "}"
                                : "")
          << (options.agent_allow_plain.empty() ? "" : ", allow_plain: " + options.agent_allow_plain)
          << "}\n";
     if (options.http) {
         yaml << "  http: {address: 127.0.0.1, port: 0"
-             << (options.http_tls ? ", tls: {certificate: " + tls_file("server.pem").string() +
-                                        ", key: " + tls_file("server.key").string() + "}"
+             << (options.http_tls ? ", tls: {certificate: " + certificates("server.pem").string() +
+                                        ", key: " + certificates("server.key").string() + "}"
                                   : "")
              << *options.http << "}\n";
     }

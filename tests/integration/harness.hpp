@@ -69,6 +69,8 @@ class Daemon {
         std::string sessions_config = "";  // more keys of `sessions`, e.g. "  heartbeat_s: 5\n"
         std::string calls_config = "";  // more keys of the `calls` section, e.g. "  ended_keep_s: 1\n"
         bool agent_tls = false;  // listen.agent.tls with the tests' server certificate
+        // Where the TLS ports read server.pem and server.key; empty: tests/integration/tls.
+        std::filesystem::path tls_dir = {};
         std::string agent_allow_plain = "";  // listen.agent.allow_plain, as YAML; empty: the default
         std::string switch_secret = "";  // listen.switch.secret
         // listen.http's keys besides address and port (127.0.0.1, 0), as YAML flow

@@ -113,3 +113,39 @@ TEST_CASE("callpop reload: an admin's reload message does what SIGHUP does; othe
     CHECK(reloaded["config"] == daemon.config_path().string());
     CHECK(reloaded["restart_needed"] == false);
 }
+
+TEST_CASE("SIGHUP reads renewed certificates: new connections get them, open ones stay") {
+    TempDir certificates;
+    std::filesystem::copy_file(tls_file("server.pem"), certificates / "server.pem");
+    std::filesystem::copy_file(tls_file("server.key"), certificates / "server.key");
+    Daemon::Options options;
+    options.agent_tls = true;
+    options.tls_dir = certificates.path();
+    options.http = "";
+    options.http_tls = true;
+    Daemon daemon(options);
+    daemon.start();
+    Client before(daemon.agent_port());
+    REQUIRE(before.start_tls(tls_file("ca.pem")) == "");
+    login(before, "1001", "secret-1001", {"1001"});
+
+    // The renewed pair, put in place as certbot or an admin does, then the reload.
+    std::filesystem::copy_file(tls_file("renewed.pem"), certificates / "server.pem",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(tls_file("renewed.key"), certificates / "server.key",
+                               std::filesystem::copy_options::overwrite_existing);
+    daemon.send_signal(SIGHUP);
+    wait_until([&] { return has(daemon.log(), "passed its checks"); }, 5s, "the reload");
+
+    for (const std::uint16_t port : {daemon.agent_port(), daemon.http_port()}) {
+        CAPTURE(port);
+        Client renewed(port);
+        CHECK(renewed.start_tls(tls_file("renewed-ca.pem")) == "");
+        Client old(port);
+        CHECK(old.start_tls(tls_file("ca.pem")) != "");  // the old certificate is gone
+    }
+    // The session opened before the reload keeps its connection.
+    Client pbx(daemon.switch_port());
+    pbx.send(ring("after-renewal", "+15550102000", "1001"));
+    CHECK(before.expect("pop")["call"] == "after-renewal");
+}
