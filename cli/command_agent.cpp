@@ -220,7 +220,7 @@ int agent_list(const Arguments& arguments) {
     return printed_all();
 }
 
-constexpr std::string_view usage =
+constexpr std::string_view agent_usage =
     "usage: callpop agent add ID... [--role agent|supervisor|admin] [--extensions EXT,...]\n"
     "                                [--token TOKEN | --token-stdin | --print-token]\n"
     "       callpop agent remove ID...\n"
@@ -228,15 +228,15 @@ constexpr std::string_view usage =
     "       callpop agent list\n"
     "(callpop agent add --help shows the options)\n";
 
-constexpr Action actions[] = {{"add", agent_add},
-                              {"remove", agent_remove},
-                              {"reset-token", agent_reset_token},
-                              {"list", agent_list}};
+constexpr Action agent_actions[] = {{"add", agent_add},
+                                    {"remove", agent_remove},
+                                    {"reset-token", agent_reset_token},
+                                    {"list", agent_list}};
 
 }  // namespace
 
 int command_agent(const Arguments& arguments) {
-    return run_action("agent", arguments, actions, usage);
+    return run_action("agent", arguments, agent_actions, agent_usage);
 }
 
 }  // namespace callpop::cli

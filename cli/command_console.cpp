@@ -251,7 +251,6 @@ private:
 }  // namespace
 
 int command_console(const Arguments& arguments) {
-    constexpr int exit_usage = 2;
     CommandLine command_line(
         "callpop console --agent ID --extension EXT [--config FILE] [--host H] [--port P] [--tls] "
         "[--ca FILE]\n(the token is asked for, or read as the first line of standard input)");

@@ -1,23 +1,13 @@
 #include <iostream>
 
 #include "cli/command_options.hpp"
+#include "cli/import_progress.hpp"
 #include "storage/demo_data.hpp"
 #include "storage/open_store.hpp"
 
 namespace callpop::cli {
 
 namespace {
-
-constexpr int exit_usage = 2;
-constexpr int exit_rows_rejected = 3;
-
-// The demo's files are its own, so a rejected row is a bug in the generator: say so loudly.
-bool print_report(const storage::ImportReport& report) {
-    for (const auto& warning : report.warnings) std::cerr << report.file << ": " << warning << "\n";
-    for (const auto& error : report.errors) std::cerr << report.describe(error) << "\n";
-    std::cout << report.summary() << "\n";
-    return report.rejected() == 0;
-}
 
 void print_logins(const std::vector<storage::DemoLogin>& logins) {
     std::cout << "logins (role id / token):\n";
@@ -55,9 +45,12 @@ int command_demo_data(const Arguments& arguments) {
                                               config.site.international_prefixes);
     const auto summary = storage::make_demo_data(*store, normalizer, options);
 
-    bool all_imported = print_report(summary.customers);
-    all_imported = print_report(summary.assets) && all_imported;
-    all_imported = print_report(summary.notes) && all_imported;
+    // The demo's files are its own, so a rejected row is a bug in the generator.
+    bool all_imported = true;
+    for (const auto* report : {&summary.customers, &summary.assets, &summary.notes}) {
+        print_import_report(*report);
+        all_imported = all_imported && report->rejected() == 0;
+    }
     if (summary.calls > 0)
         std::cout << summary.calls << " past calls added to " << config.storage.path << "\n";
     else

@@ -20,8 +20,6 @@ namespace callpop::cli {
 
 namespace {
 
-constexpr int exit_usage = 2;
-
 void add_filter_options(CommandLine& command_line) {
     command_line.options()(
         "status", program_options::value<std::string>()->default_value("open"),
@@ -157,7 +155,7 @@ int followups_close(const std::string& action, const Arguments& arguments) {
     return 0;
 }
 
-constexpr std::string_view usage =
+constexpr std::string_view followups_usage =
     "usage: callpop followups list [options]     the follow-up calls, as a table or JSON\n"
     "       callpop followups export --format csv|json [options]   for an external dialer\n"
     "       callpop followups complete|cancel ID [--notes TEXT] [--user ID --token TOKEN]\n"
@@ -167,15 +165,15 @@ constexpr std::string_view usage =
 int followups_complete(const Arguments& arguments) { return followups_close("complete", arguments); }
 int followups_cancel(const Arguments& arguments) { return followups_close("cancel", arguments); }
 
-constexpr Action actions[] = {{"list", followups_list},
-                              {"export", followups_export},
-                              {"complete", followups_complete},
-                              {"cancel", followups_cancel}};
+constexpr Action followup_actions[] = {{"list", followups_list},
+                                       {"export", followups_export},
+                                       {"complete", followups_complete},
+                                       {"cancel", followups_cancel}};
 
 }  // namespace
 
 int command_followups(const Arguments& arguments) {
-    return run_action("followups", arguments, actions, usage);
+    return run_action("followups", arguments, followup_actions, followups_usage);
 }
 
 }  // namespace callpop::cli

@@ -13,8 +13,6 @@ namespace callpop::cli {
 namespace {
 
 constexpr int exit_file_error = 1;
-constexpr int exit_usage = 2;
-constexpr int exit_rows_rejected = 3;
 
 using storage::ImportProgress;
 using storage::ImportReport;
@@ -23,12 +21,6 @@ struct ImportStep {
     const char* option;  // also the order: customers before the assets and notes that name them
     std::function<ImportReport(const std::string& path, const ImportProgress& progress)> run;
 };
-
-void print_report(const ImportReport& report) {
-    for (const auto& warning : report.warnings) std::cerr << report.file << ": " << warning << "\n";
-    for (const auto& error : report.errors) std::cerr << report.describe(error) << "\n";
-    std::cout << report.summary() << std::endl;
-}
 
 }  // namespace
 
@@ -76,7 +68,7 @@ int command_import(const Arguments& arguments) {
             const ImportReport report =
                 step.run(path, [&](std::size_t rows) { progress.update(rows); });
             progress.finish(report.rows);
-            print_report(report);
+            print_import_report(report);
             rows_rejected = rows_rejected || report.rejected() > 0;
         } catch (const storage::ImportError& error) {
             // The files after this one may name customers this one would have added.

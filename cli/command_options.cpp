@@ -35,7 +35,6 @@ config::Config CommandLine::load_config() const { return config::load_config(con
 
 int run_action(std::string_view verb, const Arguments& arguments, std::span<const Action> actions,
                std::string_view usage) {
-    constexpr int exit_usage = 2;
     const std::string name = arguments.empty() ? "" : arguments.front();
     if (name == "--help" || name == "-h" || name == "help") {
         std::cout << usage;

@@ -9,7 +9,6 @@
 namespace callpop::cli {
 
 int command_reload(const Arguments& arguments) {
-    constexpr int exit_usage = 2;
     CommandLine command_line(
         "callpop reload [--config FILE] [--user ID --token TOKEN] [--host H] [--port P]");
     add_daemon_login_options(command_line);

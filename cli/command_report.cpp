@@ -115,7 +115,7 @@ int report_feedback(const Arguments& arguments) {
     return 0;
 }
 
-constexpr std::string_view usage =
+constexpr std::string_view report_usage =
     "usage: callpop report csat [options]       satisfaction scores by agent, outcome, line or "
     "period\n"
     "       callpop report feedback [options]   what customers said, by product and period\n"
@@ -126,7 +126,7 @@ constexpr Action reports[] = {{"csat", report_csat}, {"feedback", report_feedbac
 }  // namespace
 
 int command_report(const Arguments& arguments) {
-    return run_action("report", arguments, reports, usage);
+    return run_action("report", arguments, reports, report_usage);
 }
 
 }  // namespace callpop::cli

@@ -15,18 +15,11 @@ namespace callpop::cli {
 
 namespace {
 
-constexpr int exit_usage = 2;
-
 using nlohmann::json;
 
-// "2026-11-23T13:45:56.123Z" → "2026-11-23 13:45:56"; null → "-".
+// A UTC time to the second; null → "-".
 std::string readable_time(const json& iso) {
-    if (!iso.is_string()) return "-";
-    std::string text = iso.get<std::string>();
-    if (text.size() < 19) return text;
-    text.resize(19);
-    text[10] = ' ';
-    return text;
+    return iso.is_string() ? report::utc_to_the_second(iso.get<std::string>()) : "-";
 }
 
 // 45 s, 12 min 5 s, 3 h 04 min, 2 d 5 h: the two units that matter.

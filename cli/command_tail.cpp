@@ -10,19 +10,12 @@
 #include "daemon/net/asio.hpp"
 #include "cli/command_options.hpp"
 #include "cli/daemon_client.hpp"
+#include "cli/report.hpp"
 #include "protocol/records.hpp"
 
 namespace callpop::cli {
 
 namespace {
-
-// "2026-11-23T13:45:56.123Z" → "2026-11-23 13:45:56"
-std::string readable_time(const std::string& iso) {
-    if (iso.size() < 19) return iso;
-    std::string text = iso.substr(0, 19);
-    text[10] = ' ';
-    return text;
-}
 
 constexpr const char* column_layout = "{:<19}  {:<18} {:<14} {:<16} {:<22} {:<10} {:<8} {:<16} {}";
 
@@ -35,7 +28,7 @@ std::string columns(const domain::CallLogRecord& record) {
     std::string customer = record.customer_name;
     if (customer.empty() && record.customer_id) customer = "#" + std::to_string(*record.customer_id);
     std::string result = record.outcome.empty() ? record.cause : record.outcome;
-    return fmt::format(fmt::runtime(column_layout), readable_time(record.at), record.kind,
+    return fmt::format(fmt::runtime(column_layout), report::utc_to_the_second(record.at), record.kind,
                        record.call, record.from, customer, record.queue, record.agent, result,
                        record.notes);
 }

@@ -9,6 +9,10 @@ namespace callpop::cli {
 
 using Arguments = std::vector<std::string>;  // after the verb
 
+// Exit codes beside 0 and 1 that the verbs share.
+inline constexpr int exit_usage = 2;          // the command line was wrong
+inline constexpr int exit_rows_rejected = 3;  // an import skipped rows (each named on stderr)
+
 int command_import(const Arguments& arguments);
 int command_demo_data(const Arguments& arguments);
 int command_agent(const Arguments& arguments);

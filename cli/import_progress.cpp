@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <utility>
 
 #include <fmt/format.h>
@@ -54,6 +55,12 @@ std::string with_thousands(std::size_t number) {
     std::string digits = std::to_string(number);
     for (auto at = digits.size(); at > 3; at -= 3) digits.insert(at - 3, 1, ',');
     return digits;
+}
+
+void print_import_report(const storage::ImportReport& report) {
+    for (const auto& warning : report.warnings) std::cerr << report.file << ": " << warning << "\n";
+    for (const auto& error : report.errors) std::cerr << report.describe(error) << "\n";
+    std::cout << report.summary() << std::endl;
 }
 
 }  // namespace callpop::cli

@@ -12,6 +12,8 @@
 #include <ostream>
 #include <string>
 
+#include "storage/importer.hpp"
+
 namespace callpop::cli {
 
 class ImportProgressLine {
@@ -44,6 +46,10 @@ private:
     std::chrono::steady_clock::time_point shown_;
     bool open_ = false;  // a line is shown and not ended
 };
+
+// A file's import as its reader wants it: each warning and rejected row on stderr, the summary
+// on stdout.
+void print_import_report(const storage::ImportReport& report);
 
 // 1234567 -> "1,234,567"
 std::string with_thousands(std::size_t number);

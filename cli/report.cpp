@@ -267,6 +267,12 @@ std::optional<std::string> day_start_utc(std::string_view date, int plus_days) {
     return domain::format_utc(day);
 }
 
+std::string utc_to_the_second(std::string_view utc_iso) {
+    std::string text(utc_iso.substr(0, 19));
+    if (text.size() == 19) text[10] = ' ';
+    return text;
+}
+
 std::string local_time(std::string_view utc_iso, std::string_view zone) {
     Instant at;
     try {

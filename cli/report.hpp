@@ -55,6 +55,9 @@ std::optional<std::string> day_start_utc(std::string_view date, int plus_days = 
 // is not a UTC ISO time.
 std::string local_time(std::string_view utc_iso, std::string_view zone);
 
+// "2026-11-23T13:45:56.123Z" → "2026-11-23 13:45:56": still UTC, to the second, for a column.
+std::string utc_to_the_second(std::string_view utc_iso);
+
 // ---- callpop followups ----
 
 // The table of `followups list`: ID, KIND, STATUS, DUE (local), CUSTOMER, NUMBER, REASON,

@@ -2,6 +2,8 @@
 #include "daemon/startup_checks.hpp"
 
 #include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -1012,18 +1014,23 @@ void Server::on_status(const std::shared_ptr<AgentSession>& session,
 }
 
 std::vector<protocol::AgentPresence> Server::agent_presences() const {
+    // Looked up, not scanned per agent: a wallboard asks every few seconds, and a floor
+    // can have thousands of agents with hundreds waiting.
+    std::unordered_set<const AgentSession*> waiting;
+    for (const auto& waiter : followup_waiters_)
+        if (const auto session = waiter.lock()) waiting.insert(session.get());
+    std::unordered_map<std::string_view, std::int64_t> held_by_agent;
+    for (const auto& [id, held] : held_followups_) held_by_agent[held.agent] = id;
+
     std::vector<protocol::AgentPresence> presences;
     for (auto& seated : router_.seated()) {
         protocol::AgentPresence presence;
         presence.agent = std::move(seated.agent);
         presence.extensions = std::move(seated.extensions);
         presence.connected = seated.session != nullptr;
-        presence.waiting_for_followup =
-            seated.session && std::ranges::any_of(followup_waiters_, [&](const auto& waiter) {
-                return waiter.lock() == seated.session;
-            });
-        for (const auto& [id, held] : held_followups_)
-            if (held.agent == presence.agent) presence.followup = id;
+        presence.waiting_for_followup = waiting.contains(seated.session.get());
+        if (const auto held = held_by_agent.find(presence.agent); held != held_by_agent.end())
+            presence.followup = held->second;
         presences.push_back(std::move(presence));
     }
     std::ranges::sort(presences, {}, &protocol::AgentPresence::agent);

@@ -208,7 +208,7 @@ std::string lowercase_letters(std::string_view text) {
 
 std::string agent_id(int number) { return std::to_string(1000 + number); }
 
-std::string external_id(std::size_t index) {
+std::string demo_external_id(std::size_t index) {
     return "C-" + std::to_string(first_customer_number + index);
 }
 
@@ -340,7 +340,7 @@ public:
     void write(std::size_t customer_count) {
         write_pat_doe();
         for (std::size_t index = 1; index < customer_count; ++index) {
-            const std::string id = external_id(index);
+            const std::string id = demo_external_id(index);
             write_customer(id);
             write_assets(id);
             write_notes(id);
@@ -352,7 +352,7 @@ public:
 
 private:
     void write_pat_doe() {
-        const std::string id = external_id(0);
+        const std::string id = demo_external_id(0);
         customers_.row({id, "Pat Doe", "Doe Print & Copy", "gold", "small business", "en",
                         "America/Chicago", "+1 (555) 010-2000", "pat.doe@example.com",
                         "12 Main St, Springfield, IL 62701", "no"});
@@ -543,7 +543,7 @@ public:
         for (std::size_t index = 1; index < customer_count; ++index) {
             if (!random_.percent(30)) continue;
             const int count = random_.between(1, 3);
-            const auto customer = store_.customer_by_external_id(external_id(index));
+            const auto customer = store_.customer_by_external_id(demo_external_id(index));
             if (!customer) continue;
             for (int call = 0; call < count; ++call) calls.push_back(random_call(*customer, calls));
         }
@@ -554,7 +554,7 @@ public:
 
 private:
     void add_pat_doe_call(std::vector<PastCall>& calls) {
-        const auto pat = store_.customer_by_external_id(external_id(0));
+        const auto pat = store_.customer_by_external_id(demo_external_id(0));
         if (!pat) return;
         PastCall call = new_call(*pat, calls);
         call.start = today_ - days{9} + std::chrono::hours{15} + std::chrono::minutes{5};
@@ -941,8 +941,8 @@ private:
     // README walkthrough shows) and not on the do-not-call list.
     std::optional<Customer> callback_customer() {
         for (int tries = 0; tries < 100 && customer_count_ > 1; ++tries) {
-            auto customer =
-                store_.customer_by_external_id(external_id(1 + random_.below(customer_count_ - 1)));
+            auto customer = store_.customer_by_external_id(
+                demo_external_id(1 + random_.below(customer_count_ - 1)));
             if (!customer || customer->do_not_call) continue;
             const std::string number = first_e164(*customer);
             if (number.empty() || number_used(number)) continue;
@@ -1039,7 +1039,7 @@ void append_in_time_order(Store& store, const std::vector<CallLogRecord>& log) {
 }
 
 bool has_demo_calls(Store& store) {
-    const auto pat = store.customer_by_external_id(external_id(0));
+    const auto pat = store.customer_by_external_id(demo_external_id(0));
     return pat && !store.card(*pat, 1).history.empty();
 }
 

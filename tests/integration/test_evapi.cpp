@@ -83,7 +83,7 @@ json call_event(const std::string& event, const std::string& callid, const std::
 
 const std::string hello = EvapiPeer::netstring(R"({"event":"hello","server":"kamailio"})");
 
-std::size_t count_of(const std::string& text, const std::string& needle) {
+std::size_t occurrences(const std::string& text, const std::string& needle) {
     std::size_t count = 0;
     for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
         ++count;
@@ -124,7 +124,7 @@ TEST_CASE("evapi: garbage from the switch is logged and skipped, the link stays 
     CHECK(ended["cause"] == "normal");
 
     const std::string log = daemon.log();
-    CHECK(count_of(log, "switch sip1: skipped: ") == 6);
+    CHECK(occurrences(log, "switch sip1: skipped: ") == 6);
     CHECK(log.find("switch sip1: skipped: bad_length: expected a netstring length at byte ") !=
           std::string::npos);
     CHECK(log.find("skipped: bad_json: not JSON at byte 2 of the payload in not json") !=
@@ -134,7 +134,7 @@ TEST_CASE("evapi: garbage from the switch is logged and skipped, the link stays 
     CHECK(log.find("skipped: bad_terminator: netstring of 3 bytes") != std::string::npos);
     CHECK(log.find("is evapi's netstring_format 0?") != std::string::npos);
     // One connection all along.
-    CHECK(count_of(log, "switch sip1: connected to") == 1);
+    CHECK(occurrences(log, "switch sip1: connected to") == 1);
     CHECK_FALSE(kamailio.accept(200ms));
     CHECK(query_one(daemon.database_path(),
                     "SELECT state || ' ' || cause FROM calls WHERE call_id = 'c-1'") ==
@@ -185,5 +185,5 @@ TEST_CASE("evapi: calls open when the link drops are closed as unknown; it recon
     kamailio.send_event(call_event("ring", "after", "1001"));
     CHECK(agent_1001.expect("pop")["call"] == "after");
     CHECK(agent_1002.quiet());
-    CHECK(count_of(daemon.log(), "closing 2 call(s) in an unknown state") == 1);
+    CHECK(occurrences(daemon.log(), "closing 2 call(s) in an unknown state") == 1);
 }

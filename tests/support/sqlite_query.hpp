@@ -1,5 +1,6 @@
 #pragma once
-// Reads what the daemon committed, with SQLite itself rather than through our store.
+// Reads what the daemon committed, and writes what a test sets up, with SQLite itself rather
+// than through our store.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -21,6 +22,23 @@ inline std::string query_one(const std::filesystem::path& database, const std::s
     sqlite3_finalize(statement);
     sqlite3_close(db);
     return value;
+}
+
+// Runs SQL on a database file; "" or SQLite's error.
+inline std::string try_sql(const std::filesystem::path& database, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(database.c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    std::string message = code == SQLITE_OK ? "" : error != nullptr ? error : sqlite3_errstr(code);
+    sqlite3_free(error);
+    sqlite3_close(db);
+    return message;
+}
+
+inline void exec_sql(const std::filesystem::path& database, const std::string& sql) {
+    const std::string error = try_sql(database, sql);
+    REQUIRE_MESSAGE(error.empty(), error);
 }
 
 }  // namespace callpop::test

@@ -18,7 +18,9 @@ using callpop::protocol::extension_of;
 using callpop::protocol::SwitchEvent;
 using callpop::test::read_ami_fixture;
 
-namespace {
+// Named, not anonymous: the test executables are unity builds (CMakeLists.txt), and
+// the decoders' tests have helpers of the same names.
+namespace ami_calls_test {
 
 // The fixtures' agents are Local channels into the `phones` context; callers come in
 // through `from-trunk`.
@@ -111,7 +113,6 @@ std::vector<AmiMessage> answered_by_1001() {
                  "ANSWER")};
 }
 
-}  // namespace
 
 TEST_CASE("ami calls: extensions come from channel and interface names by pattern") {
     const std::vector<std::string> patterns = {"PJSIP/{ext}", "Local/{ext}@from-queue",
@@ -352,3 +353,5 @@ TEST_CASE("ami calls: the channel list applies in any order, and a refused list 
     CHECK(mapper.live_calls() == 1);
     CHECK(mapper.tracked_channels() == 2);
 }
+
+}  // namespace ami_calls_test

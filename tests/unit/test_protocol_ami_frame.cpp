@@ -24,7 +24,9 @@ using callpop::protocol::ProtocolError;
 using callpop::test::ami_fixture_names;
 using callpop::test::read_ami_fixture;
 
-namespace {
+// Named, not anonymous: the test executables are unity builds (CMakeLists.txt), and
+// the decoders' tests have helpers of the same names.
+namespace ami_frame_test {
 
 // One item as text, so whole decodes can be compared with ==.
 std::string render(const AmiItem& item) {
@@ -86,7 +88,6 @@ std::string to_lf(std::string text) {
     return out;
 }
 
-}  // namespace
 
 TEST_CASE("ami: each real fixture decodes whole into the banner and clean messages") {
     for (const auto& name : ami_fixture_names) {
@@ -341,3 +342,5 @@ TEST_CASE("ami: command output runs to --END COMMAND-- and is kept as text") {
     CHECK(decode_whole("Event: X\r\nStatus: Follows\r\nA: b\r\n\r\n") ==
           std::vector<std::string>{"message\nEvent=X\nStatus=Follows\nA=b"});
 }
+
+}  // namespace ami_frame_test

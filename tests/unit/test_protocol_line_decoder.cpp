@@ -8,7 +8,9 @@
 using callpop::protocol::LineDecoder;
 using callpop::protocol::max_line_bytes;
 
-namespace {
+// Named, not anonymous: the test executables are unity builds (CMakeLists.txt), and
+// the decoders' tests have helpers of the same names.
+namespace line_decoder_test {
 
 constexpr const char* too_long_marker = "<too_long>";
 
@@ -58,7 +60,6 @@ std::vector<std::string> decode_in_chunks(std::string_view stream, std::size_t c
     return decode_cut(stream, cuts, max_line);
 }
 
-}  // namespace
 
 TEST_CASE("line decoder: one line, lines without their newline wait") {
     LineDecoder decoder;
@@ -260,3 +261,5 @@ TEST_CASE("line decoder: nothing is held once every line is handed out") {
     }
     CHECK(decoder.buffer_capacity() == 0);
 }
+
+}  // namespace line_decoder_test

@@ -11,7 +11,9 @@ using callpop::protocol::NetstringDecoder;
 using callpop::protocol::NetstringItem;
 using callpop::protocol::ProtocolError;
 
-namespace {
+// Named, not anonymous: the test executables are unity builds (CMakeLists.txt), and
+// the decoders' tests have helpers of the same names.
+namespace netstring_test {
 
 std::string netstring(const std::string& payload) {
     return std::to_string(payload.size()) + ":" + payload + ",";
@@ -81,7 +83,6 @@ const std::string hello = R"({"event":"hello","server":"kamailio"})";
 const std::string ring =
     R"({"event":"ring","callid":"1-4242@127.0.0.1","caller":"15550102000","caller_name":"Pat Doe","called":"8005551000","agent":"1001"})";
 
-}  // namespace
 
 TEST_CASE("netstring: one payload; a netstring without its ',' waits") {
     NetstringDecoder decoder;
@@ -262,3 +263,5 @@ TEST_CASE("netstring: random streams decode the same in any reads") {
             REQUIRE(join(decode_in_chunks(stream, chunk, 32)) == join(expected));
     }
 }
+
+}  // namespace netstring_test

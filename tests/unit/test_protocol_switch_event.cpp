@@ -35,7 +35,7 @@ ProtocolError error_of(std::string_view line) {
     return std::get<ProtocolError>(parsed);
 }
 
-void check_error(std::string_view line, const std::string& code, const std::string& message) {
+void check_event_error(std::string_view line, const std::string& code, const std::string& message) {
     INFO("line: " << line);
     const auto error = error_of(line);
     CHECK(error.code == code);
@@ -142,16 +142,16 @@ TEST_CASE("switch event: transfer, to one extension or several, with the agent i
 TEST_CASE("switch event: a transfer must say where the call goes") {
     const std::string no_target =
         "transfer event: missing field \"ext\" (the extension the call moves to)";
-    check_error(R"({"event":"transfer","call":"c-1"})", "missing_field", no_target);
-    check_error(R"({"event":"transfer","call":"c-1","ext":null})", "missing_field", no_target);
-    check_error(R"({"event":"transfer","call":"c-1","ext":""})", "missing_field", no_target);
-    check_error(R"({"event":"transfer","call":"c-1","ext":[]})", "missing_field", no_target);
+    check_event_error(R"({"event":"transfer","call":"c-1"})", "missing_field", no_target);
+    check_event_error(R"({"event":"transfer","call":"c-1","ext":null})", "missing_field", no_target);
+    check_event_error(R"({"event":"transfer","call":"c-1","ext":""})", "missing_field", no_target);
+    check_event_error(R"({"event":"transfer","call":"c-1","ext":[]})", "missing_field", no_target);
     // The other fields are read first, in the table's order, as for every event.
-    check_error(R"({"event":"transfer"})", "missing_field",
+    check_event_error(R"({"event":"transfer"})", "missing_field",
                 "transfer event: missing field \"call\"");
-    check_error(R"({"event":"transfer","call":"c-1","ext":[""]})", "bad_field",
+    check_event_error(R"({"event":"transfer","call":"c-1","ext":[""]})", "bad_field",
                 "transfer event: field \"ext\" must be a string or a list of strings");
-    check_error(R"({"event":"transfer","call":"c-1","agent":true})", "bad_field",
+    check_event_error(R"({"event":"transfer","call":"c-1","agent":true})", "bad_field",
                 "transfer event: field \"agent\" must be a string");
 }
 
@@ -165,10 +165,10 @@ TEST_CASE("switch event: ext as a string or a list") {
     CHECK(event_of(R"({"event":"ring","call":"c","ext":""})").extensions.empty());
 
     const std::string message = "ring event: field \"ext\" must be a string or a list of strings";
-    check_error(R"({"event":"ring","call":"c","ext":1001})", "bad_field", message);
-    check_error(R"({"event":"ring","call":"c","ext":["1001",1002]})", "bad_field", message);
-    check_error(R"({"event":"ring","call":"c","ext":["1001",""]})", "bad_field", message);
-    check_error(R"({"event":"ring","call":"c","ext":{"a":"1001"}})", "bad_field", message);
+    check_event_error(R"({"event":"ring","call":"c","ext":1001})", "bad_field", message);
+    check_event_error(R"({"event":"ring","call":"c","ext":["1001",1002]})", "bad_field", message);
+    check_event_error(R"({"event":"ring","call":"c","ext":["1001",""]})", "bad_field", message);
+    check_event_error(R"({"event":"ring","call":"c","ext":{"a":"1001"}})", "bad_field", message);
 }
 
 TEST_CASE("switch event: numbers given as JSON integers become strings") {
@@ -220,93 +220,93 @@ TEST_CASE("switch event: the IVR's data reads as json::parse reads it") {
 
 TEST_CASE("switch event: errors, with their exact code and message") {
     SUBCASE("not JSON") {
-        check_error("x", "bad_json", "not JSON at byte 1 of the line");
-        check_error("{", "bad_json", "not JSON at byte 2 of the line");
-        check_error(R"({"event":"ring","call":"c-1")", "bad_json",
+        check_event_error("x", "bad_json", "not JSON at byte 1 of the line");
+        check_event_error("{", "bad_json", "not JSON at byte 2 of the line");
+        check_event_error(R"({"event":"ring","call":"c-1")", "bad_json",
                     "not JSON at byte 29 of the line");
-        check_error(R"({"event":"ring","call":"c-1"}{})", "bad_json",
+        check_event_error(R"({"event":"ring","call":"c-1"}{})", "bad_json",
                     "not JSON at byte 30 of the line");
-        check_error("{'event':'ring'}", "bad_json", "not JSON at byte 2 of the line");
+        check_event_error("{'event':'ring'}", "bad_json", "not JSON at byte 2 of the line");
         // Invalid UTF-8 inside a string.
-        check_error("{\"event\":\"ring\",\"call\":\"\xff\"}", "bad_json",
+        check_event_error("{\"event\":\"ring\",\"call\":\"\xff\"}", "bad_json",
                     "not JSON at byte 25 of the line");
     }
     SUBCASE("not an object") {
-        check_error("[1,2]", "bad_json", "expected a JSON object");
-        check_error(R"("ring")", "bad_json", "expected a JSON object");
-        check_error("42", "bad_json", "expected a JSON object");
-        check_error("null", "bad_json", "expected a JSON object");
+        check_event_error("[1,2]", "bad_json", "expected a JSON object");
+        check_event_error(R"("ring")", "bad_json", "expected a JSON object");
+        check_event_error("42", "bad_json", "expected a JSON object");
+        check_event_error("null", "bad_json", "expected a JSON object");
     }
     SUBCASE("a number no double holds") {
-        check_error(R"({"event":"ring","call":"c","x":5e05555555})", "bad_json",
+        check_event_error(R"({"event":"ring","call":"c","x":5e05555555})", "bad_json",
                     "a number on the line is out of range");
     }
     SUBCASE("nested too deep") {
-        check_error(R"({"event":"ring","call":"c","data":{"a":)" + nested_arrays(63) + "}}",
+        check_event_error(R"({"event":"ring","call":"c","data":{"a":)" + nested_arrays(63) + "}}",
                     "bad_json", "JSON nested deeper than 64 levels");
-        check_error(nested_arrays(100000), "bad_json", "JSON nested deeper than 64 levels");
+        check_event_error(nested_arrays(100000), "bad_json", "JSON nested deeper than 64 levels");
         // 64 levels, the outer object included, are fine; brackets inside strings do not count.
         const auto deep = event_of(R"({"event":"ring","call":"c","data":{"a":)" +
                                    nested_arrays(62) + R"(},"name":"[[[[\"[[[["})");
         CHECK(deep.name == "[[[[\"[[[[");
     }
     SUBCASE("missing event") {
-        check_error(R"({"call":"c-1"})", "missing_field", "event: missing field \"event\"");
-        check_error(R"({"event":null,"call":"c-1"})", "missing_field",
+        check_event_error(R"({"call":"c-1"})", "missing_field", "event: missing field \"event\"");
+        check_event_error(R"({"event":null,"call":"c-1"})", "missing_field",
                     "event: missing field \"event\"");
-        check_error(R"({"event":"","call":"c-1"})", "missing_field",
+        check_event_error(R"({"event":"","call":"c-1"})", "missing_field",
                     "event: field \"event\" is empty");
-        check_error(R"({"event":1,"call":"c-1"})", "bad_field",
+        check_event_error(R"({"event":1,"call":"c-1"})", "bad_field",
                     "event: field \"event\" must be a string");
     }
     SUBCASE("unknown event") {
-        check_error(R"({"event":"park","call":"c-1"})", "unknown_event",
+        check_event_error(R"({"event":"park","call":"c-1"})", "unknown_event",
                     "unknown event \"park\" (expected ring, answer, hangup, transfer, hello or ping)");
-        check_error(R"({"event":"RING","call":"c-1"})", "unknown_event",
+        check_event_error(R"({"event":"RING","call":"c-1"})", "unknown_event",
                     "unknown event \"RING\" (expected ring, answer, hangup, transfer, hello or ping)");
     }
     SUBCASE("transfer names where the call goes") {
-        check_error(R"({"event":"transfer","call":"c-1"})", "missing_field",
+        check_event_error(R"({"event":"transfer","call":"c-1"})", "missing_field",
                     "transfer event: missing field \"ext\" (the extension the call moves to)");
-        check_error(R"({"event":"transfer","call":"c-1","ext":[]})", "missing_field",
+        check_event_error(R"({"event":"transfer","call":"c-1","ext":[]})", "missing_field",
                     "transfer event: missing field \"ext\" (the extension the call moves to)");
         const auto transfer = event_of(R"({"event":"transfer","call":"c-1","ext":"1002"})");
         CHECK(transfer.kind == SwitchEventKind::transfer);
         CHECK(transfer.extensions == std::vector<std::string>{"1002"});
     }
     SUBCASE("missing call") {
-        check_error(R"({"event":"ring"})", "missing_field", "ring event: missing field \"call\"");
-        check_error(R"({"event":"answer","call":null})", "missing_field",
+        check_event_error(R"({"event":"ring"})", "missing_field", "ring event: missing field \"call\"");
+        check_event_error(R"({"event":"answer","call":null})", "missing_field",
                     "answer event: missing field \"call\"");
-        check_error(R"({"event":"hangup","call":""})", "missing_field",
+        check_event_error(R"({"event":"hangup","call":""})", "missing_field",
                     "hangup event: field \"call\" is empty");
     }
     SUBCASE("wrong types") {
-        check_error(R"({"event":"ring","call":7})", "bad_field",
+        check_event_error(R"({"event":"ring","call":7})", "bad_field",
                     "ring event: field \"call\" must be a string");
-        check_error(R"({"event":"ring","call":"c","from":true})", "bad_field",
+        check_event_error(R"({"event":"ring","call":"c","from":true})", "bad_field",
                     "ring event: field \"from\" must be a string");
-        check_error(R"({"event":"ring","call":"c","from":5.5})", "bad_field",
+        check_event_error(R"({"event":"ring","call":"c","from":5.5})", "bad_field",
                     "ring event: field \"from\" must be a string");
-        check_error(R"({"event":"ring","call":"c","name":["PAT"]})", "bad_field",
+        check_event_error(R"({"event":"ring","call":"c","name":["PAT"]})", "bad_field",
                     "ring event: field \"name\" must be a string");
-        check_error(R"({"event":"ring","call":"c","to":{}})", "bad_field",
+        check_event_error(R"({"event":"ring","call":"c","to":{}})", "bad_field",
                     "ring event: field \"to\" must be a string");
-        check_error(R"({"event":"ring","call":"c","queue":false})", "bad_field",
+        check_event_error(R"({"event":"ring","call":"c","queue":false})", "bad_field",
                     "ring event: field \"queue\" must be a string");
-        check_error(R"({"event":"answer","call":"c","agent":{}})", "bad_field",
+        check_event_error(R"({"event":"answer","call":"c","agent":{}})", "bad_field",
                     "answer event: field \"agent\" must be a string");
-        check_error(R"({"event":"hangup","call":"c","cause":[]})", "bad_field",
+        check_event_error(R"({"event":"hangup","call":"c","cause":[]})", "bad_field",
                     "hangup event: field \"cause\" must be a string");
-        check_error(R"({"event":"ring","call":"c","data":[]})", "bad_field",
+        check_event_error(R"({"event":"ring","call":"c","data":[]})", "bad_field",
                     "ring event: field \"data\" must be an object");
-        check_error(R"({"event":"ring","call":"c","data":"7XK2Q1"})", "bad_field",
+        check_event_error(R"({"event":"ring","call":"c","data":"7XK2Q1"})", "bad_field",
                     "ring event: field \"data\" must be an object");
     }
     SUBCASE("the first problem, in field order, is the one reported") {
-        check_error(R"({"event":"ring","from":true,"data":[]})", "missing_field",
+        check_event_error(R"({"event":"ring","from":true,"data":[]})", "missing_field",
                     "ring event: missing field \"call\"");
-        check_error(R"({"event":"ring","call":"c","data":[],"from":true})", "bad_field",
+        check_event_error(R"({"event":"ring","call":"c","data":[],"from":true})", "bad_field",
                     "ring event: field \"from\" must be a string");
     }
 }

@@ -29,14 +29,14 @@ void add_asset(storage::Store& store, const std::string& external_id, std::strin
     transaction.commit();
 }
 
-void append(storage::Store& store, const CallLogRecord& record) {
+void append_required(storage::Store& store, const CallLogRecord& record) {
     storage::StoreTransaction transaction(store);
     REQUIRE(store.append_log(record));
     transaction.commit();
 }
 
 // A call on the support line answered by `agent`, with an outcome.
-void answered_call(storage::Store& store, const std::string& call, std::optional<std::int64_t> customer,
+void log_answered_call(storage::Store& store, const std::string& call, std::optional<std::int64_t> customer,
                    const std::string& agent, const std::string& outcome,
                    const std::string& notes = "", const std::string& outcome_at = "2026-01-10T15:05:00.000Z") {
     CallLogRecord ring;
@@ -45,16 +45,16 @@ void answered_call(storage::Store& store, const std::string& call, std::optional
     ring.at = "2026-01-10T15:00:00.000Z";
     ring.line = "Support hotline";
     ring.customer_id = customer;
-    append(store, ring);
+    append_required(store, ring);
     CallLogRecord answer = ring;
     answer.kind = "answer";
     answer.at = "2026-01-10T15:00:05.000Z";
     answer.agent = agent;
-    append(store, answer);
+    append_required(store, answer);
     CallLogRecord end = ring;
     end.kind = "hangup";
     end.at = "2026-01-10T15:04:00.000Z";
-    append(store, end);
+    append_required(store, end);
     CallLogRecord result;
     result.kind = "outcome";
     result.call = call;
@@ -62,7 +62,7 @@ void answered_call(storage::Store& store, const std::string& call, std::optional
     result.agent = agent;
     result.outcome = outcome;
     result.notes = notes;
-    append(store, result);
+    append_required(store, result);
 }
 
 // A satisfaction follow-up for `call`, completed with this answer.
@@ -176,8 +176,8 @@ TEST_CASE_TEMPLATE("followups: the list filters by status, kind, agent, reason, 
                    Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
     auto store = test::open_test_store<Backend>(dir);
-    answered_call(*store, "c-1", std::nullopt, "1001", "repaired");
-    answered_call(*store, "c-2", std::nullopt, "1002", "complaint");
+    log_answered_call(*store, "c-1", std::nullopt, "1001", "repaired");
+    log_answered_call(*store, "c-2", std::nullopt, "1002", "complaint");
     auto survey = make_followup(FollowupKind::satisfaction, "+15550100001", "2026-01-12T14:00:00.000Z");
     survey.call = "c-1";
     const auto a = *create(*store, survey);
@@ -233,8 +233,8 @@ TEST_CASE_TEMPLATE("followups: survey results carry the call's agent, outcome, l
     add_asset(*store, "C-1", "LaserJet Pro", "S1");
     add_asset(*store, "C-1", "Router AX", "S2");
     add_asset(*store, "C-1", "LaserJet Pro", "S3");
-    answered_call(*store, "c-1", pat, "1001", "repaired");
-    answered_call(*store, "c-2", std::nullopt, "1002", "resolved");
+    log_answered_call(*store, "c-1", pat, "1001", "repaired");
+    log_answered_call(*store, "c-2", std::nullopt, "1002", "resolved");
     const auto first = completed_survey(*store, "c-1", pat, "csat", 5, "", "2026-01-12T14:05:00.000Z");
     const auto second = completed_survey(*store, "c-2", std::nullopt, "nps", 9, "great", "2026-01-13T14:05:00.000Z");
     completed_survey(*store, "c-2", std::nullopt, "csat", 3, "", "2026-02-01T00:00:00.000Z");
@@ -275,11 +275,11 @@ TEST_CASE_TEMPLATE("followups: feedback is low scores, comments and complaint ou
     const auto pat = add_customer(*store, "C-1", "Pat Doe");
     add_asset(*store, "C-1", "LaserJet Pro", "S1");
     const auto sam = add_customer(*store, "C-2", "Sam Roe");
-    answered_call(*store, "c-1", pat, "1001", "repaired");
-    answered_call(*store, "c-2", sam, "1002", "complaint", "toner everywhere",
+    log_answered_call(*store, "c-1", pat, "1001", "repaired");
+    log_answered_call(*store, "c-2", sam, "1002", "complaint", "toner everywhere",
                   "2026-01-11T09:00:00.000Z");
-    answered_call(*store, "c-3", sam, "1002", "resolved", "fine", "2026-01-11T10:00:00.000Z");
-    answered_call(*store, "c-4", pat, "1003", "refund", "wants money back", "2026-01-11T11:00:00.000Z");
+    log_answered_call(*store, "c-3", sam, "1002", "resolved", "fine", "2026-01-11T10:00:00.000Z");
+    log_answered_call(*store, "c-4", pat, "1003", "refund", "wants money back", "2026-01-11T11:00:00.000Z");
     completed_survey(*store, "c-1", pat, "csat", 2, "", "2026-01-12T10:00:00.000Z");         // low
     completed_survey(*store, "c-1", pat, "csat", 3, "", "2026-01-12T11:00:00.000Z");         // not
     completed_survey(*store, "c-1", pat, "csat", 5, "lovely", "2026-01-12T12:00:00.000Z");   // comment
@@ -324,7 +324,7 @@ TEST_CASE_TEMPLATE("followups: call-log records keep the follow-up they are abou
     record.at = "2026-01-10T15:10:00.000Z";
     record.agent = "2001";
     record.followup_id = id;
-    append(*store, record);
+    append_required(*store, record);
     const auto log = store->recent_log(1);
     REQUIRE(log.size() == 1);
     CHECK(log[0].followup_id == id);

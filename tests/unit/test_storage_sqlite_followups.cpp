@@ -9,6 +9,7 @@
 #include "protocol/records.hpp"
 #include "support/sqlite_query.hpp"
 #include "followup_test_support.hpp"
+#include "sqlite_migrations.hpp"
 #include "storage_test_support.hpp"
 
 using namespace callpop;
@@ -22,35 +23,14 @@ using test::create;
 using test::make_followup;
 using test::update;
 
-namespace {
-
-constexpr const char* migrations[] = {
-#include "storage/sqlite/schema.sql.inc"
-};
-
-// Runs SQL on a database file with SQLite itself, outside the store; "" or SQLite's error.
-std::string try_sql(const std::filesystem::path& path, const std::string& sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    char* error = nullptr;
-    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-    std::string message = code == SQLITE_OK ? "" : error != nullptr ? error : sqlite3_errstr(code);
-    sqlite3_free(error);
-    sqlite3_close(db);
-    return message;
-}
-
-void exec_sql(const std::filesystem::path& path, const std::string& sql) {
-    const std::string error = try_sql(path, sql);
-    REQUIRE_MESSAGE(error.empty(), error);
-}
-
-}  // namespace
+using test::exec_sql;
+using test::try_sql;
+using test::sqlite_migrations;
 
 TEST_CASE("followups: a step-1 database migrates to version 2 and keeps its data") {
     const TempDir dir;
     const auto path = dir / "callpop.db";
-    exec_sql(path, std::string(migrations[0]) +
+    exec_sql(path, std::string(sqlite_migrations[0]) +
                        "PRAGMA user_version = 1;"
                        "INSERT INTO customers (id, external_id, name) VALUES (7, 'C-7', 'Pat Doe');"
                        "INSERT INTO phones VALUES (7, '+15550102000', 0);"
@@ -65,8 +45,8 @@ TEST_CASE("followups: a step-1 database migrates to version 2 and keeps its data
     CHECK(query_one(path, "PRAGMA user_version") == "1");
 
     auto store = test::open_test_store<test::SqliteBackend>(dir);
-    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(migrations)));
-    CHECK(std::size(migrations) >= 2);
+    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(sqlite_migrations)));
+    CHECK(std::size(sqlite_migrations) >= 2);
     const auto customer = store->customer_by_id(7);
     REQUIRE(customer);
     CHECK(customer->name == "Pat Doe");

@@ -7,43 +7,28 @@
 
 #include "storage/token_hash.hpp"
 #include "support/sqlite_query.hpp"
+#include "sqlite_migrations.hpp"
 #include "storage_test_support.hpp"
 
 using namespace callpop;
 using test::TempDir;
 using test::query_one;
 
-namespace {
-
-constexpr const char* migrations[] = {
-#include "storage/sqlite/schema.sql.inc"
-};
-
-void exec_sql(const std::filesystem::path& path, const std::string& sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    char* error = nullptr;
-    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-    const std::string message = error != nullptr ? error : "";
-    sqlite3_free(error);
-    sqlite3_close(db);
-    REQUIRE_MESSAGE(code == SQLITE_OK, message);
-}
-
-}  // namespace
+using test::exec_sql;
+using test::sqlite_migrations;
 
 TEST_CASE("logins: a version-2 database gains the secrets table, and its agents still log in") {
     const TempDir dir;
     const auto path = dir / "callpop.db";
     const auto stored_before = storage::hash_token("secret-1001", 1000);
-    exec_sql(path, std::string(migrations[0]) + migrations[1] +
+    exec_sql(path, std::string(sqlite_migrations[0]) + sqlite_migrations[1] +
                        "PRAGMA user_version = 2;"
                        "INSERT INTO agents (id, name, role, token_hash) VALUES ('1001', 'Alex', "
                        "'agent', '" + stored_before + "');");
 
     auto store = test::open_test_store<test::SqliteBackend>(dir);
-    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(migrations)));
-    CHECK(std::size(migrations) >= 3);
+    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(sqlite_migrations)));
+    CHECK(std::size(sqlite_migrations) >= 3);
     const auto alex = store->agent("1001");
     REQUIRE(alex);
     CHECK(storage::verify_token("secret-1001", alex->token_hash));
@@ -80,7 +65,7 @@ TEST_CASE("logins: a version-4 database (before the spool and the admin role) up
     const auto path = dir / "callpop.db";
     const auto stored_before = storage::hash_token("boss", 1000);
     std::string first_four;
-    for (std::size_t index = 0; index < 4; ++index) first_four += migrations[index];
+    for (std::size_t index = 0; index < 4; ++index) first_four += sqlite_migrations[index];
     exec_sql(path, first_four +
                        "PRAGMA user_version = 4;"
                        "INSERT INTO agents (id, name, role, token_hash) VALUES ('super', 'Sam', "
@@ -89,7 +74,7 @@ TEST_CASE("logins: a version-4 database (before the spool and the admin role) up
                        std::string(64, 'a') + "');");
 
     auto store = test::open_test_store<test::SqliteBackend>(dir);
-    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(migrations)));
+    CHECK(query_one(path, "PRAGMA user_version") == std::to_string(std::size(sqlite_migrations)));
     const auto sam = store->agent("super");
     REQUIRE(sam);
     CHECK(sam->name == "Sam");
