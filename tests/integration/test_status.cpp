@@ -61,9 +61,9 @@ std::vector<std::string> status_command(const Daemon& daemon, const std::string&
 }  // namespace
 
 TEST_CASE("status: a configured AMI link that cannot connect is down, with the reason") {
-    const std::uint16_t nobody = unused_port();
+    const RefusingPort nobody;
     Daemon::Options options;
-    options.extra_config = unreachable_ami_link(nobody);
+    options.extra_config = unreachable_ami_link(nobody.port());
     Daemon daemon(options);
     daemon.start();
     Client supervisor(daemon.agent_port());
@@ -73,7 +73,7 @@ TEST_CASE("status: a configured AMI link that cannot connect is down, with the r
         return switch_named(answer, "pbx-down").at("state") == "down";
     });
     const json& link = switch_named(status, "pbx-down");
-    const std::string address = "127.0.0.1:" + std::to_string(nobody);
+    const std::string address = "127.0.0.1:" + std::to_string(nobody.port());
     CHECK(link.at("type") == "ami");
     CHECK(link.at("address") == address);
     REQUIRE(link.at("state") == "down");
@@ -219,7 +219,8 @@ TEST_CASE("status: agents are refused; the figures count who is logged in") {
 
 TEST_CASE("status --json: one JSON object with the documented keys") {
     Daemon::Options options;
-    options.extra_config = unreachable_ami_link(unused_port());
+    const RefusingPort nobody;
+    options.extra_config = unreachable_ami_link(nobody.port());
     Daemon daemon(options);
     daemon.start();
     auto command = status_command(daemon, "super", "boss");
@@ -272,12 +273,12 @@ TEST_CASE("status --json: one JSON object with the documented keys") {
 
 TEST_CASE("status: no daemon running is a clear error") {
     Daemon daemon;  // configured, never started
-    const std::uint16_t nobody = unused_port();
+    const RefusingPort nobody;
     const auto shown = run_callpop({"status", "--config", daemon.config_path().string(), "--port",
-                                    std::to_string(nobody), "--user", "super", "--token", "boss"});
+                                    std::to_string(nobody.port()), "--user", "super", "--token", "boss"});
     CHECK(shown.exit_code == 1);
     CHECK_MESSAGE(shown.output.find("callpop status: no daemon answers at 127.0.0.1:" +
-                                    std::to_string(nobody) + ": Connection refused") !=
+                                    std::to_string(nobody.port()) + ": Connection refused") !=
                       std::string::npos,
                   shown.output);
 

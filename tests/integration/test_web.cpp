@@ -126,8 +126,9 @@ TEST_CASE("web port: keep-alive serves several requests on one connection; overs
 }
 
 TEST_CASE("web port: /healthz is 503 naming a switch link that is down, or a store that takes no writes") {
+    const RefusingPort nobody;
     const auto unreachable_switch = "switches:\n  - {name: pbx-east, type: ami, host: 127.0.0.1, port: " +
-                                    std::to_string(unused_port()) + ", username: u, secret: s}\n";
+                                    std::to_string(nobody.port()) + ", username: u, secret: s}\n";
     {
         Daemon daemon(with_web("", false, unreachable_switch));
         daemon.start();
