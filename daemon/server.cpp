@@ -460,7 +460,7 @@ bool Server::apply_switch_event(QueuedEvent& queued) {
         // Numbered here, as it is sent: an agent's pops arrive in seq order.
         call.pop_seq = next_pop_seq_++;
         call.pop = std::make_shared<const std::string>(
-            protocol::with_pop_seq(answer.pop_line, call.pop_seq));
+            protocol::with_pop_seq(std::move(answer.pop_line), call.pop_seq));
         call.caller_number = std::move(answer.caller_number);
         call.line_name = std::move(answer.line_name);
         call.customer_id = answer.customer_id;

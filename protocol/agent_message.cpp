@@ -4,6 +4,9 @@
 #include "protocol/record_writer.hpp"
 #include "domain/timestamp.hpp"
 
+#include <array>
+#include <charconv>
+
 namespace callpop::protocol {
 
 using nlohmann::json;
@@ -249,16 +252,15 @@ namespace {
 constexpr std::string_view pop_prefix = R"({"type":"pop","seq":)";
 }  // namespace
 
-std::string with_pop_seq(std::string_view pop_line, std::uint64_t seq) {
+std::string with_pop_seq(std::string pop_line, std::uint64_t seq) {
     if (!pop_line.starts_with(pop_prefix))
         throw std::invalid_argument("with_pop_seq: not a line of encode_pop");
     const auto seq_end = pop_line.find(',', pop_prefix.size());
-    std::string line;
-    line.reserve(pop_line.size() + 8);
-    line += pop_prefix;
-    line += std::to_string(seq);
-    line += pop_line.substr(seq_end);
-    return line;
+    std::array<char, 20> digits{};
+    const auto end = std::to_chars(digits.begin(), digits.end(), seq).ptr;
+    pop_line.replace(pop_prefix.size(), seq_end - pop_prefix.size(), digits.data(),
+                     static_cast<std::size_t>(end - digits.data()));
+    return pop_line;
 }
 
 std::string encode_call_state(std::string_view call, domain::PoppedCallState state,

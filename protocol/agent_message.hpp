@@ -133,8 +133,9 @@ std::string encode_welcome(std::string_view agent, domain::AgentRole role, int h
                            const std::vector<OutcomeChoice>& outcomes = {});
 std::string encode_pop(const Pop& pop);
 // A line encode_pop() wrote, under another seq: the pop is encoded where the caller is
-// looked up, and numbered where it is sent.
-std::string with_pop_seq(std::string_view pop_line, std::uint64_t seq);
+// looked up, and numbered where it is sent. The line is renumbered in place: moved in,
+// it costs no allocation.
+std::string with_pop_seq(std::string pop_line, std::uint64_t seq);
 std::string encode_call_state(std::string_view call, domain::PoppedCallState state,
                               std::string_view by, std::string_view cause);
 // A follow-up the outcome scheduled, or why none was (declined, do not call, ...).

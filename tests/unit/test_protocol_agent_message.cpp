@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -668,6 +669,26 @@ TEST_CASE("encode: pop without a customer, and from a withheld number") {
     CHECK(anonymous["caller"]["withheld"] == true);
     CHECK(anonymous["customer"].is_null());
     CHECK(anonymous["match"] == "withheld");
+}
+
+TEST_CASE("encode: a pop renumbered by with_pop_seq is the same pop under the new seq") {
+    protocol::Pop pop;
+    pop.call = "c-5";
+    pop.caller = {"+15550102000", "+1 (555) 010-2000", "PAT DOE", false};
+    pop.match = "number";
+    const std::string line = protocol::encode_pop(pop);  // seq 0, as the lookup encodes it
+    json expected = parse_line(line);
+    for (const std::uint64_t seq : {std::uint64_t{7}, std::uint64_t{1234567},
+                                    std::numeric_limits<std::uint64_t>::max()}) {
+        const std::string renumbered = protocol::with_pop_seq(line, seq);
+        CHECK(renumbered.back() == '\n');
+        expected["seq"] = seq;
+        CHECK(parse_line(renumbered) == expected);
+        // Renumbered again, as a transfer does.
+        expected["seq"] = 3;
+        CHECK(parse_line(protocol::with_pop_seq(renumbered, 3)) == expected);
+    }
+    CHECK_THROWS_AS(protocol::with_pop_seq("{\"type\":\"ended\"}\n", 1), std::invalid_argument);
 }
 
 TEST_CASE("encode: text that is not UTF-8 is replaced, never thrown on") {
