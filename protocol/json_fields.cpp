@@ -49,18 +49,17 @@ std::string encode_error(const ProtocolError& error) {
     return message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
-namespace {
+json to_nlohmann(simdjson::dom::object object) {
+    json value = json::object();
+    for (const auto field : object) value[std::string(field.key)] = to_nlohmann(field.value);
+    return value;
+}
 
-// simdjson's element as the nlohmann value json::parse gives for the same text: non-negative
-// integers unsigned, negative ones signed, the last of duplicate keys.
+// Non-negative integers unsigned, negative ones signed, the last of duplicate keys.
 json to_nlohmann(simdjson::dom::element element) {
     switch (element.type()) {
-        case simdjson::dom::element_type::OBJECT: {
-            json object = json::object();
-            for (const auto field : simdjson::dom::object(element))
-                object[std::string(field.key)] = to_nlohmann(field.value);
-            return object;
-        }
+        case simdjson::dom::element_type::OBJECT:
+            return to_nlohmann(simdjson::dom::object(element));
         case simdjson::dom::element_type::ARRAY: {
             json array = json::array();
             for (const auto item : simdjson::dom::array(element)) array.push_back(to_nlohmann(item));
@@ -85,6 +84,8 @@ json to_nlohmann(simdjson::dom::element element) {
     return nullptr;
 }
 
+namespace {
+
 // nlohmann's own parse: the one that names the byte of an error.
 Parsed<json> parse_with_nlohmann(std::string_view line) {
     json value;
@@ -102,20 +103,27 @@ Parsed<json> parse_with_nlohmann(std::string_view line) {
 
 }  // namespace
 
+std::optional<simdjson::dom::object> read_plain_object(std::string_view line) {
+    // Every switch event and agent message comes through here: simdjson reads a line in a
+    // tenth of the instructions nlohmann's lexer takes. Any "\\u" escape goes to nlohmann,
+    // since the two could differ on lone surrogates.
+    if (line.find("\\u") != std::string_view::npos || nesting_depth(line) > max_json_depth)
+        return std::nullopt;
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::object object;
+    if (parser.parse(line.data(), line.size(), true).get(object) != simdjson::SUCCESS)
+        return std::nullopt;
+    return object;
+}
+
 Parsed<json> parse_json_object(std::string_view line) {
+    if (const auto object = read_plain_object(line)) return json(to_nlohmann(*object));
     if (nesting_depth(line) > max_json_depth)
         return ProtocolError{
             "bad_json", "JSON nested deeper than " + std::to_string(max_json_depth) + " levels"};
-    // Every switch event and agent message comes through here: simdjson reads a line in a
-    // tenth of the instructions nlohmann's lexer takes. Whatever simdjson refuses, and any
-    // "\\u" escape (where the two could differ on lone surrogates), goes to nlohmann, which
-    // decides exactly as before and names the byte of the error.
-    thread_local simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    const bool simdjson_read_it =
-        line.find("\\u") == std::string_view::npos &&
-        parser.parse(line.data(), line.size(), true).get(root) == simdjson::SUCCESS;
-    Parsed<json> parsed = simdjson_read_it ? Parsed<json>(to_nlohmann(root)) : parse_with_nlohmann(line);
+    // Whatever simdjson refuses, nlohmann decides exactly as before and names the byte of
+    // the error.
+    Parsed<json> parsed = parse_with_nlohmann(line);
     if (auto* value = std::get_if<json>(&parsed); value != nullptr && !value->is_object())
         return ProtocolError{"bad_json", "expected a JSON object"};
     return parsed;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "protocol/error.hpp"
 
@@ -14,6 +15,14 @@ namespace callpop::protocol {
 
 // Parses a line that must hold one JSON object.
 Parsed<nlohmann::json> parse_json_object(std::string_view line);
+// The same object as simdjson reads it, for the hot paths that read a few fields without
+// building nlohmann's DOM: valid until this thread parses its next line. Nothing when the
+// line is not one object simdjson reads exactly as parse_json_object would (errors, "\u"
+// escapes, deep nesting): parse_json_object then decides, and names the problem.
+std::optional<simdjson::dom::object> read_plain_object(std::string_view line);
+// simdjson's value as the nlohmann value json::parse gives for the same text.
+nlohmann::json to_nlohmann(simdjson::dom::element element);
+nlohmann::json to_nlohmann(simdjson::dom::object object);
 
 class FieldReader {
 public:

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "fuzz/protocol_support.hpp"
 #include "protocol/switch_event.hpp"
@@ -61,12 +62,28 @@ void parse_line(const std::string& text) {
     require(reference.is_object());
     if (reference.contains("data") && reference["data"].is_object())
         require(parsed.data == reference["data"]);
+    else
+        require(parsed.data == nlohmann::json::object());
     require(!parsed.call.empty());
     for (const auto& extension : parsed.extensions) require(!extension.empty());
-    // The strings are the ones nlohmann reads (simdjson's and nlohmann's unescaping agree).
-    if (reference["call"].is_string()) require(reference["call"] == parsed.call);
-    if (reference.contains("from") && reference["from"].is_string())
-        require(reference["from"] == parsed.from);
+    // Every field is the one nlohmann reads (a well-formed line is read from simdjson's DOM,
+    // others from nlohmann's: the two must agree, unescaping and repeated keys included).
+    const auto text_of = [&](const char* key) {
+        const auto found = reference.find(key);
+        if (found == reference.end() || found->is_null()) return std::string();
+        return found->is_string() ? found->get<std::string>() : found->dump();
+    };
+    require(reference["call"].is_string() && reference["call"] == parsed.call);
+    require(text_of("from") == parsed.from && text_of("name") == parsed.name &&
+            text_of("to") == parsed.to && text_of("queue") == parsed.queue &&
+            text_of("agent") == parsed.agent && text_of("cause") == parsed.cause);
+    require(protocol::to_string(parsed.kind) == reference["event"].get<std::string>());
+    const auto& ext = reference.contains("ext") ? reference["ext"] : nlohmann::json();
+    std::vector<std::string> extensions;
+    if (ext.is_string() && !ext.get<std::string>().empty()) extensions.push_back(ext.get<std::string>());
+    if (ext.is_array())
+        for (const auto& item : ext) extensions.push_back(item.get<std::string>());
+    require(extensions == parsed.extensions);
     // A transfer says where the call goes.
     if (parsed.kind == protocol::SwitchEventKind::transfer) require(!parsed.extensions.empty());
     protocol::Pop pop;

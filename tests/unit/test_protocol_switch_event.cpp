@@ -187,6 +187,30 @@ TEST_CASE("switch event: unknown fields are ignored; a repeated key keeps its la
     CHECK(event.call == "c-2");
 }
 
+TEST_CASE("switch event: repeated keys and nulls read the same on every path") {
+    // Well-formed lines are read from simdjson's DOM, others by nlohmann: the last of a
+    // repeated key decides on both, whatever the earlier ones held.
+    CHECK(event_of(R"({"event":"ring","call":7,"call":"c-2"})").call == "c-2");
+    CHECK(event_of(R"({"event":7,"event":"hangup","call":"c"})").kind == SwitchEventKind::hangup);
+    CHECK(event_of(R"({"event":"ring","call":"c","ext":[""],"ext":["1001"]})").extensions ==
+          std::vector<std::string>{"1001"});
+    check_event_error(R"({"event":"ring","call":"c-1","call":7})", "bad_field",
+                      "ring event: field \"call\" must be a string");
+    check_event_error(R"({"event":"ring","call":"c-1","call":null})", "missing_field",
+                      "ring event: missing field \"call\"");
+    check_event_error(R"({"event":"transfer","call":"c","ext":"1002","ext":null})",
+                      "missing_field",
+                      "transfer event: missing field \"ext\" (the extension the call moves to)");
+    const auto nulls = event_of(
+        R"({"event":"ring","call":"c","from":null,"ext":null,"data":null,"queue":"q","queue":null})");
+    CHECK(nulls.from.empty());
+    CHECK(nulls.extensions.empty());
+    CHECK(nulls.data == json::object());
+    CHECK(nulls.queue.empty());
+    CHECK(event_of(R"({"event":"ring","call":"c","data":{"a":1},"data":null})").data ==
+          json::object());
+}
+
 TEST_CASE("switch event: the IVR's data reads as json::parse reads it") {
     // simdjson reads the line first; what comes out must be nlohmann's value for the same
     // text: integers >= 0 unsigned, negative ones signed, doubles, nesting, the last of
