@@ -16,7 +16,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <thread>
 
@@ -262,66 +261,6 @@ void Daemon::kill_hard() {
 }
 
 std::string Daemon::log() const { return read_file(dir_ / "daemon.log"); }
-
-namespace {
-
-// Binds a TCP socket to 127.0.0.1:port (0: the system picks); -1 when the port is taken.
-int bind_loopback(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(port);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-std::uint16_t bound_port(int fd) {
-    sockaddr_in address{};
-    socklen_t size = sizeof address;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0);
-    return ntohs(address.sin_port);
-}
-
-// The first port the system hands out for port 0 and outgoing connections.
-std::uint16_t ephemeral_range_start() {
-    std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
-    unsigned first = 32768;
-    range >> first;
-    return static_cast<std::uint16_t>(first);
-}
-
-}  // namespace
-
-std::uint16_t unused_port() {
-    // Below the ephemeral range only tests that call this pick ports; a random start keeps
-    // two of them running side by side from trying the same ones.
-    constexpr std::uint16_t lowest = 10000;
-    const std::uint16_t highest = ephemeral_range_start();
-    REQUIRE_MESSAGE(highest > lowest + 1000, "the ephemeral port range starts too low for the tests");
-    std::random_device random;
-    const auto span = static_cast<unsigned>(highest - lowest);
-    for (unsigned tries = 0, offset = random() % span; tries < 200; ++tries, offset = (offset + 1) % span) {
-        const auto port = static_cast<std::uint16_t>(lowest + offset);
-        const int fd = bind_loopback(port);
-        if (fd < 0) continue;
-        ::close(fd);
-        return port;
-    }
-    FAIL("no free port between " << lowest << " and " << highest);
-    return 0;
-}
-
-RefusingPort::RefusingPort() : fd_(bind_loopback(0)) {
-    REQUIRE(fd_ >= 0);
-    port_ = bound_port(fd_);
-}
-
-RefusingPort::~RefusingPort() { ::close(fd_); }
 
 Client::Client(std::uint16_t port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

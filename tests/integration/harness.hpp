@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/ports.hpp"
 #include "support/temp_dir.hpp"
 
 typedef struct ssl_st SSL;
@@ -30,24 +31,6 @@ std::string read_file(const std::filesystem::path& path);
 struct CommandResult {
     int exit_code = -1;
     std::string output;  // stdout and stderr
-};
-// A free port for a daemon that must keep its port across restarts. It lies below the
-// system's ephemeral range, so no port-0 bind and no outgoing connection of a test running
-// beside this one can take it while the daemon is down.
-std::uint16_t unused_port();
-// A port where a connection is refused for as long as this lives: it stays bound, never
-// listening, so nothing else can bind it and no connection can come back to itself on it.
-class RefusingPort {
-  public:
-    RefusingPort();
-    ~RefusingPort();
-    RefusingPort(const RefusingPort&) = delete;
-    RefusingPort& operator=(const RefusingPort&) = delete;
-    std::uint16_t port() const { return port_; }
-
-  private:
-    int fd_ = -1;
-    std::uint16_t port_ = 0;
 };
 // The callpop binary under test.
 std::string callpop_binary();
