@@ -1,0 +1,137 @@
+#include "storage/postgresql/connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <vector>
+
+namespace callpop::storage::postgresql {
+
+namespace {
+
+// SQLSTATEs worth a retry: the connection (class 08), the server shutting down or starting
+// (57P01-57P03), out of connections or resources (53), a serialization failure or deadlock
+// (40001, 40P01), a lock not available now (55P03).
+bool transient_state(std::string_view state) {
+    return state.starts_with("08") || state.starts_with("53") || state == "57P01" ||
+           state == "57P02" || state == "57P03" || state == "40001" || state == "40P01" ||
+           state == "55P03";
+}
+
+// libpq's messages end with a newline and may span lines: one line for our logs.
+std::string one_line(std::string_view text) {
+    std::string line;
+    for (const char c : text) line += (c == '\n') ? ' ' : c;
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    return line;
+}
+
+[[noreturn]] void fail(pg_conn* connection, const pg_result* result, std::string_view what) {
+    const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    const char* message =
+        result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(connection);
+    const bool lost = PQstatus(connection) != CONNECTION_OK;
+    throw StorageError("PostgreSQL: " + std::string(what) + ": " + one_line(message),
+                       lost || (state != nullptr && transient_state(state)));
+}
+
+// Timestamps are written and compared as UTC text, whatever the server's default; the
+// server's notices (a table already there) are not ours to print.
+constexpr const char* session_settings = "SET TIME ZONE 'UTC'; SET client_min_messages = warning";
+
+// The statement as errors name it: short, on one line.
+std::string describe(std::string_view sql) {
+    constexpr std::size_t shown = 120;
+    std::string text = one_line(sql.substr(0, shown));
+    if (sql.size() > shown) text += "...";
+    return "\"" + text + "\"";
+}
+
+}  // namespace
+
+void ResultClearer::operator()(pg_result* result) const { PQclear(result); }
+
+void ConnectionCloser::operator()(pg_conn* connection) const { PQfinish(connection); }
+
+int Result::rows() const { return PQntuples(result_.get()); }
+
+bool Result::is_null(int row, int column) const {
+    return PQgetisnull(result_.get(), row, column) != 0;
+}
+
+std::string_view Result::text(int row, int column) const {
+    return {PQgetvalue(result_.get(), row, column),
+            static_cast<std::size_t>(PQgetlength(result_.get(), row, column))};
+}
+
+std::int64_t Result::integer(int row, int column) const {
+    const auto digits = text(row, column);
+    std::int64_t value = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (error != std::errc() || end != digits.data() + digits.size())
+        throw StorageError("PostgreSQL: \"" + std::string(digits) + "\" in column " +
+                           std::to_string(column) + " is not an integer");
+    return value;
+}
+
+Connection::Connection(const std::string& conninfo) : connection_(PQconnectdb(conninfo.c_str())) {
+    if (!connection_) throw StorageError("PostgreSQL: out of memory opening a connection", true);
+    if (PQstatus(connection_.get()) != CONNECTION_OK) fail(connection_.get(), nullptr, "connecting");
+    exec(session_settings);
+}
+
+void Connection::reopen_if_lost() {
+    if (PQstatus(connection_.get()) == CONNECTION_OK) return;
+    prepared_.clear();
+    PQreset(connection_.get());
+    if (PQstatus(connection_.get()) != CONNECTION_OK)
+        fail(connection_.get(), nullptr, "connecting again");
+    exec(session_settings);
+}
+
+void Connection::exec(std::string_view sql) {
+    reopen_if_lost();
+    const std::string text(sql);
+    const Result result(PQexec(connection_.get(), text.c_str()));
+    const auto status = PQresultStatus(result.result_.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        fail(connection_.get(), result.result_.get(), describe(sql));
+}
+
+Result Connection::query(std::string_view sql, std::initializer_list<Parameter> parameters) {
+    reopen_if_lost();
+    auto found = prepared_.find(std::string(sql));
+    if (found == prepared_.end()) {
+        const std::string name = "callpop_" + std::to_string(prepared_.size() + 1);
+        const std::string text(sql);
+        const Result prepared(
+            PQprepare(connection_.get(), name.c_str(), text.c_str(), 0, nullptr));
+        if (PQresultStatus(prepared.result_.get()) != PGRES_COMMAND_OK)
+            fail(connection_.get(), prepared.result_.get(), "preparing " + describe(sql));
+        found = prepared_.emplace(text, name).first;
+    }
+    // libpq reads parameters as C strings.
+    std::vector<std::string> texts;
+    std::vector<const char*> values;
+    texts.reserve(parameters.size());
+    values.reserve(parameters.size());
+    for (const auto& parameter : parameters) {
+        if (parameter) {
+            texts.emplace_back(*parameter);
+            values.push_back(texts.back().c_str());
+        } else {
+            values.push_back(nullptr);
+        }
+    }
+    Result result(PQexecPrepared(connection_.get(), found->second.c_str(),
+                                 static_cast<int>(values.size()), values.data(), nullptr, nullptr,
+                                 0));
+    const auto status = PQresultStatus(result.result_.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        fail(connection_.get(), result.result_.get(), describe(sql));
+    return result;
+}
+
+int Connection::backend_pid() const { return PQbackendPID(connection_.get()); }
+
+}  // namespace callpop::storage::postgresql

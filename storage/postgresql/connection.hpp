@@ -1,0 +1,66 @@
+#pragma once
+// A thin RAII layer over libpq: every result checked, errors carry the server's message and
+// name the statement. Transient ones (the server gone, restarting or full, a serialization
+// failure, a deadlock) are marked so, for callers that retry.
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "storage/storage_error.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace callpop::storage::postgresql {
+
+struct ResultClearer {
+    void operator()(pg_result* result) const;
+};
+struct ConnectionCloser {
+    void operator()(pg_conn* connection) const;
+};
+
+// The rows a statement returned.
+class Result {
+public:
+    explicit Result(pg_result* result) : result_(result) {}
+    int rows() const;
+    bool is_null(int row, int column) const;
+    std::string_view text(int row, int column) const;  // NULL → ""
+    std::int64_t integer(int row, int column) const;
+
+private:
+    friend class Connection;
+    std::unique_ptr<pg_result, ResultClearer> result_;
+};
+
+// A statement's parameter: text PostgreSQL converts to the column's type, or NULL.
+using Parameter = std::optional<std::string_view>;
+
+class Connection {
+public:
+    // A libpq connection string ("host=... port=... dbname=..." or a postgresql:// URI).
+    explicit Connection(const std::string& conninfo);
+
+    // SQL without parameters; several statements may run at once (migrations, BEGIN).
+    void exec(std::string_view sql);
+    // One statement with $1, $2, ... bound to `parameters`, prepared on its first use on this
+    // connection.
+    Result query(std::string_view sql, std::initializer_list<Parameter> parameters = {});
+    // The server's process for this connection (pg_terminate_backend, pg_stat_activity).
+    int backend_pid() const;
+
+private:
+    // A connection the server dropped is opened again before the next statement; its
+    // prepared statements went with it.
+    void reopen_if_lost();
+
+    std::unique_ptr<pg_conn, ConnectionCloser> connection_;
+    std::unordered_map<std::string, std::string> prepared_;  // SQL → statement name
+};
+
+}  // namespace callpop::storage::postgresql

@@ -1,0 +1,155 @@
+// The PostgreSQL backend's connection and migrations, on a real server the test starts
+// (tests/support/postgres_cluster.hpp).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/postgresql/connection.hpp"
+#include "storage/postgresql/schema.hpp"
+#include "support/ports.hpp"
+#include "support/postgres_cluster.hpp"
+
+using callpop::storage::StorageError;
+using callpop::storage::postgresql::Connection;
+using callpop::storage::postgresql::known_schema_version;
+using callpop::storage::postgresql::migrate;
+using callpop::storage::postgresql::schema_version;
+using callpop::test::PostgresCluster;
+
+namespace postgresql_test {
+
+std::vector<std::string> tables(Connection& db) {
+    const auto result = db.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+        "ORDER BY table_name");
+    std::vector<std::string> names;
+    for (int row = 0; row < result.rows(); ++row) names.emplace_back(result.text(row, 0));
+    return names;
+}
+
+// The error `action` throws, or a failed check when it throws none.
+template <typename Action>
+StorageError error_of(Action action) {
+    try {
+        action();
+    } catch (const StorageError& error) {
+        return error;
+    }
+    FAIL("no StorageError thrown");
+    return StorageError("");
+}
+
+}  // namespace postgresql_test
+
+using namespace postgresql_test;
+
+TEST_CASE("postgresql: a fresh database is migrated to this callpop's schema, once") {
+    Connection db(PostgresCluster::shared().fresh_database());
+    CHECK(schema_version(db) == 0);
+    migrate(db);
+    CHECK(schema_version(db) == known_schema_version());
+    const std::vector<std::string> expected = {
+        "agents",  "assets",          "call_log",  "calls", "customers", "daemon_state",
+        "followup_attempts", "followups", "notes", "phones", "schema_version", "secrets"};
+    CHECK(tables(db) == expected);
+    // Migrating again finds nothing to do and keeps what is there.
+    db.query("INSERT INTO customers (external_id, name) VALUES ($1, $2)", {"CRM-1", "Pat Doe"});
+    migrate(db);
+    CHECK(schema_version(db) == known_schema_version());
+    CHECK(db.query("SELECT count(*) FROM customers").integer(0, 0) == 1);
+    CHECK(db.query("SELECT count(*) FROM schema_version").integer(0, 0) == 1);
+}
+
+TEST_CASE("postgresql: daemons starting together migrate the database once") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    constexpr int daemons = 4;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> starting;
+    for (int daemon = 0; daemon < daemons; ++daemon) {
+        starting.emplace_back([&] {
+            try {
+                Connection db(conninfo);
+                migrate(db);
+            } catch (const StorageError&) {
+                ++failures;
+            }
+        });
+    }
+    for (auto& thread : starting) thread.join();
+    CHECK(failures == 0);
+    Connection db(conninfo);
+    CHECK(schema_version(db) == known_schema_version());
+    CHECK(db.query("SELECT value FROM daemon_state WHERE name = 'accounts_revision'").integer(0, 0) == 0);
+}
+
+TEST_CASE("postgresql: a database from a newer callpop is refused, not changed") {
+    Connection db(PostgresCluster::shared().fresh_database());
+    migrate(db);
+    const std::string newer = std::to_string(known_schema_version() + 1);
+    db.query("UPDATE schema_version SET version = $1", {newer});
+    const auto error = error_of([&] { migrate(db); });
+    CHECK(std::string(error.what()) ==
+          "PostgreSQL: the database is at schema version " + newer +
+              ", newer than this callpop's " + std::to_string(known_schema_version()) +
+              ": upgrade callpop");
+    CHECK_FALSE(error.transient());
+    CHECK(db.query("SELECT version FROM schema_version").text(0, 0) == newer);
+}
+
+TEST_CASE("postgresql: no server at the address is a transient error that names it") {
+    const callpop::test::RefusingPort nobody;
+    const auto error = error_of([&] {
+        Connection db("host=127.0.0.1 port=" + std::to_string(nobody.port()) +
+                      " user=callpop dbname=callpop connect_timeout=5");
+    });
+    INFO(error.what());
+    CHECK(std::string(error.what()).starts_with("PostgreSQL: connecting: "));
+    CHECK(std::string(error.what()).find("127.0.0.1") != std::string::npos);
+    CHECK(std::string(error.what()).find(std::to_string(nobody.port())) != std::string::npos);
+    CHECK(std::string(error.what()).find("refused") != std::string::npos);
+    CHECK(error.transient());
+}
+
+TEST_CASE("postgresql: errors name the statement, and only the server's trouble is transient") {
+    Connection db(PostgresCluster::shared().fresh_database());
+    migrate(db);
+    const auto syntax = error_of([&] { db.exec("SELEKT 1"); });
+    CHECK(std::string(syntax.what()).starts_with("PostgreSQL: \"SELEKT 1\": ERROR:  syntax error"));
+    CHECK_FALSE(syntax.transient());
+
+    db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-1"});
+    const auto duplicate =
+        error_of([&] { db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-1"}); });
+    INFO(duplicate.what());
+    CHECK(std::string(duplicate.what()).find("customers_external_id_key") != std::string::npos);
+    CHECK_FALSE(duplicate.transient());
+
+    // NULL where the column takes none: a parameter given as nothing is NULL.
+    const auto null_text = error_of([&] {
+        db.query("INSERT INTO customers (external_id) VALUES ($1)", {std::nullopt});
+    });
+    CHECK(std::string(null_text.what()).find("null value in column \"external_id\"") !=
+          std::string::npos);
+}
+
+TEST_CASE("postgresql: a connection the server ended is opened again on its next use") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Connection db(conninfo);
+    migrate(db);
+    db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-1"});  // prepared
+    Connection admin(conninfo);
+    admin.query("SELECT pg_terminate_backend($1)", {std::to_string(db.backend_pid())});
+    // The statement that finds the connection gone fails as transient: the caller retries.
+    const auto lost = error_of([&] { db.query("SELECT count(*) FROM customers"); });
+    INFO(lost.what());
+    CHECK(lost.transient());
+    // The retry opens it again, and the statements prepared before are prepared again.
+    CHECK(db.query("SELECT count(*) FROM customers").integer(0, 0) == 1);
+    db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-2"});
+    CHECK(db.query("SELECT count(*) FROM customers").integer(0, 0) == 2);
+    // The session is in UTC again, whatever the server's default.
+    CHECK(db.query("SELECT current_setting('TimeZone')").text(0, 0) == "UTC");
+}
