@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <vector>
 
@@ -35,16 +37,22 @@ std::string one_line(std::string_view text) {
                        lost || (state != nullptr && transient_state(state)));
 }
 
-// Timestamps are written and compared as UTC text, whatever the server's default; the
-// server's notices (a table already there) are not ours to print.
-constexpr const char* session_settings = "SET TIME ZONE 'UTC'; SET client_min_messages = warning";
-
 // The statement as errors name it: short, on one line.
 std::string describe(std::string_view sql) {
-    constexpr std::size_t shown = 120;
+    std::size_t shown = std::min<std::size_t>(sql.size(), 120);
+    // Not inside a UTF-8 character: back up over its continuation bytes.
+    while (shown < sql.size() && shown > 0 && (static_cast<unsigned char>(sql[shown]) & 0xC0) == 0x80)
+        --shown;
     std::string text = one_line(sql.substr(0, shown));
     if (sql.size() > shown) text += "...";
     return "\"" + text + "\"";
+}
+
+[[noreturn]] void throw_transaction_lost(std::string_view sql) {
+    throw StorageError("PostgreSQL: " + describe(sql) +
+                           ": the connection was lost inside a transaction, which the server "
+                           "rolled back: roll back and run the transaction again",
+                       true);
 }
 
 }  // namespace
@@ -74,25 +82,70 @@ std::int64_t Result::integer(int row, int column) const {
     return value;
 }
 
-Connection::Connection(const std::string& conninfo) : connection_(PQconnectdb(conninfo.c_str())) {
+namespace {
+
+// Settings every session starts with, given with the connection rather than run after it:
+// times are written and compared as UTC text, text is UTF-8, and the server's notices (a
+// table already there) are not ours to print.
+pg_conn* connect(const std::string& conninfo) {
+    // The caller's string is expanded in place of dbname; the keywords after it override it.
+    const std::array<const char*, 4> keywords = {"dbname", "options", "client_encoding", nullptr};
+    const std::array<const char*, 4> values = {
+        conninfo.c_str(), "-c TimeZone=UTC -c client_min_messages=warning", "UTF8", nullptr};
+    return PQconnectdbParams(keywords.data(), values.data(), 1);
+}
+
+}  // namespace
+
+Connection::Connection(const std::string& conninfo)
+    : conninfo_(conninfo), connection_(connect(conninfo)) {
     if (!connection_) throw StorageError("PostgreSQL: out of memory opening a connection", true);
-    if (PQstatus(connection_.get()) != CONNECTION_OK) fail(connection_.get(), nullptr, "connecting");
-    exec(session_settings);
+    if (PQstatus(connection_.get()) != CONNECTION_OK) fail_to_connect("connecting");
+}
+
+void Connection::fail_to_connect(std::string_view what) const {
+    // libpq gives no SQLSTATE for a failed connection: ask the server whether it is there.
+    const PGPing ping = PQping(conninfo_.c_str());
+    const bool transient = ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
+    throw StorageError("PostgreSQL: " + std::string(what) + ": " +
+                           one_line(PQerrorMessage(connection_.get())),
+                       transient);
 }
 
 void Connection::reopen_if_lost() {
     if (PQstatus(connection_.get()) == CONNECTION_OK) return;
     prepared_.clear();
+    if (in_transaction_) transaction_lost_ = true;
+    in_transaction_ = false;
     PQreset(connection_.get());
-    if (PQstatus(connection_.get()) != CONNECTION_OK)
-        fail(connection_.get(), nullptr, "connecting again");
-    exec(session_settings);
+    if (PQstatus(connection_.get()) != CONNECTION_OK) fail_to_connect("connecting again");
+}
+
+void Connection::note_transaction_state() {
+    switch (PQtransactionStatus(connection_.get())) {
+        case PQTRANS_IDLE: in_transaction_ = false; break;
+        case PQTRANS_INTRANS:
+        case PQTRANS_INERROR:
+        case PQTRANS_ACTIVE: in_transaction_ = true; break;
+        case PQTRANS_UNKNOWN: break;  // the connection is gone: keep what was known
+    }
 }
 
 void Connection::exec(std::string_view sql) {
     reopen_if_lost();
+    if (transaction_lost_) {
+        // The server rolled it back with the connection: the caller's ROLLBACK has nothing
+        // left to do, and a BEGIN starts afresh.
+        if (sql == "ROLLBACK") {
+            transaction_lost_ = false;
+            return;
+        }
+        if (!sql.starts_with("BEGIN")) throw_transaction_lost(sql);
+        transaction_lost_ = false;
+    }
     const std::string text(sql);
     const Result result(PQexec(connection_.get(), text.c_str()));
+    note_transaction_state();
     const auto status = PQresultStatus(result.result_.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
         fail(connection_.get(), result.result_.get(), describe(sql));
@@ -100,6 +153,7 @@ void Connection::exec(std::string_view sql) {
 
 Result Connection::query(std::string_view sql, std::initializer_list<Parameter> parameters) {
     reopen_if_lost();
+    if (transaction_lost_) throw_transaction_lost(sql);
     auto found = prepared_.find(std::string(sql));
     if (found == prepared_.end()) {
         const std::string name = "callpop_" + std::to_string(prepared_.size() + 1);
@@ -117,6 +171,9 @@ Result Connection::query(std::string_view sql, std::initializer_list<Parameter> 
     values.reserve(parameters.size());
     for (const auto& parameter : parameters) {
         if (parameter) {
+            if (parameter->find('\0') != std::string_view::npos)
+                throw StorageError("PostgreSQL: " + describe(sql) + ": parameter " +
+                                   std::to_string(values.size() + 1) + " holds a NUL byte");
             texts.emplace_back(*parameter);
             values.push_back(texts.back().c_str());
         } else {
@@ -126,6 +183,7 @@ Result Connection::query(std::string_view sql, std::initializer_list<Parameter> 
     Result result(PQexecPrepared(connection_.get(), found->second.c_str(),
                                  static_cast<int>(values.size()), values.data(), nullptr, nullptr,
                                  0));
+    note_transaction_state();
     const auto status = PQresultStatus(result.result_.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
         fail(connection_.get(), result.result_.get(), describe(sql));

@@ -41,26 +41,36 @@ private:
 // A statement's parameter: text PostgreSQL converts to the column's type, or NULL.
 using Parameter = std::optional<std::string_view>;
 
+// A connection the server dropped is opened again before the next statement. When it was
+// dropped inside a transaction, the server rolled that back: every statement is then refused
+// (transient) until the caller's ROLLBACK, so that a retry runs the whole transaction again
+// and never half of it outside one.
 class Connection {
 public:
     // A libpq connection string ("host=... port=... dbname=..." or a postgresql:// URI).
+    // Failing to connect is transient when no server answered or it is starting or stopping;
+    // a server that answered and refused (a wrong database, user or password) is not.
     explicit Connection(const std::string& conninfo);
 
     // SQL without parameters; several statements may run at once (migrations, BEGIN).
     void exec(std::string_view sql);
     // One statement with $1, $2, ... bound to `parameters`, prepared on its first use on this
-    // connection.
+    // connection. A parameter cannot hold a NUL byte.
     Result query(std::string_view sql, std::initializer_list<Parameter> parameters = {});
     // The server's process for this connection (pg_terminate_backend, pg_stat_activity).
     int backend_pid() const;
 
 private:
-    // A connection the server dropped is opened again before the next statement; its
-    // prepared statements went with it.
     void reopen_if_lost();
+    [[noreturn]] void fail_to_connect(std::string_view what) const;
+    // After each statement: whether a transaction is open, for a loss to know it lost one.
+    void note_transaction_state();
 
+    std::string conninfo_;
     std::unique_ptr<pg_conn, ConnectionCloser> connection_;
     std::unordered_map<std::string, std::string> prepared_;  // SQL → statement name
+    bool in_transaction_ = false;
+    bool transaction_lost_ = false;
 };
 
 }  // namespace callpop::storage::postgresql

@@ -11,8 +11,9 @@ constexpr std::array migrations = {
 #include "schema.sql.inc"
 };
 
-// Any number of our own, the same for every daemon: they queue on it to migrate.
-constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(7700)";
+// A key of our own, the same for every daemon: they queue on it to migrate. Two numbers
+// (callpop's port, then "migrate") rather than one, to stay clear of other programs' keys.
+constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(7700, 1)";
 
 }  // namespace
 
@@ -26,7 +27,9 @@ int schema_version(Connection& db) {
 }
 
 void migrate(Connection& db) {
-    db.exec("BEGIN");
+    // Read committed whatever the server's default: a daemon that waited for the lock must
+    // see what the one before it committed.
+    db.exec("BEGIN ISOLATION LEVEL READ COMMITTED");
     try {
         db.exec(migration_lock);
         db.exec("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)");
@@ -47,7 +50,7 @@ void migrate(Connection& db) {
         try {
             db.exec("ROLLBACK");
         } catch (const StorageError&) {
-            // The connection is gone: the server rolled the transaction back itself.
+            // Not even a new connection: the migration's error is the one to report.
         }
         throw;
     }

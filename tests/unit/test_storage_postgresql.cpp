@@ -113,6 +113,15 @@ TEST_CASE("postgresql: no server at the address is a transient error that names 
     CHECK(error.transient());
 }
 
+TEST_CASE("postgresql: a server that answers and refuses is not a transient error") {
+    auto conninfo = PostgresCluster::shared().fresh_database();
+    conninfo.replace(conninfo.find("dbname="), std::string("dbname=").size(), "dbname=nowhere_");
+    const auto error = error_of([&] { Connection db(conninfo); });
+    INFO(error.what());
+    CHECK(std::string(error.what()).find("\"nowhere_") != std::string::npos);
+    CHECK_FALSE(error.transient());
+}
+
 TEST_CASE("postgresql: errors name the statement, and only the server's trouble is transient") {
     Connection db(PostgresCluster::shared().fresh_database());
     migrate(db);
@@ -133,6 +142,57 @@ TEST_CASE("postgresql: errors name the statement, and only the server's trouble 
     });
     CHECK(std::string(null_text.what()).find("null value in column \"external_id\"") !=
           std::string::npos);
+
+    // libpq reads parameters as C strings: one with a NUL byte would be cut short.
+    const auto nul = error_of([&] {
+        db.query("INSERT INTO customers (external_id) VALUES ($1)",
+                 {std::string_view("CRM-\0-2", 7)});
+    });
+    CHECK(std::string(nul.what()).ends_with(": parameter 1 holds a NUL byte"));
+    CHECK_FALSE(nul.transient());
+    CHECK(db.query("SELECT count(*) FROM customers").integer(0, 0) == 1);
+}
+
+TEST_CASE("postgresql: a transaction the server lost with its connection is never half run") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Connection db(conninfo);
+    migrate(db);
+    db.exec("BEGIN");
+    db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-1"});
+    Connection admin(conninfo);
+    admin.query("SELECT pg_terminate_backend($1)", {std::to_string(db.backend_pid())});
+    CHECK(error_of([&] { db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-2"}); })
+              .transient());
+    // Reconnected, but outside the transaction: the rest of it must not run on its own.
+    const auto refused = error_of([&] {
+        db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-3"});
+    });
+    CHECK(std::string(refused.what()).find("the connection was lost inside a transaction") !=
+          std::string::npos);
+    CHECK(refused.transient());
+    CHECK_THROWS_AS(db.exec("COMMIT"), StorageError);
+    db.exec("ROLLBACK");
+    // Run again whole, it commits once.
+    db.exec("BEGIN");
+    db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-1"});
+    db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-2"});
+    db.exec("COMMIT");
+    CHECK(db.query("SELECT string_agg(external_id, ',' ORDER BY external_id) FROM customers")
+              .text(0, 0) == "CRM-1,CRM-2");
+}
+
+TEST_CASE("postgresql: text compares byte by byte, as in SQLite, whatever the locale") {
+    Connection db(PostgresCluster::shared().fresh_database("en-US"));
+    migrate(db);
+    // The database's own order is the locale's ...
+    CHECK(db.query("SELECT string_agg(x, ',' ORDER BY x) FROM (VALUES ('b'), ('B'), ('a'), "
+                   "('Z'), ('é')) AS v(x)")
+              .text(0, 0) == "a,b,B,é,Z");
+    // ... but the store's columns keep SQLite's.
+    for (const char* id : {"b", "B", "a", "Z", "é"})
+        db.query("INSERT INTO customers (external_id) VALUES ($1)", {id});
+    CHECK(db.query("SELECT string_agg(external_id, ',' ORDER BY external_id) FROM customers")
+              .text(0, 0) == "B,Z,a,b,é");
 }
 
 TEST_CASE("postgresql: a connection the server ended is opened again on its next use") {
