@@ -256,8 +256,10 @@ std::string with_pop_seq(std::string pop_line, std::uint64_t seq) {
     if (!pop_line.starts_with(pop_prefix))
         throw std::invalid_argument("with_pop_seq: not a line of encode_pop");
     const auto seq_end = pop_line.find(',', pop_prefix.size());
+    if (seq_end == std::string::npos)
+        throw std::invalid_argument("with_pop_seq: not a line of encode_pop");
     std::array<char, 20> digits{};
-    const auto end = std::to_chars(digits.begin(), digits.end(), seq).ptr;
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), seq).ptr;
     pop_line.replace(pop_prefix.size(), seq_end - pop_prefix.size(), digits.data(),
                      static_cast<std::size_t>(end - digits.data()));
     return pop_line;

@@ -689,6 +689,7 @@ TEST_CASE("encode: a pop renumbered by with_pop_seq is the same pop under the ne
         CHECK(parse_line(protocol::with_pop_seq(renumbered, 3)) == expected);
     }
     CHECK_THROWS_AS(protocol::with_pop_seq("{\"type\":\"ended\"}\n", 1), std::invalid_argument);
+    CHECK_THROWS_AS(protocol::with_pop_seq("{\"type\":\"pop\",\"seq\":0}\n", 1), std::invalid_argument);
 }
 
 TEST_CASE("encode: text that is not UTF-8 is replaced, never thrown on") {
