@@ -115,19 +115,12 @@ Parsed<SwitchEvent> parse_switch_event(std::string_view line) {
     FieldReader event_name(object, "event");
     const std::string name = event_name.required_string("event");
     if (event_name.error()) return *event_name.error();
-    if (name == "ring") {
-        event.kind = SwitchEventKind::ring;
-    } else if (name == "answer") {
-        event.kind = SwitchEventKind::answer;
-    } else if (name == "hangup") {
-        event.kind = SwitchEventKind::hangup;
-    } else if (name == "transfer") {
-        event.kind = SwitchEventKind::transfer;
-    } else {
+    const auto kind = event_kind(name);
+    if (!kind)
         return ProtocolError{"unknown_event",
                              "unknown event \"" + name +
                                  "\" (expected ring, answer, hangup, transfer, hello or ping)"};
-    }
+    event.kind = *kind;
 
     FieldReader fields(object, name + " event");
     event.call = fields.required_string("call");

@@ -9,13 +9,11 @@
 
 #include <cerrno>
 
-#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <vector>
 
 #include "storage/postgresql/connection.hpp"
 #include "support/ports.hpp"
