@@ -474,10 +474,8 @@ void read_listen(const Value& value, Listen& listen) {
 
 std::string read_backend(const Value& value) {
     std::string backend = read_string(value);
-    if (backend == "postgresql") {
-        value.fail("postgresql is not built yet (expected one of: sqlite)");
-    }
-    if (backend != "sqlite") value.fail("expected one of: sqlite");
+    if (backend != "sqlite" && backend != "postgresql")
+        value.fail("expected one of: sqlite, postgresql");
     return backend;
 }
 
@@ -485,8 +483,12 @@ void read_storage(const Value& value, Storage& storage) {
     const Member members[] = {
         {"backend", [&](const Value& v) { storage.backend = read_backend(v); }},
         {"path", [&](const Value& v) { storage.path = read_nonempty_string(v); }},
+        {"conninfo", [&](const Value& v) { storage.conninfo = read_nonempty_string(v); }},
     };
     read_section(value, members);
+    if (storage.backend == "postgresql" && storage.conninfo.empty())
+        value.fail_missing("conninfo",
+                           "missing: the postgresql backend needs a libpq connection string");
 }
 
 void read_call_log(const Value& value, CallLog& call_log) {

@@ -76,8 +76,10 @@ struct Listen {
 };
 
 struct Storage {
-    std::string backend = "sqlite";
+    std::string backend = "sqlite";  // or "postgresql"
+    // SQLite: the database file. PostgreSQL: where this daemon keeps its own files (the spool).
     std::string path = "var/callpop.db";
+    std::string conninfo;  // PostgreSQL: the libpq connection string
     bool operator==(const Storage&) const = default;
 };
 

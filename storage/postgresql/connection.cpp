@@ -82,6 +82,15 @@ std::int64_t Result::integer(int row, int column) const {
     return value;
 }
 
+std::int64_t Result::affected() const {
+    const std::string_view digits = PQcmdTuples(result_.get());
+    std::int64_t value = 0;
+    std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    return value;
+}
+
+std::string_view Result::command() const { return PQcmdStatus(result_.get()); }
+
 namespace {
 
 // Settings every session starts with, given with the connection rather than run after it:
@@ -131,30 +140,31 @@ void Connection::note_transaction_state() {
     }
 }
 
-void Connection::exec(std::string_view sql) {
+Result Connection::exec(std::string_view sql) {
     reopen_if_lost();
     if (transaction_lost_) {
         // The server rolled it back with the connection: the caller's ROLLBACK has nothing
         // left to do, and a BEGIN starts afresh.
         if (sql == "ROLLBACK") {
             transaction_lost_ = false;
-            return;
+            return Result(PQmakeEmptyPGresult(connection_.get(), PGRES_COMMAND_OK));
         }
         if (!sql.starts_with("BEGIN")) throw_transaction_lost(sql);
         transaction_lost_ = false;
     }
     const std::string text(sql);
-    const Result result(PQexec(connection_.get(), text.c_str()));
+    Result result(PQexec(connection_.get(), text.c_str()));
     note_transaction_state();
     const auto status = PQresultStatus(result.result_.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
         fail(connection_.get(), result.result_.get(), describe(sql));
+    return result;
 }
 
 Result Connection::query(std::string_view sql, std::initializer_list<Parameter> parameters) {
     reopen_if_lost();
     if (transaction_lost_) throw_transaction_lost(sql);
-    auto found = prepared_.find(std::string(sql));
+    auto found = prepared_.find(sql);
     if (found == prepared_.end()) {
         const std::string name = "callpop_" + std::to_string(prepared_.size() + 1);
         const std::string text(sql);

@@ -32,6 +32,10 @@ public:
     bool is_null(int row, int column) const;
     std::string_view text(int row, int column) const;  // NULL → ""
     std::int64_t integer(int row, int column) const;
+    // Rows an INSERT, UPDATE or DELETE touched.
+    std::int64_t affected() const;
+    // What the server says it did: "COMMIT", or "ROLLBACK" for a COMMIT of a failed transaction.
+    std::string_view command() const;
 
 private:
     friend class Connection;
@@ -53,7 +57,7 @@ public:
     explicit Connection(const std::string& conninfo);
 
     // SQL without parameters; several statements may run at once (migrations, BEGIN).
-    void exec(std::string_view sql);
+    Result exec(std::string_view sql);
     // One statement with $1, $2, ... bound to `parameters`, prepared on its first use on this
     // connection. A parameter cannot hold a NUL byte.
     Result query(std::string_view sql, std::initializer_list<Parameter> parameters = {});
@@ -68,7 +72,14 @@ private:
 
     std::string conninfo_;
     std::unique_ptr<pg_conn, ConnectionCloser> connection_;
-    std::unordered_map<std::string, std::string> prepared_;  // SQL → statement name
+    // Found by the SQL's text without copying it: the store runs statements for every call.
+    struct SqlHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view sql) const {
+            return std::hash<std::string_view>{}(sql);
+        }
+    };
+    std::unordered_map<std::string, std::string, SqlHash, std::equal_to<>> prepared_;  // → name
     bool in_transaction_ = false;
     bool transaction_lost_ = false;
 };

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "storage/sqlite/connection.hpp"
+#include "storage/stored_values.hpp"
 #include "storage/token_hash.hpp"
 
 namespace callpop::storage {
@@ -49,26 +50,14 @@ void migrate(Database& db) {
     }
 }
 
-// Read by read_followups(), in this order; f is followups, cu the customer (LEFT JOIN).
-constexpr const char* followup_columns =
-    "f.id, f.kind, f.status, f.customer_id, coalesce(cu.name, ''), f.number, f.call_id, "
-    "f.reason, f.due_at, f.timezone, f.timezone_source, f.calling_window, f.attempts_made, "
-    "f.attempts_max, f.retry_after_s, f.survey, f.leased_by, f.lease_until, f.last_result, "
-    "f.score, f.comment, f.created_at, f.closed_at, f.closed_by, f.overdue_at";
-
 // As migration 1 made it. An import into an empty phones table drops it and builds it again
 // when done (SqliteStore::begin_import).
 constexpr const char* create_phones_by_number =
     "CREATE INDEX IF NOT EXISTS phones_by_number ON phones(number)";
 
-constexpr const char* log_record_select =
-    "SELECT id, at, kind, call_id, switch, caller, caller_name, dialed, line, queue, "
-    "extension, agent, customer_id, customer_name, outcome, cause, notes, followup_id "
-    "FROM call_log";
-
-constexpr const char* customer_columns =
-    "c.id, c.external_id, c.name, c.company, c.tier, c.segment, c.language, c.timezone, "
-    "c.email, c.address, c.do_not_call";
+using stored::customer_columns;
+using stored::followup_columns;
+using stored::log_record_select;
 
 class SqliteStore final : public Store {
 public:
@@ -442,9 +431,7 @@ public:
             "VALUES (?1, ?2, ?3, ?4, ?5) "
             "ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, "
             "token_hash = excluded.token_hash, extensions = excluded.extensions");
-        std::string extensions;
-        for (const auto& extension : account.extensions)
-            extensions += (extensions.empty() ? "" : ",") + extension;
+        const std::string extensions = stored::join_extensions(account.extensions);
         upsert.bind(1, account.id).bind(2, account.name).bind(3, domain::to_string(account.role));
         upsert.bind(4, account.token_hash).bind(5, extensions).run();
     }
@@ -803,49 +790,41 @@ private:
         return result ? domain::to_string(*result) : std::string_view("");
     }
 
-    // A query left mid-rows would hold its read snapshot, and refuse the next bind.
-    [[noreturn]] static void fail_row(Statement& row, const std::string& message) {
-        row.reset();
-        throw StorageError(message);
-    }
-
+    // A query left mid-rows would hold its read snapshot, and refuse the next bind: each
+    // reader of a broken value resets its query before the error goes up.
     static nlohmann::json json_column(Statement& row, int index, std::int64_t id,
                                       const char* what) {
-        if (row.column_is_null(index)) return nullptr;
-        auto parsed = nlohmann::json::parse(row.column_text(index), nullptr, false);
-        if (parsed.is_discarded())
-            fail_row(row, "follow-up " + std::to_string(id) + ": " + what + " is not JSON");
-        return parsed;
+        try {
+            return stored::followup_json(row.column_text(index), row.column_is_null(index), id,
+                                         what);
+        } catch (const StorageError&) {
+            row.reset();
+            throw;
+        }
     }
 
     static AgentAccount read_account(Statement& row) {
-        AgentAccount account{row.column_text(0), row.column_text(1),
-                             state_column<AgentRole>(row, 2, "agents.role"), row.column_text(3)};
-        const std::string extensions = row.column_text(4);
-        for (std::size_t start = 0; start < extensions.size();) {
-            const auto comma = std::min(extensions.find(',', start), extensions.size());
-            account.extensions.push_back(extensions.substr(start, comma - start));
-            start = comma + 1;
-        }
-        return account;
+        return {row.column_text(0), row.column_text(1),
+                state_column<AgentRole>(row, 2, "agents.role"), row.column_text(3),
+                stored::split_extensions(row.column_view(4))};
     }
 
-    // A name the schema's CHECK should have kept out is a broken row, not a default.
     template <domain::NamedState State>
     static State state_column(Statement& row, int index, const char* column) {
-        const std::string name = row.column_text(index);
-        if (const auto state = domain::parse<State>(name)) return *state;
-        fail_row(row, std::string(column) + ": unknown value \"" + name + "\"");
+        try {
+            return stored::state<State>(row.column_view(index), column);
+        } catch (const StorageError&) {
+            row.reset();
+            throw;
+        }
     }
 
-    // The survey column is JSON the schema cannot check: a scale callpop has no name for is
-    // a broken row, like an unknown state.
     static void survey_scale_of(Statement& row, const Followup& followup) {
         try {
-            domain::survey_scale(followup.survey);
-        } catch (const std::invalid_argument& error) {
-            fail_row(row, "follow-up " + std::to_string(followup.id) + ": survey: " +
-                              error.what());
+            stored::check_survey_scale(followup);
+        } catch (const StorageError&) {
+            row.reset();
+            throw;
         }
     }
 

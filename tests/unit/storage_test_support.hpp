@@ -7,13 +7,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
+#include "support/postgres_cluster.hpp"
 #include "support/temp_dir.hpp"
 #include "storage/open_store.hpp"
 #include "storage/phone_number.hpp"
@@ -26,10 +29,23 @@ namespace callpop::test {
 // Each gives the settings of a store kept in a test case's fresh directory.
 struct SqliteBackend {
     static config::Storage settings(const TempDir& dir) {
-        return {.backend = "sqlite", .path = (dir / "callpop.db").string()};
+        return {.backend = "sqlite", .path = (dir / "callpop.db").string(), .conninfo = ""};
     }
 };
-#define CALLPOP_STORAGE_BACKENDS callpop::test::SqliteBackend
+// A database of its own on the tests' PostgreSQL server (support/postgres_cluster.hpp), one
+// per directory: the test case's store, however often it is opened.
+struct PostgresBackend {
+    static config::Storage settings(const TempDir& dir) {
+        static std::mutex mutex;
+        static std::map<std::filesystem::path, std::string> databases;
+        const std::scoped_lock lock(mutex);
+        auto& conninfo = databases[dir.path()];
+        if (conninfo.empty()) conninfo = PostgresCluster::shared().fresh_database();
+        return {.backend = "postgresql", .path = (dir / "callpop.db").string(),
+                .conninfo = conninfo};
+    }
+};
+#define CALLPOP_STORAGE_BACKENDS callpop::test::SqliteBackend, callpop::test::PostgresBackend
 
 // Opened as the daemon opens it, by open_store(): a fresh store unless `dir` holds one.
 template <typename Backend>
@@ -51,3 +67,4 @@ inline std::filesystem::path write_file(const TempDir& dir, std::string_view nam
 
 // Test names end in the backend they ran on: "<sqlite>".
 TYPE_TO_STRING_AS("sqlite", callpop::test::SqliteBackend);
+TYPE_TO_STRING_AS("postgresql", callpop::test::PostgresBackend);

@@ -358,9 +358,12 @@ TEST_CASE_FIXTURE(ConfigFile, "values checked beyond their type") {
     SUBCASE("storage backend") {
         CHECK(load_error("storage:\n  backend: postgresql\n") ==
               file +
-                  ":2:12: storage.backend: postgresql is not built yet (expected one of: sqlite)");
+                  ":2:3: storage.conninfo: missing: the postgresql backend needs a libpq "
+                  "connection string");
         CHECK(load_error("storage:\n  backend: mysql\n") ==
-              file + ":2:12: storage.backend: expected one of: sqlite");
+              file + ":2:12: storage.backend: expected one of: sqlite, postgresql");
+        CHECK(load_error("storage:\n  conninfo: \"\"\n") ==
+              file + ":2:13: storage.conninfo: must not be empty");
     }
     SUBCASE("storage path") {
         CHECK(load_error("storage:\n  path: \"\"\n") ==

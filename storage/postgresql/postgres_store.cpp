@@ -1,0 +1,871 @@
+#include "storage/postgresql/postgres_store.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/postgresql/connection.hpp"
+#include "storage/postgresql/schema.hpp"
+#include "storage/stored_values.hpp"
+#include "storage/token_hash.hpp"
+
+namespace callpop::storage {
+
+using domain::AgentRole;
+using domain::AttemptResult;
+using domain::FollowupKind;
+using domain::FollowupStatus;
+using domain::SurveyScale;
+using postgresql::Connection;
+using postgresql::Parameter;
+using postgresql::Result;
+using stored::followup_columns;
+using stored::log_record_select;
+
+namespace {
+
+// Parameters go to the server as text.
+std::string text_of(std::int64_t value) { return std::to_string(value); }
+
+std::optional<std::string> text_of(std::optional<std::int64_t> value) {
+    if (!value) return std::nullopt;
+    return std::to_string(*value);
+}
+
+std::optional<std::string> text_of(std::optional<int> value) {
+    if (!value) return std::nullopt;
+    return std::to_string(*value);
+}
+
+// Unset times are NULL in the followups table.
+Parameter time_or_null(const std::string& iso) {
+    if (iso.empty()) return std::nullopt;
+    return iso;
+}
+
+// NULL is no limit to PostgreSQL; a limit past bigint is none either.
+std::optional<std::string> limit_of(std::size_t limit) {
+    if (limit > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))
+        return std::nullopt;
+    return std::to_string(limit);
+}
+
+// A text[] literal: every element quoted, so that any text (a number as given, an outcome
+// code) stays one element.
+std::string text_array(const std::vector<std::string>& items) {
+    std::string literal = "{";
+    for (const auto& item : items) {
+        if (literal.size() > 1) literal += ',';
+        literal += '"';
+        for (const char c : item) {
+            if (c == '"' || c == '\\') literal += '\\';
+            literal += c;
+        }
+        literal += '"';
+    }
+    return literal + "}";
+}
+
+std::string string_at(const Result& rows, int row, int column) {
+    return std::string(rows.text(row, column));
+}
+
+std::optional<std::int64_t> optional_integer(const Result& rows, int row, int column) {
+    if (rows.is_null(row, column)) return std::nullopt;
+    return rows.integer(row, column);
+}
+
+// What the customer readers select: stored::customer_columns, then the phones as a JSON array
+// in their order, so that a customer and its phones are one round trip.
+const std::string customer_select =
+    std::string("SELECT ") + stored::customer_columns +
+    ", (SELECT coalesce(json_agg(p.number ORDER BY p.position), '[]') FROM phones p "
+    "WHERE p.customer_id = c.id)";
+
+Customer read_customer(const Result& rows, int row) {
+    Customer customer;
+    customer.id = rows.integer(row, 0);
+    customer.external_id = string_at(rows, row, 1);
+    customer.name = string_at(rows, row, 2);
+    customer.company = string_at(rows, row, 3);
+    customer.tier = string_at(rows, row, 4);
+    customer.segment = string_at(rows, row, 5);
+    customer.language = string_at(rows, row, 6);
+    customer.timezone = string_at(rows, row, 7);
+    customer.email = string_at(rows, row, 8);
+    customer.address = string_at(rows, row, 9);
+    customer.do_not_call = rows.integer(row, 10) != 0;
+    customer.phones = nlohmann::json::parse(rows.text(row, 11)).get<std::vector<std::string>>();
+    return customer;
+}
+
+std::optional<Customer> first_customer(const Result& rows) {
+    if (rows.rows() == 0) return std::nullopt;
+    return read_customer(rows, 0);
+}
+
+std::vector<CallLogRecord> read_log_records(const Result& rows) {
+    std::vector<CallLogRecord> records;
+    records.reserve(static_cast<std::size_t>(rows.rows()));
+    for (int row = 0; row < rows.rows(); ++row) {
+        CallLogRecord record;
+        record.id = rows.integer(row, 0);
+        record.at = string_at(rows, row, 1);
+        record.kind = string_at(rows, row, 2);
+        record.call = string_at(rows, row, 3);
+        record.switch_name = string_at(rows, row, 4);
+        record.from = string_at(rows, row, 5);
+        record.caller_name = string_at(rows, row, 6);
+        record.to = string_at(rows, row, 7);
+        record.line = string_at(rows, row, 8);
+        record.queue = string_at(rows, row, 9);
+        record.extension = string_at(rows, row, 10);
+        record.agent = string_at(rows, row, 11);
+        record.customer_id = optional_integer(rows, row, 12);
+        record.customer_name = string_at(rows, row, 13);
+        record.outcome = string_at(rows, row, 14);
+        record.cause = string_at(rows, row, 15);
+        record.notes = string_at(rows, row, 16);
+        record.followup_id = optional_integer(rows, row, 17);
+        records.push_back(std::move(record));
+    }
+    return records;
+}
+
+// Every row of a query on stored::followup_columns.
+std::vector<Followup> read_followups(const Result& rows) {
+    std::vector<Followup> followups;
+    for (int row = 0; row < rows.rows(); ++row) {
+        Followup followup;
+        followup.id = rows.integer(row, 0);
+        followup.kind = stored::state<FollowupKind>(rows.text(row, 1), "followups.kind");
+        followup.status = stored::state<FollowupStatus>(rows.text(row, 2), "followups.status");
+        followup.customer_id = optional_integer(rows, row, 3);
+        followup.customer_name = string_at(rows, row, 4);
+        followup.number = string_at(rows, row, 5);
+        followup.call = string_at(rows, row, 6);
+        followup.reason = string_at(rows, row, 7);
+        followup.due_at = string_at(rows, row, 8);
+        followup.timezone = string_at(rows, row, 9);
+        followup.timezone_source = string_at(rows, row, 10);
+        followup.window = stored::followup_json(string_at(rows, row, 11), rows.is_null(row, 11),
+                                                followup.id, "calling_window");
+        followup.attempts_made = static_cast<std::uint32_t>(rows.integer(row, 12));
+        followup.attempts_max = static_cast<std::uint32_t>(rows.integer(row, 13));
+        followup.retry_after_s = rows.integer(row, 14);
+        followup.survey = stored::followup_json(string_at(rows, row, 15), rows.is_null(row, 15),
+                                                followup.id, "survey");
+        stored::check_survey_scale(followup);
+        followup.leased_by = string_at(rows, row, 16);
+        followup.lease_until = string_at(rows, row, 17);
+        if (!rows.text(row, 18).empty())
+            followup.last_result =
+                stored::state<AttemptResult>(rows.text(row, 18), "followups.last_result");
+        if (!rows.is_null(row, 19)) followup.score = static_cast<int>(rows.integer(row, 19));
+        followup.comment = string_at(rows, row, 20);
+        followup.created_at = string_at(rows, row, 21);
+        followup.closed_at = string_at(rows, row, 22);
+        followup.closed_by = string_at(rows, row, 23);
+        followup.overdue_at = string_at(rows, row, 24);
+        followups.push_back(std::move(followup));
+    }
+    return followups;
+}
+
+AgentAccount read_account(const Result& rows, int row) {
+    return {string_at(rows, row, 0), string_at(rows, row, 1),
+            stored::state<AgentRole>(rows.text(row, 2), "agents.role"), string_at(rows, row, 3),
+            stored::split_extensions(rows.text(row, 4))};
+}
+
+// No attempt yet is '' in followups.last_result.
+std::string_view result_name(const std::optional<AttemptResult>& result) {
+    return result ? domain::to_string(*result) : std::string_view("");
+}
+
+class PostgresStore final : public Store {
+public:
+    PostgresStore(const std::string& conninfo, bool read_only)
+        : db_(conninfo), read_only_(read_only) {
+        if (read_only) {
+            if (postgresql::schema_version(db_) != postgresql::known_schema_version())
+                throw StorageError("PostgreSQL: the database has no schema of this callpop's "
+                                   "version yet");
+            return;
+        }
+        postgresql::migrate(db_);
+    }
+
+    // ---- the directory ----
+
+    std::vector<Customer> customers_by_number(std::string_view number,
+                                              std::size_t limit) override {
+        // Best first: most recently called (none last), then the oldest record.
+        static const std::string sql =
+            customer_select +
+            " FROM phones n JOIN customers c ON c.id = n.customer_id WHERE n.number = $1 "
+            "ORDER BY (SELECT max(started_at) FROM calls WHERE customer_id = c.id) DESC "
+            "NULLS LAST, c.id LIMIT $2";
+        const Result rows = db_.query(sql, {number, limit_of(limit)});
+        std::vector<Customer> customers;
+        for (int row = 0; row < rows.rows(); ++row) customers.push_back(read_customer(rows, row));
+        return customers;
+    }
+
+    std::optional<Customer> customer_by_asset_serial(std::string_view serial) override {
+        static const std::string sql =
+            customer_select +
+            " FROM assets a JOIN customers c ON c.id = a.customer_id "
+            "WHERE a.serial = $1 AND a.serial <> '' ORDER BY a.id LIMIT 1";
+        return first_customer(db_.query(sql, {serial}));
+    }
+
+    std::optional<Customer> customer_by_external_id(std::string_view external_id) override {
+        static const std::string sql = customer_select + " FROM customers c WHERE external_id = $1";
+        return first_customer(db_.query(sql, {external_id}));
+    }
+
+    std::optional<Customer> customer_by_id(std::int64_t id) override {
+        static const std::string sql = customer_select + " FROM customers c WHERE id = $1";
+        return first_customer(db_.query(sql, {text_of(id)}));
+    }
+
+    CustomerCard card(const Customer& customer, std::size_t history) override {
+        CustomerCard card;
+        card.customer = customer;
+        const std::string id = text_of(customer.id);
+        const Result notes = db_.query(
+            "SELECT id, kind, text, author, created_at FROM notes WHERE customer_id = $1 "
+            "ORDER BY created_at DESC, id DESC LIMIT 50",
+            {id});
+        for (int row = 0; row < notes.rows(); ++row) {
+            Note note{notes.integer(row, 0), string_at(notes, row, 1), string_at(notes, row, 2),
+                      string_at(notes, row, 3), string_at(notes, row, 4)};
+            (note.kind == "preference" ? card.preferences : card.notes).push_back(std::move(note));
+        }
+        const Result assets = db_.query(
+            "SELECT product, serial, purchased, warranty_end FROM assets WHERE customer_id = $1 "
+            "ORDER BY purchased DESC, id DESC LIMIT 50",
+            {id});
+        for (int row = 0; row < assets.rows(); ++row)
+            card.assets.push_back({string_at(assets, row, 0), string_at(assets, row, 1),
+                                   string_at(assets, row, 2), string_at(assets, row, 3)});
+        const Result calls = db_.query(
+            "SELECT call_id, started_at, line, state, agent, outcome, outcome_notes FROM calls "
+            "WHERE customer_id = $1 ORDER BY started_at DESC LIMIT $2",
+            {id, limit_of(history)});
+        for (int row = 0; row < calls.rows(); ++row)
+            card.history.push_back({string_at(calls, row, 0), string_at(calls, row, 1),
+                                    string_at(calls, row, 2), string_at(calls, row, 3),
+                                    string_at(calls, row, 4), string_at(calls, row, 5),
+                                    string_at(calls, row, 6)});
+        const Result followups = db_.query(
+            "SELECT id, kind, due_at, status, reason FROM followups "
+            "WHERE customer_id = $1 AND status = 'open' ORDER BY due_at LIMIT 20",
+            {id});
+        for (int row = 0; row < followups.rows(); ++row)
+            card.followups.push_back(
+                {followups.integer(row, 0),
+                 stored::state<FollowupKind>(followups.text(row, 1), "followups.kind"),
+                 string_at(followups, row, 2),
+                 stored::state<FollowupStatus>(followups.text(row, 3), "followups.status"),
+                 string_at(followups, row, 4)});
+        return card;
+    }
+
+    // ---- import ----
+
+    // Nothing to set up: PostgreSQL keeps its indexes and checks at a cost an import can bear.
+    void begin_import() override {}
+    void end_import() override {}
+
+    std::int64_t upsert_customer(const Customer& customer) override {
+        // A row that did not change is not written (a re-import is mostly such rows): it
+        // returns nothing, and its id is read on its own.
+        const Result written = db_.query(
+            "INSERT INTO customers AS c (external_id, name, company, tier, segment, language, "
+            "timezone, email, address, do_not_call) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+            "$10) ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, "
+            "company = excluded.company, tier = excluded.tier, segment = excluded.segment, "
+            "language = excluded.language, timezone = excluded.timezone, email = excluded.email, "
+            "address = excluded.address, do_not_call = excluded.do_not_call "
+            "WHERE (c.name, c.company, c.tier, c.segment, c.language, c.timezone, c.email, "
+            "c.address, c.do_not_call) IS DISTINCT FROM (excluded.name, excluded.company, "
+            "excluded.tier, excluded.segment, excluded.language, excluded.timezone, "
+            "excluded.email, excluded.address, excluded.do_not_call) "
+            "RETURNING id, xmax = 0",
+            {customer.external_id, customer.name, customer.company, customer.tier,
+             customer.segment, customer.language, customer.timezone, customer.email,
+             customer.address, customer.do_not_call ? "1" : "0"});
+        std::int64_t id = 0;
+        bool inserted = false;
+        if (written.rows() == 1) {
+            id = written.integer(0, 0);
+            inserted = written.text(0, 1) == "t";
+        } else {
+            const Result stored =
+                db_.query("SELECT id FROM customers WHERE external_id = $1", {customer.external_id});
+            if (stored.rows() == 0)
+                throw StorageError("customer \"" + customer.external_id +
+                                       "\" was removed by another connection while being imported",
+                                   true);
+            id = stored.integer(0, 0);
+        }
+        const std::string id_text = text_of(id);
+        const std::string phones = text_array(customer.phones);
+        if (!inserted) {
+            // Replaced only when they differ, in content or order.
+            const Result same = db_.query(
+                "SELECT coalesce(array_agg(number ORDER BY position), '{}') = $2::text[] "
+                "FROM phones WHERE customer_id = $1",
+                {id_text, phones});
+            if (same.text(0, 0) == "t") return id;
+            db_.query("DELETE FROM phones WHERE customer_id = $1", {id_text});
+        }
+        if (!customer.phones.empty())
+            db_.query(
+                "INSERT INTO phones (customer_id, number, position) SELECT $1, number, "
+                "position - 1 FROM unnest($2::text[]) WITH ORDINALITY AS given(number, position) "
+                "ON CONFLICT DO NOTHING",
+                {id_text, phones});
+        return id;
+    }
+
+    bool upsert_asset(std::string_view customer_external_id, const Asset& asset) override {
+        // By serial, or by product and purchase date when there is none: updated if found,
+        // else added; in one statement, which also says whether the customer exists.
+        const Result customers = db_.query(
+            "WITH owner AS (SELECT id FROM customers WHERE external_id = $1), "
+            "found AS (SELECT a.id FROM assets a JOIN owner ON a.customer_id = owner.id "
+            "WHERE ($3::text <> '' AND a.serial = $3::text) OR ($3::text = '' AND a.serial = '' "
+            "AND a.product = $2::text AND a.purchased = $4::text) ORDER BY a.id LIMIT 1), "
+            "updated AS (UPDATE assets SET product = $2::text, serial = $3::text, "
+            "purchased = $4::text, warranty_end = $5::text WHERE id IN (SELECT id FROM found)), "
+            "added AS (INSERT INTO assets (customer_id, product, serial, purchased, warranty_end) "
+            "SELECT id, $2::text, $3::text, $4::text, $5::text FROM owner "
+            "WHERE NOT EXISTS (SELECT 1 FROM found)) "
+            "SELECT count(*) FROM owner",
+            {customer_external_id, asset.product, asset.serial, asset.purchased,
+             asset.warranty_end});
+        return customers.integer(0, 0) > 0;
+    }
+
+    bool upsert_note(std::string_view customer_external_id, const Note& note) override {
+        const Result customers = db_.query(
+            "WITH owner AS (SELECT id FROM customers WHERE external_id = $1), "
+            "added AS (INSERT INTO notes (customer_id, kind, text, author, created_at) "
+            "SELECT id, $2::text, $3::text, $4::text, $5::text FROM owner WHERE NOT EXISTS "
+            "(SELECT 1 FROM notes n WHERE n.customer_id = owner.id AND n.kind = $2::text "
+            "AND n.text = $3::text)) "
+            "SELECT count(*) FROM owner",
+            {customer_external_id, note.kind, note.text, note.author, note.created_at});
+        return customers.integer(0, 0) > 0;
+    }
+
+    // ---- the call log ----
+
+    std::optional<CallSummary> call_summary(std::string_view call_id) override {
+        const Result rows = db_.query(
+            "SELECT call_id, started_at, line, state, coalesce(nullif(outcome_agent, ''), agent), "
+            "outcome, outcome_notes, caller, customer_id, agent, outcome_agent, switch, "
+            "caller_name, dialed, queue, extension, coalesce(c.name, '') "
+            "FROM calls LEFT JOIN customers c ON c.id = calls.customer_id WHERE call_id = $1",
+            {call_id});
+        if (rows.rows() == 0) return std::nullopt;
+        CallSummary summary{{string_at(rows, 0, 0), string_at(rows, 0, 1), string_at(rows, 0, 2),
+                             string_at(rows, 0, 3), string_at(rows, 0, 4), string_at(rows, 0, 5),
+                             string_at(rows, 0, 6)},
+                            string_at(rows, 0, 7),
+                            optional_integer(rows, 0, 8),
+                            string_at(rows, 0, 9),
+                            string_at(rows, 0, 10),
+                            string_at(rows, 0, 11),
+                            string_at(rows, 0, 12),
+                            string_at(rows, 0, 13),
+                            string_at(rows, 0, 14),
+                            string_at(rows, 0, 15),
+                            string_at(rows, 0, 16)};
+        return summary;
+    }
+
+    std::vector<CallLogRecord> recent_log(std::size_t count) override {
+        static const std::string sql =
+            std::string(log_record_select) + " ORDER BY id DESC LIMIT $1";
+        auto records = read_log_records(db_.query(sql, {limit_of(count)}));
+        return {records.rbegin(), records.rend()};
+    }
+
+    std::vector<CallLogRecord> log_after(std::int64_t after_id, std::size_t count) override {
+        static const std::string sql =
+            std::string(log_record_select) + " WHERE id > $1 ORDER BY id LIMIT $2";
+        return read_log_records(db_.query(sql, {text_of(after_id), limit_of(count)}));
+    }
+
+    std::vector<CallLogRecord> calls_left_open() override {
+        const Result rows = db_.query(
+            "SELECT call_id, switch, caller, caller_name, dialed, line, queue, extension, agent, "
+            "customer_id, coalesce(c.name, '') FROM calls "
+            "LEFT JOIN customers c ON c.id = calls.customer_id WHERE ended_at IS NULL "
+            "ORDER BY started_at, call_id");
+        std::vector<CallLogRecord> open;
+        for (int row = 0; row < rows.rows(); ++row) {
+            CallLogRecord record;
+            record.kind = "timeout";
+            record.call = string_at(rows, row, 0);
+            record.switch_name = string_at(rows, row, 1);
+            record.from = string_at(rows, row, 2);
+            record.caller_name = string_at(rows, row, 3);
+            record.to = string_at(rows, row, 4);
+            record.line = string_at(rows, row, 5);
+            record.queue = string_at(rows, row, 6);
+            record.extension = string_at(rows, row, 7);
+            record.agent = string_at(rows, row, 8);
+            record.customer_id = optional_integer(rows, row, 9);
+            record.customer_name = string_at(rows, row, 10);
+            open.push_back(std::move(record));
+        }
+        return open;
+    }
+
+    std::int64_t last_log_id_before(std::string_view at) override {
+        // Records come in time order: walking back from the newest reads only those since
+        // `at`, not the whole log.
+        return db_
+            .query("SELECT coalesce((SELECT id FROM call_log WHERE at < $1 ORDER BY id DESC "
+                   "LIMIT 1), 0)",
+                   {at})
+            .integer(0, 0);
+    }
+
+    std::int64_t last_log_id() override {
+        return db_.query("SELECT coalesce(max(id), 0) FROM call_log").integer(0, 0);
+    }
+
+    bool append_log(const CallLogRecord& record) override {
+        if (record.kind == "outcome") {
+            const Result updated = db_.query(
+                "UPDATE calls SET outcome = $2, outcome_notes = $3, outcome_agent = $4, "
+                "outcome_at = $5 WHERE call_id = $1",
+                {record.call, record.outcome, record.notes, record.agent, record.at});
+            if (updated.affected() == 0) return false;
+        } else if (record.kind == "ring" || record.kind == "answer" || record.kind == "hangup" ||
+                   record.kind == "timeout") {
+            fold_call_event(record);
+        }
+        const std::optional<std::string> id =
+            record.id > 0 ? std::optional(text_of(record.id)) : std::nullopt;
+        db_.query(
+            "INSERT INTO call_log (id, at, kind, call_id, switch, caller, caller_name, dialed, "
+            "line, queue, extension, agent, customer_id, customer_name, outcome, cause, notes, "
+            "followup_id) VALUES (coalesce($1::bigint, nextval('call_log_id_seq')), "
+            "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+            "$16, $17, $18)",
+            {id, record.at, record.kind, record.call, record.switch_name, record.from,
+             record.caller_name, record.to, record.line, record.queue, record.extension,
+             record.agent, text_of(record.customer_id), record.customer_name, record.outcome,
+             record.cause, record.notes, text_of(record.followup_id)});
+        if (record.id > 0) highest_given_log_id_ = std::max(highest_given_log_id_, record.id);
+        return true;
+    }
+
+    std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) override {
+        const Result added = db_.query(
+            "INSERT INTO notes (customer_id, kind, text, author, created_at) "
+            "SELECT id, $2::text, $3::text, $4::text, $5::text FROM customers WHERE id = $1 "
+            "RETURNING id",
+            {text_of(customer_id), note.kind, note.text, note.author, note.created_at});
+        if (added.rows() == 0) return std::nullopt;
+        return added.integer(0, 0);
+    }
+
+    SpoolPosition spool_position() override {
+        const Result rows = db_.query(
+            "SELECT coalesce((SELECT value FROM daemon_state WHERE name = 'spool_file'), 0), "
+            "coalesce((SELECT value FROM daemon_state WHERE name = 'spool_offset'), 0)");
+        return {rows.integer(0, 0), rows.integer(0, 1)};
+    }
+
+    void set_spool_position(SpoolPosition position) override {
+        db_.query(
+            "INSERT INTO daemon_state (name, value) VALUES ('spool_file', $1), "
+            "('spool_offset', $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            {text_of(position.file), text_of(position.offset)});
+    }
+
+    // ---- transactions ----
+
+    // A reader's transaction is one snapshot for several queries (a caller's whole card).
+    void begin() override {
+        db_.exec(read_only_ ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+        highest_given_log_id_ = 0;
+    }
+
+    void commit() override {
+        // The log's identity moves on past ids written by hand in this transaction, once.
+        if (highest_given_log_id_ > 0) {
+            db_.query(
+                "SELECT setval('call_log_id_seq', greatest($1::bigint, "
+                "(SELECT last_value FROM call_log_id_seq)))",
+                {text_of(highest_given_log_id_)});
+            highest_given_log_id_ = 0;
+        }
+        // A COMMIT of a transaction a statement failed in rolls it back, and says so.
+        if (db_.exec("COMMIT").command() == "ROLLBACK")
+            throw StorageError("PostgreSQL: the transaction was rolled back after an error in it");
+    }
+
+    void rollback() override {
+        highest_given_log_id_ = 0;
+        try {
+            db_.exec("ROLLBACK");
+        } catch (const StorageError&) {
+            // The connection is gone, and the transaction with it.
+        }
+    }
+
+    // ---- follow-ups ----
+
+    std::optional<std::int64_t> create_followup(const Followup& followup) override {
+        // DO NOTHING covers the uniqueness constraints only: the primary key (not given) and
+        // followups_one_open_callback. A refused callback therefore changes nothing.
+        const Result added = db_.query(
+            "INSERT INTO followups (customer_id, call_id, kind, status, reason, number, due_at, "
+            "timezone, timezone_source, calling_window, attempts_made, attempts_max, "
+            "retry_after_s, survey, leased_by, lease_until, last_result, score, comment, "
+            "created_at, closed_at, closed_by, overdue_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+            "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            {text_of(followup.customer_id), followup.call, domain::to_string(followup.kind),
+             domain::to_string(followup.status), followup.reason, followup.number,
+             followup.due_at, followup.timezone, followup.timezone_source,
+             followup.window.is_null() ? std::string("{}") : followup.window.dump(),
+             text_of(followup.attempts_made), text_of(followup.attempts_max),
+             text_of(followup.retry_after_s),
+             followup.survey.is_null() ? std::nullopt : std::optional(followup.survey.dump()),
+             followup.leased_by, time_or_null(followup.lease_until),
+             result_name(followup.last_result), text_of(followup.score), followup.comment,
+             followup.created_at, time_or_null(followup.closed_at), followup.closed_by,
+             time_or_null(followup.overdue_at)});
+        if (added.rows() == 0) return std::nullopt;
+        return added.integer(0, 0);
+    }
+
+    std::optional<Followup> followup(std::int64_t id) override {
+        static const std::string sql =
+            std::string("SELECT ") + followup_columns +
+            " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id WHERE f.id = $1";
+        auto found = read_followups(db_.query(sql, {text_of(id)}));
+        if (found.empty()) return std::nullopt;
+        return std::move(found.front());
+    }
+
+    std::optional<std::string> last_survey_created(std::int64_t customer_id) override {
+        const Result rows = db_.query(
+            "SELECT max(created_at) FROM followups WHERE customer_id = $1 "
+            "AND kind = 'satisfaction' AND status <> 'cancelled'",
+            {text_of(customer_id)});
+        if (rows.is_null(0, 0)) return std::nullopt;
+        return string_at(rows, 0, 0);
+    }
+
+    std::vector<Followup> due_followups(std::string_view now, std::size_t limit) override {
+        // Locked until the caller's transaction ends, and skipped by every other daemon's
+        // meanwhile: a follow-up goes to one agent however many daemons hand them out.
+        static const std::string sql =
+            std::string("SELECT ") + followup_columns +
+            " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
+            "WHERE f.status = 'open' AND f.due_at <= $1 AND (f.leased_by = '' "
+            "OR f.lease_until IS NULL OR f.lease_until <= $1) ORDER BY f.due_at, f.id LIMIT $2";
+        static const std::string locking = sql + " FOR UPDATE OF f SKIP LOCKED";
+        return read_followups(db_.query(read_only_ ? sql : locking, {now, limit_of(limit)}));
+    }
+
+    FollowupCounts count_due_followups(std::string_view now) override {
+        const Result rows = db_.query(
+            "SELECT count(*), count(overdue_at) FROM followups WHERE status = 'open' "
+            "AND due_at <= $1",
+            {now});
+        return {static_cast<std::uint64_t>(rows.integer(0, 0)),
+                static_cast<std::uint64_t>(rows.integer(0, 1))};
+    }
+
+    void update_followup(const Followup& followup) override {
+        const Result updated = db_.query(
+            "UPDATE followups SET status = $2, due_at = $3, attempts_made = $4, leased_by = $5, "
+            "lease_until = $6, last_result = $7, score = $8, comment = $9, closed_at = $10, "
+            "closed_by = $11, overdue_at = $12 WHERE id = $1",
+            {text_of(followup.id), domain::to_string(followup.status), followup.due_at,
+             text_of(followup.attempts_made), followup.leased_by,
+             time_or_null(followup.lease_until), result_name(followup.last_result),
+             text_of(followup.score), followup.comment, time_or_null(followup.closed_at),
+             followup.closed_by, time_or_null(followup.overdue_at)});
+        if (updated.affected() == 0)
+            throw StorageError("no follow-up " + std::to_string(followup.id) + " to update");
+    }
+
+    void add_followup_attempt(std::int64_t followup_id, const FollowupAttempt& attempt) override {
+        db_.query(
+            "INSERT INTO followup_attempts (followup_id, at, agent, result, score, comment) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            {text_of(followup_id), attempt.at, attempt.agent, domain::to_string(attempt.result),
+             text_of(attempt.score), attempt.comment});
+    }
+
+    std::vector<Followup> open_followups_of_call(std::string_view call_id) override {
+        static const std::string sql =
+            std::string("SELECT ") + followup_columns +
+            " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
+            "WHERE f.call_id = $1 AND f.call_id <> '' AND f.status = 'open' ORDER BY f.id";
+        return read_followups(db_.query(sql, {call_id}));
+    }
+
+    std::vector<Followup> unflagged_overdue_callbacks(std::string_view cutoff,
+                                                      std::size_t limit) override {
+        static const std::string sql =
+            std::string("SELECT ") + followup_columns +
+            " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
+            "WHERE f.status = 'open' AND f.kind = 'callback' AND f.due_at < $1 "
+            "AND f.overdue_at IS NULL ORDER BY f.due_at, f.id LIMIT $2";
+        return read_followups(db_.query(sql, {cutoff, limit_of(limit)}));
+    }
+
+    std::vector<Followup> list_followups(const FollowupQuery& query) override {
+        // One statement for every combination of filters: an empty parameter filters nothing.
+        static const std::string sql =
+            std::string("SELECT ") + followup_columns +
+            " FROM followups f LEFT JOIN customers cu ON cu.id = f.customer_id "
+            "LEFT JOIN calls ca ON ca.call_id = f.call_id AND f.call_id <> '' "
+            "WHERE (cardinality($1::text[]) = 0 OR f.status = ANY($1::text[])) "
+            "AND ($2::text = '' OR f.kind = $2::text) "
+            "AND ($3::text = '' OR f.leased_by = $3::text OR f.closed_by = $3::text "
+            "OR ca.agent = $3::text OR ca.outcome_agent = $3::text) "
+            "AND ($4::text = '' OR f.reason = $4::text) "
+            "AND ($5::text = '' OR f.due_at <= $5::text) "
+            "AND ($6::text = '' OR (f.kind = 'callback' AND f.overdue_at IS NOT NULL)) "
+            "ORDER BY f.due_at, f.id LIMIT $7";
+        std::vector<std::string> statuses;
+        for (const auto status : query.statuses) statuses.emplace_back(domain::to_string(status));
+        return read_followups(db_.query(
+            sql, {text_array(statuses),
+                  query.kind ? domain::to_string(*query.kind) : std::string_view(""), query.agent,
+                  query.reason, query.due_by, query.overdue, limit_of(query.limit)}));
+    }
+
+    // ---- reports ----
+
+    std::vector<SurveyResult> survey_results(std::string_view since,
+                                             std::string_view until) override {
+        const Result rows = db_.query(
+            "SELECT f.id, f.closed_at, coalesce(f.survey::jsonb ->> 'scale', 'csat'), "
+            "f.score, f.comment, coalesce(nullif(ca.outcome_agent, ''), ca.agent, ''), "
+            "coalesce(ca.outcome, ''), coalesce(ca.line, ''), f.customer_id, "
+            "coalesce(cu.name, '') FROM followups f "
+            "LEFT JOIN calls ca ON ca.call_id = f.call_id AND f.call_id <> '' "
+            "LEFT JOIN customers cu ON cu.id = f.customer_id "
+            "WHERE f.kind = 'satisfaction' AND f.status = 'completed' AND f.score IS NOT NULL "
+            "AND f.closed_at IS NOT NULL AND ($1::text = '' OR f.closed_at >= $1::text) "
+            "AND ($2::text = '' OR f.closed_at < $2::text) ORDER BY f.closed_at, f.id",
+            {since, until});
+        std::vector<SurveyResult> results;
+        for (int row = 0; row < rows.rows(); ++row) {
+            SurveyResult result;
+            result.followup_id = rows.integer(row, 0);
+            result.completed_at = string_at(rows, row, 1);
+            result.scale = stored::state<SurveyScale>(rows.text(row, 2), "followups.survey scale");
+            result.score = static_cast<int>(rows.integer(row, 3));
+            result.comment = string_at(rows, row, 4);
+            result.agent = string_at(rows, row, 5);
+            result.outcome = string_at(rows, row, 6);
+            result.line = string_at(rows, row, 7);
+            result.customer_id = optional_integer(rows, row, 8);
+            result.customer_name = string_at(rows, row, 9);
+            results.push_back(std::move(result));
+        }
+        ProductCache products;
+        for (auto& result : results) result.products = products_of(products, result.customer_id);
+        return results;
+    }
+
+    std::vector<FeedbackItem> feedback(std::string_view since, std::string_view until,
+                                       const std::vector<std::string>& outcome_codes) override {
+        // Survey answers with a comment or a low score (csat <= 2, nps <= 6), then the calls
+        // whose outcome is one of the codes, merged by time.
+        const Result rows = db_.query(
+            "SELECT * FROM ("
+            "SELECT f.closed_at AS at, 'survey' AS source, "
+            "coalesce(f.survey::jsonb ->> 'scale', 'csat') AS scale, f.score, "
+            "f.comment AS text, coalesce(ca.outcome, '') AS outcome, "
+            "coalesce(nullif(ca.outcome_agent, ''), ca.agent, '') AS agent, f.call_id AS call, "
+            "f.customer_id AS customer_id, coalesce(cu.name, '') AS customer_name, "
+            "f.id AS tie, '' AS tie_call FROM followups f "
+            "LEFT JOIN calls ca ON ca.call_id = f.call_id AND f.call_id <> '' "
+            "LEFT JOIN customers cu ON cu.id = f.customer_id "
+            "WHERE f.kind = 'satisfaction' AND f.status = 'completed' AND f.score IS NOT NULL "
+            "AND f.closed_at IS NOT NULL AND ($1::text = '' OR f.closed_at >= $1::text) "
+            "AND ($2::text = '' OR f.closed_at < $2::text) AND (f.comment <> '' OR "
+            "(coalesce(f.survey::jsonb ->> 'scale', 'csat') = 'csat' AND f.score <= 2) OR "
+            "(f.survey::jsonb ->> 'scale' = 'nps' AND f.score <= 6)) "
+            "UNION ALL "
+            "SELECT ca.outcome_at, 'outcome', '', NULL, ca.outcome_notes, ca.outcome, "
+            "coalesce(nullif(ca.outcome_agent, ''), ca.agent), ca.call_id, ca.customer_id, "
+            "coalesce(cu.name, ''), 0, ca.call_id FROM calls ca "
+            "LEFT JOIN customers cu ON cu.id = ca.customer_id "
+            "WHERE ca.outcome = ANY($3::text[]) AND ca.outcome_at IS NOT NULL "
+            "AND ($1::text = '' OR ca.outcome_at >= $1::text) "
+            "AND ($2::text = '' OR ca.outcome_at < $2::text)"
+            ") AS items ORDER BY at, source DESC, tie, tie_call",
+            {since, until, text_array(outcome_codes)});
+        std::vector<FeedbackItem> items;
+        for (int row = 0; row < rows.rows(); ++row) {
+            FeedbackItem item;
+            item.at = string_at(rows, row, 0);
+            item.source = string_at(rows, row, 1);
+            // An outcome has no scale: its row gives ''.
+            if (!rows.text(row, 2).empty())
+                item.scale = stored::state<SurveyScale>(rows.text(row, 2), "followups.survey scale");
+            if (!rows.is_null(row, 3)) item.score = static_cast<int>(rows.integer(row, 3));
+            item.text = string_at(rows, row, 4);
+            item.outcome = string_at(rows, row, 5);
+            item.agent = string_at(rows, row, 6);
+            item.call = string_at(rows, row, 7);
+            item.customer_id = optional_integer(rows, row, 8);
+            item.customer_name = string_at(rows, row, 9);
+            items.push_back(std::move(item));
+        }
+        ProductCache products;
+        for (auto& item : items) item.products = products_of(products, item.customer_id);
+        return items;
+    }
+
+    // ---- accounts ----
+
+    std::optional<AgentAccount> agent(std::string_view id) override {
+        const Result rows = db_.query(
+            "SELECT id, name, role, token_hash, extensions FROM agents WHERE id = $1", {id});
+        if (rows.rows() == 0) return std::nullopt;
+        return read_account(rows, 0);
+    }
+
+    void put_agent(const AgentAccount& account) override {
+        db_.query(
+            "INSERT INTO agents (id, name, role, token_hash, extensions) "
+            "VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, "
+            "token_hash = excluded.token_hash, extensions = excluded.extensions",
+            {account.id, account.name, domain::to_string(account.role), account.token_hash,
+             stored::join_extensions(account.extensions)});
+    }
+
+    bool remove_agent(std::string_view id) override {
+        return db_.query("DELETE FROM agents WHERE id = $1", {id}).affected() > 0;
+    }
+
+    std::vector<AgentAccount> agents() override {
+        const Result rows =
+            db_.query("SELECT id, name, role, token_hash, extensions FROM agents ORDER BY id");
+        std::vector<AgentAccount> accounts;
+        for (int row = 0; row < rows.rows(); ++row) accounts.push_back(read_account(rows, row));
+        return accounts;
+    }
+
+    std::int64_t accounts_revision() override {
+        return db_
+            .query("SELECT coalesce((SELECT value FROM daemon_state "
+                   "WHERE name = 'accounts_revision'), 0)")
+            .integer(0, 0);
+    }
+
+    std::string ticket_key() override {
+        constexpr std::size_t key_bytes = 32;
+        if (auto key = secret("ticket_key"); key && key->size() >= key_bytes) return *key;
+        // Two processes may both find none: the first insert wins and both read it back.
+        db_.query(
+            "INSERT INTO secrets (name, value) VALUES ('ticket_key', $1) "
+            "ON CONFLICT (name) DO NOTHING",
+            {to_hex(random_bytes(key_bytes))});
+        auto key = secret("ticket_key");
+        if (!key || key->size() < key_bytes)
+            throw StorageError("secrets.ticket_key: not 32 bytes of hex");
+        return *key;
+    }
+
+private:
+    using ProductCache = std::map<std::int64_t, std::vector<std::string>>;
+
+    // Keeps one row per call whatever order its events arrive in.
+    void fold_call_event(const CallLogRecord& record) {
+        db_.query(
+            "INSERT INTO calls AS c (call_id, switch, started_at, caller, caller_name, dialed, "
+            "line, queue, extension, agent, customer_id, state) VALUES ($1, $2, $3, $4, $5, $6, "
+            "$7, $8, $9, $10, $11, 'ringing') ON CONFLICT (call_id) DO UPDATE SET "
+            "started_at = least(c.started_at, excluded.started_at), "
+            "caller = CASE WHEN c.caller = '' THEN excluded.caller ELSE c.caller END, "
+            "caller_name = CASE WHEN c.caller_name = '' THEN excluded.caller_name "
+            "ELSE c.caller_name END, "
+            "dialed = CASE WHEN c.dialed = '' THEN excluded.dialed ELSE c.dialed END, "
+            "line = CASE WHEN c.line = '' THEN excluded.line ELSE c.line END, "
+            "queue = CASE WHEN c.queue = '' THEN excluded.queue ELSE c.queue END, "
+            "customer_id = coalesce(c.customer_id, excluded.customer_id)",
+            {record.call, record.switch_name, record.at, record.from, record.caller_name,
+             record.to, record.line, record.queue, record.extension, record.agent,
+             text_of(record.customer_id)});
+        if (record.kind == "answer") {
+            db_.query(
+                "UPDATE calls SET answered_at = coalesce(answered_at, $2), extension = $3, "
+                "agent = $4, state = CASE WHEN ended_at IS NULL THEN 'answered' "
+                "WHEN state = 'abandoned' THEN 'completed' ELSE state END WHERE call_id = $1",
+                {record.call, record.at, record.extension, record.agent});
+        } else if (record.kind == "hangup" || record.kind == "timeout") {
+            db_.query(
+                "UPDATE calls SET ended_at = $2, cause = $3, state = CASE WHEN $4::text = "
+                "'timeout' THEN 'timeout' WHEN answered_at IS NOT NULL THEN 'completed' "
+                "ELSE 'abandoned' END WHERE call_id = $1",
+                {record.call, record.at, record.cause, record.kind});
+        }
+    }
+
+    // The customer's products, each once, alphabetically; none without a customer.
+    const std::vector<std::string>& products_of(ProductCache& cache,
+                                                std::optional<std::int64_t> customer_id) {
+        static const std::vector<std::string> none;
+        if (!customer_id) return none;
+        auto found = cache.find(*customer_id);
+        if (found != cache.end()) return found->second;
+        const Result rows = db_.query(
+            "SELECT DISTINCT product FROM assets WHERE customer_id = $1 AND product <> '' "
+            "ORDER BY product",
+            {text_of(*customer_id)});
+        std::vector<std::string> products;
+        for (int row = 0; row < rows.rows(); ++row) products.push_back(string_at(rows, row, 0));
+        return cache.emplace(*customer_id, std::move(products)).first->second;
+    }
+
+    // A secret by name, as raw bytes; nullopt when there is none. A value that is not hex
+    // is a broken row.
+    std::optional<std::string> secret(std::string_view name) {
+        const Result rows = db_.query("SELECT value FROM secrets WHERE name = $1", {name});
+        if (rows.rows() == 0) return std::nullopt;
+        auto bytes = from_hex(rows.text(0, 0));
+        if (!bytes) throw StorageError("secrets." + std::string(name) + ": not hex");
+        return bytes;
+    }
+
+    Connection db_;
+    bool read_only_ = false;
+    // The highest call-log id written by hand in the open transaction (0: none).
+    std::int64_t highest_given_log_id_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_postgres_store(const std::string& conninfo, bool read_only) {
+    return std::make_unique<PostgresStore>(conninfo, read_only);
+}
+
+}  // namespace callpop::storage
