@@ -26,6 +26,11 @@ public:
 
     // Insert or update by external id; the customer's phones are replaced.
     virtual std::int64_t upsert_customer(const Customer& customer) = 0;
+    // upsert_customer where nothing needs the id (a file of whole rows): the backend may hold
+    // the row and write it with the others before commit() ends (PostgreSQL sends them in
+    // one COPY). Until then reads need not see it; of rows with one external id, the last
+    // one given wins, and a new customer's id follows the order its first row came in.
+    virtual void queue_customer(const Customer& customer) = 0;
     // Insert or update by (customer, serial), or (customer, product, purchased) without serial.
     // false when no customer has that external id.
     virtual bool upsert_asset(std::string_view customer_external_id, const Asset& asset) = 0;

@@ -200,6 +200,44 @@ Result Connection::query(std::string_view sql, std::initializer_list<Parameter> 
     return result;
 }
 
+void append_copy_field(std::string& line, std::string_view text) {
+    for (const char c : text) {
+        switch (c) {
+            case '\\': line += "\\\\"; break;
+            case '\t': line += "\\t"; break;
+            case '\n': line += "\\n"; break;
+            case '\r': line += "\\r"; break;
+            case '\0': throw StorageError("PostgreSQL: a value for COPY holds a NUL byte");
+            default: line += c;
+        }
+    }
+}
+
+void Connection::copy_in(std::string_view sql, std::string_view rows) {
+    reopen_if_lost();
+    if (transaction_lost_) throw_transaction_lost(sql);
+    const std::string text(sql);
+    const Result started(PQexec(connection_.get(), text.c_str()));
+    if (PQresultStatus(started.result_.get()) != PGRES_COPY_IN)
+        fail(connection_.get(), started.result_.get(), describe(sql));
+    // libpq takes at most INT_MAX bytes a call.
+    constexpr std::size_t piece = std::size_t{1} << 30;
+    bool sent = true;
+    for (std::size_t offset = 0; sent && offset < rows.size(); offset += piece) {
+        const std::size_t size = std::min(piece, rows.size() - offset);
+        sent = PQputCopyData(connection_.get(), rows.data() + offset, static_cast<int>(size)) == 1;
+    }
+    if (PQputCopyEnd(connection_.get(), sent ? nullptr : "callpop could not send the rows") != 1)
+        fail(connection_.get(), nullptr, describe(sql));
+    // The COPY's own result, then none.
+    const Result finished(PQgetResult(connection_.get()));
+    while (pg_result* extra = PQgetResult(connection_.get())) PQclear(extra);
+    note_transaction_state();
+    if (PQresultStatus(finished.result_.get()) != PGRES_COMMAND_OK)
+        fail(connection_.get(), finished.result_.get(), describe(sql));
+    if (!sent) fail(connection_.get(), nullptr, describe(sql));
+}
+
 int Connection::backend_pid() const { return PQbackendPID(connection_.get()); }
 
 }  // namespace callpop::storage::postgresql

@@ -45,6 +45,10 @@ private:
 // A statement's parameter: text PostgreSQL converts to the column's type, or NULL.
 using Parameter = std::optional<std::string_view>;
 
+// Appends `text` to `line` as one field of COPY's text format: backslash, tab, newline and
+// carriage return escaped. A NUL byte cannot be sent: StorageError.
+void append_copy_field(std::string& line, std::string_view text);
+
 // A connection the server dropped is opened again before the next statement. When it was
 // dropped inside a transaction, the server rolled that back: every statement is then refused
 // (transient) until the caller's ROLLBACK, so that a retry runs the whole transaction again
@@ -61,6 +65,9 @@ public:
     // One statement with $1, $2, ... bound to `parameters`, prepared on its first use on this
     // connection. A parameter cannot hold a NUL byte.
     Result query(std::string_view sql, std::initializer_list<Parameter> parameters = {});
+    // COPY ... FROM STDIN with `rows`: lines in COPY's text format (copy_field() escapes a
+    // field), sent in one stream.
+    void copy_in(std::string_view sql, std::string_view rows);
     // The server's process for this connection (pg_terminate_backend, pg_stat_activity).
     int backend_pid() const;
 

@@ -20,6 +20,7 @@ after(async () => {
   pbx?.close();
   await browser?.close();
   await daemon?.stop();
+  daemon?.remove();
 });
 
 test('a ring pops a card on the agent at that extension only, and the outcome form saves to the store', async () => {

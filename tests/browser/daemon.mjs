@@ -66,6 +66,9 @@ export class Daemon {
       .replace('http: {address: 127.0.0.1, port: 0}', `http: {address: 127.0.0.1, port: ${ports.http_port}}`));
   }
 
+  // Its directory, once stopped: the tests leave nothing behind in /tmp.
+  remove() { rmSync(this.dir, { recursive: true, force: true }); }
+
   log() { return existsSync(this.logPath) ? readFileSync(this.logPath, 'utf8') : ''; }
 
   async stop() {

@@ -48,4 +48,5 @@ try {
 } finally {
   await browser.close();
   await daemon.stop();
+  daemon.remove();
 }

@@ -197,6 +197,11 @@ std::string demo_number(std::size_t customer, std::size_t variant) {
 TEST_CASE_TEMPLATE("import customers: a big first load, then a re-import of new, changed, "
                    "unchanged and repeated rows, leaves what each row says in turn",
                    Backend, CALLPOP_STORAGE_BACKENDS) {
+    // A file of some columns reads each stored customer back (upsert_customer); one of every
+    // column may have its rows held back and written together (queue_customer).
+    bool every_column = false;
+    SUBCASE("some columns") {}
+    SUBCASE("every column") { every_column = true; }
     const TempDir dir;
     auto store = test::open_test_store<Backend>(dir);
     const auto normalizer = test::us_normalizer();
@@ -210,10 +215,16 @@ TEST_CASE_TEMPLATE("import customers: a big first load, then a re-import of new,
             field += (field.empty() ? "" : "; ") + phone;
             numbers.insert(phone);
         }
-        csv += id + "," + name + "," + tier + "," + field + "\n";
+        if (every_column)
+            csv += id + "," + name + ",," + tier + ",,,," + field + ",,,no\n";
+        else
+            csv += id + "," + name + "," + tier + "," + field + "\n";
         expected[id] = {name, tier, phones};
     };
-    const std::string header = "external_id,name,tier,phones\n";
+    const std::string header =
+        every_column ? "external_id,name,company,tier,segment,language,timezone,phones,email,"
+                       "address,do_not_call\n"
+                     : "external_id,name,tier,phones\n";
 
     constexpr std::size_t first_load = 6'000;
     std::string first = header;

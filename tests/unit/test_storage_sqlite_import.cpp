@@ -74,6 +74,7 @@ public:
         if (++calls_ == fail_at_) throw storage::StorageError("disk full (test)", true);
         return store_.upsert_customer(customer);
     }
+    void queue_customer(const storage::Customer& customer) override { upsert_customer(customer); }
     bool upsert_asset(std::string_view customer, const storage::Asset& asset) override {
         return store_.upsert_asset(customer, asset);
     }
