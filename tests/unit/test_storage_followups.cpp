@@ -95,6 +95,127 @@ std::vector<std::int64_t> ids_of(const std::vector<Followup>& followups) {
 }  // namespace
 
 
+TEST_CASE_TEMPLATE("followups: create, read and update round trip every field", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    const auto customer = add_customer(*store, "C-1", "Pat Doe");
+    auto followup = make_followup(FollowupKind::satisfaction, "+15550102000", "2026-01-12T14:00:00.000Z");
+    followup.customer_id = customer;
+    followup.call = "c-1";
+    followup.attempts_max = 4;
+    followup.retry_after_s = 3600;
+    const auto id = create(*store, followup);
+    REQUIRE(id);
+
+    auto stored = store->followup(*id);
+    REQUIRE(stored);
+    CHECK(stored->id == *id);
+    CHECK(stored->kind == FollowupKind::satisfaction);
+    CHECK(stored->status == FollowupStatus::open);
+    CHECK(stored->customer_id == customer);
+    CHECK(stored->customer_name == "Pat Doe");
+    CHECK(stored->number == "+15550102000");
+    CHECK(stored->call == "c-1");
+    CHECK(stored->reason == "repaired");
+    CHECK(stored->timezone == "America/New_York");
+    CHECK(stored->timezone_source == "site");
+    CHECK(stored->window == followup.window);
+    CHECK(stored->survey == followup.survey);
+    CHECK(stored->attempts_max == 4);
+    CHECK(stored->retry_after_s == 3600);
+    CHECK(stored->leased_by.empty());
+    CHECK(stored->lease_until.empty());
+    CHECK_FALSE(stored->last_result);
+    CHECK_FALSE(stored->score);
+    CHECK(stored->closed_at.empty());
+    CHECK(stored->overdue_at.empty());
+    CHECK(stored->created_at == "2026-01-10T15:05:00.000Z");
+    CHECK_FALSE(store->followup(*id + 100));
+
+    stored->status = FollowupStatus::completed;
+    stored->due_at = "2026-01-12T16:00:00.000Z";
+    stored->attempts_made = 2;
+    stored->leased_by = "2001";
+    stored->lease_until = "2026-01-12T16:05:00.000Z";
+    stored->last_result = domain::AttemptResult::reached;
+    stored->score = 4;
+    stored->comment = "quick, thanks";
+    stored->closed_at = "2026-01-12T16:02:00.000Z";
+    stored->closed_by = "2001";
+    stored->overdue_at = "2026-01-12T15:00:00.000Z";
+    update(*store, *stored);
+    {
+        // The attempts are rows of their own, which no reader returns: each backend's own
+        // tests read them (test_storage_sqlite_followups.cpp, test_storage_postgresql_store.cpp).
+        storage::StoreTransaction transaction(*store);
+        store->add_followup_attempt(
+            *id, {"2026-01-12T14:00:00.000Z", "2001", domain::AttemptResult::no_answer, {}, ""});
+        store->add_followup_attempt(*id, {"2026-01-12T16:02:00.000Z", "2001",
+                                          domain::AttemptResult::reached, 4, "quick, thanks"});
+        transaction.commit();
+    }
+    const auto updated = store->followup(*id);
+    REQUIRE(updated);
+    CHECK(protocol::to_json(*updated) == protocol::to_json(*stored));
+
+    Followup missing = *stored;
+    missing.id = *id + 100;
+    storage::StoreTransaction transaction(*store);
+    CHECK_THROWS_AS(store->update_followup(missing), storage::StorageError);
+}
+
+TEST_CASE_TEMPLATE("followups: one open callback per number", Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    const auto every_followup = [&] {
+        storage::FollowupQuery query;
+        query.statuses = {};
+        return store->list_followups(query);
+    };
+    const auto first = create(*store, make_followup(FollowupKind::callback, "+15550102000", "2026-01-10T15:10:00.000Z"));
+    REQUIRE(first);
+    CHECK_FALSE(create(*store, make_followup(FollowupKind::callback, "+15550102000", "2026-01-10T16:00:00.000Z")));
+    CHECK(ids_of(every_followup()) == std::vector<std::int64_t>{*first});
+    // Other numbers, numberless callbacks and surveys on the same number are not limited.
+    CHECK(create(*store, make_followup(FollowupKind::callback, "+15550102001", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup(FollowupKind::callback, "", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup(FollowupKind::callback, "", "2026-01-10T15:10:00.000Z")));
+    CHECK(create(*store, make_followup(FollowupKind::satisfaction, "+15550102000", "2026-01-12T14:00:00.000Z")));
+    CHECK(every_followup().size() == 5);
+
+    SUBCASE("refused inside a larger transaction, the transaction goes on") {
+        storage::StoreTransaction transaction(*store);
+        CHECK_FALSE(store->create_followup(make_followup(FollowupKind::callback, "+15550102000", "2026-01-11T15:00:00.000Z")));
+        CHECK(store->create_followup(make_followup(FollowupKind::callback, "+15550102002", "2026-01-11T15:00:00.000Z")));
+        transaction.commit();
+        CHECK(every_followup().size() == 6);
+    }
+    SUBCASE("after the first is completed, a new one is accepted; reopening the first is refused") {
+        auto done = store->followup(*first);
+        REQUIRE(done);
+        done->status = FollowupStatus::completed;
+        done->closed_at = "2026-01-10T15:20:00.000Z";
+        update(*store, *done);
+        const auto again = create(*store, make_followup(FollowupKind::callback, "+15550102000", "2026-01-11T15:00:00.000Z"));
+        REQUIRE(again);
+        CHECK(*again != *first);
+        // Reopening the old one now would make two open for the number: the store refuses.
+        done->status = FollowupStatus::open;
+        done->closed_at.clear();
+        {
+            storage::StoreTransaction transaction(*store);
+            CHECK_THROWS_AS(store->update_followup(*done), storage::StorageError);
+        }
+        // Rolled back, the store goes on with both as they were.
+        CHECK(store->followup(*first)->status == FollowupStatus::completed);
+        CHECK(store->followup(*again)->status == FollowupStatus::open);
+        storage::FollowupQuery open_callbacks;
+        open_callbacks.kind = FollowupKind::callback;
+        CHECK(ids_of(store->list_followups(open_callbacks)).size() == 4);
+    }
+}
+
 TEST_CASE_TEMPLATE("followups: due ones come earliest first, leased ones only once the lease ran out",
                    Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
