@@ -93,21 +93,25 @@ std::string_view Result::command() const { return PQcmdStatus(result_.get()); }
 
 namespace {
 
-// Settings every session starts with, given with the connection rather than run after it:
-// times are written and compared as UTC text, text is UTF-8, and the server's notices (a
-// table already there) are not ours to print.
-pg_conn* connect(const std::string& conninfo) {
+// Settings every session starts with, given with the connection rather than run after it,
+// so that they hold again after a reconnect: times are written and compared as UTC text,
+// text is UTF-8, and the server's notices and warnings (a table already there, a ROLLBACK
+// with nothing to roll back) are not ours to print.
+pg_conn* connect(const std::string& conninfo, Connection::Access access) {
     // The caller's string is expanded in place of dbname; the keywords after it override it.
     const std::array<const char*, 4> keywords = {"dbname", "options", "client_encoding", nullptr};
-    const std::array<const char*, 4> values = {
-        conninfo.c_str(), "-c TimeZone=UTC -c client_min_messages=warning", "UTF8", nullptr};
+    const char* options =
+        access == Connection::Access::read_only
+            ? "-c TimeZone=UTC -c client_min_messages=error -c default_transaction_read_only=on"
+            : "-c TimeZone=UTC -c client_min_messages=error";
+    const std::array<const char*, 4> values = {conninfo.c_str(), options, "UTF8", nullptr};
     return PQconnectdbParams(keywords.data(), values.data(), 1);
 }
 
 }  // namespace
 
-Connection::Connection(const std::string& conninfo)
-    : conninfo_(conninfo), connection_(connect(conninfo)) {
+Connection::Connection(const std::string& conninfo, Access access)
+    : conninfo_(conninfo), connection_(connect(conninfo, access)) {
     if (!connection_) throw StorageError("PostgreSQL: out of memory opening a connection", true);
     if (PQstatus(connection_.get()) != CONNECTION_OK) fail_to_connect("connecting");
 }

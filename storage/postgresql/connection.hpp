@@ -58,7 +58,9 @@ public:
     // A libpq connection string ("host=... port=... dbname=..." or a postgresql:// URI).
     // Failing to connect is transient when no server answered or it is starting or stopping;
     // a server that answered and refused (a wrong database, user or password) is not.
-    explicit Connection(const std::string& conninfo);
+    // A read-only connection refuses every write, in a transaction or not.
+    enum class Access { read_write, read_only };
+    explicit Connection(const std::string& conninfo, Access access = Access::read_write);
 
     // SQL without parameters; several statements may run at once (migrations, BEGIN).
     Result exec(std::string_view sql);
@@ -77,7 +79,7 @@ private:
     // After each statement: whether a transaction is open, for a loss to know it lost one.
     void note_transaction_state();
 
-    std::string conninfo_;
+    std::string conninfo_;  // PQreset opens it again with the same settings
     std::unique_ptr<pg_conn, ConnectionCloser> connection_;
     // Found by the SQL's text without copying it: the store runs statements for every call.
     struct SqlHash {

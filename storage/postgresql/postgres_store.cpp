@@ -192,7 +192,8 @@ std::string_view result_name(const std::optional<AttemptResult>& result) {
 class PostgresStore final : public Store {
 public:
     PostgresStore(const std::string& conninfo, bool read_only)
-        : db_(conninfo), read_only_(read_only) {
+        : db_(conninfo, read_only ? Connection::Access::read_only : Connection::Access::read_write),
+          read_only_(read_only) {
         if (read_only) {
             if (postgresql::schema_version(db_) != postgresql::known_schema_version())
                 throw StorageError("PostgreSQL: the database has no schema of this callpop's "
@@ -477,6 +478,8 @@ public:
                    record.kind == "timeout") {
             fold_call_event(record);
         }
+        // A record without an id takes the identity's next, which must be past those given.
+        if (record.id == 0) move_log_identity_past_given_ids();
         const std::optional<std::string> id =
             record.id > 0 ? std::optional(text_of(record.id)) : std::nullopt;
         db_.query(
@@ -528,14 +531,7 @@ public:
 
     void commit() override {
         write_queued_customers();
-        // The log's identity moves on past ids written by hand in this transaction, once.
-        if (highest_given_log_id_ > 0) {
-            db_.query(
-                "SELECT setval('call_log_id_seq', greatest($1::bigint, "
-                "(SELECT last_value FROM call_log_id_seq)))",
-                {text_of(highest_given_log_id_)});
-            highest_given_log_id_ = 0;
-        }
+        move_log_identity_past_given_ids();
         // A COMMIT of a transaction a statement failed in rolls it back, and says so.
         if (db_.exec("COMMIT").command() == "ROLLBACK")
             throw StorageError("PostgreSQL: the transaction was rolled back after an error in it");
@@ -892,6 +888,17 @@ private:
             "SELECT changed.customer_id, given.number, given.position - 1 "
             "FROM phones_to_import changed, "
             "unnest(changed.phones) WITH ORDINALITY AS given(number, position)");
+    }
+
+    // The log's identity moves on past ids written by hand in this transaction: once, before
+    // it commits or gives an id itself.
+    void move_log_identity_past_given_ids() {
+        if (highest_given_log_id_ == 0) return;
+        db_.query(
+            "SELECT setval('call_log_id_seq', greatest($1::bigint, "
+            "(SELECT last_value FROM call_log_id_seq)))",
+            {text_of(highest_given_log_id_)});
+        highest_given_log_id_ = 0;
     }
 
     void forget_queued_customers() {

@@ -265,6 +265,45 @@ TEST_CASE_TEMPLATE("store: a transaction not committed leaves nothing behind", B
     CHECK_FALSE(store->customer_by_external_id("C-1"));
 }
 
+TEST_CASE_TEMPLATE("store: a record without an id comes after those with ids, in the same "
+                   "transaction too", Backend, CALLPOP_STORAGE_BACKENDS) {
+    // The daemon's writer numbers its records; demo data and replays leave the id to the
+    // store. Nothing in CallLog says they cannot meet in one transaction.
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    {
+        storage::StoreTransaction transaction(*store);
+        for (const std::int64_t id : {1, 2, 3}) {
+            auto record = call_event("ring", "c-" + std::to_string(id), "2026-01-10T15:00:00.000Z");
+            record.id = id;
+            REQUIRE(store->append_log(record));
+        }
+        REQUIRE(store->append_log(call_event("ring", "c-unnumbered", "2026-01-10T15:00:01.000Z")));
+        transaction.commit();
+    }
+    const auto log = store->recent_log(10);
+    REQUIRE(log.size() == 4);
+    CHECK(log.back().call == "c-unnumbered");
+    CHECK(log.back().id > 3);
+    CHECK(store->last_log_id() == log.back().id);
+}
+
+TEST_CASE_TEMPLATE("store: a read-only store writes nothing, in a transaction or not", Backend,
+                   CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto writer = test::open_test_store<Backend>(dir);
+    auto reader = storage::open_store(Backend::settings(dir), storage::Access::read_only);
+    CHECK_THROWS_AS(reader->upsert_customer(make_customer("C-1", "Pat Doe", {})),
+                    storage::StorageError);
+    {
+        storage::StoreTransaction transaction(*reader);
+        CHECK_THROWS_AS(reader->upsert_customer(make_customer("C-2", "Sam Roe", {})),
+                        storage::StorageError);
+    }
+    CHECK_FALSE(writer->customer_by_external_id("C-1"));
+    CHECK_FALSE(writer->customer_by_external_id("C-2"));
+}
+
 TEST_CASE("token hash: the right token verifies, a wrong one or a broken hash does not") {
     const auto hash = storage::hash_token("demo-1001", 1000);
     CHECK(hash.starts_with("pbkdf2-sha256$1000$"));
