@@ -59,9 +59,11 @@ public:
     virtual std::int64_t last_log_id_before(std::string_view at) = 0;
     // The highest call-log id so far (0 for an empty log): new records continue from it.
     virtual std::int64_t last_log_id() = 0;
-    // Appends to the call log and folds the record into the call's row. Returns false, and
-    // writes nothing, for an outcome of a call the store has never seen.
-    virtual bool append_log(const CallLogRecord& record) = 0;
+    // Appends to the call log and folds the record into the call's row. Returns the id the
+    // store gave it (`record.id` is not read). Ids follow commit order, also across
+    // processes sharing the store, so a reader going on after an id misses nothing.
+    // nullopt, writing nothing, for an outcome of a call the store has never seen.
+    virtual std::optional<std::int64_t> append_log(const CallLogRecord& record) = 0;
     // Returns the note's id, or nullopt when the customer does not exist.
     virtual std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) = 0;
     virtual SpoolPosition spool_position() = 0;

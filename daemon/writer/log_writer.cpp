@@ -50,9 +50,10 @@ LoggedEvent from_spool_line(std::string_view line) {
 }  // namespace
 
 bool JobContext::log(domain::CallLogRecord record) {
-    record.id = next_log_id_;
-    if (!store.append_log(record)) return false;
-    ++next_log_id_;
+    record.id = 0;
+    const auto id = store.append_log(record);
+    if (!id) return false;
+    record.id = *id;
     logged_.push_back(std::move(record));
     return true;
 }
@@ -65,7 +66,6 @@ LogWriter::LogWriter(const config::Config& config, asio::any_io_executor loop,
       queue_max_(config.call_log.queue_max),
       loop_(std::move(loop)),
       follow_on_(std::move(follow_on)),
-      next_log_id_(store_->last_log_id() + 1),
       spool_(config.storage.path) {
     if (!config.call_log.jsonl_path.empty()) {
         const std::filesystem::path path(config.call_log.jsonl_path);
@@ -423,16 +423,12 @@ std::deque<LogWriter::Pending> LogWriter::spooled_batch(const std::string& lines
 LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t first,
                                         std::size_t count, std::vector<WriteResult>& results,
                                         std::vector<domain::CallLogRecord>& logged) {
-    const std::int64_t first_log_id = next_log_id_;
     const std::size_t logged_before = logged.size();
-    // A rolled-back attempt leaves neither ids nor records behind.
-    auto forget_attempt = [&] {
-        next_log_id_ = first_log_id;
-        logged.resize(logged_before);
-    };
+    // A rolled-back attempt leaves no records behind (its ids may be skipped).
+    auto forget_attempt = [&] { logged.resize(logged_before); };
     try {
         storage::StoreTransaction transaction(*store_);
-        JobContext context(*store_, next_log_id_, logged);
+        JobContext context(*store_, logged);
         for (std::size_t index = first; index < first + count; ++index) {
             auto& request = batch[index].request;
             auto& result = results[index];

@@ -43,16 +43,15 @@ struct NoteWrite {
 // What a job sees: the store, inside the batch's transaction, and the call log.
 class JobContext {
 public:
-    JobContext(storage::Store& store, std::int64_t& next_log_id,
-               std::vector<domain::CallLogRecord>& logged)
-        : store(store), next_log_id_(next_log_id), logged_(logged) {}
+    JobContext(storage::Store& store, std::vector<domain::CallLogRecord>& logged)
+        : store(store), logged_(logged) {}
     storage::Store& store;
-    // Appends to the call log in this transaction (the record gets its id here); false when
-    // the store refuses it, e.g. an outcome of a call it never saw.
+    // Appends to the call log in this transaction (the store gives the record its id: on a
+    // shared store, other daemons number theirs from the same sequence); false when the
+    // store refuses it, e.g. an outcome of a call it never saw.
     bool log(domain::CallLogRecord record);
 
 private:
-    std::int64_t& next_log_id_;
     std::vector<domain::CallLogRecord>& logged_;
 };
 // Work that must read and write as one unit. It may run more than once (a batch is retried
@@ -179,7 +178,6 @@ private:
     asio::any_io_executor loop_;
     CommittedRecord committed_;
     FollowOnHandler follow_on_;
-    std::int64_t next_log_id_ = 1;  // the writer thread's alone
     std::int64_t spool_read_ = 0;   // replay's offset in the open spool file; the thread's alone
 
     mutable std::mutex mutex_;

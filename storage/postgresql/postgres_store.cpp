@@ -189,6 +189,9 @@ std::string_view result_name(const std::optional<AttemptResult>& result) {
     return result ? domain::to_string(*result) : std::string_view("");
 }
 
+// Held by a transaction that appends to the call log, until it ends (callpop's port, then 3).
+constexpr const char* log_lock = "SELECT pg_advisory_xact_lock(7700, 3)";
+
 class PostgresStore final : public Store {
 public:
     PostgresStore(const std::string& conninfo, bool read_only)
@@ -467,33 +470,33 @@ public:
         return db_.query("SELECT coalesce(max(id), 0) FROM call_log").integer(0, 0);
     }
 
-    bool append_log(const CallLogRecord& record) override {
+    std::optional<std::int64_t> append_log(const CallLogRecord& record) override {
         if (record.kind == "outcome") {
             const Result updated = db_.query(
                 "UPDATE calls SET outcome = $2, outcome_notes = $3, outcome_agent = $4, "
                 "outcome_at = $5 WHERE call_id = $1",
                 {record.call, record.outcome, record.notes, record.agent, record.at});
-            if (updated.affected() == 0) return false;
+            if (updated.affected() == 0) return std::nullopt;
         } else if (record.kind == "ring" || record.kind == "answer" || record.kind == "hangup" ||
                    record.kind == "timeout") {
             fold_call_event(record);
         }
-        // A record without an id takes the identity's next, which must be past those given.
-        if (record.id == 0) move_log_identity_past_given_ids();
-        const std::optional<std::string> id =
-            record.id > 0 ? std::optional(text_of(record.id)) : std::nullopt;
-        db_.query(
-            "INSERT INTO call_log (id, at, kind, call_id, switch, caller, caller_name, dialed, "
+        // Writers on every daemon take ids one transaction at a time, so that ids follow
+        // commit order: a tail going on after id N never finds a smaller one committed later.
+        if (in_transaction_ && !holds_log_lock_) {
+            db_.query(log_lock);
+            holds_log_lock_ = true;
+        }
+        const Result written = db_.query(
+            "INSERT INTO call_log (at, kind, call_id, switch, caller, caller_name, dialed, "
             "line, queue, extension, agent, customer_id, customer_name, outcome, cause, notes, "
-            "followup_id) VALUES (coalesce($1::bigint, nextval('call_log_id_seq')), "
-            "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-            "$16, $17, $18)",
-            {id, record.at, record.kind, record.call, record.switch_name, record.from,
+            "followup_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+            "$15, $16, $17) RETURNING id",
+            {record.at, record.kind, record.call, record.switch_name, record.from,
              record.caller_name, record.to, record.line, record.queue, record.extension,
              record.agent, text_of(record.customer_id), record.customer_name, record.outcome,
              record.cause, record.notes, text_of(record.followup_id)});
-        if (record.id > 0) highest_given_log_id_ = std::max(highest_given_log_id_, record.id);
-        return true;
+        return written.integer(0, 0);
     }
 
     std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) override {
@@ -525,20 +528,23 @@ public:
     // A reader's transaction is one snapshot for several queries (a caller's whole card).
     void begin() override {
         db_.exec(read_only_ ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
-        highest_given_log_id_ = 0;
+        in_transaction_ = true;
+        holds_log_lock_ = false;
         forget_queued_customers();
     }
 
     void commit() override {
         write_queued_customers();
-        move_log_identity_past_given_ids();
+        in_transaction_ = false;
+        holds_log_lock_ = false;
         // A COMMIT of a transaction a statement failed in rolls it back, and says so.
         if (db_.exec("COMMIT").command() == "ROLLBACK")
             throw StorageError("PostgreSQL: the transaction was rolled back after an error in it");
     }
 
     void rollback() override {
-        highest_given_log_id_ = 0;
+        in_transaction_ = false;
+        holds_log_lock_ = false;
         forget_queued_customers();
         try {
             db_.exec("ROLLBACK");
@@ -890,17 +896,6 @@ private:
             "unnest(changed.phones) WITH ORDINALITY AS given(number, position)");
     }
 
-    // The log's identity moves on past ids written by hand in this transaction: once, before
-    // it commits or gives an id itself.
-    void move_log_identity_past_given_ids() {
-        if (highest_given_log_id_ == 0) return;
-        db_.query(
-            "SELECT setval('call_log_id_seq', greatest($1::bigint, "
-            "(SELECT last_value FROM call_log_id_seq)))",
-            {text_of(highest_given_log_id_)});
-        highest_given_log_id_ = 0;
-    }
-
     void forget_queued_customers() {
         queued_customers_.clear();
         queued_count_ = 0;
@@ -969,8 +964,8 @@ private:
     // queue_customer()'s rows, as COPY text, until they are written.
     std::string queued_customers_;
     std::int64_t queued_count_ = 0;
-    // The highest call-log id written by hand in the open transaction (0: none).
-    std::int64_t highest_given_log_id_ = 0;
+    bool in_transaction_ = false;
+    bool holds_log_lock_ = false;  // log_lock, until the transaction ends
 };
 
 }  // namespace

@@ -375,7 +375,8 @@ public:
 
     // The record outlives each statement's run(): its text is bound in place, not copied
     // (the writer appends two records a call).
-    bool append_log(const CallLogRecord& record) override {
+    // SQLite lets one writer at a time in: ids follow commit order by themselves.
+    std::optional<std::int64_t> append_log(const CallLogRecord& record) override {
         if (record.kind == "outcome") {
             auto& update = statement(
                 "UPDATE calls SET outcome = ?2, outcome_notes = ?3, outcome_agent = ?4, "
@@ -384,7 +385,7 @@ public:
                 .bind_in_place(2, record.outcome)
                 .bind_in_place(3, record.notes);
             update.bind_in_place(4, record.agent).bind_in_place(5, record.at).run();
-            if (db_.changes() == 0) return false;
+            if (db_.changes() == 0) return std::nullopt;
         } else if (record.kind == "ring" || record.kind == "answer" || record.kind == "hangup" ||
                    record.kind == "timeout") {
             fold_call_event(record);
@@ -394,7 +395,7 @@ public:
             "line, queue, extension, agent, customer_id, customer_name, outcome, cause, notes, "
             "followup_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
             "?15, ?16, ?17, ?18)");
-        if (record.id > 0) insert.bind(1, record.id); else insert.bind_null(1);
+        insert.bind_null(1);
         insert.bind_in_place(2, record.at)
             .bind_in_place(3, record.kind)
             .bind_in_place(4, record.call);
@@ -412,7 +413,7 @@ public:
         insert.bind_in_place(17, record.notes);
         if (record.followup_id) insert.bind(18, *record.followup_id); else insert.bind_null(18);
         insert.run();
-        return true;
+        return db_.last_insert_id();
     }
 
     std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) override {

@@ -45,14 +45,14 @@ struct Desk {
     std::unique_ptr<callpop::storage::Store> store =
         callpop::test::open_test_store<callpop::test::SqliteBackend>(dir);
     FollowupDesk desk{desk_config()};
-    std::int64_t next_log_id = 1;
+    int calls_made = 0;  // names each call made up here
     std::vector<CallLogRecord> logged;
 
     // Runs `work` as the writer thread does: in one transaction, with the call log.
     template <typename Work>
     auto run(Work work) {
         callpop::storage::StoreTransaction transaction(*store);
-        JobContext context(*store, next_log_id, logged);
+        JobContext context(*store, logged);
         auto result = work(context);
         transaction.commit();
         return result;
@@ -74,7 +74,7 @@ struct Desk {
                                               std::optional<bool> requested = std::nullopt) {
         CallLogRecord record;
         record.kind = "outcome";
-        record.call = "call-" + std::to_string(next_log_id);
+        record.call = "call-" + std::to_string(++calls_made);
         record.from = from;
         record.agent = "1001";
         record.customer_id = customer;
@@ -87,7 +87,7 @@ struct Desk {
     callpop::daemon::FollowupDecision missed(const std::string& from, Instant now) {
         CallLogRecord record;
         record.kind = "hangup";
-        record.call = "missed-" + std::to_string(next_log_id);
+        record.call = "missed-" + std::to_string(++calls_made);
         record.from = from;
         record.cause = "abandoned";
         return run([&](JobContext& context) { return desk.after_missed_call(context, record, now); });

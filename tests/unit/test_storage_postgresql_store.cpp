@@ -5,9 +5,13 @@
 // suite (TEST_CASE_TEMPLATE over CALLPOP_STORAGE_BACKENDS).
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "storage/postgresql/connection.hpp"
@@ -59,9 +63,8 @@ std::string log_ids(const std::vector<CallLogRecord>& records) {
     return joined(ids);
 }
 
-CallLogRecord ring(std::int64_t id, std::string call, std::string at) {
+CallLogRecord ring(std::string call, std::string at) {
     CallLogRecord record;
-    record.id = id;
     record.kind = "ring";
     record.call = std::move(call);
     record.at = std::move(at);
@@ -138,55 +141,33 @@ TEST_CASE("postgresql store: a due follow-up goes to one daemon; another skips i
     CHECK(followup_ids(second_daemon->due_followups(lease_end, 10)) == joined(due));
 }
 
-TEST_CASE("postgresql store: a record without an id comes after the ids the writer gave") {
+TEST_CASE("postgresql store: call-log ids follow commit order across daemons") {
     const TempDir dir;
-    auto store = open_daemon_store(dir);
-    // The daemon's writer numbers records itself (last_log_id() + 1 on); given out of order
-    // here, so that the highest counts, not the last.
-    {
-        storage::StoreTransaction transaction(*store);
-        for (const std::int64_t id : {5, 9, 7})
-            REQUIRE(store->append_log(ring(id, "c-" + std::to_string(id), "2026-01-10T15:00:00.000Z")));
-        transaction.commit();
-    }
-    CHECK(store->last_log_id() == 9);
-
-    // `callpop demo-data`, or anything else that leaves the id to the store, later.
-    {
-        storage::StoreTransaction transaction(*store);
-        REQUIRE(store->append_log(ring(0, "c-unnumbered", "2026-01-10T15:01:00.000Z")));
-        transaction.commit();
-    }
-    const auto log = store->recent_log(10);
-    REQUIRE(log.size() == 4);
-    CHECK(log_ids({log.begin(), log.begin() + 3}) == "5,7,9");
-    CHECK(log.back().call == "c-unnumbered");
-    CHECK(log.back().id > 9);
-    CHECK(store->last_log_id() == log.back().id);
-
-    // The same from another connection: the server's count moved, not this store's.
-    auto other = open_daemon_store(dir);
-    {
-        storage::StoreTransaction transaction(*other);
-        REQUIRE(other->append_log(ring(0, "c-elsewhere", "2026-01-10T15:02:00.000Z")));
-        transaction.commit();
-    }
-    CHECK(other->last_log_id() > log.back().id);
-    CHECK(store->recent_log(1).at(0).call == "c-elsewhere");
-
-    // Ids given in a transaction rolled back do not count.
-    {
-        storage::StoreTransaction transaction(*store);
-        REQUIRE(store->append_log(ring(1000, "c-dropped", "2026-01-10T15:03:00.000Z")));
-    }
-    const auto before = store->last_log_id();
-    {
-        storage::StoreTransaction transaction(*store);
-        REQUIRE(store->append_log(ring(0, "c-after-rollback", "2026-01-10T15:04:00.000Z")));
-        transaction.commit();
-    }
-    CHECK(store->last_log_id() > before);
-    CHECK(store->last_log_id() < 1000);
+    auto first = open_daemon_store(dir);
+    auto second = open_daemon_store(dir);
+    // The first daemon's writer has a record in an open transaction...
+    storage::StoreTransaction first_batch(*first);
+    const auto first_id = first->append_log(ring("c-first", "2026-01-10T15:00:00.000Z"));
+    REQUIRE(first_id);
+    // ...when the second one's writes a record and commits.
+    std::atomic<bool> second_committed = false;
+    std::optional<std::int64_t> second_id;
+    std::thread second_writer([&] {
+        storage::StoreTransaction batch(*second);
+        second_id = second->append_log(ring("c-second", "2026-01-10T15:00:00.001Z"));
+        batch.commit();
+        second_committed = true;
+    });
+    // Had the second committed now, with its larger id, a tail that read it would go on
+    // after it and never see the first's smaller one. It waits for the first instead.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK_FALSE(second_committed);
+    first_batch.commit();
+    second_writer.join();
+    REQUIRE(second_id);
+    CHECK(*second_id > *first_id);
+    CHECK(log_ids(first->log_after(0, 10)) ==
+          std::to_string(*first_id) + "," + std::to_string(*second_id));
 }
 
 TEST_CASE("postgresql store: committing a transaction a statement failed in is an error, and "
@@ -201,7 +182,7 @@ TEST_CASE("postgresql store: committing a transaction a statement failed in is a
     leased.lease_until = "2026-01-10T16:05:00.000Z";
 
     store->begin();
-    REQUIRE(store->append_log(ring(0, "c-1", "2026-01-10T15:00:00.000Z")));
+    REQUIRE(store->append_log(ring("c-1", "2026-01-10T15:00:00.000Z")));
     REQUIRE(store->add_note(customer, {0, "note", "prefers mornings", "2001",
                                        "2026-01-10T15:00:00.000Z"}));
     store->update_followup(leased);
@@ -228,7 +209,7 @@ TEST_CASE("postgresql store: committing a transaction a statement failed in is a
     // The store goes on: the same transaction without the bad row commits.
     {
         storage::StoreTransaction transaction(*store);
-        REQUIRE(store->append_log(ring(0, "c-1", "2026-01-10T15:00:00.000Z")));
+        REQUIRE(store->append_log(ring("c-1", "2026-01-10T15:00:00.000Z")));
         store->update_followup(leased);
         store->add_followup_attempt(followup_id, {"2026-01-10T15:01:00.000Z", "2001",
                                                   domain::AttemptResult::no_answer, {}, ""});
@@ -369,7 +350,7 @@ TEST_CASE("postgresql store: text that is not UTF-8 or holds a NUL byte is refus
             storage::StoreTransaction transaction(*store);
             CHECK_THROWS_AS(store->upsert_customer(customer), StorageError);
         }
-        CallLogRecord record = ring(0, "c-1", "2026-01-10T15:00:00.000Z");
+        CallLogRecord record = ring("c-1", "2026-01-10T15:00:00.000Z");
         record.caller_name = bad;
         {
             storage::StoreTransaction transaction(*store);
