@@ -39,8 +39,8 @@ std::string text_of(const json& value) {
 }
 
 std::string summary(const json& status) {
-    std::string text = fmt::format("callpop {}, up {} (since {} UTC; times below are UTC)\n",
-                                   text_of(status["version"]),
+    std::string text = fmt::format("callpop {} ({}), up {} (since {} UTC; times below are UTC)\n",
+                                   text_of(status["daemon"]), text_of(status["version"]),
                                    readable_duration(status.value("uptime_s", std::uint64_t{0})),
                                    readable_time(status["started_at"]));
     text += fmt::format("calls live: {}\n", text_of(status["live_calls"]));
@@ -91,6 +91,21 @@ std::string switch_table(const json& switches) {
     return report::format_table(columns, rows);
 }
 
+// Every daemon serving the store (several share a PostgreSQL database), as each last wrote
+// its row: one not seen for long has stopped or lost the database.
+std::string daemon_table(const json& daemons) {
+    const std::vector<report::Column> columns = {{"DAEMON"},  {"HOST"},       {"PID", true},
+                                                 {"VERSION"}, {"STARTED"},    {"LAST-SEEN"}};
+    std::vector<std::vector<std::string>> rows;
+    if (daemons.is_array())
+        for (const auto& daemon : daemons)
+            rows.push_back({text_of(daemon["name"]), text_of(daemon["host"]),
+                            text_of(daemon["pid"]), text_of(daemon["version"]),
+                            readable_time(daemon["started_at"]),
+                            readable_time(daemon["last_seen"])});
+    return report::format_table(columns, rows);
+}
+
 }  // namespace
 
 int command_status(const Arguments& arguments) {
@@ -106,7 +121,9 @@ int command_status(const Arguments& arguments) {
     if (command_line.has("json")) {
         std::cout << status.dump() << std::endl;
     } else {
-        std::cout << summary(status) << "\n" << switch_table(status["switches"]) << std::flush;
+        std::cout << summary(status) << "\n"
+                  << switch_table(status["switches"]) << "\n"
+                  << daemon_table(status["daemons"]) << std::flush;
     }
     return 0;
 }

@@ -484,6 +484,7 @@ void read_storage(const Value& value, Storage& storage) {
         {"backend", [&](const Value& v) { storage.backend = read_backend(v); }},
         {"path", [&](const Value& v) { storage.path = read_nonempty_string(v); }},
         {"conninfo", [&](const Value& v) { storage.conninfo = read_nonempty_string(v); }},
+        {"daemon_name", [&](const Value& v) { storage.daemon_name = read_nonempty_string(v); }},
     };
     read_section(value, members);
     if (storage.backend == "postgresql" && storage.conninfo.empty())
@@ -960,6 +961,7 @@ Config read_config(const Value& root) {
     read_section(root, members);
     if (!has_outcomes) root.fail_missing("outcomes", "missing " + std::string(outcomes_required));
     if (followups) read_followups(*followups, config.outcomes, config.followups);
+    if (config.storage.daemon_name.empty()) config.storage.daemon_name = host_name();
     return config;
 }
 
@@ -1129,6 +1131,12 @@ void Config::fail(std::string_view path, std::string_view message) const {
 bool Config::has_outcome(const std::string& code) const {
     return std::any_of(outcomes.begin(), outcomes.end(),
                        [&](const OutcomeCode& outcome) { return outcome.code == code; });
+}
+
+std::string host_name() {
+    std::array<char, 256> name{};
+    if (::gethostname(name.data(), name.size() - 1) != 0 || name[0] == '\0') return "callpop";
+    return name.data();
 }
 
 Config parse_config(const std::string& yaml_text, const std::string& source_name) {

@@ -80,6 +80,8 @@ struct Storage {
     // SQLite: the database file. PostgreSQL: where this daemon keeps its own files (the spool).
     std::string path = "var/callpop.db";
     std::string conninfo;  // PostgreSQL: the libpq connection string
+    // This daemon among those sharing a database (the host's name when not given).
+    std::string daemon_name;
     bool operator==(const Storage&) const = default;
 };
 
@@ -252,6 +254,9 @@ class ConfigError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+
+// The machine's name (gethostname): storage.daemon_name when none is given.
+std::string host_name();
 
 Config load_config(const std::filesystem::path& path);
 Config parse_config(const std::string& yaml_text, const std::string& source_name);

@@ -1,6 +1,8 @@
 #include "daemon/server.hpp"
 #include "daemon/startup_checks.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
@@ -22,6 +24,8 @@ using domain::PoppedCallState;
 namespace {
 
 constexpr std::chrono::seconds sweep_interval{1};
+// How often, in sweeps, a daemon writes its row in the store's registry.
+constexpr std::uint64_t registry_sweeps = 5;
 // How long a stop waits for the answers to what was asked before it.
 constexpr std::chrono::seconds drain_max{5};
 // How long a connection that has not logged in counts against sessions.logins_at_once.
@@ -205,6 +209,7 @@ void Server::start() {
     spawn_logged(io_.get_executor(), accept_agents(), "agent listener");
     spawn_logged(io_.get_executor(), admit_agents(), "agent logins");
     spawn_logged(io_.get_executor(), sweep_calls(), "call sweeper");
+    register_daemon();
     if (config_.listen.http) {
         web_.emplace(io_, *config_.listen.http,
                      [this](const std::string& target, WebRespond respond) {
@@ -362,7 +367,30 @@ awaitable<void> Server::sweep_calls() {
         call_log_feed_.catch_up_all();
         tend_followups(sweep);
         watch_accounts();
+        if (sweep % registry_sweeps == 0) register_daemon();
     }
+}
+
+void Server::register_daemon() {
+    storage::DaemonSeen me{config_.storage.daemon_name,
+                           config::host_name(),
+                           static_cast<std::int64_t>(::getpid()),
+                           CALLPOP_VERSION,
+                           domain::format_utc(started_at_),
+                           domain::format_utc(std::chrono::system_clock::now())};
+    writer_.write(
+        [me = std::move(me)](JobContext& context) {
+            context.store.daemon_seen(me);
+            return context.store.daemons();
+        },
+        std::function<void(const JobOutcome<std::vector<storage::DaemonSeen>>&)>(
+            [this](const JobOutcome<std::vector<storage::DaemonSeen>>& written) {
+                if (!written.error.empty()) return;  // the store's trouble is reported elsewhere
+                daemons_seen_.clear();
+                for (const auto& seen : written.value)
+                    daemons_seen_.push_back({seen.name, seen.host, seen.pid, seen.version,
+                                             seen.started_at, seen.last_seen});
+            }));
 }
 
 // ---- switch side ----------------------------------------------------------------------
@@ -1039,6 +1067,7 @@ std::vector<protocol::AgentPresence> Server::agent_presences() const {
 
 protocol::DaemonStatus Server::status_now() const {
     protocol::DaemonStatus status;
+    status.name = config_.storage.daemon_name;
     status.version = CALLPOP_VERSION;
     status.started_at = started_at_;
     status.at = std::chrono::system_clock::now();
@@ -1066,6 +1095,7 @@ protocol::DaemonStatus Server::status_now() const {
     for (const auto& client : switch_clients_) status.switches.push_back(client->status());
     status.switches.push_back(native_switch_port_.status);
     status.switches.back().sessions = native_switch_port_.sessions;
+    status.daemons = daemons_seen_;
     return status;
 }
 

@@ -159,6 +159,10 @@ private:
     // Reads the accounts again when their revision moved, and closes the sessions of those
     // removed or changed.
     void watch_accounts();
+    // Writes this daemon's row in the store's registry and reads every daemon's back, for
+    // `callpop status`.
+    void register_daemon();
+    std::vector<protocol::DaemonPeer> daemons_seen_;
     void close_sessions_of_changed_accounts(const std::vector<storage::AgentAccount>& accounts);
 
     asio::io_context& io_;

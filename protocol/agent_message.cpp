@@ -373,7 +373,16 @@ std::string encode_status(const DaemonStatus& status) {
     for (const auto& link : status.switches) switches.push_back(switch_json(link));
     json faults = json::object();
     for (const auto& [name, count] : named_faults(status.faults)) faults[std::string(name)] = count;
+    json daemons = json::array();
+    for (const auto& peer : status.daemons)
+        daemons.push_back({{"name", peer.name},
+                           {"host", peer.host},
+                           {"pid", peer.pid},
+                           {"version", peer.version},
+                           {"started_at", peer.started_at},
+                           {"last_seen", peer.last_seen}});
     json answer = {{"type", "status"},
+                    {"daemon", status.name},
                     {"version", status.version},
                     {"started_at", format_utc(status.started_at)},
                     {"at", format_utc(status.at)},
@@ -388,7 +397,8 @@ std::string encode_status(const DaemonStatus& status) {
                     {"writer_spooled", status.writer_spooled},
                     {"lookups", status.lookups},
                     {"faults", std::move(faults)},
-                    {"switches", std::move(switches)}};
+                    {"switches", std::move(switches)},
+                    {"daemons", std::move(daemons)}};
     if (status.agents) {
         json& agents = answer["agents"] = json::array();
         for (const auto& presence : *status.agents) {

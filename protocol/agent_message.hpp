@@ -202,7 +202,18 @@ struct AgentPresence {
     bool waiting_for_followup = false;  // asked next_followup, none offered yet
     std::optional<std::int64_t> followup;  // the follow-up it holds
 };
+// A daemon serving the same store, as it last wrote its row (every few seconds).
+struct DaemonPeer {
+    std::string name;
+    std::string host;
+    std::int64_t pid = 0;
+    std::string version;
+    std::string started_at;  // UTC ISO
+    std::string last_seen;   // UTC ISO
+};
+
 struct DaemonStatus {
+    std::string name;  // storage.daemon_name
     std::string version;
     std::chrono::system_clock::time_point started_at;
     std::chrono::system_clock::time_point at;  // when the daemon answered
@@ -218,6 +229,7 @@ struct DaemonStatus {
     std::uint64_t lookups = 0;  // customer lookups started since the daemon started
     FaultCounts faults;
     std::vector<SwitchStatus> switches;
+    std::vector<DaemonPeer> daemons;  // every daemon on the store, this one included
     std::optional<std::vector<AgentPresence>> agents;  // when asked for
 };
 std::string encode_status(const DaemonStatus& status);

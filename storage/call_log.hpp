@@ -51,8 +51,9 @@ public:
     // Up to `count` call-log records after `after_id`, oldest first: a tail catching up.
     virtual std::vector<CallLogRecord> log_after(std::int64_t after_id, std::size_t count) = 0;
     // Calls the store holds with no end, each as the `timeout` record that closes it (all
-    // but `at`, `id` and `cause` filled from its row): left by a daemon that stopped or
-    // died while they were live.
+    // but `at`, `id` and `cause` filled from its row): left by this daemon (on a shared
+    // store, the one whose name logged the call's first event) when it stopped or died while
+    // they were live.
     virtual std::vector<CallLogRecord> calls_left_open() = 0;
     // The newest record written before `at` (UTC, as format_utc writes it), 0 when none: a
     // tail `since` a time follows on from it.

@@ -5,24 +5,19 @@
 
 namespace callpop::storage {
 
-namespace {
-
-// Several daemons share one PostgreSQL database by design: nothing to hold.
-class SharedStore final : public ServeLock {};
-
-}  // namespace
-
 std::unique_ptr<Store> open_store(const config::Storage& settings, Access access) {
     const bool read_only = access == Access::read_only;
     if (settings.backend == "sqlite") return open_sqlite_store(settings.path, read_only);
-    if (settings.backend == "postgresql") return open_postgres_store(settings.conninfo, read_only);
+    if (settings.backend == "postgresql")
+        return open_postgres_store(settings.conninfo, settings.daemon_name, read_only);
     throw StorageError("storage.backend \"" + settings.backend +
                        "\" is not built in (sqlite, postgresql)");
 }
 
 std::unique_ptr<ServeLock> lock_store_for_serving(const config::Storage& settings) {
     if (settings.backend == "sqlite") return lock_sqlite_store_for_serving(settings.path);
-    if (settings.backend == "postgresql") return std::make_unique<SharedStore>();
+    if (settings.backend == "postgresql")
+        return lock_postgres_daemon_name(settings.conninfo, settings.daemon_name);
     throw StorageError("storage.backend \"" + settings.backend +
                        "\" is not built in (sqlite, postgresql)");
 }

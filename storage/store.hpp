@@ -6,6 +6,7 @@
 //   FollowupQueue      follow-up calls (followup_queue.hpp)
 //   Reports            survey results and feedback (reports.hpp)
 //   AgentAccounts      who may log in (agent_accounts.hpp)
+//   DaemonRegistry     the daemons serving the store (daemon_registry.hpp)
 //   Transactions       begin/commit/rollback, StoreTransaction (transactions.hpp)
 // Whole-Store callers are those whose writes span kinds in one transaction: the daemon's
 // writer thread and demo data. SQLite is the embedded backend (storage/sqlite/); a shared
@@ -16,6 +17,7 @@
 #include "storage/call_log.hpp"
 #include "storage/customer_directory.hpp"
 #include "storage/customer_import.hpp"
+#include "storage/daemon_registry.hpp"
 #include "storage/followup_queue.hpp"
 #include "storage/reports.hpp"
 #include "storage/storage_error.hpp"
@@ -30,6 +32,7 @@ class Store : public virtual CustomerDirectory,
               public FollowupQueue,
               public Reports,
               public AgentAccounts,
+              public DaemonRegistry,
               public virtual Transactions {};
 
 // Held by the daemon for its life where a backend lets one daemon serve a store; released

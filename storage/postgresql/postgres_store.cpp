@@ -194,9 +194,12 @@ constexpr const char* log_lock = "SELECT pg_advisory_xact_lock(7700, 3)";
 
 class PostgresStore final : public Store {
 public:
-    PostgresStore(const std::string& conninfo, bool read_only)
+    PostgresStore(const std::string& conninfo, bool read_only, std::string daemon_name)
         : db_(conninfo, read_only ? Connection::Access::read_only : Connection::Access::read_write),
-          read_only_(read_only) {
+          read_only_(read_only),
+          daemon_name_(std::move(daemon_name)),
+          spool_file_key_("spool_file:" + daemon_name_),
+          spool_offset_key_("spool_offset:" + daemon_name_) {
         if (read_only) {
             if (postgresql::schema_version(db_) != postgresql::known_schema_version())
                 throw StorageError("PostgreSQL: the database has no schema of this callpop's "
@@ -434,8 +437,9 @@ public:
         const Result rows = db_.query(
             "SELECT call_id, switch, caller, caller_name, dialed, line, queue, extension, agent, "
             "customer_id, coalesce(c.name, '') FROM calls "
-            "LEFT JOIN customers c ON c.id = calls.customer_id WHERE ended_at IS NULL "
-            "ORDER BY started_at, call_id");
+            "LEFT JOIN customers c ON c.id = calls.customer_id "
+            "WHERE ended_at IS NULL AND daemon = $1 ORDER BY started_at, call_id",
+            {daemon_name_});
         std::vector<CallLogRecord> open;
         for (int row = 0; row < rows.rows(); ++row) {
             CallLogRecord record;
@@ -510,17 +514,20 @@ public:
     }
 
     SpoolPosition spool_position() override {
+        // Each daemon has a spool of its own.
         const Result rows = db_.query(
-            "SELECT coalesce((SELECT value FROM daemon_state WHERE name = 'spool_file'), 0), "
-            "coalesce((SELECT value FROM daemon_state WHERE name = 'spool_offset'), 0)");
+            "SELECT coalesce((SELECT value FROM daemon_state WHERE name = $1), 0), "
+            "coalesce((SELECT value FROM daemon_state WHERE name = $2), 0)",
+            {spool_file_key_, spool_offset_key_});
         return {rows.integer(0, 0), rows.integer(0, 1)};
     }
 
     void set_spool_position(SpoolPosition position) override {
         db_.query(
-            "INSERT INTO daemon_state (name, value) VALUES ('spool_file', $1), "
-            "('spool_offset', $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            {text_of(position.file), text_of(position.offset)});
+            "INSERT INTO daemon_state (name, value) VALUES ($1, $3), ($2, $4) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            {spool_file_key_, spool_offset_key_, text_of(position.file),
+             text_of(position.offset)});
     }
 
     // ---- transactions ----
@@ -805,6 +812,27 @@ public:
             .integer(0, 0);
     }
 
+    void daemon_seen(const DaemonSeen& daemon) override {
+        db_.query(
+            "INSERT INTO daemons (name, host, pid, version, started_at, last_seen) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET "
+            "host = excluded.host, pid = excluded.pid, version = excluded.version, "
+            "started_at = excluded.started_at, last_seen = excluded.last_seen",
+            {daemon.name, daemon.host, text_of(daemon.pid), daemon.version, daemon.started_at,
+             daemon.last_seen});
+    }
+
+    std::vector<DaemonSeen> daemons() override {
+        const Result rows = db_.query(
+            "SELECT name, host, pid, version, started_at, last_seen FROM daemons ORDER BY name");
+        std::vector<DaemonSeen> daemons;
+        for (int row = 0; row < rows.rows(); ++row)
+            daemons.push_back({string_at(rows, row, 0), string_at(rows, row, 1),
+                               rows.integer(row, 2), string_at(rows, row, 3),
+                               string_at(rows, row, 4), string_at(rows, row, 5)});
+        return daemons;
+    }
+
     std::string ticket_key() override {
         constexpr std::size_t key_bytes = 32;
         if (auto key = secret("ticket_key"); key && key->size() >= key_bytes) return *key;
@@ -905,8 +933,8 @@ private:
     void fold_call_event(const CallLogRecord& record) {
         db_.query(
             "INSERT INTO calls AS c (call_id, switch, started_at, caller, caller_name, dialed, "
-            "line, queue, extension, agent, customer_id, state) VALUES ($1, $2, $3, $4, $5, $6, "
-            "$7, $8, $9, $10, $11, 'ringing') ON CONFLICT (call_id) DO UPDATE SET "
+            "line, queue, extension, agent, customer_id, daemon, state) VALUES ($1, $2, $3, $4, "
+            "$5, $6, $7, $8, $9, $10, $11, $12, 'ringing') ON CONFLICT (call_id) DO UPDATE SET "
             "started_at = least(c.started_at, excluded.started_at), "
             "caller = CASE WHEN c.caller = '' THEN excluded.caller ELSE c.caller END, "
             "caller_name = CASE WHEN c.caller_name = '' THEN excluded.caller_name "
@@ -917,7 +945,7 @@ private:
             "customer_id = coalesce(c.customer_id, excluded.customer_id)",
             {record.call, record.switch_name, record.at, record.from, record.caller_name,
              record.to, record.line, record.queue, record.extension, record.agent,
-             text_of(record.customer_id)});
+             text_of(record.customer_id), daemon_name_});
         if (record.kind == "answer") {
             db_.query(
                 "UPDATE calls SET answered_at = coalesce(answered_at, $2), extension = $3, "
@@ -961,6 +989,10 @@ private:
 
     Connection db_;
     bool read_only_ = false;
+    // This daemon among those sharing the database: its calls, its spool.
+    std::string daemon_name_;
+    std::string spool_file_key_;
+    std::string spool_offset_key_;
     // queue_customer()'s rows, as COPY text, until they are written.
     std::string queued_customers_;
     std::int64_t queued_count_ = 0;
@@ -970,8 +1002,42 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Store> open_postgres_store(const std::string& conninfo, bool read_only) {
-    return std::make_unique<PostgresStore>(conninfo, read_only);
+std::unique_ptr<Store> open_postgres_store(const std::string& conninfo,
+                                          const std::string& daemon_name, bool read_only) {
+    return std::make_unique<PostgresStore>(conninfo, read_only, daemon_name);
+}
+
+namespace {
+
+class DaemonNameLock final : public ServeLock {
+public:
+    explicit DaemonNameLock(Connection connection) : connection_(std::move(connection)) {}
+
+private:
+    Connection connection_;  // the lock ends with its session
+};
+
+}  // namespace
+
+std::unique_ptr<ServeLock> lock_postgres_daemon_name(const std::string& conninfo,
+                                                     const std::string& daemon_name) {
+    Connection connection(conninfo);
+    // Keyed by the name's hash under callpop's own first key, as the migration lock is.
+    const Result locked = connection.query(
+        "SELECT pg_try_advisory_lock(7700, hashtext($1))", {daemon_name});
+    if (locked.text(0, 0) != "t") {
+        postgresql::migrate(connection);
+        const Result seen = connection.query(
+            "SELECT host, pid, last_seen FROM daemons WHERE name = $1", {daemon_name});
+        const std::string holder =
+            seen.rows() == 0 ? std::string("not yet registered")
+                             : "host " + string_at(seen, 0, 0) + ", pid " + string_at(seen, 0, 1) +
+                                   ", last seen " + string_at(seen, 0, 2);
+        throw StorageError("daemon name \"" + daemon_name +
+                           "\" is served by another callpop serve on this database (" + holder +
+                           "): give each daemon its own storage.daemon_name");
+    }
+    return std::make_unique<DaemonNameLock>(std::move(connection));
 }
 
 }  // namespace callpop::storage

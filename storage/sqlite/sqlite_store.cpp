@@ -437,6 +437,27 @@ public:
         upsert.bind(4, account.token_hash).bind(5, extensions).run();
     }
 
+    void daemon_seen(const DaemonSeen& daemon) override {
+        auto& upsert = statement(
+            "INSERT INTO daemons (name, host, pid, version, started_at, last_seen) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO UPDATE SET host = excluded.host, "
+            "pid = excluded.pid, version = excluded.version, started_at = excluded.started_at, "
+            "last_seen = excluded.last_seen");
+        upsert.bind(1, daemon.name).bind(2, daemon.host).bind(3, daemon.pid);
+        upsert.bind(4, daemon.version).bind(5, daemon.started_at).bind(6, daemon.last_seen).run();
+    }
+
+    std::vector<DaemonSeen> daemons() override {
+        auto& query = statement(
+            "SELECT name, host, pid, version, started_at, last_seen FROM daemons ORDER BY name");
+        std::vector<DaemonSeen> daemons;
+        while (query.step())
+            daemons.push_back({query.column_text(0), query.column_text(1), query.column_int(2),
+                               query.column_text(3), query.column_text(4), query.column_text(5)});
+        query.reset();
+        return daemons;
+    }
+
     std::string ticket_key() override {
         constexpr std::size_t key_bytes = 32;
         if (auto key = secret("ticket_key"); key && key->size() >= key_bytes) return *key;

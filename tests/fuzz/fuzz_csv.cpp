@@ -152,7 +152,7 @@ bool header_is_good(FileKind kind, const std::vector<storage::CsvRecord>& record
 void check_import(FileKind kind, std::string_view data,
                   const std::vector<storage::CsvRecord>& records) {
     static const storage::PhoneNormalizer normalizer("US", {"00"});
-    auto store = storage::open_store({.backend = "sqlite", .path = ":memory:", .conninfo = ""});
+    auto store = storage::open_store({.backend = "sqlite", .path = ":memory:", .conninfo = "", .daemon_name = "fuzz"});
     // Assets and notes belong to customers: two that rows can name.
     if (kind != FileKind::customers) {
         const auto known = scratch_file("known.csv");

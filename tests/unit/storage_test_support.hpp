@@ -29,7 +29,8 @@ namespace callpop::test {
 // Each gives the settings of a store kept in a test case's fresh directory.
 struct SqliteBackend {
     static config::Storage settings(const TempDir& dir) {
-        return {.backend = "sqlite", .path = (dir / "callpop.db").string(), .conninfo = ""};
+        return {.backend = "sqlite", .path = (dir / "callpop.db").string(), .conninfo = "",
+                .daemon_name = "test"};
     }
 };
 // A database of its own on the tests' PostgreSQL server (support/postgres_cluster.hpp), one
@@ -42,7 +43,7 @@ struct PostgresBackend {
         auto& conninfo = databases[dir.path()];
         if (conninfo.empty()) conninfo = PostgresCluster::shared().fresh_database();
         return {.backend = "postgresql", .path = (dir / "callpop.db").string(),
-                .conninfo = conninfo};
+                .conninfo = conninfo, .daemon_name = "test"};
     }
 };
 #define CALLPOP_STORAGE_BACKENDS callpop::test::SqliteBackend, callpop::test::PostgresBackend

@@ -964,9 +964,15 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
     native.garbage = 1;
     native.sessions = 1;
     status.switches = {down, native};
+    status.name = "east-1";
+    status.daemons = {{"east-1", "cti-east", 4242, "0.1.0", "2026-11-22T15:00:00.000Z",
+                       "2026-11-22T17:03:05.000Z"},
+                      {"west-1", "cti-west", 77, "0.1.0", "2026-11-21T09:00:00.000Z",
+                       "2026-11-22T17:03:03.000Z"}};
 
     const json message = parse_line(protocol::encode_status(status));
     CHECK(message == json{{"type", "status"},
+                          {"daemon", "east-1"},
                           {"version", "0.1.0"},
                           {"started_at", "2026-11-22T15:00:00.000Z"},
                           {"at", "2026-11-22T17:03:07.250Z"},
@@ -1019,7 +1025,20 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
                              {"events", 12},
                              {"calls", 4},
                              {"garbage", 1},
-                             {"sessions", 1}}}}});
+                             {"sessions", 1}}}},
+                          {"daemons",
+                           {{{"name", "east-1"},
+                             {"host", "cti-east"},
+                             {"pid", 4242},
+                             {"version", "0.1.0"},
+                             {"started_at", "2026-11-22T15:00:00.000Z"},
+                             {"last_seen", "2026-11-22T17:03:05.000Z"}},
+                            {{"name", "west-1"},
+                             {"host", "cti-west"},
+                             {"pid", 77},
+                             {"version", "0.1.0"},
+                             {"started_at", "2026-11-21T09:00:00.000Z"},
+                             {"last_seen", "2026-11-22T17:03:03.000Z"}}}}});
     // Only the native port says how many switches are connected to it.
     CHECK_FALSE(message["switches"][0].contains("sessions"));
 

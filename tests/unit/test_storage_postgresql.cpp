@@ -53,7 +53,8 @@ TEST_CASE("postgresql: a fresh database is migrated to this callpop's schema, on
     CHECK(schema_version(db) == known_schema_version());
     const std::vector<std::string> expected = {
         "agents",  "assets",          "call_log",  "calls", "customers", "daemon_state",
-        "followup_attempts", "followups", "notes", "phones", "schema_version", "secrets"};
+        "daemons", "followup_attempts", "followups", "notes", "phones", "schema_version",
+        "secrets"};
     CHECK(tables(db) == expected);
     // Migrating again finds nothing to do and keeps what is there.
     db.query("INSERT INTO customers (external_id, name) VALUES ($1, $2)", {"CRM-1", "Pat Doe"});

@@ -370,3 +370,64 @@ TEST_CASE("postgresql store: text that is not UTF-8 or holds a NUL byte is refus
     }
     CHECK(store->recent_log(10).size() == 2);
 }
+
+TEST_CASE("postgresql store: each daemon closes only its own calls left open, and keeps a spool "
+          "position of its own") {
+    const TempDir dir;
+    auto settings = test::PostgresBackend::settings(dir);
+    settings.daemon_name = "east-1";
+    auto east = storage::open_store(settings);
+    settings.daemon_name = "west-1";
+    auto west = storage::open_store(settings);
+    {
+        storage::StoreTransaction transaction(*east);
+        REQUIRE(east->append_log(ring("c-east", "2026-01-10T15:00:00.000Z")));
+        transaction.commit();
+    }
+    {
+        storage::StoreTransaction transaction(*west);
+        REQUIRE(west->append_log(ring("c-west", "2026-01-10T15:00:01.000Z")));
+        transaction.commit();
+    }
+    // West restarting must not close east's live call as left open.
+    const auto east_open = east->calls_left_open();
+    REQUIRE(east_open.size() == 1);
+    CHECK(east_open[0].call == "c-east");
+    const auto west_open = west->calls_left_open();
+    REQUIRE(west_open.size() == 1);
+    CHECK(west_open[0].call == "c-west");
+
+    east->set_spool_position({3, 120});
+    west->set_spool_position({1, 40});
+    CHECK(east->spool_position().file == 3);
+    CHECK(east->spool_position().offset == 120);
+    CHECK(west->spool_position().file == 1);
+    CHECK(west->spool_position().offset == 40);
+}
+
+TEST_CASE("postgresql store: a daemon name is served by one daemon at a time") {
+    const TempDir dir;
+    auto settings = test::PostgresBackend::settings(dir);
+    settings.daemon_name = "east-1";
+    storage::open_store(settings)->daemon_seen(
+        {"east-1", "cti-east", 4242, "0.1.0", "2026-01-10T08:00:00.000Z",
+         "2026-01-10T08:00:05.000Z"});
+    {
+        const auto held = storage::lock_store_for_serving(settings);
+        try {
+            storage::lock_store_for_serving(settings);
+            FAIL("a second daemon got the name");
+        } catch (const StorageError& error) {
+            CHECK(std::string(error.what()) ==
+                  "daemon name \"east-1\" is served by another callpop serve on this database "
+                  "(host cti-east, pid 4242, last seen 2026-01-10T08:00:05.000Z): give each "
+                  "daemon its own storage.daemon_name");
+        }
+        // Another name is free.
+        settings.daemon_name = "west-1";
+        CHECK(storage::lock_store_for_serving(settings));
+        settings.daemon_name = "east-1";
+    }
+    // Released with its daemon.
+    CHECK(storage::lock_store_for_serving(settings));
+}

@@ -397,3 +397,32 @@ TEST_CASE("phone numbers: the North American fast path gives what libphonenumber
         }
     }
 }
+
+TEST_CASE_TEMPLATE("store: daemons write their own row in the registry, and every one is listed",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    CHECK(store->daemons().empty());
+    storage::DaemonSeen west{"west-1", "cti-west", 77, "0.1.0", "2026-01-10T09:00:00.000Z",
+                             "2026-01-10T09:00:00.000Z"};
+    storage::DaemonSeen east{"east-1", "cti-east", 4242, "0.1.0", "2026-01-10T08:00:00.000Z",
+                             "2026-01-10T08:00:00.000Z"};
+    store->daemon_seen(west);
+    store->daemon_seen(east);
+    // Seen again, and restarted with a new pid: the same row, by name.
+    west.last_seen = "2026-01-10T09:00:05.000Z";
+    store->daemon_seen(west);
+    east.pid = 4343;
+    east.started_at = east.last_seen = "2026-01-10T10:00:00.000Z";
+    store->daemon_seen(east);
+    const auto daemons = store->daemons();
+    REQUIRE(daemons.size() == 2);
+    CHECK(daemons[0].name == "east-1");
+    CHECK(daemons[0].host == "cti-east");
+    CHECK(daemons[0].pid == 4343);
+    CHECK(daemons[0].started_at == "2026-01-10T10:00:00.000Z");
+    CHECK(daemons[1].name == "west-1");
+    CHECK(daemons[1].pid == 77);
+    CHECK(daemons[1].version == "0.1.0");
+    CHECK(daemons[1].last_seen == "2026-01-10T09:00:05.000Z");
+}
