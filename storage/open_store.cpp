@@ -1,5 +1,6 @@
 #include "storage/open_store.hpp"
 
+#include "storage/postgresql/postgres_bus.hpp"
 #include "storage/postgresql/postgres_store.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
 
@@ -12,6 +13,11 @@ std::unique_ptr<Store> open_store(const config::Storage& settings, Access access
         return open_postgres_store(settings.conninfo, settings.daemon_name, read_only);
     throw StorageError("storage.backend \"" + settings.backend +
                        "\" is not built in (sqlite, postgresql)");
+}
+
+std::unique_ptr<StoreBus> open_bus(const config::Storage& settings) {
+    if (settings.backend == "postgresql") return open_postgres_bus(settings.conninfo);
+    return nullptr;
 }
 
 std::unique_ptr<ServeLock> lock_store_for_serving(const config::Storage& settings) {

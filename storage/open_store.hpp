@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "storage/store.hpp"
+#include "storage/store_bus.hpp"
 
 namespace callpop::storage {
 
@@ -16,6 +17,10 @@ enum class Access {
 // Opens the backend named by storage.backend.
 std::unique_ptr<Store> open_store(const config::Storage& settings,
                                   Access access = Access::read_write);
+
+// The bus between the daemons sharing the store; nullptr when the backend is served by one
+// daemon alone (SQLite), which has no one to tell.
+std::unique_ptr<StoreBus> open_bus(const config::Storage& settings);
 
 // Held by `callpop serve` for its life: a store the backend lets one daemon serve (SQLite)
 // is refused to a second one, with the first one's pid.

@@ -113,6 +113,9 @@ pg_conn* connect(const std::string& conninfo, Connection::Access access) {
 Connection::Connection(const std::string& conninfo, Access access)
     : conninfo_(conninfo), connection_(connect(conninfo, access)) {
     if (!connection_) throw StorageError("PostgreSQL: out of memory opening a connection", true);
+    // What libpq would print on stderr (a server ending the session between statements):
+    // the next statement's error says it, where its caller can act on it.
+    PQsetNoticeProcessor(connection_.get(), [](void*, const char*) {}, nullptr);
     if (PQstatus(connection_.get()) != CONNECTION_OK) fail_to_connect("connecting");
 }
 
@@ -132,6 +135,7 @@ void Connection::reopen_if_lost() {
     in_transaction_ = false;
     PQreset(connection_.get());
     if (PQstatus(connection_.get()) != CONNECTION_OK) fail_to_connect("connecting again");
+    ++sessions_;
 }
 
 void Connection::note_transaction_state() {
@@ -204,6 +208,22 @@ Result Connection::query(std::string_view sql, std::initializer_list<Parameter> 
     return result;
 }
 
+// A text[] literal: every element quoted, so that any text (a number as given, an outcome
+// code) stays one element.
+std::string text_array(const std::vector<std::string>& items) {
+    std::string literal = "{";
+    for (const auto& item : items) {
+        if (literal.size() > 1) literal += ',';
+        literal += '"';
+        for (const char c : item) {
+            if (c == '"' || c == '\\') literal += '\\';
+            literal += c;
+        }
+        literal += '"';
+    }
+    return literal + "}";
+}
+
 void append_copy_field(std::string& line, std::string_view text) {
     for (const char c : text) {
         switch (c) {
@@ -240,6 +260,19 @@ void Connection::copy_in(std::string_view sql, std::string_view rows) {
     if (PQresultStatus(finished.result_.get()) != PGRES_COMMAND_OK)
         fail(connection_.get(), finished.result_.get(), describe(sql));
     if (!sent) fail(connection_.get(), nullptr, describe(sql));
+}
+
+int Connection::socket() const { return PQsocket(connection_.get()); }
+
+std::vector<Notification> Connection::notifications() {
+    reopen_if_lost();
+    if (PQconsumeInput(connection_.get()) == 0) fail(connection_.get(), nullptr, "reading notifications");
+    std::vector<Notification> received;
+    while (PGnotify* note = PQnotifies(connection_.get())) {
+        received.push_back({note->relname, note->extra, note->be_pid});
+        PQfreemem(note);
+    }
+    return received;
 }
 
 int Connection::backend_pid() const { return PQbackendPID(connection_.get()); }

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "storage/storage_error.hpp"
 
@@ -45,6 +46,16 @@ private:
 // A statement's parameter: text PostgreSQL converts to the column's type, or NULL.
 using Parameter = std::optional<std::string_view>;
 
+// A text[] parameter: every element quoted, so that any text stays one element.
+std::string text_array(const std::vector<std::string>& items);
+
+// A notification a session LISTENing on its channel received (NOTIFY, pg_notify).
+struct Notification {
+    std::string channel;
+    std::string payload;
+    int sender_pid = 0;  // the server process of the session that sent it
+};
+
 // Appends `text` to `line` as one field of COPY's text format: backslash, tab, newline and
 // carriage return escaped. A NUL byte cannot be sent: StorageError.
 void append_copy_field(std::string& line, std::string_view text);
@@ -70,6 +81,13 @@ public:
     // COPY ... FROM STDIN with `rows`: lines in COPY's text format (copy_field() escapes a
     // field), sent in one stream.
     void copy_in(std::string_view sql, std::string_view rows);
+    // For LISTEN: the socket that turns readable when notifications may have come, and
+    // those that came, without waiting. A lost connection is an error, transient; the next
+    // call opens it again, without its LISTENs: sessions() tells.
+    int socket() const;
+    std::vector<Notification> notifications();
+    // How many times the connection was opened: a LISTEN holds for one session only.
+    std::uint64_t sessions() const { return sessions_; }
     // The server's process for this connection (pg_terminate_backend, pg_stat_activity).
     int backend_pid() const;
 
@@ -89,6 +107,7 @@ private:
         }
     };
     std::unordered_map<std::string, std::string, SqlHash, std::equal_to<>> prepared_;  // → name
+    std::uint64_t sessions_ = 1;
     bool in_transaction_ = false;
     bool transaction_lost_ = false;
 };

@@ -25,6 +25,7 @@ using domain::SurveyScale;
 using postgresql::Connection;
 using postgresql::Parameter;
 using postgresql::Result;
+using postgresql::text_array;
 using stored::followup_columns;
 using stored::log_record_select;
 
@@ -54,22 +55,6 @@ std::optional<std::string> limit_of(std::size_t limit) {
     if (limit > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))
         return std::nullopt;
     return std::to_string(limit);
-}
-
-// A text[] literal: every element quoted, so that any text (a number as given, an outcome
-// code) stays one element.
-std::string text_array(const std::vector<std::string>& items) {
-    std::string literal = "{";
-    for (const auto& item : items) {
-        if (literal.size() > 1) literal += ',';
-        literal += '"';
-        for (const char c : item) {
-            if (c == '"' || c == '\\') literal += '\\';
-            literal += c;
-        }
-        literal += '"';
-    }
-    return literal + "}";
 }
 
 std::string string_at(const Result& rows, int row, int column) {

@@ -431,3 +431,61 @@ TEST_CASE("postgresql store: a daemon name is served by one daemon at a time") {
     // Released with its daemon.
     CHECK(storage::lock_store_for_serving(settings));
 }
+
+// Every message the bus receives within `wait`, until `count` came.
+std::vector<storage::BusMessage> receive_until(storage::StoreBus& bus, std::size_t count,
+                                               std::chrono::milliseconds wait = std::chrono::seconds(5)) {
+    std::vector<storage::BusMessage> received;
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (received.size() < count && std::chrono::steady_clock::now() < deadline) {
+        for (auto& message : bus.receive()) received.push_back(std::move(message));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return received;
+}
+
+TEST_CASE("postgresql bus: messages reach the other daemons in order, not the sender, and "
+          "listening survives a lost connection") {
+    const TempDir dir;
+    const auto settings = test::PostgresBackend::settings(dir);
+    auto east = storage::open_bus(settings);
+    auto west = storage::open_bus(settings);
+    REQUIRE(east);
+    REQUIRE(west);
+    east->listen("callpop_test");
+    west->listen("callpop_test");
+    west->publish("callpop_test", {"one", "two, with a comma", "three \"quoted\""});
+    const auto received = receive_until(*east, 3);
+    REQUIRE(received.size() == 3);
+    CHECK(received[0].payload == "one");
+    CHECK(received[1].payload == "two, with a comma");
+    CHECK(received[2].payload == "three \"quoted\"");
+    CHECK(received[0].channel == "callpop_test");
+    CHECK(receive_until(*west, 1, std::chrono::milliseconds(300)).empty());
+    // Too long for a notification: refused whole, before anything is sent.
+    CHECK_THROWS_AS(west->publish("callpop_test", {"fine", std::string(8000, 'x')}), StorageError);
+    CHECK(receive_until(*east, 1, std::chrono::milliseconds(300)).empty());
+
+    // The server ends east's session: an error now, then east listens again on a new one.
+    auto admin = connect_directly(dir);
+    admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()");
+    bool lost = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!lost && std::chrono::steady_clock::now() < deadline) {
+        try {
+            east->receive();
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        } catch (const StorageError& error) {
+            CHECK(error.transient());
+            lost = true;
+        }
+    }
+    CHECK(lost);
+    CHECK(east->receive().empty());  // connects again, and listens
+    west->listen("callpop_test");    // west lost its session too: its LISTEN comes back
+    west->publish("callpop_test", {"after"});
+    const auto after = receive_until(*east, 1);
+    REQUIRE(after.size() == 1);
+    CHECK(after[0].payload == "after");
+}

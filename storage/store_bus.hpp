@@ -1,0 +1,34 @@
+#pragma once
+// What the daemons sharing a store say to each other, through the store itself (PostgreSQL's
+// LISTEN/NOTIFY): a message published on a channel reaches every other daemon listening on
+// it, in the order it was published, and never the one that sent it. Nothing is kept for a
+// daemon that was not listening.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace callpop::storage {
+
+struct BusMessage {
+    std::string channel;
+    std::string payload;
+};
+
+class StoreBus {
+public:
+    virtual ~StoreBus() = default;
+    // Listened to from now on, also after the bus reconnects.
+    virtual void listen(std::string_view channel) = 0;
+    // Sends each payload on the channel, in order. A payload holds at most
+    // max_payload_bytes.
+    virtual void publish(std::string_view channel, const std::vector<std::string>& payloads) = 0;
+    // Readable when messages may have come; it changes when the bus reconnects.
+    virtual int socket() const = 0;
+    // The messages that came from other daemons, without waiting. A lost connection is a
+    // transient StorageError; the next call connects again.
+    virtual std::vector<BusMessage> receive() = 0;
+
+    static constexpr std::size_t max_payload_bytes = 7900;
+};
+
+}  // namespace callpop::storage
