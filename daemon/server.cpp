@@ -24,6 +24,8 @@ using domain::PoppedCallState;
 namespace {
 
 constexpr std::chrono::seconds sweep_interval{1};
+// Where daemons sharing a store tell each other of the switch events they get.
+constexpr std::string_view peer_events_channel = "callpop_events";
 // How often, in sweeps, a daemon writes its row in the store's registry.
 constexpr std::uint64_t registry_sweeps = 5;
 // How long a stop waits for the answers to what was asked before it.
@@ -137,9 +139,20 @@ Server::Server(asio::io_context& io, config::Config config)
     native_switch_port_.secret = config_.listen.switch_secret;
     for (const auto& outcome : config_.outcomes) outcome_choices_.push_back({outcome.code, outcome.label});
     const auto store = storage::open_store(config_.storage, storage::Access::read_only);
-    call_log_feed_.load(store->recent_log(config_.call_log.tail_memory), store->last_log_id());
+    auto recent = store->recent_log(config_.call_log.tail_memory);
+    // Where the feed stands: records after it come from the writer.
+    const std::int64_t last_id = recent.empty() ? store->last_log_id() : recent.back().id;
+    call_log_feed_.load(std::move(recent), last_id);
     calls_left_open_ = store->calls_left_open();
     accounts_revision_ = store->accounts_revision();
+    if (storage::store_is_shared(config_.storage)) {
+        writer_.share_log(last_id);
+        peers_ = std::make_unique<PeerLink>(
+            config_.storage,
+            std::vector<std::string>{std::string(peer_events_channel),
+                                     std::string(storage::log_channel)},
+            io_.get_executor(), [this](const storage::BusMessage& message) { on_peer_message(message); });
+    }
     if (config_.calls.resync_s == 0) close_calls_left_open();
 }
 
@@ -397,6 +410,12 @@ void Server::register_daemon() {
 
 namespace {
 
+// The records a call's switch events make, as opposed to what agents write about it.
+bool is_call_event(std::string_view kind) {
+    return kind == "ring" || kind == "answer" || kind == "transfer" || kind == "hangup" ||
+           kind == "timeout";
+}
+
 bool pops(protocol::SwitchEventKind kind) {
     using protocol::SwitchEventKind;
     return kind == SwitchEventKind::ring || kind == SwitchEventKind::answer ||
@@ -429,13 +448,51 @@ LookupRequest lookup_request(const TrackedCall* call, const protocol::SwitchEven
 bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name) {
     const TrackedCall* call = tracker_.find(event.call);
     const bool first = call == nullptr && !queued_events_by_call_.contains(event.call);
+    if (peers_)
+        peers_->publish(std::string(peer_events_channel),
+                        nlohmann::json{{"daemon", config_.storage.daemon_name},
+                                       {"switch", switch_name},
+                                       {"event", protocol::encode_switch_event(event)}}
+                            .dump());
+    queue_switch_event(event, switch_name, false);
+    return first;
+}
+
+void Server::queue_switch_event(const protocol::SwitchEvent& event,
+                                const std::string& switch_name, bool mirrored) {
+    const TrackedCall* call = tracker_.find(event.call);
     if (pops(event.kind) && (call == nullptr || !call->looked_up) &&
         !lookups_by_call_.contains(event.call))
         start_lookup(lookup_request(call, event));
     ++queued_events_by_call_[event.call];
-    switch_events_.push_back({event, switch_name, std::nullopt});
+    QueuedEvent queued{event, switch_name, std::nullopt};
+    queued.mirrored = mirrored;
+    switch_events_.push_back(std::move(queued));
     act_on_queued_events();
-    return first;
+}
+
+void Server::on_peer_message(const storage::BusMessage& message) {
+    if (stopping_) return;
+    if (message.channel == storage::log_channel) {
+        writer_.follow_shared_log();
+        return;
+    }
+    if (message.channel != peer_events_channel) return;
+    const auto said = nlohmann::json::parse(message.payload, nullptr, false);
+    if (!said.is_object() || !said.contains("event") || !said["event"].is_string()) {
+        spdlog::warn("peers: a message that is not a switch event: {}", message.payload.substr(0, 200));
+        return;
+    }
+    auto parsed = protocol::parse_switch_event(said["event"].get<std::string>());
+    if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
+        spdlog::warn("peers: daemon {}: {}", said.value("daemon", "?"), error->message);
+        return;
+    }
+    const auto& event = std::get<protocol::SwitchEvent>(parsed);
+    // A call a switch of this daemon's own tells of is this daemon's to log.
+    if (const TrackedCall* call = tracker_.find(event.call); call != nullptr && !call->mirrored)
+        return;
+    queue_switch_event(event, said.value("switch", ""), true);
 }
 
 void Server::start_lookup(LookupRequest request) {
@@ -471,8 +528,10 @@ void Server::act_on_queued_events() {
 }
 
 bool Server::apply_switch_event(QueuedEvent& queued) {
-    if (!queued.applied)
+    if (!queued.applied) {
         queued.applied = tracker_.apply(queued.event, queued.switch_name, Clock::now());
+        if (queued.mirrored) queued.applied->call->mirrored = true;
+    }
     CallChange& change = *queued.applied;
     TrackedCall& call = *change.call;
     if (pops(change.kind) && !call.looked_up) {
@@ -607,6 +666,10 @@ domain::CallLogRecord Server::make_record(const char* kind, const TrackedCall& c
 }
 
 void Server::write_log(domain::CallLogRecord record, FollowOn follow_on) {
+    // The daemon whose switch sent a mirrored call's events logs them, and what follows.
+    if (const TrackedCall* call = tracker_.find(record.call); call != nullptr && call->mirrored &&
+        is_call_event(record.kind))
+        return;
     writer_.write(
         LoggedEvent{std::move(record), follow_on, now_seconds().time_since_epoch().count()});
 }

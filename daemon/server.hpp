@@ -26,6 +26,7 @@
 #include "daemon/writer/log_writer.hpp"
 #include "daemon/switches/switch_client.hpp"
 #include "daemon/switches/switch_session.hpp"
+#include "daemon/peers/peer_link.hpp"
 #include "daemon/web/web_port.hpp"
 #include "protocol/agent_message.hpp"
 #include "protocol/metrics.hpp"
@@ -126,7 +127,12 @@ private:
         std::string switch_name;
         std::optional<CallChange> applied;  // applied to the tracker, waiting for its lookup
         Clock::time_point received = Clock::now();  // for the event → pop latency
+        bool mirrored = false;  // another daemon's switch sent it (TrackedCall::mirrored)
     };
+    // Another daemon's switch event, or its word that call-log records were committed.
+    void on_peer_message(const storage::BusMessage& message);
+    void queue_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name,
+                            bool mirrored);
     void start_lookup(LookupRequest request);
     void act_on_queued_events();
     // False when the event's call must wait for its lookup: `queued` then holds the change.
@@ -221,6 +227,8 @@ private:
     std::uint64_t lookups_started_ = 0;
     std::unordered_map<std::string, CallerLookupState> lookups_by_call_;
     std::uint64_t next_pop_seq_ = 1;
+    // On a shared store: the other daemons, told of every switch event this one gets.
+    std::unique_ptr<PeerLink> peers_;
     std::vector<protocol::OutcomeChoice> outcome_choices_;  // for each welcome
     bool stopping_ = false;
     protocol::LatencyHistogram event_to_pop_;

@@ -139,6 +139,22 @@ Parsed<SwitchEvent> parse_switch_event(std::string_view line) {
     return event;
 }
 
+std::string encode_switch_event(const SwitchEvent& event) {
+    nlohmann::json line = {{"event", to_string(event.kind)}, {"call", event.call}};
+    const auto optional = [&](const char* key, const std::string& value) {
+        if (!value.empty()) line[key] = value;
+    };
+    optional("from", event.from);
+    optional("name", event.name);
+    optional("to", event.to);
+    if (!event.extensions.empty()) line["ext"] = event.extensions;
+    optional("queue", event.queue);
+    optional("agent", event.agent);
+    optional("cause", event.cause);
+    if (!event.data.empty()) line["data"] = event.data;
+    return line.dump();
+}
+
 Parsed<SwitchControl> parse_switch_control(std::string_view line) {
     auto parsed = parse_json_object(line);
     if (auto* error = std::get_if<ProtocolError>(&parsed)) return *error;

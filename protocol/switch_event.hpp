@@ -26,6 +26,9 @@ struct SwitchEvent {
 };
 
 Parsed<SwitchEvent> parse_switch_event(std::string_view line);
+// The event as a line of the native protocol (no newline), which parse_switch_event reads
+// back as the same event.
+std::string encode_switch_event(const SwitchEvent& event);
 
 // A hello introduces a switch: first, when the port asks for a shared secret; at any time
 // otherwise. A ping is answered with a pong. Either tells callpop the link is alive while

@@ -18,6 +18,9 @@ enum class Access {
 std::unique_ptr<Store> open_store(const config::Storage& settings,
                                   Access access = Access::read_write);
 
+// Whether several daemons may serve the store at once (PostgreSQL).
+bool store_is_shared(const config::Storage& settings);
+
 // The bus between the daemons sharing the store; nullptr when the backend is served by one
 // daemon alone (SQLite), which has no one to tell.
 std::unique_ptr<StoreBus> open_bus(const config::Storage& settings);

@@ -31,4 +31,8 @@ public:
     static constexpr std::size_t max_payload_bytes = 7900;
 };
 
+// Where the store itself says that call-log records were committed (by any daemon): a
+// listener reads them with CallLog::log_after().
+inline constexpr std::string_view log_channel = "callpop_log";
+
 }  // namespace callpop::storage

@@ -46,6 +46,9 @@ struct TrackedCall {
     Clock::time_point ended;
     // Filled by the server when it first looks the caller up.
     bool looked_up = false;
+    // Known from another daemon sharing the store, whose switch sent the events: it pops
+    // here for the agents seated here, and that daemon logs it.
+    bool mirrored = false;
     std::string caller_number;  // E.164 where parseable
     std::string line_name;
     std::optional<std::int64_t> customer_id;

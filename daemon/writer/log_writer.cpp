@@ -75,13 +75,44 @@ LogWriter::LogWriter(const config::Config& config, asio::any_io_executor loop,
         if (jsonl_fd_ < 0)
             throw std::runtime_error("cannot open call_log.jsonl " + path.string() + ": " +
                                      std::strerror(errno));
-        catch_up_jsonl(path);
+        // On a shared store the log holds every daemon's records, and the file this one's:
+        // the store cannot tell which a crash kept from the file.
+        if (!storage::store_is_shared(config.storage)) catch_up_jsonl(path);
     }
     // Before anything new, and before the loop reads the log back: what is replayed here
     // is in the store when it does, so it is not handed to the loop as well.
     for (const auto& file : spool_.leftovers(store_->spool_position())) replay_file(file);
     committed_ = std::move(committed);
     thread_ = std::thread([this] { run(); });
+}
+
+void LogWriter::share_log(std::int64_t after_id) {
+    write(Job([this, after_id](JobContext&) { shared_log_cursor_ = after_id; }));
+}
+
+void LogWriter::follow_shared_log() {
+    write(Job([this](JobContext&) {
+        if (!shared_log_cursor_) return;
+        auto records = read_shared_log();
+        if (records.empty() || !committed_) return;
+        asio::post(loop_, [committed = committed_, records = std::move(records)] {
+            for (const auto& record : records) committed(record);
+        });
+    }));
+}
+
+std::vector<domain::CallLogRecord> LogWriter::read_shared_log() {
+    std::vector<domain::CallLogRecord> records;
+    for (;;) {
+        auto chunk = store_->log_after(*shared_log_cursor_, batch_max_);
+        if (chunk.empty()) break;
+        shared_log_cursor_ = chunk.back().id;
+        const bool more = chunk.size() == batch_max_;
+        records.insert(records.end(), std::make_move_iterator(chunk.begin()),
+                       std::make_move_iterator(chunk.end()));
+        if (!more) break;
+    }
+    return records;
 }
 
 LogWriter::~LogWriter() {
@@ -497,6 +528,15 @@ std::deque<LogWriter::Pending> LogWriter::write_batch(std::deque<Pending>& batch
     }
     append_jsonl(logged);
     if (committed_ && !logged.empty()) {
+        if (shared_log_cursor_) {
+            try {
+                logged = read_shared_log();
+            } catch (const storage::StorageError& error) {
+                // The next commit, or the next word from another daemon, reads them.
+                spdlog::warn("call log: reading back the shared log: {}", error.what());
+                logged.clear();
+            }
+        }
         asio::post(loop_, [committed = committed_, logged = std::move(logged)] {
             for (const auto& record : logged) committed(record);
         });

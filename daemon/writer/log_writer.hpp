@@ -118,6 +118,11 @@ public:
     void stop();
     // Requests waiting for the writer thread, not counting the batch it is writing.
     WriterBacklog backlog() const;
+    // On a store other daemons write too: `committed` gets every daemon's records, in the
+    // store's order, read back from the store after each commit of this writer's and
+    // whenever follow_shared_log() says others committed; from after `after_id` on.
+    void share_log(std::int64_t after_id);
+    void follow_shared_log();
     // The JSONL file is opened again by its name before the next lines go to it: after
     // logrotate moved it away, they go to a new file. A file that cannot be opened is
     // logged, and the lines keep going to the old one.
@@ -179,6 +184,10 @@ private:
     CommittedRecord committed_;
     FollowOnHandler follow_on_;
     std::int64_t spool_read_ = 0;   // replay's offset in the open spool file; the thread's alone
+    // share_log(): the last record handed to `committed`; the thread's alone.
+    std::optional<std::int64_t> shared_log_cursor_;
+    // Every record committed after shared_log_cursor_, by any daemon; moves the cursor.
+    std::vector<domain::CallLogRecord> read_shared_log();
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

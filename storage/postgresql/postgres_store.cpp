@@ -12,6 +12,7 @@
 
 #include "storage/postgresql/connection.hpp"
 #include "storage/postgresql/schema.hpp"
+#include "storage/store_bus.hpp"
 #include "storage/stored_values.hpp"
 #include "storage/token_hash.hpp"
 
@@ -527,6 +528,8 @@ public:
 
     void commit() override {
         write_queued_customers();
+        // The other daemons' tails hear of the records when they commit, not before.
+        if (holds_log_lock_) db_.query("SELECT pg_notify($1, '')", {log_channel});
         in_transaction_ = false;
         holds_log_lock_ = false;
         // A COMMIT of a transaction a statement failed in rolls it back, and says so.

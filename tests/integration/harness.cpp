@@ -115,8 +115,11 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
                                   : "")
              << *options.http << "}\n";
     }
+    yaml << "storage:\n  path: " << (store / "callpop.db").string() << "\n";
+    if (!options.postgres_conninfo.empty())
+        yaml << "  backend: postgresql\n  conninfo: \"" << options.postgres_conninfo << "\"\n";
+    if (!options.daemon_name.empty()) yaml << "  daemon_name: " << options.daemon_name << "\n";
     yaml
-         << "storage:\n  path: " << (store / "callpop.db").string() << "\n"
          << "call_log:\n  jsonl: " << (store / "calls.jsonl").string() << "\n  flush_ms: " << options.flush_ms << "\n"
          << "  tail_memory: " << options.tail_memory << "\n"
          << "  queue_max: " << options.writer_queue_max << "\n"
@@ -139,28 +142,33 @@ std::string config_text(const std::filesystem::path& dir, const Daemon::Options&
     return yaml.str();
 }
 
-// The store every daemon starts from: built once per test run, copied for each daemon.
+// The tests' customers, notes and agents, into the store `config` names; `dir` holds the
+// CSV files.
+void seed_store(const std::filesystem::path& dir, const std::string& config) {
+    write_file(dir / "customers.csv", customers_csv);
+    write_file(dir / "assets.csv", assets_csv);
+    write_file(dir / "notes.csv", notes_csv);
+    auto imported = run_callpop(
+        {"import", "--config", config, "--customers", (dir / "customers.csv").string(),
+         "--assets", (dir / "assets.csv").string(), "--notes", (dir / "notes.csv").string()});
+    REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
+    for (const char* agent : {"1001", "1002", "1003"}) {
+        auto added = run_callpop(
+            {"agent", "add", agent, "--config", config, "--token", std::string("secret-") + agent});
+        REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+    }
+    auto supervisor = run_callpop(
+        {"agent", "add", "super", "--role", "supervisor", "--config", config, "--token", "boss"});
+    REQUIRE_MESSAGE(supervisor.exit_code == 0, supervisor.output);
+}
+
+// The store every SQLite daemon starts from: built once per test run, copied for each daemon.
 const std::filesystem::path& template_database() {
     static TempDir dir(TempDir::Lifetime::test_run);
     static bool built = false;
     if (!built) {
-        write_file(dir / "customers.csv", customers_csv);
-        write_file(dir / "assets.csv", assets_csv);
-        write_file(dir / "notes.csv", notes_csv);
         write_file(dir / "callpop.yaml", config_text(dir.path(), {}));
-        const std::string config = (dir / "callpop.yaml").string();
-        auto imported = run_callpop(
-            {"import", "--config", config, "--customers", (dir / "customers.csv").string(),
-             "--assets", (dir / "assets.csv").string(), "--notes", (dir / "notes.csv").string()});
-        REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
-        for (const char* agent : {"1001", "1002", "1003"}) {
-            auto added = run_callpop(
-                {"agent", "add", agent, "--config", config, "--token", std::string("secret-") + agent});
-            REQUIRE_MESSAGE(added.exit_code == 0, added.output);
-        }
-        auto supervisor = run_callpop(
-            {"agent", "add", "super", "--role", "supervisor", "--config", config, "--token", "boss"});
-        REQUIRE_MESSAGE(supervisor.exit_code == 0, supervisor.output);
+        seed_store(dir.path(), (dir / "callpop.yaml").string());
         built = true;
     }
     static const std::filesystem::path database = dir / "callpop.db";
@@ -200,8 +208,15 @@ Daemon::~Daemon() {
 }
 
 void Daemon::prepare() {
-    std::filesystem::copy_file(template_database(), database_path());
     write_file(config_path(), config_text(dir_.path(), options_));
+    if (options_.postgres_conninfo.empty()) {
+        std::filesystem::copy_file(template_database(), database_path());
+        return;
+    }
+    // The daemons sharing a database share its seeding too: once.
+    static std::set<std::string> seeded;
+    if (seeded.insert(options_.postgres_conninfo).second)
+        seed_store(dir_.path(), config_path().string());
 }
 
 void Daemon::start() {

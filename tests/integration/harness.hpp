@@ -76,6 +76,10 @@ class Daemon {
         // entries: ", allow_plain: [10.0.0.0/8]"; nullopt: no web port.
         std::optional<std::string> http = std::nullopt;
         bool http_tls = false;  // listen.http.tls with the tests' server certificate
+        // storage.backend postgresql on this database (tests/support/postgres_cluster.hpp),
+        // given the customers and agents of the SQLite template on first use; empty: SQLite.
+        std::string postgres_conninfo = "";
+        std::string daemon_name = "";  // storage.daemon_name; empty: the default
     };
     Daemon();
     explicit Daemon(Options options);

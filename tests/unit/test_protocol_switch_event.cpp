@@ -380,3 +380,39 @@ TEST_CASE("switch event: a stream of 3 events decodes the same in one read and b
         CHECK(events[2].cause == "normal");
     }
 }
+
+TEST_CASE("switch events: an encoded event reads back as the same event") {
+    protocol::SwitchEvent ring;
+    ring.kind = protocol::SwitchEventKind::ring;
+    ring.call = "c-1";
+    ring.from = "+1 (555) 010-2000";
+    ring.name = "PAT \"DOE\"";
+    ring.to = "8005551000";
+    ring.extensions = {"1001", "1002"};
+    ring.queue = "support";
+    ring.data = {{"service_tag", "7XK2Q1"}};
+    protocol::SwitchEvent hangup;
+    hangup.kind = protocol::SwitchEventKind::hangup;
+    hangup.call = "c-1";
+    hangup.cause = "normal";
+    protocol::SwitchEvent transfer;
+    transfer.kind = protocol::SwitchEventKind::transfer;
+    transfer.call = "c-1";
+    transfer.extensions = {"1003"};
+    transfer.agent = "2001";
+    for (const auto& event : {ring, hangup, transfer}) {
+        const auto parsed = protocol::parse_switch_event(protocol::encode_switch_event(event));
+        const auto* read = std::get_if<protocol::SwitchEvent>(&parsed);
+        REQUIRE(read);
+        CHECK(read->kind == event.kind);
+        CHECK(read->call == event.call);
+        CHECK(read->from == event.from);
+        CHECK(read->name == event.name);
+        CHECK(read->to == event.to);
+        CHECK(read->extensions == event.extensions);
+        CHECK(read->queue == event.queue);
+        CHECK(read->agent == event.agent);
+        CHECK(read->cause == event.cause);
+        CHECK(read->data == event.data);
+    }
+}
