@@ -98,13 +98,17 @@ namespace {
 // text is UTF-8, and the server's notices and warnings (a table already there, a ROLLBACK
 // with nothing to roll back) are not ours to print.
 pg_conn* connect(const std::string& conninfo, Connection::Access access) {
-    // The caller's string is expanded in place of dbname; the keywords after it override it.
-    const std::array<const char*, 4> keywords = {"dbname", "options", "client_encoding", nullptr};
+    // The caller's string is expanded in place of dbname: it overrides the keywords before
+    // it, and those after it override it. A server that does not answer at all (a host
+    // gone) fails a connect in 10 s unless the string says otherwise, rather than never:
+    // a daemon stopping waits for its connections.
+    const std::array<const char*, 5> keywords = {"connect_timeout", "dbname", "options",
+                                                 "client_encoding", nullptr};
     const char* options =
         access == Connection::Access::read_only
             ? "-c TimeZone=UTC -c client_min_messages=error -c default_transaction_read_only=on"
             : "-c TimeZone=UTC -c client_min_messages=error";
-    const std::array<const char*, 4> values = {conninfo.c_str(), options, "UTF8", nullptr};
+    const std::array<const char*, 5> values = {"10", conninfo.c_str(), options, "UTF8", nullptr};
     return PQconnectdbParams(keywords.data(), values.data(), 1);
 }
 

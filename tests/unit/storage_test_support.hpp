@@ -57,6 +57,18 @@ std::unique_ptr<storage::Store> open_test_store(const TempDir& dir) {
 // The site of the examples in the design: US numbers, and "00" as well as "011" for abroad.
 inline storage::PhoneNormalizer us_normalizer() { return storage::PhoneNormalizer("US", {"00"}); }
 
+// The StorageError `action` throws; a failed check when it throws none.
+template <typename Action>
+storage::StorageError storage_error_of(Action action) {
+    try {
+        action();
+    } catch (const storage::StorageError& error) {
+        return error;
+    }
+    FAIL("no StorageError thrown");
+    return storage::StorageError("");
+}
+
 inline std::filesystem::path write_file(const TempDir& dir, std::string_view name,
                                         std::string_view content) {
     const auto path = dir / name;

@@ -11,6 +11,7 @@
 #include "storage/postgresql/schema.hpp"
 #include "support/ports.hpp"
 #include "support/postgres_cluster.hpp"
+#include "storage_test_support.hpp"
 
 using callpop::storage::StorageError;
 using callpop::storage::postgresql::Connection;
@@ -30,17 +31,6 @@ std::vector<std::string> tables(Connection& db) {
     return names;
 }
 
-// The error `action` throws, or a failed check when it throws none.
-template <typename Action>
-StorageError error_of(Action action) {
-    try {
-        action();
-    } catch (const StorageError& error) {
-        return error;
-    }
-    FAIL("no StorageError thrown");
-    return StorageError("");
-}
 
 }  // namespace postgresql_test
 
@@ -91,7 +81,7 @@ TEST_CASE("postgresql: a database from a newer callpop is refused, not changed")
     migrate(db);
     const std::string newer = std::to_string(known_schema_version() + 1);
     db.query("UPDATE schema_version SET version = $1", {newer});
-    const auto error = error_of([&] { migrate(db); });
+    const auto error = callpop::test::storage_error_of([&] { migrate(db); });
     CHECK(std::string(error.what()) ==
           "PostgreSQL: the database is at schema version " + newer +
               ", newer than this callpop's " + std::to_string(known_schema_version()) +
@@ -102,7 +92,7 @@ TEST_CASE("postgresql: a database from a newer callpop is refused, not changed")
 
 TEST_CASE("postgresql: no server at the address is a transient error that names it") {
     const callpop::test::RefusingPort nobody;
-    const auto error = error_of([&] {
+    const auto error = callpop::test::storage_error_of([&] {
         Connection db("host=127.0.0.1 port=" + std::to_string(nobody.port()) +
                       " user=callpop dbname=callpop connect_timeout=5");
     });
@@ -117,7 +107,7 @@ TEST_CASE("postgresql: no server at the address is a transient error that names 
 TEST_CASE("postgresql: a server that answers and refuses is not a transient error") {
     auto conninfo = PostgresCluster::shared().fresh_database();
     conninfo.replace(conninfo.find("dbname="), std::string("dbname=").size(), "dbname=nowhere_");
-    const auto error = error_of([&] { Connection db(conninfo); });
+    const auto error = callpop::test::storage_error_of([&] { Connection db(conninfo); });
     INFO(error.what());
     CHECK(std::string(error.what()).find("\"nowhere_") != std::string::npos);
     CHECK_FALSE(error.transient());
@@ -126,26 +116,26 @@ TEST_CASE("postgresql: a server that answers and refuses is not a transient erro
 TEST_CASE("postgresql: errors name the statement, and only the server's trouble is transient") {
     Connection db(PostgresCluster::shared().fresh_database());
     migrate(db);
-    const auto syntax = error_of([&] { db.exec("SELEKT 1"); });
+    const auto syntax = callpop::test::storage_error_of([&] { db.exec("SELEKT 1"); });
     CHECK(std::string(syntax.what()).starts_with("PostgreSQL: \"SELEKT 1\": ERROR:  syntax error"));
     CHECK_FALSE(syntax.transient());
 
     db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-1"});
     const auto duplicate =
-        error_of([&] { db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-1"}); });
+        callpop::test::storage_error_of([&] { db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-1"}); });
     INFO(duplicate.what());
     CHECK(std::string(duplicate.what()).find("customers_external_id_key") != std::string::npos);
     CHECK_FALSE(duplicate.transient());
 
     // NULL where the column takes none: a parameter given as nothing is NULL.
-    const auto null_text = error_of([&] {
+    const auto null_text = callpop::test::storage_error_of([&] {
         db.query("INSERT INTO customers (external_id) VALUES ($1)", {std::nullopt});
     });
     CHECK(std::string(null_text.what()).find("null value in column \"external_id\"") !=
           std::string::npos);
 
     // libpq reads parameters as C strings: one with a NUL byte would be cut short.
-    const auto nul = error_of([&] {
+    const auto nul = callpop::test::storage_error_of([&] {
         db.query("INSERT INTO customers (external_id) VALUES ($1)",
                  {std::string_view("CRM-\0-2", 7)});
     });
@@ -162,10 +152,10 @@ TEST_CASE("postgresql: a transaction the server lost with its connection is neve
     db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-1"});
     Connection admin(conninfo);
     admin.query("SELECT pg_terminate_backend($1)", {std::to_string(db.backend_pid())});
-    CHECK(error_of([&] { db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-2"}); })
+    CHECK(callpop::test::storage_error_of([&] { db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-2"}); })
               .transient());
     // Reconnected, but outside the transaction: the rest of it must not run on its own.
-    const auto refused = error_of([&] {
+    const auto refused = callpop::test::storage_error_of([&] {
         db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-3"});
     });
     CHECK(std::string(refused.what()).find("the connection was lost inside a transaction") !=
@@ -204,7 +194,7 @@ TEST_CASE("postgresql: a connection the server ended is opened again on its next
     Connection admin(conninfo);
     admin.query("SELECT pg_terminate_backend($1)", {std::to_string(db.backend_pid())});
     // The statement that finds the connection gone fails as transient: the caller retries.
-    const auto lost = error_of([&] { db.query("SELECT count(*) FROM customers"); });
+    const auto lost = callpop::test::storage_error_of([&] { db.query("SELECT count(*) FROM customers"); });
     INFO(lost.what());
     CHECK(lost.transient());
     // The retry opens it again, and the statements prepared before are prepared again.

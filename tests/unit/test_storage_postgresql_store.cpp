@@ -73,17 +73,6 @@ CallLogRecord ring(std::string call, std::string at) {
     return record;
 }
 
-// The StorageError `action` throws; a failed check when it throws none.
-template <typename Action>
-StorageError storage_error_of(Action action) {
-    try {
-        action();
-    } catch (const StorageError& error) {
-        return error;
-    }
-    FAIL("no StorageError thrown");
-    return StorageError("");
-}
 
 bool contains(std::string_view text, std::string_view part) {
     return text.find(part) != std::string_view::npos;
@@ -250,7 +239,7 @@ TEST_CASE("postgresql store: a reader needs the schema there, and reads one snap
     const TempDir dir;
     // Readers beside the writer never create the schema: on a database nobody migrated yet
     // they are refused, and leave it as it was.
-    const auto refused = storage_error_of([&] { open_daemon_store(dir, storage::Access::read_only); });
+    const auto refused = test::storage_error_of([&] { open_daemon_store(dir, storage::Access::read_only); });
     INFO(refused.what());
     CHECK(contains(refused.what(), "PostgreSQL"));
     CHECK(contains(refused.what(), "schema"));
@@ -280,7 +269,7 @@ TEST_CASE("postgresql store: a reader needs the schema there, and reads one snap
 
     // A reader's transaction writes nothing.
     reader->begin();
-    const auto write = storage_error_of([&] {
+    const auto write = test::storage_error_of([&] {
         storage::Customer customer;
         customer.external_id = "C-2";
         reader->upsert_customer(customer);
@@ -307,7 +296,7 @@ TEST_CASE("postgresql store: a stored value the code has no name for is an error
     // not look into.
     db.query("UPDATE followups SET survey = '{\"scale\":\"stars\"}' WHERE id = $1", {broken_id});
 
-    const auto read = storage_error_of([&] { store->followup(broken); });
+    const auto read = test::storage_error_of([&] { store->followup(broken); });
     CHECK(std::string(read.what()) ==
           "follow-up " + broken_id + ": survey: unknown survey scale \"stars\"");
     CHECK_FALSE(read.transient());

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Usage: bench/peers.sh [--customers N] [--agents A] [--one-daemon] [--fresh] [--keep]
+#                       [callpop_bench options...]
+#
+# Step 8's bench: event → pop across two daemons on one PostgreSQL database. Starts a
+# PostgreSQL server of its own (initdb once, kept with the prepared data between runs, on
+# 127.0.0.1 at a port the system picks), prepares N demo customers (default 1,000,000; the
+# import into PostgreSQL is timed) and A agents (default 100; ids 1001..), starts two
+# `callpop serve` on it, "east" and "west", and runs callpop_bench with its switch on east
+# and its agents on west: every pop crosses from one daemon to the other through the
+# database (docs/peers.md). --one-daemon puts both on east: the same store, no crossing.
+# Prints callpop_bench's figures, each daemon's CPU time and peak RSS, and checks the call
+# log got every record.
+#
+# Nothing is pinned: the server, both daemons and the bench share the machine's cores.
+# Environment: CALLPOP_BUILD_DIR (default build-bench), CALLPOP_BENCH_CACHE (default
+# $CALLPOP_BUILD_DIR/bench-data), FLUSH_MS (the daemons' call_log.flush_ms, default 20).
+# Everything else is passed to callpop_bench, e.g. --rate 2000 --calls 20000 (its defaults).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${CALLPOP_BUILD_DIR:-$root/build-bench}
+customers=1000000
+agents=100
+one_daemon=0
+fresh=0
+keep=0
+bench_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --customers) customers=$2; shift 2 ;;
+    --agents) agents=$2; bench_args+=(--agents "$2"); shift 2 ;;
+    --one-daemon) one_daemon=1; shift ;;
+    --fresh) fresh=1; shift ;;
+    --keep) keep=1; shift ;;
+    -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
+    *) bench_args+=("$1"); shift ;;
+  esac
+done
+
+# ---- build ----------------------------------------------------------------------------
+if [ ! -f "$build/build.ninja" ]; then
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+fi
+{ cmake --build "$build" -j "$(nproc)" --target callpop callpop_bench | grep -v "^ninja: no work" || true; } >&2
+callpop=$build/callpop
+bench=$build/bench/callpop_bench
+[ -x "$callpop" ] && [ -x "$bench" ] || { echo "peers.sh: build failed" >&2; exit 1; }
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -n "$pg_bin" ] || { echo "peers.sh: PostgreSQL is not installed (scripts/install-deps)" >&2; exit 1; }
+# PostgreSQL refuses to run as root: its programs run as its own user then.
+as_postgres=()
+[ "$(id -u)" = 0 ] && as_postgres=(runuser -u postgres --)
+calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/callpop-peers.XXXXXX")
+chmod 755 "$work"
+cache_root=${CALLPOP_BENCH_CACHE:-$build/bench-data}
+cache=$cache_root/postgres-c$customers-a$agents
+pids=()
+server_up=0
+cleanup() {
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  [ "$server_up" = 1 ] && "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$cache/data" -m fast stop >/dev/null 2>&1 || true
+  if [ "$keep" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# ---- the server -----------------------------------------------------------------------
+[ "$fresh" = 1 ] && rm -rf "$cache"
+mkdir -p "$cache"
+if [ ! -f "$cache/data/PG_VERSION" ]; then
+  rm -rf "$cache/data"
+  mkdir -p "$cache/data"
+  [ "$(id -u)" = 0 ] && chown postgres: "$cache/data"
+  "${as_postgres[@]}" "$pg_bin/initdb" -D "$cache/data" -U callpop -A trust -E UTF8 --no-locale >/dev/null
+fi
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Settings a site running a million customers would give it: the bench measures callpop,
+# not a checkpoint every minute.
+"${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$cache/data" -l "$work/postgres.log" -w -t 60 \
+  -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$work -c shared_buffers=1GB -c max_wal_size=8GB -c max_connections=200" \
+  start >/dev/null
+server_up=1
+conninfo="host=127.0.0.1 port=$port user=callpop dbname=callpop"
+
+# write_config DIR NAME: a daemon's configuration (bench/config.sh's, on the database).
+source "$root/bench/config.sh"
+daemon_config() {
+  write_config "$1" | awk -v conninfo="$conninfo" -v name="$2" '
+    /^  backend: sqlite$/ { print "  backend: postgresql"; print "  conninfo: \"" conninfo "\""; print "  daemon_name: " name; next }
+    { print }'
+}
+
+# ---- the store: demo customers and agents, kept with the server's data ----------------
+if [ ! -f "$cache/ready" ]; then
+  "${as_postgres[@]}" "$pg_bin/psql" -q -h 127.0.0.1 -p "$port" -U callpop -d postgres \
+    -c "DROP DATABASE IF EXISTS callpop" -c "CREATE DATABASE callpop" >/dev/null
+  mkdir -p "$cache/prepare"
+  daemon_config "$cache/prepare" prepare >"$cache/prepare/callpop.yaml"
+  echo "preparing $customers demo customers (callpop demo-data) ..." >&2
+  "$callpop" demo-data --config "$cache/prepare/callpop.yaml" --customers "$customers" \
+    >"$cache/demo-data.log" 2>&1
+  # The import alone, timed on its own, into a database of its own: target ≤ 20 s.
+  "${as_postgres[@]}" "$pg_bin/psql" -q -h 127.0.0.1 -p "$port" -U callpop -d postgres \
+    -c "DROP DATABASE IF EXISTS import_timed" -c "CREATE DATABASE import_timed" >/dev/null
+  daemon_config "$cache/prepare" prepare | sed "s/dbname=callpop/dbname=import_timed/" \
+    >"$cache/prepare/import.yaml"
+  "$callpop" import --config "$cache/prepare/import.yaml" --customers /dev/null >/dev/null 2>&1 || true
+  start=$(date +%s.%N)
+  "$callpop" import --config "$cache/prepare/import.yaml" \
+    --customers "$cache/prepare/demo-csv/customers.csv" >"$cache/import.log" 2>&1
+  echo "import of $customers customers into PostgreSQL: $(calc "$(date +%s.%N) - $start") s" \
+    | tee "$cache/import-time.txt" >&2
+  "${as_postgres[@]}" "$pg_bin/psql" -q -h 127.0.0.1 -p "$port" -U callpop -d postgres \
+    -c "DROP DATABASE import_timed" >/dev/null
+  last=$((1000 + agents))
+  seq 1001 "$last" >"$cache/ids.txt"
+  # shellcheck disable=SC2046  # one argument per id
+  "$callpop" agent add $(cat "$cache/ids.txt") --config "$cache/prepare/callpop.yaml" --print-token \
+    >"$cache/printed-tokens.txt"
+  paste -d ' ' "$cache/ids.txt" "$cache/printed-tokens.txt" >"$cache/tokens.txt"
+  python3 - "$cache/prepare/demo-csv/customers.csv" "$cache/callers.txt" <<'PY'
+import csv, random, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    phones = [row["phones"].replace("|", ";").split(";")[0].strip() for row in csv.DictReader(f)]
+phones = [p for p in phones if p]
+random.Random(1).shuffle(phones)
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    out.write("\n".join(phones) + "\n")
+PY
+  rm -rf "$cache/prepare/demo-csv"
+  touch "$cache/ready"
+fi
+[ -f "$cache/import-time.txt" ] && cat "$cache/import-time.txt"
+
+# ---- two daemons ------------------------------------------------------------------------
+start_daemon() {  # $1: name; sets $switch_port_of_last and $agent_port_of_last
+  mkdir -p "$work/$1"
+  daemon_config "$work/$1" "$1" >"$work/$1/callpop.yaml"
+  "$callpop" serve --config "$work/$1/callpop.yaml" --ready-file "$work/$1/ready.json" \
+    2>>"$work/$1/daemon.log" &
+  pids+=($!)
+  for _ in $(seq 1 6000); do
+    [ -f "$work/$1/ready.json" ] && break
+    kill -0 "${pids[-1]}" 2>/dev/null || { echo "peers.sh: $1 exited:" >&2; cat "$work/$1/daemon.log" >&2; exit 1; }
+    sleep 0.01
+  done
+  switch_port_of_last=$(grep -o '"switch_port":[0-9]*' "$work/$1/ready.json" | cut -d: -f2)
+  agent_port_of_last=$(grep -o '"agent_port":[0-9]*' "$work/$1/ready.json" | cut -d: -f2)
+}
+start_daemon east
+east_pid=${pids[-1]}
+switch_port=$switch_port_of_last
+agent_port=$agent_port_of_last
+west_pid=
+if [ "$one_daemon" = 0 ]; then
+  start_daemon west
+  west_pid=${pids[-1]}
+  agent_port=$agent_port_of_last
+fi
+log_before=$("${as_postgres[@]}" "$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U callpop -d callpop \
+  -c "SELECT coalesce(max(id), 0) FROM call_log")
+echo "switch on east ($switch_port), agents on $([ "$one_daemon" = 1 ] && echo east || echo west) ($agent_port); $customers customers in PostgreSQL 15" >&2
+"$bench" --switch-port "$switch_port" --agent-port "$agent_port" --callers "$cache/callers.txt" \
+  --tokens "$cache/tokens.txt" --call-prefix "peers-$(date +%s)-" "${bench_args[@]}" | tee "$work/bench.out"
+
+for name in east west; do
+  pid=$east_pid
+  [ "$name" = west ] && pid=$west_pid
+  [ -n "$pid" ] || continue
+  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  peak=$(grep VmHWM "/proc/$pid/status" | awk '{print $2}')
+  echo "$name: CPU $(calc "$ticks / $(getconf CLK_TCK)") s, peak RSS $(calc "$peak / 1024") MiB"
+done
+kill -TERM "${pids[@]}"
+wait "${pids[@]}" 2>/dev/null || true
+pids=()
+logged=$("${as_postgres[@]}" "$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U callpop -d callpop \
+  -c "SELECT count(*) FROM call_log WHERE id > $log_before")
+echo "call log: $logged records written by this run"
