@@ -62,6 +62,15 @@ std::string string_at(const Result& rows, int row, int column) {
     return std::string(rows.text(row, column));
 }
 
+// What `read(rows, row)` makes of every row.
+template <typename Read>
+auto every_row(const Result& rows, Read read) {
+    std::vector<decltype(read(rows, 0))> values;
+    values.reserve(static_cast<std::size_t>(rows.rows()));
+    for (int row = 0; row < rows.rows(); ++row) values.push_back(read(rows, row));
+    return values;
+}
+
 std::optional<std::int64_t> optional_integer(const Result& rows, int row, int column) {
     if (rows.is_null(row, column)) return std::nullopt;
     return rows.integer(row, column);
@@ -205,10 +214,7 @@ public:
             " FROM phones n JOIN customers c ON c.id = n.customer_id WHERE n.number = $1 "
             "ORDER BY (SELECT max(started_at) FROM calls WHERE customer_id = c.id) DESC "
             "NULLS LAST, c.id LIMIT $2";
-        const Result rows = db_.query(sql, {number, limit_of(limit)});
-        std::vector<Customer> customers;
-        for (int row = 0; row < rows.rows(); ++row) customers.push_back(read_customer(rows, row));
-        return customers;
+        return every_row(db_.query(sql, {number, limit_of(limit)}), read_customer);
     }
 
     std::optional<Customer> customer_by_asset_serial(std::string_view serial) override {
@@ -786,11 +792,9 @@ public:
     }
 
     std::vector<AgentAccount> agents() override {
-        const Result rows =
-            db_.query("SELECT id, name, role, token_hash, extensions FROM agents ORDER BY id");
-        std::vector<AgentAccount> accounts;
-        for (int row = 0; row < rows.rows(); ++row) accounts.push_back(read_account(rows, row));
-        return accounts;
+        return every_row(
+            db_.query("SELECT id, name, role, token_hash, extensions FROM agents ORDER BY id"),
+            read_account);
     }
 
     std::int64_t accounts_revision() override {
@@ -811,14 +815,14 @@ public:
     }
 
     std::vector<DaemonSeen> daemons() override {
-        const Result rows = db_.query(
-            "SELECT name, host, pid, version, started_at, last_seen FROM daemons ORDER BY name");
-        std::vector<DaemonSeen> daemons;
-        for (int row = 0; row < rows.rows(); ++row)
-            daemons.push_back({string_at(rows, row, 0), string_at(rows, row, 1),
-                               rows.integer(row, 2), string_at(rows, row, 3),
-                               string_at(rows, row, 4), string_at(rows, row, 5)});
-        return daemons;
+        return every_row(
+            db_.query("SELECT name, host, pid, version, started_at, last_seen FROM daemons "
+                      "ORDER BY name"),
+            [](const Result& rows, int row) {
+                return DaemonSeen{string_at(rows, row, 0), string_at(rows, row, 1),
+                                  rows.integer(row, 2),    string_at(rows, row, 3),
+                                  string_at(rows, row, 4), string_at(rows, row, 5)};
+            });
     }
 
     std::string ticket_key() override {
@@ -960,8 +964,8 @@ private:
             "SELECT DISTINCT product FROM assets WHERE customer_id = $1 AND product <> '' "
             "ORDER BY product",
             {text_of(*customer_id)});
-        std::vector<std::string> products;
-        for (int row = 0; row < rows.rows(); ++row) products.push_back(string_at(rows, row, 0));
+        auto products =
+            every_row(rows, [](const Result& read, int row) { return string_at(read, row, 0); });
         return cache.emplace(*customer_id, std::move(products)).first->second;
     }
 
