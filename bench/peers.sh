@@ -55,7 +55,10 @@ as_postgres=()
 calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/callpop-peers.XXXXXX")
-chmod 755 "$work"
+# The server's log and socket, where its user may write (and reach).
+chmod 711 "$work"
+mkdir -p "$work/server"
+[ "$(id -u)" = 0 ] && chown postgres: "$work/server"
 cache_root=${CALLPOP_BENCH_CACHE:-$build/bench-data}
 cache=$cache_root/postgres-c$customers-a$agents
 pids=()
@@ -79,8 +82,8 @@ fi
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # Settings a site running a million customers would give it: the bench measures callpop,
 # not a checkpoint every minute.
-"${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$cache/data" -l "$work/postgres.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$work -c shared_buffers=1GB -c max_wal_size=8GB -c max_connections=200" \
+"${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$cache/data" -l "$work/server/postgres.log" -w -t 60 \
+  -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$work/server -c shared_buffers=1GB -c max_wal_size=8GB -c max_connections=200" \
   start >/dev/null
 server_up=1
 conninfo="host=127.0.0.1 port=$port user=callpop dbname=callpop"
