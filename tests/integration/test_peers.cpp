@@ -101,3 +101,35 @@ TEST_CASE("peers: an agent whose daemon was killed logs in to another and gets t
     // Logged once, by east: west only mirrored it.
     CHECK(count_of(conninfo, "SELECT count(*) FROM call_log WHERE call_id = 'c-peer-2'") == 1);
 }
+
+TEST_CASE("peers: daemons keep no customer in memory: what an import on another machine "
+          "changed shows in the next pop, on every daemon") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Daemon east(on_database(conninfo, "east"));
+    Daemon west(on_database(conninfo, "west"));
+    east.start();
+    west.start();
+    Client agent(west.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(east.switch_port());
+    pbx.send(ring("c-before", "+15550104000", "1001"));
+    const json before = agent.expect("pop");
+    // Sam Roe and Lee Poe share the number: one pops, the other is a candidate.
+    REQUIRE(before["candidates"].size() == 1);
+
+    // `callpop import` elsewhere, while both run: Sam Roe moves to a number of his own.
+    const auto csv = east.dir() / "changed.csv";
+    write_file(csv, "external_id,name,phones\nC-1001,Sam Roe,+1 555 010 4999\n");
+    const auto imported = run_callpop(
+        {"import", "--config", east.config_path().string(), "--customers", csv.string()});
+    REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
+
+    pbx.send(ring("c-after", "+15550104999", "1001"));
+    const json after = agent.expect("pop");
+    CHECK(after["call"] == "c-after");
+    CHECK(after["customer"]["name"] == "Sam Roe");
+    pbx.send(ring("c-shared", "+15550104000", "1001"));
+    const json shared = agent.expect("pop");
+    CHECK(shared["customer"]["name"] == "Lee Poe");
+    CHECK(shared["candidates"].empty());
+}
