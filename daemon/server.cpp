@@ -448,13 +448,15 @@ LookupRequest lookup_request(const TrackedCall* call, const protocol::SwitchEven
 bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name) {
     const TrackedCall* call = tracker_.find(event.call);
     const bool first = call == nullptr && !queued_events_by_call_.contains(event.call);
+    queue_switch_event(event, switch_name, false);
+    // Text that is not UTF-8 (an AMI caller name, say) goes as U+FFFD: the event itself is
+    // this daemon's already.
     if (peers_)
         peers_->publish(std::string(peer_events_channel),
                         nlohmann::json{{"daemon", config_.storage.daemon_name},
                                        {"switch", switch_name},
                                        {"event", protocol::encode_switch_event(event)}}
-                            .dump());
-    queue_switch_event(event, switch_name, false);
+                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return first;
 }
 
@@ -478,21 +480,28 @@ void Server::on_peer_message(const storage::BusMessage& message) {
         return;
     }
     if (message.channel != peer_events_channel) return;
+    // Anyone who may use the database may NOTIFY: what is not a well-formed message is
+    // logged and dropped.
     const auto said = nlohmann::json::parse(message.payload, nullptr, false);
+    const auto text_of = [&](const char* key) {
+        const auto found = said.find(key);
+        return found != said.end() && found->is_string() ? found->get<std::string>()
+                                                         : std::string();
+    };
     if (!said.is_object() || !said.contains("event") || !said["event"].is_string()) {
         spdlog::warn("peers: a message that is not a switch event: {}", message.payload.substr(0, 200));
         return;
     }
     auto parsed = protocol::parse_switch_event(said["event"].get<std::string>());
     if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
-        spdlog::warn("peers: daemon {}: {}", said.value("daemon", "?"), error->message);
+        spdlog::warn("peers: daemon {}: {}", text_of("daemon"), error->message);
         return;
     }
     const auto& event = std::get<protocol::SwitchEvent>(parsed);
     // A call a switch of this daemon's own tells of is this daemon's to log.
     if (const TrackedCall* call = tracker_.find(event.call); call != nullptr && !call->mirrored)
         return;
-    queue_switch_event(event, said.value("switch", ""), true);
+    queue_switch_event(event, text_of("switch"), true);
 }
 
 void Server::start_lookup(LookupRequest request) {

@@ -152,7 +152,8 @@ std::string encode_switch_event(const SwitchEvent& event) {
     optional("agent", event.agent);
     optional("cause", event.cause);
     if (!event.data.empty()) line["data"] = event.data;
-    return line.dump();
+    // Text that is not UTF-8 becomes U+FFFD rather than an exception.
+    return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Parsed<SwitchControl> parse_switch_control(std::string_view line) {

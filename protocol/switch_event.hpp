@@ -27,7 +27,7 @@ struct SwitchEvent {
 
 Parsed<SwitchEvent> parse_switch_event(std::string_view line);
 // The event as a line of the native protocol (no newline), which parse_switch_event reads
-// back as the same event.
+// back as the same event (text that is not UTF-8 comes back with U+FFFD in its place).
 std::string encode_switch_event(const SwitchEvent& event);
 
 // A hello introduces a switch: first, when the port asks for a shared secret; at any time

@@ -91,27 +91,27 @@ void LogWriter::share_log(std::int64_t after_id) {
 }
 
 void LogWriter::follow_shared_log() {
-    write(Job([this](JobContext&) {
-        if (!shared_log_cursor_) return;
-        auto records = read_shared_log();
-        if (records.empty() || !committed_) return;
-        asio::post(loop_, [committed = committed_, records = std::move(records)] {
-            for (const auto& record : records) committed(record);
-        });
-    }));
+    // The job only marks the log as moved on: it runs inside its batch's transaction, which
+    // could read the batch's own records before they commit (and then roll back). The batch
+    // reads the log after its commit.
+    write(Job([this](JobContext&) { shared_log_moved_ = true; }));
 }
 
 std::vector<domain::CallLogRecord> LogWriter::read_shared_log() {
     std::vector<domain::CallLogRecord> records;
+    std::int64_t cursor = *shared_log_cursor_;
     for (;;) {
-        auto chunk = store_->log_after(*shared_log_cursor_, batch_max_);
+        auto chunk = store_->log_after(cursor, batch_max_);
         if (chunk.empty()) break;
-        shared_log_cursor_ = chunk.back().id;
+        cursor = chunk.back().id;
         const bool more = chunk.size() == batch_max_;
         records.insert(records.end(), std::make_move_iterator(chunk.begin()),
                        std::make_move_iterator(chunk.end()));
         if (!more) break;
     }
+    // Moved only once every chunk was read: a failed read is read again whole next time.
+    shared_log_cursor_ = cursor;
+    shared_log_moved_ = false;
     return records;
 }
 
@@ -527,16 +527,17 @@ std::deque<LogWriter::Pending> LogWriter::write_batch(std::deque<Pending>& batch
         }
     }
     append_jsonl(logged);
-    if (committed_ && !logged.empty()) {
-        if (shared_log_cursor_) {
-            try {
-                logged = read_shared_log();
-            } catch (const storage::StorageError& error) {
-                // The next commit, or the next word from another daemon, reads them.
-                spdlog::warn("call log: reading back the shared log: {}", error.what());
-                logged.clear();
-            }
+    if (committed_ && shared_log_cursor_ && (!logged.empty() || shared_log_moved_)) {
+        // Outside any transaction: what every daemon has committed, in id order.
+        try {
+            logged = read_shared_log();
+        } catch (const storage::StorageError& error) {
+            // The next commit, or the next word from another daemon, reads them.
+            spdlog::warn("call log: reading back the shared log: {}", error.what());
+            logged.clear();
         }
+    }
+    if (committed_ && !logged.empty()) {
         asio::post(loop_, [committed = committed_, logged = std::move(logged)] {
             for (const auto& record : logged) committed(record);
         });

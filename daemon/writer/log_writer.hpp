@@ -186,6 +186,7 @@ private:
     std::int64_t spool_read_ = 0;   // replay's offset in the open spool file; the thread's alone
     // share_log(): the last record handed to `committed`; the thread's alone.
     std::optional<std::int64_t> shared_log_cursor_;
+    bool shared_log_moved_ = false;  // another daemon committed records since the last read
     // Every record committed after shared_log_cursor_, by any daemon; moves the cursor.
     std::vector<domain::CallLogRecord> read_shared_log();
 

@@ -97,19 +97,23 @@ namespace {
 // so that they hold again after a reconnect: times are written and compared as UTC text,
 // text is UTF-8, and the server's notices and warnings (a table already there, a ROLLBACK
 // with nothing to roll back) are not ours to print.
-pg_conn* connect(const std::string& conninfo, Connection::Access access) {
-    // The caller's string is expanded in place of dbname: it overrides the keywords before
-    // it, and those after it override it. A server that does not answer at all (a host
-    // gone) fails a connect in 10 s unless the string says otherwise, rather than never:
-    // a daemon stopping waits for its connections.
-    const std::array<const char*, 5> keywords = {"connect_timeout", "dbname", "options",
-                                                 "client_encoding", nullptr};
+// The caller's string is expanded in place of dbname: it overrides the keywords before it,
+// and those after it override it. A server that does not answer at all (a host gone) fails
+// a connect (and the ping after it) in 10 s unless the string says otherwise, rather than
+// never: a daemon stopping waits for its connections.
+constexpr std::array<const char*, 5> connect_keywords = {"connect_timeout", "dbname", "options",
+                                                         "client_encoding", nullptr};
+
+std::array<const char*, 5> connect_values(const std::string& conninfo, Connection::Access access) {
     const char* options =
         access == Connection::Access::read_only
             ? "-c TimeZone=UTC -c client_min_messages=error -c default_transaction_read_only=on"
             : "-c TimeZone=UTC -c client_min_messages=error";
-    const std::array<const char*, 5> values = {"10", conninfo.c_str(), options, "UTF8", nullptr};
-    return PQconnectdbParams(keywords.data(), values.data(), 1);
+    return {"10", conninfo.c_str(), options, "UTF8", nullptr};
+}
+
+pg_conn* connect(const std::string& conninfo, Connection::Access access) {
+    return PQconnectdbParams(connect_keywords.data(), connect_values(conninfo, access).data(), 1);
 }
 
 }  // namespace
@@ -125,7 +129,8 @@ Connection::Connection(const std::string& conninfo, Access access)
 
 void Connection::fail_to_connect(std::string_view what) const {
     // libpq gives no SQLSTATE for a failed connection: ask the server whether it is there.
-    const PGPing ping = PQping(conninfo_.c_str());
+    const PGPing ping = PQpingParams(connect_keywords.data(),
+                                     connect_values(conninfo_, Connection::Access::read_write).data(), 1);
     const bool transient = ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
     throw StorageError("PostgreSQL: " + std::string(what) + ": " +
                            one_line(PQerrorMessage(connection_.get())),

@@ -467,6 +467,14 @@ public:
     }
 
     std::optional<std::int64_t> append_log(const CallLogRecord& record) override {
+        // Writers on every daemon take ids one transaction at a time, so that ids follow
+        // commit order: a tail going on after id N never finds a smaller one committed later.
+        // Taken before the call's row is locked: the other way round, two daemons' writers
+        // could each hold what the other waits for.
+        if (in_transaction_ && !holds_log_lock_) {
+            db_.query(log_lock);
+            holds_log_lock_ = true;
+        }
         if (record.kind == "outcome") {
             const Result updated = db_.query(
                 "UPDATE calls SET outcome = $2, outcome_notes = $3, outcome_agent = $4, "
@@ -476,12 +484,6 @@ public:
         } else if (record.kind == "ring" || record.kind == "answer" || record.kind == "hangup" ||
                    record.kind == "timeout") {
             fold_call_event(record);
-        }
-        // Writers on every daemon take ids one transaction at a time, so that ids follow
-        // commit order: a tail going on after id N never finds a smaller one committed later.
-        if (in_transaction_ && !holds_log_lock_) {
-            db_.query(log_lock);
-            holds_log_lock_ = true;
         }
         const Result written = db_.query(
             "INSERT INTO call_log (at, kind, call_id, switch, caller, caller_name, dialed, "
@@ -1014,9 +1016,10 @@ private:
 std::unique_ptr<ServeLock> lock_postgres_daemon_name(const std::string& conninfo,
                                                      const std::string& daemon_name) {
     Connection connection(conninfo);
-    // Keyed by the name's hash under callpop's own first key, as the migration lock is.
+    // Keyed by the name's hash under a first key of its own (the migration and log locks use
+    // 7700), so that no name can take theirs.
     const Result locked = connection.query(
-        "SELECT pg_try_advisory_lock(7700, hashtext($1))", {daemon_name});
+        "SELECT pg_try_advisory_lock(7702, hashtext($1))", {daemon_name});
     if (locked.text(0, 0) != "t") {
         postgresql::migrate(connection);
         const Result seen = connection.query(

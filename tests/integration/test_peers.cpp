@@ -133,3 +133,29 @@ TEST_CASE("peers: daemons keep no customer in memory: what an import on another 
     CHECK(shared["customer"]["name"] == "Lee Poe");
     CHECK(shared["candidates"].empty());
 }
+
+TEST_CASE("peers: what is not a well-formed message on the bus is dropped, and the daemons go "
+          "on") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Daemon east(on_database(conninfo, "east"));
+    Daemon west(on_database(conninfo, "west"));
+    east.start();
+    west.start();
+    Client agent(west.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    {
+        // Anyone who may use the database may NOTIFY.
+        callpop::storage::postgresql::Connection db(conninfo);
+        for (const char* payload :
+             {"not json", "[1, 2]", "{\"event\": 5}", "{\"event\": \"{}\"}",
+              "{\"daemon\": 7, \"switch\": 1, \"event\": "
+              "\"{\\\"event\\\":\\\"ring\\\",\\\"call\\\":\\\"c-odd\\\",\\\"ext\\\":\\\"1001\\\"}\"}",
+              "{\"daemon\": [], \"event\": \"{\\\"event\\\":\\\"bogus\\\"}\"}"})
+            db.query("SELECT pg_notify('callpop_events', $1)", {payload});
+    }
+    // The odd one with a good event pops; the rest are dropped.
+    CHECK(agent.expect("pop")["call"] == "c-odd");
+    Client pbx(east.switch_port());
+    pbx.send(ring("c-after-garbage", "+15550102000", "1001"));
+    CHECK(agent.expect("pop")["call"] == "c-after-garbage");
+}

@@ -416,3 +416,13 @@ TEST_CASE("switch events: an encoded event reads back as the same event") {
         CHECK(read->data == event.data);
     }
 }
+
+TEST_CASE("switch events: text that is not UTF-8 is encoded with U+FFFD in its place") {
+    protocol::SwitchEvent ring;
+    ring.call = "c-1";
+    ring.name = "JOS\xC9";  // Latin-1, as an AMI CallerIDName may be
+    const auto parsed = protocol::parse_switch_event(protocol::encode_switch_event(ring));
+    const auto* read = std::get_if<protocol::SwitchEvent>(&parsed);
+    REQUIRE(read);
+    CHECK(read->name == "JOS\xEF\xBF\xBD");
+}
