@@ -14,6 +14,12 @@ namespace callpop::storage {
 using domain::Customer;
 using domain::CustomerCard;
 
+// Who may be calling from a number: the best match's card, and the others on the number.
+struct NumberMatch {
+    std::optional<CustomerCard> card;
+    std::vector<Customer> others;
+};
+
 class CustomerDirectory : public virtual Transactions {
 public:
     ~CustomerDirectory() override = default;
@@ -27,6 +33,10 @@ public:
     virtual std::optional<Customer> customer_by_id(std::int64_t id) = 0;
     // Notes, preferences, assets, the last `history` calls, open follow-ups.
     virtual CustomerCard card(const Customer& customer, std::size_t history) = 0;
+    // customers_by_number (up to `limit`) and the first one's card, read as one snapshot
+    // outside any transaction of the caller's: what a ring from a number pops.
+    virtual NumberMatch caller_by_number(std::string_view number, std::size_t limit,
+                                         std::size_t history) = 0;
 };
 
 }  // namespace callpop::storage

@@ -30,8 +30,8 @@ std::string NumberBook::line_name(const std::string& dialed) const {
 CallerLookup::CallerLookup(storage::CustomerDirectory& directory, const config::Config& config)
     : directory_(directory), config_(config), numbers_(config) {}
 
-std::optional<storage::Customer> CallerLookup::customer_from_data(const nlohmann::json& data,
-                                                                  std::string& match) {
+std::optional<domain::CustomerCard> CallerLookup::card_from_data(const nlohmann::json& data,
+                                                                std::string& match) {
     auto text_of = [&](const std::string& key) -> std::string {
         auto found = data.find(key);
         if (found == data.end()) return {};
@@ -39,23 +39,34 @@ std::optional<storage::Customer> CallerLookup::customer_from_data(const nlohmann
         if (found->is_number_integer()) return std::to_string(found->get<long long>());
         return {};
     };
+    std::vector<std::string> serials;
+    std::vector<std::string> accounts;
     for (const auto& key : config_.pop.asset_keys) {
-        const std::string serial = text_of(key);
-        if (serial.empty()) continue;
-        if (auto customer = directory_.customer_by_asset_serial(serial)) {
-            match = "asset";
-            return customer;
-        }
+        if (std::string serial = text_of(key); !serial.empty()) serials.push_back(std::move(serial));
     }
     for (const auto& key : config_.pop.account_keys) {
-        const std::string account = text_of(key);
-        if (account.empty()) continue;
-        if (auto customer = directory_.customer_by_external_id(account)) {
-            match = "account";
-            return customer;
+        if (std::string account = text_of(key); !account.empty())
+            accounts.push_back(std::move(account));
+    }
+    // Most rings collected nothing: no snapshot to open.
+    if (serials.empty() && accounts.empty()) return std::nullopt;
+    // One snapshot for the customer and its card: the card is consistent.
+    storage::StoreTransaction snapshot(directory_);
+    std::optional<storage::Customer> customer;
+    for (const auto& serial : serials) {
+        if ((customer = directory_.customer_by_asset_serial(serial))) {
+            match = "asset";
+            break;
         }
     }
-    return std::nullopt;
+    for (const auto& account : accounts) {
+        if (customer) break;
+        if ((customer = directory_.customer_by_external_id(account))) match = "account";
+    }
+    std::optional<domain::CustomerCard> card;
+    if (customer) card = directory_.card(*customer, config_.pop.history);
+    snapshot.commit();
+    return card;
 }
 
 LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
@@ -74,24 +85,17 @@ LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
     // A store that fails (locked, I/O error) must not cost the agent the pop: it goes out
     // with what the switch said and no customer.
     try {
-        // One snapshot for every query of the lookup: the card is consistent, and the
-        // connection starts one read instead of one per query.
-        storage::StoreTransaction snapshot(directory_);
-        std::vector<storage::Customer> candidates;
-        if (auto customer = customer_from_data(request.data, match)) {
-            candidates.push_back(std::move(*customer));
+        if (auto card = card_from_data(request.data, match)) {
+            pop.customer = std::move(card);
         } else if (pop.caller.withheld) {
             match = "withheld";
         } else {
-            candidates = directory_.customers_by_number(pop.caller.number, config_.pop.candidates);
-            if (!candidates.empty()) match = "number";
+            auto found = directory_.caller_by_number(pop.caller.number, config_.pop.candidates,
+                                                     config_.pop.history);
+            if (found.card) match = "number";
+            pop.customer = std::move(found.card);
+            pop.other_candidates = std::move(found.others);
         }
-        if (!candidates.empty()) {
-            pop.customer = directory_.card(candidates.front(), config_.pop.history);
-            pop.other_candidates.assign(std::make_move_iterator(candidates.begin() + 1),
-                                        std::make_move_iterator(candidates.end()));
-        }
-        snapshot.commit();
     } catch (const std::exception& error) {
         spdlog::error("call {}: customer lookup failed, popping without a customer: {}",
                       request.call, error.what());

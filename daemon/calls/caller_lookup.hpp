@@ -68,8 +68,9 @@ public:
     LookupAnswer look_up(const LookupRequest& request);
 
 private:
-    std::optional<storage::Customer> customer_from_data(const nlohmann::json& data,
-                                                        std::string& match);
+    // The card of the customer an asset serial or account number the IVR collected names.
+    std::optional<domain::CustomerCard> card_from_data(const nlohmann::json& data,
+                                                       std::string& match);
 
     storage::CustomerDirectory& directory_;
     const config::Config& config_;

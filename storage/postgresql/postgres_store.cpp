@@ -100,6 +100,66 @@ Customer read_customer(const Result& rows, int row) {
     return customer;
 }
 
+constexpr int customer_column_count = 12;
+
+// A card's notes, assets, last calls and open follow-ups as four JSON arrays of rows, for
+// the customer `c` of the query, when `condition` holds (NULLs otherwise): the whole card in
+// one statement. `history` is the parameter limiting the calls.
+std::string card_columns(std::string_view history, std::string_view condition) {
+    const auto when = [&](const std::string& rows) {
+        return "CASE WHEN " + std::string(condition) + " THEN (" + rows + ") END";
+    };
+    return when("SELECT coalesce(json_agg(json_build_array(id, kind, text, author, created_at) "
+                "ORDER BY created_at DESC, id DESC), '[]') FROM (SELECT id, kind, text, author, "
+                "created_at FROM notes WHERE customer_id = c.id ORDER BY created_at DESC, id DESC "
+                "LIMIT 50) n") +
+           ", " +
+           when("SELECT coalesce(json_agg(json_build_array(product, serial, purchased, "
+                "warranty_end) ORDER BY purchased DESC, id DESC), '[]') FROM (SELECT id, product, "
+                "serial, purchased, warranty_end FROM assets WHERE customer_id = c.id ORDER BY "
+                "purchased DESC, id DESC LIMIT 50) a") +
+           ", " +
+           when("SELECT coalesce(json_agg(json_build_array(call_id, started_at, line, state, "
+                "agent, outcome, outcome_notes) ORDER BY started_at DESC), '[]') FROM (SELECT "
+                "call_id, started_at, line, state, agent, outcome, outcome_notes FROM calls "
+                "WHERE customer_id = c.id ORDER BY started_at DESC LIMIT " +
+                std::string(history) + ") h") +
+           ", " +
+           when("SELECT coalesce(json_agg(json_build_array(id, kind, due_at, status, reason) "
+                "ORDER BY due_at), '[]') FROM (SELECT id, kind, due_at, status, reason FROM "
+                "followups WHERE customer_id = c.id AND status = 'open' ORDER BY due_at LIMIT 20) "
+                "f");
+}
+
+// NULL columns come as JSON null: empty, as string_at reads them.
+std::string text_in(const nlohmann::json& value) {
+    return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+// The four columns of card_columns, from `column` on.
+void read_card(const Result& rows, int row, int column, CustomerCard& card) {
+    const auto array_at = [&](int offset) { return nlohmann::json::parse(rows.text(row, column + offset)); };
+    for (const auto& note : array_at(0)) {
+        Note read{note.at(0).get<std::int64_t>(), text_in(note.at(1)), text_in(note.at(2)),
+                  text_in(note.at(3)), text_in(note.at(4))};
+        (read.kind == "preference" ? card.preferences : card.notes).push_back(std::move(read));
+    }
+    for (const auto& asset : array_at(1))
+        card.assets.push_back(
+            {text_in(asset.at(0)), text_in(asset.at(1)), text_in(asset.at(2)), text_in(asset.at(3))});
+    for (const auto& call : array_at(2))
+        card.history.push_back({text_in(call.at(0)), text_in(call.at(1)), text_in(call.at(2)),
+                                text_in(call.at(3)), text_in(call.at(4)), text_in(call.at(5)),
+                                text_in(call.at(6))});
+    for (const auto& followup : array_at(3))
+        card.followups.push_back(
+            {followup.at(0).get<std::int64_t>(),
+             stored::state<FollowupKind>(text_in(followup.at(1)), "followups.kind"),
+             text_in(followup.at(2)),
+             stored::state<FollowupStatus>(text_in(followup.at(3)), "followups.status"),
+             text_in(followup.at(4))});
+}
+
 std::optional<Customer> first_customer(const Result& rows) {
     if (rows.rows() == 0) return std::nullopt;
     return read_customer(rows, 0);
@@ -237,46 +297,37 @@ public:
     }
 
     CustomerCard card(const Customer& customer, std::size_t history) override {
+        static const std::string sql =
+            "SELECT " + card_columns("$2", "true") + " FROM customers c WHERE c.id = $1";
+        const Result rows = db_.query(sql, {text_of(customer.id), limit_of(history)});
         CustomerCard card;
         card.customer = customer;
-        const std::string id = text_of(customer.id);
-        const Result notes = db_.query(
-            "SELECT id, kind, text, author, created_at FROM notes WHERE customer_id = $1 "
-            "ORDER BY created_at DESC, id DESC LIMIT 50",
-            {id});
-        for (int row = 0; row < notes.rows(); ++row) {
-            Note note{notes.integer(row, 0), string_at(notes, row, 1), string_at(notes, row, 2),
-                      string_at(notes, row, 3), string_at(notes, row, 4)};
-            (note.kind == "preference" ? card.preferences : card.notes).push_back(std::move(note));
-        }
-        const Result assets = db_.query(
-            "SELECT product, serial, purchased, warranty_end FROM assets WHERE customer_id = $1 "
-            "ORDER BY purchased DESC, id DESC LIMIT 50",
-            {id});
-        for (int row = 0; row < assets.rows(); ++row)
-            card.assets.push_back({string_at(assets, row, 0), string_at(assets, row, 1),
-                                   string_at(assets, row, 2), string_at(assets, row, 3)});
-        const Result calls = db_.query(
-            "SELECT call_id, started_at, line, state, agent, outcome, outcome_notes FROM calls "
-            "WHERE customer_id = $1 ORDER BY started_at DESC LIMIT $2",
-            {id, limit_of(history)});
-        for (int row = 0; row < calls.rows(); ++row)
-            card.history.push_back({string_at(calls, row, 0), string_at(calls, row, 1),
-                                    string_at(calls, row, 2), string_at(calls, row, 3),
-                                    string_at(calls, row, 4), string_at(calls, row, 5),
-                                    string_at(calls, row, 6)});
-        const Result followups = db_.query(
-            "SELECT id, kind, due_at, status, reason FROM followups "
-            "WHERE customer_id = $1 AND status = 'open' ORDER BY due_at LIMIT 20",
-            {id});
-        for (int row = 0; row < followups.rows(); ++row)
-            card.followups.push_back(
-                {followups.integer(row, 0),
-                 stored::state<FollowupKind>(followups.text(row, 1), "followups.kind"),
-                 string_at(followups, row, 2),
-                 stored::state<FollowupStatus>(followups.text(row, 3), "followups.status"),
-                 string_at(followups, row, 4)});
+        if (rows.rows() > 0) read_card(rows, 0, 0, card);
         return card;
+    }
+
+    NumberMatch caller_by_number(std::string_view number, std::size_t limit,
+                                 std::size_t history) override {
+        // One statement, one snapshot, one round trip: the pop of every ring waits for it.
+        // Ranked as customers_by_number; the card's columns are read for the first only.
+        static const std::string sql =
+            "WITH found AS (SELECT n.customer_id AS id, row_number() OVER (ORDER BY "
+            "(SELECT max(started_at) FROM calls WHERE customer_id = n.customer_id) DESC NULLS "
+            "LAST, n.customer_id) AS rank FROM phones n WHERE n.number = $1) " +
+            customer_select + ", " + card_columns("$3", "f.rank = 1") +
+            " FROM found f JOIN customers c ON c.id = f.id ORDER BY f.rank LIMIT $2";
+        const Result rows = db_.query(sql, {number, limit_of(limit), limit_of(history)});
+        NumberMatch match;
+        for (int row = 0; row < rows.rows(); ++row) {
+            if (row > 0) {
+                match.others.push_back(read_customer(rows, row));
+                continue;
+            }
+            match.card.emplace();
+            match.card->customer = read_customer(rows, 0);
+            read_card(rows, 0, customer_column_count, *match.card);
+        }
+        return match;
     }
 
     // ---- import ----
@@ -536,8 +587,9 @@ public:
 
     void commit() override {
         write_queued_customers();
-        // The other daemons' tails hear of the records when they commit, not before.
-        if (holds_log_lock_) db_.query("SELECT pg_notify($1, '')", {log_channel});
+        // The other daemons' tails hear of the records when they commit, not before; the
+        // name lets this daemon's own bus pass over what its writer read already.
+        if (holds_log_lock_) db_.query("SELECT pg_notify($1, $2)", {log_channel, daemon_name_});
         in_transaction_ = false;
         holds_log_lock_ = false;
         // A COMMIT of a transaction a statement failed in rolls it back, and says so.

@@ -190,6 +190,22 @@ public:
         return card;
     }
 
+    NumberMatch caller_by_number(std::string_view number, std::size_t limit,
+                                 std::size_t history) override {
+        // In process, several queries cost no more than one: one read transaction is the
+        // snapshot.
+        StoreTransaction snapshot(*this);
+        NumberMatch match;
+        auto customers = customers_by_number(number, limit);
+        if (!customers.empty()) {
+            match.card = card(customers.front(), history);
+            match.others.assign(std::make_move_iterator(customers.begin() + 1),
+                                std::make_move_iterator(customers.end()));
+        }
+        snapshot.commit();
+        return match;
+    }
+
     std::optional<CallSummary> call_summary(std::string_view call_id) override {
         auto& query = statement(
             "SELECT call_id, started_at, line, state, coalesce(nullif(outcome_agent, ''), agent), "

@@ -65,6 +65,10 @@ public:
     storage::CustomerCard card(const storage::Customer& customer, std::size_t history) override {
         return store_.card(customer, history);
     }
+    storage::NumberMatch caller_by_number(std::string_view number, std::size_t limit,
+                                          std::size_t history) override {
+        return store_.caller_by_number(number, limit, history);
+    }
     void begin() override { store_.begin(); }
     void commit() override { store_.commit(); }
     void rollback() override { store_.rollback(); }

@@ -11,6 +11,7 @@
 
 #include "storage/phone_number.hpp"
 #include "storage/token_hash.hpp"
+#include "followup_test_support.hpp"
 #include "storage_test_support.hpp"
 
 using namespace callpop;
@@ -187,7 +188,7 @@ TEST_CASE_TEMPLATE("store: the card holds notes, preferences, assets and history
                    CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
     auto store = test::open_test_store<Backend>(dir);
-    const auto customer_id = add_customer(*store, make_customer("C-1", "Pat Doe", {}));
+    const auto customer_id = add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
     {
         storage::StoreTransaction transaction(*store);
         CHECK(store->upsert_asset("C-1", {"LaserJet Pro M404", "7XK2Q1", "2025-03-14", ""}));
@@ -216,6 +217,50 @@ TEST_CASE_TEMPLATE("store: the card holds notes, preferences, assets and history
     REQUIRE(card.history.size() == 1);
     CHECK(card.followups.empty());
     CHECK(store->card(*store->customer_by_id(customer_id), 0).history.empty());
+
+    // What a ring by number reads in one go is the same card, field by field.
+    const auto match = store->caller_by_number("+15550102000", 5, 5);
+    REQUIRE(match.card);
+    CHECK(match.others.empty());
+    const auto& popped = *match.card;
+    CHECK(popped.customer.id == customer_id);
+    CHECK(popped.customer.phones == std::vector<std::string>{"+15550102000"});
+    const auto note_fields = [](const domain::Note& note) {
+        return std::vector<std::string>{std::to_string(note.id), note.kind, note.text, note.author,
+                                        note.created_at};
+    };
+    REQUIRE(popped.notes.size() == 1);
+    CHECK(note_fields(popped.notes[0]) == note_fields(card.notes[0]));
+    REQUIRE(popped.preferences.size() == 1);
+    CHECK(note_fields(popped.preferences[0]) == note_fields(card.preferences[0]));
+    REQUIRE(popped.assets.size() == 1);
+    const auto& asset = popped.assets[0];
+    CHECK(std::vector<std::string>{asset.product, asset.serial, asset.purchased, asset.warranty_end} ==
+          std::vector<std::string>{"LaserJet Pro M404", "7XK2Q1", "2025-03-14", ""});
+    REQUIRE(popped.history.size() == 1);
+    const auto call_fields = [](const domain::HistoryEntry& call) {
+        return std::vector<std::string>{call.call,  call.at,      call.line, call.state,
+                                        call.agent, call.outcome, call.notes};
+    };
+    CHECK(call_fields(popped.history[0]) == call_fields(card.history[0]));
+    CHECK(call_fields(popped.history[0])[0] == "c-1");
+    auto followup = test::make_followup(domain::FollowupKind::satisfaction, "+15550102000",
+                                        "2026-01-12T14:00:00.000Z");
+    followup.customer_id = customer_id;
+    const auto followup_id = test::create(*store, followup);
+    REQUIRE(followup_id);
+    for (const auto& with_followup :
+         {store->card(*store->customer_by_id(customer_id), 5),
+          *store->caller_by_number("+15550102000", 5, 5).card}) {
+        REQUIRE(with_followup.followups.size() == 1);
+        const auto& open = with_followup.followups[0];
+        CHECK(open.id == *followup_id);
+        CHECK(open.kind == domain::FollowupKind::satisfaction);
+        CHECK(open.status == domain::FollowupStatus::open);
+        CHECK(open.due == "2026-01-12T14:00:00.000Z");
+        CHECK(open.reason == "repaired");
+    }
+    CHECK(store->caller_by_number("+15550102000", 5, 0).card->history.empty());
 }
 
 TEST_CASE_TEMPLATE("store: customers on a shared number come most recently called first", Backend,
@@ -234,6 +279,18 @@ TEST_CASE_TEMPLATE("store: customers on a shared number come most recently calle
     CHECK(customers[0].external_id == "C-2");
     CHECK(customers[1].external_id == "C-1");
     CHECK(store->customers_by_number("+15550102000", 1).size() == 1);
+
+    // A ring from the number: the best one's card, the others by name.
+    const auto match = store->caller_by_number("+15550102000", 5, 5);
+    REQUIRE(match.card);
+    CHECK(match.card->customer.external_id == "C-2");
+    CHECK(match.card->history.size() == 1);
+    REQUIRE(match.others.size() == 1);
+    CHECK(match.others[0].external_id == "C-1");
+    CHECK(store->caller_by_number("+15550102000", 1, 5).others.empty());
+    const auto nobody = store->caller_by_number("+15550109999", 5, 5);
+    CHECK_FALSE(nobody.card);
+    CHECK(nobody.others.empty());
 }
 
 TEST_CASE_TEMPLATE("store: data and schema survive reopening the file", Backend,
