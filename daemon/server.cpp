@@ -476,7 +476,8 @@ void Server::queue_switch_event(const protocol::SwitchEvent& event,
 void Server::on_peer_message(const storage::BusMessage& message) {
     if (stopping_) return;
     if (message.channel == storage::log_channel) {
-        writer_.follow_shared_log();
+        // This daemon's writer reads the log after each of its own commits.
+        if (message.payload != config_.storage.daemon_name) writer_.follow_shared_log();
         return;
     }
     if (message.channel != peer_events_channel) return;
