@@ -90,6 +90,8 @@ public:
     std::uint64_t sessions() const { return sessions_; }
     // The server's process for this connection (pg_terminate_backend, pg_stat_activity).
     int backend_pid() const;
+    // Whether a transaction was open after the last statement.
+    bool in_transaction() const { return in_transaction_; }
 
 private:
     void reopen_if_lost();

@@ -522,7 +522,7 @@ public:
         // commit order: a tail going on after id N never finds a smaller one committed later.
         // Taken before the call's row is locked: the other way round, two daemons' writers
         // could each hold what the other waits for.
-        if (in_transaction_ && !holds_log_lock_) {
+        if (db_.in_transaction() && !holds_log_lock_) {
             db_.query(log_lock);
             holds_log_lock_ = true;
         }
@@ -580,7 +580,6 @@ public:
     // A reader's transaction is one snapshot for several queries (a caller's whole card).
     void begin() override {
         db_.exec(read_only_ ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
-        in_transaction_ = true;
         holds_log_lock_ = false;
         forget_queued_customers();
     }
@@ -590,7 +589,6 @@ public:
         // The other daemons' tails hear of the records when they commit, not before; the
         // name lets this daemon's own bus pass over what its writer read already.
         if (holds_log_lock_) db_.query("SELECT pg_notify($1, $2)", {log_channel, daemon_name_});
-        in_transaction_ = false;
         holds_log_lock_ = false;
         // A COMMIT of a transaction a statement failed in rolls it back, and says so.
         if (db_.exec("COMMIT").command() == "ROLLBACK")
@@ -598,7 +596,6 @@ public:
     }
 
     void rollback() override {
-        in_transaction_ = false;
         holds_log_lock_ = false;
         forget_queued_customers();
         try {
@@ -1042,7 +1039,6 @@ private:
     // queue_customer()'s rows, as COPY text, until they are written.
     std::string queued_customers_;
     std::int64_t queued_count_ = 0;
-    bool in_transaction_ = false;
     bool holds_log_lock_ = false;  // log_lock, until the transaction ends
 };
 
