@@ -1,4 +1,35 @@
-# Sourced by bench/run.sh and bench/kamailio.sh.
+# Sourced by bench/run.sh, bench/peers.sh and bench/kamailio.sh.
+
+# build_bench DIR NAME: builds callpop and callpop_bench into DIR (RelWithDebInfo, like
+# `scripts/build release`) and sets $callpop and $bench; NAME says who failed.
+build_bench() {
+  if [ ! -f "$1/build.ninja" ]; then
+    local launcher=()
+    command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    cmake -S "$root" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+  fi
+  { cmake --build "$1" -j "$(nproc)" --target callpop callpop_bench | grep -v "^ninja: no work" || true; } >&2
+  callpop=$1/callpop  # where the README has it; older trees built it in daemon/
+  [ -x "$callpop" ] || callpop=$1/daemon/callpop
+  bench=$1/bench/callpop_bench
+  [ -x "$callpop" ] && [ -x "$bench" ] || { echo "$2: build failed" >&2; exit 1; }
+}
+
+# write_callers CUSTOMERS_CSV OUT: callers the customer base knows, the first phone of each
+# customer, in a shuffled order (the same every time).
+write_callers() {
+  python3 - "$1" "$2" <<'PY'
+import csv, random, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    # docs/csv.md: numbers are separated by ";" or "|".
+    phones = [row["phones"].replace("|", ";").split(";")[0].strip() for row in csv.DictReader(f)]
+phones = [p for p in phones if p]
+random.Random(1).shuffle(phones)
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    out.write("\n".join(phones) + "\n")
+PY
+}
+
 # The structure of config/callpop.yaml, on loopback, everything in the temp dir.
 write_config() {  # $1: directory holding the store
   cat <<EOF

@@ -38,15 +38,10 @@ while [ $# -gt 0 ]; do
 done
 
 # ---- build ----------------------------------------------------------------------------
-if [ ! -f "$build/build.ninja" ]; then
-  launcher=()
-  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
-fi
-{ cmake --build "$build" -j "$(nproc)" --target callpop callpop_bench | grep -v "^ninja: no work" || true; } >&2
-callpop=$build/callpop
-bench=$build/bench/callpop_bench
-[ -x "$callpop" ] && [ -x "$bench" ] || { echo "peers.sh: build failed" >&2; exit 1; }
+# write_config DIR: a daemon's configuration (made a PostgreSQL one below); build_bench,
+# write_callers.
+source "$root/bench/config.sh"
+build_bench "$build" peers.sh
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$pg_bin" ] || { echo "peers.sh: PostgreSQL is not installed (scripts/install-deps)" >&2; exit 1; }
 # PostgreSQL refuses to run as root: its programs run as its own user then.
@@ -88,8 +83,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 server_up=1
 conninfo="host=127.0.0.1 port=$port user=callpop dbname=callpop"
 
-# write_config DIR NAME: a daemon's configuration (bench/config.sh's, on the database).
-source "$root/bench/config.sh"
+# daemon_config DIR NAME: bench/config.sh's, on the database.
 daemon_config() {
   write_config "$1" | awk -v conninfo="$conninfo" -v name="$2" '
     /^  backend: sqlite$/ { print "  backend: postgresql"; print "  conninfo: \"" conninfo "\""; print "  daemon_name: " name; next }
@@ -124,16 +118,12 @@ if [ ! -f "$cache/ready" ]; then
   "$callpop" agent add $(cat "$cache/ids.txt") --config "$cache/prepare/callpop.yaml" --print-token \
     >"$cache/printed-tokens.txt"
   paste -d ' ' "$cache/ids.txt" "$cache/printed-tokens.txt" >"$cache/tokens.txt"
-  python3 - "$cache/prepare/demo-csv/customers.csv" "$cache/callers.txt" <<'PY'
-import csv, random, sys
-with open(sys.argv[1], newline="", encoding="utf-8") as f:
-    phones = [row["phones"].replace("|", ";").split(";")[0].strip() for row in csv.DictReader(f)]
-phones = [p for p in phones if p]
-random.Random(1).shuffle(phones)
-with open(sys.argv[2], "w", encoding="utf-8") as out:
-    out.write("\n".join(phones) + "\n")
-PY
+  write_callers "$cache/prepare/demo-csv/customers.csv" "$cache/callers.txt"
   rm -rf "$cache/prepare/demo-csv"
+  # As autovacuum leaves a site some time after its import: freshly written rows would
+  # otherwise be read and hinted on the first calls.
+  "${as_postgres[@]}" "$pg_bin/psql" -q -h 127.0.0.1 -p "$port" -U callpop -d callpop \
+    -c "VACUUM (ANALYZE)" >/dev/null
   touch "$cache/ready"
 fi
 [ -f "$cache/import-time.txt" ] && cat "$cache/import-time.txt"

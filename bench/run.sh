@@ -77,16 +77,9 @@ while [ $# -gt 0 ]; do
 done
 
 # ---- build ----------------------------------------------------------------------------
-if [ ! -f "$build/build.ninja" ]; then
-  launcher=()
-  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
-fi
-{ cmake --build "$build" -j "$(nproc)" --target callpop callpop_bench | grep -v "^ninja: no work" || true; } >&2
-callpop=$build/callpop  # where the README has it; older trees built it in daemon/
-[ -x "$callpop" ] || callpop=$build/daemon/callpop
-bench=$build/bench/callpop_bench
-[ -x "$callpop" ] && [ -x "$bench" ] || { echo "run.sh: build failed" >&2; exit 1; }
+# write_config DIR: the daemon's configuration for a bench run; build_bench, write_callers.
+source "$root/bench/config.sh"
+build_bench "$build" run.sh
 
 pin_daemon=()
 pin_bench=()
@@ -104,8 +97,6 @@ cleanup() {
 trap cleanup EXIT
 calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
 
-# write_config DIR: the daemon's configuration for a bench run (bench/config.sh).
-source "$root/bench/config.sh"
 
 # ---- the store: demo customers and agents, kept between runs --------------------------
 cache_root=${CALLPOP_BENCH_CACHE:-$build/bench-data}
@@ -157,16 +148,7 @@ if [ "$fresh" = 1 ] || [ ! -f "$cache/ready" ]; then
   fi
   # Callers the customer base knows: the first phone of each customer, in a shuffled order.
   if [ "$have_demo" = 1 ] && [ -f "$cache/demo-csv/customers.csv" ] && command -v python3 >/dev/null; then
-    python3 - "$cache/demo-csv/customers.csv" "$cache/callers.txt" <<'PY'
-import csv, random, sys
-with open(sys.argv[1], newline="", encoding="utf-8") as f:
-    # docs/csv.md: numbers are separated by ";" or "|".
-    phones = [row["phones"].replace("|", ";").split(";")[0].strip() for row in csv.DictReader(f)]
-phones = [p for p in phones if p]
-random.Random(1).shuffle(phones)
-with open(sys.argv[2], "w", encoding="utf-8") as out:
-    out.write("\n".join(phones) + "\n")
-PY
+    write_callers "$cache/demo-csv/customers.csv" "$cache/callers.txt"
   fi
   rm -f "$cache/calls.jsonl"
   echo "$have_demo" >"$cache/ready"
