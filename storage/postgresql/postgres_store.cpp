@@ -160,6 +160,48 @@ void read_card(const Result& rows, int row, int column, CustomerCard& card) {
              text_in(followup.at(4))});
 }
 
+// A call event's effect on its `calls` row, as an upsert with append_log's parameters ($1 at,
+// $2 kind, $3 call, $4 switch, $5 caller, $6 caller name, $7 dialed, $8 line, $9 queue,
+// $10 extension, $11 agent, $12 customer id, $15 cause, $18 daemon). A row is made by the
+// call's first event, whichever it is, as a ring followed by that event would have made
+// it; later events fill in what earlier ones did not know.
+std::string folded_call_event(std::string_view kind) {
+    std::string columns = "call_id, switch, started_at, caller, caller_name, dialed, line, "
+                          "queue, extension, agent, customer_id, daemon, state";
+    std::string values = "$3, $4, $1, $5, $6, $7, $8, $9, $10, $11, $12::bigint, $18, ";
+    std::string updates =
+        "started_at = least(c.started_at, excluded.started_at), "
+        "caller = CASE WHEN c.caller = '' THEN excluded.caller ELSE c.caller END, "
+        "caller_name = CASE WHEN c.caller_name = '' THEN excluded.caller_name "
+        "ELSE c.caller_name END, "
+        "dialed = CASE WHEN c.dialed = '' THEN excluded.dialed ELSE c.dialed END, "
+        "line = CASE WHEN c.line = '' THEN excluded.line ELSE c.line END, "
+        "queue = CASE WHEN c.queue = '' THEN excluded.queue ELSE c.queue END, "
+        "customer_id = coalesce(c.customer_id, excluded.customer_id)";
+    if (kind == "ring") {
+        values += "'ringing'";
+    } else if (kind == "answer") {
+        columns += ", answered_at";
+        values += "'answered', $1";
+        updates += ", answered_at = coalesce(c.answered_at, excluded.answered_at), "
+                   "extension = excluded.extension, agent = excluded.agent, "
+                   "state = CASE WHEN c.ended_at IS NULL THEN 'answered' "
+                   "WHEN c.state = 'abandoned' THEN 'completed' ELSE c.state END";
+    } else {  // hangup or timeout
+        columns += ", ended_at, cause";
+        values += "CASE WHEN $2 = 'timeout' THEN 'timeout' ELSE 'abandoned' END, $1, $15";
+        updates += ", ended_at = excluded.ended_at, cause = excluded.cause, "
+                   "state = CASE WHEN excluded.state = 'timeout' THEN 'timeout' "
+                   "WHEN c.answered_at IS NOT NULL THEN 'completed' ELSE 'abandoned' END";
+    }
+    return "INSERT INTO calls AS c (" + columns + ") VALUES (" + values +
+           ") ON CONFLICT (call_id) DO UPDATE SET " + updates;
+}
+
+std::string with_folded(const std::string& fold, const std::string& statement) {
+    return "WITH folded AS (" + fold + ") " + statement;
+}
+
 std::optional<Customer> first_customer(const Result& rows) {
     if (rows.rows() == 0) return std::nullopt;
     return read_customer(rows, 0);
@@ -532,20 +574,35 @@ public:
                 "outcome_at = $5 WHERE call_id = $1",
                 {record.call, record.outcome, record.notes, record.agent, record.at});
             if (updated.affected() == 0) return std::nullopt;
-        } else if (record.kind == "ring" || record.kind == "answer" || record.kind == "hangup" ||
-                   record.kind == "timeout") {
-            fold_call_event(record);
         }
-        const Result written = db_.query(
+        // A call event folds into the call's row in the same statement: one round trip a
+        // record.
+        static const std::string insert_record =
             "INSERT INTO call_log (at, kind, call_id, switch, caller, caller_name, dialed, "
             "line, queue, extension, agent, customer_id, customer_name, outcome, cause, notes, "
             "followup_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-            "$15, $16, $17) RETURNING id",
-            {record.at, record.kind, record.call, record.switch_name, record.from,
-             record.caller_name, record.to, record.line, record.queue, record.extension,
-             record.agent, text_of(record.customer_id), record.customer_name, record.outcome,
-             record.cause, record.notes, text_of(record.followup_id)});
-        return written.integer(0, 0);
+            "$15, $16, $17) RETURNING id";
+        static const std::string ring = with_folded(folded_call_event("ring"), insert_record);
+        static const std::string answer = with_folded(folded_call_event("answer"), insert_record);
+        static const std::string end = with_folded(folded_call_event("hangup"), insert_record);
+        const bool ends = record.kind == "hangup" || record.kind == "timeout";
+        const std::string* fold_and_insert = record.kind == "ring"     ? &ring
+                                             : record.kind == "answer" ? &answer
+                                             : ends                    ? &end
+                                                                       : nullptr;
+        const auto customer_id = text_of(record.customer_id);
+        const auto followup_id = text_of(record.followup_id);
+        // The call_log insert alone binds the first 17; a fold the daemon's name too.
+        const auto insert = [&](const std::string& sql, auto... daemon) {
+            return db_.query(sql, {record.at, record.kind, record.call, record.switch_name,
+                                   record.from, record.caller_name, record.to, record.line,
+                                   record.queue, record.extension, record.agent, customer_id,
+                                   record.customer_name, record.outcome, record.cause,
+                                   record.notes, followup_id, daemon...})
+                .integer(0, 0);
+        };
+        if (fold_and_insert == nullptr) return insert(insert_record);
+        return insert(*fold_and_insert, Parameter(daemon_name_));
     }
 
     std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) override {
@@ -973,37 +1030,6 @@ private:
     }
 
     // Keeps one row per call whatever order its events arrive in.
-    void fold_call_event(const CallLogRecord& record) {
-        db_.query(
-            "INSERT INTO calls AS c (call_id, switch, started_at, caller, caller_name, dialed, "
-            "line, queue, extension, agent, customer_id, daemon, state) VALUES ($1, $2, $3, $4, "
-            "$5, $6, $7, $8, $9, $10, $11, $12, 'ringing') ON CONFLICT (call_id) DO UPDATE SET "
-            "started_at = least(c.started_at, excluded.started_at), "
-            "caller = CASE WHEN c.caller = '' THEN excluded.caller ELSE c.caller END, "
-            "caller_name = CASE WHEN c.caller_name = '' THEN excluded.caller_name "
-            "ELSE c.caller_name END, "
-            "dialed = CASE WHEN c.dialed = '' THEN excluded.dialed ELSE c.dialed END, "
-            "line = CASE WHEN c.line = '' THEN excluded.line ELSE c.line END, "
-            "queue = CASE WHEN c.queue = '' THEN excluded.queue ELSE c.queue END, "
-            "customer_id = coalesce(c.customer_id, excluded.customer_id)",
-            {record.call, record.switch_name, record.at, record.from, record.caller_name,
-             record.to, record.line, record.queue, record.extension, record.agent,
-             text_of(record.customer_id), daemon_name_});
-        if (record.kind == "answer") {
-            db_.query(
-                "UPDATE calls SET answered_at = coalesce(answered_at, $2), extension = $3, "
-                "agent = $4, state = CASE WHEN ended_at IS NULL THEN 'answered' "
-                "WHEN state = 'abandoned' THEN 'completed' ELSE state END WHERE call_id = $1",
-                {record.call, record.at, record.extension, record.agent});
-        } else if (record.kind == "hangup" || record.kind == "timeout") {
-            db_.query(
-                "UPDATE calls SET ended_at = $2, cause = $3, state = CASE WHEN $4::text = "
-                "'timeout' THEN 'timeout' WHEN answered_at IS NOT NULL THEN 'completed' "
-                "ELSE 'abandoned' END WHERE call_id = $1",
-                {record.call, record.at, record.cause, record.kind});
-        }
-    }
-
     // The customer's products, each once, alphabetically; none without a customer.
     const std::vector<std::string>& products_of(ProductCache& cache,
                                                 std::optional<std::int64_t> customer_id) {
