@@ -20,10 +20,19 @@ bool transient_state(std::string_view state) {
            state == "55P03";
 }
 
-// libpq's messages end with a newline and may span lines: one line for our logs.
+// libpq's messages end with a newline and may span lines, the next indented with a tab
+// ("server closed the connection unexpectedly\n\tThis probably means..."): one line for our
+// logs and `callpop status`, with one space where a line broke.
 std::string one_line(std::string_view text) {
     std::string line;
-    for (const char c : text) line += (c == '\n') ? ' ' : c;
+    for (std::size_t index = 0; index < text.size(); ++index) {
+        if (text[index] != '\n') {
+            line += text[index];
+            continue;
+        }
+        line += ' ';
+        while (index + 1 < text.size() && text[index + 1] == '\t') ++index;
+    }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     return line;
 }
@@ -101,15 +110,23 @@ namespace {
 // and those after it override it. A server that does not answer at all (a host gone) fails
 // a connect (and the ping after it) in 10 s unless the string says otherwise, rather than
 // never: a daemon stopping waits for its connections.
-constexpr std::array<const char*, 5> connect_keywords = {"connect_timeout", "dbname", "options",
-                                                         "client_encoding", nullptr};
+// TCP keepalives, unless the string says otherwise: a connection whose server or network
+// went away without a word (a host powered off, a firewall that forgot the connection) is
+// found dead after 10 s of silence and 3 probes 5 s apart, rather than after the kernel's
+// two hours. The bus waits on its socket for notifications and would otherwise hear nothing
+// from the other daemons all that time, and a lookup or writer connection would learn of
+// the loss only from its next statement. (Over a Unix socket libpq ignores them.)
+constexpr std::array<const char*, 9> connect_keywords = {
+    "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+    "keepalives_count", "dbname",    "options",         "client_encoding",
+    nullptr};
 
-std::array<const char*, 5> connect_values(const std::string& conninfo, Connection::Access access) {
+std::array<const char*, 9> connect_values(const std::string& conninfo, Connection::Access access) {
     const char* options =
         access == Connection::Access::read_only
             ? "-c TimeZone=UTC -c client_min_messages=error -c default_transaction_read_only=on"
             : "-c TimeZone=UTC -c client_min_messages=error";
-    return {"10", conninfo.c_str(), options, "UTF8", nullptr};
+    return {"10", "1", "10", "5", "3", conninfo.c_str(), options, "UTF8", nullptr};
 }
 
 pg_conn* connect(const std::string& conninfo, Connection::Access access) {

@@ -1,6 +1,9 @@
 // The PostgreSQL backend's connection and migrations, on a real server the test starts
 // (tests/support/postgres_cluster.hpp).
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <string>
@@ -31,6 +34,14 @@ std::vector<std::string> tables(Connection& db) {
     return names;
 }
 
+
+// A socket option of the connection's TCP socket, as the kernel holds it.
+int socket_option(const Connection& db, int level, int option) {
+    int value = -1;
+    socklen_t size = sizeof value;
+    REQUIRE(::getsockopt(db.socket(), level, option, &value, &size) == 0);
+    return value;
+}
 
 }  // namespace postgresql_test
 
@@ -102,6 +113,22 @@ TEST_CASE("postgresql: no server at the address is a transient error that names 
     CHECK(std::string(error.what()).find(std::to_string(nobody.port())) != std::string::npos);
     CHECK(std::string(error.what()).find("refused") != std::string::npos);
     CHECK(error.transient());
+}
+
+TEST_CASE("postgresql: every connection keeps TCP alive, unless the connection string says "
+          "otherwise") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    const Connection db(conninfo);
+    CHECK(socket_option(db, SOL_SOCKET, SO_KEEPALIVE) == 1);
+    CHECK(socket_option(db, IPPROTO_TCP, TCP_KEEPIDLE) == 10);
+    CHECK(socket_option(db, IPPROTO_TCP, TCP_KEEPINTVL) == 5);
+    CHECK(socket_option(db, IPPROTO_TCP, TCP_KEEPCNT) == 3);
+    const Connection tuned(conninfo + " keepalives_idle=42 keepalives_count=7");
+    CHECK(socket_option(tuned, IPPROTO_TCP, TCP_KEEPIDLE) == 42);
+    CHECK(socket_option(tuned, IPPROTO_TCP, TCP_KEEPINTVL) == 5);
+    CHECK(socket_option(tuned, IPPROTO_TCP, TCP_KEEPCNT) == 7);
+    const Connection without(conninfo + " keepalives=0");
+    CHECK(socket_option(without, SOL_SOCKET, SO_KEEPALIVE) == 0);
 }
 
 TEST_CASE("postgresql: a server that answers and refuses is not a transient error") {
@@ -197,6 +224,8 @@ TEST_CASE("postgresql: a connection the server ended is opened again on its next
     const auto lost = callpop::test::storage_error_of([&] { db.query("SELECT count(*) FROM customers"); });
     INFO(lost.what());
     CHECK(lost.transient());
+    // libpq's message over several lines, the next ones indented: one line, as logs want it.
+    CHECK(std::string(lost.what()).find_first_of("\n\t") == std::string::npos);
     // The retry opens it again, and the statements prepared before are prepared again.
     CHECK(db.query("SELECT count(*) FROM customers").integer(0, 0) == 1);
     db.query("INSERT INTO customers (external_id) VALUES ($1)", {"CRM-2"});
