@@ -151,7 +151,10 @@ Server::Server(asio::io_context& io, config::Config config)
             config_.storage,
             std::vector<std::string>{std::string(peer_events_channel),
                                      std::string(storage::log_channel)},
-            io_.get_executor(), [this](const storage::BusMessage& message) { on_peer_message(message); });
+            io_.get_executor(), [this](const storage::BusMessage& message) { on_peer_message(message); },
+            // What the others committed while the link was down came with no word on the
+            // bus: read the log on from this daemon's cursor, as a word would have it do.
+            [this] { on_peer_message({std::string(storage::log_channel), ""}); });
     }
     if (config_.calls.resync_s == 0) close_calls_left_open();
 }

@@ -24,11 +24,12 @@ constexpr std::chrono::milliseconds reconnect_max{5'000};
 }  // namespace
 
 PeerLink::PeerLink(config::Storage settings, std::vector<std::string> channels,
-                   asio::any_io_executor loop, Received received)
+                   asio::any_io_executor loop, Received received, Connected connected)
     : settings_(std::move(settings)),
       channels_(std::move(channels)),
       loop_(std::move(loop)),
       received_(std::move(received)),
+      connected_callback_(std::move(connected)),
       wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     if (wake_fd_ < 0) throw std::runtime_error("peer link: cannot make an eventfd");
     thread_ = std::thread([this] { run(); });
@@ -65,12 +66,17 @@ void PeerLink::publish(std::string channel, std::string payload) {
 }
 
 PeerLink::Health PeerLink::health() const {
-    return {connected_.load(), outages_.load(), dropped_.load()};
+    const std::scoped_lock lock(mutex_);
+    return {connected_.load(), outages_.load(), dropped_.load(), last_error_};
 }
 
 void PeerLink::lost(const std::string& why) {
     if (connected_.exchange(false) || outages_ == 0) {
         ++outages_;
+        {
+            const std::scoped_lock lock(mutex_);
+            last_error_ = why;
+        }
         spdlog::warn("peers: the link to the other daemons is down: {}", why);
     }
 }
@@ -115,6 +121,9 @@ void PeerLink::run() {
                 if (!connected_.exchange(true) && outages_ > 0)
                     spdlog::info("peers: the link to the other daemons is up again");
                 backoff = reconnect_min;
+                // Posted before anything received on the new link, so the loop reads what it
+                // missed first.
+                if (connected_callback_) asio::post(loop_, connected_callback_);
             } catch (const storage::StorageError& error) {
                 bus.reset();
                 lost(error.what());
@@ -132,7 +141,10 @@ void PeerLink::run() {
                 continue;
             }
         }
-        if (!send_waiting(*bus)) {
+        // Received before waiting, every time round: a publish's round trip reads the socket,
+        // and notifications that came with its answer wait in the bus's buffer, where poll
+        // does not see them (they would wait for the next message or the poll's second).
+        if (!send_waiting(*bus) || !deliver_received(*bus)) {
             bus.reset();
             continue;
         }
@@ -143,16 +155,20 @@ void PeerLink::run() {
             std::uint64_t count = 0;
             [[maybe_unused]] const auto read = ::read(wake_fd_, &count, sizeof count);
         }
-        try {
-            auto messages = bus->receive();
-            if (!messages.empty())
-                asio::post(loop_, [received = received_, messages = std::move(messages)] {
-                    for (const auto& message : messages) received(message);
-                });
-        } catch (const storage::StorageError& error) {
-            lost(error.what());
-            bus.reset();
-        }
+    }
+}
+
+bool PeerLink::deliver_received(storage::StoreBus& bus) {
+    try {
+        auto messages = bus.receive();
+        if (!messages.empty())
+            asio::post(loop_, [received = received_, messages = std::move(messages)] {
+                for (const auto& message : messages) received(message);
+            });
+        return true;
+    } catch (const storage::StorageError& error) {
+        lost(error.what());
+        return false;
     }
 }
 

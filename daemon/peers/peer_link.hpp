@@ -25,10 +25,14 @@ namespace callpop::daemon {
 class PeerLink {
 public:
     using Received = std::function<void(const storage::BusMessage&)>;
+    using Connected = std::function<void()>;
     // Listens on `channels`; `received` runs on `loop`, in the order messages came. The
     // first connection is made on the link's thread: a database down at start is an outage.
+    // `connected` runs on `loop` each time the link is made, the first time too, before what
+    // comes on it: what the others said while this daemon was not listening is lost, and
+    // the loop reads again what the store keeps (the call log committed meanwhile).
     PeerLink(config::Storage settings, std::vector<std::string> channels,
-             asio::any_io_executor loop, Received received);
+             asio::any_io_executor loop, Received received, Connected connected);
     ~PeerLink();  // stops the thread; what is queued is dropped
     PeerLink(const PeerLink&) = delete;
     PeerLink& operator=(const PeerLink&) = delete;
@@ -40,6 +44,7 @@ public:
         bool connected = false;
         std::uint64_t outages = 0;  // times the link was lost (or could not be made at start)
         std::uint64_t dropped = 0;  // messages not sent: no link, too long, or too many waiting
+        std::string last_error;     // why it was last lost; kept once it is up again
     };
     Health health() const;
 
@@ -47,17 +52,21 @@ private:
     void run();
     // Publishes what waits; false when the link was lost.
     bool send_waiting(storage::StoreBus& bus);
+    // Hands the loop what the others said; false when the link was lost.
+    bool deliver_received(storage::StoreBus& bus);
     void lost(const std::string& why);
 
     config::Storage settings_;
     std::vector<std::string> channels_;
     asio::any_io_executor loop_;
     Received received_;
+    Connected connected_callback_;
     int wake_fd_ = -1;  // an eventfd: something to send, or stop
 
     mutable std::mutex mutex_;
     std::deque<std::pair<std::string, std::string>> waiting_;  // channel, payload
     bool stopping_ = false;
+    std::string last_error_;
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> outages_{0};
     std::atomic<std::uint64_t> dropped_{0};

@@ -532,9 +532,11 @@ std::deque<LogWriter::Pending> LogWriter::write_batch(std::deque<Pending>& batch
         try {
             logged = read_shared_log();
         } catch (const storage::StorageError& error) {
-            // The next commit, or the next word from another daemon, reads them.
+            // The next batch reads them, with whatever commits meanwhile: marked as moved, so
+            // that an empty batch (a word from another daemon, the sweep's upkeep) does too.
             spdlog::warn("call log: reading back the shared log: {}", error.what());
             logged.clear();
+            shared_log_moved_ = true;
         }
     }
     if (committed_ && !logged.empty()) {
