@@ -38,6 +38,33 @@ std::string text_of(const json& value) {
     return value.dump();
 }
 
+// "1 outage", "3 outages".
+std::string outages(const json& count) {
+    return text_of(count) + (count == 1 ? " outage" : " outages");
+}
+
+// Whether the store takes the writes; its outages since the start, and why the last one came.
+std::string store_line(const json& store) {
+    if (!store.is_object()) return "store: -\n";
+    const bool up = store.value("up", true);
+    std::string line = fmt::format("store: {}, {} since start", up ? "up" : "DOWN, writes wait for it",
+                                   outages(store["outages"]));
+    if (store["last_error"].is_string())
+        line += fmt::format(" (the last: {})", text_of(store["last_error"]));
+    return line + "\n";
+}
+
+// The link to the other daemons sharing the store; none with a store of the daemon's own.
+std::string peer_link_line(const json& link) {
+    if (!link.is_object()) return {};
+    std::string line = fmt::format("link to the other daemons: {}, {} since start, {} messages dropped",
+                                   link.value("connected", false) ? "up" : "DOWN",
+                                   outages(link["outages"]), text_of(link["dropped"]));
+    if (link["last_error"].is_string())
+        line += fmt::format(" (the last: {})", text_of(link["last_error"]));
+    return line + "\n";
+}
+
 std::string summary(const json& status) {
     std::string text = fmt::format("callpop {} ({}), up {} (since {} UTC; times below are UTC)\n",
                                    text_of(status["daemon"]), text_of(status["version"]),
@@ -52,6 +79,8 @@ std::string summary(const json& status) {
         fmt::format("supervisors following the call log: {}\n", text_of(status["tail_followers"]));
     text += fmt::format("call-log writer queue: {}, spooled: {}\n", text_of(status["writer_queue"]),
                         text_of(status["writer_spooled"]));
+    text += store_line(status["store"]);
+    text += peer_link_line(status["peer_link"]);
     text += fmt::format("customer lookups: {}\n", text_of(status["lookups"]));
     const json& faults = status["faults"];
     text += fmt::format(

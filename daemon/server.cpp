@@ -1161,6 +1161,13 @@ protocol::DaemonStatus Server::status_now() const {
     const WriterBacklog backlog = writer_.backlog();
     status.writer_queue = backlog.queued;
     status.writer_spooled = backlog.spooled;
+    const StoreState store = writer_.store_state();
+    status.store = {store.up, store.outages, store.last_error};
+    if (peers_) {
+        const PeerLink::Health link = peers_->health();
+        status.peer_link = protocol::PeerLinkHealth{link.connected, link.outages, link.dropped,
+                                                    link.last_error};
+    }
     status.lookups = lookups_started_;
     status.faults = faults_;
     status.faults.writes_spilled = backlog.spilled_total;

@@ -381,6 +381,18 @@ std::string encode_status(const DaemonStatus& status) {
                            {"version", peer.version},
                            {"started_at", peer.started_at},
                            {"last_seen", peer.last_seen}});
+    const auto error_or_null = [](const std::string& error) {
+        return error.empty() ? json(nullptr) : json(error);
+    };
+    json store = {{"up", status.store.up},
+                  {"outages", status.store.outages},
+                  {"last_error", error_or_null(status.store.last_error)}};
+    json peer_link = nullptr;
+    if (status.peer_link)
+        peer_link = {{"connected", status.peer_link->connected},
+                     {"outages", status.peer_link->outages},
+                     {"dropped", status.peer_link->dropped},
+                     {"last_error", error_or_null(status.peer_link->last_error)}};
     json answer = {{"type", "status"},
                     {"daemon", status.name},
                     {"version", status.version},
@@ -395,6 +407,8 @@ std::string encode_status(const DaemonStatus& status) {
                     {"followups_held", status.followups_held},
                     {"writer_queue", status.writer_queue},
                     {"writer_spooled", status.writer_spooled},
+                    {"store", std::move(store)},
+                    {"peer_link", std::move(peer_link)},
                     {"lookups", status.lookups},
                     {"faults", std::move(faults)},
                     {"switches", std::move(switches)},

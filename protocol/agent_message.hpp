@@ -212,6 +212,20 @@ struct DaemonPeer {
     std::string last_seen;   // UTC ISO
 };
 
+// Whether the store takes the daemon's writes (its call-log writer's view).
+struct StoreHealth {
+    bool up = true;  // false while the writer retries a write the store did not take
+    std::uint64_t outages = 0;
+    std::string last_error;  // why it last went down; empty: never
+};
+// The link to the other daemons sharing a PostgreSQL store (docs/peers.md).
+struct PeerLinkHealth {
+    bool connected = false;
+    std::uint64_t outages = 0;
+    std::uint64_t dropped = 0;  // messages for the others not sent
+    std::string last_error;     // why it was last lost; empty: never
+};
+
 struct DaemonStatus {
     std::string name;  // storage.daemon_name
     std::string version;
@@ -226,6 +240,8 @@ struct DaemonStatus {
     std::size_t followups_held = 0;
     std::size_t writer_queue = 0;
     std::size_t writer_spooled = 0;  // records in the spool, waiting for the store
+    StoreHealth store;
+    std::optional<PeerLinkHealth> peer_link;  // only on a store daemons share
     std::uint64_t lookups = 0;  // customer lookups started since the daemon started
     FaultCounts faults;
     std::vector<SwitchStatus> switches;

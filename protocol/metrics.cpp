@@ -118,6 +118,21 @@ std::string encode_metrics(const DaemonMetrics& metrics) {
     out.single("callpop_store_writable", "gauge",
                "1 when the last write to the store went through and nothing waits in the spool.",
                metrics.store_writable ? 1 : 0);
+    out.single("callpop_store_outages_total", "counter",
+               "Times the store stopped taking the daemon's writes (gone, restarting, locked, "
+               "full); the writes waited.",
+               status.store.outages);
+    if (status.peer_link) {
+        out.single("callpop_peer_link_up", "gauge",
+                   "1 while the link to the other daemons sharing the store is up.",
+                   status.peer_link->connected ? 1 : 0);
+        out.single("callpop_peer_link_outages_total", "counter",
+                   "Times the link to the other daemons was lost (or could not be made at start).",
+                   status.peer_link->outages);
+        out.single("callpop_peer_messages_dropped_total", "counter",
+                   "Messages for the other daemons not sent: no link, too long, or too many waiting.",
+                   status.peer_link->dropped);
+    }
     out.family("callpop_faults_total", "counter", "Failures by kind since the daemon started.");
     for (const auto& [name, count] : named_faults(status.faults))
         out.sample("callpop_faults_total", count, fmt::format("kind=\"{}\"", name));

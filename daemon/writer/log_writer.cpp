@@ -235,6 +235,26 @@ WriterBacklog LogWriter::backlog() const {
     return {queue_.size(), spooled_waiting_, spilled_total_};
 }
 
+StoreState LogWriter::store_state() const {
+    const std::scoped_lock lock(store_state_mutex_);
+    return store_state_;
+}
+
+void LogWriter::store_answered() {
+    const std::scoped_lock lock(store_state_mutex_);
+    if (store_state_.up) return;
+    store_state_.up = true;
+    spdlog::info("call log: the store takes writes again");
+}
+
+void LogWriter::store_failed(const std::string& why) {
+    const std::scoped_lock lock(store_state_mutex_);
+    if (!store_state_.up) return;
+    store_state_.up = false;
+    ++store_state_.outages;
+    store_state_.last_error = why;
+}
+
 void LogWriter::enqueue(Pending pending) {
     std::unique_lock lock(mutex_);
     if ((spilling_ || queue_.size() >= queue_max_) && spill(pending, lock)) return;
@@ -476,11 +496,16 @@ LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t 
             }
         }
         transaction.commit();
+        store_answered();
         return Attempt::committed;
     } catch (const storage::StorageError& error) {
         forget_attempt();
         spdlog::error("call log: writing {} record(s) failed: {}", count, error.what());
-        if (error.transient()) return Attempt::retry_later;
+        if (error.transient()) {
+            store_failed(error.what());
+            return Attempt::retry_later;
+        }
+        store_answered();
         for (std::size_t index = first; index < first + count; ++index)
             results[index] = WriteResult{false, std::nullopt, error.what()};
         return Attempt::refused;

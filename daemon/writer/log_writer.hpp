@@ -88,6 +88,16 @@ struct WriterBacklog {
     std::uint64_t spilled_total = 0;  // records that went the spool's way since start
 };
 
+// Whether the store takes the writer's writes. Down from the first attempt it refused for a
+// reason that passes (the server gone or restarting, the database locked, a full disk), while
+// the writer retries, until an attempt commits; what comes meanwhile waits in the queue and
+// the spool (backlog()).
+struct StoreState {
+    bool up = true;
+    std::uint64_t outages = 0;  // times it went down since the writer started
+    std::string last_error;     // why it last went down; kept once it is up again
+};
+
 class LogWriter {
 public:
     // Opens its own store connection and replays what an earlier run left in the spool;
@@ -118,6 +128,7 @@ public:
     void stop();
     // Requests waiting for the writer thread, not counting the batch it is writing.
     WriterBacklog backlog() const;
+    StoreState store_state() const;
     // On a store other daemons write too: `committed` gets every daemon's records, in the
     // store's order, read back from the store after each commit of this writer's and
     // whenever follow_shared_log() says others committed; from after `after_id` on.
@@ -165,6 +176,12 @@ private:
     Attempt try_write(std::deque<Pending>& batch, std::size_t first, std::size_t count,
                       std::vector<WriteResult>& results,
                       std::vector<domain::CallLogRecord>& logged);
+    // What each attempt says of the store: it answered (committed, or refused the data), or
+    // it did not take the write for a reason that passes.
+    void store_answered();
+    void store_failed(const std::string& why);
+    mutable std::mutex store_state_mutex_;  // the writer thread sets it, the loop reads it
+    StoreState store_state_;
 
     std::unique_ptr<storage::Store> store_;
     // The JSONL copy, appended after each commit. What a full disk refused waits here and

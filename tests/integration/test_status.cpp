@@ -98,6 +98,8 @@ TEST_CASE("status: a configured AMI link that cannot connect is down, with the r
     CHECK(line.find(" down ", line.find(address)) != std::string::npos);
     CHECK(line.find("cannot connect to " + address) != std::string::npos);
     CHECK(shown.output.find("native") != std::string::npos);
+    CHECK(shown.output.find("\nstore: up, 0 outages since start\n") != std::string::npos);
+    CHECK(shown.output.find("link to the other daemons") == std::string::npos);  // SQLite
 }
 
 TEST_CASE("status: the native port counts its switches' events, calls and refused lines") {
@@ -269,6 +271,9 @@ TEST_CASE("status --json: one JSON object with the documented keys") {
         }
     }
     CHECK(status["switches"][1].at("sessions").is_number_unsigned());
+    // SQLite: a store of the daemon's own, taking writes, and no other daemons to link to.
+    CHECK(status.at("store") == json{{"up", true}, {"outages", 0}, {"last_error", nullptr}});
+    CHECK(status.at("peer_link").is_null());
 }
 
 TEST_CASE("status: no daemon running is a clear error") {

@@ -80,6 +80,8 @@ TEST_CASE("web port: /healthz says ok and /metrics counts a pop; other paths and
     CHECK(has(metrics.body, "\ncallpop_followups_overdue "));
     CHECK(has(metrics.body, "\ncallpop_writer_queue "));
     CHECK(has(metrics.body, "\ncallpop_store_writable 1\n"));
+    CHECK(has(metrics.body, "\ncallpop_store_outages_total 0\n"));
+    CHECK_FALSE(has(metrics.body, "callpop_peer_link_up"));  // SQLite: no other daemons
     CHECK(has(metrics.body, "\ncallpop_faults_total{kind=\"logins_refused\"} 0\n"));
 
     const auto missing = http_get(daemon.http_port(), "/console");

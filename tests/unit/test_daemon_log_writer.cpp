@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "daemon/writer/log_writer.hpp"
 #include "storage/open_store.hpp"
@@ -150,10 +151,23 @@ TEST_CASE("past its bound the writer spills records to the spool, refuses acknow
         CHECK(backlog.spilled_total == backlog.spooled);
         REQUIRE(spool_files(dir).size() == 1);
         CHECK(logged_calls(config).empty());
+        // Down once the first attempt gave up waiting for the lock (SQLite's busy timeout).
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (writer.store_state().up && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        const auto locked = writer.store_state();
+        CHECK_FALSE(locked.up);
+        CHECK(locked.outages == 1);
+        INFO("last error: " << locked.last_error);
+        CHECK(locked.last_error.find("locked") != std::string::npos);
 
         REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
         writer.stop();
         CHECK(writer.backlog().spooled == 0);
+        const auto free = writer.store_state();
+        CHECK(free.up);
+        CHECK(free.outages == 1);  // counted once, however many attempts it took
+        CHECK(free.last_error == locked.last_error);
     }
     sqlite3_close(other);
     loop.run_for(std::chrono::seconds(5));

@@ -938,6 +938,9 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
     status.followup_waiters = 4;
     status.followups_held = 1;
     status.writer_queue = 0;
+    // The store went away once and is back; the link to the other daemons is down now.
+    status.store = {true, 1, "PostgreSQL: connecting again: connection refused"};
+    status.peer_link = protocol::PeerLinkHealth{false, 2, 17, "PostgreSQL: server closed the connection"};
     status.lookups = 9;
     status.faults.calls_timed_out = 1;
     status.faults.logins_refused = 3;
@@ -985,6 +988,15 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
                           {"followups_held", 1},
                           {"writer_queue", 0},
                           {"writer_spooled", 0},
+                          {"store",
+                           {{"up", true},
+                            {"outages", 1},
+                            {"last_error", "PostgreSQL: connecting again: connection refused"}}},
+                          {"peer_link",
+                           {{"connected", false},
+                            {"outages", 2},
+                            {"dropped", 17},
+                            {"last_error", "PostgreSQL: server closed the connection"}}},
                           {"lookups", 9},
                           {"faults",
                            {{"calls_timed_out", 1},
@@ -1058,6 +1070,9 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
     CHECK(alone["switches"][0]["state"] == "listening");
     CHECK(alone["switches"][0]["sessions"] == 0);
     CHECK(alone["switches"][0]["up_since"].is_null());
+    // A store of its own (SQLite) that never failed: no link to other daemons.
+    CHECK(alone["store"] == json{{"up", true}, {"outages", 0}, {"last_error", nullptr}});
+    CHECK(alone["peer_link"].is_null());
     CHECK(!alone.contains("agents"));
     quiet.agents = {{{"1001", {"1001"}, true, false, std::nullopt}, {"1002", {"1002", "1012"}, false, false, 17}}};
     const json with_agents = parse_line(protocol::encode_status(quiet));
