@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -26,6 +27,11 @@ class PostgresCluster {
     static PostgresCluster& shared() {
         static PostgresCluster cluster;
         return cluster;
+    }
+    // A server of one test's own, for a test that stops and starts it: the shared one may
+    // serve other tests of the process meanwhile.
+    static std::unique_ptr<PostgresCluster> of_its_own() {
+        return std::unique_ptr<PostgresCluster>(new PostgresCluster());
     }
     ~PostgresCluster() {
         stop(dir_);
@@ -51,14 +57,20 @@ class PostgresCluster {
                database + " connect_timeout=5";
     }
 
+    // Stops the server as `systemctl stop` does (a fast shutdown: sessions are ended, what
+    // committed stays), and starts it again on the same port and data.
+    void stop_server() { run(pg_ctl(dir_) + " stop -m fast -w"); }
+    void start_server() { REQUIRE(start_on(port_, true)); }
+
   private:
     // Each test process's server lives in <tmp>/callpop-postgres/<pid>: one whose process
     // died without stopping it (a crash, a sanitizer's abort, a timeout's kill) is stopped
     // and removed by the next one.
+    // The first server of a process lives in <tmp>/callpop-postgres/<pid>, the others in
+    // <pid>-2, <pid>-3, ...: remove_abandoned() reads the pid before the dash.
     PostgresCluster()
         : bin_(find_bin()),
-          dir_(std::filesystem::temp_directory_path() / "callpop-postgres" /
-               std::to_string(::getpid())) {
+          dir_(std::filesystem::temp_directory_path() / "callpop-postgres" / directory_name()) {
         remove_abandoned(dir_.parent_path());
         std::filesystem::create_directories(dir_);
         if (::geteuid() == 0) run("chown -R postgres: " + dir_.string());
@@ -68,14 +80,23 @@ class PostgresCluster {
         // meanwhile, so a start that fails is tried again on another.
         for (int attempt = 1;; ++attempt) {
             port_ = unused_port();
-            // Tests do not test PostgreSQL's own durability: no fsync makes them faster.
-            if (run(pg_ctl(dir_) + " -l " + (dir_ / "server.log").string() + " -w -t 60 -o \"" +
-                        "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) +
-                        " -c unix_socket_directories=" + data(dir_).string() +
-                        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off\" start",
-                    attempt == 3))
-                break;
+            if (start_on(port_, attempt == 3)) break;
         }
+    }
+
+    static std::string directory_name() {
+        static int clusters = 0;
+        const std::string pid = std::to_string(::getpid());
+        return ++clusters == 1 ? pid : pid + "-" + std::to_string(clusters);
+    }
+
+    bool start_on(std::uint16_t port, bool required) const {
+        // Tests do not test PostgreSQL's own durability: no fsync makes them faster.
+        return run(pg_ctl(dir_) + " -l " + (dir_ / "server.log").string() + " -w -t 60 -o \"" +
+                       "-c listen_addresses=127.0.0.1 -p " + std::to_string(port) +
+                       " -c unix_socket_directories=" + data(dir_).string() +
+                       " -c fsync=off -c synchronous_commit=off -c full_page_writes=off\" start",
+                   required);
     }
 
     static std::string find_bin() {
