@@ -70,6 +70,15 @@ std::shared_ptr<SwitchClient> make_switch_client(asio::io_context& io,
 // Threads that work beside the loop: one core stays with the loop where there are two.
 unsigned cores_beside_the_loop() { return std::max(2u, std::thread::hardware_concurrency()) - 1; }
 
+// SQLite's lookups run on this machine's cores, in batches whose answers wake the loop once.
+// On a database server each lookup mostly waits for its round trip: more threads keep pops
+// flowing while some wait, and each answer goes back as soon as it is found (a batch of 64
+// would hold the first pop for 63 round trips).
+LookupThreads::Shape lookup_shape(const config::Storage& storage) {
+    if (storage::store_is_shared(storage)) return {.threads = 8, .batch_max = 1};
+    return {.threads = std::min(cores_beside_the_loop(), 4u), .batch_max = 64};
+}
+
 std::string join(const std::vector<std::string>& items) {
     std::string joined;
     for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
@@ -113,7 +122,7 @@ Server::Server(asio::io_context& io, config::Config config)
                   this->follow_on(context, record, follow_on, now);
               }),
       numbers_(config_),
-      lookups_(config_, io_.get_executor(), std::min(cores_beside_the_loop(), 4u)),
+      lookups_(config_, io_.get_executor(), lookup_shape(config_.storage)),
       tracker_(std::chrono::seconds(config_.calls.max_duration_s),
                std::chrono::seconds(config_.calls.ended_keep_s), config_.calls.ended_max),
       router_(config_.sessions.queue_max),

@@ -8,14 +8,6 @@
 
 namespace callpop::daemon {
 
-namespace {
-
-// A batch of answers goes back to the loop as one completion: under load, one wake-up of
-// the loop carries many pops.
-constexpr std::size_t batch_max = 64;
-
-}  // namespace
-
 NumberBook::NumberBook(const config::Config& config)
     : normalizer_(config.site.region, config.site.international_prefixes) {
     for (const auto& line : config.lines) line_names_[normalizer_.normalize(line.number)] = line.name;
@@ -82,9 +74,8 @@ LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
     pop.data = request.data;
 
     std::string match = "none";
-    // A store that fails (locked, I/O error) must not cost the agent the pop: it goes out
-    // with what the switch said and no customer.
-    try {
+    const auto find = [&] {
+        match = "none";
         if (auto card = card_from_data(request.data, match)) {
             pop.customer = std::move(card);
         } else if (pop.caller.withheld) {
@@ -95,6 +86,20 @@ LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
             if (found.card) match = "number";
             pop.customer = std::move(found.card);
             pop.other_candidates = std::move(found.others);
+        }
+    };
+    // A store that fails (locked, I/O error) must not cost the agent the pop: it goes out
+    // with what the switch said and no customer.
+    try {
+        try {
+            find();
+        } catch (const storage::StorageError& error) {
+            if (!error.transient()) throw;
+            // A database server restarted since this connection's last lookup: the first
+            // statement finds the connection gone, the next one connects again.
+            spdlog::warn("call {}: customer lookup failed, trying again: {}", request.call,
+                         error.what());
+            find();
         }
     } catch (const std::exception& error) {
         spdlog::error("call {}: customer lookup failed, popping without a customer: {}",
@@ -118,10 +123,10 @@ LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
 }
 
 LookupThreads::LookupThreads(const config::Config& config, asio::any_io_executor loop,
-                             unsigned threads)
-    : loop_(std::move(loop)) {
+                             Shape shape)
+    : loop_(std::move(loop)), batch_max_(std::max<std::size_t>(1, shape.batch_max)) {
     // Opened here, so that a store that cannot be read fails the start, not a thread.
-    for (unsigned index = 0; index < std::max(1u, threads); ++index) {
+    for (unsigned index = 0; index < std::max(1u, shape.threads); ++index) {
         connections_.push_back(storage::open_store(config.storage, storage::Access::read_only));
         lookups_.push_back(std::make_unique<CallerLookup>(*connections_.back(), config));
     }
@@ -161,7 +166,9 @@ void LookupThreads::run(CallerLookup& lookup) {
         --idle_;
         if (queue_.empty() && stopping_) return;
         std::vector<Pending> batch;
-        while (!queue_.empty() && batch.size() < batch_max) {
+        // A batch of answers goes back to the loop as one completion: under load, one
+        // wake-up of the loop carries many pops.
+        while (!queue_.empty() && batch.size() < batch_max_) {
             batch.push_back(std::move(queue_.front()));
             queue_.pop_front();
         }

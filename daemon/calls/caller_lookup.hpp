@@ -80,8 +80,13 @@ private:
 class LookupThreads {
 public:
     using Done = std::function<void(LookupAnswer)>;
-    // Opens `threads` read-only connections; completions run on `loop`.
-    LookupThreads(const config::Config& config, asio::any_io_executor loop, unsigned threads);
+    struct Shape {
+        unsigned threads = 1;
+        // Lookups a thread takes at once; their answers go back to the loop together.
+        std::size_t batch_max = 1;
+    };
+    // Opens a read-only connection per thread; completions run on `loop`.
+    LookupThreads(const config::Config& config, asio::any_io_executor loop, Shape shape);
     ~LookupThreads();  // answers what is queued, then joins
     LookupThreads(const LookupThreads&) = delete;
     LookupThreads& operator=(const LookupThreads&) = delete;
@@ -100,6 +105,7 @@ private:
     void run(CallerLookup& lookup);
 
     asio::any_io_executor loop_;
+    std::size_t batch_max_;
     std::vector<std::unique_ptr<storage::CustomerDirectory>> connections_;
     std::vector<std::unique_ptr<CallerLookup>> lookups_;
     std::mutex mutex_;
