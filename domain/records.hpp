@@ -121,6 +121,11 @@ struct CallLogRecord {
     std::string cause;
     std::string notes;
     std::optional<std::int64_t> followup_id;  // follow-up events (kind followup_*)
+    // A switch's event record (ring, answer, transfer, hangup, timeout): how many records
+    // of this kind at this extension the daemon has made for the call, this one included.
+    // Two daemons hearing one switch count alike, so the store keeps the record once
+    // (storage::switch_event_key). 0 for every other record. Not part of the record's JSON.
+    std::uint32_t occurrence = 0;
 };
 
 // The scale a follow-up's survey asks on: nullopt when there is no survey or it names no

@@ -40,6 +40,20 @@ struct SpoolPosition {
     std::int64_t offset = 0;
 };
 
+// What makes two daemons' records of one switch event the same record, so that a call two
+// daemons hear from one switch (connected to both, for redundancy) is logged once, whichever
+// daemon's writer commits first. A call ends once: any `hangup` or `timeout` is its end,
+// whatever its cause (a daemon that missed the hangup times the call out later). Other
+// records are the same when they are of one kind at the same extension(s) and the same
+// occurrence. Neither times nor the agent are compared: a daemon names the agent seated at
+// an extension only when that agent is logged in to it. nullopt for a record that is never
+// taken for another (occurrence 0: outcomes, notes, follow-ups).
+inline std::optional<std::string> switch_event_key(const CallLogRecord& record) {
+    if (record.occurrence == 0) return std::nullopt;
+    if (record.kind == "hangup" || record.kind == "timeout") return "end";
+    return record.kind + " " + record.extension + " " + std::to_string(record.occurrence);
+}
+
 class CallLog {
 public:
     virtual ~CallLog() = default;
@@ -63,7 +77,9 @@ public:
     // Appends to the call log and folds the record into the call's row. Returns the id the
     // store gave it (`record.id` is not read). Ids follow commit order, also across
     // processes sharing the store, so a reader going on after an id misses nothing.
-    // nullopt, writing nothing, for an outcome of a call the store has never seen.
+    // nullopt, writing nothing, for an outcome of a call the store has never seen, and for
+    // a switch's event record the store already holds (switch_event_key): another daemon
+    // connected to the same switch logged it first, and ran what follows from it.
     virtual std::optional<std::int64_t> append_log(const CallLogRecord& record) = 0;
     // Returns the note's id, or nullopt when the customer does not exist.
     virtual std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) = 0;

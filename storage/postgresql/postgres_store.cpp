@@ -160,15 +160,16 @@ void read_card(const Result& rows, int row, int column, CustomerCard& card) {
              text_in(followup.at(4))});
 }
 
-// A call event's effect on its `calls` row, as an upsert with append_log's parameters ($1 at,
+// `insert_record` (a call_log insert RETURNING id, with append_log's parameters: $1 at,
 // $2 kind, $3 call, $4 switch, $5 caller, $6 caller name, $7 dialed, $8 line, $9 queue,
-// $10 extension, $11 agent, $12 customer id, $15 cause, $18 daemon). A row is made by the
-// call's first event, whichever it is, as a ring followed by that event would have made
-// it; later events fill in what earlier ones did not know.
-std::string folded_call_event(std::string_view kind) {
+// $10 extension, $11 agent, $12 customer id, $15 cause; $19 the daemon) with the call
+// event's effect on its `calls` row, made only when the record was logged: an upsert. A row
+// is made by the call's first event, whichever it is, as a ring followed by that event
+// would have made it; later events fill in what earlier ones did not know.
+std::string logged_and_folded(const std::string& insert_record, std::string_view kind) {
     std::string columns = "call_id, switch, started_at, caller, caller_name, dialed, line, "
                           "queue, extension, agent, customer_id, daemon, state";
-    std::string values = "$3, $4, $1, $5, $6, $7, $8, $9, $10, $11, $12::bigint, $18, ";
+    std::string values = "$3, $4, $1, $5, $6, $7, $8, $9, $10, $11, $12::bigint, $19, ";
     std::string updates =
         "started_at = least(c.started_at, excluded.started_at), "
         "caller = CASE WHEN c.caller = '' THEN excluded.caller ELSE c.caller END, "
@@ -194,12 +195,9 @@ std::string folded_call_event(std::string_view kind) {
                    "state = CASE WHEN excluded.state = 'timeout' THEN 'timeout' "
                    "WHEN c.answered_at IS NOT NULL THEN 'completed' ELSE 'abandoned' END";
     }
-    return "INSERT INTO calls AS c (" + columns + ") VALUES (" + values +
-           ") ON CONFLICT (call_id) DO UPDATE SET " + updates;
-}
-
-std::string with_folded(const std::string& fold, const std::string& statement) {
-    return "WITH folded AS (" + fold + ") " + statement;
+    return "WITH logged AS (" + insert_record + "), folded AS (INSERT INTO calls AS c (" +
+           columns + ") SELECT " + values + " FROM logged ON CONFLICT (call_id) DO UPDATE SET " +
+           updates + ") SELECT id FROM logged";
 }
 
 std::optional<Customer> first_customer(const Result& rows) {
@@ -575,34 +573,40 @@ public:
                 {record.call, record.outcome, record.notes, record.agent, record.at});
             if (updated.affected() == 0) return std::nullopt;
         }
-        // A call event folds into the call's row in the same statement: one round trip a
-        // record.
+        // A switch event the log holds already, from another daemon connected to the same
+        // switch, changes nothing (call_log_one_per_switch_event). Under the log lock the
+        // first writer's row is committed before the second inserts, so the second finds it
+        // and never waits on the index. A call event that is logged folds into the call's
+        // row in the same statement: one round trip a record.
         static const std::string insert_record =
             "INSERT INTO call_log (at, kind, call_id, switch, caller, caller_name, dialed, "
             "line, queue, extension, agent, customer_id, customer_name, outcome, cause, notes, "
-            "followup_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-            "$15, $16, $17) RETURNING id";
-        static const std::string ring = with_folded(folded_call_event("ring"), insert_record);
-        static const std::string answer = with_folded(folded_call_event("answer"), insert_record);
-        static const std::string end = with_folded(folded_call_event("hangup"), insert_record);
+            "followup_id, event_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+            "$13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING RETURNING id";
+        static const std::string ring = logged_and_folded(insert_record, "ring");
+        static const std::string answer = logged_and_folded(insert_record, "answer");
+        static const std::string end = logged_and_folded(insert_record, "hangup");
         const bool ends = record.kind == "hangup" || record.kind == "timeout";
-        const std::string* fold_and_insert = record.kind == "ring"     ? &ring
-                                             : record.kind == "answer" ? &answer
-                                             : ends                    ? &end
-                                                                       : nullptr;
+        const std::string* log_and_fold = record.kind == "ring"     ? &ring
+                                          : record.kind == "answer" ? &answer
+                                          : ends                    ? &end
+                                                                    : nullptr;
         const auto customer_id = text_of(record.customer_id);
         const auto followup_id = text_of(record.followup_id);
-        // The call_log insert alone binds the first 17; a fold the daemon's name too.
+        const auto event_key = switch_event_key(record);
+        // The call_log insert alone binds the first 18; a fold the daemon's name too.
         const auto insert = [&](const std::string& sql, auto... daemon) {
             return db_.query(sql, {record.at, record.kind, record.call, record.switch_name,
                                    record.from, record.caller_name, record.to, record.line,
                                    record.queue, record.extension, record.agent, customer_id,
                                    record.customer_name, record.outcome, record.cause,
-                                   record.notes, followup_id, daemon...})
-                .integer(0, 0);
+                                   record.notes, followup_id, event_key, daemon...});
         };
-        if (fold_and_insert == nullptr) return insert(insert_record);
-        return insert(*fold_and_insert, Parameter(daemon_name_));
+        const Result written = log_and_fold == nullptr
+                                   ? insert(insert_record)
+                                   : insert(*log_and_fold, Parameter(daemon_name_));
+        if (written.rows() == 0) return std::nullopt;
+        return written.integer(0, 0);
     }
 
     std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) override {

@@ -402,15 +402,14 @@ public:
                 .bind_in_place(3, record.notes);
             update.bind_in_place(4, record.agent).bind_in_place(5, record.at).run();
             if (db_.changes() == 0) return std::nullopt;
-        } else if (record.kind == "ring" || record.kind == "answer" || record.kind == "hangup" ||
-                   record.kind == "timeout") {
-            fold_call_event(record);
         }
+        // A switch event the log holds already changes nothing (call_log_one_per_switch_event).
+        const auto event_key = switch_event_key(record);
         auto& insert = statement(
             "INSERT INTO call_log (id, at, kind, call_id, switch, caller, caller_name, dialed, "
             "line, queue, extension, agent, customer_id, customer_name, outcome, cause, notes, "
-            "followup_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-            "?15, ?16, ?17, ?18)");
+            "followup_id, event_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+            "?13, ?14, ?15, ?16, ?17, ?18, ?19) ON CONFLICT DO NOTHING");
         insert.bind_null(1);
         insert.bind_in_place(2, record.at)
             .bind_in_place(3, record.kind)
@@ -428,8 +427,14 @@ public:
             .bind_in_place(16, record.cause);
         insert.bind_in_place(17, record.notes);
         if (record.followup_id) insert.bind(18, *record.followup_id); else insert.bind_null(18);
+        if (event_key) insert.bind_in_place(19, *event_key); else insert.bind_null(19);
         insert.run();
-        return db_.last_insert_id();
+        if (db_.changes() == 0) return std::nullopt;
+        const std::int64_t id = db_.last_insert_id();
+        if (record.kind == "ring" || record.kind == "answer" || record.kind == "hangup" ||
+            record.kind == "timeout")
+            fold_call_event(record);
+        return id;
     }
 
     std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) override {

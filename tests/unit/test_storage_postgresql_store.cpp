@@ -159,6 +159,47 @@ TEST_CASE("postgresql store: call-log ids follow commit order across daemons") {
           std::to_string(*first_id) + "," + std::to_string(*second_id));
 }
 
+TEST_CASE("postgresql store: two daemons hearing one switch log each of its events once, "
+          "whichever commits first; a first writer that rolls back leaves it to the second") {
+    const TempDir dir;
+    auto east = open_daemon_store(dir);
+    auto west = open_daemon_store(dir);
+    // Each daemon's writer appends its record of one ring in a transaction of its own, at
+    // the same time: west's waits for east's to end (the log lock), then inserts or finds
+    // east's record. Returns what west's append_log said.
+    const auto race = [&](const std::string& call, bool east_commits) {
+        auto east_record = ring(call, "2026-01-10T15:00:00.000Z");
+        east_record.occurrence = 1;
+        auto west_record = east_record;
+        west_record.at = "2026-01-10T15:00:00.020Z";
+        std::atomic<bool> west_done = false;
+        std::optional<std::int64_t> west_id;
+        east->begin();
+        REQUIRE(east->append_log(east_record));
+        std::thread west_writer([&] {
+            storage::StoreTransaction west_batch(*west);
+            west_id = west->append_log(west_record);
+            west_batch.commit();
+            west_done = true;
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        CHECK_FALSE(west_done);
+        if (east_commits) {
+            east->commit();
+        } else {
+            east->rollback();
+        }
+        west_writer.join();
+        return west_id;
+    };
+    CHECK_FALSE(race("c-east", true));
+    CHECK(race("c-west", false));
+    Connection db = connect_directly(dir);
+    CHECK(db.query("SELECT string_agg(call_id || ' ' || at, ', ' ORDER BY id) FROM call_log")
+              .text(0, 0) ==
+          "c-east 2026-01-10T15:00:00.000Z, c-west 2026-01-10T15:00:00.020Z");
+}
+
 TEST_CASE("postgresql store: committing a transaction a statement failed in is an error, and "
           "keeps nothing of it") {
     const TempDir dir;

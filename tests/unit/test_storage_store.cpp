@@ -98,6 +98,69 @@ TEST_CASE_TEMPLATE("store: ring, answer and hangup fold into one call whatever t
     } while (std::next_permutation(order.begin(), order.end()));
 }
 
+TEST_CASE_TEMPLATE("store: a switch's event record is kept once, however many daemons hearing "
+                   "the switch log it", Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    const auto customer_id =
+        add_customer(*store, make_customer("C-1", "Pat Doe", {"+15550102000"}));
+    auto [ring, answer, hangup] = answered_call("c-1", customer_id);
+    for (auto* record : {&ring, &answer, &hangup}) record->occurrence = 1;
+    CHECK(append(*store, ring));
+    CHECK(append(*store, answer));
+
+    // The other daemon's records of the same events: made a moment later, under its own name
+    // for the switch, and without the agent, who is not logged in to it.
+    auto ring_elsewhere = ring;
+    ring_elsewhere.at = "2026-01-10T15:00:00.040Z";
+    ring_elsewhere.switch_name = "pbx-b";
+    CHECK_FALSE(append(*store, ring_elsewhere));
+    auto answer_elsewhere = answer;
+    answer_elsewhere.at = "2026-01-10T15:00:07.030Z";
+    answer_elsewhere.agent = "";
+    CHECK_FALSE(append(*store, answer_elsewhere));
+
+    // Transferred back, the call is answered at 1001 a second time: a record of its own, once.
+    auto answered_again = answer;
+    answered_again.at = "2026-01-10T15:03:00.000Z";
+    answered_again.occurrence = 2;
+    CHECK(append(*store, answered_again));
+    answered_again.at = "2026-01-10T15:03:00.020Z";
+    CHECK_FALSE(append(*store, answered_again));
+
+    // A call ends once: the other daemon's hangup with another cause, or its timeout of the
+    // call when it missed the hangup, is the same end.
+    CHECK(append(*store, hangup));
+    auto hangup_elsewhere = hangup;
+    hangup_elsewhere.cause = "unknown";
+    CHECK_FALSE(append(*store, hangup_elsewhere));
+    auto timeout = hangup;
+    timeout.kind = "timeout";
+    timeout.cause = "timeout";
+    timeout.at = "2026-01-10T19:00:00.000Z";
+    CHECK_FALSE(append(*store, timeout));
+
+    // Another call's records are its own; records without an occurrence (an outcome, a record
+    // from an older spool) are never taken for another.
+    auto other_call = ring;
+    other_call.call = "c-2";
+    CHECK(append(*store, other_call));
+    auto unnumbered = ring;
+    unnumbered.call = "c-3";
+    unnumbered.occurrence = 0;
+    CHECK(append(*store, unnumbered));
+    CHECK(append(*store, unnumbered));
+
+    std::string kinds;
+    for (const auto& record : store->recent_log(20)) kinds += record.kind + ":" + record.call + " ";
+    CHECK(kinds == "ring:c-1 answer:c-1 answer:c-1 hangup:c-1 ring:c-2 ring:c-3 ring:c-3 ");
+    // What was not written left the call's row as it was: answered by 1001, completed.
+    const auto summary = store->call_summary("c-1");
+    REQUIRE(summary);
+    CHECK(summary->entry.state == "completed");
+    CHECK(summary->answered_agent == "1001");
+}
+
 TEST_CASE_TEMPLATE("store: the newest log record before a time, where a tail since it begins", Backend,
                    CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
