@@ -688,10 +688,15 @@ domain::CallLogRecord Server::make_record(const char* kind, const TrackedCall& c
 }
 
 void Server::write_log(domain::CallLogRecord record, FollowOn follow_on) {
-    // The daemon whose switch sent a mirrored call's events logs them, and what follows.
-    if (const TrackedCall* call = tracker_.find(record.call); call != nullptr && call->mirrored &&
-        is_call_event(record.kind))
-        return;
+    if (is_call_event(record.kind)) {
+        TrackedCall* call = tracker_.find(record.call);
+        // Counted on a mirrored call too: should a switch of this daemon's own tell of the
+        // call later, its records are numbered as the other daemons number theirs.
+        record.occurrence =
+            call != nullptr ? call->next_record_occurrence(record.kind, record.extension) : 1;
+        // The daemon whose switch sent a mirrored call's events logs them, and what follows.
+        if (call != nullptr && call->mirrored) return;
+    }
     writer_.write(
         LoggedEvent{std::move(record), follow_on, now_seconds().time_since_epoch().count()});
 }

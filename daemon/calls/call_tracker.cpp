@@ -24,6 +24,19 @@ void hand_on(TrackedCall& call, CallChange& change) {
 
 }  // namespace
 
+std::uint32_t TrackedCall::next_record_occurrence(std::string_view kind,
+                                                  const std::string& extension) {
+    if (kind != "answer" && kind != "transfer") return 1;
+    std::string key(kind);
+    key += ' ';
+    key += extension;
+    for (auto& [made, count] : repeatable_records) {
+        if (made == key) return ++count;
+    }
+    repeatable_records.emplace_back(std::move(key), 1);
+    return 1;
+}
+
 TrackedCall& CallTracker::create(const protocol::SwitchEvent& event,
                                  const std::string& switch_name, Clock::time_point now) {
     TrackedCall& call = calls_[event.call];

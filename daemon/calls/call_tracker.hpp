@@ -9,7 +9,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -58,6 +60,13 @@ struct TrackedCall {
     // Once ended, the agents it popped for (PopRouter knows them while it is live): they
     // may record its outcome while it is remembered, if nobody answered it.
     std::set<std::string> popped_for;
+    // The occurrence of the next call-log record of `kind` at `extension` (1 for the first):
+    // another daemon hearing the same switch numbers it alike, and the store keeps it once.
+    std::uint32_t next_record_occurrence(std::string_view kind, const std::string& extension);
+    // The answer and transfer records made so far, by kind and extension, with their count:
+    // a call transferred back to an extension is answered there again. A ring names only
+    // extensions new to the call and a call ends once: those records never repeat.
+    std::vector<std::pair<std::string, std::uint32_t>> repeatable_records;
 };
 
 // Fills what an earlier event did not know: events may arrive in any order. For a tracked

@@ -31,7 +31,8 @@ std::string spool_line(const LoggedEvent& event) {
     const nlohmann::json entry = {
         {"record", protocol::to_json(event.record)},
         {"follow_on", follow_on_names[static_cast<int>(event.follow_on)]},
-        {"now", event.now}};
+        {"now", event.now},
+        {"occurrence", event.record.occurrence}};
     return entry.dump() + "\n";
 }
 
@@ -44,6 +45,8 @@ LoggedEvent from_spool_line(std::string_view line) {
         if (follow_on == follow_on_names[index]) event.follow_on = static_cast<FollowOn>(index);
     }
     event.now = entry.at("now").get<std::int64_t>();
+    // Not in the record's JSON (the tail's and the file's form); absent in older spools.
+    event.record.occurrence = entry.value("occurrence", std::uint32_t{0});
     return event;
 }
 
@@ -486,6 +489,10 @@ LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t 
             result = WriteResult{};
             if (auto* event = std::get_if<LoggedEvent>(&request)) {
                 result.accepted = context.log(event->record);
+                if (!result.accepted)
+                    spdlog::debug("call {}: its {} is in the log already (another daemon "
+                                  "connected to the switch logged it)",
+                                  event->record.call, event->record.kind);
                 if (result.accepted && event->follow_on != FollowOn::none && follow_on_)
                     follow_on_(context, logged.back(), event->follow_on, event->now);
             } else if (auto* note = std::get_if<NoteWrite>(&request)) {

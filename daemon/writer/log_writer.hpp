@@ -48,7 +48,9 @@ public:
     storage::Store& store;
     // Appends to the call log in this transaction (the store gives the record its id: on a
     // shared store, other daemons number theirs from the same sequence); false when the
-    // store refuses it, e.g. an outcome of a call it never saw.
+    // store refuses it, e.g. an outcome of a call it never saw, or a switch event another
+    // daemon connected to the same switch logged first (then what follows from it is that
+    // daemon's to do).
     bool log(domain::CallLogRecord record);
 
 private:

@@ -301,3 +301,21 @@ TEST_CASE("a call answered without an extension was answered all the same") {
     change = tracker.apply(event(SwitchEventKind::answer, "c", {"1001"}), "native", now);
     CHECK(change.reason == "answer after the call ended");
 }
+
+TEST_CASE("records are numbered per kind and extension: a call transferred back is answered "
+          "there again, the second time as the second") {
+    CallTracker tracker(std::chrono::hours(1), std::chrono::minutes(5), 1000);
+    auto& call = *tracker.apply(event(SwitchEventKind::ring, "c", {"1001"}), "native",
+                                Clock::now())
+                      .call;
+    CHECK(call.next_record_occurrence("ring", "1001") == 1);
+    CHECK(call.next_record_occurrence("answer", "1001") == 1);
+    CHECK(call.next_record_occurrence("transfer", "1002") == 1);
+    CHECK(call.next_record_occurrence("answer", "1002") == 1);
+    CHECK(call.next_record_occurrence("transfer", "1001") == 1);
+    CHECK(call.next_record_occurrence("answer", "1001") == 2);
+    CHECK(call.next_record_occurrence("transfer", "1002") == 2);
+    // A ring names only extensions new to the call, and a call ends once.
+    CHECK(call.next_record_occurrence("hangup", "1001") == 1);
+    CHECK(call.repeatable_records.size() == 4);
+}
