@@ -552,7 +552,15 @@ void Server::act_on_queued_events() {
 bool Server::apply_switch_event(QueuedEvent& queued) {
     if (!queued.applied) {
         queued.applied = tracker_.apply(queued.event, queued.switch_name, Clock::now());
-        if (queued.mirrored) queued.applied->call->mirrored = true;
+        // Mirrored while only other daemons' switches tell of the call. Once a switch of this
+        // daemon's own tells of it too (one switch connected to several daemons, for
+        // redundancy) it is this daemon's to log as well: the store keeps each record once.
+        // Another daemon's copy of an event never makes the call mirrored again.
+        if (queued.applied->created) {
+            queued.applied->call->mirrored = queued.mirrored;
+        } else if (!queued.mirrored) {
+            queued.applied->call->mirrored = false;
+        }
     }
     CallChange& change = *queued.applied;
     TrackedCall& call = *change.call;
