@@ -3,6 +3,9 @@
 // them all, and an agent whose daemon died finds its ringing calls on another.
 #include <doctest/doctest.h>
 
+#include <utility>
+#include <vector>
+
 #include "harness.hpp"
 #include "storage/postgresql/connection.hpp"
 #include "support/postgres_cluster.hpp"
@@ -22,6 +25,41 @@ Daemon::Options on_database(const std::string& conninfo, const std::string& daem
 std::int64_t count_of(const std::string& conninfo, const std::string& sql) {
     callpop::storage::postgresql::Connection db(conninfo);
     return db.query(sql).integer(0, 0);
+}
+
+std::string text_of(const std::string& conninfo, const std::string& sql) {
+    callpop::storage::postgresql::Connection db(conninfo);
+    return std::string(db.query(sql).text(0, 0));
+}
+
+// A call's records in the order the store holds them: "ring 1001,1002, answer 1001, ...".
+std::string records_of(const std::string& conninfo, const std::string& call) {
+    return text_of(conninfo, "SELECT string_agg(kind || ' ' || extension, ', ' ORDER BY id) "
+                             "FROM call_log WHERE call_id = '" + call + "'");
+}
+
+// One switch connected to two daemons, for redundancy: it tells both of every event.
+struct RedundantSwitch {
+    RedundantSwitch(std::uint16_t east_port, std::uint16_t west_port)
+        : east(east_port), west(west_port) {}
+    void send(const json& event) {
+        east.send(event);
+        west.send(event);
+    }
+    Client east;
+    Client west;
+};
+
+// A daemon writes the records of its switches' events in the order the switch sent them:
+// once a call only `link` told its daemon of is in the store, so is everything the daemon
+// logged (or found logged already) of what `link` sent before it.
+void wait_for_records_sent_before(Client& link, const std::string& conninfo,
+                                  const std::string& marker) {
+    link.send(ring(marker, "+15550109000", "1999"));
+    wait_until([&] {
+        return count_of(conninfo, "SELECT count(*) FROM call_log WHERE kind = 'ring' AND "
+                                  "call_id = '" + marker + "'") == 1;
+    }, 10s, marker + " logged");
 }
 
 }  // namespace
@@ -158,4 +196,90 @@ TEST_CASE("peers: what is not a well-formed message on the bus is dropped, and t
     Client pbx(east.switch_port());
     pbx.send(ring("c-after-garbage", "+15550102000", "1001"));
     CHECK(agent.expect("pop")["call"] == "c-after-garbage");
+}
+
+TEST_CASE("peers: a switch connected to two daemons has each event logged once, every leg of a "
+          "call transferred back and forth included; a third daemon hearing both pops once; a "
+          "missed call gets one callback") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Daemon east(on_database(conninfo, "east"));
+    Daemon west(on_database(conninfo, "west"));
+    Daemon north(on_database(conninfo, "north"));
+    east.start();
+    west.start();
+    north.start();
+    Client agent_west(west.agent_port());
+    login(agent_west, "1001", "secret-1001", {"1001"});
+    Client agent_north(north.agent_port());
+    login(agent_north, "1002", "secret-1002", {"1002"});
+    RedundantSwitch pbx(east.switch_port(), west.switch_port());
+
+    json both = ring("c-both", "+1 (555) 010-2000", "1001");
+    both["ext"] = {"1001", "1002"};
+    pbx.send(both);
+    // West hears the ring from its switch (and east's copy), north from both daemons: each
+    // pops once.
+    CHECK(agent_west.expect("pop")["customer"]["name"] == "Pat Doe");
+    CHECK(agent_north.expect("pop")["call"] == "c-both");
+    CHECK(agent_west.quiet(500ms));
+    CHECK(agent_north.quiet());
+
+    // Answered at 1001, taken by 1002, and back to 1001: 1001 answers it twice.
+    for (const auto& [kind, extension] :
+         std::vector<std::pair<std::string, std::string>>{{"answer", "1001"},
+                                                          {"transfer", "1002"},
+                                                          {"answer", "1002"},
+                                                          {"transfer", "1001"},
+                                                          {"answer", "1001"}})
+        pbx.send({{"event", kind}, {"call", "c-both"}, {"ext", extension}});
+    pbx.send({{"event", "hangup"}, {"call", "c-both"}, {"cause", "normal"}});
+    // Rang at 1001 and nobody answered: a callback is owed, once.
+    pbx.send(ring("c-missed", "+15550107777", "1001"));
+    pbx.send({{"event", "hangup"}, {"call", "c-missed"}, {"cause", "abandoned"}});
+
+    wait_for_records_sent_before(pbx.east, conninfo, "c-east-done");
+    wait_for_records_sent_before(pbx.west, conninfo, "c-west-done");
+    CHECK(records_of(conninfo, "c-both") ==
+          "ring 1001,1002, answer 1001, transfer 1002, answer 1002, transfer 1001, "
+          "answer 1001, hangup 1001");
+    CHECK(text_of(conninfo, "SELECT state || ' ' || extension || ' ' || cause FROM calls "
+                            "WHERE call_id = 'c-both'") == "completed 1001 normal");
+    CHECK(records_of(conninfo, "c-missed") == "ring 1001, hangup , followup_created ");
+    CHECK(count_of(conninfo, "SELECT count(*) FROM followups WHERE call_id = 'c-missed'") == 1);
+}
+
+TEST_CASE("peers: a daemon whose link to the switch dropped mid-call misses the answer and the "
+          "hangup; the other daemon connected to the switch logs them, once, and the first's "
+          "timeout of the call is not a second end") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Daemon::Options east_options = on_database(conninfo, "east");
+    // East never hears the hangup: it closes the call itself, soon.
+    east_options.calls_config = "  max_duration_s: 2\n";
+    Daemon east(east_options);
+    Daemon west(on_database(conninfo, "west"));
+    east.start();
+    west.start();
+    Client agent_west(west.agent_port());
+    login(agent_west, "1001", "secret-1001", {"1001"});
+    RedundantSwitch pbx(east.switch_port(), west.switch_port());
+    // The switch tells east first. East has the call from its switch, so west's copies of
+    // what follows are nothing to it. West has it from east, mirrored (and pops), until its
+    // own link tells of it too: from then on west logs it as well.
+    pbx.east.send(ring("c-half", "+15550102000", "1001"));
+    CHECK(agent_west.expect("pop")["call"] == "c-half");
+    wait_until([&] { return records_of(conninfo, "c-half") == "ring 1001"; }, 10s,
+               "east to log the ring");
+    pbx.west.send(ring("c-half", "+15550102000", "1001"));
+    pbx.east.close();
+    pbx.west.send({{"event", "answer"}, {"call", "c-half"}, {"ext", "1001"}});
+    pbx.west.send({{"event", "hangup"}, {"call", "c-half"}, {"cause", "normal"}});
+
+    wait_until([&] { return has(east.log(), "call c-half: no hangup after 2 s"); }, 15s,
+               "east to time the call out");
+    Client east_again(east.switch_port());
+    wait_for_records_sent_before(east_again, conninfo, "c-east-done");
+    wait_for_records_sent_before(pbx.west, conninfo, "c-west-done");
+    CHECK(records_of(conninfo, "c-half") == "ring 1001, answer 1001, hangup 1001");
+    CHECK(text_of(conninfo, "SELECT state || ' ' || cause FROM calls WHERE call_id = 'c-half'") ==
+          "completed normal");
 }
