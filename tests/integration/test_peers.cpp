@@ -3,6 +3,10 @@
 // them all, and an agent whose daemon died finds its ringing calls on another.
 #include <doctest/doctest.h>
 
+#include <array>
+#include <memory>
+#include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -282,4 +286,84 @@ TEST_CASE("peers: a daemon whose link to the switch dropped mid-call misses the 
     CHECK(records_of(conninfo, "c-half") == "ring 1001, answer 1001, hangup 1001");
     CHECK(text_of(conninfo, "SELECT state || ' ' || cause FROM calls WHERE call_id = 'c-half'") ==
           "completed normal");
+}
+
+TEST_CASE("peers: with agents waiting for follow-ups on three daemons, each due follow-up is "
+          "offered to exactly one agent") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Daemon east(on_database(conninfo, "east"));
+    Daemon west(on_database(conninfo, "west"));
+    Daemon north(on_database(conninfo, "north"));
+    // The tests' three agents and three more: two at each daemon.
+    for (const char* agent : {"2001", "2002", "2003"}) {
+        const auto added = run_callpop({"agent", "add", agent, "--config",
+                                        east.config_path().string(), "--token",
+                                        std::string("secret-") + agent});
+        REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+    }
+    // Callbacks due since January, to be called at any hour of any day.
+    constexpr std::size_t due_count = 30;
+    {
+        callpop::storage::postgresql::Connection db(conninfo);
+        db.query(
+            "INSERT INTO followups (kind, reason, number, due_at, timezone, timezone_source, "
+            "calling_window, attempts_max, created_at) SELECT 'callback', 'missed', "
+            "'+1555011' || lpad(n::text, 4, '0'), '2026-01-01T00:00:00.000Z', "
+            "'America/New_York', 'site', '{\"from\":\"00:00\",\"to\":\"00:00\",\"days\":"
+            "[\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]}', 2, "
+            "'2026-01-01T00:00:00.000Z' FROM generate_series(1, $1::integer) AS n",
+            {std::to_string(due_count)});
+    }
+    east.start();
+    west.start();
+    north.start();
+    struct Desk {
+        std::string daemon;
+        std::string agent;
+        std::unique_ptr<Client> client;
+    };
+    std::vector<Desk> desks;
+    for (const auto& [daemon, name, agents] :
+         {std::tuple{&east, "east", std::array{"1001", "2001"}},
+          std::tuple{&west, "west", std::array{"1002", "2002"}},
+          std::tuple{&north, "north", std::array{"1003", "2003"}}}) {
+        for (const char* agent : agents) {
+            auto client = std::make_unique<Client>(daemon->agent_port());
+            login(*client, agent, std::string("secret-") + agent);
+            desks.push_back({name, agent, std::move(client)});
+        }
+    }
+    for (auto& desk : desks) desk.client->send({{"type", "next_followup"}});
+
+    // Every agent places the call it is offered, reports it reached, and asks for the next.
+    std::vector<std::int64_t> offered;
+    std::set<std::string> daemons_offering;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (offered.size() < due_count && std::chrono::steady_clock::now() < deadline) {
+        for (auto& desk : desks) {
+            const auto line = desk.client->read_line(20ms);
+            if (!line) continue;
+            const json message = json::parse(*line);
+            if (message["type"] == "followup") {
+                const auto id = message["followup"]["id"].get<std::int64_t>();
+                offered.push_back(id);
+                daemons_offering.insert(desk.daemon);
+                desk.client->send({{"type", "followup_result"}, {"followup", id},
+                                   {"result", "reached"}});
+            } else if (message["type"] == "followup_saved") {
+                desk.client->send({{"type", "next_followup"}});
+            } else {
+                REQUIRE_MESSAGE(message["type"] == "followup_waiting", *line);
+            }
+        }
+    }
+    REQUIRE(offered.size() == due_count);
+    std::set<std::int64_t> distinct(offered.begin(), offered.end());
+    CHECK(distinct.size() == offered.size());
+    // Each daemon had two agents waiting from the start, and more due than all six.
+    CHECK(daemons_offering.size() == 3);
+    CHECK(count_of(conninfo, "SELECT count(*) FROM followups WHERE status = 'completed'") ==
+          std::ssize(distinct));
+    CHECK(count_of(conninfo, "SELECT count(*) FROM call_log WHERE kind = 'followup_offered'") ==
+          std::ssize(distinct));
 }
