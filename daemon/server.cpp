@@ -501,6 +501,10 @@ void Server::on_peer_message(const storage::BusMessage& message) {
         return found != said.end() && found->is_string() ? found->get<std::string>()
                                                          : std::string();
     };
+    if (said.is_object() && said.contains("seated") && said["seated"].is_object()) {
+        on_peer_seats(said["seated"]);
+        return;
+    }
     if (!said.is_object() || !said.contains("event") || !said["event"].is_string()) {
         spdlog::warn("peers: a message that is not a switch event: {}", message.payload.substr(0, 200));
         return;
@@ -515,6 +519,42 @@ void Server::on_peer_message(const storage::BusMessage& message) {
     if (const TrackedCall* call = tracker_.find(event.call); call != nullptr && !call->mirrored)
         return;
     queue_switch_event(event, text_of("switch"), true);
+}
+
+void Server::tell_peers_who_sits_at(const TrackedCall& call,
+                                    const std::vector<std::string>& extensions) {
+    if (!peers_ || !call.mirrored) return;
+    nlohmann::json agents = nlohmann::json::object();
+    for (const auto& extension : extensions) {
+        if (auto agent = router_.agent_at(extension); !agent.empty()) agents[extension] = agent;
+    }
+    if (agents.empty()) return;
+    peers_->publish(std::string(peer_events_channel),
+                    nlohmann::json{{"daemon", config_.storage.daemon_name},
+                                   {"seated", {{"call", call.id}, {"agents", std::move(agents)}}}}
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void Server::on_peer_seats(const nlohmann::json& seated) {
+    const auto call_id = seated.find("call");
+    const auto agents = seated.find("agents");
+    if (call_id == seated.end() || !call_id->is_string() || agents == seated.end() ||
+        !agents->is_object()) {
+        spdlog::warn("peers: a word of seats that is not well formed: {}",
+                     seated.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                         .substr(0, 200));
+        return;
+    }
+    // Published after the call's event reached the other daemon: this daemon has it, unless
+    // it forgot it since.
+    TrackedCall* call = tracker_.find(call_id->get<std::string>());
+    if (call == nullptr) return;
+    for (const auto& [extension, agent] : agents->items()) {
+        if (!agent.is_string() || extension.empty()) continue;
+        spdlog::debug("call {}: agent {} sits at {} on another daemon", call->id,
+                      agent.get<std::string>(), extension);
+        call->seated_elsewhere.emplace_back(extension, agent.get<std::string>());
+    }
 }
 
 void Server::start_lookup(LookupRequest request) {
@@ -603,6 +643,7 @@ void Server::act_on(const CallChange& change, const protocol::SwitchEvent& event
             auto record = make_record("ring", call);
             record.extension = join(change.new_extensions);
             write_log(std::move(record));
+            tell_peers_who_sits_at(call, change.new_extensions);
             router_.pop_at(change.new_extensions, pop_of(call));
             return;
         }
@@ -632,13 +673,17 @@ void Server::act_on(const CallChange& change, const protocol::SwitchEvent& event
             record.extension = join(change.new_extensions);
             // Who the call goes to, when one agent can be named: the switch's word first.
             record.agent = event.agent;
-            if (record.agent.empty() && change.new_extensions.size() == 1)
+            if (record.agent.empty() && change.new_extensions.size() == 1) {
                 record.agent = router_.agent_at(change.new_extensions.front());
+                if (record.agent.empty())
+                    record.agent = call.agent_seated_elsewhere(change.new_extensions.front());
+            }
             record.notes = transfer_notes(call, change.new_extensions);
             write_log(std::move(record));
             // The call's pop rings there. An agent there who saw the call ring earlier (and
             // was told it was answered) gets it again; the agent who has the call keeps it.
             const PendingPop pop = pop_of(call);
+            tell_peers_who_sits_at(call, change.new_extensions);
             router_.ring_at(change.new_extensions, pop);
             const auto pop_again = [&](const std::string& agent) {
                 if (agent != call.answered_agent) router_.pop_again_for(agent, pop);
@@ -689,7 +734,10 @@ domain::CallLogRecord Server::make_record(const char* kind, const TrackedCall& c
     record.line = call.looked_up ? call.line_name : numbers_.line_name(call.dialed);
     record.queue = call.queue;
     record.extension = call.answered_extension;
-    record.agent = call.answered_agent;
+    // The agent this daemon knows at the extension, else one another daemon has seated there.
+    record.agent = call.answered_agent.empty()
+                       ? call.agent_seated_elsewhere(call.answered_extension)
+                       : call.answered_agent;
     record.customer_id = call.customer_id;
     record.customer_name = call.customer_name;
     return record;

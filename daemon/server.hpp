@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "config/config.hpp"
 #include "daemon/agents/agent_session.hpp"
 #include "daemon/agents/call_log_feed.hpp"
@@ -138,6 +140,12 @@ private:
     // False when the event's call must wait for its lookup: `queued` then holds the change.
     bool apply_switch_event(QueuedEvent& queued);
     void act_on(const CallChange& change, const protocol::SwitchEvent& event);
+    // A mirrored call rings at extensions where agents sit here: the daemon that logs it is
+    // told who they are, so that its records of their answers name them.
+    void tell_peers_who_sits_at(const TrackedCall& call,
+                                const std::vector<std::string>& extensions);
+    // Another daemon's word of who sits where a call of this daemon's rings.
+    void on_peer_seats(const nlohmann::json& seated);
 
     domain::CallLogRecord make_record(const char* kind, const TrackedCall& call);
     // Hands the record to the writer; once committed it joins the tail stream.

@@ -37,6 +37,14 @@ std::uint32_t TrackedCall::next_record_occurrence(std::string_view kind,
     return 1;
 }
 
+std::string TrackedCall::agent_seated_elsewhere(const std::string& extension) const {
+    if (extension.empty()) return {};
+    for (const auto& [seat, agent] : seated_elsewhere) {
+        if (seat == extension) return agent;
+    }
+    return {};
+}
+
 TrackedCall& CallTracker::create(const protocol::SwitchEvent& event,
                                  const std::string& switch_name, Clock::time_point now) {
     TrackedCall& call = calls_[event.call];

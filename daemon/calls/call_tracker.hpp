@@ -67,6 +67,11 @@ struct TrackedCall {
     // a call transferred back to an extension is answered there again. A ring names only
     // extensions new to the call and a call ends once: those records never repeat.
     std::vector<std::pair<std::string, std::uint32_t>> repeatable_records;
+    // (extension, agent): agents other daemons popped the call for, seated there (they said
+    // so on the bus). The call's records name them; nothing is routed to them from here.
+    std::vector<std::pair<std::string, std::string>> seated_elsewhere;
+    // The agent another daemon has seated at `extension`, or "" when none said so.
+    std::string agent_seated_elsewhere(const std::string& extension) const;
 };
 
 // Fills what an earlier event did not know: events may arrive in any order. For a tracked

@@ -192,7 +192,9 @@ TEST_CASE("peers: what is not a well-formed message on the bus is dropped, and t
              {"not json", "[1, 2]", "{\"event\": 5}", "{\"event\": \"{}\"}",
               "{\"daemon\": 7, \"switch\": 1, \"event\": "
               "\"{\\\"event\\\":\\\"ring\\\",\\\"call\\\":\\\"c-odd\\\",\\\"ext\\\":\\\"1001\\\"}\"}",
-              "{\"daemon\": [], \"event\": \"{\\\"event\\\":\\\"bogus\\\"}\"}"})
+              "{\"daemon\": [], \"event\": \"{\\\"event\\\":\\\"bogus\\\"}\"}",
+              "{\"seated\": {\"call\": 5}}", "{\"seated\": {\"call\": \"c-odd\", \"agents\": [1]}}",
+              "{\"seated\": {\"call\": \"c-odd\", \"agents\": {\"1001\": 7, \"\": \"x\"}}}"})
             db.query("SELECT pg_notify('callpop_events', $1)", {payload});
     }
     // The odd one with a good event pops; the rest are dropped.
@@ -286,6 +288,31 @@ TEST_CASE("peers: a daemon whose link to the switch dropped mid-call misses the 
     CHECK(records_of(conninfo, "c-half") == "ring 1001, answer 1001, hangup 1001");
     CHECK(text_of(conninfo, "SELECT state || ' ' || cause FROM calls WHERE call_id = 'c-half'") ==
           "completed normal");
+}
+
+TEST_CASE("peers: an answer by an agent seated on another daemon is logged with the agent "
+          "by the daemon whose switch sent it") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Daemon east(on_database(conninfo, "east"));
+    Daemon west(on_database(conninfo, "west"));
+    east.start();
+    west.start();
+    Client agent(west.agent_port());
+    login(agent, "1001", "secret-1001", {"1001"});
+    Client pbx(east.switch_port());
+    pbx.send(ring("c-seated", "+15550102000", "1001"));
+    CHECK(agent.expect("pop")["call"] == "c-seated");
+    // West said who sits at 1001 as it popped; east has heard it before the phone is picked up.
+    wait_until([&] { return has(east.log(), "call c-seated: agent 1001 sits at 1001"); }, 10s,
+               "east to hear who sits at 1001");
+    pbx.send({{"event", "answer"}, {"call", "c-seated"}, {"ext", "1001"}});
+    pbx.send({{"event", "hangup"}, {"call", "c-seated"}, {"cause", "normal"}});
+    CHECK(agent.expect("call")["state"] == "ended");
+    wait_until([&] { return records_of(conninfo, "c-seated") == "ring 1001, answer 1001, hangup 1001"; },
+               10s, "the call logged");
+    CHECK(text_of(conninfo, "SELECT string_agg(kind || ' ' || agent, ', ' ORDER BY id) FROM call_log "
+                            "WHERE call_id = 'c-seated'") == "ring , answer 1001, hangup 1001");
+    CHECK(text_of(conninfo, "SELECT agent FROM calls WHERE call_id = 'c-seated'") == "1001");
 }
 
 TEST_CASE("peers: with agents waiting for follow-ups on three daemons, each due follow-up is "
