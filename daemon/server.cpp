@@ -457,27 +457,90 @@ LookupRequest lookup_request(const TrackedCall* call, const protocol::SwitchEven
 
 }  // namespace
 
+namespace {
+
+// The card another daemon found for a call it published (publish_switch_event), or nullopt
+// when it sent none or one this daemon cannot use: then it looks the caller up itself.
+std::optional<LookupAnswer> card_of(const nlohmann::json& said, const std::string& call) {
+    const auto card = said.find("card");
+    if (card == said.end() || !card->is_object()) return std::nullopt;
+    const auto text = [&](const char* key) -> std::optional<std::string> {
+        const auto found = card->find(key);
+        if (found == card->end() || !found->is_string()) return std::nullopt;
+        return found->get<std::string>();
+    };
+    const auto pop = text("pop");
+    const auto number = text("caller_number");
+    const auto line = text("line");
+    const auto name = text("customer_name");
+    const auto id = card->find("customer_id");
+    // One line, as encode_pop ends it: what is sent to the agents as it is.
+    if (!pop || !number || !line || !name || id == card->end() ||
+        !(id->is_null() || id->is_number_integer()) || !pop->ends_with('\n') ||
+        pop->find('\n') != pop->size() - 1)
+        return std::nullopt;
+    LookupAnswer answer{call, *pop, *number, *line, std::nullopt, *name};
+    if (id->is_number_integer()) answer.customer_id = id->get<std::int64_t>();
+    try {
+        // Sent on under this daemon's own seq: it must be a pop line.
+        answer.pop_line = protocol::with_pop_seq(std::move(answer.pop_line), 0);
+    } catch (const std::invalid_argument&) {
+        return std::nullopt;
+    }
+    return answer;
+}
+
+}  // namespace
+
 bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name) {
     const TrackedCall* call = tracker_.find(event.call);
     const bool first = call == nullptr && !queued_events_by_call_.contains(event.call);
     queue_switch_event(event, switch_name, false);
-    // Text that is not UTF-8 (an AMI caller name, say) goes as U+FFFD: the event itself is
-    // this daemon's already.
-    if (peers_)
-        peers_->publish(std::string(peer_events_channel),
-                        nlohmann::json{{"daemon", config_.storage.daemon_name},
-                                       {"switch", switch_name},
-                                       {"event", protocol::encode_switch_event(event)}}
-                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return first;
 }
 
+void Server::publish_switch_event(const QueuedEvent& queued) {
+    if (!peers_ || !queued.applied) return;
+    nlohmann::json message{{"daemon", config_.storage.daemon_name},
+                           {"switch", queued.switch_name},
+                           {"event", protocol::encode_switch_event(queued.event)}};
+    // Published as applied, in order, after the call's lookup: the others pop the card found
+    // here rather than each reading the store again for it (one lookup a call, not one a
+    // daemon: on a busy database the lookups are most of its work).
+    const TrackedCall* call = queued.applied->call;
+    if (call != nullptr && pops(queued.event.kind) && call->looked_up && call->pop) {
+        message["card"] = {{"pop", *call->pop},
+                           {"caller_number", call->caller_number},
+                           {"line", call->line_name},
+                           {"customer_id", call->customer_id ? nlohmann::json(*call->customer_id)
+                                                             : nlohmann::json(nullptr)},
+                           {"customer_name", call->customer_name}};
+    }
+    // Text that is not UTF-8 (an AMI caller name, say) goes as U+FFFD: the event itself is
+    // this daemon's already.
+    const auto text = [&] {
+        return message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    std::string payload = text();
+    // A card too long for the bus: the others look the caller up themselves.
+    if (payload.size() > storage::StoreBus::max_payload_bytes && message.contains("card")) {
+        message.erase("card");
+        payload = text();
+    }
+    peers_->publish(std::string(peer_events_channel), std::move(payload));
+}
+
 void Server::queue_switch_event(const protocol::SwitchEvent& event,
-                                const std::string& switch_name, bool mirrored) {
+                                const std::string& switch_name, bool mirrored,
+                                std::optional<LookupAnswer> looked_up) {
     const TrackedCall* call = tracker_.find(event.call);
     if (pops(event.kind) && (call == nullptr || !call->looked_up) &&
-        !lookups_by_call_.contains(event.call))
-        start_lookup(lookup_request(call, event));
+        !lookups_by_call_.contains(event.call)) {
+        if (looked_up)
+            lookups_by_call_[event.call] = {lookup_request(call, event), std::move(looked_up), 0};
+        else
+            start_lookup(lookup_request(call, event));
+    }
     ++queued_events_by_call_[event.call];
     QueuedEvent queued{event, switch_name, std::nullopt};
     queued.mirrored = mirrored;
@@ -518,7 +581,7 @@ void Server::on_peer_message(const storage::BusMessage& message) {
     // A call a switch of this daemon's own tells of is this daemon's to log.
     if (const TrackedCall* call = tracker_.find(event.call); call != nullptr && !call->mirrored)
         return;
-    queue_switch_event(event, text_of("switch"), true);
+    queue_switch_event(event, text_of("switch"), true, card_of(said, event.call));
 }
 
 void Server::tell_peers_who_sits_at(const TrackedCall& call,
@@ -558,6 +621,7 @@ void Server::on_peer_seats(const nlohmann::json& seated) {
 }
 
 void Server::start_lookup(LookupRequest request) {
+    spdlog::debug("call {}: looking the caller up", request.call);
     const std::uint64_t id = ++lookups_started_;
     lookups_by_call_[request.call] = {request, std::nullopt, id};
     lookups_.look_up(std::move(request), [this, id](LookupAnswer answer) {
@@ -577,6 +641,7 @@ void Server::act_on_queued_events() {
         // log and the agents see events in the order the switches sent them.
         if (lookup != lookups_by_call_.end() && !lookup->second.answer) return;
         if (!apply_switch_event(head)) return;
+        if (!head.mirrored) publish_switch_event(head);
         if (head.applied && head.applied->kind == CallChange::Kind::rang) {
             event_to_pop_.observe(static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - head.received)

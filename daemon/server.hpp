@@ -133,8 +133,11 @@ private:
     };
     // Another daemon's switch event, or its word that call-log records were committed.
     void on_peer_message(const storage::BusMessage& message);
+    // `looked_up`: the caller as the daemon that sent a mirrored event found them.
     void queue_switch_event(const protocol::SwitchEvent& event, const std::string& switch_name,
-                            bool mirrored);
+                            bool mirrored, std::optional<LookupAnswer> looked_up = std::nullopt);
+    // A switch event of this daemon's own, once applied, to the other daemons.
+    void publish_switch_event(const QueuedEvent& queued);
     void start_lookup(LookupRequest request);
     void act_on_queued_events();
     // False when the event's call must wait for its lookup: `queued` then holds the change.

@@ -116,6 +116,8 @@ TEST_CASE("peers: a switch on one daemon pops on another, the withdraw and the c
     CHECK(status["daemon"] == "west");
     CHECK(status["daemons"][0]["name"] == "east");
     CHECK(status["daemons"][1]["name"] == "west");
+    // West popped the card east found: the caller was read from the store once.
+    CHECK(status["lookups"] == 0);
 }
 
 TEST_CASE("peers: an agent whose daemon was killed logs in to another and gets the calls still "
