@@ -201,6 +201,31 @@ TEST_CASE("peers: what is not a well-formed message on the bus is dropped, and t
     }
     // The odd one with a good event pops; the rest are dropped.
     CHECK(agent.expect("pop")["call"] == "c-odd");
+    {
+        // A card that is not one pop line is not sent on: the daemon looks the caller up.
+        callpop::storage::postgresql::Connection db(conninfo);
+        const auto ring_with_card = [](const char* call, const std::string& pop_line) {
+            return json{{"daemon", "mallory"},
+                        {"event", ring(call, "+15550102000", "1001").dump()},
+                        {"card",
+                         {{"pop", pop_line},
+                          {"caller_number", "+15550102000"},
+                          {"line", ""},
+                          {"customer_id", 1},
+                          {"customer_name", "Mallory"}}}}
+                .dump();
+        };
+        for (const auto& payload :
+             {ring_with_card("c-card-1", "hello\n"),
+              ring_with_card("c-card-2",
+                             "{\"type\":\"pop\",\"seq\":1,\"call\":\"c-card-2\"}\n{\"type\":\"x\"}\n")})
+            db.query("SELECT pg_notify('callpop_events', $1)", {payload});
+    }
+    for (const char* call : {"c-card-1", "c-card-2"}) {
+        const json pop = agent.expect("pop");
+        CHECK(pop["call"] == call);
+        CHECK(pop["customer"]["name"] == "Pat Doe");
+    }
     Client pbx(east.switch_port());
     pbx.send(ring("c-after-garbage", "+15550102000", "1001"));
     CHECK(agent.expect("pop")["call"] == "c-after-garbage");
