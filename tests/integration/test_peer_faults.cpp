@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "peers_support.hpp"
 #include "storage/postgresql/connection.hpp"
 #include "support/postgres_cluster.hpp"
 #include "support/wait_until.hpp"
@@ -18,16 +19,9 @@ using namespace callpop::test;
 namespace peer_faults_test {
 
 Daemon::Options sharing(const std::string& conninfo, const std::string& daemon_name) {
-    Daemon::Options options;
-    options.postgres_conninfo = conninfo;
-    options.daemon_name = daemon_name;
+    Daemon::Options options = on_database(conninfo, daemon_name);
     options.extra_config = without_missed_call_followups;  // only the switches' records
     return options;
-}
-
-std::int64_t count_of(const std::string& conninfo, const std::string& sql) {
-    callpop::storage::postgresql::Connection db(conninfo);
-    return db.query(sql).integer(0, 0);
 }
 
 // Calls of `prefix` whose records of one kind are not exactly one, as "call kind count"

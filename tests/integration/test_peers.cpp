@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "peers_support.hpp"
 #include "storage/postgresql/connection.hpp"
 #include "support/postgres_cluster.hpp"
 #include "support/wait_until.hpp"
@@ -18,23 +19,6 @@
 using namespace callpop::test;
 
 namespace {
-
-Daemon::Options on_database(const std::string& conninfo, const std::string& daemon_name) {
-    Daemon::Options options;
-    options.postgres_conninfo = conninfo;
-    options.daemon_name = daemon_name;
-    return options;
-}
-
-std::int64_t count_of(const std::string& conninfo, const std::string& sql) {
-    callpop::storage::postgresql::Connection db(conninfo);
-    return db.query(sql).integer(0, 0);
-}
-
-std::string text_of(const std::string& conninfo, const std::string& sql) {
-    callpop::storage::postgresql::Connection db(conninfo);
-    return std::string(db.query(sql).text(0, 0));
-}
 
 // A call's records in the order the store holds them: "ring 1001,1002, answer 1001, ...".
 std::string records_of(const std::string& conninfo, const std::string& call) {
