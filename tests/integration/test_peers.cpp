@@ -26,6 +26,22 @@ std::string records_of(const std::string& conninfo, const std::string& call) {
                              "FROM call_log WHERE call_id = '" + call + "'");
 }
 
+// East and west, started on a fresh database of the tests' server.
+struct TwoDaemons {
+    TwoDaemons() {
+        east.start();
+        west.start();
+    }
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Daemon east{on_database(conninfo, "east")};
+    Daemon west{on_database(conninfo, "west")};
+};
+
+struct ThreeDaemons : TwoDaemons {
+    ThreeDaemons() { north.start(); }
+    Daemon north{on_database(conninfo, "north")};
+};
+
 // One switch connected to two daemons, for redundancy: it tells both of every event.
 struct RedundantSwitch {
     RedundantSwitch(std::uint16_t east_port, std::uint16_t west_port)
@@ -52,13 +68,8 @@ void wait_for_records_sent_before(Client& link, const std::string& conninfo,
 
 }  // namespace
 
-TEST_CASE("peers: a switch on one daemon pops on another, the withdraw and the call log cross, "
+TEST_CASE_FIXTURE(TwoDaemons, "peers: a switch on one daemon pops on another, the withdraw and the call log cross, "
           "the call is logged once, and status lists both") {
-    const std::string conninfo = PostgresCluster::shared().fresh_database();
-    Daemon east(on_database(conninfo, "east"));
-    Daemon west(on_database(conninfo, "west"));
-    east.start();
-    west.start();
     Client agent_west(west.agent_port());
     Client agent_east(east.agent_port());
     login(agent_west, "1001", "secret-1001", {"1001"});
@@ -104,13 +115,8 @@ TEST_CASE("peers: a switch on one daemon pops on another, the withdraw and the c
     CHECK(status["lookups"] == 0);
 }
 
-TEST_CASE("peers: an agent whose daemon was killed logs in to another and gets the calls still "
+TEST_CASE_FIXTURE(TwoDaemons, "peers: an agent whose daemon was killed logs in to another and gets the calls still "
           "ringing for it") {
-    const std::string conninfo = PostgresCluster::shared().fresh_database();
-    Daemon east(on_database(conninfo, "east"));
-    Daemon west(on_database(conninfo, "west"));
-    east.start();
-    west.start();
     Client agent(east.agent_port());
     login(agent, "1001", "secret-1001", {"1001"});
     Client pbx(east.switch_port());
@@ -130,13 +136,8 @@ TEST_CASE("peers: an agent whose daemon was killed logs in to another and gets t
     CHECK(count_of(conninfo, "SELECT count(*) FROM call_log WHERE call_id = 'c-peer-2'") == 1);
 }
 
-TEST_CASE("peers: daemons keep no customer in memory: what an import on another machine "
+TEST_CASE_FIXTURE(TwoDaemons, "peers: daemons keep no customer in memory: what an import on another machine "
           "changed shows in the next pop, on every daemon") {
-    const std::string conninfo = PostgresCluster::shared().fresh_database();
-    Daemon east(on_database(conninfo, "east"));
-    Daemon west(on_database(conninfo, "west"));
-    east.start();
-    west.start();
     Client agent(west.agent_port());
     login(agent, "1001", "secret-1001", {"1001"});
     Client pbx(east.switch_port());
@@ -162,13 +163,8 @@ TEST_CASE("peers: daemons keep no customer in memory: what an import on another 
     CHECK(shared["candidates"].empty());
 }
 
-TEST_CASE("peers: what is not a well-formed message on the bus is dropped, and the daemons go "
+TEST_CASE_FIXTURE(TwoDaemons, "peers: what is not a well-formed message on the bus is dropped, and the daemons go "
           "on") {
-    const std::string conninfo = PostgresCluster::shared().fresh_database();
-    Daemon east(on_database(conninfo, "east"));
-    Daemon west(on_database(conninfo, "west"));
-    east.start();
-    west.start();
     Client agent(west.agent_port());
     login(agent, "1001", "secret-1001", {"1001"});
     {
@@ -215,16 +211,9 @@ TEST_CASE("peers: what is not a well-formed message on the bus is dropped, and t
     CHECK(agent.expect("pop")["call"] == "c-after-garbage");
 }
 
-TEST_CASE("peers: a switch connected to two daemons has each event logged once, every leg of a "
+TEST_CASE_FIXTURE(ThreeDaemons, "peers: a switch connected to two daemons has each event logged once, every leg of a "
           "call transferred back and forth included; a third daemon hearing both pops once; a "
           "missed call gets one callback") {
-    const std::string conninfo = PostgresCluster::shared().fresh_database();
-    Daemon east(on_database(conninfo, "east"));
-    Daemon west(on_database(conninfo, "west"));
-    Daemon north(on_database(conninfo, "north"));
-    east.start();
-    west.start();
-    north.start();
     Client agent_west(west.agent_port());
     login(agent_west, "1001", "secret-1001", {"1001"});
     Client agent_north(north.agent_port());
@@ -301,13 +290,8 @@ TEST_CASE("peers: a daemon whose link to the switch dropped mid-call misses the 
           "completed normal");
 }
 
-TEST_CASE("peers: an answer by an agent seated on another daemon is logged with the agent "
+TEST_CASE_FIXTURE(TwoDaemons, "peers: an answer by an agent seated on another daemon is logged with the agent "
           "by the daemon whose switch sent it") {
-    const std::string conninfo = PostgresCluster::shared().fresh_database();
-    Daemon east(on_database(conninfo, "east"));
-    Daemon west(on_database(conninfo, "west"));
-    east.start();
-    west.start();
     Client agent(west.agent_port());
     login(agent, "1001", "secret-1001", {"1001"});
     Client pbx(east.switch_port());
