@@ -1,5 +1,7 @@
 #include "daemon/followups/followup_desk.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -175,20 +177,30 @@ std::vector<FollowupOfferMade> FollowupDesk::offer_due(JobContext& context,
                                                        Instant now) {
     std::vector<FollowupOfferMade> offers;
     if (agents.empty()) return offers;
-    // Some due ones may be outside their window just now; look a little further.
-    auto due = context.store.due_followups(domain::format_utc(now), agents.size() * 4 + 16);
-    for (auto& followup : due) {
-        if (offers.size() == agents.size()) break;
-        try {
-            if (auto offer = offer_one(context, followup, agents[offers.size()], now))
-                offers.push_back(std::move(*offer));
-        } catch (const storage::StorageError&) {
-            throw;  // the store's trouble, not the row's: the writer retries or reports it
-        } catch (const std::exception& error) {
-            spdlog::error("follow-up {}: cannot be offered ({}); set aside for a day", followup.id,
-                          error.what());
-            followup.due_at = domain::format_utc(now + std::chrono::days(1));
-            context.store.update_followup(followup);
+    // Read (and, on a shared store, lock) only as many as there are agents left to serve:
+    // rows locked here are skipped by every other daemon until this transaction ends, so
+    // reading ahead would starve their agents. Each row read is offered, moved to its next
+    // window or set aside, so a second read finds others; the budget bounds a run of rows
+    // that are all outside their window just now.
+    const auto now_utc = domain::format_utc(now);
+    std::size_t examined_budget = agents.size() * 4 + 16;
+    while (offers.size() < agents.size() && examined_budget > 0) {
+        auto due = context.store.due_followups(
+            now_utc, std::min(agents.size() - offers.size(), examined_budget));
+        if (due.empty()) break;
+        examined_budget -= std::min(examined_budget, due.size());
+        for (auto& followup : due) {
+            try {
+                if (auto offer = offer_one(context, followup, agents[offers.size()], now))
+                    offers.push_back(std::move(*offer));
+            } catch (const storage::StorageError&) {
+                throw;  // the store's trouble, not the row's: the writer retries or reports it
+            } catch (const std::exception& error) {
+                spdlog::error("follow-up {}: cannot be offered ({}); set aside for a day",
+                              followup.id, error.what());
+                followup.due_at = domain::format_utc(now + std::chrono::days(1));
+                context.store.update_followup(followup);
+            }
         }
     }
     return offers;

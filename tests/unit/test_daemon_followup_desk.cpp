@@ -1,9 +1,14 @@
-// The follow-up rules on a real SQLite store, with the clock set by the test.
+// The follow-up rules on a real SQLite store, with the clock set by the test; on PostgreSQL
+// where two daemons share one.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <future>
+
 #include "daemon/followups/followup_desk.hpp"
 #include "domain/timestamp.hpp"
+#include "storage/postgresql/connection.hpp"
 #include "storage_test_support.hpp"
 
 using callpop::daemon::FollowupDesk;
@@ -40,10 +45,10 @@ callpop::config::Config desk_config() {
     return config;
 }
 
-struct Desk {
+template <typename Backend>
+struct DeskOn {
     callpop::test::TempDir dir;
-    std::unique_ptr<callpop::storage::Store> store =
-        callpop::test::open_test_store<callpop::test::SqliteBackend>(dir);
+    std::unique_ptr<callpop::storage::Store> store = callpop::test::open_test_store<Backend>(dir);
     FollowupDesk desk{desk_config()};
     int calls_made = 0;  // names each call made up here
     std::vector<CallLogRecord> logged;
@@ -104,6 +109,8 @@ struct Desk {
         return run([&](JobContext& context) { return desk.record_attempt(context, agent, message, now); });
     }
 };
+
+using Desk = DeskOn<callpop::test::SqliteBackend>;
 
 Instant at(const char* iso) { return parse_utc(iso); }
 
@@ -214,6 +221,40 @@ TEST_CASE("a due follow-up goes to one agent under a lease; attempts run out as 
     CHECK(desk.attempt("1002", id, AttemptResult::reached, now + std::chrono::minutes(71))
               .error_code == "followup_closed");
     CHECK(desk.logged.back().kind == "followup_unreachable");
+}
+
+TEST_CASE("two daemons on one database hand out follow-ups at the same moment: the first holds "
+          "only as many as it has agents waiting, the second gets the rest") {
+    DeskOn<callpop::test::PostgresBackend> east;
+    const Instant now = at("2026-11-23T15:00:00Z");
+    for (const char* number : {"+15550109991", "+15550109992", "+15550109993", "+15550109994"})
+        REQUIRE(east.missed(number, now).scheduled);
+    const auto settings = callpop::test::PostgresBackend::settings(east.dir);
+    auto west_store = callpop::storage::open_store(settings);
+    FollowupDesk west_desk{desk_config()};
+    callpop::storage::postgresql::Connection server(settings.conninfo);
+
+    // Each daemon offers in its writer's transaction. East's is still open when west offers:
+    // west reads the due ones past east's, then waits for east's commit to log its offers.
+    callpop::storage::StoreTransaction east_transaction(*east.store);
+    JobContext east_context(*east.store, east.logged);
+    CHECK(east.desk.offer_due(east_context, {"1001"}, now).size() == 1);
+    auto west_offers = std::async(std::launch::async, [&] {
+        std::vector<CallLogRecord> west_logged;
+        callpop::storage::StoreTransaction west_transaction(*west_store);
+        JobContext west_context(*west_store, west_logged);
+        auto offers = west_desk.offer_due(west_context, {"1002", "1003", "1004"}, now);
+        west_transaction.commit();
+        return offers.size();
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (west_offers.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready &&
+           server.query("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory'")
+                   .integer(0, 0) == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+    }
+    east_transaction.commit();
+    CHECK(west_offers.get() == 3);
 }
 
 TEST_CASE("a follow-up whose window closed before anyone took it waits for the window") {
