@@ -3,6 +3,7 @@
 // and the notes agents write on the caller's card during calls (written with the log).
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +82,15 @@ public:
     // a switch's event record the store already holds (switch_event_key): another daemon
     // connected to the same switch logged it first, and ran what follows from it.
     virtual std::optional<std::int64_t> append_log(const CallLogRecord& record) = 0;
+    // append_log for each record, in order, with its result: a store on a server sends
+    // them together, in one round trip.
+    virtual std::vector<std::optional<std::int64_t>> append_logs(
+        std::span<const CallLogRecord> records) {
+        std::vector<std::optional<std::int64_t>> ids;
+        ids.reserve(records.size());
+        for (const auto& record : records) ids.push_back(append_log(record));
+        return ids;
+    }
     // Returns the note's id, or nullopt when the customer does not exist.
     virtual std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) = 0;
     virtual SpoolPosition spool_position() = 0;

@@ -53,12 +53,22 @@ LoggedEvent from_spool_line(std::string_view line) {
 }  // namespace
 
 bool JobContext::log(domain::CallLogRecord record) {
-    record.id = 0;
-    const auto id = store.append_log(record);
-    if (!id) return false;
-    record.id = *id;
-    logged_.push_back(std::move(record));
-    return true;
+    std::vector<domain::CallLogRecord> one;
+    one.push_back(std::move(record));
+    return log_all(std::move(one)).front();
+}
+
+std::vector<bool> JobContext::log_all(std::vector<domain::CallLogRecord> records) {
+    for (auto& record : records) record.id = 0;
+    const auto ids = store.append_logs(records);
+    std::vector<bool> logged(records.size(), false);
+    for (std::size_t index = 0; index < records.size(); ++index) {
+        if (!ids[index]) continue;
+        records[index].id = *ids[index];
+        logged_.push_back(std::move(records[index]));
+        logged[index] = true;
+    }
+    return logged;
 }
 
 LogWriter::LogWriter(const config::Config& config, asio::any_io_executor loop,
@@ -483,24 +493,21 @@ LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t 
     try {
         storage::StoreTransaction transaction(*store_);
         JobContext context(*store_, logged);
-        for (std::size_t index = first; index < first + count; ++index) {
+        for (std::size_t index = first; index < first + count;) {
             auto& request = batch[index].request;
             auto& result = results[index];
             result = WriteResult{};
-            if (auto* event = std::get_if<LoggedEvent>(&request)) {
-                result.accepted = context.log(event->record);
-                if (!result.accepted)
-                    spdlog::debug("call {}: its {} is in the log already (another daemon "
-                                  "connected to the switch logged it)",
-                                  event->record.call, event->record.kind);
-                if (result.accepted && event->follow_on != FollowOn::none && follow_on_)
-                    follow_on_(context, logged.back(), event->follow_on, event->now);
-            } else if (auto* note = std::get_if<NoteWrite>(&request)) {
+            if (std::holds_alternative<LoggedEvent>(request)) {
+                index = log_events(batch, index, first + count, results, context);
+                continue;
+            }
+            if (auto* note = std::get_if<NoteWrite>(&request)) {
                 result.new_id = store_->add_note(note->customer_id, note->note);
                 result.accepted = result.new_id.has_value();
             } else {
                 std::get<Job>(request)(context);
             }
+            ++index;
         }
         transaction.commit();
         store_answered();
@@ -523,6 +530,34 @@ LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t 
             results[index] = WriteResult{false, std::nullopt, error.what()};
         return Attempt::refused;
     }
+}
+
+std::size_t LogWriter::log_events(std::deque<Pending>& batch, std::size_t first, std::size_t end,
+                                  std::vector<WriteResult>& results, JobContext& context) {
+    // The run of events from `first` goes to the store together. One with a follow-on ends
+    // it: what follows from a record is logged right after it.
+    std::vector<domain::CallLogRecord> run;
+    std::size_t next = first;
+    while (next < end) {
+        const auto* event = std::get_if<LoggedEvent>(&batch[next].request);
+        if (event == nullptr) break;
+        run.push_back(event->record);
+        ++next;
+        if (event->follow_on != FollowOn::none) break;
+    }
+    const auto logged = context.log_all(std::move(run));
+    for (std::size_t index = first; index < next; ++index) {
+        const auto& event = std::get<LoggedEvent>(batch[index].request);
+        results[index] = WriteResult{};
+        results[index].accepted = logged[index - first];
+        if (!results[index].accepted)
+            spdlog::debug("call {}: its {} is in the log already (another daemon connected to "
+                          "the switch logged it)",
+                          event.record.call, event.record.kind);
+        else if (event.follow_on != FollowOn::none && follow_on_)
+            follow_on_(context, context.last_logged(), event.follow_on, event.now);
+    }
+    return next;
 }
 
 std::deque<LogWriter::Pending> LogWriter::write_batch(std::deque<Pending>& batch) {

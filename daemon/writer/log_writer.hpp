@@ -52,6 +52,10 @@ public:
     // daemon connected to the same switch logged first (then what follows from it is that
     // daemon's to do).
     bool log(domain::CallLogRecord record);
+    // log() for each, in order, sent to the store together: whether each was logged.
+    std::vector<bool> log_all(std::vector<domain::CallLogRecord> records);
+    // The record logged last, with its id.
+    const domain::CallLogRecord& last_logged() const { return logged_.back(); }
 
 private:
     std::vector<domain::CallLogRecord>& logged_;
@@ -178,6 +182,11 @@ private:
     Attempt try_write(std::deque<Pending>& batch, std::size_t first, std::size_t count,
                       std::vector<WriteResult>& results,
                       std::vector<domain::CallLogRecord>& logged);
+    // Logs the run of events in batch[first, end) that starts at `first` (up to the first
+    // that is not an event, or that has a follow-on) and runs their follow-ons; returns
+    // where the run ended.
+    std::size_t log_events(std::deque<Pending>& batch, std::size_t first, std::size_t end,
+                           std::vector<WriteResult>& results, JobContext& context);
     // What each attempt says of the store: it answered (committed, or refused the data), or
     // it did not take the write for a reason that passes.
     void store_answered();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <optional>
 #include <vector>
 
 namespace callpop::storage::postgresql {
@@ -201,9 +202,38 @@ Result Connection::exec(std::string_view sql) {
     return result;
 }
 
-Result Connection::query(std::string_view sql, std::initializer_list<Parameter> parameters) {
-    reopen_if_lost();
-    if (transaction_lost_) throw_transaction_lost(sql);
+namespace {
+
+// libpq reads parameters as C strings: each copied, with its terminating NUL.
+class ParameterValues {
+public:
+    template <typename Parameters>
+    ParameterValues(const Parameters& parameters, std::string_view sql) {
+        texts_.reserve(parameters.size());
+        values_.reserve(parameters.size());
+        for (const auto& parameter : parameters) {
+            if (!parameter) {
+                values_.push_back(nullptr);
+                continue;
+            }
+            if (parameter->find('\0') != std::string_view::npos)
+                throw StorageError("PostgreSQL: " + describe(sql) + ": parameter " +
+                                   std::to_string(values_.size() + 1) + " holds a NUL byte");
+            texts_.emplace_back(*parameter);
+            values_.push_back(texts_.back().c_str());
+        }
+    }
+    int count() const { return static_cast<int>(values_.size()); }
+    const char* const* values() const { return values_.data(); }
+
+private:
+    std::vector<std::string> texts_;  // reserved: the pointers into it stay valid
+    std::vector<const char*> values_;
+};
+
+}  // namespace
+
+const std::string& Connection::prepared(std::string_view sql) {
     auto found = prepared_.find(sql);
     if (found == prepared_.end()) {
         const std::string name = "callpop_" + std::to_string(prepared_.size() + 1);
@@ -214,30 +244,71 @@ Result Connection::query(std::string_view sql, std::initializer_list<Parameter> 
             fail(connection_.get(), prepared.result_.get(), "preparing " + describe(sql));
         found = prepared_.emplace(text, name).first;
     }
-    // libpq reads parameters as C strings.
-    std::vector<std::string> texts;
-    std::vector<const char*> values;
-    texts.reserve(parameters.size());
-    values.reserve(parameters.size());
-    for (const auto& parameter : parameters) {
-        if (parameter) {
-            if (parameter->find('\0') != std::string_view::npos)
-                throw StorageError("PostgreSQL: " + describe(sql) + ": parameter " +
-                                   std::to_string(values.size() + 1) + " holds a NUL byte");
-            texts.emplace_back(*parameter);
-            values.push_back(texts.back().c_str());
-        } else {
-            values.push_back(nullptr);
-        }
-    }
-    Result result(PQexecPrepared(connection_.get(), found->second.c_str(),
-                                 static_cast<int>(values.size()), values.data(), nullptr, nullptr,
-                                 0));
+    return found->second;
+}
+
+Result Connection::query(std::string_view sql, std::initializer_list<Parameter> parameters) {
+    reopen_if_lost();
+    if (transaction_lost_) throw_transaction_lost(sql);
+    const std::string& name = prepared(sql);
+    const ParameterValues values(parameters, sql);
+    Result result(PQexecPrepared(connection_.get(), name.c_str(), values.count(), values.values(),
+                                 nullptr, nullptr, 0));
     note_transaction_state();
     const auto status = PQresultStatus(result.result_.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
         fail(connection_.get(), result.result_.get(), describe(sql));
     return result;
+}
+
+std::vector<Result> Connection::query_pipelined(const std::vector<Statement>& statements) {
+    reopen_if_lost();
+    std::vector<Result> results;
+    if (statements.empty()) return results;
+    if (transaction_lost_) throw_transaction_lost(statements.front().sql);
+    // Prepared (and parameters checked) before the pipeline starts: a failure then has
+    // sent nothing.
+    std::vector<ParameterValues> values;
+    values.reserve(statements.size());
+    for (const auto& statement : statements) {
+        prepared(statement.sql);
+        values.emplace_back(statement.parameters, statement.sql);
+    }
+    pg_conn* connection = connection_.get();
+    if (PQenterPipelineMode(connection) != 1) fail(connection, nullptr, "entering pipeline mode");
+    bool sent = true;
+    for (std::size_t index = 0; sent && index < statements.size(); ++index)
+        sent = PQsendQueryPrepared(connection, prepared_.find(statements[index].sql)->second.c_str(),
+                                   values[index].count(), values[index].values(), nullptr,
+                                   nullptr, 0) == 1;
+    sent = sent && PQpipelineSync(connection) == 1;
+    if (!sent) {
+        // Nothing to read back from a connection that could not send: it is gone.
+        PQexitPipelineMode(connection);
+        fail(connection, nullptr, "sending " + describe(statements.front().sql));
+    }
+    // Each statement's result, then a null; after them all, the sync's. A statement that
+    // failed is followed by PGRES_PIPELINE_ABORTED for each one after it.
+    results.reserve(statements.size());
+    std::optional<std::size_t> failed;
+    for (std::size_t index = 0; index < statements.size(); ++index) {
+        Result result(PQgetResult(connection));
+        if (!result.result_) break;  // the connection is gone
+        while (pg_result* end = PQgetResult(connection)) PQclear(end);
+        const auto status = PQresultStatus(result.result_.get());
+        if (!failed && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) failed = index;
+        results.push_back(std::move(result));
+    }
+    if (results.size() == statements.size()) {
+        const Result sync(PQgetResult(connection));
+        PQexitPipelineMode(connection);
+    }
+    note_transaction_state();
+    if (failed)
+        fail(connection, results[*failed].result_.get(), describe(statements[*failed].sql));
+    if (results.size() != statements.size())
+        fail(connection, nullptr, describe(statements[results.size()].sql));
+    return results;
 }
 
 // A text[] literal: every element quoted, so that any text (a number as given, an outcome

@@ -49,6 +49,12 @@ using Parameter = std::optional<std::string_view>;
 // A text[] parameter: every element quoted, so that any text stays one element.
 std::string text_array(const std::vector<std::string>& items);
 
+// One statement of a pipeline (Connection::query_pipelined).
+struct Statement {
+    std::string_view sql;
+    std::vector<Parameter> parameters;
+};
+
 // A notification a session LISTENing on its channel received (NOTIFY, pg_notify).
 struct Notification {
     std::string channel;
@@ -78,6 +84,10 @@ public:
     // One statement with $1, $2, ... bound to `parameters`, prepared on its first use on this
     // connection. A parameter cannot hold a NUL byte.
     Result query(std::string_view sql, std::initializer_list<Parameter> parameters = {});
+    // Statements sent one after another without waiting for answers, and answered together:
+    // one round trip for all (libpq's pipeline mode). Their results, in order. The first that
+    // fails throws as query() would; the server runs none after it.
+    std::vector<Result> query_pipelined(const std::vector<Statement>& statements);
     // COPY ... FROM STDIN with `rows`: lines in COPY's text format (copy_field() escapes a
     // field), sent in one stream.
     void copy_in(std::string_view sql, std::string_view rows);
@@ -95,6 +105,8 @@ public:
 
 private:
     void reopen_if_lost();
+    // The name `sql` is prepared under on this connection, preparing it on its first use.
+    const std::string& prepared(std::string_view sql);
     [[noreturn]] void fail_to_connect(std::string_view what) const;
     // After each statement: whether a transaction is open, for a loss to know it lost one.
     void note_transaction_state();

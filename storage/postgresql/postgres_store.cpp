@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -558,55 +559,35 @@ public:
     }
 
     std::optional<std::int64_t> append_log(const CallLogRecord& record) override {
-        // Writers on every daemon take ids one transaction at a time, so that ids follow
-        // commit order: a tail going on after id N never finds a smaller one committed later.
-        // Taken before the call's row is locked: the other way round, two daemons' writers
-        // could each hold what the other waits for.
-        if (db_.in_transaction() && !holds_log_lock_) {
-            db_.query(log_lock);
-            holds_log_lock_ = true;
-        }
-        if (record.kind == "outcome") {
+        return append_logs(std::span(&record, 1)).front();
+    }
+
+    std::vector<std::optional<std::int64_t>> append_logs(
+        std::span<const CallLogRecord> records) override {
+        std::vector<std::optional<std::int64_t>> ids;
+        ids.reserve(records.size());
+        // An outcome is logged only when its call has a row to take it: it goes on its own.
+        // The records between outcomes go together.
+        while (!records.empty()) {
+            const auto outcome = std::find_if(records.begin(), records.end(),
+                                              [](const auto& record) { return record.kind == "outcome"; });
+            const auto together = static_cast<std::size_t>(outcome - records.begin());
+            log_together(records.first(together), ids);
+            records = records.subspan(together);
+            if (records.empty()) break;
+            take_log_lock();
+            const auto& record = records.front();
             const Result updated = db_.query(
                 "UPDATE calls SET outcome = $2, outcome_notes = $3, outcome_agent = $4, "
                 "outcome_at = $5 WHERE call_id = $1",
                 {record.call, record.outcome, record.notes, record.agent, record.at});
-            if (updated.affected() == 0) return std::nullopt;
+            if (updated.affected() == 0)
+                ids.push_back(std::nullopt);
+            else
+                log_together(records.first(1), ids);
+            records = records.subspan(1);
         }
-        // A switch event the log holds already, from another daemon connected to the same
-        // switch, changes nothing (call_log_one_per_switch_event). Under the log lock the
-        // first writer's row is committed before the second inserts, so the second finds it
-        // and never waits on the index. A call event that is logged folds into the call's
-        // row in the same statement: one round trip a record.
-        static const std::string insert_record =
-            "INSERT INTO call_log (at, kind, call_id, switch, caller, caller_name, dialed, "
-            "line, queue, extension, agent, customer_id, customer_name, outcome, cause, notes, "
-            "followup_id, event_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-            "$13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING RETURNING id";
-        static const std::string ring = logged_and_folded(insert_record, "ring");
-        static const std::string answer = logged_and_folded(insert_record, "answer");
-        static const std::string end = logged_and_folded(insert_record, "hangup");
-        const bool ends = record.kind == "hangup" || record.kind == "timeout";
-        const std::string* log_and_fold = record.kind == "ring"     ? &ring
-                                          : record.kind == "answer" ? &answer
-                                          : ends                    ? &end
-                                                                    : nullptr;
-        const auto customer_id = text_of(record.customer_id);
-        const auto followup_id = text_of(record.followup_id);
-        const auto event_key = switch_event_key(record);
-        // The call_log insert alone binds the first 18; a fold the daemon's name too.
-        const auto insert = [&](const std::string& sql, auto... daemon) {
-            return db_.query(sql, {record.at, record.kind, record.call, record.switch_name,
-                                   record.from, record.caller_name, record.to, record.line,
-                                   record.queue, record.extension, record.agent, customer_id,
-                                   record.customer_name, record.outcome, record.cause,
-                                   record.notes, followup_id, event_key, daemon...});
-        };
-        const Result written = log_and_fold == nullptr
-                                   ? insert(insert_record)
-                                   : insert(*log_and_fold, Parameter(daemon_name_));
-        if (written.rows() == 0) return std::nullopt;
-        return written.integer(0, 0);
+        return ids;
     }
 
     std::optional<std::int64_t> add_note(std::int64_t customer_id, const Note& note) override {
@@ -952,6 +933,72 @@ public:
     }
 
 private:
+    // Writers on every daemon take ids one transaction at a time, so that ids follow commit
+    // order: a tail going on after id N never finds a smaller one committed later. Taken
+    // before the call's row is locked: the other way round, two daemons' writers could each
+    // hold what the other waits for.
+    bool needs_log_lock() const { return db_.in_transaction() && !holds_log_lock_; }
+    void take_log_lock() {
+        if (!needs_log_lock()) return;
+        db_.query(log_lock);
+        holds_log_lock_ = true;
+    }
+
+    // Logs `records` (none an outcome) in one round trip, the log lock first when this
+    // transaction has yet to take it, and appends their ids.
+    // A switch event the log holds already, from another daemon connected to the same switch,
+    // changes nothing (call_log_one_per_switch_event). Under the log lock the first writer's
+    // row is committed before the second inserts, so the second finds it and never waits on
+    // the index. A call event that is logged folds into the call's row in the same
+    // statement.
+    void log_together(std::span<const CallLogRecord> records,
+                      std::vector<std::optional<std::int64_t>>& ids) {
+        if (records.empty()) return;
+        static const std::string insert_record =
+            "INSERT INTO call_log (at, kind, call_id, switch, caller, caller_name, dialed, "
+            "line, queue, extension, agent, customer_id, customer_name, outcome, cause, notes, "
+            "followup_id, event_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+            "$13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING RETURNING id";
+        static const std::string ring = logged_and_folded(insert_record, "ring");
+        static const std::string answer = logged_and_folded(insert_record, "answer");
+        static const std::string end = logged_and_folded(insert_record, "hangup");
+        // What the parameters point at besides the records.
+        struct Texts {
+            std::optional<std::string> customer_id, followup_id, event_key;
+        };
+        std::vector<Texts> texts;
+        texts.reserve(records.size());
+        std::vector<postgresql::Statement> statements;
+        statements.reserve(records.size() + 1);
+        const bool locks = needs_log_lock();
+        if (locks) statements.push_back({log_lock, {}});
+        for (const auto& record : records) {
+            const bool ends = record.kind == "hangup" || record.kind == "timeout";
+            const std::string* log_and_fold = record.kind == "ring"     ? &ring
+                                              : record.kind == "answer" ? &answer
+                                              : ends                    ? &end
+                                                                        : nullptr;
+            const auto& text = texts.emplace_back(Texts{text_of(record.customer_id),
+                                                        text_of(record.followup_id),
+                                                        switch_event_key(record)});
+            // The call_log insert alone binds the first 18; a fold the daemon's name too.
+            auto& statement = statements.emplace_back(postgresql::Statement{
+                log_and_fold == nullptr ? insert_record : *log_and_fold,
+                {record.at, record.kind, record.call, record.switch_name, record.from,
+                 record.caller_name, record.to, record.line, record.queue, record.extension,
+                 record.agent, text.customer_id, record.customer_name, record.outcome,
+                 record.cause, record.notes, text.followup_id, text.event_key}});
+            if (log_and_fold != nullptr) statement.parameters.emplace_back(daemon_name_);
+        }
+        const auto results = db_.query_pipelined(statements);
+        if (locks) holds_log_lock_ = true;
+        for (std::size_t index = locks ? 1 : 0; index < results.size(); ++index) {
+            const auto& written = results[index];
+            ids.push_back(written.rows() == 0 ? std::nullopt
+                                              : std::optional(written.integer(0, 0)));
+        }
+    }
+
     using ProductCache = std::map<std::int64_t, std::vector<std::string>>;
 
     // The queued customers, merged as upsert_customer would have written them one by one:

@@ -171,6 +171,41 @@ TEST_CASE("postgresql: errors name the statement, and only the server's trouble 
     CHECK(db.query("SELECT count(*) FROM customers").integer(0, 0) == 1);
 }
 
+TEST_CASE("postgresql: statements sent together answer in order; one that fails throws, naming "
+          "it, and the ones after it do not run") {
+    Connection db(PostgresCluster::shared().fresh_database());
+    migrate(db);
+    const std::string insert = "INSERT INTO customers (external_id) VALUES ($1) RETURNING id";
+    const auto results = db.query_pipelined(
+        {{insert, {"CRM-1"}}, {"SELECT count(*) FROM customers", {}}, {insert, {"CRM-2"}}});
+    REQUIRE(results.size() == 3);
+    CHECK(results[1].integer(0, 0) == 1);
+    CHECK(results[2].integer(0, 0) > results[0].integer(0, 0));
+
+    // Outside a transaction the statements up to the failing one are one implicit
+    // transaction, rolled back with it.
+    const auto duplicate = callpop::test::storage_error_of([&] {
+        db.query_pipelined({{insert, {"CRM-3"}},
+                            {"INSERT INTO customers (external_id) VALUES ($1)", {"CRM-1"}},
+                            {insert, {"CRM-4"}}});
+    });
+    INFO(duplicate.what());
+    CHECK(std::string(duplicate.what())
+              .starts_with("PostgreSQL: \"INSERT INTO customers (external_id) VALUES ($1)\""));
+    CHECK(std::string(duplicate.what()).find("customers_external_id_key") != std::string::npos);
+    CHECK_FALSE(duplicate.transient());
+    CHECK(db.query("SELECT string_agg(external_id, ',' ORDER BY id) FROM customers").text(0, 0) ==
+          "CRM-1,CRM-2");
+
+    // Inside one, the transaction fails as with statements sent one by one.
+    db.exec("BEGIN");
+    CHECK_THROWS_AS(db.query_pipelined({{insert, {"CRM-5"}}, {"SELEKT 1", {}}}), StorageError);
+    CHECK_THROWS_AS(db.query("SELECT 1"), StorageError);
+    db.exec("ROLLBACK");
+    CHECK(db.query("SELECT count(*) FROM customers").integer(0, 0) == 2);
+    CHECK(db.query_pipelined({}).empty());
+}
+
 TEST_CASE("postgresql: a transaction the server lost with its connection is never half run") {
     const std::string conninfo = PostgresCluster::shared().fresh_database();
     Connection db(conninfo);

@@ -247,6 +247,41 @@ TEST_CASE_TEMPLATE("store: outcomes attach to known calls; for an unknown call n
     CHECK(card.history[0].notes == "replaced the roller");
 }
 
+TEST_CASE_TEMPLATE("store: records appended together are logged as one by one: in order, and "
+                   "what is refused is not written", Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    const auto customer_id = add_customer(*store, make_customer("C-1", "Pat Doe", {}));
+    auto [ring, answer, hangup] = answered_call("c-1", customer_id);
+    for (auto* record : {&ring, &answer, &hangup}) record->occurrence = 1;
+    auto unknown_call = call_event("outcome", "c-404", "2026-01-10T15:05:00.000Z");
+    unknown_call.outcome = "repaired";
+    auto outcome = unknown_call;
+    outcome.call = "c-1";
+    outcome.agent = "1001";
+    auto ring_again = ring;
+    ring_again.switch_name = "pbx-b";
+
+    storage::StoreTransaction transaction(*store);
+    const auto ids =
+        store->append_logs(std::vector{ring, answer, unknown_call, outcome, ring_again, hangup});
+    transaction.commit();
+    REQUIRE(ids.size() == 6);
+    std::string written;
+    for (const auto& id : ids) written += id ? "id " : "- ";
+    CHECK(written == "id id - id - id ");
+    CHECK(*ids[0] < *ids[1]);
+    CHECK(*ids[1] < *ids[3]);
+    CHECK(*ids[3] < *ids[5]);
+    std::string kinds;
+    for (const auto& record : store->recent_log(10)) kinds += record.kind + ":" + record.call + " ";
+    CHECK(kinds == "ring:c-1 answer:c-1 outcome:c-1 hangup:c-1 ");
+    const auto summary = store->call_summary("c-1");
+    REQUIRE(summary);
+    CHECK(summary->entry.state == "completed");
+    CHECK(summary->entry.outcome == "repaired");
+}
+
 TEST_CASE_TEMPLATE("store: the card holds notes, preferences, assets and history", Backend,
                    CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
