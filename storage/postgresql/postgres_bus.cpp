@@ -10,11 +10,11 @@ namespace {
 
 class PostgresBus final : public StoreBus {
 public:
-    explicit PostgresBus(const std::string& conninfo) : db_(conninfo) {}
+    explicit PostgresBus(const std::string& conninfo) : db_(conninfo) { set_up_new_session(); }
 
     void listen(std::string_view channel) override {
         channels_.emplace(channel);
-        listen_again_if_reconnected();
+        set_up_new_session();
         db_.exec("LISTEN " + quoted(channel));
     }
 
@@ -30,14 +30,14 @@ public:
         db_.query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS "
                   "sent(payload, position) ORDER BY position",
                   {channel, postgresql::text_array(payloads)});
-        listen_again_if_reconnected();
+        set_up_new_session();
     }
 
     int socket() const override { return db_.socket(); }
 
     std::vector<BusMessage> receive() override {
         auto notifications = db_.notifications();
-        listen_again_if_reconnected();
+        set_up_new_session();
         std::vector<BusMessage> messages;
         const int own_pid = db_.backend_pid();
         for (auto& notification : notifications) {
@@ -54,16 +54,21 @@ private:
         return identifier + "\"";
     }
 
-    // A new session listens to nothing: every channel again.
-    void listen_again_if_reconnected() {
-        if (db_.sessions() == listening_session_) return;
-        listening_session_ = db_.sessions();
+    // A new session listens to nothing: every channel again. Its commits need not wait for
+    // the disk: it writes nothing but notifications, which a server that crashes forgets
+    // anyway. A notifying transaction holds a lock that every other one on the server waits
+    // for (every daemon's publishes and writers' commits) until it has committed: a wait
+    // for the disk there would hold up the whole bus.
+    void set_up_new_session() {
+        if (db_.sessions() == set_up_session_) return;
+        set_up_session_ = db_.sessions();
+        db_.exec("SET synchronous_commit = off");
         for (const auto& channel : channels_) db_.exec("LISTEN " + quoted(channel));
     }
 
     postgresql::Connection db_;
     std::set<std::string, std::less<>> channels_;
-    std::uint64_t listening_session_ = 1;
+    std::uint64_t set_up_session_ = 0;
 };
 
 }  // namespace

@@ -628,13 +628,12 @@ public:
 
     void commit() override {
         write_queued_customers();
-        // The other daemons' tails hear of the records when they commit, not before; the
-        // name lets this daemon's own bus pass over what its writer read already.
-        if (holds_log_lock_) db_.query("SELECT pg_notify($1, $2)", {log_channel, daemon_name_});
+        const bool logged = holds_log_lock_;
         holds_log_lock_ = false;
         // A COMMIT of a transaction a statement failed in rolls it back, and says so.
         if (db_.exec("COMMIT").command() == "ROLLBACK")
             throw StorageError("PostgreSQL: the transaction was rolled back after an error in it");
+        if (logged) tell_other_daemons_of_records();
     }
 
     void rollback() override {
@@ -933,6 +932,21 @@ public:
     }
 
 private:
+    // The other daemons' tails read the log on when they hear of it: after the records
+    // commit, in a transaction of its own that does not wait for the disk. Inside the
+    // records' transaction, the notify lock (every notifying transaction on the server waits
+    // for it: each daemon's bus) would be held through the commit's flush. The name lets this
+    // daemon's own bus pass over what its writer read already. A failure here is not the
+    // commit's, and is not reported as one: the records are in, the others read them with
+    // the next ones, and a connection that is gone fails this writer's next statement.
+    void tell_other_daemons_of_records() {
+        try {
+            db_.query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)",
+                      {log_channel, daemon_name_});
+        } catch (const StorageError&) {
+        }
+    }
+
     // Writers on every daemon take ids one transaction at a time, so that ids follow commit
     // order: a tail going on after id N never finds a smaller one committed later. Taken
     // before the call's row is locked: the other way round, two daemons' writers could each
