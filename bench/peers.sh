@@ -161,6 +161,15 @@ if [ "$one_daemon" = 0 ]; then
   west_pid=${pids[-1]}
   agent_port=$agent_port_of_last
 fi
+# The server's CPU: every process of its own, the daemons' sessions included, in clock ticks.
+server_ticks() {
+  local total=0 pid
+  for pid in $(pgrep -u postgres); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+server_ticks_before=$(server_ticks)
 log_before=$("${as_postgres[@]}" "$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U callpop -d callpop \
   -c "SELECT coalesce(max(id), 0) FROM call_log")
 echo "switch on east ($switch_port), agents on $([ "$one_daemon" = 1 ] && echo east || echo west) ($agent_port); $customers customers in PostgreSQL 15" >&2
@@ -175,6 +184,7 @@ for name in east west; do
   peak=$(grep VmHWM "/proc/$pid/status" | awk '{print $2}')
   echo "$name: CPU $(calc "$ticks / $(getconf CLK_TCK)") s, peak RSS $(calc "$peak / 1024") MiB"
 done
+echo "PostgreSQL: CPU $(calc "($(server_ticks) - $server_ticks_before) / $(getconf CLK_TCK)") s (its processes, the daemons' sessions included)"
 kill -TERM "${pids[@]}"
 wait "${pids[@]}" 2>/dev/null || true
 pids=()

@@ -384,8 +384,11 @@ TEST_CASE("peers: with agents waiting for follow-ups on three daemons, each due 
     CHECK(distinct.size() == offered.size());
     // Each daemon had two agents waiting from the start, and more due than all six.
     CHECK(daemons_offering.size() == 3);
-    CHECK(count_of(conninfo, "SELECT count(*) FROM followups WHERE status = 'completed'") ==
-          std::ssize(distinct));
+    // The last result was sent as its offer came, and may not be saved yet.
+    wait_until([&] {
+        return count_of(conninfo, "SELECT count(*) FROM followups WHERE status = 'completed'") ==
+               std::ssize(distinct);
+    }, 10s, "every follow-up offered to be completed");
     CHECK(count_of(conninfo, "SELECT count(*) FROM call_log WHERE kind = 'followup_offered'") ==
           std::ssize(distinct));
 }
