@@ -122,6 +122,15 @@ LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
     return answer;
 }
 
+void CallerLookup::warm_up() {
+    try {
+        directory_.caller_by_number("", config_.pop.candidates, config_.pop.history);
+    } catch (const std::exception& error) {
+        // The first call's lookup tries again, and says so when it fails.
+        spdlog::debug("customer lookup: warming up: {}", error.what());
+    }
+}
+
 LookupThreads::LookupThreads(const config::Config& config, asio::any_io_executor loop,
                              Shape shape)
     : loop_(std::move(loop)), batch_max_(std::max<std::size_t>(1, shape.batch_max)) {
@@ -159,6 +168,7 @@ void LookupThreads::look_up(LookupRequest request, Done done) {
 }
 
 void LookupThreads::run(CallerLookup& lookup) {
+    lookup.warm_up();
     std::unique_lock lock(mutex_);
     while (true) {
         ++idle_;

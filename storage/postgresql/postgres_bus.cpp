@@ -26,10 +26,7 @@ public:
                                    " bytes for the other daemons is longer than " +
                                    std::to_string(max_payload_bytes));
         }
-        // pg_notify() row by row: in order, in one round trip.
-        db_.query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS "
-                  "sent(payload, position) ORDER BY position",
-                  {channel, postgresql::text_array(payloads)});
+        db_.query(publish_sql, {channel, postgresql::text_array(payloads)});
         set_up_new_session();
     }
 
@@ -48,6 +45,11 @@ public:
     }
 
 private:
+    // pg_notify() row by row: in order, in one round trip.
+    static constexpr const char* publish_sql =
+        "SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS "
+        "sent(payload, position) ORDER BY position";
+
     static std::string quoted(std::string_view channel) {
         std::string identifier = "\"";
         for (const char c : channel) identifier += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -63,6 +65,8 @@ private:
         if (db_.sessions() == set_up_session_) return;
         set_up_session_ = db_.sessions();
         db_.exec("SET synchronous_commit = off");
+        // Prepared now, with nothing to send: not with the first pop that crosses.
+        db_.query(publish_sql, {"", "{}"});
         for (const auto& channel : channels_) db_.exec("LISTEN " + quoted(channel));
     }
 
