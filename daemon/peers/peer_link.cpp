@@ -33,6 +33,10 @@ PeerLink::PeerLink(config::Storage settings, std::vector<std::string> channels,
       wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     if (wake_fd_ < 0) throw std::runtime_error("peer link: cannot make an eventfd");
     thread_ = std::thread([this] { run(); });
+    // Listening before the daemon says it is ready: what the others publish from then on
+    // reaches it (a pop for an agent who logs in to it the moment it is up).
+    std::unique_lock lock(mutex_);
+    first_attempt_over_.wait(lock, [this] { return first_attempt_done_; });
 }
 
 PeerLink::~PeerLink() {
@@ -113,6 +117,14 @@ void PeerLink::run() {
         const std::scoped_lock lock(mutex_);
         return stopping_;
     };
+    const auto first_attempt_done = [this] {
+        {
+            const std::scoped_lock lock(mutex_);
+            if (first_attempt_done_) return;
+            first_attempt_done_ = true;
+        }
+        first_attempt_over_.notify_all();
+    };
     while (!stopping()) {
         if (!bus) {
             try {
@@ -124,9 +136,11 @@ void PeerLink::run() {
                 // Posted before anything received on the new link, so the loop reads what it
                 // missed first.
                 if (connected_callback_) asio::post(loop_, connected_callback_);
+                first_attempt_done();
             } catch (const storage::StorageError& error) {
                 bus.reset();
                 lost(error.what());
+                first_attempt_done();
                 // What waits would only grow stale: dropped, as during the outage.
                 {
                     const std::scoped_lock lock(mutex_);

@@ -27,7 +27,8 @@ public:
     using Received = std::function<void(const storage::BusMessage&)>;
     using Connected = std::function<void()>;
     // Listens on `channels`; `received` runs on `loop`, in the order messages came. The
-    // first connection is made on the link's thread: a database down at start is an outage.
+    // first connection is made on the link's thread, and waited for: a database down at
+    // start is an outage.
     // `connected` runs on `loop` each time the link is made, the first time too, before what
     // comes on it: what the others said while this daemon was not listening is lost, and
     // the loop reads again what the store keeps (the call log committed meanwhile).
@@ -66,6 +67,8 @@ private:
     mutable std::mutex mutex_;
     std::deque<std::pair<std::string, std::string>> waiting_;  // channel, payload
     bool stopping_ = false;
+    bool first_attempt_done_ = false;  // connected, or failed to, once
+    std::condition_variable first_attempt_over_;
     std::string last_error_;
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> outages_{0};
