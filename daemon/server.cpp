@@ -499,10 +499,14 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
     return first;
 }
 
+std::string Server::peer_message_text(nlohmann::json& message) const {
+    message["daemon"] = config_.storage.daemon_name;
+    return message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void Server::publish_switch_event(const QueuedEvent& queued) {
     if (!peers_ || !queued.applied) return;
-    nlohmann::json message{{"daemon", config_.storage.daemon_name},
-                           {"switch", queued.switch_name},
+    nlohmann::json message{{"switch", queued.switch_name},
                            {"event", protocol::encode_switch_event(queued.event)}};
     // Published as applied, in order, after the call's lookup: the others pop the card found
     // here rather than each reading the store again for it (one lookup a call, not one a
@@ -516,16 +520,11 @@ void Server::publish_switch_event(const QueuedEvent& queued) {
                                                              : nlohmann::json(nullptr)},
                            {"customer_name", call->customer_name}};
     }
-    // Text that is not UTF-8 (an AMI caller name, say) goes as U+FFFD: the event itself is
-    // this daemon's already.
-    const auto text = [&] {
-        return message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    };
-    std::string payload = text();
+    std::string payload = peer_message_text(message);
     // A card too long for the bus: the others look the caller up themselves.
     if (payload.size() > storage::StoreBus::max_payload_bytes && message.contains("card")) {
         message.erase("card");
-        payload = text();
+        payload = peer_message_text(message);
     }
     peers_->publish(std::string(peer_events_channel), std::move(payload));
 }
@@ -592,10 +591,8 @@ void Server::tell_peers_who_sits_at(const TrackedCall& call,
         if (auto agent = router_.agent_at(extension); !agent.empty()) agents[extension] = agent;
     }
     if (agents.empty()) return;
-    peers_->publish(std::string(peer_events_channel),
-                    nlohmann::json{{"daemon", config_.storage.daemon_name},
-                                   {"seated", {{"call", call.id}, {"agents", std::move(agents)}}}}
-                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    nlohmann::json message{{"seated", {{"call", call.id}, {"agents", std::move(agents)}}}};
+    peers_->publish(std::string(peer_events_channel), peer_message_text(message));
 }
 
 void Server::on_peer_seats(const nlohmann::json& seated) {

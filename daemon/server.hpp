@@ -138,6 +138,9 @@ private:
                             bool mirrored, std::optional<LookupAnswer> looked_up = std::nullopt);
     // A switch event of this daemon's own, once applied, to the other daemons.
     void publish_switch_event(const QueuedEvent& queued);
+    // `message` as the other daemons read it: signed with this daemon's name. Text that is
+    // not UTF-8 (an AMI caller name, say) goes as U+FFFD: the event is this daemon's already.
+    std::string peer_message_text(nlohmann::json& message) const;
     void start_lookup(LookupRequest request);
     void act_on_queued_events();
     // False when the event's call must wait for its lookup: `queued` then holds the change.
