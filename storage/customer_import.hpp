@@ -3,10 +3,7 @@
 // stored (a file without some columns keeps the stored values) and commits in chunks, so it
 // sees the directory and transactions too.
 #include <cstdint>
-#include <span>
-#include <string>
 #include <string_view>
-#include <vector>
 
 #include "domain/records.hpp"
 #include "storage/customer_directory.hpp"
@@ -39,29 +36,6 @@ public:
     virtual bool upsert_asset(std::string_view customer_external_id, const Asset& asset) = 0;
     // Inserts unless the customer already has the same kind and text. false as above.
     virtual bool upsert_note(std::string_view customer_external_id, const Note& note) = 0;
-
-    // upsert_asset (upsert_note) for each row, in order, with each one's result: a store on a
-    // server sends them together, in one round trip.
-    struct AssetRow {
-        std::string customer_external_id;
-        Asset asset;
-    };
-    struct NoteRow {
-        std::string customer_external_id;
-        Note note;
-    };
-    virtual std::vector<bool> upsert_assets(std::span<const AssetRow> rows) {
-        std::vector<bool> known;
-        known.reserve(rows.size());
-        for (const auto& row : rows) known.push_back(upsert_asset(row.customer_external_id, row.asset));
-        return known;
-    }
-    virtual std::vector<bool> upsert_notes(std::span<const NoteRow> rows) {
-        std::vector<bool> known;
-        known.reserve(rows.size());
-        for (const auto& row : rows) known.push_back(upsert_note(row.customer_external_id, row.note));
-        return known;
-    }
 };
 
 }  // namespace callpop::storage

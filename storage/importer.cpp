@@ -6,12 +6,9 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <optional>
 #include <span>
-#include <string>
 #include <string_view>
-#include <vector>
 
 #include "domain/timestamp.hpp"
 #include "storage/csv_reader.hpp"
@@ -278,11 +275,7 @@ RejectReason read_phones(std::string_view text, const PhoneNormalizer& normalize
 // uncommitted (a storage failure), keeping the chunks before it.
 class ChunkedTransaction {
 public:
-    // `before_commit` writes what the rows' importer held back, in the chunk it belongs to.
-    ChunkedTransaction(CustomerImport& store, std::function<void()> before_commit)
-        : store_(store), before_commit_(std::move(before_commit)) {
-        store_.begin();
-    }
+    explicit ChunkedTransaction(CustomerImport& store) : store_(store) { store_.begin(); }
     ~ChunkedTransaction() {
         if (open_) store_.rollback();
     }
@@ -297,14 +290,12 @@ public:
         rows_in_chunk_ = 0;
     }
     void commit() {
-        before_commit_();
         store_.commit();
         open_ = false;
     }
 
 private:
     CustomerImport& store_;
-    std::function<void()> before_commit_;
     bool open_ = true;
     std::size_t rows_in_chunk_ = 0;
 };
@@ -356,15 +347,8 @@ RejectReason check_shape(const CsvRecord& record, const ColumnIndex& columns) {
     return std::nullopt;
 }
 
-// An importer that holds rows back to write them together (write_held), and reports those
-// the store refused then.
-template <typename ImportRow>
-concept HoldsRows = requires(ImportRow& import_row, ImportReport& report) {
-    import_row.write_held(report);
-};
-
-// Reads the file, hands each well-formed row, its line and the report to import_row (which
-// returns why it rejected the row, if it did), and counts the outcome.
+// Reads the file, hands each well-formed row to import_row (which returns why it rejected
+// the row, if it did), and counts the outcome.
 template <typename ImportRow>
 ImportReport import_file(CustomerImport& store, const std::filesystem::path& path,
                          std::span<const Column> columns, const ImportProgress& progress,
@@ -377,9 +361,7 @@ ImportReport import_file(CustomerImport& store, const std::filesystem::path& pat
     const ColumnIndex index(read_header(reader, report.file), columns, report);
 
     ImportSettings settings(store);
-    ChunkedTransaction transaction(store, [&] {
-        if constexpr (HoldsRows<ImportRow>) import_row.write_held(report);
-    });
+    ChunkedTransaction transaction(store);
     CsvRecord record;
     while (reader.next(record)) {
         ++report.rows;
@@ -387,7 +369,7 @@ ImportReport import_file(CustomerImport& store, const std::filesystem::path& pat
         if (!reason) {
             const Row row(record, index);
             reason = require_values(row, columns);
-            if (!reason) reason = import_row(row, record.line, report);
+            if (!reason) reason = import_row(row);
         }
         if (reason)
             report.errors.push_back({record.line, std::move(*reason)});
@@ -399,9 +381,6 @@ ImportReport import_file(CustomerImport& store, const std::filesystem::path& pat
     if (input.bad()) throw ImportError(describe_io_failure(report.file, "read error"));
     transaction.commit();
     settings.end();
-    // Rows refused when written together come after the others of their chunk.
-    std::stable_sort(report.errors.begin(), report.errors.end(),
-                     [](const auto& left, const auto& right) { return left.line < right.line; });
     return report;
 }
 
@@ -448,7 +427,7 @@ public:
     CustomerImporter(CustomerImport& store, const PhoneNormalizer& normalizer)
         : store_(store), normalizer_(normalizer) {}
 
-    RejectReason operator()(const Row& row, std::size_t /*line*/, ImportReport& /*report*/) {
+    RejectReason operator()(const Row& row) {
         using namespace customer_column;
         const auto flag = parse_flag(row[do_not_call]);
         if (!flag)
@@ -495,94 +474,56 @@ private:
     std::vector<std::string> phones_;  // the row's numbers, before they replace the stored ones
 };
 
-// Rows of one kind (an asset, a note) for a customer named by external id: validated one by
-// one, written together, since nothing read back depends on them.
-template <typename HeldRow>
-class HeldRows {
-public:
-    using Write = std::vector<bool> (CustomerImport::*)(std::span<const HeldRow>);
-    HeldRows(CustomerImport& store, Write write) : store_(store), write_(write) {}
-
-    void hold(std::size_t line, HeldRow row, ImportReport& report) {
-        lines_.push_back(line);
-        rows_.push_back(std::move(row));
-        if (rows_.size() == rows_written_together) write_held(report);
-    }
-    // A row whose customer is unknown is refused on its line, and was not imported.
-    void write_held(ImportReport& report) {
-        if (rows_.empty()) return;
-        const auto known = (store_.*write_)(rows_);
-        for (std::size_t index = 0; index < rows_.size(); ++index) {
-            if (known[index]) continue;
-            report.errors.push_back(
-                {lines_[index], unknown_customer(rows_[index].customer_external_id)});
-            --report.inserted_or_updated;
-        }
-        lines_.clear();
-        rows_.clear();
-    }
-
-private:
-    // Sent in one round trip: enough to make the wait for each one's answer vanish, few
-    // enough that neither side's socket buffer fills before the other reads.
-    static constexpr std::size_t rows_written_together = 500;
-    CustomerImport& store_;
-    Write write_;
-    std::vector<std::size_t> lines_;
-    std::vector<HeldRow> rows_;
-};
-
 class AssetImporter {
 public:
-    explicit AssetImporter(CustomerImport& store) : held_(store, &CustomerImport::upsert_assets) {}
+    explicit AssetImporter(CustomerImport& store) : store_(store) {}
 
-    RejectReason operator()(const Row& row, std::size_t line, ImportReport& report) {
+    RejectReason operator()(const Row& row) {
         using namespace asset_column;
         if (auto reason = check_date("purchased", row[purchased])) return reason;
         if (auto reason = check_date("warranty_end", row[warranty_end])) return reason;
-        held_.hold(line,
-                   {std::string(row[customer]),
-                    {std::string(row[product]), std::string(row[serial]),
-                     std::string(row[purchased]), std::string(row[warranty_end])}},
-                   report);
+        asset_.product.assign(row[product]);
+        asset_.serial.assign(row[serial]);
+        asset_.purchased.assign(row[purchased]);
+        asset_.warranty_end.assign(row[warranty_end]);
+        if (!store_.upsert_asset(row[customer], asset_)) return unknown_customer(row[customer]);
         return std::nullopt;
     }
-    void write_held(ImportReport& report) { held_.write_held(report); }
 
 private:
-    HeldRows<CustomerImport::AssetRow> held_;
+    CustomerImport& store_;
+    Asset asset_;
 };
 
 class NoteImporter {
 public:
     explicit NoteImporter(CustomerImport& store)
-        : held_(store, &CustomerImport::upsert_notes), import_time_(domain::utc_now()) {}
+        : store_(store), import_time_(domain::utc_now()) {}
 
-    RejectReason operator()(const Row& row, std::size_t line, ImportReport& report) {
+    RejectReason operator()(const Row& row) {
         using namespace note_column;
-        Note note;
-        note.kind = row[kind].empty() ? "note" : lowercase(row[kind]);
-        if (note.kind != "note" && note.kind != "preference")
+        note_.kind = row[kind].empty() ? "note" : lowercase(row[kind]);
+        if (note_.kind != "note" && note_.kind != "preference")
             return "kind: " + quoted(row[kind]) + " is not note or preference";
         if (row[created_at].empty()) {
-            note.created_at = import_time_;
+            note_.created_at = import_time_;
         } else if (const auto time = parse_iso8601(row[created_at])) {
             // Stored as UTC in one format, so that notes sort by time.
-            note.created_at = domain::format_utc(*time);
+            note_.created_at = domain::format_utc(*time);
         } else {
             return "created_at: " + quoted(row[created_at]) +
                    " is not an ISO 8601 time (2024-05-01T14:30:00Z)";
         }
-        note.text.assign(row[text]);
-        note.author.assign(row[author]);
-        held_.hold(line, {std::string(row[customer]), std::move(note)}, report);
+        note_.text.assign(row[text]);
+        note_.author.assign(row[author]);
+        if (!store_.upsert_note(row[customer], note_)) return unknown_customer(row[customer]);
         return std::nullopt;
     }
-    void write_held(ImportReport& report) { held_.write_held(report); }
 
 private:
-    HeldRows<CustomerImport::NoteRow> held_;
+    CustomerImport& store_;
     std::string import_time_;  // the default created_at: one time for the whole file
+    Note note_;
 };
 
 }  // namespace

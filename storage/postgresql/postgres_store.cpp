@@ -285,35 +285,6 @@ std::string_view result_name(const std::optional<AttemptResult>& result) {
     return result ? domain::to_string(*result) : std::string_view("");
 }
 
-// By serial, or by product and purchase date when there is none: updated if found, else
-// added; in one statement, which also says whether the customer exists (a count of 1 or 0).
-constexpr const char* upsert_asset_sql =
-    "WITH owner AS (SELECT id FROM customers WHERE external_id = $1), "
-    "found AS (SELECT a.id FROM assets a JOIN owner ON a.customer_id = owner.id "
-    "WHERE ($3::text <> '' AND a.serial = $3::text) OR ($3::text = '' AND a.serial = '' "
-    "AND a.product = $2::text AND a.purchased = $4::text) ORDER BY a.id LIMIT 1), "
-    "updated AS (UPDATE assets SET product = $2::text, serial = $3::text, "
-    "purchased = $4::text, warranty_end = $5::text WHERE id IN (SELECT id FROM found)), "
-    "added AS (INSERT INTO assets (customer_id, product, serial, purchased, warranty_end) "
-    "SELECT id, $2::text, $3::text, $4::text, $5::text FROM owner "
-    "WHERE NOT EXISTS (SELECT 1 FROM found)) "
-    "SELECT count(*) FROM owner";
-// Added unless the customer has a note of the same kind and text; counts the customer too.
-constexpr const char* upsert_note_sql =
-    "WITH owner AS (SELECT id FROM customers WHERE external_id = $1), "
-    "added AS (INSERT INTO notes (customer_id, kind, text, author, created_at) "
-    "SELECT id, $2::text, $3::text, $4::text, $5::text FROM owner WHERE NOT EXISTS "
-    "(SELECT 1 FROM notes n WHERE n.customer_id = owner.id AND n.kind = $2::text "
-    "AND n.text = $3::text)) "
-    "SELECT count(*) FROM owner";
-
-std::vector<bool> owners_found(const std::vector<Result>& counts) {
-    std::vector<bool> found;
-    found.reserve(counts.size());
-    for (const auto& count : counts) found.push_back(count.integer(0, 0) > 0);
-    return found;
-}
-
 // Held by a transaction that appends to the call log, until it ends (callpop's port, then 3).
 constexpr const char* log_lock = "SELECT pg_advisory_xact_lock(7700, 3)";
 
@@ -477,35 +448,34 @@ public:
     }
 
     bool upsert_asset(std::string_view customer_external_id, const Asset& asset) override {
-        return db_.query(upsert_asset_sql, {customer_external_id, asset.product, asset.serial,
-                                            asset.purchased, asset.warranty_end})
-                   .integer(0, 0) > 0;
+        // By serial, or by product and purchase date when there is none: updated if found,
+        // else added; in one statement, which also says whether the customer exists.
+        const Result customers = db_.query(
+            "WITH owner AS (SELECT id FROM customers WHERE external_id = $1), "
+            "found AS (SELECT a.id FROM assets a JOIN owner ON a.customer_id = owner.id "
+            "WHERE ($3::text <> '' AND a.serial = $3::text) OR ($3::text = '' AND a.serial = '' "
+            "AND a.product = $2::text AND a.purchased = $4::text) ORDER BY a.id LIMIT 1), "
+            "updated AS (UPDATE assets SET product = $2::text, serial = $3::text, "
+            "purchased = $4::text, warranty_end = $5::text WHERE id IN (SELECT id FROM found)), "
+            "added AS (INSERT INTO assets (customer_id, product, serial, purchased, warranty_end) "
+            "SELECT id, $2::text, $3::text, $4::text, $5::text FROM owner "
+            "WHERE NOT EXISTS (SELECT 1 FROM found)) "
+            "SELECT count(*) FROM owner",
+            {customer_external_id, asset.product, asset.serial, asset.purchased,
+             asset.warranty_end});
+        return customers.integer(0, 0) > 0;
     }
 
     bool upsert_note(std::string_view customer_external_id, const Note& note) override {
-        return db_.query(upsert_note_sql, {customer_external_id, note.kind, note.text,
-                                           note.author, note.created_at})
-                   .integer(0, 0) > 0;
-    }
-
-    // One statement a row, as upsert_asset's: each sees what the rows before it wrote.
-    std::vector<bool> upsert_assets(std::span<const AssetRow> rows) override {
-        std::vector<postgresql::Statement> statements;
-        statements.reserve(rows.size());
-        for (const auto& [customer, asset] : rows)
-            statements.push_back({upsert_asset_sql,
-                                  {customer, asset.product, asset.serial, asset.purchased,
-                                   asset.warranty_end}});
-        return owners_found(db_.query_pipelined(statements));
-    }
-
-    std::vector<bool> upsert_notes(std::span<const NoteRow> rows) override {
-        std::vector<postgresql::Statement> statements;
-        statements.reserve(rows.size());
-        for (const auto& [customer, note] : rows)
-            statements.push_back(
-                {upsert_note_sql, {customer, note.kind, note.text, note.author, note.created_at}});
-        return owners_found(db_.query_pipelined(statements));
+        const Result customers = db_.query(
+            "WITH owner AS (SELECT id FROM customers WHERE external_id = $1), "
+            "added AS (INSERT INTO notes (customer_id, kind, text, author, created_at) "
+            "SELECT id, $2::text, $3::text, $4::text, $5::text FROM owner WHERE NOT EXISTS "
+            "(SELECT 1 FROM notes n WHERE n.customer_id = owner.id AND n.kind = $2::text "
+            "AND n.text = $3::text)) "
+            "SELECT count(*) FROM owner",
+            {customer_external_id, note.kind, note.text, note.author, note.created_at});
+        return customers.integer(0, 0) > 0;
     }
 
     // ---- the call log ----
