@@ -369,6 +369,40 @@ TEST_CASE_TEMPLATE("import assets: dates checked, unknown customers reported, re
     CHECK(laserjet->warranty_end.empty());
 }
 
+TEST_CASE_TEMPLATE("import assets: a long file's rows are applied in order, and refusals named "
+                   "by their lines", Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    storage::import_customers(*store, write_file(dir, "c.csv", pat_doe_csv),
+                              test::us_normalizer());
+    // Line 2 adds a serial that line 1,102 updates, several hundred rows later; lines 3 and
+    // 1,103 name no customer.
+    std::string csv = "customer,product,serial,purchased,warranty_end\n"
+                      "C-1000,LaserJet Pro M404,7XK2Q1,2025-03-14,\n"
+                      "C-999,ThinkPad T14,PF0,2024-01-01,\n";
+    for (int row = 4; row <= 1101; ++row)
+        csv += "C-1000,Cable,C" + std::to_string(row) + ",2024-01-01,\n";
+    csv += "C-1000,LaserJet Pro M404dn,7XK2Q1,2025-03-15,\n"
+           "C-998,ThinkPad T14,PF1,2024-01-01,\n";
+    const auto path = write_file(dir, "assets.csv", csv);
+    const auto report = storage::import_assets(*store, path);
+    const std::string file = path.string();
+    CHECK(described_errors(report) == Strings{file + ":3: customer \"C-999\" is not known",
+                                              file + ":1103: customer \"C-998\" is not known"});
+    CHECK(report.rows == 1102);
+    CHECK(report.inserted_or_updated == 1100);
+    const auto pat = store->customer_by_external_id("C-1000");
+    REQUIRE(pat);
+    CHECK(store->customer_by_asset_serial("C1101")->external_id == "C-1000");
+    const auto laserjet = store->customer_by_asset_serial("7XK2Q1");
+    REQUIRE(laserjet);
+    std::size_t laserjets = 0;
+    for (const auto& asset : store->card(*pat, 5).assets)
+        laserjets += asset.serial == "7XK2Q1" && asset.product == "LaserJet Pro M404dn" ? 1 : 0;
+    // The card shows the newest 50: the LaserJet bought in 2025 is among them, once.
+    CHECK(laserjets == 1);
+}
+
 TEST_CASE_TEMPLATE("import notes: kinds, times in UTC, unknown customers, no duplicates on re-import",
                    Backend, CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
