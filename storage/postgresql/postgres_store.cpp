@@ -582,7 +582,7 @@ public:
                 "outcome_at = $5 WHERE call_id = $1",
                 {record.call, record.outcome, record.notes, record.agent, record.at});
             if (updated.affected() == 0)
-                ids.push_back(std::nullopt);
+                ids.emplace_back();
             else
                 log_together(records.first(1), ids);
             records = records.subspan(1);
