@@ -71,11 +71,12 @@ std::shared_ptr<SwitchClient> make_switch_client(asio::io_context& io,
 unsigned cores_beside_the_loop() { return std::max(2u, std::thread::hardware_concurrency()) - 1; }
 
 // SQLite's lookups run on this machine's cores, in batches whose answers wake the loop once.
-// On a database server each lookup mostly waits for its round trip: more threads keep pops
-// flowing while some wait, and each answer goes back as soon as it is found (a batch of 64
-// would hold the first pop for 63 round trips).
+// A database server reads a batch's callers in one statement (callers_by_numbers): under
+// load one round trip and one wake-up of each side carry many lookups, which is what a
+// ring costs the server most. Two threads, so that one slow lookup (a number thousands of
+// customers share) does not hold every ring behind it.
 LookupThreads::Shape lookup_shape(const config::Storage& storage) {
-    if (storage::store_is_shared(storage)) return {.threads = 8, .batch_max = 1};
+    if (storage::store_is_shared(storage)) return {.threads = 2, .batch_max = 32};
     return {.threads = std::min(cores_beside_the_loop(), 4u), .batch_max = 64};
 }
 

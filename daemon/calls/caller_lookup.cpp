@@ -61,34 +61,53 @@ std::optional<domain::CustomerCard> CallerLookup::card_from_data(const nlohmann:
     return card;
 }
 
-LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
-    protocol::Pop pop;
-    pop.call = request.call;
-    pop.caller.raw = request.caller_raw;
-    pop.caller.name = request.caller_name;
-    pop.caller.withheld = storage::PhoneNormalizer::is_withheld(request.caller_raw);
-    if (!pop.caller.withheld) pop.caller.number = numbers_.normalize(request.caller_raw);
-    pop.dialed = request.dialed;
-    pop.line = numbers_.line_name(request.dialed);
-    pop.queue = request.queue;
-    pop.data = request.data;
+std::vector<LookupAnswer> CallerLookup::look_up(std::span<const LookupRequest> requests) {
+    std::vector<protocol::Pop> pops(requests.size());
+    for (std::size_t index = 0; index < requests.size(); ++index) {
+        const auto& request = requests[index];
+        auto& pop = pops[index];
+        pop.call = request.call;
+        pop.caller.raw = request.caller_raw;
+        pop.caller.name = request.caller_name;
+        pop.caller.withheld = storage::PhoneNormalizer::is_withheld(request.caller_raw);
+        if (!pop.caller.withheld) pop.caller.number = numbers_.normalize(request.caller_raw);
+        pop.dialed = request.dialed;
+        pop.line = numbers_.line_name(request.dialed);
+        pop.queue = request.queue;
+        pop.data = request.data;
+    }
 
-    std::string match = "none";
     const auto find = [&] {
-        match = "none";
-        if (auto card = card_from_data(request.data, match)) {
-            pop.customer = std::move(card);
-        } else if (pop.caller.withheld) {
-            match = "withheld";
-        } else {
-            auto found = directory_.caller_by_number(pop.caller.number, config_.pop.candidates,
-                                                     config_.pop.history);
-            if (found.card) match = "number";
-            pop.customer = std::move(found.card);
-            pop.other_candidates = std::move(found.others);
+        std::vector<std::size_t> by_number;
+        std::vector<std::string> numbers;
+        for (std::size_t index = 0; index < requests.size(); ++index) {
+            auto& pop = pops[index];
+            pop.match = "none";
+            if (auto card = card_from_data(requests[index].data, pop.match)) {
+                pop.customer = std::move(card);
+            } else if (pop.caller.withheld) {
+                pop.match = "withheld";
+            } else {
+                by_number.push_back(index);
+                numbers.push_back(pop.caller.number);
+            }
+        }
+        if (numbers.empty()) return;
+        auto found = directory_.callers_by_numbers(numbers, config_.pop.candidates,
+                                                   config_.pop.history);
+        for (std::size_t at = 0; at < by_number.size(); ++at) {
+            auto& pop = pops[by_number[at]];
+            if (found[at].card) pop.match = "number";
+            pop.customer = std::move(found[at].card);
+            pop.other_candidates = std::move(found[at].others);
         }
     };
-    // A store that fails (locked, I/O error) must not cost the agent the pop: it goes out
+    const auto calls = [&] {
+        std::string listed;
+        for (const auto& request : requests) listed += (listed.empty() ? "" : ", ") + request.call;
+        return listed;
+    };
+    // A store that fails (locked, I/O error) must not cost the agents their pops: they go out
     // with what the switch said and no customer.
     try {
         try {
@@ -97,29 +116,39 @@ LookupAnswer CallerLookup::look_up(const LookupRequest& request) {
             if (!error.transient()) throw;
             // A database server restarted since this connection's last lookup: the first
             // statement finds the connection gone, the next one connects again.
-            spdlog::warn("call {}: customer lookup failed, trying again: {}", request.call,
-                         error.what());
+            spdlog::warn("call {}: customer lookup failed, trying again: {}", calls(), error.what());
             find();
         }
     } catch (const std::exception& error) {
-        spdlog::error("call {}: customer lookup failed, popping without a customer: {}",
-                      request.call, error.what());
-        match = "lookup_failed";
-        pop.customer.reset();
-        pop.other_candidates.clear();
+        // What one caller's records broke must not cost the others theirs: each alone.
+        if (requests.size() > 1) {
+            std::vector<LookupAnswer> answers;
+            answers.reserve(requests.size());
+            for (std::size_t index = 0; index < requests.size(); ++index)
+                answers.push_back(std::move(look_up(requests.subspan(index, 1)).front()));
+            return answers;
+        }
+        spdlog::error("call {}: customer lookup failed, popping without a customer: {}", calls(),
+                      error.what());
+        pops.front().match = "lookup_failed";
+        pops.front().customer.reset();
+        pops.front().other_candidates.clear();
     }
-    pop.match = match;
 
-    LookupAnswer answer;
-    answer.call = request.call;
-    answer.pop_line = protocol::encode_pop(pop);
-    answer.caller_number = std::move(pop.caller.number);
-    answer.line_name = std::move(pop.line);
-    if (pop.customer) {
-        answer.customer_id = pop.customer->customer.id;
-        answer.customer_name = std::move(pop.customer->customer.name);
+    std::vector<LookupAnswer> answers(requests.size());
+    for (std::size_t index = 0; index < requests.size(); ++index) {
+        auto& pop = pops[index];
+        auto& answer = answers[index];
+        answer.call = requests[index].call;
+        answer.pop_line = protocol::encode_pop(pop);
+        answer.caller_number = std::move(pop.caller.number);
+        answer.line_name = std::move(pop.line);
+        if (pop.customer) {
+            answer.customer_id = pop.customer->customer.id;
+            answer.customer_name = std::move(pop.customer->customer.name);
+        }
     }
-    return answer;
+    return answers;
 }
 
 void CallerLookup::warm_up() {
@@ -183,10 +212,14 @@ void LookupThreads::run(CallerLookup& lookup) {
             queue_.pop_front();
         }
         lock.unlock();
+        std::vector<LookupRequest> requests;
+        requests.reserve(batch.size());
+        for (auto& pending : batch) requests.push_back(std::move(pending.request));
+        auto found = lookup.look_up(requests);
         std::vector<std::pair<Done, LookupAnswer>> answers;
         answers.reserve(batch.size());
-        for (auto& pending : batch)
-            answers.emplace_back(std::move(pending.done), lookup.look_up(pending.request));
+        for (std::size_t index = 0; index < batch.size(); ++index)
+            answers.emplace_back(std::move(batch[index].done), std::move(found[index]));
         asio::post(batch.front().loop_at_work, [answers = std::move(answers)]() mutable {
             for (auto& [done, answer] : answers) done(std::move(answer));
         });

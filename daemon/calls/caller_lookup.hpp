@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -65,7 +66,9 @@ struct LookupAnswer {
 class CallerLookup {
 public:
     CallerLookup(storage::CustomerDirectory& directory, const config::Config& config);
-    LookupAnswer look_up(const LookupRequest& request);
+    // An answer for each request, in their order; the callers known by number alone are
+    // read together (CustomerDirectory::callers_by_numbers).
+    std::vector<LookupAnswer> look_up(std::span<const LookupRequest> requests);
     // Runs the lookup once for a number no one has: a database session's first run of it
     // plans it and reads the catalogs (some 30 ms on PostgreSQL), which the first caller
     // should not wait for.

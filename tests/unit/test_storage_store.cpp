@@ -391,6 +391,48 @@ TEST_CASE_TEMPLATE("store: customers on a shared number come most recently calle
     CHECK(nobody.others.empty());
 }
 
+TEST_CASE_TEMPLATE("store: callers looked up together get what each gets alone, in order",
+                   Backend, CALLPOP_STORAGE_BACKENDS) {
+    const TempDir dir;
+    auto store = test::open_test_store<Backend>(dir);
+    add_customer(*store, make_customer("C-1", "Older", {"+15550102000"}));
+    const auto newer = add_customer(*store, make_customer("C-2", "Newer", {"+15550102000"}));
+    add_customer(*store, make_customer("C-3", "Alone", {"+15550103000", "+15550104000"}));
+    auto ring = call_event("ring", "c-1", "2026-01-10T15:00:00.000Z");
+    ring.customer_id = newer;
+    append(*store, ring);
+
+    // What a match is made of, to compare: the card's customer and history, then the others.
+    const auto summary = [](const storage::NumberMatch& match) {
+        std::vector<std::string> fields;
+        if (match.card) {
+            fields.push_back(match.card->customer.external_id);
+            fields.push_back(std::to_string(match.card->history.size()));
+            for (const auto& phone : match.card->customer.phones) fields.push_back(phone);
+        }
+        for (const auto& other : match.others) fields.push_back("other " + other.external_id);
+        return fields;
+    };
+    const std::vector<std::string> numbers{"+15550102000", "+15550109999", "+15550104000",
+                                           "+15550102000", ""};
+    for (const std::size_t limit : {5, 1}) {
+        const auto together = store->callers_by_numbers(numbers, limit, 5);
+        REQUIRE(together.size() == numbers.size());
+        for (std::size_t index = 0; index < numbers.size(); ++index) {
+            CAPTURE(index);
+            CHECK(summary(together[index]) ==
+                  summary(store->caller_by_number(numbers[index], limit, 5)));
+        }
+    }
+    const auto together = store->callers_by_numbers(numbers, 5, 5);
+    CHECK(summary(together[0]) ==
+          std::vector<std::string>{"C-2", "1", "+15550102000", "other C-1"});
+    CHECK(summary(together[1]).empty());
+    CHECK(summary(together[2]) ==
+          std::vector<std::string>{"C-3", "0", "+15550103000", "+15550104000"});
+    CHECK(store->callers_by_numbers({}, 5, 5).empty());
+}
+
 TEST_CASE_TEMPLATE("store: data and schema survive reopening the file", Backend,
                    CALLPOP_STORAGE_BACKENDS) {
     const TempDir dir;
