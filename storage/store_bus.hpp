@@ -20,7 +20,7 @@ public:
     // Listened to from now on, also after the bus reconnects.
     virtual void listen(std::string_view channel) = 0;
     // Sends each payload on the channel, in order. A payload holds at most
-    // max_payload_bytes.
+    // max_payload_bytes and no line break (several go in one notification, a line each).
     virtual void publish(std::string_view channel, const std::vector<std::string>& payloads) = 0;
     // Readable when messages may have come; it changes when the bus reconnects.
     virtual int socket() const = 0;

@@ -57,6 +57,12 @@ void PeerLink::publish(std::string channel, std::string payload) {
                      payload.size(), channel);
         return;
     }
+    // The bus would refuse the whole run it went in: refused here, alone.
+    if (payload.find('\n') != std::string::npos) {
+        ++dropped_;
+        spdlog::warn("peers: a message for {} holds a line break; not sent", channel);
+        return;
+    }
     {
         const std::scoped_lock lock(mutex_);
         if (waiting_.size() >= waiting_max) {

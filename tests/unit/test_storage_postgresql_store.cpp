@@ -496,6 +496,22 @@ TEST_CASE("postgresql bus: messages reach the other daemons in order, not the se
     CHECK_THROWS_AS(west->publish("callpop_test", {"fine", std::string(8000, 'x')}), StorageError);
     CHECK(receive_until(*east, 1, std::chrono::milliseconds(300)).empty());
 
+    // Many at once go several to a notification: every one arrives whole, in order, the
+    // longest allowed ones and text that needs escaping in an array literal too.
+    std::vector<std::string> many;
+    for (int index = 0; index < 300; ++index)
+        many.push_back("{\"n\":" + std::to_string(index) + ",\"text\":\"a \\\"quote\\\" and a \\\\\"}");
+    many.insert(many.begin() + 100, std::string(storage::StoreBus::max_payload_bytes, 'y'));
+    many.insert(many.begin() + 101, std::string(storage::StoreBus::max_payload_bytes, 'z'));
+    many.emplace_back("");
+    west->publish("callpop_test", many);
+    const auto packed = receive_until(*east, many.size());
+    REQUIRE(packed.size() == many.size());
+    for (std::size_t index = 0; index < many.size(); ++index) CHECK(packed[index].payload == many[index]);
+    // A line break would split a message in two: refused whole, before anything is sent.
+    CHECK_THROWS_AS(west->publish("callpop_test", {"fine", "two\nlines"}), StorageError);
+    CHECK(receive_until(*east, 1, std::chrono::milliseconds(300)).empty());
+
     // The server ends east's session: an error now, then east listens again on a new one.
     auto admin = connect_directly(dir);
     admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
