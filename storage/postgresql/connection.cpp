@@ -163,6 +163,10 @@ void Connection::fail_to_connect(std::string_view what) const {
 
 void Connection::reopen_if_lost() {
     if (PQstatus(connection_.get()) == CONNECTION_OK) return;
+    start_new_session();
+}
+
+void Connection::start_new_session() {
     prepared_.clear();
     if (in_transaction_) transaction_lost_ = true;
     in_transaction_ = false;
@@ -283,9 +287,14 @@ std::vector<Result> Connection::query_pipelined(const std::vector<Statement>& st
                                    nullptr, 0) == 1;
     sent = sent && PQpipelineSync(connection) == 1;
     if (!sent) {
-        // Nothing to read back from a connection that could not send: it is gone.
-        PQexitPipelineMode(connection);
-        fail(connection, nullptr, "sending " + describe(statements.front().sql));
+        const std::string why = one_line(PQerrorMessage(connection));
+        // Usually the connection is gone. If not (libpq out of memory), what was queued may
+        // or may not have reached the server, and the session stays in pipeline mode until
+        // it is all read: a new session starts from a known state instead, the old one's
+        // transaction rolled back with it, and the caller runs it again.
+        start_new_session();
+        throw StorageError("PostgreSQL: sending " + describe(statements.front().sql) + ": " + why,
+                           true);
     }
     // Each statement's result, then a null; after them all, the sync's. A statement that
     // failed is followed by PGRES_PIPELINE_ABORTED for each one after it.

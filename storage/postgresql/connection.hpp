@@ -105,6 +105,8 @@ public:
 
 private:
     void reopen_if_lost();
+    // Ends the session (the server rolls back its transaction) and opens another.
+    void start_new_session();
     // The name `sql` is prepared under on this connection, preparing it on its first use.
     const std::string& prepared(std::string_view sql);
     [[noreturn]] void fail_to_connect(std::string_view what) const;

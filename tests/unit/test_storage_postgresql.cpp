@@ -234,6 +234,30 @@ TEST_CASE("postgresql: a transaction the server lost with its connection is neve
               .text(0, 0) == "CRM-1,CRM-2");
 }
 
+TEST_CASE("postgresql: statements sent together on a connection the server ended fail as "
+          "transient, and the connection is usable after the rollback") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Connection db(conninfo);
+    migrate(db);
+    const std::string insert = "INSERT INTO customers (external_id) VALUES ($1)";
+    db.exec("BEGIN");
+    db.query(insert, {"CRM-1"});
+    Connection admin(conninfo);
+    admin.query("SELECT pg_terminate_backend($1)", {std::to_string(db.backend_pid())});
+    // Whether the send or the first read finds it gone, the caller is told to run it again,
+    // and nothing of the transaction runs on its own after it.
+    CHECK(callpop::test::storage_error_of([&] {
+              db.query_pipelined({{insert, {"CRM-2"}}, {insert, {"CRM-3"}}});
+          }).transient());
+    CHECK_THROWS_AS(db.query_pipelined({{insert, {"CRM-4"}}}), StorageError);
+    db.exec("ROLLBACK");
+    db.exec("BEGIN");
+    db.query_pipelined({{insert, {"CRM-1"}}, {insert, {"CRM-2"}}});
+    db.exec("COMMIT");
+    CHECK(db.query("SELECT string_agg(external_id, ',' ORDER BY external_id) FROM customers")
+              .text(0, 0) == "CRM-1,CRM-2");
+}
+
 TEST_CASE("postgresql: text compares byte by byte, as in SQLite, whatever the locale") {
     Connection db(PostgresCluster::shared().fresh_database("en-US"));
     migrate(db);
