@@ -495,12 +495,12 @@ LogWriter::Attempt LogWriter::try_write(std::deque<Pending>& batch, std::size_t 
         JobContext context(*store_, logged);
         for (std::size_t index = first; index < first + count;) {
             auto& request = batch[index].request;
-            auto& result = results[index];
-            result = WriteResult{};
             if (std::holds_alternative<LoggedEvent>(request)) {
                 index = log_events(batch, index, first + count, results, context);
                 continue;
             }
+            auto& result = results[index];
+            result = WriteResult{};
             if (auto* note = std::get_if<NoteWrite>(&request)) {
                 result.new_id = store_->add_note(note->customer_id, note->note);
                 result.accepted = result.new_id.has_value();
