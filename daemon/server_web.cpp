@@ -75,6 +75,12 @@ void Server::on_web_request(const std::string& target, WebRespond respond) {
                     problems += "switch " + link.name + ": " + link.state +
                                 (link.last_error.empty() ? "" : " (" + link.last_error + ")") + "\n";
             }
+            if (peers_) {
+                const auto link = peers_->health();
+                if (!link.connected)
+                    problems += "peers: the link to the other daemons is down" +
+                                (link.last_error.empty() ? "" : " (" + link.last_error + ")") + "\n";
+            }
             if (problems.empty()) return respond(text(200, "ok\n"));
             respond(text(503, problems));
         });

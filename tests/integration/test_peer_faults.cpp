@@ -48,6 +48,14 @@ std::string metrics_of(const Daemon& daemon) {
     return reply.substr(reply.find("\r\n\r\n") + 4);
 }
 
+// GET /healthz on the daemon's web port: the status line and the body.
+std::string health_of(const Daemon& daemon) {
+    Client web(daemon.http_port());
+    web.send_raw("GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    const std::string reply = web.read_until_closed(10s);
+    return reply.substr(0, reply.find("\r\n")) + "\n" + reply.substr(reply.find("\r\n\r\n") + 4);
+}
+
 // `callpop status` as the tests' supervisor, of the daemon.
 std::vector<std::string> status_command(const Daemon& daemon) {
     return {"status", "--config", daemon.config_path().string(), "--port",
@@ -155,6 +163,10 @@ TEST_CASE("peer faults: PostgreSQL restarted under load: the switch's own daemon
     CHECK(has(metrics_down, "\ncallpop_peer_link_outages_total 1\n"));
     CHECK(has(metrics_down, "\ncallpop_store_outages_total 1\n"));
     CHECK(has(metrics_down, "\ncallpop_store_writable 0\n"));
+    const std::string health_down = health_of(east);
+    CHECK_MESSAGE(health_down.rfind("HTTP/1.1 503", 0) == 0, health_down);
+    CHECK_MESSAGE(has(health_down, "\npeers: the link to the other daemons is down (PostgreSQL: "),
+                  health_down);
     // `callpop status` logs in afresh, and a login cannot be checked without the store.
     const auto asked_down = run_callpop(status_command(east));
     CHECK(asked_down.exit_code == 1);
@@ -176,6 +188,7 @@ TEST_CASE("peer faults: PostgreSQL restarted under load: the switch's own daemon
     CHECK(has(metrics_back, "\ncallpop_peer_link_up 1\n"));
     CHECK(has(metrics_back, "\ncallpop_store_writable 1\n"));
     CHECK(has(metrics_back, "\ncallpop_store_outages_total 1\n"));
+    CHECK(health_of(east) == "HTTP/1.1 200 OK\nok\n");
     const auto shown = run_callpop(status_command(east));
     REQUIRE_MESSAGE(shown.exit_code == 0, shown.output);
     CHECK_MESSAGE(has(shown.output, "\nstore: up, 1 outage since start (the last: PostgreSQL: "),
