@@ -163,8 +163,13 @@ Server::Server(asio::io_context& io, config::Config config)
                                      std::string(storage::log_channel)},
             io_.get_executor(), [this](const storage::BusMessage& message) { on_peer_message(message); },
             // What the others committed while the link was down came with no word on the
-            // bus: read the log on from this daemon's cursor, as a word would have it do.
-            [this] { on_peer_message({std::string(storage::log_channel), ""}); });
+            // bus: read the log on from this daemon's cursor, as a word would have it do;
+            // and what this daemon's switches said meanwhile the others did not hear.
+            [this] {
+                on_peer_message({std::string(storage::log_channel), ""});
+                if (const auto link = peers_->health(); link.outages > 0)
+                    tell_peers_what_they_missed(link.lost_at);
+            });
     }
     if (config_.calls.resync_s == 0) close_calls_left_open();
 }
@@ -507,13 +512,17 @@ std::string Server::peer_message_text(nlohmann::json& message) const {
 
 void Server::publish_switch_event(const QueuedEvent& queued) {
     if (!peers_ || !queued.applied) return;
-    nlohmann::json message{{"switch", queued.switch_name},
-                           {"event", protocol::encode_switch_event(queued.event)}};
+    publish_call_event(queued.event, queued.switch_name, queued.applied->call);
+}
+
+void Server::publish_call_event(const protocol::SwitchEvent& event, const std::string& switch_name,
+                                const TrackedCall* call) {
+    nlohmann::json message{{"switch", switch_name},
+                           {"event", protocol::encode_switch_event(event)}};
     // Published as applied, in order, after the call's lookup: the others pop the card found
     // here rather than each reading the store again for it (one lookup a call, not one a
     // daemon: on a busy database the lookups are most of its work).
-    const TrackedCall* call = queued.applied->call;
-    if (call != nullptr && pops(queued.event.kind) && call->looked_up && call->pop) {
+    if (call != nullptr && pops(event.kind) && call->looked_up && call->pop) {
         message["card"] = {{"pop", *call->pop},
                            {"caller_number", call->caller_number},
                            {"line", call->line_name},
@@ -528,6 +537,41 @@ void Server::publish_switch_event(const QueuedEvent& queued) {
         payload = peer_message_text(message);
     }
     peers_->publish(std::string(peer_events_channel), std::move(payload));
+}
+
+void Server::tell_peers_what_they_missed(Clock::time_point lost_at) {
+    std::size_t told = 0;
+    for (const TrackedCall* call : tracker_.live_and_ended_since(lost_at)) {
+        if (call->mirrored) continue;
+        // Each call as it stands now, in one event: one still ringing rings at every
+        // extension it rang at (an agent seated at one on another daemon gets its pop), an
+        // answered one is answered where it is, and one that ended meanwhile ends (no
+        // other daemon keeps popping it until its timeout). A daemon that heard the events
+        // before the outage takes this one as a duplicate.
+        protocol::SwitchEvent event;
+        event.call = call->id;
+        if (call->state == CallState::ringing) {
+            event.kind = protocol::SwitchEventKind::ring;
+            event.from = call->caller_raw;
+            event.name = call->caller_name;
+            event.to = call->dialed;
+            event.queue = call->queue;
+            event.data = call->data;
+            event.extensions.assign(call->rung_extensions.begin(), call->rung_extensions.end());
+        } else if (call->state == CallState::answered) {
+            event.kind = protocol::SwitchEventKind::answer;
+            if (!call->answered_extension.empty()) event.extensions = {call->answered_extension};
+            event.agent = call->answered_agent;
+        } else {
+            event.kind = protocol::SwitchEventKind::hangup;
+        }
+        publish_call_event(event, call->switch_name, call);
+        ++told;
+    }
+    if (told > 0)
+        spdlog::info("peers: told the other daemons again of {} calls of this daemon's switches "
+                     "that rang, were answered or ended while the link was down",
+                     told);
 }
 
 void Server::queue_switch_event(const protocol::SwitchEvent& event,

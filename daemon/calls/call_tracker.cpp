@@ -231,4 +231,12 @@ CallTracker::LiveCounts CallTracker::live_by_state() const {
     return counts;
 }
 
+std::vector<const TrackedCall*> CallTracker::live_and_ended_since(Clock::time_point ended_since) const {
+    std::vector<const TrackedCall*> found;
+    for (const auto& [id, call] : calls_) {
+        if (call.state != CallState::ended || call.ended >= ended_since) found.push_back(&call);
+    }
+    return found;
+}
+
 }  // namespace callpop::daemon

@@ -133,6 +133,8 @@ public:
     };
     // Walks every call held (live and recently ended): for /metrics, not for each event.
     LiveCounts live_by_state() const;
+    // The live calls, and those ended at `ended_since` or after (while still held).
+    std::vector<const TrackedCall*> live_and_ended_since(Clock::time_point ended_since) const;
     // Everything held, calls and their indexes: bounded by the live calls and ended_max
     // whatever the traffic (the memory target of a daemon that runs for months).
     std::size_t entries() const { return calls_.size() + live_by_start_.size() + by_end_.size(); }

@@ -77,7 +77,7 @@ void PeerLink::publish(std::string channel, std::string payload) {
 
 PeerLink::Health PeerLink::health() const {
     const std::scoped_lock lock(mutex_);
-    return {connected_.load(), outages_.load(), dropped_.load(), last_error_};
+    return {connected_.load(), outages_.load(), dropped_.load(), last_error_, lost_at_};
 }
 
 void PeerLink::lost(const std::string& why) {
@@ -86,6 +86,7 @@ void PeerLink::lost(const std::string& why) {
         {
             const std::scoped_lock lock(mutex_);
             last_error_ = why;
+            lost_at_ = std::chrono::steady_clock::now();
         }
         spdlog::warn("peers: the link to the other daemons is down: {}", why);
     }

@@ -5,6 +5,7 @@
 // again with backoff; what was published meanwhile is dropped and counted, and what the
 // others said meanwhile is lost to this daemon: nothing on the bus is kept.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -46,6 +47,7 @@ public:
         std::uint64_t outages = 0;  // times the link was lost (or could not be made at start)
         std::uint64_t dropped = 0;  // messages not sent: no link, too long, or too many waiting
         std::string last_error;     // why it was last lost; kept once it is up again
+        std::chrono::steady_clock::time_point lost_at;  // when it was last lost
     };
     Health health() const;
 
@@ -70,6 +72,7 @@ private:
     bool first_attempt_done_ = false;  // connected, or failed to, once
     std::condition_variable first_attempt_over_;
     std::string last_error_;
+    std::chrono::steady_clock::time_point lost_at_;
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> outages_{0};
     std::atomic<std::uint64_t> dropped_{0};

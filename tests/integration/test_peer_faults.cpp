@@ -127,12 +127,21 @@ TEST_CASE("peer faults: PostgreSQL restarted under load: the switch's own daemon
     CHECK(before["peer_link"]["connected"] == true);
     CHECK(before["peer_link"]["outages"] == 0);
 
+    // A call ringing for west's agent as the link goes down.
+    pbx.send(ring("c-gone", "+15550102000", "1002"));
+    CHECK(agent_west.expect("pop")["call"] == "c-gone");
+
     // Under load: a burst is on its way to the store as the server stops.
     constexpr int burst_calls = 100;
     ring_and_hang_up(pbx, "c-load-", burst_calls);
     cluster->stop_server();
     for (int call = 0; call < burst_calls; ++call)
         CHECK(agent_east.expect("pop", 15s)["call"] == "c-load-" + std::to_string(call));
+
+    // While the link is down, a call rings for west's agent, and the one it had ends: west
+    // cannot hear of either yet.
+    pbx.send(ring("c-unheard", "+15550102000", "1002"));
+    pbx.send({{"event", "hangup"}, {"call", "c-gone"}});
 
     // While the database is down the switch's own daemon pops, with what the switch said.
     constexpr int outage_calls = 40;
@@ -200,6 +209,20 @@ TEST_CASE("peer faults: PostgreSQL restarted under load: the switch's own daemon
     status_once(status_west, [](const json& status) {
         return status["peer_link"]["connected"] == true;
     }, 30s, "west's link up again");
+    // Once the link is back east tells the others of its calls as they stand: west's agent
+    // gets the pop of the call still ringing for it, and the one that ended ends there.
+    std::set<std::string> heard;
+    const auto heard_by = std::chrono::steady_clock::now() + 30s;
+    while (heard.size() < 2 && std::chrono::steady_clock::now() < heard_by) {
+        const json message = agent_west.next(30s);
+        if (message["type"] == "pop" && message["call"] == "c-unheard") {
+            CHECK(message["caller"]["number"] == "+15550102000");
+            heard.insert("pop c-unheard");
+        }
+        if (message["type"] == "call" && message["call"] == "c-gone" && message["state"] == "ended")
+            heard.insert("ended c-gone");
+    }
+    CHECK(heard == std::set<std::string>{"pop c-unheard", "ended c-gone"});
 
     // Every call of the burst and of the outage is in the log, its ring and hangup once each.
     wait_until([&] {
