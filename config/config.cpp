@@ -484,7 +484,14 @@ void read_storage(const Value& value, Storage& storage) {
         {"backend", [&](const Value& v) { storage.backend = read_backend(v); }},
         {"path", [&](const Value& v) { storage.path = read_nonempty_string(v); }},
         {"conninfo", [&](const Value& v) { storage.conninfo = read_nonempty_string(v); }},
-        {"daemon_name", [&](const Value& v) { storage.daemon_name = read_nonempty_string(v); }},
+        {"daemon_name",
+         [&](const Value& v) {
+             storage.daemon_name = read_nonempty_string(v);
+             // The name goes on the bus as a line of its own, and into logs and status.
+             if (std::any_of(storage.daemon_name.begin(), storage.daemon_name.end(),
+                             [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+                 v.fail("must be one line without control characters");
+         }},
     };
     read_section(value, members);
     if (storage.backend == "postgresql" && storage.conninfo.empty())

@@ -364,6 +364,8 @@ TEST_CASE_FIXTURE(ConfigFile, "values checked beyond their type") {
               file + ":2:12: storage.backend: expected one of: sqlite, postgresql");
         CHECK(load_error("storage:\n  conninfo: \"\"\n") ==
               file + ":2:13: storage.conninfo: must not be empty");
+        CHECK(load_error("storage:\n  daemon_name: \"east\\nwest\"\n") ==
+              file + ":2:16: storage.daemon_name: must be one line without control characters");
     }
     SUBCASE("storage path") {
         CHECK(load_error("storage:\n  path: \"\"\n") ==
