@@ -97,9 +97,10 @@ std::vector<LookupAnswer> CallerLookup::look_up(std::span<const LookupRequest> r
                                                    config_.pop.history);
         for (std::size_t at = 0; at < by_number.size(); ++at) {
             auto& pop = pops[by_number[at]];
-            if (found[at].card) pop.match = "number";
-            pop.customer = std::move(found[at].card);
-            pop.other_candidates = std::move(found[at].others);
+            auto& match = found.at(at);
+            if (match.card) pop.match = "number";
+            pop.customer = std::move(match.card);
+            pop.other_candidates = std::move(match.others);
         }
     };
     const auto calls = [&] {
@@ -109,6 +110,27 @@ std::vector<LookupAnswer> CallerLookup::look_up(std::span<const LookupRequest> r
     };
     // A store that fails (locked, I/O error) must not cost the agents their pops: they go out
     // with what the switch said and no customer.
+    const auto pop_without_customers = [&](const std::exception& error) {
+        spdlog::error("call {}: customer lookup failed, popping without a customer: {}", calls(),
+                      error.what());
+        for (std::size_t index = 0; index < pops.size(); ++index) {
+            auto& pop = pops[index];
+            pop.customer.reset();
+            pop.other_candidates.clear();
+            // A withheld number with nothing from the IVR needed no store.
+            const bool needed_store = !pop.caller.withheld || !requests[index].data.empty();
+            pop.match = needed_store ? "lookup_failed" : "withheld";
+        }
+    };
+    // What one caller's records broke must not cost the others theirs: each alone. A store
+    // that is down is down for all of them: asked again per caller, each would wait for it.
+    const auto each_alone = [&] {
+        std::vector<LookupAnswer> answers;
+        answers.reserve(requests.size());
+        for (std::size_t index = 0; index < requests.size(); ++index)
+            answers.push_back(std::move(look_up(requests.subspan(index, 1)).front()));
+        return answers;
+    };
     try {
         try {
             find();
@@ -119,20 +141,18 @@ std::vector<LookupAnswer> CallerLookup::look_up(std::span<const LookupRequest> r
             spdlog::warn("call {}: customer lookup failed, trying again: {}", calls(), error.what());
             find();
         }
-    } catch (const std::exception& error) {
-        // What one caller's records broke must not cost the others theirs: each alone.
-        if (requests.size() > 1) {
-            std::vector<LookupAnswer> answers;
-            answers.reserve(requests.size());
-            for (std::size_t index = 0; index < requests.size(); ++index)
-                answers.push_back(std::move(look_up(requests.subspan(index, 1)).front()));
-            return answers;
+    } catch (const storage::StorageError& error) {
+        if (error.transient() || requests.size() == 1) {
+            pop_without_customers(error);
+        } else {
+            return each_alone();
         }
-        spdlog::error("call {}: customer lookup failed, popping without a customer: {}", calls(),
-                      error.what());
-        pops.front().match = "lookup_failed";
-        pops.front().customer.reset();
-        pops.front().other_candidates.clear();
+    } catch (const std::exception& error) {
+        if (requests.size() == 1) {
+            pop_without_customers(error);
+        } else {
+            return each_alone();
+        }
     }
 
     std::vector<LookupAnswer> answers(requests.size());
