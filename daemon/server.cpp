@@ -73,8 +73,8 @@ unsigned cores_beside_the_loop() { return std::max(2u, std::thread::hardware_con
 // SQLite's lookups run on this machine's cores, in batches whose answers wake the loop once.
 // A database server reads a batch's callers in one statement (callers_by_numbers): under
 // load one round trip and one wake-up of each side carry many lookups, which is what a
-// ring costs the server most. Two threads, so that one slow lookup (a number thousands of
-// customers share) does not hold every ring behind it.
+// ring costs the server most. Two threads: while one reads a slow number (one thousands of
+// customers share), the rings after it are looked up on the other, ready when it is back.
 LookupThreads::Shape lookup_shape(const config::Storage& storage) {
     if (storage::store_is_shared(storage)) return {.threads = 2, .batch_max = 32};
     return {.threads = std::min(cores_beside_the_loop(), 4u), .batch_max = 64};
@@ -167,8 +167,8 @@ Server::Server(asio::io_context& io, config::Config config)
             // and what this daemon's switches said meanwhile the others did not hear.
             [this] {
                 on_peer_message({std::string(storage::log_channel), ""});
-                if (const auto link = peers_->health(); link.outages > 0)
-                    tell_peers_what_they_missed(link.lost_at);
+                if (const auto link = peers_->health(); link.outages > 0 && !stopping_)
+                    tell_peers_what_they_missed(link.missed_since);
             });
     }
     if (config_.calls.resync_s == 0) close_calls_left_open();
@@ -539,10 +539,19 @@ void Server::publish_call_event(const protocol::SwitchEvent& event, const std::s
     peers_->publish(std::string(peer_events_channel), std::move(payload));
 }
 
-void Server::tell_peers_what_they_missed(Clock::time_point lost_at) {
-    std::size_t told = 0;
-    for (const TrackedCall* call : tracker_.live_and_ended_since(lost_at)) {
-        if (call->mirrored) continue;
+void Server::tell_peers_what_they_missed(Clock::time_point missed_since) {
+    std::vector<const TrackedCall*> calls;
+    for (const TrackedCall* call : tracker_.live_and_ended_since(missed_since)) {
+        // Not the others' calls; not one whose lookup is still out: it is published as it
+        // rang once that is back. Nor one that rang and ended while the link was down: no
+        // other daemon heard of it.
+        if (call->mirrored || !call->looked_up) continue;
+        if (call->state == CallState::ended && call->started >= missed_since) continue;
+        calls.push_back(call);
+    }
+    std::sort(calls.begin(), calls.end(),
+              [](const TrackedCall* a, const TrackedCall* b) { return a->started < b->started; });
+    for (const TrackedCall* call : calls) {
         // Each call as it stands now, in one event: one still ringing rings at every
         // extension it rang at (an agent seated at one on another daemon gets its pop), an
         // answered one is answered where it is, and one that ended meanwhile ends (no
@@ -550,13 +559,13 @@ void Server::tell_peers_what_they_missed(Clock::time_point lost_at) {
         // before the outage takes this one as a duplicate.
         protocol::SwitchEvent event;
         event.call = call->id;
+        event.from = call->caller_raw;
+        event.name = call->caller_name;
+        event.to = call->dialed;
+        event.queue = call->queue;
+        event.data = call->data;
         if (call->state == CallState::ringing) {
             event.kind = protocol::SwitchEventKind::ring;
-            event.from = call->caller_raw;
-            event.name = call->caller_name;
-            event.to = call->dialed;
-            event.queue = call->queue;
-            event.data = call->data;
             event.extensions.assign(call->rung_extensions.begin(), call->rung_extensions.end());
         } else if (call->state == CallState::answered) {
             event.kind = protocol::SwitchEventKind::answer;
@@ -566,12 +575,11 @@ void Server::tell_peers_what_they_missed(Clock::time_point lost_at) {
             event.kind = protocol::SwitchEventKind::hangup;
         }
         publish_call_event(event, call->switch_name, call);
-        ++told;
     }
-    if (told > 0)
+    if (!calls.empty())
         spdlog::info("peers: told the other daemons again of {} calls of this daemon's switches "
-                     "that rang, were answered or ended while the link was down",
-                     told);
+                     "that were live when the link went down",
+                     calls.size());
 }
 
 void Server::queue_switch_event(const protocol::SwitchEvent& event,

@@ -20,6 +20,7 @@ namespace {
 constexpr std::size_t waiting_max = 100'000;
 constexpr std::chrono::milliseconds reconnect_min{200};
 constexpr std::chrono::milliseconds reconnect_max{5'000};
+constexpr std::size_t messages_per_publish = 256;
 
 }  // namespace
 
@@ -77,7 +78,7 @@ void PeerLink::publish(std::string channel, std::string payload) {
 
 PeerLink::Health PeerLink::health() const {
     const std::scoped_lock lock(mutex_);
-    return {connected_.load(), outages_.load(), dropped_.load(), last_error_, lost_at_};
+    return {connected_.load(), outages_.load(), dropped_.load(), last_error_, missed_since_};
 }
 
 void PeerLink::lost(const std::string& why) {
@@ -86,7 +87,7 @@ void PeerLink::lost(const std::string& why) {
         {
             const std::scoped_lock lock(mutex_);
             last_error_ = why;
-            lost_at_ = std::chrono::steady_clock::now();
+            missed_since_ = delivered_until_;
         }
         spdlog::warn("peers: the link to the other daemons is down: {}", why);
     }
@@ -94,15 +95,19 @@ void PeerLink::lost(const std::string& why) {
 
 bool PeerLink::send_waiting(storage::StoreBus& bus) {
     std::deque<std::pair<std::string, std::string>> sending;
+    const auto taken_at = std::chrono::steady_clock::now();
     {
         const std::scoped_lock lock(mutex_);
         sending.swap(waiting_);
     }
-    // One round trip per run of the same channel, in the order they were published.
+    // One round trip per run of the same channel, in the order they were published; a long
+    // run in parts, so that no transaction holds the server's notification lock for long.
     for (auto run_start = sending.begin(); run_start != sending.end();) {
-        const auto run_end = std::find_if(run_start, sending.end(), [&](const auto& message) {
-            return message.first != run_start->first;
-        });
+        auto run_end = run_start;
+        for (std::size_t in_run = 0; run_end != sending.end() && run_end->first == run_start->first &&
+                                     in_run < messages_per_publish;
+             ++in_run)
+            ++run_end;
         std::vector<std::string> payloads;
         for (auto it = run_start; it != run_end; ++it) payloads.push_back(std::move(it->second));
         try {
@@ -114,6 +119,7 @@ bool PeerLink::send_waiting(storage::StoreBus& bus) {
         }
         run_start = run_end;
     }
+    delivered_until_ = taken_at;
     return true;
 }
 

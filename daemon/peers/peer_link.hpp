@@ -47,7 +47,9 @@ public:
         std::uint64_t outages = 0;  // times the link was lost (or could not be made at start)
         std::uint64_t dropped = 0;  // messages not sent: no link, too long, or too many waiting
         std::string last_error;     // why it was last lost; kept once it is up again
-        std::chrono::steady_clock::time_point lost_at;  // when it was last lost
+        // Since the link was last lost, what was published from this time on may not have
+        // reached the others: the last time all that waited was sent.
+        std::chrono::steady_clock::time_point missed_since;
     };
     Health health() const;
 
@@ -72,7 +74,9 @@ private:
     bool first_attempt_done_ = false;  // connected, or failed to, once
     std::condition_variable first_attempt_over_;
     std::string last_error_;
-    std::chrono::steady_clock::time_point lost_at_;
+    std::chrono::steady_clock::time_point missed_since_;
+    // The link thread's own: when what was then waiting was taken, all of it sent since.
+    std::chrono::steady_clock::time_point delivered_until_ = std::chrono::steady_clock::now();
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> outages_{0};
     std::atomic<std::uint64_t> dropped_{0};
