@@ -168,7 +168,7 @@ Server::Server(asio::io_context& io, config::Config config)
             [this] {
                 on_peer_message({std::string(storage::log_channel), ""});
                 if (const auto link = peers_->health(); link.outages > 0 && !stopping_)
-                    tell_peers_what_they_missed(link.missed_since);
+                    after_peer_outage(link.missed_since);
             });
     }
     if (config_.calls.resync_s == 0) close_calls_left_open();
@@ -539,14 +539,49 @@ void Server::publish_call_event(const protocol::SwitchEvent& event, const std::s
     peers_->publish(std::string(peer_events_channel), std::move(payload));
 }
 
-void Server::tell_peers_what_they_missed(Clock::time_point missed_since) {
+void Server::after_peer_outage(Clock::time_point missed_since) {
+    // What this daemon's switches said meanwhile, to the daemons listening now ...
+    tell_peers_what_they_missed(missed_since, missed_since);
+    // ... and what theirs said, asked of them: each daemon's link comes back on its own, and
+    // what one told again before this one was listening did not reach it. Since when, in
+    // the wall clock the daemons share: a dead connection is found by its keepalives, some
+    // 25 s after the last notification came.
+    const auto since = std::chrono::system_clock::now() -
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                           Clock::now() - missed_since) -
+                       std::chrono::seconds(30);
+    nlohmann::json message{
+        {"resync",
+         {{"since_ms", std::chrono::duration_cast<std::chrono::milliseconds>(since.time_since_epoch())
+                           .count()}}}};
+    peers_->publish(std::string(peer_events_channel), peer_message_text(message));
+}
+
+void Server::on_peer_resync(const nlohmann::json& resync) {
+    const auto since_ms = resync.find("since_ms");
+    if (since_ms == resync.end() || !since_ms->is_number_integer()) {
+        spdlog::warn("peers: a request to tell again that is not well formed: {}",
+                     resync.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                         .substr(0, 200));
+        return;
+    }
+    const std::chrono::system_clock::time_point since{
+        std::chrono::milliseconds(since_ms->get<std::int64_t>())};
+    const auto ago = std::chrono::system_clock::now() - since;
+    // Any call that rang before it asked may have been missed by it.
+    tell_peers_what_they_missed(Clock::now() - std::chrono::duration_cast<Clock::duration>(ago),
+                                Clock::now());
+}
+
+void Server::tell_peers_what_they_missed(Clock::time_point missed_since,
+                                         Clock::time_point heard_before) {
     std::vector<const TrackedCall*> calls;
     for (const TrackedCall* call : tracker_.live_and_ended_since(missed_since)) {
         // Not the others' calls; not one whose lookup is still out: it is published as it
-        // rang once that is back. Nor one that rang and ended while the link was down: no
-        // other daemon heard of it.
+        // rang once that is back. Nor one that rang and ended after the others could have
+        // heard of it: no ended call is left behind on them for a call they never knew.
         if (call->mirrored || !call->looked_up) continue;
-        if (call->state == CallState::ended && call->started >= missed_since) continue;
+        if (call->state == CallState::ended && call->started >= heard_before) continue;
         calls.push_back(call);
     }
     std::sort(calls.begin(), calls.end(),
@@ -618,6 +653,10 @@ void Server::on_peer_message(const storage::BusMessage& message) {
     };
     if (said.is_object() && said.contains("seated") && said["seated"].is_object()) {
         on_peer_seats(said["seated"]);
+        return;
+    }
+    if (said.is_object() && said.contains("resync") && said["resync"].is_object()) {
+        on_peer_resync(said["resync"]);
         return;
     }
     if (!said.is_object() || !said.contains("event") || !said["event"].is_string()) {

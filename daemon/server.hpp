@@ -141,9 +141,13 @@ private:
     // `event` of `call` to the other daemons, the card found here with it.
     void publish_call_event(const protocol::SwitchEvent& event, const std::string& switch_name,
                             const TrackedCall* call);
-    // After an outage of the link: the state of this daemon's own calls that were live when
-    // what it published stopped reaching the others.
-    void tell_peers_what_they_missed(Clock::time_point missed_since);
+    // After an outage of the link: tells the others again, and asks them to tell it again.
+    void after_peer_outage(Clock::time_point missed_since);
+    // Another daemon's link was down: it asks what it may have missed.
+    void on_peer_resync(const nlohmann::json& resync);
+    // The state of this daemon's own calls live since `missed_since`; of those that ended,
+    // the ones that rang before `heard_before`.
+    void tell_peers_what_they_missed(Clock::time_point missed_since, Clock::time_point heard_before);
     // `message` as the other daemons read it: signed with this daemon's name. Text that is
     // not UTF-8 (an AMI caller name, say) goes as U+FFFD: the event is this daemon's already.
     std::string peer_message_text(nlohmann::json& message) const;
