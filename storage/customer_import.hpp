@@ -29,7 +29,10 @@ public:
     // upsert_customer where nothing needs the id (a file of whole rows): the backend may hold
     // the row and write it with the others before commit() ends (PostgreSQL sends them in
     // one COPY). Until then reads need not see it; of rows with one external id, the last
-    // one given wins, and a new customer's id follows the order its first row came in.
+    // one given wins, and a new customer's id follows the order its first row came in. The
+    // transaction is the import's until then: besides these upserts, only
+    // customer_by_external_id, commit and rollback may run in it (PostgreSQL's COPY holds
+    // the connection; anything else is a std::logic_error).
     virtual void queue_customer(const Customer& customer) = 0;
     // Insert or update by (customer, serial), or (customer, product, purchased) without serial.
     // false when no customer has that external id.

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 namespace callpop::storage::postgresql {
@@ -162,6 +163,9 @@ void Connection::fail_to_connect(std::string_view what) const {
 }
 
 void Connection::reopen_if_lost() {
+    // libpq would take the statement as rows of the COPY, or fail it half-sent.
+    if (copying())
+        throw std::logic_error("PostgreSQL: a statement was sent during " + describe(copy_sql_));
     if (PQstatus(connection_.get()) == CONNECTION_OK) return;
     start_new_session();
 }
@@ -360,29 +364,49 @@ void append_copy_field(std::string& line, std::string_view text) {
     }
 }
 
-void Connection::copy_in(std::string_view sql, std::string_view rows) {
+void Connection::begin_copy(std::string_view sql) {
     reopen_if_lost();
     if (transaction_lost_) throw_transaction_lost(sql);
     const std::string text(sql);
     const Result started(PQexec(connection_.get(), text.c_str()));
     if (PQresultStatus(started.result_.get()) != PGRES_COPY_IN)
         fail(connection_.get(), started.result_.get(), describe(sql));
+    copy_sql_ = text;
+}
+
+void Connection::put_copy(std::string_view rows) {
     // libpq takes at most INT_MAX bytes a call.
     constexpr std::size_t piece = std::size_t{1} << 30;
-    bool sent = true;
-    for (std::size_t offset = 0; sent && offset < rows.size(); offset += piece) {
+    for (std::size_t offset = 0; offset < rows.size(); offset += piece) {
         const std::size_t size = std::min(piece, rows.size() - offset);
-        sent = PQputCopyData(connection_.get(), rows.data() + offset, static_cast<int>(size)) == 1;
+        if (PQputCopyData(connection_.get(), rows.data() + offset, static_cast<int>(size)) != 1) {
+            const std::string what = describe(copy_sql_);
+            finish_copy("callpop could not send the rows");
+            fail(connection_.get(), nullptr, what);
+        }
     }
-    if (PQputCopyEnd(connection_.get(), sent ? nullptr : "callpop could not send the rows") != 1)
-        fail(connection_.get(), nullptr, describe(sql));
+}
+
+void Connection::end_copy() {
+    const std::string what = describe(copy_sql_);
+    const Result finished = finish_copy(nullptr);
+    if (PQresultStatus(finished.result_.get()) != PGRES_COMMAND_OK)
+        fail(connection_.get(), finished.result_.get(), what);
+}
+
+void Connection::abandon_copy() noexcept {
+    if (copying()) finish_copy("callpop abandoned the rows");
+}
+
+Result Connection::finish_copy(const char* error) {
+    copy_sql_.clear();
+    if (PQputCopyEnd(connection_.get(), error) != 1)
+        return Result(PQmakeEmptyPGresult(connection_.get(), PGRES_FATAL_ERROR));
     // The COPY's own result, then none.
-    const Result finished(PQgetResult(connection_.get()));
+    Result finished(PQgetResult(connection_.get()));
     while (pg_result* extra = PQgetResult(connection_.get())) PQclear(extra);
     note_transaction_state();
-    if (PQresultStatus(finished.result_.get()) != PGRES_COMMAND_OK)
-        fail(connection_.get(), finished.result_.get(), describe(sql));
-    if (!sent) fail(connection_.get(), nullptr, describe(sql));
+    return finished;
 }
 
 int Connection::socket() const { return PQsocket(connection_.get()); }

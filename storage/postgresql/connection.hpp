@@ -88,9 +88,17 @@ public:
     // one round trip for all (libpq's pipeline mode). Their results, in order. The first that
     // fails throws as query() would; the server runs none after it.
     std::vector<Result> query_pipelined(const std::vector<Statement>& statements);
-    // COPY ... FROM STDIN with `rows`: lines in COPY's text format (copy_field() escapes a
-    // field), sent in one stream.
-    void copy_in(std::string_view sql, std::string_view rows);
+    // COPY ... FROM STDIN, its rows sent as they come: lines in COPY's text format
+    // (append_copy_field() escapes a field), any number a call. The server reads them as
+    // they arrive. Until end_copy() or abandon_copy(), any other statement is a
+    // std::logic_error. A failure ends the COPY, and with it the transaction.
+    void begin_copy(std::string_view sql);
+    void put_copy(std::string_view rows);
+    void end_copy();
+    // Ends the COPY as failed: the server takes none of its rows (nor anything more in the
+    // transaction, which is to be rolled back). Never throws.
+    void abandon_copy() noexcept;
+    bool copying() const { return !copy_sql_.empty(); }
     // For LISTEN: the socket that turns readable when notifications may have come, and
     // those that came, without waiting. A lost connection is an error, transient; the next
     // call opens it again, without its LISTENs: sessions() tells.
@@ -112,6 +120,8 @@ private:
     [[noreturn]] void fail_to_connect(std::string_view what) const;
     // After each statement: whether a transaction is open, for a loss to know it lost one.
     void note_transaction_state();
+    // Ends the COPY, as failed when `error` is not null, and reads its result.
+    Result finish_copy(const char* error);
 
     std::string conninfo_;  // PQreset opens it again with the same settings
     std::unique_ptr<pg_conn, ConnectionCloser> connection_;
@@ -126,6 +136,7 @@ private:
     std::uint64_t sessions_ = 1;
     bool in_transaction_ = false;
     bool transaction_lost_ = false;
+    std::string copy_sql_;  // the COPY under way, if any
 };
 
 }  // namespace callpop::storage::postgresql
