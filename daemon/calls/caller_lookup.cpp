@@ -141,14 +141,10 @@ std::vector<LookupAnswer> CallerLookup::look_up(std::span<const LookupRequest> r
             spdlog::warn("call {}: customer lookup failed, trying again: {}", calls(), error.what());
             find();
         }
-    } catch (const storage::StorageError& error) {
-        if (error.transient() || requests.size() == 1) {
-            pop_without_customers(error);
-        } else {
-            return each_alone();
-        }
     } catch (const std::exception& error) {
-        if (requests.size() == 1) {
+        const auto* storage_error = dynamic_cast<const storage::StorageError*>(&error);
+        const bool store_down = storage_error != nullptr && storage_error->transient();
+        if (store_down || requests.size() == 1) {
             pop_without_customers(error);
         } else {
             return each_alone();
