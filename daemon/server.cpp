@@ -541,7 +541,8 @@ void Server::publish_call_event(const protocol::SwitchEvent& event, const std::s
 
 void Server::after_peer_outage(Clock::time_point missed_since) {
     // What this daemon's switches said meanwhile, to the daemons listening now ...
-    tell_peers_what_they_missed(missed_since, missed_since);
+    tell_peers_what_they_missed(missed_since, missed_since,
+                                "once its own link came back");
     // ... and what theirs said, asked of them: each daemon's link comes back on its own, and
     // what one told again before this one was listening did not reach it. Since when, in
     // the wall clock the daemons share: a dead connection is found by its keepalives, some
@@ -570,11 +571,11 @@ void Server::on_peer_resync(const nlohmann::json& resync) {
     const auto ago = std::chrono::system_clock::now() - since;
     // Any call that rang before it asked may have been missed by it.
     tell_peers_what_they_missed(Clock::now() - std::chrono::duration_cast<Clock::duration>(ago),
-                                Clock::now());
+                                Clock::now(), "as a daemon whose link came back asked");
 }
 
 void Server::tell_peers_what_they_missed(Clock::time_point missed_since,
-                                         Clock::time_point heard_before) {
+                                         Clock::time_point heard_before, std::string_view why) {
     std::vector<const TrackedCall*> calls;
     for (const TrackedCall* call : tracker_.live_and_ended_since(missed_since)) {
         // Not the others' calls; not one whose lookup is still out: it is published as it
@@ -612,9 +613,9 @@ void Server::tell_peers_what_they_missed(Clock::time_point missed_since,
         publish_call_event(event, call->switch_name, call);
     }
     if (!calls.empty())
-        spdlog::info("peers: told the other daemons again of {} calls of this daemon's switches "
-                     "that were live when the link went down",
-                     calls.size());
+        spdlog::info("peers: told the other daemons again of {} calls of this daemon's switches, "
+                     "{}",
+                     calls.size(), why);
 }
 
 void Server::queue_switch_event(const protocol::SwitchEvent& event,
@@ -669,9 +670,14 @@ void Server::on_peer_message(const storage::BusMessage& message) {
         return;
     }
     const auto& event = std::get<protocol::SwitchEvent>(parsed);
+    const TrackedCall* call = tracker_.find(event.call);
     // A call a switch of this daemon's own tells of is this daemon's to log.
-    if (const TrackedCall* call = tracker_.find(event.call); call != nullptr && !call->mirrored)
-        return;
+    if (call != nullptr && !call->mirrored) return;
+    // The end of a call this daemon never heard of: nothing popped here to withdraw, and the
+    // daemon it rang on logs it. (An answer to a resync tells of every call that ended
+    // since the asker may have started missing events, some of which it never heard ring:
+    // each would be kept here as an ended call for nothing.)
+    if (call == nullptr && event.kind == protocol::SwitchEventKind::hangup) return;
     queue_switch_event(event, text_of("switch"), true, card_of(said, event.call));
 }
 
@@ -1374,6 +1380,7 @@ protocol::DaemonStatus Server::status_now() const {
     status.uptime_s = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count());
     status.live_calls = tracker_.live_calls();
+    status.ended_calls = tracker_.ended_calls();
     const auto headcount = router_.headcount();
     status.agents_logged_in = headcount.connected;
     status.agents_away = headcount.away;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -146,8 +147,9 @@ private:
     // Another daemon's link was down: it asks what it may have missed.
     void on_peer_resync(const nlohmann::json& resync);
     // The state of this daemon's own calls live since `missed_since`; of those that ended,
-    // the ones that rang before `heard_before`.
-    void tell_peers_what_they_missed(Clock::time_point missed_since, Clock::time_point heard_before);
+    // the ones that rang before `heard_before`. `why`, for the log.
+    void tell_peers_what_they_missed(Clock::time_point missed_since, Clock::time_point heard_before,
+                                     std::string_view why);
     // `message` as the other daemons read it: signed with this daemon's name. Text that is
     // not UTF-8 (an AMI caller name, say) goes as U+FFFD: the event is this daemon's already.
     std::string peer_message_text(nlohmann::json& message) const;

@@ -400,6 +400,7 @@ std::string encode_status(const DaemonStatus& status) {
                     {"at", format_utc(status.at)},
                     {"uptime_s", status.uptime_s},
                     {"live_calls", status.live_calls},
+                    {"ended_calls", status.ended_calls},
                     {"agents_logged_in", status.agents_logged_in},
                     {"agents_away", status.agents_away},
                     {"tail_followers", status.tail_followers},

@@ -233,6 +233,7 @@ struct DaemonStatus {
     std::chrono::system_clock::time_point at;  // when the daemon answered
     std::uint64_t uptime_s = 0;
     std::size_t live_calls = 0;
+    std::size_t ended_calls = 0;  // kept after their end for late events (calls.ended_keep_s)
     std::size_t agents_logged_in = 0;  // taking calls, with a live session
     std::size_t agents_away = 0;       // disconnected without logging out: calls wait for them
     std::size_t tail_followers = 0;

@@ -18,7 +18,8 @@ std::unique_ptr<Store> open_store(const config::Storage& settings, Access access
 bool store_is_shared(const config::Storage& settings) { return settings.backend == "postgresql"; }
 
 std::unique_ptr<StoreBus> open_bus(const config::Storage& settings) {
-    if (settings.backend == "postgresql") return open_postgres_bus(settings.conninfo);
+    if (settings.backend == "postgresql")
+        return open_postgres_bus(settings.conninfo, settings.daemon_name);
     return nullptr;
 }
 

@@ -127,6 +127,7 @@ public:
 
     TrackedCall* find(const std::string& call_id);
     std::size_t live_calls() const;
+    std::size_t ended_calls() const { return ended_kept_; }
     struct LiveCounts {
         std::size_t ringing = 0;
         std::size_t answered = 0;

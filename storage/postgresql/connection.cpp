@@ -123,28 +123,35 @@ namespace {
 // server planned the caller lookup (its LIMITs are parameters) anew on every run, at more
 // than its execution's cost: 2,181 lookups/s against 5,574 with the generic plan (pgbench,
 // 1,000,000 customers, 2 cores).
-constexpr std::array<const char*, 9> connect_keywords = {
+constexpr std::array<const char*, 10> connect_keywords = {
     "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-    "keepalives_count", "dbname",    "options",         "client_encoding",
-    nullptr};
+    "keepalives_count", "application_name", "dbname", "options",
+    "client_encoding", nullptr};
 
-std::array<const char*, 9> connect_values(const std::string& conninfo, Connection::Access access) {
+std::array<const char*, 10> connect_values(const std::string& conninfo,
+                                           Connection::Access access,
+                                           const std::string& application_name) {
     const char* options =
         access == Connection::Access::read_only
             ? "-c TimeZone=UTC -c client_min_messages=error -c plan_cache_mode=force_generic_plan "
               "-c default_transaction_read_only=on"
             : "-c TimeZone=UTC -c client_min_messages=error -c plan_cache_mode=force_generic_plan";
-    return {"10", "1", "10", "5", "3", conninfo.c_str(), options, "UTF8", nullptr};
+    return {"10", "1", "10", "5", "3", application_name.c_str(), conninfo.c_str(), options,
+            "UTF8", nullptr};
 }
 
-pg_conn* connect(const std::string& conninfo, Connection::Access access) {
-    return PQconnectdbParams(connect_keywords.data(), connect_values(conninfo, access).data(), 1);
+pg_conn* connect(const std::string& conninfo, Connection::Access access,
+                 const std::string& application_name) {
+    return PQconnectdbParams(connect_keywords.data(),
+                             connect_values(conninfo, access, application_name).data(), 1);
 }
 
 }  // namespace
 
-Connection::Connection(const std::string& conninfo, Access access)
-    : conninfo_(conninfo), connection_(connect(conninfo, access)) {
+Connection::Connection(const std::string& conninfo, Access access, std::string application_name)
+    : conninfo_(conninfo),
+      application_name_(std::move(application_name)),
+      connection_(connect(conninfo, access, application_name_)) {
     if (!connection_) throw StorageError("PostgreSQL: out of memory opening a connection", true);
     // What libpq would print on stderr (a server ending the session between statements):
     // the next statement's error says it, where its caller can act on it.
@@ -155,7 +162,10 @@ Connection::Connection(const std::string& conninfo, Access access)
 void Connection::fail_to_connect(std::string_view what) const {
     // libpq gives no SQLSTATE for a failed connection: ask the server whether it is there.
     const PGPing ping = PQpingParams(connect_keywords.data(),
-                                     connect_values(conninfo_, Connection::Access::read_write).data(), 1);
+                                     connect_values(conninfo_, Connection::Access::read_write,
+                                                    application_name_)
+                                         .data(),
+                                     1);
     const bool transient = ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
     throw StorageError("PostgreSQL: " + std::string(what) + ": " +
                            one_line(PQerrorMessage(connection_.get())),

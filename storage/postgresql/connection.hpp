@@ -75,9 +75,11 @@ public:
     // A libpq connection string ("host=... port=... dbname=..." or a postgresql:// URI).
     // Failing to connect is transient when no server answered or it is starting or stopping;
     // a server that answered and refused (a wrong database, user or password) is not.
-    // A read-only connection refuses every write, in a transaction or not.
+    // A read-only connection refuses every write, in a transaction or not. The server shows
+    // `application_name` for the session (pg_stat_activity), unless the string gives one.
     enum class Access { read_write, read_only };
-    explicit Connection(const std::string& conninfo, Access access = Access::read_write);
+    explicit Connection(const std::string& conninfo, Access access = Access::read_write,
+                        std::string application_name = "callpop");
 
     // SQL without parameters; several statements may run at once (migrations, BEGIN).
     Result exec(std::string_view sql);
@@ -124,6 +126,7 @@ private:
     Result finish_copy(const char* error);
 
     std::string conninfo_;  // PQreset opens it again with the same settings
+    std::string application_name_;
     std::unique_ptr<pg_conn, ConnectionCloser> connection_;
     // Found by the SQL's text without copying it: the store runs statements for every call.
     struct SqlHash {

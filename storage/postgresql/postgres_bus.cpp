@@ -11,7 +11,11 @@ namespace {
 
 class PostgresBus final : public StoreBus {
 public:
-    explicit PostgresBus(const std::string& conninfo) : db_(conninfo) { set_up_new_session(); }
+    PostgresBus(const std::string& conninfo, const std::string& daemon_name)
+        : db_(conninfo, postgresql::Connection::Access::read_write,
+              "callpop " + daemon_name + " bus") {
+        set_up_new_session();
+    }
 
     void listen(std::string_view channel) override {
         channels_.emplace(channel);
@@ -95,8 +99,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<StoreBus> open_postgres_bus(const std::string& conninfo) {
-    return std::make_unique<PostgresBus>(conninfo);
+std::unique_ptr<StoreBus> open_postgres_bus(const std::string& conninfo,
+                                            const std::string& daemon_name) {
+    return std::make_unique<PostgresBus>(conninfo, daemon_name);
 }
 
 }  // namespace callpop::storage

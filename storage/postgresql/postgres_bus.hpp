@@ -6,7 +6,8 @@
 
 namespace callpop::storage {
 
-// LISTEN/NOTIFY on a connection of its own.
-std::unique_ptr<StoreBus> open_postgres_bus(const std::string& conninfo);
+// LISTEN/NOTIFY on a connection of its own, shown as "callpop <daemon_name> bus".
+std::unique_ptr<StoreBus> open_postgres_bus(const std::string& conninfo,
+                                            const std::string& daemon_name);
 
 }  // namespace callpop::storage

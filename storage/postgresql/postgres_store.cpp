@@ -296,7 +296,8 @@ constexpr const char* try_number_index_lock = "SELECT pg_try_advisory_lock(7700,
 class PostgresStore final : public Store {
 public:
     PostgresStore(const std::string& conninfo, bool read_only, std::string daemon_name)
-        : db_(conninfo, read_only ? Connection::Access::read_only : Connection::Access::read_write),
+        : db_(conninfo, read_only ? Connection::Access::read_only : Connection::Access::read_write,
+              "callpop " + daemon_name),
           read_only_(read_only),
           daemon_name_(std::move(daemon_name)),
           spool_file_key_("spool_file:" + daemon_name_),

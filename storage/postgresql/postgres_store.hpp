@@ -7,7 +7,8 @@
 namespace callpop::storage {
 
 // The shared backend: one PostgreSQL database for several daemons, by libpq connection
-// string; `daemon_name` is this daemon among them (storage.daemon_name). A read-write
+// string; `daemon_name` is this daemon among them (storage.daemon_name), and its sessions
+// are shown as "callpop <daemon_name>". A read-write
 // connection migrates the schema as needed; a read-only one expects it in place and at this
 // callpop's version, and reads each transaction as one snapshot.
 std::unique_ptr<Store> open_postgres_store(const std::string& conninfo,

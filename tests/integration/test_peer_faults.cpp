@@ -262,6 +262,64 @@ TEST_CASE("peer faults: PostgreSQL restarted under load: the switch's own daemon
     CHECK(expect_log(tail_west, "ring", "c-after")["ext"] == "1001,1002");
 }
 
+TEST_CASE("peer faults: a daemon whose own link was cut asks to be told again, and keeps "
+          "nothing of the calls that rang and ended while it was deaf") {
+    const std::string conninfo = PostgresCluster::shared().fresh_database();
+    Daemon east(sharing(conninfo, "east"));
+    Daemon west(sharing(conninfo, "west"));
+    east.start();
+    west.start();
+    Client agent_west(west.agent_port());
+    login(agent_west, "1002", "secret-1002", {"1002"});
+    Client status_west(west.agent_port());
+    login(status_west, "super", "boss");
+    Client pbx(east.switch_port());
+    pbx.send(ring("d-before", "+15550102000", "1002"));
+    CHECK(agent_west.expect("pop")["call"] == "d-before");
+    const json before = ask_status(status_west);
+
+    // West's bus session ends (the sessions are named by daemon: callpop <name> bus), as a
+    // network between it and the database would end it; east's link stays up.
+    callpop::storage::postgresql::Connection admin(conninfo);
+    CHECK(admin.query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                      "WHERE application_name = 'callpop west bus'")
+              .integer(0, 0) == 1);
+    status_once(status_west, [](const json& status) {
+        return status["peer_link"]["connected"] == false;
+    }, 10s, "west's link to notice it is down");
+    // While it reconnects, calls ring for its agent and end.
+    constexpr int deaf_calls = 30;
+    std::string events;
+    for (int call = 0; call < deaf_calls; ++call) {
+        const std::string id = "d-deaf-" + std::to_string(call);
+        events += ring(id, "+15550102000", "1002").dump() + "\n" +
+                  json{{"event", "hangup"}, {"call", id}}.dump() + "\n";
+    }
+    pbx.send_raw(events);
+
+    // Back, west asks east to tell it again; east's answer holds every call that ended since
+    // west may have missed events, those it never heard ring among them.
+    wait_until([&] { return has(east.log(), "as a daemon whose link came back asked"); }, 30s,
+               "east to answer west's request to be told again");
+    // A call rung after the answer reaches west after it: the bus keeps each daemon's order.
+    pbx.send(ring("d-after", "+15550102000", "1002"));
+    int heard_ring = 0;
+    for (;;) {
+        const json message = agent_west.expect("pop", 15s);
+        if (message["call"] == "d-after") break;
+        if (message["call"].get<std::string>().starts_with("d-deaf-")) ++heard_ring;
+    }
+    // What west keeps is what it heard: the calls live before (d-before) may have ended,
+    // and the deaf calls whose ring it heard after all, and no others.
+    const json after = ask_status(status_west);
+    MESSAGE("west: " << before["ended_calls"] << " ended and " << before["live_calls"]
+                     << " live before, heard " << heard_ring << " of " << deaf_calls
+                     << " rings; now " << after["ended_calls"] << " ended");
+    CHECK(after["ended_calls"].get<int>() <=
+          before["ended_calls"].get<int>() + before["live_calls"].get<int>() + heard_ring);
+    CHECK(after["peer_link"]["outages"] == 1);
+}
+
 TEST_CASE("peer faults: kill -9 of a daemon in a burst of outcomes: every outcome acknowledged "
           "is in the store, and no call is logged twice, also once it has started again") {
     const std::string conninfo = PostgresCluster::shared().fresh_database();

@@ -147,6 +147,7 @@ TEST_CASE("status: the native port counts its switches' events, calls and refuse
         check_recent(native.at("up_since"));
         check_recent(native.at("last_event_at"));
         CHECK(status.at("live_calls") == 1);  // c-2 still rings
+        CHECK(status.at("ended_calls") == 1);  // c-1, kept for late events and its outcome
         // One lookup a call: the one started as the ring arrived is the one its pop uses.
         CHECK(status.at("lookups") == 2);
 
@@ -237,8 +238,8 @@ TEST_CASE("status --json: one JSON object with the documented keys") {
     CHECK(status.at("version").is_string());
     check_recent(status.at("started_at"));
     check_recent(status.at("at"));
-    for (const char* key : {"uptime_s", "live_calls", "agents_logged_in", "agents_away",
-                            "tail_followers", "followup_waiters", "followups_held",
+    for (const char* key : {"uptime_s", "live_calls", "ended_calls", "agents_logged_in",
+                            "agents_away", "tail_followers", "followup_waiters", "followups_held",
                             "writer_queue", "writer_spooled", "lookups"}) {
         INFO("key: " << key);
         CHECK(status.at(key).is_number_unsigned());

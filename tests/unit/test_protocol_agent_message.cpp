@@ -932,6 +932,7 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
     status.at = day + 17h + 3min + 7s + 250ms;
     status.uptime_s = 7387;
     status.live_calls = 3;
+    status.ended_calls = 41;
     status.agents_logged_in = 12;
     status.agents_away = 2;
     status.tail_followers = 1;
@@ -980,7 +981,7 @@ TEST_CASE("encode: status, with a dialled link and the native port") {
                           {"started_at", "2026-11-22T15:00:00.000Z"},
                           {"at", "2026-11-22T17:03:07.250Z"},
                           {"uptime_s", 7387},
-                          {"live_calls", 3},
+                          {"live_calls", 3}, {"ended_calls", 41},
                           {"agents_logged_in", 12},
                           {"agents_away", 2},
                           {"tail_followers", 1},
