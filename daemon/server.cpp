@@ -673,11 +673,14 @@ void Server::on_peer_message(const storage::BusMessage& message) {
     const TrackedCall* call = tracker_.find(event.call);
     // A call a switch of this daemon's own tells of is this daemon's to log.
     if (call != nullptr && !call->mirrored) return;
-    // The end of a call this daemon never heard of: nothing popped here to withdraw, and the
-    // daemon it rang on logs it. (An answer to a resync tells of every call that ended
-    // since the asker may have started missing events, some of which it never heard ring:
-    // each would be kept here as an ended call for nothing.)
-    if (call == nullptr && event.kind == protocol::SwitchEventKind::hangup) return;
+    // The end of a call this daemon never heard of (nor holds an event of, waiting behind a
+    // lookup): nothing popped here to withdraw, and the daemon it rang on logs it. (An
+    // answer to a resync tells of every call that ended since the asker may have started
+    // missing events, some of which it never heard ring: each would be kept here as an
+    // ended call for nothing.)
+    if (call == nullptr && event.kind == protocol::SwitchEventKind::hangup &&
+        !queued_events_by_call_.contains(event.call))
+        return;
     queue_switch_event(event, text_of("switch"), true, card_of(said, event.call));
 }
 

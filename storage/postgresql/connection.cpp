@@ -390,9 +390,12 @@ void Connection::put_copy(std::string_view rows) {
     for (std::size_t offset = 0; offset < rows.size(); offset += piece) {
         const std::size_t size = std::min(piece, rows.size() - offset);
         if (PQputCopyData(connection_.get(), rows.data() + offset, static_cast<int>(size)) != 1) {
-            const std::string what = describe(copy_sql_);
+            // Read before the COPY is ended, which has libpq's message say that instead.
+            const std::string error = "PostgreSQL: " + describe(copy_sql_) + ": " +
+                                      one_line(PQerrorMessage(connection_.get()));
+            const bool lost = PQstatus(connection_.get()) != CONNECTION_OK;
             finish_copy("callpop could not send the rows");
-            fail(connection_.get(), nullptr, what);
+            throw StorageError(error, lost);
         }
     }
 }

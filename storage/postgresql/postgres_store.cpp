@@ -688,9 +688,9 @@ public:
 
     // A reader's transaction is one snapshot for several queries (a caller's whole card).
     void begin() override {
+        forget_queued_customers();
         db_.exec(read_only_ ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
         holds_log_lock_ = false;
-        forget_queued_customers();
     }
 
     void commit() override {
@@ -1263,7 +1263,7 @@ private:
 
 std::unique_ptr<ServeLock> lock_postgres_daemon_name(const std::string& conninfo,
                                                      const std::string& daemon_name) {
-    Connection connection(conninfo);
+    Connection connection(conninfo, Connection::Access::read_write, "callpop " + daemon_name);
     // Keyed by the name's hash under a first key of its own (the migration and log locks use
     // 7700), so that no name can take theirs.
     const Result locked = connection.query(

@@ -17,12 +17,17 @@
 
 namespace callpop::test {
 
-// `rows` customers C-1..C-<rows>, each with one number of its own.
+// Every column of the customers file: its rows may be held and written together
+// (CustomerImport::queue_customer; on PostgreSQL, by COPY).
+inline const std::string customers_header =
+    "external_id,name,company,tier,segment,language,timezone,phones,email,address,do_not_call\n";
+
+// `rows` customers C-1..C-<rows>, each with one number of its own, in every column.
 inline std::string customers_csv(std::size_t rows) {
-    std::string csv = "external_id,name,phones\n";
+    std::string csv = customers_header;
     for (std::size_t row = 1; row <= rows; ++row)
-        csv += "C-" + std::to_string(row) + ",Customer " + std::to_string(row) + ",+1555" +
-               std::to_string(1000000 + row) + "\n";
+        csv += "C-" + std::to_string(row) + ",Customer " + std::to_string(row) + ",,,,,,+1555" +
+               std::to_string(1000000 + row) + ",,,0\n";
     return csv;
 }
 
