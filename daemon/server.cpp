@@ -467,26 +467,13 @@ namespace {
 
 // The card another daemon found for a call it published (publish_switch_event), or nullopt
 // when it sent none or one this daemon cannot use: then it looks the caller up itself.
-std::optional<LookupAnswer> card_of(const nlohmann::json& said, const std::string& call) {
-    const auto card = said.find("card");
-    if (card == said.end() || !card->is_object()) return std::nullopt;
-    const auto text = [&](const char* key) -> std::optional<std::string> {
-        const auto found = card->find(key);
-        if (found == card->end() || !found->is_string()) return std::nullopt;
-        return found->get<std::string>();
-    };
-    const auto pop = text("pop");
-    const auto number = text("caller_number");
-    const auto line = text("line");
-    const auto name = text("customer_name");
-    const auto id = card->find("customer_id");
+std::optional<LookupAnswer> card_of(const std::optional<protocol::PeerCard>& card,
+                                    const std::string& call) {
     // One line, as encode_pop ends it: what is sent to the agents as it is.
-    if (!pop || !number || !line || !name || id == card->end() ||
-        !(id->is_null() || id->is_number_integer()) || !pop->ends_with('\n') ||
-        pop->find('\n') != pop->size() - 1)
+    if (!card || !card->pop.ends_with('\n') || card->pop.find('\n') != card->pop.size() - 1)
         return std::nullopt;
-    LookupAnswer answer{call, *pop, *number, *line, std::nullopt, *name};
-    if (id->is_number_integer()) answer.customer_id = id->get<std::int64_t>();
+    LookupAnswer answer{call, card->pop, card->caller_number, card->line, card->customer_id,
+                        card->customer_name};
     try {
         // Sent on under this daemon's own seq: it must be a pop line.
         answer.pop_line = protocol::with_pop_seq(std::move(answer.pop_line), 0);
@@ -505,9 +492,17 @@ bool Server::on_switch_event(const protocol::SwitchEvent& event, const std::stri
     return first;
 }
 
-std::string Server::peer_message_text(nlohmann::json& message) const {
-    message["daemon"] = config_.storage.daemon_name;
-    return message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+void Server::publish_to_peers(decltype(protocol::PeerMessage::said) said) {
+    protocol::PeerMessage message{config_.storage.daemon_name, std::move(said)};
+    std::string payload = protocol::encode_peer_message(message);
+    // A card too long for the bus: the others look the caller up themselves.
+    if (auto* call_event = std::get_if<protocol::PeerCallEvent>(&message.said);
+        call_event != nullptr && call_event->card &&
+        payload.size() > storage::StoreBus::max_payload_bytes) {
+        call_event->card.reset();
+        payload = protocol::encode_peer_message(message);
+    }
+    peers_->publish(std::string(peer_events_channel), std::move(payload));
 }
 
 void Server::publish_switch_event(const QueuedEvent& queued) {
@@ -517,26 +512,14 @@ void Server::publish_switch_event(const QueuedEvent& queued) {
 
 void Server::publish_call_event(const protocol::SwitchEvent& event, const std::string& switch_name,
                                 const TrackedCall* call) {
-    nlohmann::json message{{"switch", switch_name},
-                           {"event", protocol::encode_switch_event(event)}};
+    protocol::PeerCallEvent said{switch_name, event, std::nullopt};
     // Published as applied, in order, after the call's lookup: the others pop the card found
     // here rather than each reading the store again for it (one lookup a call, not one a
     // daemon: on a busy database the lookups are most of its work).
-    if (call != nullptr && pops(event.kind) && call->looked_up && call->pop) {
-        message["card"] = {{"pop", *call->pop},
-                           {"caller_number", call->caller_number},
-                           {"line", call->line_name},
-                           {"customer_id", call->customer_id ? nlohmann::json(*call->customer_id)
-                                                             : nlohmann::json(nullptr)},
-                           {"customer_name", call->customer_name}};
-    }
-    std::string payload = peer_message_text(message);
-    // A card too long for the bus: the others look the caller up themselves.
-    if (payload.size() > storage::StoreBus::max_payload_bytes && message.contains("card")) {
-        message.erase("card");
-        payload = peer_message_text(message);
-    }
-    peers_->publish(std::string(peer_events_channel), std::move(payload));
+    if (call != nullptr && pops(event.kind) && call->looked_up && call->pop)
+        said.card = protocol::PeerCard{*call->pop, call->caller_number, call->line_name,
+                                       call->customer_id, call->customer_name};
+    publish_to_peers(std::move(said));
 }
 
 void Server::after_peer_outage(Clock::time_point missed_since) {
@@ -551,23 +534,12 @@ void Server::after_peer_outage(Clock::time_point missed_since) {
                        std::chrono::duration_cast<std::chrono::system_clock::duration>(
                            Clock::now() - missed_since) -
                        std::chrono::seconds(30);
-    nlohmann::json message{
-        {"resync",
-         {{"since_ms", std::chrono::duration_cast<std::chrono::milliseconds>(since.time_since_epoch())
-                           .count()}}}};
-    peers_->publish(std::string(peer_events_channel), peer_message_text(message));
+    publish_to_peers(protocol::PeerResync{
+        std::chrono::duration_cast<std::chrono::milliseconds>(since.time_since_epoch()).count()});
 }
 
-void Server::on_peer_resync(const nlohmann::json& resync) {
-    const auto since_ms = resync.find("since_ms");
-    if (since_ms == resync.end() || !since_ms->is_number_integer()) {
-        spdlog::warn("peers: a request to tell again that is not well formed: {}",
-                     resync.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                         .substr(0, 200));
-        return;
-    }
-    const std::chrono::system_clock::time_point since{
-        std::chrono::milliseconds(since_ms->get<std::int64_t>())};
+void Server::on_peer_resync(const protocol::PeerResync& resync) {
+    const std::chrono::system_clock::time_point since{std::chrono::milliseconds(resync.since_ms)};
     const auto ago = std::chrono::system_clock::now() - since;
     // Any call that rang before it asked may have been missed by it.
     tell_peers_what_they_missed(Clock::now() - std::chrono::duration_cast<Clock::duration>(ago),
@@ -646,30 +618,23 @@ void Server::on_peer_message(const storage::BusMessage& message) {
     if (message.channel != peer_events_channel) return;
     // Anyone who may use the database may NOTIFY: what is not a well-formed message is
     // logged and dropped.
-    const auto said = nlohmann::json::parse(message.payload, nullptr, false);
-    const auto text_of = [&](const char* key) {
-        const auto found = said.find(key);
-        return found != said.end() && found->is_string() ? found->get<std::string>()
-                                                         : std::string();
-    };
-    if (said.is_object() && said.contains("seated") && said["seated"].is_object()) {
-        on_peer_seats(said["seated"]);
-        return;
-    }
-    if (said.is_object() && said.contains("resync") && said["resync"].is_object()) {
-        on_peer_resync(said["resync"]);
-        return;
-    }
-    if (!said.is_object() || !said.contains("event") || !said["event"].is_string()) {
-        spdlog::warn("peers: a message that is not a switch event: {}", message.payload.substr(0, 200));
-        return;
-    }
-    auto parsed = protocol::parse_switch_event(said["event"].get<std::string>());
+    auto parsed = protocol::parse_peer_message(message.payload);
     if (auto* error = std::get_if<protocol::ProtocolError>(&parsed)) {
-        spdlog::warn("peers: daemon {}: {}", text_of("daemon"), error->message);
+        spdlog::warn("peers: a message that is not well formed ({}): {}", error->message,
+                     message.payload.substr(0, 200));
         return;
     }
-    const auto& event = std::get<protocol::SwitchEvent>(parsed);
+    auto& said = std::get<protocol::PeerMessage>(parsed).said;
+    if (const auto* seats = std::get_if<protocol::PeerSeats>(&said)) {
+        on_peer_seats(*seats);
+        return;
+    }
+    if (const auto* resync = std::get_if<protocol::PeerResync>(&said)) {
+        on_peer_resync(*resync);
+        return;
+    }
+    auto& call_event = std::get<protocol::PeerCallEvent>(said);
+    const auto& event = call_event.event;
     const TrackedCall* call = tracker_.find(event.call);
     // A call a switch of this daemon's own tells of is this daemon's to log.
     if (call != nullptr && !call->mirrored) return;
@@ -681,40 +646,28 @@ void Server::on_peer_message(const storage::BusMessage& message) {
     if (call == nullptr && event.kind == protocol::SwitchEventKind::hangup &&
         !queued_events_by_call_.contains(event.call))
         return;
-    queue_switch_event(event, text_of("switch"), true, card_of(said, event.call));
+    queue_switch_event(event, call_event.switch_name, true, card_of(call_event.card, event.call));
 }
 
 void Server::tell_peers_who_sits_at(const TrackedCall& call,
                                     const std::vector<std::string>& extensions) {
     if (!peers_ || !call.mirrored) return;
-    nlohmann::json agents = nlohmann::json::object();
+    protocol::PeerSeats seats{call.id, {}};
     for (const auto& extension : extensions) {
-        if (auto agent = router_.agent_at(extension); !agent.empty()) agents[extension] = agent;
+        if (auto agent = router_.agent_at(extension); !agent.empty())
+            seats.agents.emplace_back(extension, std::move(agent));
     }
-    if (agents.empty()) return;
-    nlohmann::json message{{"seated", {{"call", call.id}, {"agents", std::move(agents)}}}};
-    peers_->publish(std::string(peer_events_channel), peer_message_text(message));
+    if (!seats.agents.empty()) publish_to_peers(std::move(seats));
 }
 
-void Server::on_peer_seats(const nlohmann::json& seated) {
-    const auto call_id = seated.find("call");
-    const auto agents = seated.find("agents");
-    if (call_id == seated.end() || !call_id->is_string() || agents == seated.end() ||
-        !agents->is_object()) {
-        spdlog::warn("peers: a word of seats that is not well formed: {}",
-                     seated.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                         .substr(0, 200));
-        return;
-    }
+void Server::on_peer_seats(const protocol::PeerSeats& seats) {
     // Published after the call's event reached the other daemon: this daemon has it, unless
     // it forgot it since.
-    TrackedCall* call = tracker_.find(call_id->get<std::string>());
+    TrackedCall* call = tracker_.find(seats.call);
     if (call == nullptr) return;
-    for (const auto& [extension, agent] : agents->items()) {
-        if (!agent.is_string() || extension.empty()) continue;
-        spdlog::debug("call {}: agent {} sits at {} on another daemon", call->id,
-                      agent.get<std::string>(), extension);
-        call->seated_elsewhere.emplace_back(extension, agent.get<std::string>());
+    for (const auto& [extension, agent] : seats.agents) {
+        spdlog::debug("call {}: agent {} sits at {} on another daemon", call->id, agent, extension);
+        call->seated_elsewhere.emplace_back(extension, agent);
     }
 }
 

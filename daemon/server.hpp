@@ -13,8 +13,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "config/config.hpp"
 #include "daemon/agents/agent_session.hpp"
 #include "daemon/agents/call_log_feed.hpp"
@@ -33,6 +31,7 @@
 #include "daemon/web/web_port.hpp"
 #include "protocol/agent_message.hpp"
 #include "protocol/metrics.hpp"
+#include "protocol/peer_message.hpp"
 #include "protocol/switch_event.hpp"
 #include "storage/store.hpp"
 
@@ -145,14 +144,13 @@ private:
     // After an outage of the link: tells the others again, and asks them to tell it again.
     void after_peer_outage(Clock::time_point missed_since);
     // Another daemon's link was down: it asks what it may have missed.
-    void on_peer_resync(const nlohmann::json& resync);
+    void on_peer_resync(const protocol::PeerResync& resync);
     // The state of this daemon's own calls live since `missed_since`; of those that ended,
     // the ones that rang before `heard_before`. `why`, for the log.
     void tell_peers_what_they_missed(Clock::time_point missed_since, Clock::time_point heard_before,
                                      std::string_view why);
-    // `message` as the other daemons read it: signed with this daemon's name. Text that is
-    // not UTF-8 (an AMI caller name, say) goes as U+FFFD: the event is this daemon's already.
-    std::string peer_message_text(nlohmann::json& message) const;
+    // What this daemon says, to the other daemons: signed with its name.
+    void publish_to_peers(decltype(protocol::PeerMessage::said) said);
     void start_lookup(LookupRequest request);
     void act_on_queued_events();
     // False when the event's call must wait for its lookup: `queued` then holds the change.
@@ -163,7 +161,7 @@ private:
     void tell_peers_who_sits_at(const TrackedCall& call,
                                 const std::vector<std::string>& extensions);
     // Another daemon's word of who sits where a call of this daemon's rings.
-    void on_peer_seats(const nlohmann::json& seated);
+    void on_peer_seats(const protocol::PeerSeats& seats);
 
     domain::CallLogRecord make_record(const char* kind, const TrackedCall& call);
     // Hands the record to the writer; once committed it joins the tail stream.

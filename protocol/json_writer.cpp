@@ -144,6 +144,13 @@ JsonWriter& JsonWriter::string(std::string_view text) {
     return *this;
 }
 
+JsonWriter& JsonWriter::text_key(std::string_view name) {
+    string(name);
+    out_ += ':';
+    after_value_ = false;
+    return *this;
+}
+
 template <typename Integer>
 JsonWriter& JsonWriter::integer(Integer value) {
     separate();

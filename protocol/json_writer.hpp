@@ -21,6 +21,8 @@ public:
     JsonWriter& end_array();
     // An object's key: ours, plain ASCII, never escaped.
     JsonWriter& key(std::string_view name);
+    // A key that came from outside (an extension), escaped as a string is.
+    JsonWriter& text_key(std::string_view name);
 
     JsonWriter& string(std::string_view text);
     JsonWriter& number(std::int64_t value);

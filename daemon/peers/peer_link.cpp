@@ -66,7 +66,9 @@ void PeerLink::publish(std::string channel, std::string payload) {
     }
     {
         const std::scoped_lock lock(mutex_);
-        if (waiting_.size() >= waiting_max) {
+        // No link: dropped now, not when the next try to connect fails (up to 5 s on), so
+        // that what the daemon reports of the outage is what it has lost.
+        if (!connected_ || waiting_.size() >= waiting_max) {
             ++dropped_;
             return;
         }
@@ -88,6 +90,9 @@ void PeerLink::lost(const std::string& why) {
             const std::scoped_lock lock(mutex_);
             last_error_ = why;
             missed_since_ = delivered_until_;
+            // What waits would only grow stale: dropped, as during the outage.
+            dropped_ += waiting_.size();
+            waiting_.clear();
         }
         spdlog::warn("peers: the link to the other daemons is down: {}", why);
     }
@@ -154,12 +159,6 @@ void PeerLink::run() {
                 bus.reset();
                 lost(error.what());
                 first_attempt_done();
-                // What waits would only grow stale: dropped, as during the outage.
-                {
-                    const std::scoped_lock lock(mutex_);
-                    dropped_ += waiting_.size();
-                    waiting_.clear();
-                }
                 pollfd wake{wake_fd_, POLLIN, 0};
                 ::poll(&wake, 1, static_cast<int>(backoff.count()));
                 std::uint64_t count = 0;
