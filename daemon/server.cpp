@@ -317,6 +317,8 @@ void Server::stop() {
     switch_acceptor_.close(ignored);
     agent_acceptor_.close(ignored);
     if (web_) web_->stop();
+    // Its socket would hold the loop; nothing more from the others is acted on.
+    if (peers_) peers_->stop();
     probe_deadline_.cancel();
     sweep_timer_.cancel();
     login_gate_.close();

@@ -17,15 +17,22 @@ struct BusMessage {
 class StoreBus {
 public:
     virtual ~StoreBus() = default;
-    // Listened to from now on, also after the bus reconnects.
+    // Listened to from now on; waits for the server, so at set-up only. Past it nothing waits:
+    // an event loop drives the bus on socket().
     virtual void listen(std::string_view channel) = 0;
     // Sends each payload on the channel, in order. A payload holds at most
     // max_payload_bytes and no line break (several go in one notification, a line each).
+    // One publish at a time: publishing() until receive() has read the server's answer.
     virtual void publish(std::string_view channel, const std::vector<std::string>& payloads) = 0;
-    // Readable when messages may have come; it changes when the bus reconnects.
+    virtual bool publishing() const = 0;
+    // Sends what the socket did not take of a publish; false: wait for socket() to turn
+    // writable, and flush again.
+    virtual bool flush() = 0;
+    // Readable when messages or a publish's answer may have come.
     virtual int socket() const = 0;
-    // The messages that came from other daemons, without waiting. A lost connection is a
-    // transient StorageError; the next call connects again.
+    // The messages that came from other daemons, without waiting. A lost connection, or a
+    // publish the server refused, is a transient StorageError, and the bus is done with:
+    // open another.
     virtual std::vector<BusMessage> receive() = 0;
 
     static constexpr std::size_t max_payload_bytes = 7900;

@@ -1,7 +1,5 @@
 #include "daemon/peers/peer_link.hpp"
 
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,14 +28,12 @@ PeerLink::PeerLink(config::Storage settings, std::vector<std::string> channels,
       channels_(std::move(channels)),
       loop_(std::move(loop)),
       received_(std::move(received)),
-      connected_callback_(std::move(connected)),
-      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    if (wake_fd_ < 0) throw std::runtime_error("peer link: cannot make an eventfd");
-    thread_ = std::thread([this] { run(); });
+      connected_callback_(std::move(connected)) {
+    thread_ = std::thread([this] { connect_while_needed(); });
     // Listening before the daemon says it is ready: what the others publish from then on
     // reaches it (a pop for an agent who logs in to it the moment it is up).
     std::unique_lock lock(mutex_);
-    first_attempt_over_.wait(lock, [this] { return first_attempt_done_; });
+    changed_.wait(lock, [this] { return first_attempt_done_; });
 }
 
 PeerLink::~PeerLink() {
@@ -45,10 +41,23 @@ PeerLink::~PeerLink() {
         const std::scoped_lock lock(mutex_);
         stopping_ = true;
     }
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
+    changed_.notify_all();
     thread_.join();
-    ::close(wake_fd_);
+    // The socket first: its waits end, and their handlers find the link gone.
+    bus_socket_.reset();
+    bus_.reset();
+}
+
+void PeerLink::stop() {
+    stopped_ = true;
+    {
+        const std::scoped_lock lock(mutex_);
+        stopping_ = true;
+    }
+    changed_.notify_all();
+    ++generation_;
+    bus_socket_.reset();
+    bus_.reset();
 }
 
 void PeerLink::publish(std::string channel, std::string payload) {
@@ -64,18 +73,14 @@ void PeerLink::publish(std::string channel, std::string payload) {
         spdlog::warn("peers: a message for {} holds a line break; not sent", channel);
         return;
     }
-    {
-        const std::scoped_lock lock(mutex_);
-        // No link: dropped now, not when the next try to connect fails (up to 5 s on), so
-        // that what the daemon reports of the outage is what it has lost.
-        if (!connected_ || waiting_.size() >= waiting_max) {
-            ++dropped_;
-            return;
-        }
-        waiting_.emplace_back(std::move(channel), std::move(payload));
+    // No link: dropped now, not when the next try to connect fails, so that what the daemon
+    // reports of an outage is what it has lost.
+    if (!connected_ || stopped_ || waiting_.size() >= waiting_max) {
+        ++dropped_;
+        return;
     }
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
+    waiting_.emplace_back(std::move(channel), std::move(payload));
+    send_waiting();
 }
 
 PeerLink::Health PeerLink::health() const {
@@ -90,112 +95,163 @@ void PeerLink::lost(const std::string& why) {
             const std::scoped_lock lock(mutex_);
             last_error_ = why;
             missed_since_ = delivered_until_;
-            // What waits would only grow stale: dropped, as during the outage.
-            dropped_ += waiting_.size();
-            waiting_.clear();
         }
         spdlog::warn("peers: the link to the other daemons is down: {}", why);
     }
 }
 
-bool PeerLink::send_waiting(storage::StoreBus& bus) {
-    std::deque<std::pair<std::string, std::string>> sending;
-    const auto taken_at = std::chrono::steady_clock::now();
-    {
-        const std::scoped_lock lock(mutex_);
-        sending.swap(waiting_);
-    }
-    // One round trip per run of the same channel, in the order they were published; a long
-    // run in parts, so that no transaction holds the server's notification lock for long.
-    for (auto run_start = sending.begin(); run_start != sending.end();) {
-        auto run_end = run_start;
-        for (std::size_t in_run = 0; run_end != sending.end() && run_end->first == run_start->first &&
-                                     in_run < messages_per_publish;
-             ++in_run)
-            ++run_end;
-        std::vector<std::string> payloads;
-        for (auto it = run_start; it != run_end; ++it) payloads.push_back(std::move(it->second));
-        try {
-            bus.publish(run_start->first, payloads);
-        } catch (const storage::StorageError& error) {
-            dropped_ += static_cast<std::uint64_t>(sending.end() - run_start);
-            lost(error.what());
-            return false;
-        }
-        run_start = run_end;
-    }
-    delivered_until_ = taken_at;
-    return true;
-}
-
-void PeerLink::run() {
-    std::unique_ptr<storage::StoreBus> bus;
+void PeerLink::connect_while_needed() {
     auto backoff = reconnect_min;
-    const auto stopping = [this] {
-        const std::scoped_lock lock(mutex_);
-        return stopping_;
-    };
-    const auto first_attempt_done = [this] {
-        {
-            const std::scoped_lock lock(mutex_);
-            if (first_attempt_done_) return;
-            first_attempt_done_ = true;
-        }
-        first_attempt_over_.notify_all();
-    };
-    while (!stopping()) {
-        if (!bus) {
-            try {
-                bus = storage::open_bus(settings_);
-                for (const auto& channel : channels_) bus->listen(channel);
-                if (!connected_.exchange(true) && outages_ > 0)
-                    spdlog::info("peers: the link to the other daemons is up again");
-                backoff = reconnect_min;
-                // Posted before anything received on the new link, so the loop reads what it
-                // missed first.
-                if (connected_callback_) asio::post(loop_, connected_callback_);
-                first_attempt_done();
-            } catch (const storage::StorageError& error) {
-                bus.reset();
-                lost(error.what());
-                first_attempt_done();
-                pollfd wake{wake_fd_, POLLIN, 0};
-                ::poll(&wake, 1, static_cast<int>(backoff.count()));
-                std::uint64_t count = 0;
-                [[maybe_unused]] const auto read = ::read(wake_fd_, &count, sizeof count);
-                backoff = std::min(backoff * 2, reconnect_max);
-                continue;
-            }
-        }
-        // Received before waiting, every time round: a publish's round trip reads the socket,
-        // and notifications that came with its answer wait in the bus's buffer, where poll
-        // does not see them (they would wait for the next message or the poll's second).
-        if (!send_waiting(*bus) || !deliver_received(*bus)) {
-            bus.reset();
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        if (!needs_bus_) {
+            changed_.wait(lock);
             continue;
         }
-        std::array<pollfd, 2> ready{pollfd{bus->socket(), POLLIN, 0}, pollfd{wake_fd_, POLLIN, 0}};
-        // A second at most: a link the server dropped silently shows on the next read.
-        ::poll(ready.data(), ready.size(), 1000);
-        if ((ready[1].revents & POLLIN) != 0) {
-            std::uint64_t count = 0;
-            [[maybe_unused]] const auto read = ::read(wake_fd_, &count, sizeof count);
+        lock.unlock();
+        std::unique_ptr<storage::StoreBus> bus;
+        std::string error;
+        try {
+            bus = storage::open_bus(settings_);
+            for (const auto& channel : channels_) bus->listen(channel);
+        } catch (const storage::StorageError& failure) {
+            bus.reset();
+            error = failure.what();
+        }
+        const bool made = bus != nullptr;
+        if (made) {
+            if (!connected_.exchange(true) && outages_ > 0)
+                spdlog::info("peers: the link to the other daemons is up again");
+            backoff = reconnect_min;
+            // What the others say from now on waits in the socket until the loop reads it.
+            asio::post(loop_, [link = std::weak_ptr<PeerLink*>(self_), bus = std::move(bus)]() mutable {
+                if (const auto alive = link.lock()) (*alive)->adopt(std::move(bus));
+            });
+        } else {
+            lost(error);
+        }
+        lock.lock();
+        needs_bus_ = !made;
+        first_attempt_done_ = true;
+        changed_.notify_all();
+        if (!made) {
+            changed_.wait_for(lock, backoff, [this] { return stopping_; });
+            backoff = std::min(backoff * 2, reconnect_max);
         }
     }
 }
 
-bool PeerLink::deliver_received(storage::StoreBus& bus) {
-    try {
-        auto messages = bus.receive();
-        if (!messages.empty())
-            asio::post(loop_, [received = received_, messages = std::move(messages)] {
-                for (const auto& message : messages) received(message);
-            });
-        return true;
-    } catch (const storage::StorageError& error) {
-        lost(error.what());
-        return false;
+void PeerLink::adopt(std::unique_ptr<storage::StoreBus> bus) {
+    if (stopped_) return;
+    const int socket = ::dup(bus->socket());
+    if (socket < 0) {
+        lost("peer link: cannot duplicate the bus's socket");
+        const std::scoped_lock lock(mutex_);
+        needs_bus_ = true;
+        changed_.notify_all();
+        return;
     }
+    bus_ = std::move(bus);
+    bus_socket_ = std::make_unique<asio::posix::stream_descriptor>(loop_, socket);
+    ++generation_;
+    sending_ = 0;
+    waiting_to_write_ = false;
+    // Before anything that came on the new link, so the loop reads what it missed first.
+    if (connected_callback_) connected_callback_();
+    if (!bus_) return;  // lost again by what the callback published
+    send_waiting();
+    if (bus_) wait_readable();
+}
+
+void PeerLink::send_waiting() {
+    if (!bus_ || sending_ > 0 || waiting_.empty()) return;
+    // One round trip per run of the same channel, in the order they were published; a long
+    // run in parts, so that no transaction holds the server's notification lock for long.
+    const std::string channel = waiting_.front().first;
+    std::vector<std::string> payloads;
+    while (!waiting_.empty() && waiting_.front().first == channel &&
+           payloads.size() < messages_per_publish) {
+        payloads.push_back(std::move(waiting_.front().second));
+        waiting_.pop_front();
+    }
+    sending_ = payloads.size();
+    sends_all_waiting_ = waiting_.empty();
+    sending_since_ = std::chrono::steady_clock::now();
+    try {
+        bus_->publish(channel, payloads);
+        if (!bus_->flush()) wait_writable();
+    } catch (const storage::StorageError& error) {
+        drop_bus(error.what());
+    }
+}
+
+void PeerLink::wait_readable() {
+    bus_socket_->async_wait(
+        asio::posix::stream_descriptor::wait_read,
+        [link = std::weak_ptr<PeerLink*>(self_), generation = generation_](
+            const boost::system::error_code& error) {
+            const auto alive = link.lock();
+            if (error || !alive || (*alive)->generation_ != generation) return;
+            (*alive)->read_bus();
+        });
+}
+
+void PeerLink::wait_writable() {
+    if (waiting_to_write_) return;
+    waiting_to_write_ = true;
+    bus_socket_->async_wait(
+        asio::posix::stream_descriptor::wait_write,
+        [link = std::weak_ptr<PeerLink*>(self_), generation = generation_](
+            const boost::system::error_code& error) {
+            const auto alive = link.lock();
+            if (error || !alive || (*alive)->generation_ != generation) return;
+            PeerLink& self = **alive;
+            self.waiting_to_write_ = false;
+            try {
+                if (!self.bus_->flush()) self.wait_writable();
+            } catch (const storage::StorageError& failure) {
+                self.drop_bus(failure.what());
+            }
+        });
+}
+
+void PeerLink::read_bus() {
+    std::vector<storage::BusMessage> messages;
+    try {
+        messages = bus_->receive();
+    } catch (const storage::StorageError& error) {
+        drop_bus(error.what());
+        return;
+    }
+    if (sending_ > 0 && !bus_->publishing()) {
+        sending_ = 0;
+        if (sends_all_waiting_) {
+            const std::scoped_lock lock(mutex_);
+            delivered_until_ = sending_since_;
+        }
+    }
+    const auto generation = generation_;
+    for (const auto& message : messages) received_(message);
+    // What the messages set off may have stopped the link, or lost its bus.
+    if (generation_ != generation || !bus_) return;
+    send_waiting();
+    if (bus_) wait_readable();
+}
+
+void PeerLink::drop_bus(const std::string& why) {
+    if (!bus_) return;
+    dropped_ += sending_ + waiting_.size();
+    sending_ = 0;
+    waiting_.clear();
+    ++generation_;
+    bus_socket_.reset();
+    bus_.reset();
+    lost(why);
+    {
+        const std::scoped_lock lock(mutex_);
+        needs_bus_ = true;
+    }
+    changed_.notify_all();
 }
 
 }  // namespace callpop::daemon

@@ -1,9 +1,10 @@
 #pragma once
-// The daemon's voice and ear among the daemons sharing its store (storage/store_bus.hpp). A
-// thread of its own sends what the loop publishes and hands the loop what the others said,
-// so the loop never waits for the database. When the database goes away the link connects
-// again with backoff; what was published meanwhile is dropped and counted, and what the
-// others said meanwhile is lost to this daemon: nothing on the bus is kept.
+// The daemon's voice and ear among the daemons sharing its store (storage/store_bus.hpp).
+// The loop reads and writes the bus's socket itself and never waits for the database: a
+// message that crosses wakes no thread of ours on its way. A thread of the link's own makes
+// the connection, which does wait, and makes it again with backoff when the database goes
+// away; what is published meanwhile is dropped and counted, and what the others said
+// meanwhile is lost to this daemon: nothing on the bus is kept.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -39,8 +40,11 @@ public:
     PeerLink(const PeerLink&) = delete;
     PeerLink& operator=(const PeerLink&) = delete;
 
-    // From the loop: sent as soon as the thread can, in order.
+    // From the loop: sent as soon as the publish before it is answered, in order.
     void publish(std::string channel, std::string payload);
+    // From the loop, as the daemon stops: nothing more is sent or heard, and the link holds
+    // the loop no longer.
+    void stop();
 
     struct Health {
         bool connected = false;
@@ -54,11 +58,17 @@ public:
     Health health() const;
 
 private:
-    void run();
-    // Publishes what waits; false when the link was lost.
-    bool send_waiting(storage::StoreBus& bus);
-    // Hands the loop what the others said; false when the link was lost.
-    bool deliver_received(storage::StoreBus& bus);
+    // The link's thread: connects whenever the loop has no bus, until the link stops.
+    void connect_while_needed();
+    // On the loop: a bus the thread connected.
+    void adopt(std::unique_ptr<storage::StoreBus> bus);
+    // Publishes the next run of what waits, unless a publish is still out.
+    void send_waiting();
+    void wait_readable();
+    void wait_writable();
+    void read_bus();
+    // On the loop: the bus is lost; the thread connects again.
+    void drop_bus(const std::string& why);
     void lost(const std::string& why);
 
     config::Storage settings_;
@@ -66,16 +76,30 @@ private:
     asio::any_io_executor loop_;
     Received received_;
     Connected connected_callback_;
-    int wake_fd_ = -1;  // an eventfd: something to send, or stop
+    // Whether this link still exists, for what the thread posted to the loop.
+    std::shared_ptr<PeerLink*> self_ = std::make_shared<PeerLink*>(this);
+
+    // The loop's own.
+    std::unique_ptr<storage::StoreBus> bus_;
+    std::unique_ptr<asio::posix::stream_descriptor> bus_socket_;  // a duplicate of the bus's
+    // Counts the buses and stops: a wait's handler from before finds it changed.
+    std::uint64_t generation_ = 0;
+    bool waiting_to_write_ = false;
+    bool stopped_ = false;
+    std::deque<std::pair<std::string, std::string>> waiting_;  // channel, payload
+    std::size_t sending_ = 0;                                   // the run out now
+    // When the run out now was taken, and whether nothing was left waiting then.
+    std::chrono::steady_clock::time_point sending_since_;
+    bool sends_all_waiting_ = false;
 
     mutable std::mutex mutex_;
-    std::deque<std::pair<std::string, std::string>> waiting_;  // channel, payload
+    std::condition_variable changed_;  // the loop lost its bus, or the link stops
+    bool needs_bus_ = true;
     bool stopping_ = false;
     bool first_attempt_done_ = false;  // connected, or failed to, once
-    std::condition_variable first_attempt_over_;
     std::string last_error_;
     std::chrono::steady_clock::time_point missed_since_;
-    // The link thread's own: when what was then waiting was taken, all of it sent since.
+    // Written by the loop: when what was then waiting was taken, all of it sent since.
     std::chrono::steady_clock::time_point delivered_until_ = std::chrono::steady_clock::now();
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> outages_{0};

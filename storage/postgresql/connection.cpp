@@ -425,14 +425,52 @@ Result Connection::finish_copy(const char* error) {
 int Connection::socket() const { return PQsocket(connection_.get()); }
 
 std::vector<Notification> Connection::notifications() {
-    reopen_if_lost();
-    if (PQconsumeInput(connection_.get()) == 0) fail(connection_.get(), nullptr, "reading notifications");
+    if (PQstatus(connection_.get()) != CONNECTION_OK || PQconsumeInput(connection_.get()) == 0)
+        fail(connection_.get(), nullptr, "reading notifications");
     std::vector<Notification> received;
     while (PGnotify* note = PQnotifies(connection_.get())) {
         received.push_back({note->relname, note->extra, note->be_pid});
         PQfreemem(note);
     }
     return received;
+}
+
+void Connection::send(std::string_view sql, std::initializer_list<Parameter> parameters) {
+    pg_conn* connection = connection_.get();
+    const auto prepared_as = prepared_.find(sql);
+    if (prepared_as == prepared_.end() || !sent_sql_.empty())
+        throw std::logic_error("PostgreSQL: " + describe(sql) +
+                               " sent without waiting before query() prepared it, or while "
+                               "another waits for its answer");
+    const ParameterValues values(parameters, sql);
+    // PQexec and PQexecPrepared still wait in this mode: query() keeps working.
+    if (PQstatus(connection) != CONNECTION_OK || PQsetnonblocking(connection, 1) != 0 ||
+        PQsendQueryPrepared(connection, prepared_as->second.c_str(), values.count(),
+                            values.values(), nullptr, nullptr, 0) != 1)
+        fail(connection, nullptr, describe(sql));
+    sent_sql_ = sql;
+}
+
+bool Connection::flush() {
+    const int left = PQflush(connection_.get());
+    if (left < 0) fail(connection_.get(), nullptr, "sending " + describe(sent_sql_));
+    return left == 0;
+}
+
+bool Connection::answered() {
+    pg_conn* connection = connection_.get();
+    while (!sent_sql_.empty() && PQisBusy(connection) == 0) {
+        // Its result, then nothing: the statement is done.
+        const Result result(PQgetResult(connection));
+        if (result.result_ == nullptr) {
+            sent_sql_.clear();
+            break;
+        }
+        const auto status = PQresultStatus(result.result_.get());
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+            fail(connection, result.result_.get(), describe(sent_sql_));
+    }
+    return sent_sql_.empty();
 }
 
 int Connection::backend_pid() const { return PQbackendPID(connection_.get()); }

@@ -102,10 +102,18 @@ public:
     void abandon_copy() noexcept;
     bool copying() const { return !copy_sql_.empty(); }
     // For LISTEN: the socket that turns readable when notifications may have come, and
-    // those that came, without waiting. A lost connection is an error, transient; the next
-    // call opens it again, without its LISTENs: sessions() tells.
+    // those that came, without waiting. A lost connection is an error, transient, and stays
+    // lost: a LISTEN holds for one session only, so its owner opens another connection.
     int socket() const;
     std::vector<Notification> notifications();
+    // Without waiting, for a connection an event loop drives (the bus), one statement at a
+    // time: send() sends one that query() prepared before; flush() sends what the socket did
+    // not take (false: wait for socket() to turn writable, and flush again); once
+    // notifications() has read what came, answered() says whether all of its answer is in,
+    // and throws as query() would when the server refused it. A lost connection stays lost.
+    void send(std::string_view sql, std::initializer_list<Parameter> parameters);
+    bool flush();
+    bool answered();
     // How many times the connection was opened: a LISTEN holds for one session only.
     std::uint64_t sessions() const { return sessions_; }
     // The server's process for this connection (pg_terminate_backend, pg_stat_activity).
@@ -137,6 +145,7 @@ private:
     };
     std::unordered_map<std::string, std::string, SqlHash, std::equal_to<>> prepared_;  // → name
     std::uint64_t sessions_ = 1;
+    std::string sent_sql_;  // what send() sent and answered() has not yet seen answered
     bool in_transaction_ = false;
     bool transaction_lost_ = false;
     std::string copy_sql_;  // the COPY under way, if any

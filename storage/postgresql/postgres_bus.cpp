@@ -1,6 +1,5 @@
 #include "storage/postgresql/postgres_bus.hpp"
 
-#include <set>
 #include <string_view>
 
 #include "storage/postgresql/connection.hpp"
@@ -14,14 +13,17 @@ public:
     PostgresBus(const std::string& conninfo, const std::string& daemon_name)
         : db_(conninfo, postgresql::Connection::Access::read_write,
               "callpop " + daemon_name + " bus") {
-        set_up_new_session();
+        // Its commits need not wait for the disk: it writes nothing but notifications, which
+        // a server that crashes forgets anyway. A notifying transaction holds a lock that
+        // every other one on the server waits for (every daemon's publishes and writers'
+        // commits) until it has committed: a wait for the disk there would hold up the
+        // whole bus.
+        db_.exec("SET synchronous_commit = off");
+        // Prepared now, with nothing to send: publish() sends it without waiting.
+        db_.query(publish_sql, {"", "{}"});
     }
 
-    void listen(std::string_view channel) override {
-        channels_.emplace(channel);
-        set_up_new_session();
-        db_.exec("LISTEN " + quoted(channel));
-    }
+    void listen(std::string_view channel) override { db_.exec("LISTEN " + quoted(channel)); }
 
     void publish(std::string_view channel, const std::vector<std::string>& payloads) override {
         if (payloads.empty()) return;
@@ -44,15 +46,19 @@ public:
             notifications.back() += '\n';
             notifications.back() += payload;
         }
-        db_.query(publish_sql, {channel, postgresql::text_array(notifications)});
-        set_up_new_session();
+        db_.send(publish_sql, {channel, postgresql::text_array(notifications)});
+        publishing_ = true;
     }
+
+    bool publishing() const override { return publishing_; }
+
+    bool flush() override { return db_.flush(); }
 
     int socket() const override { return db_.socket(); }
 
     std::vector<BusMessage> receive() override {
         auto notifications = db_.notifications();
-        set_up_new_session();
+        if (publishing_) publishing_ = !db_.answered();
         std::vector<BusMessage> messages;
         const int own_pid = db_.backend_pid();
         for (auto& notification : notifications) {
@@ -78,23 +84,8 @@ private:
         return identifier + "\"";
     }
 
-    // A new session listens to nothing: every channel again. Its commits need not wait for
-    // the disk: it writes nothing but notifications, which a server that crashes forgets
-    // anyway. A notifying transaction holds a lock that every other one on the server waits
-    // for (every daemon's publishes and writers' commits) until it has committed: a wait
-    // for the disk there would hold up the whole bus.
-    void set_up_new_session() {
-        if (db_.sessions() == set_up_session_) return;
-        set_up_session_ = db_.sessions();
-        db_.exec("SET synchronous_commit = off");
-        // Prepared now, with nothing to send: not with the first pop that crosses.
-        db_.query(publish_sql, {"", "{}"});
-        for (const auto& channel : channels_) db_.exec("LISTEN " + quoted(channel));
-    }
-
     postgresql::Connection db_;
-    std::set<std::string, std::less<>> channels_;
-    std::uint64_t set_up_session_ = 0;
+    bool publishing_ = false;
 };
 
 }  // namespace

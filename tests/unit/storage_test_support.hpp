@@ -11,6 +11,8 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <chrono>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "support/temp_dir.hpp"
 #include "storage/open_store.hpp"
 #include "storage/phone_number.hpp"
+#include "storage/store_bus.hpp"
 
 namespace callpop::test {
 
@@ -67,6 +70,24 @@ storage::StorageError storage_error_of(Action action) {
     }
     FAIL("no StorageError thrown");
     return storage::StorageError("");
+}
+
+// Publishes on `bus` and waits (5 s at most) for the server's answer, as a daemon's loop
+// would; what the bus received meanwhile.
+inline std::vector<storage::BusMessage> publish_and_wait(storage::StoreBus& bus,
+                                                         std::string_view channel,
+                                                         const std::vector<std::string>& payloads) {
+    bus.publish(channel, payloads);
+    std::vector<storage::BusMessage> received;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    bool flushed = false;
+    while (bus.publishing()) {
+        REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "a publish unanswered for 5 s");
+        flushed = flushed || bus.flush();
+        for (auto& message : bus.receive()) received.push_back(std::move(message));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return received;
 }
 
 inline std::filesystem::path write_file(const TempDir& dir, std::string_view name,

@@ -50,7 +50,7 @@ TEST_CASE("peer link: tells the loop each time it is made, counts the outage whe
     CHECK(health.last_error.empty());
 
     const auto other = callpop::storage::open_bus(settings);
-    other->publish("callpop_test", {"before"});
+    callpop::test::publish_and_wait(*other, "callpop_test", {"before"});
     run_until(loop, [&] { return heard.size() == 1; }, "the message before");
 
     // The server ends the link's session, as a restart does: the link is made again, and the
@@ -67,7 +67,7 @@ TEST_CASE("peer link: tells the loop each time it is made, counts the outage whe
     INFO("last error: " << health.last_error);
     CHECK_FALSE(health.last_error.empty());
 
-    other->publish("callpop_test", {"after"});
+    callpop::test::publish_and_wait(*other, "callpop_test", {"after"});
     run_until(loop, [&] { return heard.size() == 2; }, "the message after");
     CHECK(heard == std::vector<std::string>{"before", "after"});
 }
@@ -94,7 +94,9 @@ TEST_CASE("peer link: a long run reaches the others whole and in order; after an
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (heard.size() < messages && std::chrono::steady_clock::now() < deadline) {
         for (auto& message : other->receive()) heard.push_back(std::move(message.payload));
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        // The link sends on the loop, a run once the one before is answered.
+        loop.restart();
+        loop.run_for(std::chrono::milliseconds(5));
     }
     REQUIRE(heard.size() == messages);
     for (int index = 0; index < messages; ++index) CHECK(heard[index] == "m" + std::to_string(index));

@@ -484,7 +484,10 @@ TEST_CASE("postgresql bus: messages reach the other daemons in order, not the se
     REQUIRE(west);
     east->listen("callpop_test");
     west->listen("callpop_test");
-    west->publish("callpop_test", {"one", "two, with a comma", "three \"quoted\""});
+    // Not the sender: its own come back to its session, which passes over them.
+    CHECK(test::publish_and_wait(*west, "callpop_test",
+                                 {"one", "two, with a comma", "three \"quoted\""})
+              .empty());
     const auto received = receive_until(*east, 3);
     REQUIRE(received.size() == 3);
     CHECK(received[0].payload == "one");
@@ -504,7 +507,7 @@ TEST_CASE("postgresql bus: messages reach the other daemons in order, not the se
     many.insert(many.begin() + 100, std::string(storage::StoreBus::max_payload_bytes, 'y'));
     many.insert(many.begin() + 101, std::string(storage::StoreBus::max_payload_bytes, 'z'));
     many.emplace_back("");
-    west->publish("callpop_test", many);
+    CHECK(test::publish_and_wait(*west, "callpop_test", many).empty());
     const auto packed = receive_until(*east, many.size());
     REQUIRE(packed.size() == many.size());
     for (std::size_t index = 0; index < many.size(); ++index) CHECK(packed[index].payload == many[index]);
@@ -512,10 +515,22 @@ TEST_CASE("postgresql bus: messages reach the other daemons in order, not the se
     CHECK_THROWS_AS(west->publish("callpop_test", {"fine", "two\nlines"}), StorageError);
     CHECK(receive_until(*east, 1, std::chrono::milliseconds(300)).empty());
 
-    // The server ends east's session: an error now, then east listens again on a new one.
+    // Publishing waits for nothing: the answer comes with a later receive().
+    west->publish("callpop_test", {"unanswered yet"});
+    CHECK(west->publishing());
+    CHECK_THROWS_AS(west->publish("callpop_test", {"a second at once"}), std::logic_error);
+    const auto unanswered = receive_until(*east, 1);
+    REQUIRE(unanswered.size() == 1);
+    CHECK(unanswered[0].payload == "unanswered yet");
+    CHECK(receive_until(*west, 1, std::chrono::milliseconds(300)).empty());
+    CHECK_FALSE(west->publishing());
+
+    // The server ends east's session: an error, and east is done with; a new bus listens.
     auto admin = connect_directly(dir);
-    admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()");
+    // East's last statement was its LISTEN; west's, its publish.
+    CHECK(admin.query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                      "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+              .integer(0, 0) == 1);
     bool lost = false;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!lost && std::chrono::steady_clock::now() < deadline) {
@@ -528,9 +543,9 @@ TEST_CASE("postgresql bus: messages reach the other daemons in order, not the se
         }
     }
     CHECK(lost);
-    CHECK(east->receive().empty());  // connects again, and listens
-    west->listen("callpop_test");    // west lost its session too: its LISTEN comes back
-    west->publish("callpop_test", {"after"});
+    east = storage::open_bus(settings);
+    east->listen("callpop_test");
+    CHECK(test::publish_and_wait(*west, "callpop_test", {"after"}).empty());
     const auto after = receive_until(*east, 1);
     REQUIRE(after.size() == 1);
     CHECK(after[0].payload == "after");
