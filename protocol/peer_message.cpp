@@ -71,11 +71,18 @@ Parsed<PeerSeats> read_seats(simdjson::dom::element value) {
 }
 
 Parsed<PeerResync> read_resync(simdjson::dom::element value) {
+    const ProtocolError malformed{"bad_message", "\"resync\" must be {\"since_ms\": an integer}"};
     simdjson::dom::object object;
-    std::int64_t since_ms = 0;
-    if (value.get(object) != simdjson::SUCCESS || object["since_ms"].get(since_ms) != simdjson::SUCCESS)
-        return ProtocolError{"bad_message", "\"resync\" must be {\"since_ms\": an integer}"};
-    return PeerResync{since_ms};
+    if (value.get(object) != simdjson::SUCCESS) return malformed;
+    std::optional<std::int64_t> since_ms;
+    for (const auto field : object) {
+        std::int64_t read = 0;
+        if (field.key != "since_ms") continue;
+        since_ms.reset();
+        if (field.value.get(read) == simdjson::SUCCESS) since_ms = read;
+    }
+    if (!since_ms) return malformed;
+    return PeerResync{*since_ms};
 }
 
 }  // namespace

@@ -123,18 +123,20 @@ void PeerLink::connect_while_needed() {
             if (!connected_.exchange(true) && outages_ > 0)
                 spdlog::info("peers: the link to the other daemons is up again");
             backoff = reconnect_min;
+        } else {
+            lost(error);
+        }
+        lock.lock();
+        // Before the loop has the bus: only the loop says it needs another.
+        needs_bus_ = !made;
+        first_attempt_done_ = true;
+        changed_.notify_all();
+        if (made) {
             // What the others say from now on waits in the socket until the loop reads it.
             asio::post(loop_, [link = std::weak_ptr<PeerLink*>(self_), bus = std::move(bus)]() mutable {
                 if (const auto alive = link.lock()) (*alive)->adopt(std::move(bus));
             });
         } else {
-            lost(error);
-        }
-        lock.lock();
-        needs_bus_ = !made;
-        first_attempt_done_ = true;
-        changed_.notify_all();
-        if (!made) {
             changed_.wait_for(lock, backoff, [this] { return stopping_; });
             backoff = std::min(backoff * 2, reconnect_max);
         }
@@ -145,9 +147,13 @@ void PeerLink::adopt(std::unique_ptr<storage::StoreBus> bus) {
     if (stopped_) return;
     const int socket = ::dup(bus->socket());
     if (socket < 0) {
+        dropped_ += waiting_.size();
+        waiting_.clear();
         lost("peer link: cannot duplicate the bus's socket");
-        const std::scoped_lock lock(mutex_);
-        needs_bus_ = true;
+        {
+            const std::scoped_lock lock(mutex_);
+            needs_bus_ = true;
+        }
         changed_.notify_all();
         return;
     }
@@ -159,8 +165,9 @@ void PeerLink::adopt(std::unique_ptr<storage::StoreBus> bus) {
     // Before anything that came on the new link, so the loop reads what it missed first.
     if (connected_callback_) connected_callback_();
     if (!bus_) return;  // lost again by what the callback published
-    send_waiting();
-    if (bus_) wait_readable();
+    // What came with the answers to its LISTENs is in the bus's buffer already: the socket
+    // will not tell of it.
+    read_bus();
 }
 
 void PeerLink::send_waiting() {
@@ -231,7 +238,10 @@ void PeerLink::read_bus() {
         }
     }
     const auto generation = generation_;
-    for (const auto& message : messages) received_(message);
+    for (const auto& message : messages) {
+        received_(message);
+        if (generation_ != generation) break;  // the daemon stops, or the bus was lost
+    }
     // What the messages set off may have stopped the link, or lost its bus.
     if (generation_ != generation || !bus_) return;
     send_waiting();

@@ -427,6 +427,10 @@ int Connection::socket() const { return PQsocket(connection_.get()); }
 std::vector<Notification> Connection::notifications() {
     if (PQstatus(connection_.get()) != CONNECTION_OK || PQconsumeInput(connection_.get()) == 0)
         fail(connection_.get(), nullptr, "reading notifications");
+    return parsed_notifications();
+}
+
+std::vector<Notification> Connection::parsed_notifications() {
     std::vector<Notification> received;
     while (PGnotify* note = PQnotifies(connection_.get())) {
         received.push_back({note->relname, note->extra, note->be_pid});

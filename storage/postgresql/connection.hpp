@@ -107,13 +107,17 @@ public:
     int socket() const;
     std::vector<Notification> notifications();
     // Without waiting, for a connection an event loop drives (the bus), one statement at a
-    // time: send() sends one that query() prepared before; flush() sends what the socket did
-    // not take (false: wait for socket() to turn writable, and flush again); once
-    // notifications() has read what came, answered() says whether all of its answer is in,
-    // and throws as query() would when the server refused it. A lost connection stays lost.
+    // time: send() sends one that prepare() or query() prepared before; flush() sends what
+    // the socket did not take (false: wait for socket() to turn writable, and flush again);
+    // once notifications() has read what came, answered() says whether all of its answer is
+    // in, and throws as query() would when the server refused it. A lost connection stays
+    // lost. Reading the answer reads the notifications that came after it:
+    // parsed_notifications() has them, without reading the socket again.
+    void prepare(std::string_view sql) { prepared(sql); }
     void send(std::string_view sql, std::initializer_list<Parameter> parameters);
     bool flush();
     bool answered();
+    std::vector<Notification> parsed_notifications();
     // How many times the connection was opened: a LISTEN holds for one session only.
     std::uint64_t sessions() const { return sessions_; }
     // The server's process for this connection (pg_terminate_backend, pg_stat_activity).

@@ -19,8 +19,8 @@ public:
         // commits) until it has committed: a wait for the disk there would hold up the
         // whole bus.
         db_.exec("SET synchronous_commit = off");
-        // Prepared now, with nothing to send: publish() sends it without waiting.
-        db_.query(publish_sql, {"", "{}"});
+        // Prepared now: publish() sends it without waiting.
+        db_.prepare(publish_sql);
     }
 
     void listen(std::string_view channel) override { db_.exec("LISTEN " + quoted(channel)); }
@@ -58,7 +58,13 @@ public:
 
     std::vector<BusMessage> receive() override {
         auto notifications = db_.notifications();
-        if (publishing_) publishing_ = !db_.answered();
+        if (publishing_) {
+            publishing_ = !db_.answered();
+            // Reading the answer reads the notifications that came with it, which the socket
+            // will not tell of again.
+            for (auto& notification : db_.parsed_notifications())
+                notifications.push_back(std::move(notification));
+        }
         std::vector<BusMessage> messages;
         const int own_pid = db_.backend_pid();
         for (auto& notification : notifications) {

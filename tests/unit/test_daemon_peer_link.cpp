@@ -100,6 +100,9 @@ TEST_CASE("peer link: a long run reaches the others whole and in order; after an
     }
     REQUIRE(heard.size() == messages);
     for (int index = 0; index < messages; ++index) CHECK(heard[index] == "m" + std::to_string(index));
+    // The answer to the last publish read too.
+    loop.restart();
+    loop.run_for(std::chrono::milliseconds(300));
 
     // The link's session ends after all of it went out: what may have been missed is what
     // was published from the last send on, not before the run.
@@ -113,6 +116,29 @@ TEST_CASE("peer link: a long run reaches the others whole and in order; after an
     CHECK(health.outages == 1);
     CHECK(health.missed_since >= before_run);
     CHECK(health.missed_since <= std::chrono::steady_clock::now());
+}
+
+TEST_CASE("peer link: a message that comes right after the answer to its publish is heard") {
+    const callpop::test::TempDir dir;
+    const auto settings = callpop::test::PostgresBackend::settings(dir);
+    boost::asio::io_context loop;
+    std::vector<std::string> heard;
+    int connections = 0;
+    PeerLink link(
+        settings, {"callpop_test"}, loop.get_executor(),
+        [&](const BusMessage& message) { heard.push_back(message.payload); },
+        [&] { ++connections; });
+    run_until(loop, [&] { return connections == 1; }, "the first connection");
+    const auto other = callpop::storage::open_bus(settings);
+    // The link's publish is answered while the loop does not run; then the other's message
+    // comes, in the same read as that answer: reading the answer reads it too, and the
+    // socket never turns readable for it again.
+    link.publish("callpop_test", "mine");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    callpop::test::publish_and_wait(*other, "callpop_test", {"theirs"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    run_until(loop, [&] { return !heard.empty(); }, "the other's message");
+    CHECK(heard == std::vector<std::string>{"theirs"});
 }
 
 }  // namespace peer_link_test

@@ -107,6 +107,19 @@ TEST_CASE("a card that is not of its form is left out; the event still counts") 
     CHECK(std::get<PeerCallEvent>(read.said).card->customer_id == 4);
 }
 
+TEST_CASE("escapes as our daemons write them, and text that was not UTF-8") {
+    auto call = ringing_peer_call();
+    call.event.name = std::string("bell\x07 and a bad byte \xff");
+    call.card->customer_name = "tab\there";
+    const auto line = protocol::encode_peer_message({"east", call});
+    CHECK(line.find("\\\\u0007") != std::string::npos);  // inside the event's escaped line
+    const auto read = peer_message_of(line);
+    const auto& said = std::get<PeerCallEvent>(read.said);
+    CHECK(said.event.name == "bell\x07 and a bad byte \xEF\xBF\xBD");
+    CHECK(said.card->customer_name == "tab\there");
+    CHECK(peer_message_of(R"({"daemon":"\u00e9ast","resync":{"since_ms":5}})").daemon == "\xC3\xA9" "ast");
+}
+
 TEST_CASE("seats, with extensions that need escaping, and a request to tell again") {
     PeerSeats seats{"c-1", {{"1001", "alice"}, {"ext \"2\"", "bob"}}};
     auto read = peer_message_of(protocol::encode_peer_message({"west", seats}));
@@ -121,6 +134,8 @@ TEST_CASE("seats, with extensions that need escaping, and a request to tell agai
 
     read = peer_message_of(protocol::encode_peer_message({"west", PeerResync{1764930000000}}));
     CHECK(std::get<PeerResync>(read.said).since_ms == 1764930000000);
+    read = peer_message_of(R"({"resync":{"since_ms":1,"since_ms":2}})");
+    CHECK(std::get<PeerResync>(read.said).since_ms == 2);
 }
 
 TEST_CASE("what is not a message of the daemons is an error that names what is wrong") {

@@ -529,7 +529,8 @@ TEST_CASE("postgresql bus: messages reach the other daemons in order, not the se
     auto admin = connect_directly(dir);
     // East's last statement was its LISTEN; west's, its publish.
     CHECK(admin.query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                      "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+                      "WHERE datname = current_database() AND query LIKE 'LISTEN%' AND "
+                      "pid <> pg_backend_pid()")
               .integer(0, 0) == 1);
     bool lost = false;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
