@@ -122,3 +122,27 @@ TEST_CASE("postgresql import: a row the server refuses in the middle of a COPY f
     CHECK(first->phones == std::vector<std::string>{"+15552000004"});
     CHECK(first->id < store->customer_by_external_id("N-2")->id);
 }
+
+TEST_CASE("postgresql import: a first load whose later chunk repeats an earlier chunk's "
+          "external id updates that customer") {
+    const TempDir dir;
+    const auto normalizer = test::us_normalizer();
+    auto store = open_store(dir);
+    auto db = connect_directly(dir);
+    // The first chunk's rows go in without ON CONFLICT, the directory being empty; the
+    // second's repeat one of them, and must be merged.
+    std::string csv = customers_csv(100'000);
+    csv += "C-1,Customer 1 moved,,,,,,+15553000001,,,0\n"
+           "N-1,Newcomer,,,,,,+15553000002,,,0\n";
+    const auto report =
+        storage::import_customers(*store, write_file(dir, "customers.csv", csv), normalizer);
+    CHECK(report.inserted_or_updated == 100'002);
+    CHECK(db.query("SELECT count(*) FROM customers").integer(0, 0) == 100'001);
+    const auto moved = store->customer_by_external_id("C-1");
+    REQUIRE(moved);
+    CHECK(moved->name == "Customer 1 moved");
+    CHECK(moved->phones == std::vector<std::string>{"+15553000001"});
+    CHECK(moved->id == 1);
+    CHECK(store->customer_by_external_id("N-1")->id > store->customer_by_external_id("C-100000")->id);
+    CHECK(store->customers_by_number("+15551000001", 5).empty());
+}
