@@ -192,34 +192,31 @@ void PeerLink::send_waiting() {
     }
 }
 
-void PeerLink::wait_readable() {
+void PeerLink::when_ready(asio::posix::stream_descriptor::wait_type wait, void (PeerLink::*then)()) {
     bus_socket_->async_wait(
-        asio::posix::stream_descriptor::wait_read,
-        [link = std::weak_ptr<PeerLink*>(self_), generation = generation_](
-            const boost::system::error_code& error) {
+        wait, [link = std::weak_ptr<PeerLink*>(self_), generation = generation_, then](
+                  const boost::system::error_code& error) {
             const auto alive = link.lock();
             if (error || !alive || (*alive)->generation_ != generation) return;
-            (*alive)->read_bus();
+            ((**alive).*then)();
         });
 }
+
+void PeerLink::wait_readable() { when_ready(asio::posix::stream_descriptor::wait_read, &PeerLink::read_bus); }
 
 void PeerLink::wait_writable() {
     if (waiting_to_write_) return;
     waiting_to_write_ = true;
-    bus_socket_->async_wait(
-        asio::posix::stream_descriptor::wait_write,
-        [link = std::weak_ptr<PeerLink*>(self_), generation = generation_](
-            const boost::system::error_code& error) {
-            const auto alive = link.lock();
-            if (error || !alive || (*alive)->generation_ != generation) return;
-            PeerLink& self = **alive;
-            self.waiting_to_write_ = false;
-            try {
-                if (!self.bus_->flush()) self.wait_writable();
-            } catch (const storage::StorageError& failure) {
-                self.drop_bus(failure.what());
-            }
-        });
+    when_ready(asio::posix::stream_descriptor::wait_write, &PeerLink::flush_bus);
+}
+
+void PeerLink::flush_bus() {
+    waiting_to_write_ = false;
+    try {
+        if (!bus_->flush()) wait_writable();
+    } catch (const storage::StorageError& error) {
+        drop_bus(error.what());
+    }
 }
 
 void PeerLink::read_bus() {

@@ -64,9 +64,13 @@ private:
     void adopt(std::unique_ptr<storage::StoreBus> bus);
     // Publishes the next run of what waits, unless a publish is still out.
     void send_waiting();
+    // Runs `then` once the bus's socket is ready for `wait`, unless the bus changed or the
+    // link went meanwhile.
+    void when_ready(asio::posix::stream_descriptor::wait_type wait, void (PeerLink::*then)());
     void wait_readable();
     void wait_writable();
     void read_bus();
+    void flush_bus();  // sends what the socket did not take of the publish out
     // On the loop: the bus is lost; the thread connects again.
     void drop_bus(const std::string& why);
     void lost(const std::string& why);

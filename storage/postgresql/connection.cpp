@@ -44,8 +44,12 @@ std::string one_line(std::string_view text) {
     const char* message =
         result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(connection);
     const bool lost = PQstatus(connection) != CONNECTION_OK;
+    const char* unique_key = state != nullptr && std::string_view(state) == "23505"
+                                 ? PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME)
+                                 : nullptr;
     throw StorageError("PostgreSQL: " + std::string(what) + ": " + one_line(message),
-                       lost || (state != nullptr && transient_state(state)));
+                       lost || (state != nullptr && transient_state(state)),
+                       unique_key != nullptr ? unique_key : "");
 }
 
 // The statement as errors name it: short, on one line.

@@ -405,6 +405,7 @@ public:
     // opening the store builds it only after an import that stopped half-way. (The rows that
     // make an import slow one by one go by COPY: queue_customer.)
     void begin_import() override {
+        loads_empty_directory_ = false;
         if (db_.query(try_number_index_lock).text(0, 0) != "t") return;
         try {
             begin();
@@ -1150,22 +1151,25 @@ private:
     }
 
     // Into a directory that was empty when the import began, the chunk's customers are
-    // most likely all new: inserted without looking for each one first (ON CONFLICT, a
-    // quarter of the insert's time). When one is not (a row repeating an earlier chunk's
-    // external id, or another writer's customer), the chunk is merged after all, and so is
-    // every chunk after it.
+    // most likely all new: inserted without ON CONFLICT, whose own check of each row was a
+    // quarter of the insert's time. A chunk that meets a customer the directory has (a row
+    // repeating an earlier chunk's external id, another writer's customer) is merged after
+    // all, and so is every chunk after it; any other failure is the chunk's, as it is.
     Result insert_new_customers(const std::string& insert_sql, const std::string& upsert_sql) {
         db_.exec("SAVEPOINT new_customers");
+        std::optional<Result> inserted;
         try {
-            Result inserted = db_.query(insert_sql);
-            db_.exec("RELEASE SAVEPOINT new_customers");
-            return inserted;
-        } catch (const StorageError&) {
-            // Any other failure fails the merge the same way, and is thrown from there.
-            loads_empty_directory_ = false;
-            db_.exec("ROLLBACK TO SAVEPOINT new_customers");
-            return db_.query(upsert_sql);
+            inserted.emplace(db_.query(insert_sql));
+        } catch (const StorageError& error) {
+            if (error.broken_unique_key() != "customers_external_id_key") throw;
         }
+        if (inserted) {
+            db_.exec("RELEASE SAVEPOINT new_customers");
+            return std::move(*inserted);
+        }
+        loads_empty_directory_ = false;
+        db_.exec("ROLLBACK TO SAVEPOINT new_customers");
+        return db_.query(upsert_sql);
     }
 
     // Under number_index_lock, which it lets go of whatever happens.
@@ -1270,7 +1274,7 @@ private:
     std::vector<std::size_t> superseded_lines_;
     bool holds_log_lock_ = false;  // log_lock, until the transaction ends
     bool builds_number_index_ = false;  // number_index_lock, from begin_import to end_import
-    // An import into a directory with no customers (and no phones) when it began, under
+    // An import into a directory with no customers (and no phones) when it began, that took
     // number_index_lock, until a chunk of it met a customer it had (insert_new_customers).
     bool loads_empty_directory_ = false;
 };

@@ -129,11 +129,12 @@ TEST_CASE("postgresql import: a first load whose later chunk repeats an earlier 
     const auto normalizer = test::us_normalizer();
     auto store = open_store(dir);
     auto db = connect_directly(dir);
-    // The first chunk's rows go in without ON CONFLICT, the directory being empty; the
-    // second's repeat one of them, and must be merged.
+    // The directory being empty, each chunk is first inserted as all new. The second's
+    // first row is new, its second repeats one of the first chunk's: that insert fails on
+    // the unique key, after taking ids 100,001 and 100,002, and the chunk is merged.
     std::string csv = customers_csv(100'000);
-    csv += "C-1,Customer 1 moved,,,,,,+15553000001,,,0\n"
-           "N-1,Newcomer,,,,,,+15553000002,,,0\n";
+    csv += "N-1,Newcomer,,,,,,+15553000002,,,0\n"
+           "C-1,Customer 1 moved,,,,,,+15553000001,,,0\n";
     const auto report =
         storage::import_customers(*store, write_file(dir, "customers.csv", csv), normalizer);
     CHECK(report.inserted_or_updated == 100'002);
@@ -143,6 +144,33 @@ TEST_CASE("postgresql import: a first load whose later chunk repeats an earlier 
     CHECK(moved->name == "Customer 1 moved");
     CHECK(moved->phones == std::vector<std::string>{"+15553000001"});
     CHECK(moved->id == 1);
-    CHECK(store->customer_by_external_id("N-1")->id > store->customer_by_external_id("C-100000")->id);
+    const auto newcomer = store->customer_by_external_id("N-1");
+    REQUIRE(newcomer);
+    // Not 100,001: the ids of the insert that was rolled back are not taken again.
+    CHECK(newcomer->id == 100'003);
+    CHECK(newcomer->phones == std::vector<std::string>{"+15553000002"});
+    CHECK(db.query("SELECT count(*) FROM phones").integer(0, 0) == 100'001);
+    CHECK(db.query("SELECT count(*) FROM phones p WHERE NOT EXISTS (SELECT 1 FROM customers c "
+                   "WHERE c.id = p.customer_id)")
+              .integer(0, 0) == 0);
     CHECK(store->customers_by_number("+15551000001", 5).empty());
+}
+
+TEST_CASE("postgresql import: a first load's chunk that fails for another reason fails as it "
+          "is, not merged again") {
+    const TempDir dir;
+    const auto normalizer = test::us_normalizer();
+    auto store = open_store(dir);
+    auto db = connect_directly(dir);
+    db.exec("ALTER TABLE customers ADD CONSTRAINT no_forbidden_names CHECK (name <> 'Forbidden')");
+    const std::string forbidden = test::customers_header + "F-1,Forbidden,,,,,,+15554000001,,,0\n";
+    const auto error = test::storage_error_of([&] {
+        storage::import_customers(*store, write_file(dir, "forbidden.csv", forbidden), normalizer);
+    });
+    CHECK(std::string(error.what()).find("no_forbidden_names") != std::string::npos);
+    // One try took one id; merging it again would have taken another.
+    storage::import_customers(
+        *store, write_file(dir, "fine.csv", test::customers_header + "F-2,Fine,,,,,,+15554000002,,,0\n"),
+        normalizer);
+    CHECK(store->customer_by_external_id("F-2")->id == 2);
 }
