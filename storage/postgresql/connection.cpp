@@ -190,7 +190,6 @@ void Connection::start_new_session() {
     in_transaction_ = false;
     PQreset(connection_.get());
     if (PQstatus(connection_.get()) != CONNECTION_OK) fail_to_connect("connecting again");
-    ++sessions_;
 }
 
 void Connection::note_transaction_state() {

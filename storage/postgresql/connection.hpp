@@ -118,8 +118,6 @@ public:
     bool flush();
     bool answered();
     std::vector<Notification> parsed_notifications();
-    // How many times the connection was opened: a LISTEN holds for one session only.
-    std::uint64_t sessions() const { return sessions_; }
     // The server's process for this connection (pg_terminate_backend, pg_stat_activity).
     int backend_pid() const;
     // Whether a transaction was open after the last statement.
@@ -148,7 +146,6 @@ private:
         }
     };
     std::unordered_map<std::string, std::string, SqlHash, std::equal_to<>> prepared_;  // → name
-    std::uint64_t sessions_ = 1;
     std::string sent_sql_;  // what send() sent and answered() has not yet seen answered
     bool in_transaction_ = false;
     bool transaction_lost_ = false;
