@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Usage: bench/peers.sh [--customers N] [--agents A] [--one-daemon] [--fresh] [--keep]
-#                       [callpop_bench options...]
+# Usage: bench/peers.sh [--customers N] [--agents A] [--one-daemon | --floor [--cross] [--log]]
+#                       [--fresh] [--keep] [callpop_bench options...]
 #
 # Step 8's bench: event → pop across two daemons on one PostgreSQL database. Starts a
 # PostgreSQL server of its own (initdb once, kept with the prepared data between runs, on
@@ -9,6 +9,11 @@
 # `callpop serve` on it, "east" and "west", and runs callpop_bench with its switch on east
 # and its agents on west: every pop crosses from one daemon to the other through the
 # database (docs/peers.md). --one-daemon puts both on east: the same store, no crossing.
+# --floor runs callpop_io_floor (bench/io_floor.cpp) in place of the daemons: each caller
+# looked up with callpop's statement on the same database, and nothing else; --cross also
+# sends each pop and `ended` through the database (one bus session to another) before it is
+# written, --log writes each switch event to the call log as callpop's writer does: the
+# bound under what callpop can do on this database and machine.
 # Prints callpop_bench's figures, each daemon's CPU time and peak RSS, and checks the call
 # log got every record.
 #
@@ -22,6 +27,9 @@ build=${CALLPOP_BUILD_DIR:-$root/build-bench}
 customers=1000000
 agents=100
 one_daemon=0
+floor=0
+cross=0
+log=0
 fresh=0
 keep=0
 bench_args=()
@@ -30,6 +38,9 @@ while [ $# -gt 0 ]; do
     --customers) customers=$2; shift 2 ;;
     --agents) agents=$2; bench_args+=(--agents "$2"); shift 2 ;;
     --one-daemon) one_daemon=1; shift ;;
+    --floor) floor=1; shift ;;
+    --cross) cross=1; shift ;;
+    --log) log=1; shift ;;
     --fresh) fresh=1; shift ;;
     --keep) keep=1; shift ;;
     -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
@@ -42,6 +53,12 @@ done
 # write_callers.
 source "$root/bench/config.sh"
 build_bench "$build" peers.sh
+if [ "$floor" = 1 ]; then
+  { cmake --build "$build" -j "$(nproc)" --target callpop_io_floor | grep -v "^ninja: no work" || true; } >&2
+  floor_program=$build/bench/callpop_io_floor
+  [ -x "$floor_program" ] || { echo "peers.sh: callpop_io_floor: build failed" >&2; exit 1; }
+fi
+[ "$cross$log" = 00 ] || [ "$floor" = 1 ] || { echo "peers.sh: --cross and --log go with --floor" >&2; exit 2; }
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$pg_bin" ] || { echo "peers.sh: PostgreSQL is not installed (scripts/install-deps)" >&2; exit 1; }
 # PostgreSQL refuses to run as root: its programs run as its own user then.
@@ -168,15 +185,33 @@ start_daemon() {  # $1: name; sets $switch_port_of_last and $agent_port_of_last
   switch_port_of_last=$(grep -o '"switch_port":[0-9]*' "$work/$1/ready.json" | cut -d: -f2)
   agent_port_of_last=$(grep -o '"agent_port":[0-9]*' "$work/$1/ready.json" | cut -d: -f2)
 }
-start_daemon east
-east_pid=${pids[-1]}
-switch_port=$switch_port_of_last
-agent_port=$agent_port_of_last
 west_pid=
-if [ "$one_daemon" = 0 ]; then
-  start_daemon west
-  west_pid=${pids[-1]}
+east_pid=
+floor_pid=
+if [ "$floor" = 1 ]; then
+  floor_args=(--postgres "$conninfo")
+  [ "$cross" = 1 ] && floor_args+=(--cross)
+  [ "$log" = 1 ] && floor_args+=(--log)
+  "$floor_program" "${floor_args[@]}" --ready-file "$work/floor-ready.json" 2>"$work/floor.log" &
+  pids+=($!)
+  floor_pid=$!
+  for _ in $(seq 1 6000); do
+    [ -s "$work/floor-ready.json" ] && break
+    kill -0 "$floor_pid" 2>/dev/null || { echo "peers.sh: callpop_io_floor exited:" >&2; cat "$work/floor.log" >&2; exit 1; }
+    sleep 0.01
+  done
+  switch_port=$(grep -o '"switch_port":[0-9]*' "$work/floor-ready.json" | cut -d: -f2)
+  agent_port=$(grep -o '"agent_port":[0-9]*' "$work/floor-ready.json" | cut -d: -f2)
+else
+  start_daemon east
+  east_pid=${pids[-1]}
+  switch_port=$switch_port_of_last
   agent_port=$agent_port_of_last
+  if [ "$one_daemon" = 0 ]; then
+    start_daemon west
+    west_pid=${pids[-1]}
+    agent_port=$agent_port_of_last
+  fi
 fi
 # The server's CPU: every process of its own, the daemons' sessions included, in clock ticks.
 server_ticks() {
@@ -189,13 +224,23 @@ server_ticks() {
 server_ticks_before=$(server_ticks)
 log_before=$("${as_postgres[@]}" "$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U callpop -d callpop \
   -c "SELECT coalesce(max(id), 0) FROM call_log")
-echo "switch on east ($switch_port), agents on $([ "$one_daemon" = 1 ] && echo east || echo west) ($agent_port); $customers customers in PostgreSQL 15" >&2
+if [ "$floor" = 1 ]; then
+  echo "callpop_io_floor$([ "$cross" = 1 ] && echo " --cross")$([ "$log" = 1 ] && echo " --log") on ports $switch_port, $agent_port; $customers customers in PostgreSQL 15" >&2
+else
+  echo "switch on east ($switch_port), agents on $([ "$one_daemon" = 1 ] && echo east || echo west) ($agent_port); $customers customers in PostgreSQL 15" >&2
+fi
 "$bench" --switch-port "$switch_port" --agent-port "$agent_port" --callers "$cache/callers.txt" \
   --tokens "$cache/tokens.txt" --call-prefix "peers-$(date +%s)-" "${bench_args[@]}" | tee "$work/bench.out"
 
-for name in east west; do
+if [ -n "$floor_pid" ] && ! kill -0 "$floor_pid" 2>/dev/null; then
+  echo "peers.sh: callpop_io_floor exited during the run:" >&2
+  cat "$work/floor.log" >&2
+  exit 1
+fi
+for name in east west floor; do
   pid=$east_pid
   [ "$name" = west ] && pid=$west_pid
+  [ "$name" = floor ] && pid=${floor_pid:-}
   [ -n "$pid" ] || continue
   ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   peak=$(grep VmHWM "/proc/$pid/status" | awk '{print $2}')
@@ -205,6 +250,10 @@ echo "PostgreSQL: CPU $(calc "($(server_ticks) - $server_ticks_before) / $(getco
 kill -TERM "${pids[@]}"
 wait "${pids[@]}" 2>/dev/null || true
 pids=()
+if [ "$floor" = 1 ]; then
+  cat "$work/floor.log"
+  [ "$log" = 1 ] || exit 0
+fi
 logged=$("${as_postgres[@]}" "$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U callpop -d callpop \
   -c "SELECT count(*) FROM call_log WHERE id > $log_before")
 echo "call log: $logged records written by this run"
