@@ -524,6 +524,21 @@ void Server::publish_call_event(const protocol::SwitchEvent& event, const std::s
     publish_to_peers(std::move(said));
 }
 
+namespace {
+
+// The daemons share the wall clock; each measures time in its own steady one.
+std::chrono::system_clock::time_point wall_time_of(Clock::time_point at) {
+    return std::chrono::system_clock::now() -
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - at);
+}
+
+Clock::time_point steady_time_of(std::chrono::system_clock::time_point at) {
+    return Clock::now() -
+           std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - at);
+}
+
+}  // namespace
+
 void Server::after_peer_outage(Clock::time_point missed_since) {
     // What this daemon's switches said meanwhile, to the daemons listening now ...
     tell_peers_what_they_missed(missed_since, missed_since,
@@ -532,20 +547,16 @@ void Server::after_peer_outage(Clock::time_point missed_since) {
     // what one told again before this one was listening did not reach it. Since when, in
     // the wall clock the daemons share: a dead connection is found by its keepalives, some
     // 25 s after the last notification came.
-    const auto since = std::chrono::system_clock::now() -
-                       std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                           Clock::now() - missed_since) -
-                       std::chrono::seconds(30);
+    const auto since = wall_time_of(missed_since) - std::chrono::seconds(30);
     publish_to_peers(protocol::PeerResync{
         std::chrono::duration_cast<std::chrono::milliseconds>(since.time_since_epoch()).count()});
 }
 
 void Server::on_peer_resync(const protocol::PeerResync& resync) {
     const std::chrono::system_clock::time_point since{std::chrono::milliseconds(resync.since_ms)};
-    const auto ago = std::chrono::system_clock::now() - since;
     // Any call that rang before it asked may have been missed by it.
-    tell_peers_what_they_missed(Clock::now() - std::chrono::duration_cast<Clock::duration>(ago),
-                                Clock::now(), "as a daemon whose link came back asked");
+    tell_peers_what_they_missed(steady_time_of(since), Clock::now(),
+                                "as a daemon whose link came back asked");
 }
 
 void Server::tell_peers_what_they_missed(Clock::time_point missed_since,
