@@ -15,6 +15,20 @@ build_bench() {
   [ -x "$callpop" ] && [ -x "$bench" ] || { echo "$2: build failed" >&2; exit 1; }
 }
 
+# wait_ready PID READY_FILE LOG WHO: waits up to 60 s for the server PID to write its
+# --ready-file, and sets $switch_port_of_last and $agent_port_of_last from it. A server that
+# exits first, or never gets ready, stops the script with its LOG shown, under the name WHO.
+wait_ready() {
+  for _ in $(seq 1 6000); do
+    [ -s "$2" ] && break
+    kill -0 "$1" 2>/dev/null || { echo "$4 exited:" >&2; cat "$3" >&2; exit 1; }
+    sleep 0.01
+  done
+  [ -s "$2" ] || { echo "$4 did not become ready" >&2; exit 1; }
+  switch_port_of_last=$(grep -o '"switch_port":[0-9]*' "$2" | cut -d: -f2)
+  agent_port_of_last=$(grep -o '"agent_port":[0-9]*' "$2" | cut -d: -f2)
+}
+
 # write_callers CUSTOMERS_CSV OUT: callers the customer base knows, the first phone of each
 # customer, in a shuffled order (the same every time).
 write_callers() {

@@ -50,7 +50,7 @@ done
 
 # ---- build ----------------------------------------------------------------------------
 # write_config DIR: a daemon's configuration (made a PostgreSQL one below); build_bench,
-# write_callers.
+# wait_ready, write_callers.
 source "$root/bench/config.sh"
 build_bench "$build" peers.sh
 if [ "$floor" = 1 ]; then
@@ -177,13 +177,7 @@ start_daemon() {  # $1: name; sets $switch_port_of_last and $agent_port_of_last
   "$callpop" serve --config "$work/$1/callpop.yaml" --ready-file "$work/$1/ready.json" \
     2>>"$work/$1/daemon.log" &
   pids+=($!)
-  for _ in $(seq 1 6000); do
-    [ -f "$work/$1/ready.json" ] && break
-    kill -0 "${pids[-1]}" 2>/dev/null || { echo "peers.sh: $1 exited:" >&2; cat "$work/$1/daemon.log" >&2; exit 1; }
-    sleep 0.01
-  done
-  switch_port_of_last=$(grep -o '"switch_port":[0-9]*' "$work/$1/ready.json" | cut -d: -f2)
-  agent_port_of_last=$(grep -o '"agent_port":[0-9]*' "$work/$1/ready.json" | cut -d: -f2)
+  wait_ready "${pids[-1]}" "$work/$1/ready.json" "$work/$1/daemon.log" "peers.sh: $1"
 }
 west_pid=
 east_pid=
@@ -195,13 +189,9 @@ if [ "$floor" = 1 ]; then
   "$floor_program" "${floor_args[@]}" --ready-file "$work/floor-ready.json" 2>"$work/floor.log" &
   pids+=($!)
   floor_pid=$!
-  for _ in $(seq 1 6000); do
-    [ -s "$work/floor-ready.json" ] && break
-    kill -0 "$floor_pid" 2>/dev/null || { echo "peers.sh: callpop_io_floor exited:" >&2; cat "$work/floor.log" >&2; exit 1; }
-    sleep 0.01
-  done
-  switch_port=$(grep -o '"switch_port":[0-9]*' "$work/floor-ready.json" | cut -d: -f2)
-  agent_port=$(grep -o '"agent_port":[0-9]*' "$work/floor-ready.json" | cut -d: -f2)
+  wait_ready "$floor_pid" "$work/floor-ready.json" "$work/floor.log" "peers.sh: callpop_io_floor"
+  switch_port=$switch_port_of_last
+  agent_port=$agent_port_of_last
 else
   start_daemon east
   east_pid=${pids[-1]}

@@ -77,7 +77,8 @@ while [ $# -gt 0 ]; do
 done
 
 # ---- build ----------------------------------------------------------------------------
-# write_config DIR: the daemon's configuration for a bench run; build_bench, write_callers.
+# write_config DIR: the daemon's configuration for a bench run; build_bench, wait_ready,
+# write_callers.
 source "$root/bench/config.sh"
 build_bench "$build" run.sh
 
@@ -174,15 +175,9 @@ start_daemon() {
   "${pin_daemon[@]}" ${DAEMON_WRAP:-} "$callpop" serve --config "$work/callpop.yaml" --ready-file "$work/ready.json" \
     2>>"$work/daemon.log" &
   daemon_pid=$!
-  for _ in $(seq 1 6000); do
-    [ -f "$work/ready.json" ] && break
-    kill -0 "$daemon_pid" 2>/dev/null || { echo "run.sh: callpop serve exited:" >&2; cat "$work/daemon.log" >&2; exit 1; }
-    sleep 0.01
-  done
-  [ -f "$work/ready.json" ] || { echo "run.sh: callpop serve did not become ready" >&2; exit 1; }
-  ready=$(cat "$work/ready.json")
-  switch_port=$(echo "$ready" | grep -o '"switch_port":[0-9]*' | cut -d: -f2)
-  agent_port=$(echo "$ready" | grep -o '"agent_port":[0-9]*' | cut -d: -f2)
+  wait_ready "$daemon_pid" "$work/ready.json" "$work/daemon.log" "run.sh: callpop serve"
+  switch_port=$switch_port_of_last
+  agent_port=$agent_port_of_last
 }
 stop_daemon() {  # sets daemon_status
   kill -TERM "$daemon_pid"
