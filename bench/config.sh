@@ -1,4 +1,4 @@
-# Sourced by bench/run.sh, bench/peers.sh and bench/kamailio.sh.
+# Sourced by bench/run.sh, bench/peers.sh, bench/floor.sh and bench/kamailio.sh.
 
 # build_bench DIR NAME: builds callpop and callpop_bench into DIR (RelWithDebInfo, like
 # `scripts/build release`) and sets $callpop and $bench; NAME says who failed.

@@ -32,12 +32,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-taskset -c "${DAEMON_CPUS-0}" "$build/bench/callpop_io_floor" "${floor_args[@]}" --ready-file "$work/ready.json" &
+# wait_ready
+source "$root/bench/config.sh"
+taskset -c "${DAEMON_CPUS-0}" "$build/bench/callpop_io_floor" "${floor_args[@]}" --ready-file "$work/ready.json" \
+  2>"$work/floor.log" &
 floor_pid=$!
-for _ in $(seq 1 500); do [ -s "$work/ready.json" ] && break; sleep 0.01; done
-ready=$(cat "$work/ready.json")
-switch_port=$(echo "$ready" | grep -o '"switch_port":[0-9]*' | cut -d: -f2)
-agent_port=$(echo "$ready" | grep -o '"agent_port":[0-9]*' | cut -d: -f2)
+wait_ready "$floor_pid" "$work/ready.json" "$work/floor.log" "floor.sh: callpop_io_floor"
+switch_port=$switch_port_of_last
+agent_port=$agent_port_of_last
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$floor_pid/stat"; }
 ticks_start=$(cpu_ticks)

@@ -14,9 +14,10 @@
 // rings' callers up with callpop's own statement, up to 32 waiting rings in one
 // (CustomerDirectory::callers_by_numbers), and --cross sends every pop and `ended` through
 // the database before it is written, published on one bus session and read from another
-// (StoreBus, LISTEN/NOTIFY), as a pop crosses from the switch's daemon to the agent's. No
-// call log, no card encoding, one process: bench/peers.sh --floor runs it on the bench's
-// database, as a bound under what two daemons can do there.
+// (StoreBus, LISTEN/NOTIFY), as a pop crosses from the switch's daemon to the agent's;
+// --log writes every switch event to the call log (CallLogWriter below). No card encoding,
+// no seats, one process: bench/peers.sh --floor runs it on the bench's database, as a bound
+// under what two daemons can do there. A database error ends it with the error printed.
 #include "daemon/net/asio.hpp"  // <utility> before boost/asio.hpp (Boost 1.74)
 
 #include <unistd.h>
@@ -352,7 +353,9 @@ private:
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int serve(int argc, char** argv) {
     bool hop = false;
     bool cross = false;
     bool log = false;
@@ -501,5 +504,18 @@ int main(int argc, char** argv) {
     if (call_log) {
         call_log->finish();
         std::fprintf(stderr, "callpop_io_floor: %zu call-log records written\n", call_log->written());
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return serve(argc, argv);
+    } catch (const std::exception& error) {
+        // A store or bus that failed on the loop, or as it was opened.
+        std::fprintf(stderr, "callpop_io_floor: %s\n", error.what());
+        return 1;
     }
 }
