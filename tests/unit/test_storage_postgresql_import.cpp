@@ -37,6 +37,19 @@ std::unique_ptr<storage::Store> open_store(const TempDir& dir) {
     return storage::open_store(test::PostgresBackend::settings(dir), storage::Access::read_write);
 }
 
+// A store on a fresh database, a connection of the test's own beside it, and imports into
+// the store of files written in the test's directory.
+struct ImportingStore {
+    TempDir dir;
+    storage::PhoneNormalizer normalizer = test::us_normalizer();
+    std::unique_ptr<storage::Store> store = open_store(dir);
+    Connection db = connect_directly(dir);
+
+    storage::ImportReport import(const std::string& file_name, const std::string& csv) {
+        return storage::import_customers(*store, write_file(dir, file_name, csv), normalizer);
+    }
+};
+
 }  // namespace postgresql_import_test
 
 using namespace postgresql_import_test;
@@ -87,25 +100,19 @@ TEST_CASE("postgresql import: a failed import puts the index back; so does openi
     CHECK(store->customers_by_number("+15551000020", 5).size() == 1);
 }
 
-TEST_CASE("postgresql import: a row the server refuses in the middle of a COPY fails the "
-          "chunk, and the store goes on") {
-    const TempDir dir;
-    const auto normalizer = test::us_normalizer();
-    auto store = open_store(dir);
-    auto db = connect_directly(dir);
+TEST_CASE_FIXTURE(ImportingStore, "postgresql import: a row the server refuses in the middle "
+                                   "of a COPY fails the chunk, and the store goes on") {
     // A name that is not UTF-8, after enough rows that some were sent by COPY before it was
     // read (1.4 MB; they go in 256 KiB sends).
     std::string csv = customers_csv(20'000);
     csv += "C-bad,Bad \xff name,,,,,,+15559999999,,,0\n";
-    CHECK_THROWS_AS(storage::import_customers(*store, write_file(dir, "bad.csv", csv), normalizer),
-                    storage::StorageError);
+    CHECK_THROWS_AS(import("bad.csv", csv), storage::StorageError);
     CHECK(db.query("SELECT count(*) FROM customers").integer(0, 0) == 0);
     CHECK(has_number_index(db));
 
     // The connection is out of the COPY: the store reads and imports again.
     CHECK_FALSE(store->customer_by_external_id("C-1"));
-    const auto report = storage::import_customers(
-        *store, write_file(dir, "good.csv", customers_csv(20'000)), normalizer);
+    const auto report = import("good.csv", customers_csv(20'000));
     CHECK(report.inserted_or_updated == 20'000);
     CHECK(store->customers_by_number("+15551000020", 5).at(0).external_id == "C-20");
 
@@ -115,7 +122,7 @@ TEST_CASE("postgresql import: a row the server refuses in the middle of a COPY f
                               "N-2,Second,,,,,,+15552000002,,,0\n"
                               "N-1,First again,,,,,,+15552000003,,,0\n"
                               "N-1,First at last,,,,,,+15552000004,,,0\n";
-    storage::import_customers(*store, write_file(dir, "twice.csv", twice), normalizer);
+    import("twice.csv", twice);
     const auto first = store->customer_by_external_id("N-1");
     REQUIRE(first);
     CHECK(first->name == "First at last");
@@ -123,20 +130,15 @@ TEST_CASE("postgresql import: a row the server refuses in the middle of a COPY f
     CHECK(first->id < store->customer_by_external_id("N-2")->id);
 }
 
-TEST_CASE("postgresql import: a first load whose later chunk repeats an earlier chunk's "
-          "external id updates that customer") {
-    const TempDir dir;
-    const auto normalizer = test::us_normalizer();
-    auto store = open_store(dir);
-    auto db = connect_directly(dir);
+TEST_CASE_FIXTURE(ImportingStore, "postgresql import: a first load whose later chunk repeats "
+                                   "an earlier chunk's external id updates that customer") {
     // The directory being empty, each chunk is first inserted as all new. The second's
     // first row is new, its second repeats one of the first chunk's: that insert fails on
     // the unique key, after taking ids 100,001 and 100,002, and the chunk is merged.
     std::string csv = customers_csv(100'000);
     csv += "N-1,Newcomer,,,,,,+15553000002,,,0\n"
            "C-1,Customer 1 moved,,,,,,+15553000001,,,0\n";
-    const auto report =
-        storage::import_customers(*store, write_file(dir, "customers.csv", csv), normalizer);
+    const auto report = import("customers.csv", csv);
     CHECK(report.inserted_or_updated == 100'002);
     CHECK(db.query("SELECT count(*) FROM customers").integer(0, 0) == 100'001);
     const auto moved = store->customer_by_external_id("C-1");
@@ -156,21 +158,13 @@ TEST_CASE("postgresql import: a first load whose later chunk repeats an earlier 
     CHECK(store->customers_by_number("+15551000001", 5).empty());
 }
 
-TEST_CASE("postgresql import: a first load's chunk that fails for another reason fails as it "
-          "is, not merged again") {
-    const TempDir dir;
-    const auto normalizer = test::us_normalizer();
-    auto store = open_store(dir);
-    auto db = connect_directly(dir);
+TEST_CASE_FIXTURE(ImportingStore, "postgresql import: a first load's chunk that fails for "
+                                   "another reason fails as it is, not merged again") {
     db.exec("ALTER TABLE customers ADD CONSTRAINT no_forbidden_names CHECK (name <> 'Forbidden')");
     const std::string forbidden = test::customers_header + "F-1,Forbidden,,,,,,+15554000001,,,0\n";
-    const auto error = test::storage_error_of([&] {
-        storage::import_customers(*store, write_file(dir, "forbidden.csv", forbidden), normalizer);
-    });
+    const auto error = test::storage_error_of([&] { import("forbidden.csv", forbidden); });
     CHECK(std::string(error.what()).find("no_forbidden_names") != std::string::npos);
     // One try took one id; merging it again would have taken another.
-    storage::import_customers(
-        *store, write_file(dir, "fine.csv", test::customers_header + "F-2,Fine,,,,,,+15554000002,,,0\n"),
-        normalizer);
+    import("fine.csv", test::customers_header + "F-2,Fine,,,,,,+15554000002,,,0\n");
     CHECK(store->customer_by_external_id("F-2")->id == 2);
 }
